@@ -1,0 +1,42 @@
+/*
+ * scim_api.h — the HTTP face: libmicrohttpd server, bearer-token auth,
+ * tenant routing (/scim/v2/{tenant}/...), SCIM endpoints (Users, Groups,
+ * Schemas, ResourceTypes, ServiceProviderConfig), list/filter/paging and
+ * attribute projection, SCIM error bodies.
+ *
+ * Threads: libmicrohttpd's pool threads run every handler. Reads go to the
+ * store directly; writes go to ingest, and the connection is suspended until
+ * the committer thread resumes it with the verdict (a pool thread never
+ * waits for the disk).
+ */
+#ifndef SCIM_API_H
+#define SCIM_API_H
+
+#include <stddef.h>
+
+#include "ingest/scim_ingest.h"
+#include "projector/scim_projector.h"
+
+typedef struct scim_api_config {
+        const char *host;        /* listen address, e.g. "127.0.0.1" */
+        int port;                /* 0 = pick a free port */
+        size_t max_body;         /* request body cap; 0 = default */
+        int threads;             /* pool threads; 0 = number of cores */
+        const char *tls_cert;    /* PEM file, or NULL for plain HTTP */
+        const char *tls_key;     /* PEM file, or NULL */
+} scim_api_config_t;
+
+typedef struct scim_api scim_api_t;
+
+/* Starts serving. Returns 0 or -1 with errstr. */
+int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
+                   scim_ingest_t *ing, scim_api_t **out, char *errstr,
+                   size_t errlen);
+
+/* The port actually bound (useful with port 0). */
+int scim_api_port(const scim_api_t *api);
+
+/* Stops accepting, finishes in-flight requests, frees. NULL-safe. */
+void scim_api_stop(scim_api_t *api);
+
+#endif /* SCIM_API_H */

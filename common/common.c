@@ -1,0 +1,366 @@
+/*
+ * common.c — the shared toolbox: errors, time, ids, hashing, text, buffers.
+ * Everything here is reentrant; no locks.
+ */
+#include "common/scim_common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------ errors */
+
+void scim_err_clear(scim_err_t *e)
+{
+        if (e)
+                memset(e, 0, sizeof(*e));
+}
+
+static void err_vset(scim_err_t *e, int status, const char *scim_type,
+                     int retriable, const char *fmt, va_list ap)
+{
+        e->status = status;
+        e->retriable = retriable;
+        snprintf(e->scim_type, sizeof(e->scim_type), "%s",
+                 scim_type ? scim_type : "");
+        vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+}
+
+int scim_err_set(scim_err_t *e, int status, const char *scim_type,
+                 const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!e)
+                return -1;
+        va_start(ap, fmt);
+        err_vset(e, status, scim_type, 0, fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+int scim_err_set_retry(scim_err_t *e, int status, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!e)
+                return -1;
+        va_start(ap, fmt);
+        err_vset(e, status ? status : 503, NULL, 1, fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+/* -------------------------------------------------------------------- time */
+
+int64_t scim_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void scim_time_format(int64_t ms, char out[32])
+{
+        time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        int frac = (int)(ms - (int64_t)secs * 1000);
+        struct tm tm;
+
+        gmtime_r(&secs, &tm);
+        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, frac);
+}
+
+static int digits(const char **p, int n, int *out)
+{
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (!isdigit((unsigned char)(*p)[i]))
+                        return -1;
+                v = v * 10 + ((*p)[i] - '0');
+        }
+        *p += n;
+        *out = v;
+        return 0;
+}
+
+/* Days from civil date (proleptic Gregorian), valid for all int years. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        int64_t yoe = y - era * 400;
+        int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+        return era * 146097 + doe - 719468;
+}
+
+int scim_time_parse(const char *s, int64_t *ms_out)
+{
+        const char *p = s;
+        int y, mo, d, h = 0, mi = 0, se = 0, ms = 0, off = 0;
+
+        if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
+            *p++ != '-' || digits(&p, 2, &d))
+                return -1;
+        if (mo < 1 || mo > 12 || d < 1 || d > 31)
+                return -1;
+        if (*p == 'T' || *p == 't' || *p == ' ') {
+                p++;
+                if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
+                        return -1;
+                if (*p == ':') {
+                        p++;
+                        if (digits(&p, 2, &se))
+                                return -1;
+                }
+                if (*p == '.') {
+                        int scale = 100;
+
+                        p++;
+                        if (!isdigit((unsigned char)*p))
+                                return -1;
+                        while (isdigit((unsigned char)*p)) {
+                                ms += (*p - '0') * scale;
+                                scale /= 10;
+                                p++;
+                        }
+                }
+                if (h > 23 || mi > 59 || se > 60)
+                        return -1;
+        }
+        if (*p == 'Z' || *p == 'z') {
+                p++;
+        } else if (*p == '+' || *p == '-') {
+                int sign = *p == '-' ? -1 : 1, oh, om;
+
+                p++;
+                if (digits(&p, 2, &oh))
+                        return -1;
+                if (*p == ':')
+                        p++;
+                if (digits(&p, 2, &om) || oh > 23 || om > 59)
+                        return -1;
+                off = sign * (oh * 60 + om);
+        }
+        if (*p != '\0')
+                return -1;
+        *ms_out = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+                    se - (int64_t)off * 60) *
+                   1000) +
+                  ms;
+        return 0;
+}
+
+/* --------------------------------------------------------------- ids, hash */
+
+void scim_random_bytes(void *buf, size_t n)
+{
+        unsigned char *p = buf;
+
+        while (n > 0) {
+                ssize_t r = getrandom(p, n, 0);
+
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        abort();
+                }
+                p += r;
+                n -= (size_t)r;
+        }
+}
+
+void scim_uuid4(char out[37])
+{
+        unsigned char b[16];
+
+        scim_random_bytes(b, sizeof(b));
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+        snprintf(out, 37,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                 "%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+void scim_sha256_hex(const void *data, size_t n, char out[65])
+{
+        unsigned char md[32];
+        static const char hx[] = "0123456789abcdef";
+
+        gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, md);
+        for (int i = 0; i < 32; i++) {
+                out[2 * i] = hx[md[i] >> 4];
+                out[2 * i + 1] = hx[md[i] & 15];
+        }
+        out[64] = '\0';
+}
+
+int scim_ct_equal(const void *a, const void *b, size_t n)
+{
+        const volatile unsigned char *x = a, *y = b;
+        unsigned char acc = 0;
+
+        for (size_t i = 0; i < n; i++)
+                acc |= (unsigned char)(x[i] ^ y[i]);
+        return acc == 0;
+}
+
+/* ------------------------------------------------------------------ text */
+
+int scim_utf8_valid(const char *s, size_t n)
+{
+        const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+        while (p < end) {
+                unsigned c = *p;
+                size_t len;
+                uint32_t cp;
+
+                if (c < 0x80) {
+                        p++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0) {
+                        len = 2;
+                        cp = c & 0x1f;
+                } else if ((c & 0xf0) == 0xe0) {
+                        len = 3;
+                        cp = c & 0x0f;
+                } else if ((c & 0xf8) == 0xf0) {
+                        len = 4;
+                        cp = c & 0x07;
+                } else {
+                        return 0;
+                }
+                if ((size_t)(end - p) < len)
+                        return 0;
+                for (size_t i = 1; i < len; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return 0;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+                    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                        return 0;
+                p += len;
+        }
+        return 1;
+}
+
+int scim_strcaseeq(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        for (; *a && *b; a++, b++)
+                if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+                        return 0;
+        return *a == *b;
+}
+
+char *scim_casefold(const char *s)
+{
+        size_t n = strlen(s);
+        char *out = malloc(n + 1);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i <= n; i++)
+                out[i] = (char)tolower((unsigned char)s[i]);
+        return out;
+}
+
+/* --------------------------------------------------------------- buffers */
+
+int scim_buf_append(scim_buf_t *b, const void *data, size_t n)
+{
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 256;
+                char *p;
+
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                p = realloc(b->data, cap);
+                if (!p)
+                        return -1;
+                b->data = p;
+                b->cap = cap;
+        }
+        if (n)
+                memcpy(b->data + b->len, data, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+}
+
+int scim_buf_puts(scim_buf_t *b, const char *s)
+{
+        return scim_buf_append(b, s, strlen(s));
+}
+
+int scim_buf_printf(scim_buf_t *b, const char *fmt, ...)
+{
+        va_list ap;
+        char small[256];
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(small, sizeof(small), fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return -1;
+        if ((size_t)n < sizeof(small))
+                return scim_buf_append(b, small, (size_t)n);
+        if (scim_buf_append(b, NULL, 0) < 0)
+                return -1;
+        {
+                char *big = malloc((size_t)n + 1);
+                int rc;
+
+                if (!big)
+                        return -1;
+                va_start(ap, fmt);
+                vsnprintf(big, (size_t)n + 1, fmt, ap);
+                va_end(ap);
+                rc = scim_buf_append(b, big, (size_t)n);
+                free(big);
+                return rc;
+        }
+}
+
+void scim_buf_free(scim_buf_t *b)
+{
+        if (!b)
+                return;
+        free(b->data);
+        memset(b, 0, sizeof(*b));
+}
+
+void scim_put_be64(unsigned char out[8], uint64_t v)
+{
+        for (int i = 7; i >= 0; i--) {
+                out[i] = (unsigned char)(v & 0xff);
+                v >>= 8;
+        }
+}
+
+uint64_t scim_get_be64(const unsigned char in[8])
+{
+        uint64_t v = 0;
+
+        for (int i = 0; i < 8; i++)
+                v = (v << 8) | in[i];
+        return v;
+}

@@ -1,0 +1,122 @@
+/*
+ * scim_common.h — the small shared toolbox every component uses: the one
+ * project-wide error type (carrying its SCIM meaning), time, ids, hashing,
+ * UTF-8 checks, case folding and a growable byte buffer.
+ *
+ * Thread safety: every function here is reentrant; none takes a lock.
+ */
+#ifndef SCIM_COMMON_H
+#define SCIM_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ errors */
+
+/*
+ * The one error type. `status` is the HTTP status a client should see
+ * (400, 401, 404, 409, 412, 413, 500, 503 ...), `scim_type` the RFC 7644
+ * scimType keyword ("" when none applies: "uniqueness", "invalidFilter",
+ * "invalidValue", "invalidSyntax", "invalidPath", "noTarget", "mutability",
+ * "tooMany", "invalidVers"), `detail` a readable sentence. `retriable` is set
+ * for failures the client should retry (answered 503 + Retry-After).
+ */
+typedef struct scim_err {
+        int status;
+        int retriable;
+        char scim_type[32];
+        char detail[512];
+} scim_err_t;
+
+/* Clears *e to "no error" (status 0). NULL-safe. */
+void scim_err_clear(scim_err_t *e);
+
+/* Fills *e; detail is printf-formatted and truncated to fit. NULL-safe.
+ * Always returns -1 so callers can `return scim_err_set(...)`. */
+int scim_err_set(scim_err_t *e, int status, const char *scim_type,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Same, with retriable set (503 unless status given otherwise). */
+int scim_err_set_retry(scim_err_t *e, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ limits */
+
+/* Ceilings on growable input (STYLE: every growable input has one).
+ * The body cap is configurable at run time (serve --max-body); the others
+ * are fixed. */
+#define SCIM_MAX_BODY_DEFAULT (1024 * 1024) /* bytes */
+#define SCIM_MAX_JSON_DEPTH 32
+#define SCIM_MAX_FILTER_LEN 4096           /* bytes */
+#define SCIM_MAX_FILTER_NODES 256
+#define SCIM_MAX_PATCH_OPS 1000
+#define SCIM_MAX_MEMBERS_PER_REQUEST 20000
+#define SCIM_MAX_LIST_COUNT 1000 /* largest page a list returns */
+#define SCIM_MAX_ID_LEN 128
+#define SCIM_MAX_TENANT_LEN 64
+
+/* -------------------------------------------------------------------- time */
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t scim_now_ms(void);
+
+/* Formats ms as RFC 3339 UTC with milliseconds: "2026-11-22T14:46:12.123Z".
+ * out must hold 32 bytes. */
+void scim_time_format(int64_t ms, char out[32]);
+
+/* Parses RFC 3339 / xsd:dateTime ("2015-10-10T14:38:21.8617979-07:00",
+ * "...Z", no zone = UTC, any number of fraction digits) into ms since the
+ * epoch. Returns 0 on success, -1 if s is not a dateTime. */
+int scim_time_parse(const char *s, int64_t *ms_out);
+
+/* --------------------------------------------------------------- ids, hash */
+
+/* Fills buf with n cryptographically random bytes (getrandom). Aborts on
+ * failure: there is no safe fallback. */
+void scim_random_bytes(void *buf, size_t n);
+
+/* Writes a random (v4) UUID, lower-case, 36 chars + NUL. */
+void scim_uuid4(char out[37]);
+
+/* SHA-256 of data as 64 lower-case hex chars + NUL. */
+void scim_sha256_hex(const void *data, size_t n, char out[65]);
+
+/* Constant-time comparison of n bytes; returns 1 when equal. */
+int scim_ct_equal(const void *a, const void *b, size_t n);
+
+/* ------------------------------------------------------------------ text */
+
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
+int scim_utf8_valid(const char *s, size_t n);
+
+/* Case-insensitive ASCII comparison helpers (SCIM attribute names and
+ * case-insensitive values compare this way). */
+int scim_strcaseeq(const char *a, const char *b);
+
+/* Returns a malloc'd copy of s with ASCII letters lower-cased (the fold
+ * used for case-insensitive values such as userName). Caller frees. */
+char *scim_casefold(const char *s);
+
+/* --------------------------------------------------------------- buffers */
+
+/* A growable byte buffer. Zero-initialise ({0}) before use. */
+typedef struct scim_buf {
+        char *data; /* NUL-terminated after every append */
+        size_t len;
+        size_t cap;
+} scim_buf_t;
+
+/* Appends; returns 0 or -1 on allocation failure. */
+int scim_buf_append(scim_buf_t *b, const void *data, size_t n);
+int scim_buf_puts(scim_buf_t *b, const char *s);
+int scim_buf_printf(scim_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Frees the storage and zeroes *b. NULL-safe. */
+void scim_buf_free(scim_buf_t *b);
+
+/* Big-endian u64 helpers for keys. */
+void scim_put_be64(unsigned char out[8], uint64_t v);
+uint64_t scim_get_be64(const unsigned char in[8]);
+
+#endif /* SCIM_COMMON_H */

@@ -1,0 +1,132 @@
+/*
+ * scim_ingest.h — the write side: a SCIM write (POST, PUT, PATCH, DELETE)
+ * becomes one event, appended to the log; the caller hears the verdict of the
+ * fold.
+ *
+ * Parts:
+ *  - the PATCH engine (pure functions over stored-form JSON);
+ *  - the request parser (UTF-8, size and depth ceilings);
+ *  - the ingest pipeline: pre-validate against the current view, build and
+ *    encode the event, hand it to the committer thread, which group-commits
+ *    batches of events into the embedded log (scim_store_append_fold) and
+ *    calls each request's callback with its verdict.
+ *
+ * Threads: scim_ingest_submit runs on an http pool thread and never blocks
+ * on the disk; callbacks run on the committer thread.
+ */
+#ifndef SCIM_INGEST_H
+#define SCIM_INGEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/scim_common.h"
+#include "projector/scim_projector.h"
+#include "schemas/scim_schemas.h"
+
+/* ----------------------------------------------------------- parsing */
+
+/*
+ * Parses a request body as JSON: invalid UTF-8, nesting deeper than
+ * SCIM_MAX_JSON_DEPTH, or bad JSON -> 400 invalidSyntax with the line and
+ * column in detail. *out new reference owned by the caller.
+ */
+int scim_json_parse(const char *body, size_t len, json_t **out,
+                    scim_err_t *err);
+
+/* ------------------------------------------------------- PATCH engine */
+
+/*
+ * Applies a PatchOp body ({"schemas":[PatchOp URN],"Operations":[...]}) to
+ * a user in stored form (id/meta/schemas are ignored) and returns the new
+ * state in *out (new reference; caller normalises it again with
+ * scim_resource_normalize). Handles every form in SCIM_CLIENTS.md:
+ * case-insensitive op, "True"/"False" strings, path-less ops with dotted and
+ * URN keys (path-less add = replace for single-valued attributes),
+ * value-filter paths that upsert a typed element when nothing matches,
+ * extension URN paths, manager in all three shapes, "" / null = remove.
+ * More than SCIM_MAX_PATCH_OPS ops -> 400 tooMany; bad op -> 400
+ * invalidSyntax; bad path -> 400 invalidPath; removing a required attribute
+ * or a read-only one -> 400 mutability / invalidValue.
+ */
+int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
+                    scim_err_t *err);
+
+/*
+ * Applies a PatchOp body to a group. *attrs_out: the new non-member
+ * attributes (stored form without id/meta/members; new reference), or NULL
+ * when no non-member attribute changed. Membership changes come back as a
+ * delta, in the order the fold applies them: *replace (drop all current
+ * members first), then *removed (new array of id strings), then *added (new
+ * array of {"value", "display"?}). Member ids are not checked here (ingest
+ * checks them against the view; the fold re-checks). Accepts add/remove
+ * with value arrays, members[value eq "id"] paths, remove without value
+ * (= remove all), replace of the whole list, and path-less ops carrying
+ * "members" and/or displayName/externalId.
+ */
+int scim_patch_group(const json_t *current_attrs, const json_t *patch,
+                     json_t **attrs_out, int *replace, json_t **removed,
+                     json_t **added, scim_err_t *err);
+
+/* ----------------------------------------------------------- pipeline */
+
+typedef struct scim_ingest scim_ingest_t;
+
+/* Starts the committer thread over st. Returns 0 or -1 with errstr. */
+int scim_ingest_new(scim_store_t *st, scim_ingest_t **out, char *errstr,
+                    size_t errlen);
+/* Drains queued writes (each still gets its callback), stops the thread,
+ * frees. NULL-safe. */
+void scim_ingest_destroy(scim_ingest_t *ing);
+
+typedef struct scim_write {
+        const char *tenant;
+        const char *actor;      /* token id */
+        const char *request_id;
+        scim_rtype_t rtype;
+        scim_action_t action;   /* CREATE, REPLACE, PATCH or DELETE */
+        const char *id;         /* NULL for CREATE */
+        const char *body;       /* raw request body (NULL for DELETE) */
+        size_t body_len;
+        const char *if_match;   /* If-Match header value or NULL */
+} scim_write_t;
+
+typedef struct scim_write_result {
+        int status;        /* 201/200/204, or the error status */
+        scim_err_t err;    /* filled when status >= 400 */
+        json_t *resource;  /* stored form after the change (201/200), or
+                              NULL; ownership passes to the receiver */
+} scim_write_result_t;
+
+/* Called exactly once per queued write, on the committer thread. The
+ * callee owns res->resource. Must not block. */
+typedef void (*scim_write_cb)(void *ctx, scim_write_result_t *res);
+
+/*
+ * Submits a write. Returns 0 when the answer is known at once (bad input,
+ * unknown id, unique key taken, ...; filled in *now, cb never called), or 1
+ * when queued (cb called later with the fold's verdict, after the event is
+ * durable). Never blocks on I/O.
+ */
+int scim_ingest_submit(scim_ingest_t *ing, const scim_write_t *w,
+                       scim_write_cb cb, void *ctx, scim_write_result_t *now);
+
+/*
+ * Admin events (tenant create, token issue/revoke), synchronous: appends
+ * the event, waits for the fold, returns 0 on success or -1 with err.
+ * For TOKEN_ISSUE, *secret_out receives a new random secret (64 hex chars =
+ * 256 bits, malloc'd, caller frees) and token_id_out its id.
+ */
+int scim_ingest_admin(scim_ingest_t *ing, scim_action_t action,
+                      const char *tenant, const char *token_id,
+                      char **secret_out, char *token_id_out,
+                      size_t token_id_len, scim_err_t *err);
+
+/* Counters for /metrics-like reporting and benchmarks. */
+typedef struct scim_ingest_stats {
+        uint64_t events;
+        uint64_t batches;
+} scim_ingest_stats_t;
+void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out);
+
+#endif /* SCIM_INGEST_H */

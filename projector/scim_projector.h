@@ -1,0 +1,162 @@
+/*
+ * scim_projector.h — the fold and the RocksDB views.
+ *
+ * One RocksDB database per node. Column families (owned by this component):
+ *   default  node metadata: applied log position, per-tenant counters
+ *   log      embedded event log: seq (u64 BE) -> single-object Avro bytes
+ *   res      resources: tenant \0 rtype id -> stored resource
+ *   idx      secondary indexes (userName [unique], externalId, emails.value,
+ *            displayName): tenant \0 rtype code \0 value \0 id -> ""
+ *   mem      memberships both ways: tenant \0 'G' gid \0 uid, tenant \0 'U'
+ *            uid \0 gid
+ *   tenant   tenants; token: sha256(secret) -> tenant, token id
+ *   change   per-event change records: seq -> verdict (reports build on it)
+ *
+ * The fold is deterministic: resource timestamps come from the event time,
+ * versions count applied changes, ids come from the event. The same log gives
+ * the same views and verdicts on every node and after every replay.
+ *
+ * Threads: one writer at a time calls scim_store_append_fold / _fold (the
+ * ingest committer thread, or the Kafka projector thread); any number of
+ * threads (http pool) may call the read functions concurrently.
+ */
+#ifndef SCIM_PROJECTOR_H
+#define SCIM_PROJECTOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/scim_common.h"
+#include "schemas/scim_schemas.h"
+
+typedef struct scim_store scim_store_t;
+
+/* Opens (creating when absent) the database in dir. Returns 0, or -1 with a
+ * message in errstr (e.g. "data dir is locked by a running server"). */
+int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
+                    size_t errlen);
+/* Flushes and closes. NULL-safe. */
+void scim_store_close(scim_store_t *st);
+
+/* ------------------------------------------------------------- the fold */
+
+/* The outcome of folding one event. */
+typedef struct scim_verdict {
+        int status;          /* 201/200/204 applied; 4xx refused */
+        char scim_type[32];  /* for refusals */
+        char detail[512];    /* for refusals */
+        uint64_t seq;        /* log position of the event */
+        /* Applied CREATE/REPLACE/PATCH: the stored resource after the change,
+         * in stored form (id, schemas, meta without location; groups without
+         * members). Owned by the verdict. NULL otherwise. */
+        json_t *resource;
+} scim_verdict_t;
+
+/* Releases v->resource and zeroes *v. NULL-safe. */
+void scim_verdict_clear(scim_verdict_t *v);
+
+/*
+ * Embedded log: appends n events (events[i] decoded, encoded[i] its bytes)
+ * at the next sequence numbers and folds each, in order, into the views; log
+ * records, view changes, change records and the new position go in ONE
+ * synced WriteBatch (group commit: the caller batches concurrent requests).
+ * Each fold sees the effects of the events before it in the same batch.
+ * verdicts[i] is filled for every event. Returns 0 when the batch is
+ * durable, -1 with err (retriable 503) if the write failed — then nothing of
+ * the batch was written.
+ */
+int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
+                           const scim_event_t *events, size_t n,
+                           scim_verdict_t *verdicts, scim_err_t *err);
+
+/* Position (last sequence number) the views reflect; 0 when empty. */
+uint64_t scim_store_position(scim_store_t *st);
+
+/*
+ * Rebuilds every view in dst from src's log, events 1..until_seq (0 = all),
+ * copying the log records too. dst must be a fresh store. progress, if not
+ * NULL, is called every ~1s with (done, total). Returns 0 or -1 with err.
+ */
+int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
+                      void (*progress)(uint64_t done, uint64_t total),
+                      scim_err_t *err);
+
+/* SHA-256 over every view column family (everything but the log bytes'
+ * storage order artefacts): two stores with equal digests hold identical
+ * views. out: 64 hex chars + NUL. */
+int scim_store_digest(scim_store_t *st, char out[65], scim_err_t *err);
+
+/* --------------------------------------------------------------- reads */
+
+/*
+ * Gets one resource in stored form: {"schemas":[..],"id":..,...,
+ * "meta":{"resourceType","created","lastModified","version"}} (no location;
+ * groups without members). *out new reference; *version its version (may be
+ * NULL). Missing -> -1, err 404.
+ */
+int scim_store_get(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                   const char *id, json_t **out, int64_t *version,
+                   scim_err_t *err);
+
+/* Same, as the stored JSON text appended to *out (the fast path for GET by
+ * id with no projection). Missing -> -1, err 404. */
+int scim_store_get_raw(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                       const char *id, scim_buf_t *out, scim_err_t *err);
+
+/* 1 if a resource of type rt with that id exists in the tenant. */
+int scim_store_exists(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                      const char *id);
+
+/* Looks up the user holding userName (case-insensitive). Returns 1 and
+ * writes the id, or 0 when free. */
+int scim_store_find_username(scim_store_t *st, const char *tenant,
+                             const char *user_name, char *id_out,
+                             size_t id_len);
+
+/* Members of a group: new array of {"value","display"?,"type":"User"|
+ * "Group"} in stable order. */
+int scim_store_group_members(scim_store_t *st, const char *tenant,
+                             const char *gid, json_t **out, scim_err_t *err);
+
+/* Groups a user belongs to: new array of {"value","display","type":
+ * "direct"}. */
+int scim_store_user_groups(scim_store_t *st, const char *tenant,
+                           const char *uid, json_t **out, scim_err_t *err);
+
+typedef struct scim_query {
+        const scim_filter_t *filter; /* NULL: all */
+        size_t start_index;          /* 1-based; values < 1 count as 1 */
+        size_t count;                /* page size (already capped) */
+        int with_members;            /* groups: attach members */
+} scim_query_t;
+
+/*
+ * Lists resources matching q in stable order (by id), returning the page
+ * [start_index, start_index + count) in *out (new array of stored-form
+ * resources) and the number of all matches in *total. Uses an index seek
+ * when scim_filter_index_hint() offers one, otherwise scans the tenant's
+ * prefix. Returns 0 or -1 with err.
+ */
+int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                    const scim_query_t *q, size_t *total, json_t **out,
+                    scim_err_t *err);
+
+/* ------------------------------------------------------ tenants, tokens */
+
+/*
+ * Authenticates a bearer secret: hashes it, looks the hash up, and on a
+ * live (not revoked) token writes its tenant and token id. Returns 1 when
+ * valid, 0 otherwise. Timing does not depend on how much of a wrong secret
+ * matches.
+ */
+int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
+                    size_t tenant_len, char *token_id_out, size_t token_id_len);
+
+/* 1 if the tenant exists. */
+int scim_store_tenant_exists(scim_store_t *st, const char *tenant);
+
+/* New array of {"tenant","created","tokens":[{"id","created","revoked"}]}. */
+int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err);
+
+#endif /* SCIM_PROJECTOR_H */
