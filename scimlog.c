@@ -1,2 +1,472 @@
-/* placeholder: the CLI is being written */
-int main(void) { return 0; }
+/*
+ * scimlog.c — the one binary: `serve`, `tenant ...`, `replay`, `digest`.
+ *
+ * Every subcommand opens the data dir (a RocksDB database, one process at a
+ * time) itself; tenant commands therefore run while the server is stopped.
+ * Runs on the main thread; `serve` parks the main thread in sigwait while
+ * libmicrohttpd's pool and the ingest committer do the work.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/scim_api.h"
+#include "ingest/scim_ingest.h"
+#include "projector/scim_projector.h"
+#include "schemas/scim_schemas.h"
+
+static const char *usage_main =
+    "usage: scimlog <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve                      run the SCIM server\n"
+    "  tenant create NAME         create a tenant and its first token\n"
+    "  tenant list                list tenants and their tokens\n"
+    "  tenant token issue NAME    issue another token for a tenant\n"
+    "  tenant token revoke NAME TOKEN_ID\n"
+    "                             revoke a token\n"
+    "  replay --into NEWDIR       rebuild every view from the log\n"
+    "  digest                     print a digest of the views\n"
+    "\n"
+    "Every command takes --data DIR (default ./data) and --help.\n";
+
+static const char *usage_serve =
+    "usage: scimlog serve [--data DIR] [--listen HOST:PORT] [--max-body N]\n"
+    "                     [--threads N] [--tls-cert PEM --tls-key PEM]\n"
+    "\n"
+    "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
+    "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
+    "--max-body 1048576 bytes, --threads = number of cores.\n"
+    "GET /healthz answers 200 once ready. SIGINT/SIGTERM stop cleanly.\n";
+
+static const char *usage_tenant =
+    "usage: scimlog tenant create NAME [--data DIR]\n"
+    "       scimlog tenant list [--data DIR]\n"
+    "       scimlog tenant token issue NAME [--data DIR]\n"
+    "       scimlog tenant token revoke NAME TOKEN_ID [--data DIR]\n"
+    "\n"
+    "Tenant names are 1-64 characters of A-Z a-z 0-9 . _ -. create and\n"
+    "token issue print {\"tenant\",\"token_id\",\"secret\"} as JSON; the\n"
+    "secret is shown once and stored only as a SHA-256 hash. Run these while\n"
+    "the server is stopped (the data dir admits one process).\n";
+
+static const char *usage_replay =
+    "usage: scimlog replay [--data DIR] --into NEWDIR [--until SEQ]\n"
+    "\n"
+    "Rebuilds every view from DIR's log into the new data dir NEWDIR (which\n"
+    "must not exist or be empty), up to log position SEQ (default: all).\n";
+
+static const char *usage_digest =
+    "usage: scimlog digest [--data DIR]\n"
+    "\n"
+    "Prints {\"digest\": sha256 of every view, \"position\": log position}.\n"
+    "Two data dirs with equal digests hold identical views.\n";
+
+__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "scimlog: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return 1;
+}
+
+static int open_store(const char *dir, scim_store_t **st)
+{
+        char errstr[512];
+
+        if (scim_store_open(dir, st, errstr, sizeof(errstr)) < 0) {
+                fprintf(stderr, "scimlog: cannot open data dir %s: %s\n", dir,
+                        errstr);
+                return -1;
+        }
+        return 0;
+}
+
+static int wants_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "--help") == 0 ||
+                    strcmp(argv[i], "-h") == 0)
+                        return 1;
+        return 0;
+}
+
+/* ------------------------------------------------------------ serve */
+
+static int cmd_serve(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"data", required_argument, NULL, 'd'},
+            {"listen", required_argument, NULL, 'l'},
+            {"max-body", required_argument, NULL, 'b'},
+            {"threads", required_argument, NULL, 't'},
+            {"tls-cert", required_argument, NULL, 'c'},
+            {"tls-key", required_argument, NULL, 'k'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0}};
+        const char *data = "./data", *listen = "127.0.0.1:8080";
+        scim_api_config_t cfg;
+        scim_store_t *st = NULL;
+        scim_ingest_t *ing = NULL;
+        scim_api_t *api = NULL;
+        char errstr[512], host[256];
+        const char *colon;
+        sigset_t set;
+        int sig, c, rc = 1;
+
+        memset(&cfg, 0, sizeof(cfg));
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'd':
+                        data = optarg;
+                        break;
+                case 'l':
+                        listen = optarg;
+                        break;
+                case 'b':
+                        cfg.max_body = (size_t)strtoull(optarg, NULL, 10);
+                        if (cfg.max_body < 1024)
+                                return fail("--max-body must be >= 1024");
+                        break;
+                case 't':
+                        cfg.threads = atoi(optarg);
+                        break;
+                case 'c':
+                        cfg.tls_cert = optarg;
+                        break;
+                case 'k':
+                        cfg.tls_key = optarg;
+                        break;
+                case 'h':
+                        fputs(usage_serve, stdout);
+                        return 0;
+                default:
+                        fputs(usage_serve, stderr);
+                        return 2;
+                }
+        }
+        if (!!cfg.tls_cert != !!cfg.tls_key)
+                return fail("--tls-cert and --tls-key go together");
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+                return fail("--listen wants HOST:PORT, got '%s'", listen);
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        cfg.host = host;
+        cfg.port = atoi(colon + 1);
+
+        /* Block the stop signals before any thread starts, so only the main
+         * thread's sigwait receives them. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (open_store(data, &st) < 0)
+                goto out;
+        if (scim_ingest_new(st, &ing, errstr, sizeof(errstr)) < 0) {
+                fail("%s", errstr);
+                goto out;
+        }
+        if (scim_api_start(&cfg, st, ing, &api, errstr, sizeof(errstr)) < 0) {
+                fail("%s", errstr);
+                goto out;
+        }
+        fprintf(stderr, "scimlog: listening on %s://%s:%d (data %s)\n",
+                cfg.tls_cert ? "https" : "http", host, scim_api_port(api),
+                data);
+        if (sigwait(&set, &sig) == 0)
+                fprintf(stderr, "scimlog: %s, stopping\n",
+                        sig == SIGINT ? "SIGINT" : "SIGTERM");
+        rc = 0;
+out:
+        scim_api_stop(api);
+        scim_ingest_destroy(ing);
+        scim_store_close(st);
+        return rc;
+}
+
+/* ----------------------------------------------------------- tenant */
+
+static int print_token(const char *tenant, const char *token_id,
+                       const char *secret)
+{
+        json_t *o = json_pack("{s:s, s:s, s:s}", "tenant", tenant, "token_id",
+                              token_id, "secret", secret);
+        char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+
+        if (!s) {
+                json_decref(o);
+                return 1;
+        }
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+        return 0;
+}
+
+static int cmd_tenant(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"data", required_argument, NULL, 'd'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0}};
+        const char *data = "./data";
+        const char *pos[4] = {NULL, NULL, NULL, NULL};
+        int npos = 0, c, rc = 1;
+        scim_store_t *st = NULL;
+        scim_ingest_t *ing = NULL;
+        char errstr[512], token_id[64];
+        char *secret = NULL;
+        scim_err_t err;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'd') {
+                        data = optarg;
+                } else if (c == 'h') {
+                        fputs(usage_tenant, stdout);
+                        return 0;
+                } else {
+                        fputs(usage_tenant, stderr);
+                        return 2;
+                }
+        }
+        for (int i = optind; i < argc && npos < 4; i++)
+                pos[npos++] = argv[i];
+        if (npos == 0) {
+                fputs(usage_tenant, stderr);
+                return 2;
+        }
+        if (open_store(data, &st) < 0)
+                return 1;
+        scim_err_clear(&err);
+        if (strcmp(pos[0], "list") == 0 && npos == 1) {
+                json_t *list = NULL;
+                char *s;
+
+                if (scim_store_tenant_list(st, &list, &err) < 0) {
+                        fail("%s", err.detail);
+                        goto out;
+                }
+                s = json_dumps(list, JSON_INDENT(2));
+                printf("%s\n", s ? s : "[]");
+                free(s);
+                json_decref(list);
+                rc = 0;
+                goto out;
+        }
+        if (scim_ingest_new(st, &ing, errstr, sizeof(errstr)) < 0) {
+                fail("%s", errstr);
+                goto out;
+        }
+        if (strcmp(pos[0], "create") == 0 && npos == 2) {
+                if (scim_ingest_admin(ing, SCIM_ACT_TENANT_CREATE, pos[1],
+                                      NULL, NULL, NULL, 0, &err) < 0 ||
+                    scim_ingest_admin(ing, SCIM_ACT_TOKEN_ISSUE, pos[1], NULL,
+                                      &secret, token_id, sizeof(token_id),
+                                      &err) < 0) {
+                        fail("%s", err.detail);
+                        goto out;
+                }
+                rc = print_token(pos[1], token_id, secret);
+        } else if (strcmp(pos[0], "token") == 0 && npos == 3 &&
+                   strcmp(pos[1], "issue") == 0) {
+                if (scim_ingest_admin(ing, SCIM_ACT_TOKEN_ISSUE, pos[2], NULL,
+                                      &secret, token_id, sizeof(token_id),
+                                      &err) < 0) {
+                        fail("%s", err.detail);
+                        goto out;
+                }
+                rc = print_token(pos[2], token_id, secret);
+        } else if (strcmp(pos[0], "token") == 0 && npos == 4 &&
+                   strcmp(pos[1], "revoke") == 0) {
+                if (scim_ingest_admin(ing, SCIM_ACT_TOKEN_REVOKE, pos[2],
+                                      pos[3], NULL, NULL, 0, &err) < 0) {
+                        fail("%s", err.detail);
+                        goto out;
+                }
+                printf("{\"tenant\": \"%s\", \"token_id\": \"%s\", "
+                       "\"revoked\": true}\n",
+                       pos[2], pos[3]);
+                rc = 0;
+        } else {
+                fputs(usage_tenant, stderr);
+                rc = 2;
+        }
+out:
+        free(secret);
+        scim_ingest_destroy(ing);
+        scim_store_close(st);
+        return rc;
+}
+
+/* ----------------------------------------------------- replay, digest */
+
+static void progress(uint64_t done, uint64_t total)
+{
+        static int64_t start_ms;
+        int64_t now = scim_now_ms();
+        double secs, rate, eta;
+
+        if (!isatty(STDERR_FILENO))
+                return;
+        if (!start_ms)
+                start_ms = now;
+        secs = (double)(now - start_ms) / 1000.0;
+        rate = secs > 0 ? (double)done / secs : 0;
+        eta = rate > 0 ? (double)(total - done) / rate : 0;
+        fprintf(stderr, "\rreplay: %llu/%llu events, %.0f events/s, ETA %.0fs ",
+                (unsigned long long)done, (unsigned long long)total, rate, eta);
+}
+
+static int dir_is_empty_or_absent(const char *dir)
+{
+        struct stat sb;
+        char probe[4096];
+
+        if (stat(dir, &sb) != 0)
+                return errno == ENOENT;
+        snprintf(probe, sizeof(probe), "%s/CURRENT", dir);
+        return access(probe, F_OK) != 0;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"data", required_argument, NULL, 'd'},
+            {"into", required_argument, NULL, 'i'},
+            {"until", required_argument, NULL, 'u'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0}};
+        const char *data = "./data", *into = NULL;
+        uint64_t until = 0;
+        scim_store_t *src = NULL, *dst = NULL;
+        scim_err_t err;
+        int c, rc = 1;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'd':
+                        data = optarg;
+                        break;
+                case 'i':
+                        into = optarg;
+                        break;
+                case 'u':
+                        until = strtoull(optarg, NULL, 10);
+                        break;
+                case 'h':
+                        fputs(usage_replay, stdout);
+                        return 0;
+                default:
+                        fputs(usage_replay, stderr);
+                        return 2;
+                }
+        }
+        if (!into) {
+                fputs(usage_replay, stderr);
+                return 2;
+        }
+        if (!dir_is_empty_or_absent(into))
+                return fail("%s already holds a database; replay needs a "
+                            "new dir",
+                            into);
+        if (open_store(data, &src) < 0 || open_store(into, &dst) < 0)
+                goto out;
+        scim_err_clear(&err);
+        if (scim_store_replay(src, dst, until, progress, &err) < 0) {
+                fail("replay failed: %s", err.detail);
+                goto out;
+        }
+        if (isatty(STDERR_FILENO))
+                fputc('\n', stderr);
+        printf("{\"position\": %llu}\n",
+               (unsigned long long)scim_store_position(dst));
+        rc = 0;
+out:
+        scim_store_close(dst);
+        scim_store_close(src);
+        return rc;
+}
+
+static int cmd_digest(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"data", required_argument, NULL, 'd'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0}};
+        const char *data = "./data";
+        scim_store_t *st = NULL;
+        scim_err_t err;
+        char digest[65];
+        int c, rc = 1;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'd') {
+                        data = optarg;
+                } else if (c == 'h') {
+                        fputs(usage_digest, stdout);
+                        return 0;
+                } else {
+                        fputs(usage_digest, stderr);
+                        return 2;
+                }
+        }
+        if (open_store(data, &st) < 0)
+                return 1;
+        scim_err_clear(&err);
+        if (scim_store_digest(st, digest, &err) < 0) {
+                fail("digest failed: %s", err.detail);
+                goto out;
+        }
+        printf("{\"digest\": \"%s\", \"position\": %llu}\n", digest,
+               (unsigned long long)scim_store_position(st));
+        rc = 0;
+out:
+        scim_store_close(st);
+        return rc;
+}
+
+int main(int argc, char **argv)
+{
+        char errstr[512];
+        int rc;
+
+        if (argc < 2 || (argc == 2 && wants_help(argc, argv))) {
+                fputs(usage_main, argc < 2 ? stderr : stdout);
+                return argc < 2 ? 2 : 0;
+        }
+        if (scim_schemas_init(errstr, sizeof(errstr)) < 0)
+                return fail("schemas: %s", errstr);
+        if (strcmp(argv[1], "serve") == 0)
+                rc = cmd_serve(argc - 1, argv + 1);
+        else if (strcmp(argv[1], "tenant") == 0)
+                rc = cmd_tenant(argc - 1, argv + 1);
+        else if (strcmp(argv[1], "replay") == 0)
+                rc = cmd_replay(argc - 1, argv + 1);
+        else if (strcmp(argv[1], "digest") == 0)
+                rc = cmd_digest(argc - 1, argv + 1);
+        else {
+                fprintf(stderr, "scimlog: unknown command '%s'\n\n%s",
+                        argv[1], usage_main);
+                rc = 2;
+        }
+        scim_schemas_shutdown();
+        return rc;
+}

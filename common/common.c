@@ -22,8 +22,9 @@ void scim_err_clear(scim_err_t *e)
                 memset(e, 0, sizeof(*e));
 }
 
-static void err_vset(scim_err_t *e, int status, const char *scim_type,
-                     int retriable, const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void
+err_vset(scim_err_t *e, int status, const char *scim_type, int retriable,
+         const char *fmt, va_list ap)
 {
         e->status = status;
         e->retriable = retriable;

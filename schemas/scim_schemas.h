@@ -2,11 +2,11 @@
  * scim_schemas.h — the contracts, as code.
  *
  * Three parts, one face:
- *   1. SCIM resource schemas (schemas/scim/*.json, compiled into the binary):
+ *   1. SCIM resource schemas (schemas/scim/ JSON files, compiled into the binary):
  *      attribute metadata, resource normalisation, discovery documents.
  *   2. SCIM attribute paths and filters (RFC 7644 §3.4.2.2, §3.5.2): parse,
  *      evaluate against a resource, and tell the store which index can answer.
- *   3. The Avro event contract (schemas/avro/*.avsc, compiled in): the C form
+ *   3. The Avro event contract (schemas/avro/ .avsc files, compiled in): the C form
  *      of an event and its single-object encoding (C3 01 + CRC-64-AVRO
  *      fingerprint of the writer schema + binary datum).
  *

@@ -1,0 +1,874 @@
+/*
+ * ingest.c — the write pipeline: SCIM write -> pre-validated event -> group
+ * commit into the embedded log -> verdict to the caller.
+ *
+ * Threads:
+ *  - scim_ingest_submit runs on an http pool thread: it parses the body,
+ *    reads the current view (never the disk-bound write path), applies
+ *    PATCH, stamps preconditions and encodes the event, then queues it.
+ *  - one committer thread takes everything queued (up to BATCH_MAX events),
+ *    hands it to scim_store_append_fold (one synced WriteBatch: the group
+ *    commit), and calls each request's callback with its verdict.
+ * Lock: ing->mu guards the queue and the stats; nothing else is shared.
+ *
+ * Trade-off: pre-validation reads committed state, so two racing writes
+ * can both pass it; the fold re-checks every precondition in log order and
+ * is the authority. A write that loses a version race without having sent
+ * If-Match is prepared again against the new state (bounded retries) rather
+ * than refused, because Entra sends concurrent PATCHes without ETags.
+ */
+#include "ingest/scim_ingest.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_MAX 512
+#define QUEUE_MAX 20000
+#define RETRY_MAX 8
+
+/* A copy of the request, kept so a lost version race can be re-prepared. */
+typedef struct req_copy {
+        char *tenant, *actor, *request_id, *id, *body, *if_match;
+        size_t body_len;
+        scim_rtype_t rtype;
+        scim_action_t action;
+} req_copy_t;
+
+typedef struct pending {
+        struct pending *next;
+        scim_event_t ev;
+        scim_buf_t enc;
+        req_copy_t req; /* empty for admin events */
+        int retries;
+        scim_write_cb cb;
+        void *ctx;
+} pending_t;
+
+struct scim_ingest {
+        scim_store_t *st;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        pending_t *head, *tail;
+        size_t qlen;
+        int stopping;
+        pthread_t thr;
+        scim_ingest_stats_t stats;
+};
+
+/* ----------------------------------------------------------- helpers */
+
+static char *dup_or_null(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
+
+static void req_copy_free(req_copy_t *r)
+{
+        free(r->tenant);
+        free(r->actor);
+        free(r->request_id);
+        free(r->id);
+        free(r->body);
+        free(r->if_match);
+        memset(r, 0, sizeof(*r));
+}
+
+static int req_copy_make(req_copy_t *r, const scim_write_t *w)
+{
+        memset(r, 0, sizeof(*r));
+        r->tenant = dup_or_null(w->tenant);
+        r->actor = dup_or_null(w->actor ? w->actor : "");
+        r->request_id = dup_or_null(w->request_id ? w->request_id : "");
+        r->id = dup_or_null(w->id);
+        r->if_match = dup_or_null(w->if_match);
+        r->rtype = w->rtype;
+        r->action = w->action;
+        if (w->body) {
+                r->body = malloc(w->body_len + 1);
+                if (r->body) {
+                        memcpy(r->body, w->body, w->body_len);
+                        r->body[w->body_len] = '\0';
+                }
+                r->body_len = w->body_len;
+        }
+        if (!r->tenant || !r->actor || !r->request_id || (w->id && !r->id) ||
+            (w->if_match && !r->if_match) || (w->body && !r->body)) {
+                req_copy_free(r);
+                return -1;
+        }
+        return 0;
+}
+
+static void req_view(const req_copy_t *r, scim_write_t *w)
+{
+        memset(w, 0, sizeof(*w));
+        w->tenant = r->tenant;
+        w->actor = r->actor;
+        w->request_id = r->request_id;
+        w->rtype = r->rtype;
+        w->action = r->action;
+        w->id = r->id;
+        w->body = r->body;
+        w->body_len = r->body_len;
+        w->if_match = r->if_match;
+}
+
+static void pending_free(pending_t *p)
+{
+        if (!p)
+                return;
+        scim_event_clear(&p->ev);
+        scim_buf_free(&p->enc);
+        req_copy_free(&p->req);
+        free(p);
+}
+
+static const char *rtype_name(scim_rtype_t rt)
+{
+        return rt == SCIM_RT_GROUP ? "Group" : "User";
+}
+
+/* ETag comparison: accepts W/"n", "n" and *. */
+static int etag_matches(const char *if_match, int64_t version)
+{
+        char want[32];
+        const char *p = if_match;
+
+        while (*p == ' ')
+                p++;
+        if (strcmp(p, "*") == 0)
+                return 1;
+        snprintf(want, sizeof(want), "%lld", (long long)version);
+        /* a list of tags may be given: match any */
+        while (*p) {
+                const char *q;
+                size_t n;
+
+                while (*p == ' ' || *p == ',')
+                        p++;
+                if (strncmp(p, "W/", 2) == 0)
+                        p += 2;
+                if (*p == '"')
+                        p++;
+                q = p;
+                while (*q && *q != '"' && *q != ',')
+                        q++;
+                n = (size_t)(q - p);
+                if (n == strlen(want) && memcmp(p, want, n) == 0)
+                        return 1;
+                p = q;
+                if (*p == '"')
+                        p++;
+        }
+        return 0;
+}
+
+/* Serialises a normalised resource for the event (compact, ordered). New
+ * heap string owned by the caller, or NULL on allocation failure. */
+static char *dump_resource(const json_t *res)
+{
+        return json_dumps(res, JSON_COMPACT);
+}
+
+/* Strips what is never part of resource_json (id, meta, members). */
+static void strip_server_fields(json_t *res)
+{
+        json_object_del(res, "id");
+        json_object_del(res, "meta");
+        json_object_del(res, "members");
+}
+
+/* Checks every member id names a user or group of the tenant. */
+static int check_members(scim_store_t *st, const char *tenant,
+                         const char *self_id, const json_t *added,
+                         scim_err_t *err)
+{
+        size_t i;
+        json_t *m;
+
+        json_array_foreach(added, i, m)
+        {
+                const char *v = json_string_value(json_object_get(m, "value"));
+
+                if (!v || !*v)
+                        return scim_err_set(err, 400, "invalidValue",
+                                            "member %zu has no value", i);
+                if (self_id && strcmp(v, self_id) == 0)
+                        return scim_err_set(err, 400, "invalidValue",
+                                            "a group cannot be a member of "
+                                            "itself");
+                if (!scim_store_exists(st, tenant, SCIM_RT_USER, v) &&
+                    !scim_store_exists(st, tenant, SCIM_RT_GROUP, v))
+                        return scim_err_set(err, 400, "invalidValue",
+                                            "member '%.128s' is not a user or "
+                                            "group of this tenant",
+                                            v);
+        }
+        return 0;
+}
+
+/* Copies a JSON array of {"value","display"?} into the event's members. */
+static int fill_added(scim_event_t *ev, const json_t *added, scim_err_t *err)
+{
+        size_t i, n = json_array_size(added);
+        json_t *m;
+
+        if (n == 0)
+                return 0;
+        ev->added = calloc(n, sizeof(*ev->added));
+        if (!ev->added)
+                return scim_err_set_retry(err, 503, "out of memory");
+        json_array_foreach(added, i, m)
+        {
+                const char *v = json_string_value(json_object_get(m, "value"));
+                const char *d =
+                    json_string_value(json_object_get(m, "display"));
+
+                ev->added[i].value = strdup(v ? v : "");
+                ev->added[i].display = d ? strdup(d) : NULL;
+                ev->n_added = i + 1;
+                if (!ev->added[i].value || (d && !ev->added[i].display))
+                        return scim_err_set_retry(err, 503, "out of memory");
+        }
+        return 0;
+}
+
+static int fill_removed(scim_event_t *ev, const json_t *removed,
+                        scim_err_t *err)
+{
+        size_t i, n = json_array_size(removed);
+        json_t *m;
+
+        if (n == 0)
+                return 0;
+        ev->removed = calloc(n, sizeof(*ev->removed));
+        if (!ev->removed)
+                return scim_err_set_retry(err, 503, "out of memory");
+        json_array_foreach(removed, i, m)
+        {
+                const char *v = json_string_value(m);
+
+                ev->removed[i] = strdup(v ? v : "");
+                ev->n_removed = i + 1;
+                if (!ev->removed[i])
+                        return scim_err_set_retry(err, 503, "out of memory");
+        }
+        return 0;
+}
+
+/* Reads the current resource for PUT/PATCH/DELETE, checking If-Match. */
+static int load_current(scim_store_t *st, const scim_write_t *w, json_t **cur,
+                        int64_t *version, scim_err_t *err)
+{
+        scim_err_t e;
+
+        scim_err_clear(&e);
+        if (scim_store_get(st, w->tenant, w->rtype, w->id, cur, version,
+                           &e) < 0) {
+                if (e.status == 404 || e.status == 0)
+                        return scim_err_set(err, 404, NULL,
+                                            "%s %.128s not found",
+                                            rtype_name(w->rtype), w->id);
+                *err = e;
+                return -1;
+        }
+        if (w->if_match && !etag_matches(w->if_match, *version)) {
+                json_decref(*cur);
+                *cur = NULL;
+                return scim_err_set(err, 412, NULL,
+                                    "If-Match %.64s does not match the "
+                                    "current version W/\"%lld\"",
+                                    w->if_match, (long long)*version);
+        }
+        return 0;
+}
+
+/*
+ * Turns a write into an event in p->ev / p->enc. Runs on an http pool
+ * thread (first attempt) or the committer thread (retries). Returns 0 when
+ * the event is ready, -1 with *err when the write is answered at once.
+ */
+static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
+                   scim_err_t *err)
+{
+        scim_store_t *st = ing->st;
+        scim_event_t *ev = &p->ev;
+        json_t *body = NULL, *norm = NULL, *cur = NULL, *members = NULL;
+        json_t *patched = NULL, *attrs = NULL, *removed = NULL, *added = NULL;
+        int64_t version = 0;
+        int rc = -1, replace = 0;
+
+        scim_event_clear(ev);
+        scim_buf_free(&p->enc);
+        scim_uuid4(ev->event_id);
+        ev->tenant = strdup(w->tenant);
+        ev->actor = strdup(w->actor ? w->actor : "");
+        ev->request_id = strdup(w->request_id ? w->request_id : "");
+        ev->rtype = w->rtype;
+        ev->action = w->action;
+        ev->time_ms = scim_now_ms();
+        ev->expect_version = -1;
+        if (!ev->tenant || !ev->actor || !ev->request_id) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
+        }
+        if (w->action != SCIM_ACT_CREATE &&
+            (!w->id || !*w->id || strlen(w->id) > SCIM_MAX_ID_LEN)) {
+                scim_err_set(err, 404, NULL, "%s %.128s not found",
+                             rtype_name(w->rtype), w->id ? w->id : "");
+                goto out;
+        }
+        if (w->action == SCIM_ACT_CREATE || w->action == SCIM_ACT_REPLACE ||
+            w->action == SCIM_ACT_PATCH) {
+                if (!w->body || w->body_len == 0) {
+                        scim_err_set(err, 400, "invalidSyntax",
+                                     "request body is empty");
+                        goto out;
+                }
+                if (scim_json_parse(w->body, w->body_len, &body, err) < 0)
+                        goto out;
+        }
+
+        switch (w->action) {
+        case SCIM_ACT_CREATE: {
+                char idbuf[37];
+
+                if (scim_resource_normalize(w->rtype, body, &norm,
+                                            w->rtype == SCIM_RT_GROUP
+                                                ? &members
+                                                : NULL,
+                                            err) < 0)
+                        goto out;
+                strip_server_fields(norm);
+                scim_uuid4(idbuf);
+                ev->resource_id = strdup(idbuf);
+                ev->expect_version = 0;
+                if (w->rtype == SCIM_RT_USER) {
+                        const char *un = json_string_value(
+                            json_object_get(norm, "userName"));
+                        char other[SCIM_MAX_ID_LEN + 1];
+
+                        if (un && scim_store_find_username(st, w->tenant, un,
+                                                           other,
+                                                           sizeof(other))) {
+                                scim_err_set(err, 409, "uniqueness",
+                                             "userName '%.200s' is already "
+                                             "taken",
+                                             un);
+                                goto out;
+                        }
+                } else {
+                        if (members &&
+                            (check_members(st, w->tenant, NULL, members,
+                                           err) < 0 ||
+                             fill_added(ev, members, err) < 0))
+                                goto out;
+                }
+                break;
+        }
+        case SCIM_ACT_REPLACE:
+                if (load_current(st, w, &cur, &version, err) < 0)
+                        goto out;
+                if (scim_resource_normalize(w->rtype, body, &norm,
+                                            w->rtype == SCIM_RT_GROUP
+                                                ? &members
+                                                : NULL,
+                                            err) < 0)
+                        goto out;
+                strip_server_fields(norm);
+                ev->resource_id = strdup(w->id);
+                ev->expect_version = version;
+                if (w->rtype == SCIM_RT_USER) {
+                        const char *un = json_string_value(
+                            json_object_get(norm, "userName"));
+                        char other[SCIM_MAX_ID_LEN + 1];
+
+                        if (un &&
+                            scim_store_find_username(st, w->tenant, un, other,
+                                                     sizeof(other)) &&
+                            strcmp(other, w->id) != 0) {
+                                scim_err_set(err, 409, "uniqueness",
+                                             "userName '%.200s' is already "
+                                             "taken",
+                                             un);
+                                goto out;
+                        }
+                } else {
+                        /* PUT replaces the whole member list */
+                        ev->members_replace = 1;
+                        if (members &&
+                            (check_members(st, w->tenant, w->id, members,
+                                           err) < 0 ||
+                             fill_added(ev, members, err) < 0))
+                                goto out;
+                }
+                break;
+        case SCIM_ACT_PATCH:
+                if (load_current(st, w, &cur, &version, err) < 0)
+                        goto out;
+                ev->resource_id = strdup(w->id);
+                strip_server_fields(cur);
+                if (w->rtype == SCIM_RT_USER) {
+                        const char *un;
+                        char other[SCIM_MAX_ID_LEN + 1];
+
+                        if (scim_patch_user(cur, body, &patched, err) < 0)
+                                goto out;
+                        strip_server_fields(patched);
+                        if (scim_resource_normalize(SCIM_RT_USER, patched,
+                                                    &norm, NULL, err) < 0)
+                                goto out;
+                        ev->expect_version = version;
+                        un = json_string_value(
+                            json_object_get(norm, "userName"));
+                        if (un &&
+                            scim_store_find_username(st, w->tenant, un, other,
+                                                     sizeof(other)) &&
+                            strcmp(other, w->id) != 0) {
+                                scim_err_set(err, 409, "uniqueness",
+                                             "userName '%.200s' is already "
+                                             "taken",
+                                             un);
+                                goto out;
+                        }
+                } else {
+                        if (scim_patch_group(cur, body, &attrs, &replace,
+                                             &removed, &added, err) < 0)
+                                goto out;
+                        if (attrs) {
+                                strip_server_fields(attrs);
+                                json_t *ignored = NULL;
+                                int nrc = scim_resource_normalize(
+                                    SCIM_RT_GROUP, attrs, &norm, &ignored,
+                                    err);
+
+                                json_decref(ignored);
+                                if (nrc < 0)
+                                        goto out;
+                                ev->expect_version = version;
+                        }
+                        ev->members_replace = replace;
+                        if (added && (check_members(st, w->tenant, w->id,
+                                                    added, err) < 0 ||
+                                      fill_added(ev, added, err) < 0))
+                                goto out;
+                        if (removed && fill_removed(ev, removed, err) < 0)
+                                goto out;
+                }
+                break;
+        case SCIM_ACT_DELETE:
+                if (!scim_store_exists(st, w->tenant, w->rtype, w->id)) {
+                        scim_err_set(err, 404, NULL, "%s %.128s not found",
+                                     rtype_name(w->rtype), w->id);
+                        goto out;
+                }
+                if (w->if_match) {
+                        if (load_current(st, w, &cur, &version, err) < 0)
+                                goto out;
+                        ev->expect_version = version;
+                }
+                ev->resource_id = strdup(w->id);
+                break;
+        default:
+                scim_err_set(err, 500, NULL, "unsupported write action %d",
+                             (int)w->action);
+                goto out;
+        }
+        if (!ev->resource_id) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
+        }
+        if (norm) {
+                ev->resource_json = dump_resource(norm);
+                if (!ev->resource_json) {
+                        scim_err_set_retry(err, 503, "out of memory");
+                        goto out;
+                }
+        }
+        if (scim_event_encode(ev, &p->enc, err) < 0)
+                goto out;
+        rc = 0;
+out:
+        json_decref(body);
+        json_decref(norm);
+        json_decref(cur);
+        json_decref(members);
+        json_decref(patched);
+        json_decref(attrs);
+        json_decref(removed);
+        json_decref(added);
+        return rc;
+}
+
+/* -------------------------------------------------------- committer */
+
+static void enqueue_locked(scim_ingest_t *ing, pending_t *p, int front)
+{
+        p->next = NULL;
+        if (front) {
+                p->next = ing->head;
+                ing->head = p;
+                if (!ing->tail)
+                        ing->tail = p;
+        } else {
+                if (ing->tail)
+                        ing->tail->next = p;
+                else
+                        ing->head = p;
+                ing->tail = p;
+        }
+        ing->qlen++;
+}
+
+/* Delivers a verdict (committer thread); frees p. */
+static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
+{
+        scim_write_result_t res;
+
+        memset(&res, 0, sizeof(res));
+        if (werr) {
+                res.status = werr->status;
+                res.err = *werr;
+        } else {
+                res.status = v->status;
+                if (v->status >= 400) {
+                        res.err.status = v->status;
+                        memcpy(res.err.scim_type, v->scim_type,
+                               sizeof(res.err.scim_type));
+                        memcpy(res.err.detail, v->detail,
+                               sizeof(res.err.detail));
+                } else {
+                        res.resource = v->resource;
+                        v->resource = NULL;
+                }
+        }
+        if (p->cb)
+                p->cb(p->ctx, &res);
+        else
+                json_decref(res.resource);
+        pending_free(p);
+}
+
+static void *committer_main(void *arg)
+{
+        scim_ingest_t *ing = arg;
+        pending_t *batch[BATCH_MAX];
+        scim_buf_t enc[BATCH_MAX];
+        scim_event_t evs[BATCH_MAX];
+        scim_verdict_t verdicts[BATCH_MAX];
+
+        for (;;) {
+                size_t n = 0;
+                scim_err_t err;
+                int rc;
+
+                pthread_mutex_lock(&ing->mu);
+                while (!ing->head && !ing->stopping)
+                        pthread_cond_wait(&ing->cv, &ing->mu);
+                if (!ing->head && ing->stopping) {
+                        pthread_mutex_unlock(&ing->mu);
+                        break;
+                }
+                while (ing->head && n < BATCH_MAX) {
+                        pending_t *p = ing->head;
+
+                        ing->head = p->next;
+                        if (!ing->head)
+                                ing->tail = NULL;
+                        ing->qlen--;
+                        batch[n++] = p;
+                }
+                pthread_mutex_unlock(&ing->mu);
+
+                /* The arrays are shallow views: ownership stays with the
+                 * pending entries. */
+                for (size_t i = 0; i < n; i++) {
+                        enc[i] = batch[i]->enc;
+                        evs[i] = batch[i]->ev;
+                        memset(&verdicts[i], 0, sizeof(verdicts[i]));
+                }
+                scim_err_clear(&err);
+                rc = scim_store_append_fold(ing->st, enc, evs, n, verdicts,
+                                            &err);
+                pthread_mutex_lock(&ing->mu);
+                ing->stats.batches++;
+                if (rc == 0)
+                        ing->stats.events += n;
+                pthread_mutex_unlock(&ing->mu);
+
+                for (size_t i = 0; i < n; i++) {
+                        pending_t *p = batch[i];
+
+                        if (rc < 0) {
+                                if (!err.status)
+                                        scim_err_set_retry(&err, 503,
+                                                           "log append "
+                                                           "failed");
+                                deliver(p, &verdicts[i], &err);
+                                scim_verdict_clear(&verdicts[i]);
+                                continue;
+                        }
+                        if (verdicts[i].status == 412 && p->req.tenant &&
+                            !p->req.if_match && p->retries < RETRY_MAX) {
+                                /* Lost a version race without If-Match:
+                                 * prepare again against the new state. */
+                                scim_write_t w;
+                                scim_err_t perr;
+
+                                scim_verdict_clear(&verdicts[i]);
+                                p->retries++;
+                                req_view(&p->req, &w);
+                                scim_err_clear(&perr);
+                                if (prepare(ing, &w, p, &perr) < 0) {
+                                        deliver(p, NULL, &perr);
+                                        continue;
+                                }
+                                pthread_mutex_lock(&ing->mu);
+                                enqueue_locked(ing, p, 1);
+                                pthread_mutex_unlock(&ing->mu);
+                                continue;
+                        }
+                        deliver(p, &verdicts[i], NULL);
+                        scim_verdict_clear(&verdicts[i]);
+                }
+        }
+        return NULL;
+}
+
+/* ----------------------------------------------------------- public */
+
+int scim_ingest_new(scim_store_t *st, scim_ingest_t **out, char *errstr,
+                    size_t errlen)
+{
+        scim_ingest_t *ing = calloc(1, sizeof(*ing));
+
+        *out = NULL;
+        if (!ing) {
+                snprintf(errstr, errlen, "out of memory");
+                return -1;
+        }
+        ing->st = st;
+        pthread_mutex_init(&ing->mu, NULL);
+        pthread_cond_init(&ing->cv, NULL);
+        if (pthread_create(&ing->thr, NULL, committer_main, ing) != 0) {
+                snprintf(errstr, errlen, "cannot start committer thread");
+                pthread_mutex_destroy(&ing->mu);
+                pthread_cond_destroy(&ing->cv);
+                free(ing);
+                return -1;
+        }
+        *out = ing;
+        return 0;
+}
+
+void scim_ingest_destroy(scim_ingest_t *ing)
+{
+        if (!ing)
+                return;
+        pthread_mutex_lock(&ing->mu);
+        ing->stopping = 1;
+        pthread_cond_signal(&ing->cv);
+        pthread_mutex_unlock(&ing->mu);
+        pthread_join(ing->thr, NULL);
+        pthread_mutex_destroy(&ing->mu);
+        pthread_cond_destroy(&ing->cv);
+        free(ing);
+}
+
+/* Queues p unless the queue is full or stopping. Returns 0 or -1 + err. */
+static int enqueue(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
+{
+        pthread_mutex_lock(&ing->mu);
+        if (ing->stopping) {
+                pthread_mutex_unlock(&ing->mu);
+                return scim_err_set_retry(err, 503, "server is shutting down");
+        }
+        if (ing->qlen >= QUEUE_MAX) {
+                pthread_mutex_unlock(&ing->mu);
+                return scim_err_set_retry(err, 429,
+                                          "too many writes in flight; retry "
+                                          "shortly");
+        }
+        enqueue_locked(ing, p, 0);
+        pthread_cond_signal(&ing->cv);
+        pthread_mutex_unlock(&ing->mu);
+        return 0;
+}
+
+int scim_ingest_submit(scim_ingest_t *ing, const scim_write_t *w,
+                       scim_write_cb cb, void *ctx, scim_write_result_t *now)
+{
+        pending_t *p = calloc(1, sizeof(*p));
+
+        memset(now, 0, sizeof(*now));
+        if (!p || req_copy_make(&p->req, w) < 0) {
+                free(p);
+                scim_err_set_retry(&now->err, 503, "out of memory");
+                now->status = now->err.status;
+                return 0;
+        }
+        p->cb = cb;
+        p->ctx = ctx;
+        if (prepare(ing, w, p, &now->err) < 0 ||
+            enqueue(ing, p, &now->err) < 0) {
+                now->status = now->err.status;
+                pending_free(p);
+                return 0;
+        }
+        return 1;
+}
+
+/* ----------------------------------------------------------- admin */
+
+typedef struct admin_wait {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int done;
+        scim_write_result_t res;
+} admin_wait_t;
+
+static void admin_cb(void *ctx, scim_write_result_t *res)
+{
+        admin_wait_t *aw = ctx;
+
+        pthread_mutex_lock(&aw->mu);
+        aw->res = *res;
+        aw->done = 1;
+        pthread_cond_signal(&aw->cv);
+        pthread_mutex_unlock(&aw->mu);
+}
+
+static int valid_tenant_name(const char *t)
+{
+        size_t n = t ? strlen(t) : 0;
+
+        if (n == 0 || n > SCIM_MAX_TENANT_LEN)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)t[i]) && t[i] != '-' &&
+                    t[i] != '_' && t[i] != '.')
+                        return 0;
+        return 1;
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+        static const char hx[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = hx[b[i] >> 4];
+                out[2 * i + 1] = hx[b[i] & 15];
+        }
+        out[2 * n] = '\0';
+}
+
+int scim_ingest_admin(scim_ingest_t *ing, scim_action_t action,
+                      const char *tenant, const char *token_id,
+                      char **secret_out, char *token_id_out,
+                      size_t token_id_len, scim_err_t *err)
+{
+        pending_t *p = calloc(1, sizeof(*p));
+        admin_wait_t aw;
+        char *secret = NULL;
+        int rc = -1;
+
+        if (secret_out)
+                *secret_out = NULL;
+        memset(&aw, 0, sizeof(aw));
+        if (!p)
+                return scim_err_set_retry(err, 503, "out of memory");
+        if (!valid_tenant_name(tenant)) {
+                scim_err_set(err, 400, "invalidValue",
+                             "tenant names are 1-%d characters of A-Z a-z "
+                             "0-9 . _ -",
+                             SCIM_MAX_TENANT_LEN);
+                goto fail;
+        }
+        scim_uuid4(p->ev.event_id);
+        p->ev.tenant = strdup(tenant);
+        p->ev.actor = strdup("cli");
+        p->ev.request_id = malloc(37);
+        if (p->ev.request_id)
+                scim_uuid4(p->ev.request_id);
+        p->ev.action = action;
+        p->ev.time_ms = scim_now_ms();
+        p->ev.expect_version = -1;
+        if (action == SCIM_ACT_TOKEN_ISSUE) {
+                unsigned char raw[32], rid[8];
+                char hash[65], idhex[17];
+
+                secret = malloc(65);
+                if (!secret)
+                        goto oom;
+                scim_random_bytes(raw, sizeof(raw));
+                scim_random_bytes(rid, sizeof(rid));
+                to_hex(raw, sizeof(raw), secret);
+                to_hex(rid, sizeof(rid), idhex);
+                scim_sha256_hex(secret, 64, hash);
+                p->ev.token_id = strdup(idhex);
+                p->ev.token_hash = strdup(hash);
+                if (!p->ev.token_id || !p->ev.token_hash)
+                        goto oom;
+        } else if (action == SCIM_ACT_TOKEN_REVOKE) {
+                if (!token_id || !*token_id) {
+                        scim_err_set(err, 400, "invalidValue",
+                                     "token id required");
+                        goto fail;
+                }
+                p->ev.token_id = strdup(token_id);
+                if (!p->ev.token_id)
+                        goto oom;
+        } else if (action != SCIM_ACT_TENANT_CREATE) {
+                scim_err_set(err, 400, NULL, "not an admin action");
+                goto fail;
+        }
+        if (!p->ev.tenant || !p->ev.actor || !p->ev.request_id)
+                goto oom;
+        if (scim_event_encode(&p->ev, &p->enc, err) < 0)
+                goto fail;
+        if (token_id_out && p->ev.token_id)
+                snprintf(token_id_out, token_id_len, "%s", p->ev.token_id);
+
+        pthread_mutex_init(&aw.mu, NULL);
+        pthread_cond_init(&aw.cv, NULL);
+        p->cb = admin_cb;
+        p->ctx = &aw;
+        if (enqueue(ing, p, err) < 0) {
+                pthread_mutex_destroy(&aw.mu);
+                pthread_cond_destroy(&aw.cv);
+                goto fail;
+        }
+        p = NULL; /* owned by the committer now */
+        pthread_mutex_lock(&aw.mu);
+        while (!aw.done)
+                pthread_cond_wait(&aw.cv, &aw.mu);
+        pthread_mutex_unlock(&aw.mu);
+        pthread_mutex_destroy(&aw.mu);
+        pthread_cond_destroy(&aw.cv);
+        json_decref(aw.res.resource);
+        if (aw.res.status >= 400) {
+                *err = aw.res.err;
+                goto fail;
+        }
+        if (secret_out) {
+                *secret_out = secret;
+                secret = NULL;
+        }
+        rc = 0;
+        goto fail; /* shared cleanup */
+oom:
+        scim_err_set_retry(err, 503, "out of memory");
+fail:
+        pending_free(p);
+        free(secret);
+        return rc;
+}
+
+void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out)
+{
+        pthread_mutex_lock(&ing->mu);
+        *out = ing->stats;
+        pthread_mutex_unlock(&ing->mu);
+}
