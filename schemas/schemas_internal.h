@@ -1,0 +1,19 @@
+/*
+ * schemas_internal.h — functions shared between the files of schemas/ and
+ * not part of the public contract (scim_schemas.h).
+ */
+#ifndef SCIM_SCHEMAS_INTERNAL_H
+#define SCIM_SCHEMAS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* event.c: loads the compiled-in Avro event schemas (called by
+ * scim_schemas_init, main thread). Returns 0 or -1 with errstr filled. */
+int scim_event_init(char *errstr, size_t errlen);
+void scim_event_shutdown(void);
+/* event.c: CRC-64-AVRO fingerprint of writer schema version v (1-based), 0
+ * if unknown; for the schema evolution test. */
+uint64_t scim_event_schema_fingerprint(int version);
+
+#endif /* SCIM_SCHEMAS_INTERNAL_H */
