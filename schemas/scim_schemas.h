@@ -194,6 +194,11 @@ typedef enum scim_index {
 scim_index_t scim_filter_index_hint(const scim_filter_t *f, scim_rtype_t rt,
                                     const char **value);
 
+/* For a filter that is an `eq` or an `and` of `eq`s on plain attributes
+ * (type eq "work" and primary eq true), a new object {attr: value, ...};
+ * else NULL. PATCH uses it to create the element a value filter names. */
+json_t *scim_filter_eq_object(const scim_filter_t *f);
+
 /* 1 if the filter mentions the top-level attribute `attr` (so the store
  * knows whether it must load group members before evaluating). */
 int scim_filter_mentions(const scim_filter_t *f, const char *attr);

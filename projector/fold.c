@@ -1,0 +1,662 @@
+/*
+ * fold.c — the fold: one event in, view changes and a verdict out.
+ *
+ * The fold is the authority on every precondition (tenant exists, id free or
+ * present, userName unique case-insensitively, version, member ids exist)
+ * and is deterministic: it reads only the views as they stand at that point
+ * of the log (batch included) and the event itself — times come from the
+ * event, never from the clock. Refusals change nothing but their change
+ * record. Runs on the single writer thread (ingest committer or replay).
+ *
+ * Deleting a user removes its membership rows without bumping the versions
+ * of the groups that held it (like Entra, which never re-reads groups for
+ * that); group reads always show current members.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projector/projector_internal.h"
+
+static const char *action_names[] = {"create", "replace", "patch", "delete",
+                                     "refused", "tenant_create",
+                                     "token_issue", "token_revoke"};
+
+__attribute__((format(printf, 4, 5))) static void
+refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...)
+{
+        va_list ap;
+
+        v->status = status;
+        snprintf(v->scim_type, sizeof(v->scim_type), "%s", type ? type : "");
+        va_start(ap, fmt);
+        vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
+        va_end(ap);
+}
+
+/* ---------------------------------------------------------- keys */
+
+static void res_key(scim_buf_t *b, const char *tenant, char rt, const char *id)
+{
+        b->len = 0;
+        scim_buf_append(b, tenant, strlen(tenant) + 1);
+        scim_buf_append(b, &rt, 1);
+        scim_buf_puts(b, id);
+}
+
+static void idx_key(scim_buf_t *b, const char *tenant, char rt, char code,
+                    const char *value, const char *id)
+{
+        b->len = 0;
+        scim_buf_append(b, tenant, strlen(tenant) + 1);
+        scim_buf_append(b, &rt, 1);
+        scim_buf_append(b, &code, 1);
+        scim_buf_append(b, "", 1);
+        scim_buf_append(b, value, strlen(value) + 1);
+        if (id)
+                scim_buf_puts(b, id);
+}
+
+static void mem_key(scim_buf_t *b, const char *tenant, char dir, const char *a,
+                    const char *c)
+{
+        b->len = 0;
+        scim_buf_append(b, tenant, strlen(tenant) + 1);
+        scim_buf_append(b, &dir, 1);
+        scim_buf_append(b, a, strlen(a) + 1);
+        if (c)
+                scim_buf_puts(b, c);
+}
+
+size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
+                const char *c)
+{
+        mem_key(b, tenant, rt, a, c);
+        return b->len;
+}
+
+/* ------------------------------------------------------- counters */
+
+static void counter_add(txn_t *t, const char *tenant, char rt, int delta)
+{
+        scim_buf_t k = {0};
+        size_t vlen = 0;
+        char *v;
+        uint64_t n = 0;
+        unsigned char be[8];
+
+        scim_buf_puts(&k, "count");
+        scim_buf_append(&k, "", 1);
+        scim_buf_append(&k, tenant, strlen(tenant) + 1);
+        scim_buf_append(&k, &rt, 1);
+        v = txn_get(t, CF_DEFAULT, k.data, k.len, &vlen);
+        if (v && vlen == 8)
+                n = scim_get_be64((unsigned char *)v);
+        free(v);
+        n = (delta < 0 && n == 0) ? 0 : n + (uint64_t)(int64_t)delta;
+        scim_put_be64(be, n);
+        txn_put(t, CF_DEFAULT, k.data, k.len, (char *)be, 8);
+        scim_buf_free(&k);
+}
+
+/* ------------------------------------------------------- indexes */
+
+typedef void (*idx_fn)(txn_t *t, const char *k, size_t klen);
+
+static void idx_put(txn_t *t, const char *k, size_t klen)
+{
+        txn_put(t, CF_IDX, k, klen, "", 0);
+}
+
+static void idx_del(txn_t *t, const char *k, size_t klen)
+{
+        txn_del(t, CF_IDX, k, klen);
+}
+
+static void idx_one(txn_t *t, const char *tenant, char rt, char code,
+                    const char *value, int fold, const char *id, idx_fn fn)
+{
+        scim_buf_t b = {0};
+        char *f;
+
+        if (!value || !*value)
+                return;
+        f = fold ? scim_casefold(value) : strdup(value);
+        if (!f)
+                return;
+        idx_key(&b, tenant, rt, code, f, id);
+        fn(t, b.data, b.len);
+        free(f);
+        scim_buf_free(&b);
+}
+
+/* Applies fn to every index entry of a stored resource. */
+static void index_all(txn_t *t, const char *tenant, char rt, const char *id,
+                      const json_t *res, idx_fn fn)
+{
+        size_t i;
+        json_t *e;
+
+        if (!res)
+                return;
+        idx_one(t, tenant, rt, 'x',
+                json_string_value(json_object_get(res, "externalId")), 0, id,
+                fn);
+        idx_one(t, tenant, rt, 'd',
+                json_string_value(json_object_get(res, "displayName")), 1, id,
+                fn);
+        if (rt != SCIM_RT_USER)
+                return;
+        idx_one(t, tenant, rt, 'u',
+                json_string_value(json_object_get(res, "userName")), 1, id, fn);
+        json_array_foreach(json_object_get(res, "emails"), i, e)
+            idx_one(t, tenant, rt, 'e',
+                    json_string_value(json_object_get(e, "value")), 1, id, fn);
+}
+
+/* Who holds userName (case-folded) in the txn view; malloc'd id or NULL. */
+static char *username_owner(txn_t *t, const char *tenant, const char *un)
+{
+        scim_buf_t b = {0};
+        char *f = scim_casefold(un), *owner = NULL;
+        rocksdb_iterator_t *it;
+
+        if (!f)
+                return NULL;
+        idx_key(&b, tenant, SCIM_RT_USER, 'u', f, NULL);
+        it = txn_iter(t, CF_IDX);
+        rocksdb_iter_seek(it, b.data, b.len);
+        if (rocksdb_iter_valid(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl >= b.len && memcmp(k, b.data, b.len) == 0)
+                        owner = strndup(k + b.len, kl - b.len);
+        }
+        rocksdb_iter_destroy(it);
+        free(f);
+        scim_buf_free(&b);
+        return owner;
+}
+
+/* ------------------------------------------------------- resources */
+
+static json_t *load_res(txn_t *t, const char *tenant, char rt, const char *id)
+{
+        scim_buf_t b = {0};
+        size_t vlen = 0;
+        char *v;
+        json_t *j = NULL;
+
+        res_key(&b, tenant, rt, id);
+        v = txn_get(t, CF_RES, b.data, b.len, &vlen);
+        if (v)
+                j = json_loadb(v, vlen, 0, NULL);
+        free(v);
+        scim_buf_free(&b);
+        return j;
+}
+
+static int64_t res_version(const json_t *res)
+{
+        const char *v = json_string_value(
+            json_object_get(json_object_get(res, "meta"), "version"));
+
+        if (!v)
+                return 0;
+        while (*v && (*v < '0' || *v > '9'))
+                v++;
+        return strtoll(v, NULL, 10);
+}
+
+/* Builds the stored form: schemas, id, attributes, meta (last). */
+static json_t *build_stored(const json_t *attrs, const char *id, char rt,
+                            const json_t *old, int64_t time_ms,
+                            int64_t version)
+{
+        json_t *o = json_object(), *meta, *schemas;
+        const char *k;
+        json_t *v;
+        char ts[32], ver[32];
+
+        schemas = json_object_get(attrs, "schemas");
+        if (json_is_array(schemas))
+                json_object_set(o, "schemas", schemas);
+        else
+                json_object_set_new(o, "schemas",
+                                    json_pack("[s]", rt == SCIM_RT_USER
+                                                         ? SCIM_URN_USER
+                                                         : SCIM_URN_GROUP));
+        json_object_set_new(o, "id", json_string(id));
+        json_object_foreach((json_t *)attrs, k, v)
+        {
+                if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
+                    !strcmp(k, "meta") || !strcmp(k, "members"))
+                        continue;
+                json_object_set(o, k, v);
+        }
+        scim_time_format(time_ms, ts);
+        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)version);
+        meta = json_object();
+        json_object_set_new(meta, "resourceType",
+                            json_string(rt == SCIM_RT_USER ? "User" : "Group"));
+        if (old && json_object_get(json_object_get(old, "meta"), "created"))
+                json_object_set(meta, "created",
+                                json_object_get(json_object_get(old, "meta"),
+                                                "created"));
+        else
+                json_object_set_new(meta, "created", json_string(ts));
+        json_object_set_new(meta, "lastModified", json_string(ts));
+        json_object_set_new(meta, "version", json_string(ver));
+        json_object_set_new(o, "meta", meta);
+        return o;
+}
+
+static void store_res(txn_t *t, const char *tenant, char rt, const char *id,
+                      const json_t *res)
+{
+        scim_buf_t b = {0};
+        char *txt = json_dumps(res, JSON_COMPACT);
+
+        res_key(&b, tenant, rt, id);
+        if (txt)
+                txn_put(t, CF_RES, b.data, b.len, txt, strlen(txt));
+        free(txt);
+        scim_buf_free(&b);
+}
+
+static int tenant_exists(txn_t *t, const char *tenant)
+{
+        size_t vlen;
+        char *v = txn_get(t, CF_TENANT, tenant, strlen(tenant), &vlen);
+
+        free(v);
+        return v != NULL;
+}
+
+/* ------------------------------------------------------- membership */
+
+/* Deletes every row under prefix tenant\0 dir a \0 in mem CF, and the
+ * mirror rows (tenant\0 mirror c \0 a). */
+static void drop_rows(txn_t *t, const char *tenant, char dir, char mirror,
+                      const char *a)
+{
+        scim_buf_t pre = {0}, other = {0};
+        rocksdb_iterator_t *it = txn_iter(t, CF_MEM);
+
+        mem_key(&pre, tenant, dir, a, NULL);
+        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                char *c;
+
+                if (kl < pre.len || memcmp(k, pre.data, pre.len) != 0)
+                        break;
+                c = strndup(k + pre.len, kl - pre.len);
+                mem_key(&other, tenant, mirror, c, a);
+                txn_del(t, CF_MEM, other.data, other.len);
+                txn_del(t, CF_MEM, k, kl);
+                free(c);
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&pre);
+        scim_buf_free(&other);
+}
+
+static void member_put(txn_t *t, const char *tenant, const char *gid,
+                       const scim_member_t *m, const char *type)
+{
+        scim_buf_t b = {0};
+        json_t *o = json_pack("{s:s}", "type", type);
+        char *txt;
+
+        if (m->display)
+                json_object_set_new(o, "display", json_string(m->display));
+        txt = json_dumps(o, JSON_COMPACT);
+        mem_key(&b, tenant, 'G', gid, m->value);
+        txn_put(t, CF_MEM, b.data, b.len, txt, strlen(txt));
+        mem_key(&b, tenant, 'R', m->value, gid);
+        txn_put(t, CF_MEM, b.data, b.len, "", 0);
+        free(txt);
+        json_decref(o);
+        scim_buf_free(&b);
+}
+
+static void member_del(txn_t *t, const char *tenant, const char *gid,
+                       const char *mid)
+{
+        scim_buf_t b = {0};
+
+        mem_key(&b, tenant, 'G', gid, mid);
+        txn_del(t, CF_MEM, b.data, b.len);
+        mem_key(&b, tenant, 'R', mid, gid);
+        txn_del(t, CF_MEM, b.data, b.len);
+        scim_buf_free(&b);
+}
+
+/* ------------------------------------------------------- the fold */
+
+static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+{
+        char rt = (char)ev->rtype;
+        const char *tenant = ev->tenant, *id = ev->resource_id;
+        json_t *old = NULL, *attrs = NULL, *stored = NULL;
+        int64_t version = 0;
+        const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
+
+        if (rt != SCIM_RT_USER && rt != SCIM_RT_GROUP) {
+                refuse(v, 400, "invalidValue", "event has no resource type%s",
+                       "");
+                return;
+        }
+        if (!id || !*id || strlen(id) > SCIM_MAX_ID_LEN) {
+                refuse(v, 400, "invalidValue", "event has no resource id%s",
+                       "");
+                return;
+        }
+        if (!tenant_exists(t, tenant)) {
+                refuse(v, 404, NULL, "tenant '%.64s' does not exist", tenant);
+                return;
+        }
+        old = load_res(t, tenant, rt, id);
+        if (ev->action == SCIM_ACT_CREATE && old) {
+                refuse(v, 409, "uniqueness", "id '%.128s' already exists", id);
+                goto out;
+        }
+        if (ev->action != SCIM_ACT_CREATE && !old) {
+                v->status = 404;
+                snprintf(v->detail, sizeof(v->detail), "%s %.128s not found",
+                         rname, id);
+                goto out;
+        }
+        version = old ? res_version(old) : 0;
+        if (ev->expect_version > 0 && ev->expect_version != version &&
+            (rt == SCIM_RT_USER || ev->resource_json ||
+             ev->action == SCIM_ACT_DELETE)) {
+                v->status = 412;
+                snprintf(v->detail, sizeof(v->detail),
+                         "version W/\"%lld\" expected, resource is at "
+                         "W/\"%lld\"",
+                         (long long)ev->expect_version, (long long)version);
+                goto out;
+        }
+        if (ev->action == SCIM_ACT_DELETE) {
+                index_all(t, tenant, rt, id, old, idx_del);
+                drop_rows(t, tenant, 'R', 'G', id); /* groups holding it */
+                if (rt == SCIM_RT_GROUP)
+                        drop_rows(t, tenant, 'G', 'R', id); /* its members */
+                {
+                        scim_buf_t b = {0};
+
+                        res_key(&b, tenant, rt, id);
+                        txn_del(t, CF_RES, b.data, b.len);
+                        scim_buf_free(&b);
+                }
+                counter_add(t, tenant, rt, -1);
+                v->status = 204;
+                goto out;
+        }
+        if (ev->action != SCIM_ACT_CREATE && ev->action != SCIM_ACT_REPLACE &&
+            ev->action != SCIM_ACT_PATCH) {
+                refuse(v, 400, "invalidValue", "unsupported action%s", "");
+                goto out;
+        }
+        if (ev->resource_json) {
+                attrs = json_loads(ev->resource_json, 0, NULL);
+                if (!json_is_object(attrs)) {
+                        refuse(v, 400, "invalidValue",
+                               "resource_json is not a JSON object%s", "");
+                        goto out;
+                }
+        } else if (rt == SCIM_RT_USER || ev->action == SCIM_ACT_CREATE) {
+                refuse(v, 400, "invalidValue", "event carries no resource%s",
+                       "");
+                goto out;
+        } else {
+                attrs = json_incref(old); /* membership-only change */
+        }
+        if (rt == SCIM_RT_USER) {
+                const char *un =
+                    json_string_value(json_object_get(attrs, "userName"));
+                char *owner;
+
+                if (!un || !*un) {
+                        refuse(v, 400, "invalidValue", "userName is required%s",
+                               "");
+                        goto out;
+                }
+                owner = username_owner(t, tenant, un);
+                if (owner && strcmp(owner, id) != 0) {
+                        free(owner);
+                        refuse(v, 409, "uniqueness",
+                               "userName '%.200s' is already taken", un);
+                        goto out;
+                }
+                free(owner);
+        } else {
+                if (!json_string_value(json_object_get(attrs, "displayName"))) {
+                        refuse(v, 400, "invalidValue",
+                               "displayName is required%s", "");
+                        goto out;
+                }
+                for (size_t i = 0; i < ev->n_added; i++) {
+                        const char *mid = ev->added[i].value;
+                        json_t *probe;
+
+                        if (!mid || !strcmp(mid, id)) {
+                                refuse(v, 400, "invalidValue",
+                                       "a group cannot be a member of itself%s",
+                                       "");
+                                goto out;
+                        }
+                        probe = load_res(t, tenant, SCIM_RT_USER, mid);
+                        if (!probe)
+                                probe = load_res(t, tenant, SCIM_RT_GROUP, mid);
+                        if (!probe) {
+                                refuse(v, 400, "invalidValue",
+                                       "member '%.128s' is not a user or group "
+                                       "of this tenant",
+                                       mid);
+                                goto out;
+                        }
+                        json_decref(probe);
+                }
+        }
+        stored = build_stored(attrs, id, rt, old, ev->time_ms, version + 1);
+        index_all(t, tenant, rt, id, old, idx_del);
+        index_all(t, tenant, rt, id, stored, idx_put);
+        store_res(t, tenant, rt, id, stored);
+        if (!old)
+                counter_add(t, tenant, rt, 1);
+        if (rt == SCIM_RT_GROUP) {
+                if (ev->members_replace)
+                        drop_rows(t, tenant, 'G', 'R', id);
+                for (size_t i = 0; i < ev->n_removed; i++)
+                        member_del(t, tenant, id, ev->removed[i]);
+                for (size_t i = 0; i < ev->n_added; i++) {
+                        json_t *u = load_res(t, tenant, SCIM_RT_USER,
+                                             ev->added[i].value);
+
+                        member_put(t, tenant, id, &ev->added[i],
+                                   u ? "User" : "Group");
+                        json_decref(u);
+                }
+        }
+        v->status = ev->action == SCIM_ACT_CREATE ? 201 : 200;
+        v->resource = stored;
+        stored = NULL;
+out:
+        json_decref(old);
+        json_decref(attrs);
+        json_decref(stored);
+}
+
+static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+{
+        scim_buf_t b = {0};
+        char ts[32];
+
+        scim_time_format(ev->time_ms, ts);
+        if (ev->action == SCIM_ACT_TENANT_CREATE) {
+                json_t *o;
+                char *txt;
+
+                if (tenant_exists(t, ev->tenant)) {
+                        refuse(v, 409, "uniqueness",
+                               "tenant '%.64s' already exists", ev->tenant);
+                        return;
+                }
+                o = json_pack("{s:s}", "created", ts);
+                txt = json_dumps(o, JSON_COMPACT);
+                txn_put(t, CF_TENANT, ev->tenant, strlen(ev->tenant), txt,
+                        strlen(txt));
+                free(txt);
+                json_decref(o);
+                v->status = 201;
+                return;
+        }
+        if (!tenant_exists(t, ev->tenant)) {
+                refuse(v, 404, NULL, "tenant '%.64s' does not exist",
+                       ev->tenant);
+                return;
+        }
+        if (!ev->token_id || !*ev->token_id) {
+                refuse(v, 400, "invalidValue", "token id missing%s", "");
+                return;
+        }
+        /* tenant-side record: tenant \0 'T' token_id -> hash */
+        mem_key(&b, ev->tenant, 'T', ev->token_id, NULL);
+        if (ev->action == SCIM_ACT_TOKEN_ISSUE) {
+                json_t *o;
+                char *txt, *prev;
+                size_t vl;
+
+                if (!ev->token_hash || strlen(ev->token_hash) != 64) {
+                        refuse(v, 400, "invalidValue", "token hash missing%s",
+                               "");
+                        goto out;
+                }
+                prev = txn_get(t, CF_TOKEN, ev->token_hash, 64, &vl);
+                free(prev);
+                if (prev) {
+                        refuse(v, 409, "uniqueness", "token already exists%s",
+                               "");
+                        goto out;
+                }
+                o = json_pack("{s:s, s:s, s:s, s:b}", "tenant", ev->tenant,
+                              "token_id", ev->token_id, "created", ts,
+                              "revoked", 0);
+                txt = json_dumps(o, JSON_COMPACT);
+                txn_put(t, CF_TOKEN, ev->token_hash, 64, txt, strlen(txt));
+                txn_put(t, CF_TENANT, b.data, b.len, ev->token_hash, 64);
+                free(txt);
+                json_decref(o);
+                v->status = 201;
+        } else {
+                size_t hl, tl;
+                char *hash = txn_get(t, CF_TENANT, b.data, b.len, &hl);
+                char *tok = hash && hl == 64
+                                ? txn_get(t, CF_TOKEN, hash, 64, &tl)
+                                : NULL;
+                json_t *o = tok ? json_loadb(tok, tl, 0, NULL) : NULL;
+
+                if (!o) {
+                        refuse(v, 404, NULL, "token '%.64s' not found",
+                               ev->token_id);
+                } else {
+                        char *txt;
+
+                        json_object_set_new(o, "revoked", json_true());
+                        json_object_set_new(o, "revoked_at", json_string(ts));
+                        txt = json_dumps(o, JSON_COMPACT);
+                        txn_put(t, CF_TOKEN, hash, 64, txt, strlen(txt));
+                        free(txt);
+                        v->status = 200;
+                }
+                json_decref(o);
+                free(hash);
+                free(tok);
+        }
+out:
+        scim_buf_free(&b);
+}
+
+static void change_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                          const scim_verdict_t *v)
+{
+        json_t *o = json_object();
+        unsigned char k[8];
+        char ts[32], *txt;
+
+        json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+        if (ev) {
+                scim_time_format(ev->time_ms, ts);
+                json_object_set_new(o, "time", json_string(ts));
+                json_object_set_new(o, "event_id", json_string(ev->event_id));
+                json_object_set_new(o, "tenant", json_string(ev->tenant));
+                if (ev->rtype)
+                        json_object_set_new(o, "resourceType",
+                                            json_string(ev->rtype ==
+                                                                SCIM_RT_USER
+                                                            ? "User"
+                                                            : "Group"));
+                if (ev->resource_id)
+                        json_object_set_new(o, "id",
+                                            json_string(ev->resource_id));
+                if ((unsigned)ev->action < 8)
+                        json_object_set_new(
+                            o, "action", json_string(action_names[ev->action]));
+                json_object_set_new(o, "actor",
+                                    json_string(ev->actor ? ev->actor : ""));
+                json_object_set_new(o, "request_id",
+                                    json_string(ev->request_id
+                                                    ? ev->request_id
+                                                    : ""));
+        }
+        json_object_set_new(o, "status", json_integer(v->status));
+        if (v->scim_type[0])
+                json_object_set_new(o, "scimType", json_string(v->scim_type));
+        if (v->status >= 400)
+                json_object_set_new(o, "detail", json_string(v->detail));
+        txt = json_dumps(o, JSON_COMPACT);
+        scim_put_be64(k, seq);
+        if (txt)
+                txn_put(t, CF_CHANGE, (char *)k, 8, txt, strlen(txt));
+        free(txt);
+        json_decref(o);
+}
+
+void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                const scim_err_t *derr, scim_verdict_t *v)
+{
+        memset(v, 0, sizeof(*v));
+        v->seq = seq;
+        if (!ev) {
+                refuse(v, 400, "invalidSyntax", "undecodable event: %.400s",
+                       derr ? derr->detail : "");
+        } else if (!ev->tenant || !*ev->tenant) {
+                refuse(v, 400, "invalidValue", "event has no tenant%s", "");
+        } else {
+                switch (ev->action) {
+                case SCIM_ACT_REFUSED:
+                        v->status = ev->refused_status ? ev->refused_status
+                                                       : 400;
+                        snprintf(v->scim_type, sizeof(v->scim_type), "%s",
+                                 ev->refused_scim_type ? ev->refused_scim_type
+                                                       : "");
+                        snprintf(v->detail, sizeof(v->detail), "%s",
+                                 ev->refused_detail ? ev->refused_detail : "");
+                        break;
+                case SCIM_ACT_TENANT_CREATE:
+                case SCIM_ACT_TOKEN_ISSUE:
+                case SCIM_ACT_TOKEN_REVOKE:
+                        fold_admin(t, ev, v);
+                        break;
+                default:
+                        fold_resource(t, ev, v);
+                }
+        }
+        change_record(t, seq, ev, v);
+}

@@ -1,0 +1,779 @@
+/*
+ * store.c — the RocksDB side of the projector: opening the database and
+ * its column families, the durable append+fold batch, replay, digest, and
+ * every read the API serves (by id, by index, by scan, members, tokens).
+ *
+ * Threads: one writer (ingest committer or replay) calls append_fold; any
+ * number of http pool threads call the readers. RocksDB's C API never
+ * clears its error pointer, so every call here starts with err = NULL.
+ */
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projector/projector_internal.h"
+
+static const char *cf_names[CF_COUNT] = {"default", "log",    "res",
+                                         "idx",     "mem",    "tenant",
+                                         "token",   "change"};
+
+/* ------------------------------------------------------------- txn */
+
+char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
+{
+        char *err = NULL;
+        char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
+            t->wb, t->st->db, t->st->ro, t->st->cf[cf], k, klen, vlen, &err);
+
+        if (err) {
+                free(err);
+                return NULL;
+        }
+        return v;
+}
+
+void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
+             size_t vlen)
+{
+        rocksdb_writebatch_wi_put_cf(t->wb, t->st->cf[cf], k, klen, v, vlen);
+}
+
+void txn_del(txn_t *t, int cf, const char *k, size_t klen)
+{
+        rocksdb_writebatch_wi_delete_cf(t->wb, t->st->cf[cf], k, klen);
+}
+
+rocksdb_iterator_t *txn_iter(txn_t *t, int cf)
+{
+        rocksdb_iterator_t *base =
+            rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[cf]);
+
+        /* takes ownership of base */
+        return rocksdb_writebatch_wi_create_iterator_with_base_cf(
+            t->wb, base, t->st->cf[cf]);
+}
+
+/* ------------------------------------------------------------ open */
+
+int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
+                    size_t errlen)
+{
+        scim_store_t *st = calloc(1, sizeof(*st));
+        const rocksdb_options_t *cfopts[CF_COUNT];
+        char *err = NULL;
+        size_t vlen = 0;
+        char *pos;
+
+        *out = NULL;
+        if (!st) {
+                snprintf(errstr, errlen, "out of memory");
+                return -1;
+        }
+        st->opts = rocksdb_options_create();
+        rocksdb_options_set_create_if_missing(st->opts, 1);
+        rocksdb_options_set_create_missing_column_families(st->opts, 1);
+        rocksdb_options_increase_parallelism(st->opts, 2);
+        rocksdb_options_set_write_buffer_size(st->opts, 64 << 20);
+        st->topts = rocksdb_block_based_options_create();
+        st->cache = rocksdb_cache_create_lru(256 << 20);
+        rocksdb_block_based_options_set_block_cache(st->topts, st->cache);
+        st->bloom = rocksdb_filterpolicy_create_bloom(10);
+        rocksdb_block_based_options_set_filter_policy(st->topts, st->bloom);
+        rocksdb_options_set_block_based_table_factory(st->opts, st->topts);
+        for (int i = 0; i < CF_COUNT; i++)
+                cfopts[i] = st->opts;
+        st->db = rocksdb_open_column_families(st->opts, dir, CF_COUNT,
+                                              cf_names, cfopts, st->cf, &err);
+        if (err) {
+                snprintf(errstr, errlen, "%s", err);
+                free(err);
+                st->db = NULL;
+                scim_store_close(st);
+                return -1;
+        }
+        st->ro = rocksdb_readoptions_create();
+        st->wo_sync = rocksdb_writeoptions_create();
+        rocksdb_writeoptions_set_sync(st->wo_sync, 1);
+        st->wo_nosync = rocksdb_writeoptions_create();
+        err = NULL;
+        pos = rocksdb_get_cf(st->db, st->ro, st->cf[CF_DEFAULT], "position", 8,
+                             &vlen, &err);
+        free(err);
+        if (pos && vlen == 8)
+                st->position = scim_get_be64((unsigned char *)pos);
+        free(pos);
+        *out = st;
+        return 0;
+}
+
+void scim_store_close(scim_store_t *st)
+{
+        if (!st)
+                return;
+        if (st->db) {
+                char *err = NULL;
+                rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+
+                rocksdb_flushoptions_set_wait(fo, 1);
+                for (int i = 0; i < CF_COUNT; i++) {
+                        err = NULL;
+                        rocksdb_flush_cf(st->db, fo, st->cf[i], &err);
+                        free(err);
+                }
+                rocksdb_flushoptions_destroy(fo);
+                for (int i = 0; i < CF_COUNT; i++)
+                        if (st->cf[i])
+                                rocksdb_column_family_handle_destroy(st->cf[i]);
+                rocksdb_close(st->db);
+        }
+        if (st->ro)
+                rocksdb_readoptions_destroy(st->ro);
+        if (st->wo_sync)
+                rocksdb_writeoptions_destroy(st->wo_sync);
+        if (st->wo_nosync)
+                rocksdb_writeoptions_destroy(st->wo_nosync);
+        rocksdb_options_destroy(st->opts);
+        rocksdb_block_based_options_destroy(st->topts);
+        rocksdb_cache_destroy(st->cache);
+        free(st);
+}
+
+uint64_t scim_store_position(scim_store_t *st)
+{
+        return __atomic_load_n(&st->position, __ATOMIC_ACQUIRE);
+}
+
+void scim_verdict_clear(scim_verdict_t *v)
+{
+        if (!v)
+                return;
+        json_decref(v->resource);
+        memset(v, 0, sizeof(*v));
+}
+
+/* ------------------------------------------------------ append+fold */
+
+/* Folds events into a fresh batch starting at seq first, optionally
+ * copying log records; writes with the given options. */
+static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
+                      const scim_event_t *events, const int *decoded,
+                      const scim_err_t *derrs, size_t n, uint64_t first,
+                      scim_verdict_t *verdicts, int sync, scim_err_t *err)
+{
+        txn_t t = {st, rocksdb_writebatch_wi_create(0, 1)};
+        unsigned char k[8];
+        char *werr = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                scim_put_be64(k, first + i);
+                txn_put(&t, CF_LOG, (char *)k, 8, encoded[i].data,
+                        encoded[i].len);
+                fold_event(&t, first + i, decoded[i] ? &events[i] : NULL,
+                           &derrs[i], &verdicts[i]);
+        }
+        scim_put_be64(k, first + n - 1);
+        txn_put(&t, CF_DEFAULT, "position", 8, (char *)k, 8);
+        rocksdb_write_writebatch_wi(st->db, sync ? st->wo_sync : st->wo_nosync,
+                                    t.wb, &werr);
+        rocksdb_writebatch_wi_destroy(t.wb);
+        if (werr) {
+                scim_err_set_retry(err, 503, "log write failed: %.400s", werr);
+                free(werr);
+                for (size_t i = 0; i < n; i++) {
+                        scim_verdict_clear(&verdicts[i]);
+                        verdicts[i].status = 503;
+                        snprintf(verdicts[i].detail, sizeof(verdicts[i].detail),
+                                 "%s", err->detail);
+                }
+                return -1;
+        }
+        __atomic_store_n(&st->position, first + n - 1, __ATOMIC_RELEASE);
+        return 0;
+}
+
+int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
+                           const scim_event_t *events, size_t n,
+                           scim_verdict_t *verdicts, scim_err_t *err)
+{
+        int *decoded;
+        scim_err_t *derrs;
+        int rc;
+
+        if (n == 0)
+                return 0;
+        decoded = malloc(n * sizeof(*decoded));
+        derrs = calloc(n, sizeof(*derrs));
+        if (!decoded || !derrs) {
+                free(decoded);
+                free(derrs);
+                return scim_err_set_retry(err, 503, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++)
+                decoded[i] = 1;
+        rc = fold_write(st, encoded, events, decoded, derrs, n,
+                        st->position + 1, verdicts, 1, err);
+        free(decoded);
+        free(derrs);
+        return rc;
+}
+
+/* ----------------------------------------------------------- replay */
+
+#define REPLAY_BATCH 1000
+
+int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
+                      void (*progress)(uint64_t done, uint64_t total),
+                      scim_err_t *err)
+{
+        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+            src->db, src->ro, src->cf[CF_LOG]);
+        scim_buf_t enc[REPLAY_BATCH];
+        scim_event_t evs[REPLAY_BATCH];
+        scim_err_t derrs[REPLAY_BATCH];
+        scim_verdict_t vs[REPLAY_BATCH];
+        int decoded[REPLAY_BATCH];
+        uint64_t total = until_seq && until_seq < src->position ? until_seq
+                                                                 : src->position;
+        uint64_t done = 0;
+        int64_t last = scim_now_ms();
+        int rc = 0;
+
+        memset(enc, 0, sizeof(enc));
+        memset(evs, 0, sizeof(evs));
+        rocksdb_iter_seek_to_first(it);
+        while (rc == 0) {
+                size_t n = 0;
+                uint64_t first = 0;
+
+                while (n < REPLAY_BATCH && rocksdb_iter_valid(it)) {
+                        size_t kl, vl;
+                        const char *k = rocksdb_iter_key(it, &kl);
+                        const char *v = rocksdb_iter_value(it, &vl);
+                        uint64_t seq = kl == 8
+                                           ? scim_get_be64((unsigned char *)k)
+                                           : 0;
+
+                        if (until_seq && seq > until_seq)
+                                break;
+                        if (n == 0)
+                                first = seq;
+                        enc[n].len = 0;
+                        scim_buf_append(&enc[n], v, vl);
+                        scim_event_clear(&evs[n]);
+                        scim_err_clear(&derrs[n]);
+                        decoded[n] = scim_event_decode(v, vl, &evs[n],
+                                                       &derrs[n]) == 0;
+                        n++;
+                        rocksdb_iter_next(it);
+                }
+                if (n == 0)
+                        break;
+                rc = fold_write(dst, enc, evs, decoded, derrs, n, first, vs,
+                                0, err);
+                for (size_t i = 0; i < n; i++) {
+                        scim_verdict_clear(&vs[i]);
+                        scim_event_clear(&evs[i]);
+                }
+                done += n;
+                if (progress && scim_now_ms() - last >= 1000) {
+                        progress(done, total);
+                        last = scim_now_ms();
+                }
+        }
+        if (progress)
+                progress(done, total);
+        for (size_t i = 0; i < REPLAY_BATCH; i++)
+                scim_buf_free(&enc[i]);
+        rocksdb_iter_destroy(it);
+        if (rc == 0) {
+                char *werr = NULL;
+                rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+
+                rocksdb_flushoptions_set_wait(fo, 1);
+                rocksdb_flush_cf(dst->db, fo, dst->cf[CF_DEFAULT], &werr);
+                rocksdb_flushoptions_destroy(fo);
+                free(werr);
+        }
+        return rc;
+}
+
+int scim_store_digest(scim_store_t *st, char out[65], scim_err_t *err)
+{
+        gnutls_hash_hd_t h;
+        unsigned char md[32];
+        static const char hx[] = "0123456789abcdef";
+
+        if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+                return scim_err_set(err, 500, NULL, "sha256 unavailable");
+        for (int c = 0; c < CF_COUNT; c++) {
+                rocksdb_iterator_t *it =
+                    rocksdb_create_iterator_cf(st->db, st->ro, st->cf[c]);
+
+                gnutls_hash(h, cf_names[c], strlen(cf_names[c]) + 1);
+                for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+                     rocksdb_iter_next(it)) {
+                        size_t kl, vl;
+                        const char *k = rocksdb_iter_key(it, &kl);
+                        const char *v = rocksdb_iter_value(it, &vl);
+                        unsigned char len[8];
+
+                        scim_put_be64(len, kl);
+                        gnutls_hash(h, len, 8);
+                        gnutls_hash(h, k, kl);
+                        scim_put_be64(len, vl);
+                        gnutls_hash(h, len, 8);
+                        gnutls_hash(h, v, vl);
+                }
+                rocksdb_iter_destroy(it);
+        }
+        gnutls_hash_deinit(h, md);
+        for (int i = 0; i < 32; i++) {
+                out[2 * i] = hx[md[i] >> 4];
+                out[2 * i + 1] = hx[md[i] & 15];
+        }
+        out[64] = '\0';
+        return 0;
+}
+
+/* ------------------------------------------------------------ reads */
+
+static void res_key(scim_buf_t *b, const char *tenant, char rt, const char *id)
+{
+        b->len = 0;
+        scim_buf_append(b, tenant, strlen(tenant) + 1);
+        scim_buf_append(b, &rt, 1);
+        scim_buf_puts(b, id);
+}
+
+static char *db_get(scim_store_t *st, int cf, const char *k, size_t kl,
+                    size_t *vl)
+{
+        char *err = NULL;
+        char *v = rocksdb_get_cf(st->db, st->ro, st->cf[cf], k, kl, vl, &err);
+
+        if (err) {
+                free(err);
+                free(v);
+                return NULL;
+        }
+        return v;
+}
+
+int scim_store_get_raw(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                       const char *id, scim_buf_t *out, scim_err_t *err)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+
+        res_key(&k, tenant, (char)rt, id);
+        v = db_get(st, CF_RES, k.data, k.len, &vl);
+        scim_buf_free(&k);
+        if (!v)
+                return scim_err_set(err, 404, NULL, "%s %.128s not found",
+                                    rt == SCIM_RT_USER ? "User" : "Group", id);
+        scim_buf_append(out, v, vl);
+        free(v);
+        return 0;
+}
+
+int scim_store_get(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                   const char *id, json_t **out, int64_t *version,
+                   scim_err_t *err)
+{
+        scim_buf_t b = {0};
+        const char *ver;
+
+        *out = NULL;
+        if (scim_store_get_raw(st, tenant, rt, id, &b, err) < 0)
+                return -1;
+        *out = json_loadb(b.data, b.len, 0, NULL);
+        scim_buf_free(&b);
+        if (!*out)
+                return scim_err_set(err, 500, NULL, "stored resource corrupt");
+        if (version) {
+                ver = json_string_value(
+                    json_object_get(json_object_get(*out, "meta"), "version"));
+                *version = 0;
+                while (ver && *ver && (*ver < '0' || *ver > '9'))
+                        ver++;
+                if (ver)
+                        *version = strtoll(ver, NULL, 10);
+        }
+        return 0;
+}
+
+int scim_store_exists(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                      const char *id)
+{
+        scim_buf_t k = {0};
+        size_t vl;
+        char *v;
+
+        res_key(&k, tenant, (char)rt, id);
+        v = db_get(st, CF_RES, k.data, k.len, &vl);
+        scim_buf_free(&k);
+        free(v);
+        return v != NULL;
+}
+
+/* Collects ids under an index prefix (sorted by RocksDB key order). */
+static json_t *index_ids(scim_store_t *st, const char *tenant, char rt,
+                         char code, const char *value, int fold)
+{
+        scim_buf_t b = {0};
+        char *f = fold ? scim_casefold(value) : strdup(value);
+        json_t *ids = json_array();
+        rocksdb_iterator_t *it;
+
+        b.len = 0;
+        scim_buf_append(&b, tenant, strlen(tenant) + 1);
+        scim_buf_append(&b, &rt, 1);
+        scim_buf_append(&b, &code, 1);
+        scim_buf_append(&b, "", 1);
+        scim_buf_append(&b, f, strlen(f) + 1);
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_IDX]);
+        for (rocksdb_iter_seek(it, b.data, b.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl < b.len || memcmp(k, b.data, b.len) != 0)
+                        break;
+                json_array_append_new(ids,
+                                      json_stringn(k + b.len, kl - b.len));
+        }
+        rocksdb_iter_destroy(it);
+        free(f);
+        scim_buf_free(&b);
+        return ids;
+}
+
+int scim_store_find_username(scim_store_t *st, const char *tenant,
+                             const char *user_name, char *id_out,
+                             size_t id_len)
+{
+        json_t *ids = index_ids(st, tenant, SCIM_RT_USER, 'u', user_name, 1);
+        int found = json_array_size(ids) > 0;
+
+        if (found)
+                snprintf(id_out, id_len, "%s",
+                         json_string_value(json_array_get(ids, 0)));
+        json_decref(ids);
+        return found;
+}
+
+static int scan_mem(scim_store_t *st, const char *tenant, char dir,
+                    const char *id, json_t **out)
+{
+        scim_buf_t b = {0};
+        rocksdb_iterator_t *it;
+
+        *out = json_array();
+        scim_buf_append(&b, tenant, strlen(tenant) + 1);
+        scim_buf_append(&b, &dir, 1);
+        scim_buf_append(&b, id, strlen(id) + 1);
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_MEM]);
+        for (rocksdb_iter_seek(it, b.data, b.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+                json_t *m, *meta;
+
+                if (kl < b.len || memcmp(k, b.data, b.len) != 0)
+                        break;
+                m = json_object();
+                json_object_set_new(m, "value",
+                                    json_stringn(k + b.len, kl - b.len));
+                if (dir == 'G') {
+                        meta = json_loadb(v, vl, 0, NULL);
+                        if (json_object_get(meta, "display"))
+                                json_object_set(m, "display",
+                                                json_object_get(meta,
+                                                                "display"));
+                        if (json_object_get(meta, "type"))
+                                json_object_set(m, "type",
+                                                json_object_get(meta, "type"));
+                        json_decref(meta);
+                }
+                json_array_append_new(*out, m);
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&b);
+        return 0;
+}
+
+int scim_store_group_members(scim_store_t *st, const char *tenant,
+                             const char *gid, json_t **out, scim_err_t *err)
+{
+        return scan_mem(st, tenant, 'G', gid, out);
+}
+
+int scim_store_user_groups(scim_store_t *st, const char *tenant,
+                           const char *uid, json_t **out, scim_err_t *err)
+{
+        size_t i;
+        json_t *g;
+
+        scan_mem(st, tenant, 'R', uid, out);
+        json_array_foreach(*out, i, g)
+        {
+                json_t *grp = NULL;
+                scim_err_t e;
+
+                if (scim_store_get(st, tenant, SCIM_RT_GROUP,
+                                   json_string_value(json_object_get(g,
+                                                                     "value")),
+                                   &grp, NULL, &e) == 0)
+                        json_object_set(g, "display",
+                                        json_object_get(grp, "displayName"));
+                json_object_set_new(g, "type", json_string("direct"));
+                json_decref(grp);
+        }
+        return 0;
+}
+
+static uint64_t counter_get(scim_store_t *st, const char *tenant, char rt)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+        uint64_t n = 0;
+
+        scim_buf_puts(&k, "count");
+        scim_buf_append(&k, "", 1);
+        scim_buf_append(&k, tenant, strlen(tenant) + 1);
+        scim_buf_append(&k, &rt, 1);
+        v = db_get(st, CF_DEFAULT, k.data, k.len, &vl);
+        if (v && vl == 8)
+                n = scim_get_be64((unsigned char *)v);
+        free(v);
+        scim_buf_free(&k);
+        return n;
+}
+
+/* Evaluates q on one stored resource; appends to page when in range. */
+static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                     const scim_query_t *q, json_t *res, size_t *matched,
+                     json_t *page)
+{
+        size_t start = q->start_index < 1 ? 1 : q->start_index;
+
+        if (q->filter) {
+                if (rt == SCIM_RT_GROUP &&
+                    scim_filter_mentions(q->filter, "members")) {
+                        json_t *m = NULL;
+
+                        scan_mem(st, tenant, 'G',
+                                 json_string_value(json_object_get(res, "id")),
+                                 &m);
+                        json_object_set_new(res, "members", m);
+                }
+                if (!scim_filter_match(q->filter, res))
+                        return;
+        }
+        (*matched)++;
+        if (*matched >= start && json_array_size(page) < q->count) {
+                if (rt == SCIM_RT_GROUP && q->with_members &&
+                    !json_object_get(res, "members")) {
+                        json_t *m = NULL;
+
+                        scan_mem(st, tenant, 'G',
+                                 json_string_value(json_object_get(res, "id")),
+                                 &m);
+                        if (json_array_size(m))
+                                json_object_set_new(res, "members", m);
+                        else
+                                json_decref(m);
+                }
+                if (!q->with_members)
+                        json_object_del(res, "members");
+                json_array_append(page, res);
+        }
+}
+
+int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                    const scim_query_t *q, size_t *total, json_t **out,
+                    scim_err_t *err)
+{
+        const char *value = NULL;
+        scim_index_t ix = scim_filter_index_hint(q->filter, rt, &value);
+        json_t *page = json_array();
+        size_t matched = 0;
+
+        *out = NULL;
+        if (ix != SCIM_IDX_NONE && value) {
+                json_t *ids = NULL, *idv;
+                size_t i;
+
+                switch (ix) {
+                case SCIM_IDX_ID:
+                        ids = json_pack("[s]", value);
+                        break;
+                case SCIM_IDX_USERNAME:
+                        ids = index_ids(st, tenant, (char)rt, 'u', value, 1);
+                        break;
+                case SCIM_IDX_EXTERNALID:
+                        ids = index_ids(st, tenant, (char)rt, 'x', value, 0);
+                        break;
+                case SCIM_IDX_EMAIL:
+                        ids = index_ids(st, tenant, (char)rt, 'e', value, 1);
+                        break;
+                default:
+                        ids = index_ids(st, tenant, (char)rt, 'd', value, 1);
+                }
+                json_array_foreach(ids, i, idv)
+                {
+                        json_t *res = NULL;
+                        scim_err_t e;
+
+                        /* an id can appear twice (two emails) */
+                        if (i > 0 && json_equal(idv, json_array_get(ids, i - 1)))
+                                continue;
+                        if (scim_store_get(st, tenant, rt,
+                                           json_string_value(idv), &res, NULL,
+                                           &e) < 0)
+                                continue;
+                        consider(st, tenant, rt, q, res, &matched, page);
+                        json_decref(res);
+                }
+                json_decref(ids);
+                *total = matched;
+        } else {
+                scim_buf_t pre = {0};
+                rocksdb_iterator_t *it;
+                char c = (char)rt;
+                size_t start = q->start_index < 1 ? 1 : q->start_index;
+
+                scim_buf_append(&pre, tenant, strlen(tenant) + 1);
+                scim_buf_append(&pre, &c, 1);
+                it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_RES]);
+                for (rocksdb_iter_seek(it, pre.data, pre.len);
+                     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+                        size_t kl, vl;
+                        const char *k = rocksdb_iter_key(it, &kl);
+                        const char *v;
+                        json_t *res;
+
+                        if (kl < pre.len || memcmp(k, pre.data, pre.len) != 0)
+                                break;
+                        if (!q->filter) {
+                                /* unfiltered: count from the counter, only
+                                 * materialise the page */
+                                matched++;
+                                if (matched < start)
+                                        continue;
+                                if (json_array_size(page) >= q->count)
+                                        break;
+                                matched--;
+                        }
+                        v = rocksdb_iter_value(it, &vl);
+                        res = json_loadb(v, vl, 0, NULL);
+                        if (res)
+                                consider(st, tenant, rt, q, res, &matched,
+                                         page);
+                        json_decref(res);
+                }
+                rocksdb_iter_destroy(it);
+                scim_buf_free(&pre);
+                *total = q->filter ? matched
+                                   : (size_t)counter_get(st, tenant, (char)rt);
+        }
+        *out = page;
+        return 0;
+}
+
+/* ------------------------------------------------------ tenants, tokens */
+
+int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
+                    size_t tenant_len, char *token_id_out, size_t token_id_len)
+{
+        char hash[65];
+        size_t vl = 0;
+        char *v;
+        json_t *o;
+        int ok = 0;
+
+        if (!secret || !*secret || strlen(secret) > 512)
+                return 0;
+        scim_sha256_hex(secret, strlen(secret), hash);
+        v = db_get(st, CF_TOKEN, hash, 64, &vl);
+        if (!v)
+                return 0;
+        o = json_loadb(v, vl, 0, NULL);
+        free(v);
+        if (o && !json_is_true(json_object_get(o, "revoked")) &&
+            json_string_value(json_object_get(o, "tenant"))) {
+                snprintf(tenant_out, tenant_len, "%s",
+                         json_string_value(json_object_get(o, "tenant")));
+                snprintf(token_id_out, token_id_len, "%s",
+                         json_string_value(json_object_get(o, "token_id"))
+                             ? json_string_value(json_object_get(o, "token_id"))
+                             : "");
+                ok = 1;
+        }
+        json_decref(o);
+        return ok;
+}
+
+int scim_store_tenant_exists(scim_store_t *st, const char *tenant)
+{
+        size_t vl;
+        char *v = db_get(st, CF_TENANT, tenant, strlen(tenant), &vl);
+
+        free(v);
+        return v != NULL;
+}
+
+int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_TENANT]);
+        json_t *cur = NULL;
+
+        *out = json_array();
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+                size_t tl = strnlen(k, kl);
+
+                if (tl == kl) { /* a tenant record */
+                        json_t *meta = json_loadb(v, vl, 0, NULL);
+
+                        cur = json_object();
+                        json_object_set_new(cur, "tenant",
+                                            json_stringn(k, kl));
+                        json_object_set(cur, "created",
+                                        json_object_get(meta, "created"));
+                        json_object_set_new(cur, "tokens", json_array());
+                        json_array_append_new(*out, cur);
+                        json_decref(meta);
+                } else if (cur && tl + 2 < kl && k[tl + 1] == 'T' && vl == 64) {
+                        size_t tvl = 0;
+                        char *tok = db_get(st, CF_TOKEN, v, 64, &tvl);
+                        json_t *o = tok ? json_loadb(tok, tvl, 0, NULL) : NULL;
+                        json_t *t = json_object();
+
+                        json_object_set_new(
+                            t, "id",
+                            json_stringn(k + tl + 2,
+                                         strnlen(k + tl + 2, kl - tl - 2)));
+                        json_object_set(t, "created",
+                                        json_object_get(o, "created"));
+                        json_object_set_new(
+                            t, "revoked",
+                            json_boolean(json_is_true(
+                                json_object_get(o, "revoked"))));
+                        json_array_append_new(json_object_get(cur, "tokens"),
+                                              t);
+                        json_decref(o);
+                        free(tok);
+                }
+        }
+        rocksdb_iter_destroy(it);
+        return 0;
+}
