@@ -313,7 +313,7 @@ static void test_concurrent_patches_all_land(void **state)
                               "urn:ietf:params:scim:schemas:extension:Race:2.0:User");
         assert_non_null(ext);
         for (int i = 0; i < 8; i++) {
-                char k[8], v[8];
+                char k[16], v[16];
 
                 snprintf(k, sizeof(k), "f%d", i);
                 snprintf(v, sizeof(v), "v%d", i);

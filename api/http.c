@@ -1,0 +1,810 @@
+/*
+ * http.c — the HTTP face: libmicrohttpd daemon, per-request context,
+ * bearer auth, tenant routing and the SCIM endpoints.
+ *
+ * Threads: libmicrohttpd's pool threads run the access handler. A write
+ * suspends its connection before handing the request to ingest; the
+ * ingest committer thread stores the verdict in the request context and
+ * resumes the connection, and a pool thread then sends the answer. No pool
+ * thread ever waits for the disk. ctx->mu guards the verdict hand-over.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/http_internal.h"
+#include "api/scim_api.h"
+
+struct scim_api {
+        struct MHD_Daemon *d;
+        scim_store_t *st;
+        scim_ingest_t *ing;
+        size_t max_body;
+        int tls;
+        int port;
+        int access_log;
+        char *cert, *key;
+};
+
+typedef struct req {
+        char *raw_uri;
+        scim_buf_t body;
+        int started, too_big, submitted;
+        pthread_mutex_t mu;
+        int done;
+        scim_write_result_t result;
+        struct MHD_Connection *conn;
+        char request_id[72];
+} req_t;
+
+/* ------------------------------------------------------- responses */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, req_t *r,
+                                 unsigned status, const char *body, size_t len,
+                                 const char *etag, const char *location,
+                                 int retry)
+{
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        enum MHD_Result rc;
+
+        MHD_add_response_header(resp, "Content-Type",
+                                "application/scim+json; charset=utf-8");
+        if (r && r->request_id[0])
+                MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+        if (etag)
+                MHD_add_response_header(resp, "ETag", etag);
+        if (location)
+                MHD_add_response_header(resp, "Location", location);
+        if (retry)
+                MHD_add_response_header(resp, "Retry-After", "1");
+        if (status == 401)
+                MHD_add_response_header(resp, "WWW-Authenticate",
+                                        "Bearer realm=\"scimlog\"");
+        rc = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return rc;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, req_t *r,
+                                 unsigned status, const json_t *j,
+                                 const char *etag, const char *location)
+{
+        char *txt = json_dumps(j, JSON_COMPACT);
+        enum MHD_Result rc;
+
+        if (!txt)
+                return send_text(c, r, 500, "{}", 2, NULL, NULL, 0);
+        rc = send_text(c, r, status, txt, strlen(txt), etag, location, 0);
+        free(txt);
+        return rc;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, req_t *r,
+                                  const scim_err_t *e)
+{
+        json_t *o = json_object();
+        char st[16], *txt;
+        enum MHD_Result rc;
+        int status = e->status ? e->status : 500;
+
+        snprintf(st, sizeof(st), "%d", status);
+        json_object_set_new(o, "schemas", json_pack("[s]", SCIM_URN_ERROR));
+        json_object_set_new(o, "status", json_string(st));
+        if (e->scim_type[0])
+                json_object_set_new(o, "scimType", json_string(e->scim_type));
+        json_object_set_new(o, "detail",
+                            json_string(e->detail[0] ? e->detail : "error"));
+        txt = json_dumps(o, JSON_COMPACT);
+        rc = send_text(c, r, (unsigned)status, txt, strlen(txt), NULL, NULL,
+                       e->retriable || status == 429 || status == 503);
+        free(txt);
+        json_decref(o);
+        return rc;
+}
+
+static enum MHD_Result fail(struct MHD_Connection *c, req_t *r, int status,
+                            const char *type, const char *detail)
+{
+        scim_err_t e;
+
+        scim_err_clear(&e);
+        scim_err_set(&e, status, type, "%s", detail);
+        return send_error(c, r, &e);
+}
+
+/* ------------------------------------------------------- helpers */
+
+static void add_location(struct MHD_Connection *c, scim_api_t *api,
+                         const char *tenant, json_t *res, char *loc,
+                         size_t loclen)
+{
+        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                       "Host");
+        const char *rt = json_string_value(
+            json_object_get(json_object_get(res, "meta"), "resourceType"));
+        const char *id = json_string_value(json_object_get(res, "id"));
+        json_t *meta = json_object_get(res, "meta");
+
+        snprintf(loc, loclen, "%s://%s/scim/v2/%s/%s/%s",
+                 api->tls ? "https" : "http", host ? host : "localhost",
+                 tenant, rt && !strcmp(rt, "Group") ? "Groups" : "Users",
+                 id ? id : "");
+        if (json_is_object(meta))
+                json_object_set_new(meta, "location", json_string(loc));
+}
+
+static const char *etag_of(const json_t *res)
+{
+        return json_string_value(
+            json_object_get(json_object_get(res, "meta"), "version"));
+}
+
+static void attach_members(scim_api_t *api, const char *tenant, json_t *res)
+{
+        json_t *m = NULL;
+        scim_err_t e;
+        json_t *meta = json_incref(json_object_get(res, "meta"));
+
+        if (scim_store_group_members(api->st, tenant,
+                                     json_string_value(json_object_get(res,
+                                                                       "id")),
+                                     &m, &e) == 0 &&
+            json_array_size(m) > 0) {
+                /* keep meta last */
+                json_object_del(res, "meta");
+                json_object_set_new(res, "members", m);
+                json_object_set_new(res, "meta", meta);
+                return;
+        }
+        json_decref(m);
+        json_decref(meta);
+}
+
+static const char *qget(json_t *q, const char *k)
+{
+        return json_string_value(json_object_get(q, k));
+}
+
+static int members_wanted(json_t *q)
+{
+        const char *attrs = qget(q, "attributes");
+        const char *excl = qget(q, "excludedattributes");
+
+        if (excl && scim_attr_list_has(excl, "members"))
+                return 0;
+        if (attrs && *attrs && !scim_attr_list_has(attrs, "members"))
+                return 0;
+        return 1;
+}
+
+/* Finishes a resource for the wire: members, location, projection. */
+static int finish_resource(struct MHD_Connection *c, scim_api_t *api,
+                           const char *tenant, scim_rtype_t rt, json_t *res,
+                           json_t *q, int with_members, char *loc,
+                           size_t loclen, scim_err_t *err)
+{
+        if (rt == SCIM_RT_GROUP && with_members &&
+            !json_object_get(res, "members"))
+                attach_members(api, tenant, res);
+        if (rt == SCIM_RT_USER && q && scim_attr_list_has(qget(q, "attributes"),
+                                                          "groups")) {
+                json_t *g = NULL;
+
+                if (scim_store_user_groups(api->st, tenant,
+                                           json_string_value(
+                                               json_object_get(res, "id")),
+                                           &g, err) == 0)
+                        json_object_set_new(res, "groups", g);
+        }
+        add_location(c, api, tenant, res, loc, loclen);
+        if (q)
+                return scim_project(rt, res, qget(q, "attributes"),
+                                    qget(q, "excludedattributes"), err);
+        return 0;
+}
+
+/* ------------------------------------------------------- writes */
+
+static void on_write_done(void *ctx, scim_write_result_t *res)
+{
+        req_t *r = ctx;
+
+        pthread_mutex_lock(&r->mu);
+        r->result = *res;
+        r->done = 1;
+        pthread_mutex_unlock(&r->mu);
+        MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result answer_write(struct MHD_Connection *c, scim_api_t *api,
+                                    req_t *r, const char *tenant,
+                                    scim_rtype_t rt, const char *method,
+                                    json_t *q)
+{
+        scim_write_result_t *res = &r->result;
+        char loc[1024];
+        scim_err_t e;
+        enum MHD_Result rc;
+        int with_members;
+
+        if (res->status >= 400 || res->status == 0) {
+                if (!res->err.status)
+                        res->err.status = res->status ? res->status : 500;
+                return send_error(c, r, &res->err);
+        }
+        if (!strcmp(method, "DELETE"))
+                return send_text(c, r, 204, "", 0, NULL, NULL, 0);
+        if (!strcmp(method, "PATCH") && !(qget(q, "attributes")) ) {
+                const char *etag = res->resource ? etag_of(res->resource) : NULL;
+                char tag[64];
+
+                snprintf(tag, sizeof(tag), "%s", etag ? etag : "");
+                return send_text(c, r, 204, "", 0, etag ? tag : NULL, NULL, 0);
+        }
+        if (!res->resource)
+                return send_text(c, r, 204, "", 0, NULL, NULL, 0);
+        with_members = rt == SCIM_RT_GROUP && strcmp(method, "PATCH") &&
+                       members_wanted(q);
+        scim_err_clear(&e);
+        if (finish_resource(c, api, tenant, rt, res->resource, q, with_members,
+                            loc, sizeof(loc), &e) < 0)
+                return send_error(c, r, &e);
+        rc = send_json(c, r, !strcmp(method, "POST") ? 201 : 200,
+                       res->resource, etag_of(res->resource),
+                       !strcmp(method, "POST") ? loc : NULL);
+        return rc;
+}
+
+/* ------------------------------------------------------- reads */
+
+static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
+                               req_t *r, const char *tenant, scim_rtype_t rt,
+                               const char *id, json_t *q)
+{
+        json_t *res = NULL;
+        scim_err_t e;
+        char loc[1024];
+        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                      "If-None-Match");
+        enum MHD_Result rc;
+
+        scim_err_clear(&e);
+        if (rt == SCIM_RT_USER && !qget(q, "attributes") &&
+            !qget(q, "excludedattributes") && !inm) {
+                /* fast path: splice location into the stored text */
+                scim_buf_t b = {0};
+                const char *host = MHD_lookup_connection_value(
+                    c, MHD_HEADER_KIND, "Host");
+                json_t *ls;
+                char *lj, tag[48] = "", *v;
+
+                if (scim_store_get_raw(api->st, tenant, rt, id, &b, &e) < 0) {
+                        scim_buf_free(&b);
+                        return send_error(c, r, &e);
+                }
+                snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/Users/%s",
+                         api->tls ? "https" : "http",
+                         host ? host : "localhost", tenant, id);
+                ls = json_string(loc);
+                lj = json_dumps(ls, JSON_ENCODE_ANY);
+                json_decref(ls);
+                v = strstr(b.data, "\"version\":\"W/\\\"");
+                if (v) {
+                        long long n = strtoll(v + 15, NULL, 10);
+
+                        snprintf(tag, sizeof(tag), "W/\"%lld\"", n);
+                }
+                if (lj && b.len >= 2 && b.data[b.len - 1] == '}' &&
+                    b.data[b.len - 2] == '}') {
+                        scim_buf_t o = {0};
+
+                        scim_buf_append(&o, b.data, b.len - 2);
+                        scim_buf_puts(&o, ",\"location\":");
+                        scim_buf_puts(&o, lj);
+                        scim_buf_puts(&o, "}}");
+                        rc = send_text(c, r, 200, o.data, o.len,
+                                       tag[0] ? tag : NULL, NULL, 0);
+                        scim_buf_free(&o);
+                } else {
+                        rc = send_text(c, r, 200, b.data, b.len, NULL, NULL, 0);
+                }
+                free(lj);
+                scim_buf_free(&b);
+                return rc;
+        }
+        if (scim_store_get(api->st, tenant, rt, id, &res, NULL, &e) < 0)
+                return send_error(c, r, &e);
+        if (inm && etag_of(res) && !strcmp(inm, etag_of(res))) {
+                rc = send_text(c, r, 304, "", 0, etag_of(res), NULL, 0);
+                json_decref(res);
+                return rc;
+        }
+        if (finish_resource(c, api, tenant, rt, res, q,
+                            rt == SCIM_RT_GROUP && members_wanted(q), loc,
+                            sizeof(loc), &e) < 0) {
+                json_decref(res);
+                return send_error(c, r, &e);
+        }
+        {
+                char tag[64];
+                const char *et = etag_of(res);
+
+                snprintf(tag, sizeof(tag), "%s", et ? et : "");
+                rc = send_json(c, r, 200, res, et ? tag : NULL, NULL);
+        }
+        json_decref(res);
+        return rc;
+}
+
+static int parse_uint(const char *s, long *out)
+{
+        char *end;
+        long v;
+
+        if (!s)
+                return 0;
+        v = strtol(s, &end, 10);
+        if (!*s || *end)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
+                            req_t *r, const char *tenant, scim_rtype_t rt,
+                            json_t *q)
+{
+        scim_filter_t *f = NULL;
+        scim_query_t query;
+        scim_err_t e;
+        long start = 1, count = 100;
+        size_t total = 0, i;
+        json_t *page = NULL, *res, *out;
+        char loc[1024];
+        enum MHD_Result rc;
+
+        scim_err_clear(&e);
+        if (parse_uint(qget(q, "startindex"), &start) < 0 ||
+            parse_uint(qget(q, "count"), &count) < 0)
+                return fail(c, r, 400, "invalidValue",
+                            "startIndex and count must be integers");
+        if (start < 1)
+                start = 1;
+        if (count < 0)
+                count = 0;
+        if (count > SCIM_MAX_LIST_COUNT)
+                count = SCIM_MAX_LIST_COUNT;
+        if (qget(q, "filter") && *qget(q, "filter") &&
+            scim_filter_parse(rt, qget(q, "filter"), &f, &e) < 0)
+                return send_error(c, r, &e);
+        memset(&query, 0, sizeof(query));
+        query.filter = f;
+        query.start_index = (size_t)start;
+        query.count = (size_t)count;
+        query.with_members = rt == SCIM_RT_GROUP && members_wanted(q);
+        if (scim_store_list(api->st, tenant, rt, &query, &total, &page, &e) <
+            0) {
+                scim_filter_free(f);
+                return send_error(c, r, &e);
+        }
+        scim_filter_free(f);
+        json_array_foreach(page, i, res)
+        {
+                if (finish_resource(c, api, tenant, rt, res, q, 0, loc,
+                                    sizeof(loc), &e) < 0) {
+                        json_decref(page);
+                        return send_error(c, r, &e);
+                }
+        }
+        out = json_object();
+        json_object_set_new(out, "schemas", json_pack("[s]", SCIM_URN_LIST));
+        json_object_set_new(out, "totalResults", json_integer((json_int_t)total));
+        json_object_set_new(out, "startIndex", json_integer(start));
+        json_object_set_new(out, "itemsPerPage",
+                            json_integer((json_int_t)json_array_size(page)));
+        json_object_set_new(out, "Resources", page);
+        rc = send_json(c, r, 200, out, NULL, NULL);
+        json_decref(out);
+        return rc;
+}
+
+static enum MHD_Result discovery(struct MHD_Connection *c, req_t *r,
+                                 const char *what, const char *id)
+{
+        const json_t *doc;
+        json_t *out;
+        enum MHD_Result rc;
+
+        if (!strcasecmp(what, "ServiceProviderConfig") ||
+            !strcasecmp(what, "serviceConfiguration"))
+                return send_json(c, r, 200, scim_service_provider_doc(), NULL,
+                                 NULL);
+        doc = !strcasecmp(what, "Schemas") ? scim_schemas_doc()
+                                           : scim_resource_types_doc();
+        if (id) {
+                size_t i;
+                json_t *e;
+
+                json_array_foreach(doc, i, e) if (scim_strcaseeq(
+                    json_string_value(json_object_get(e, "id")), id)) return send_json(c, r, 200, e, NULL, NULL);
+                return fail(c, r, 404, NULL, "no such schema or resource type");
+        }
+        out = json_object();
+        json_object_set_new(out, "schemas", json_pack("[s]", SCIM_URN_LIST));
+        json_object_set_new(out, "totalResults",
+                            json_integer((json_int_t)json_array_size(doc)));
+        json_object_set_new(out, "startIndex", json_integer(1));
+        json_object_set_new(out, "itemsPerPage",
+                            json_integer((json_int_t)json_array_size(doc)));
+        json_object_set_new(out, "Resources", json_deep_copy(doc));
+        rc = send_json(c, r, 200, out, NULL, NULL);
+        json_decref(out);
+        return rc;
+}
+
+/* ------------------------------------------------------- routing */
+
+static int content_type_ok(struct MHD_Connection *c)
+{
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     "Content-Type");
+
+        if (!ct || !*ct)
+                return 1;
+        return strncasecmp(ct, "application/scim+json", 21) == 0 ||
+               strncasecmp(ct, "application/json", 16) == 0 ||
+               strncasecmp(ct, "text/plain", 10) == 0;
+}
+
+static void set_request_id(struct MHD_Connection *c, req_t *r)
+{
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                    "X-Request-Id");
+        size_t n = h ? strlen(h) : 0;
+
+        if (!h)
+                h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "client-request-id");
+        n = h ? strlen(h) : 0;
+        if (n > 0 && n <= 64) {
+                for (size_t i = 0; i < n; i++)
+                        if (!isalnum((unsigned char)h[i]) && !strchr("-_.", h[i]))
+                                n = 0;
+        }
+        if (n > 0 && n <= 64)
+                snprintf(r->request_id, sizeof(r->request_id), "%s", h);
+        else
+                scim_uuid4(r->request_id);
+}
+
+static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
+                             req_t *r, const char *url, const char *method)
+{
+        char path[1024], *seg[8], *save = NULL, *tok;
+        int n = 0;
+        const char *auth, *raw_q;
+        char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
+        scim_rtype_t rt;
+        json_t *q = NULL;
+        scim_err_t e;
+        enum MHD_Result rc;
+
+        if (!strcmp(url, "/healthz"))
+                return send_text(c, r, 200, "{\"status\":\"ok\"}", 15, NULL,
+                                 NULL, 0);
+        snprintf(path, sizeof(path), "%s", url);
+        for (tok = strtok_r(path, "/", &save); tok && n < 8;
+             tok = strtok_r(NULL, "/", &save))
+                seg[n++] = tok;
+        if (n < 4 || strcasecmp(seg[0], "scim") || strcasecmp(seg[1], "v2") ||
+            n > 5)
+                return fail(c, r, 404, NULL,
+                            "no such endpoint; the SCIM base URL is "
+                            "/scim/v2/{tenant}/");
+        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+                return fail(c, r, 401, NULL,
+                            "missing bearer token (Authorization: Bearer "
+                            "<secret>)");
+        auth += 7;
+        while (*auth == ' ')
+                auth++;
+        if (!scim_store_auth(api->st, auth, tenant, sizeof(tenant), tid,
+                             sizeof(tid)) ||
+            strcmp(tenant, seg[2]) != 0)
+                return fail(c, r, 401, NULL,
+                            "the bearer token is not valid for this tenant");
+        raw_q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL;
+        scim_err_clear(&e);
+        if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0)
+                return send_error(c, r, &e);
+
+        if (!strcasecmp(seg[3], "Schemas") ||
+            !strcasecmp(seg[3], "ResourceTypes") ||
+            !strcasecmp(seg[3], "ServiceProviderConfig") ||
+            !strcasecmp(seg[3], "serviceConfiguration")) {
+                rc = strcmp(method, "GET")
+                         ? fail(c, r, 405, NULL, "discovery is read-only")
+                         : discovery(c, r, seg[3], n == 5 ? seg[4] : NULL);
+                goto out;
+        }
+        if (!strcasecmp(seg[3], "Users"))
+                rt = SCIM_RT_USER;
+        else if (!strcasecmp(seg[3], "Groups"))
+                rt = SCIM_RT_GROUP;
+        else {
+                rc = fail(c, r, 404, NULL, "no such resource endpoint");
+                goto out;
+        }
+        if (!strcmp(method, "GET")) {
+                rc = n == 5 ? get_one(c, api, r, tenant, rt, seg[4], q)
+                            : list(c, api, r, tenant, rt, q);
+                goto out;
+        }
+        {
+                scim_write_t w;
+                scim_write_result_t now;
+
+                memset(&w, 0, sizeof(w));
+                if (!strcmp(method, "POST") && n == 4)
+                        w.action = SCIM_ACT_CREATE;
+                else if (!strcmp(method, "PUT") && n == 5)
+                        w.action = SCIM_ACT_REPLACE;
+                else if (!strcmp(method, "PATCH") && n == 5)
+                        w.action = SCIM_ACT_PATCH;
+                else if (!strcmp(method, "DELETE") && n == 5)
+                        w.action = SCIM_ACT_DELETE;
+                else {
+                        rc = fail(c, r, 405, NULL,
+                                  "method not allowed on this endpoint");
+                        goto out;
+                }
+                if (w.action != SCIM_ACT_DELETE && !content_type_ok(c)) {
+                        rc = fail(c, r, 415, NULL,
+                                  "send application/scim+json or "
+                                  "application/json");
+                        goto out;
+                }
+                w.tenant = tenant;
+                w.actor = tid;
+                w.request_id = r->request_id;
+                w.rtype = rt;
+                w.id = n == 5 ? seg[4] : NULL;
+                w.body = r->body.data;
+                w.body_len = r->body.len;
+                w.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                         "If-Match");
+                r->conn = c;
+                r->submitted = 1;
+                /* suspend first: the verdict may arrive before submit
+                 * returns */
+                MHD_suspend_connection(c);
+                if (scim_ingest_submit(api->ing, &w, on_write_done, r, &now) ==
+                    0) {
+                        pthread_mutex_lock(&r->mu);
+                        r->result = now;
+                        r->done = 1;
+                        pthread_mutex_unlock(&r->mu);
+                        MHD_resume_connection(c);
+                }
+                rc = MHD_YES;
+        }
+out:
+        json_decref(q);
+        return rc;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+                               const char *url, const char *method,
+                               const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+        scim_api_t *api = cls;
+        req_t *r = *con_cls;
+
+        if (!r) /* no URI log callback ran: should not happen */
+                return MHD_NO;
+        if (!r->started) {
+                const char *cl = MHD_lookup_connection_value(
+                    c, MHD_HEADER_KIND, "Content-Length");
+
+                r->started = 1;
+                set_request_id(c, r);
+                if (cl && strtoull(cl, NULL, 10) > api->max_body)
+                        r->too_big = 1;
+                return MHD_YES;
+        }
+        if (*upload_data_size) {
+                if (!r->too_big && r->body.len + *upload_data_size <= api->max_body)
+                        scim_buf_append(&r->body, upload_data, *upload_data_size);
+                else
+                        r->too_big = 1;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (r->submitted) {
+                int done;
+
+                pthread_mutex_lock(&r->mu);
+                done = r->done;
+                pthread_mutex_unlock(&r->mu);
+                if (!done)
+                        return MHD_YES;
+                {
+                        char path[1024], *seg[8], *save = NULL, *tok;
+                        int n = 0;
+                        json_t *q = NULL;
+                        const char *raw_q = r->raw_uri ? strchr(r->raw_uri, '?')
+                                                       : NULL;
+                        scim_err_t e;
+                        enum MHD_Result rc;
+
+                        snprintf(path, sizeof(path), "%s", url);
+                        for (tok = strtok_r(path, "/", &save); tok && n < 8;
+                             tok = strtok_r(NULL, "/", &save))
+                                seg[n++] = tok;
+                        scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e);
+                        rc = answer_write(c, api, r, seg[2],
+                                          !strcasecmp(seg[3], "Groups")
+                                              ? SCIM_RT_GROUP
+                                              : SCIM_RT_USER,
+                                          method, q);
+                        json_decref(q);
+                        return rc;
+                }
+        }
+        if (r->too_big) {
+                char msg[96];
+
+                snprintf(msg, sizeof(msg), "request body exceeds %zu bytes",
+                         api->max_body);
+                return fail(c, r, 413, NULL, msg);
+        }
+        if (api->access_log)
+                fprintf(stderr, "%s %s\n", method, r->raw_uri ? r->raw_uri : url);
+        return route(api, c, r, url, method);
+}
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+        req_t *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return NULL;
+        r->raw_uri = strdup(uri ? uri : "");
+        pthread_mutex_init(&r->mu, NULL);
+        return r;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+        req_t *r = *con_cls;
+
+        if (!r)
+                return;
+        json_decref(r->result.resource);
+        scim_buf_free(&r->body);
+        free(r->raw_uri);
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+        *con_cls = NULL;
+}
+
+static char *read_file(const char *path)
+{
+        FILE *f = fopen(path, "rb");
+        scim_buf_t b = {0};
+        char chunk[4096];
+        size_t n;
+
+        if (!f)
+                return NULL;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                scim_buf_append(&b, chunk, n);
+        fclose(f);
+        if (!b.data)
+                scim_buf_append(&b, "", 0);
+        return b.data;
+}
+
+int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
+                   scim_ingest_t *ing, scim_api_t **out, char *errstr,
+                   size_t errlen)
+{
+        scim_api_t *api = calloc(1, sizeof(*api));
+        struct sockaddr_in sa;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads
+                                            : (unsigned)(ncpu > 0 ? ncpu : 1);
+        const union MHD_DaemonInfo *info;
+
+        *out = NULL;
+        if (!api) {
+                snprintf(errstr, errlen, "out of memory");
+                return -1;
+        }
+        api->st = st;
+        api->ing = ing;
+        api->max_body = cfg->max_body ? cfg->max_body : SCIM_MAX_BODY_DEFAULT;
+        api->access_log = getenv("SCIMLOG_ACCESS_LOG") &&
+                          !strcmp(getenv("SCIMLOG_ACCESS_LOG"), "1");
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)cfg->port);
+        if (inet_pton(AF_INET, cfg->host ? cfg->host : "127.0.0.1",
+                      &sa.sin_addr) != 1) {
+                snprintf(errstr, errlen, "listen address '%s' is not IPv4",
+                         cfg->host ? cfg->host : "");
+                free(api);
+                return -1;
+        }
+        if (cfg->tls_cert) {
+                api->cert = read_file(cfg->tls_cert);
+                api->key = read_file(cfg->tls_key);
+                if (!api->cert || !api->key) {
+                        snprintf(errstr, errlen, "cannot read TLS cert/key");
+                        free(api->cert);
+                        free(api->key);
+                        free(api);
+                        return -1;
+                }
+                api->tls = 1;
+                flags |= MHD_USE_TLS;
+        }
+        if (api->tls)
+                api->d = MHD_start_daemon(
+                    flags, 0, NULL, NULL, handler, api,
+                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                    MHD_OPTION_THREAD_POOL_SIZE, threads,
+                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                    MHD_OPTION_URI_LOG_CALLBACK, uri_log, api,
+                    MHD_OPTION_NOTIFY_COMPLETED, completed, api,
+                    MHD_OPTION_HTTPS_MEM_CERT, api->cert,
+                    MHD_OPTION_HTTPS_MEM_KEY, api->key, MHD_OPTION_END);
+        else
+                api->d = MHD_start_daemon(
+                    flags, 0, NULL, NULL, handler, api,
+                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                    MHD_OPTION_THREAD_POOL_SIZE, threads,
+                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                    MHD_OPTION_URI_LOG_CALLBACK, uri_log, api,
+                    MHD_OPTION_NOTIFY_COMPLETED, completed, api,
+                    MHD_OPTION_END);
+        if (!api->d) {
+                snprintf(errstr, errlen, "cannot listen on %s:%d",
+                         cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+                free(api->cert);
+                free(api->key);
+                free(api);
+                return -1;
+        }
+        info = MHD_get_daemon_info(api->d, MHD_DAEMON_INFO_BIND_PORT);
+        api->port = info ? info->port : cfg->port;
+        *out = api;
+        return 0;
+}
+
+int scim_api_port(const scim_api_t *api)
+{
+        return api->port;
+}
+
+void scim_api_stop(scim_api_t *api)
+{
+        if (!api)
+                return;
+        MHD_stop_daemon(api->d);
+        free(api->cert);
+        free(api->key);
+        free(api);
+}

@@ -1,0 +1,26 @@
+/*
+ * http_internal.h — helpers of api/ shared with their unit test: raw query
+ * parsing and attribute projection. Not part of the public face.
+ */
+#ifndef SCIM_HTTP_INTERNAL_H
+#define SCIM_HTTP_INTERNAL_H
+
+#include <jansson.h>
+
+#include "schemas/scim_schemas.h"
+
+/* Parses a raw query string ("a=b&c=d", '+' = space, %XX decoded) into a
+ * new object of lower-cased names -> decoded values (last one wins).
+ * Returns 0, or -1 with err 400 invalidValue on a bad escape. */
+int scim_query_parse(const char *raw, json_t **out, scim_err_t *err);
+
+/* Applies attributes / excludedAttributes (comma lists, either may be
+ * NULL) to res in place. id and schemas are always kept. Returns 0 or -1
+ * with err 400 invalidPath on an unparsable name. */
+int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
+                 const char *excluded, scim_err_t *err);
+
+/* 1 if the comma list names attr (case-insensitive, URN prefix allowed). */
+int scim_attr_list_has(const char *list, const char *attr);
+
+#endif

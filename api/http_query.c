@@ -1,0 +1,302 @@
+/*
+ * http_query.c — query strings parsed from the raw URI (so that '+' is a
+ * space and %2B a plus, as form encoding says) and the attributes /
+ * excludedAttributes projection. Reentrant; http pool threads.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/http_internal.h"
+
+static int hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        c = (char)tolower((unsigned char)c);
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+static char *decode(const char *s, size_t n, int lower, scim_err_t *err)
+{
+        char *out = malloc(n + 1), *o = out;
+
+        if (!out) {
+                scim_err_set_retry(err, 503, "out of memory");
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+
+                if (c == '+') {
+                        c = ' ';
+                } else if (c == '%') {
+                        int h = i + 1 < n ? hexval(s[i + 1]) : -1;
+                        int l = i + 2 < n ? hexval(s[i + 2]) : -1;
+
+                        if (h < 0 || l < 0) {
+                                free(out);
+                                scim_err_set(err, 400, "invalidValue",
+                                             "bad %%-escape in query string");
+                                return NULL;
+                        }
+                        c = (char)(h * 16 + l);
+                        i += 2;
+                }
+                *o++ = lower ? (char)tolower((unsigned char)c) : c;
+        }
+        *o = '\0';
+        return out;
+}
+
+int scim_query_parse(const char *raw, json_t **out, scim_err_t *err)
+{
+        json_t *o = json_object();
+
+        *out = NULL;
+        while (raw && *raw) {
+                const char *amp = strchr(raw, '&');
+                size_t len = amp ? (size_t)(amp - raw) : strlen(raw);
+                const char *eq = memchr(raw, '=', len);
+                size_t klen = eq ? (size_t)(eq - raw) : len;
+                char *k = decode(raw, klen, 1, err), *v;
+
+                if (!k) {
+                        json_decref(o);
+                        return -1;
+                }
+                v = eq ? decode(eq + 1, len - klen - 1, 0, err) : strdup("");
+                if (!v) {
+                        free(k);
+                        json_decref(o);
+                        return -1;
+                }
+                if (*k && scim_utf8_valid(v, strlen(v)))
+                        json_object_set_new(o, k, json_string(v));
+                free(k);
+                free(v);
+                raw += len;
+                if (*raw == '&')
+                        raw++;
+        }
+        *out = o;
+        return 0;
+}
+
+/* Splits a comma list honouring [...] (filters may contain commas). */
+static json_t *split_list(const char *list)
+{
+        json_t *arr = json_array();
+        int depth = 0;
+        const char *start = list;
+
+        for (const char *p = list;; p++) {
+                if (*p == '[')
+                        depth++;
+                else if (*p == ']')
+                        depth--;
+                if ((*p == ',' && depth <= 0) || !*p) {
+                        const char *a = start, *b = p;
+
+                        while (a < b && isspace((unsigned char)*a))
+                                a++;
+                        while (b > a && isspace((unsigned char)b[-1]))
+                                b--;
+                        if (b > a)
+                                json_array_append_new(
+                                    arr, json_stringn(a, (size_t)(b - a)));
+                        start = p + 1;
+                        if (!*p)
+                                break;
+                }
+        }
+        return arr;
+}
+
+int scim_attr_list_has(const char *list, const char *attr)
+{
+        json_t *arr, *e;
+        size_t i;
+        int hit = 0;
+
+        if (!list)
+                return 0;
+        arr = split_list(list);
+        json_array_foreach(arr, i, e)
+        {
+                const char *s = json_string_value(e), *c = strrchr(s, ':');
+
+                if (scim_strcaseeq(s, attr) ||
+                    (c && scim_strcaseeq(c + 1, attr)))
+                        hit = 1;
+        }
+        json_decref(arr);
+        return hit;
+}
+
+static json_t *get_ci(json_t *o, const char *k)
+{
+        const char *key;
+        json_t *v;
+
+        if (!json_is_object(o))
+                return NULL;
+        if ((v = json_object_get(o, k)))
+                return v;
+        json_object_foreach(o, key, v)
+        {
+                if (scim_strcaseeq(key, k))
+                        return v;
+        }
+        return NULL;
+}
+
+/* Copies what path p names from src into dst. */
+static void copy_path(const scim_path_t *p, json_t *src, json_t *dst)
+{
+        json_t *sblk = src, *dblk = dst, *v;
+
+        if (p->urn) {
+                sblk = get_ci(src, p->urn);
+                if (!sblk)
+                        return;
+                dblk = json_object_get(dst, p->urn);
+                if (!dblk) {
+                        dblk = json_object();
+                        json_object_set_new(dst, p->urn, dblk);
+                }
+        }
+        v = get_ci(sblk, p->attr);
+        if (!v)
+                return;
+        if (p->filter && json_is_array(v)) {
+                json_t *arr = json_array(), *e;
+                size_t i;
+
+                json_array_foreach(v, i, e)
+                {
+                        if (scim_filter_match_element(p->filter, e))
+                                json_array_append(arr, e);
+                }
+                json_object_set_new(dblk, p->attr, arr);
+                return;
+        }
+        if (p->sub) {
+                json_t *cur = json_object_get(dblk, p->attr);
+
+                if (json_is_object(v)) {
+                        json_t *sv = get_ci(v, p->sub);
+
+                        if (!sv)
+                                return;
+                        if (!json_is_object(cur)) {
+                                cur = json_object();
+                                json_object_set_new(dblk, p->attr, cur);
+                        }
+                        json_object_set(cur, p->sub, sv);
+                } else if (json_is_array(v)) {
+                        json_t *arr = json_array(), *e;
+                        size_t i;
+
+                        json_array_foreach(v, i, e)
+                        {
+                                json_t *sv = get_ci(e, p->sub);
+
+                                if (sv)
+                                        json_array_append_new(
+                                            arr, json_pack("{s:O}", p->sub, sv));
+                        }
+                        json_object_set_new(dblk, p->attr, arr);
+                }
+                return;
+        }
+        json_object_set(dblk, p->attr, v);
+}
+
+static void del_ci(json_t *o, const char *k)
+{
+        const char *key;
+        json_t *v;
+        void *tmp;
+
+        json_object_foreach_safe(o, tmp, key, v)
+        {
+                if (scim_strcaseeq(key, k))
+                        json_object_del(o, key);
+        }
+}
+
+static void drop_path(const scim_path_t *p, json_t *res)
+{
+        json_t *blk = res, *v;
+
+        if (p->urn)
+                blk = get_ci(res, p->urn);
+        if (!blk)
+                return;
+        if (p->sub) {
+                v = get_ci(blk, p->attr);
+                if (json_is_object(v)) {
+                        del_ci(v, p->sub);
+                } else if (json_is_array(v)) {
+                        size_t i;
+                        json_t *e;
+
+                        json_array_foreach(v, i, e) del_ci(e, p->sub);
+                }
+                return;
+        }
+        del_ci(blk, p->attr);
+}
+
+int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
+                 const char *excluded, scim_err_t *err)
+{
+        json_t *list, *e;
+        size_t i;
+
+        if (attributes && *attributes) {
+                json_t *out = json_object();
+
+                json_object_set(out, "schemas", json_object_get(res, "schemas"));
+                json_object_set(out, "id", json_object_get(res, "id"));
+                list = split_list(attributes);
+                json_array_foreach(list, i, e)
+                {
+                        scim_path_t *p = NULL;
+
+                        if (scim_path_parse(rt, json_string_value(e), &p, err) <
+                            0) {
+                                json_decref(list);
+                                json_decref(out);
+                                return -1;
+                        }
+                        copy_path(p, res, out);
+                        scim_path_free(p);
+                }
+                json_decref(list);
+                json_object_clear(res);
+                json_object_update(res, out);
+                json_decref(out);
+        }
+        if (excluded && *excluded) {
+                list = split_list(excluded);
+                json_array_foreach(list, i, e)
+                {
+                        scim_path_t *p = NULL;
+
+                        if (scim_path_parse(rt, json_string_value(e), &p, err) <
+                            0) {
+                                json_decref(list);
+                                return -1;
+                        }
+                        if (strcmp(p->attr, "id") && strcmp(p->attr, "schemas"))
+                                drop_path(p, res);
+                        scim_path_free(p);
+                }
+                json_decref(list);
+        }
+        return 0;
+}
