@@ -74,10 +74,14 @@ void scim_time_format(int64_t ms, char out[32])
         int frac = (int)(ms - (int64_t)secs * 1000);
         struct tm tm;
 
+        char tmp[96];
+
         gmtime_r(&secs, &tm);
-        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                  tm.tm_min, tm.tm_sec, frac);
+        memcpy(out, tmp, 31);
+        out[31] = '\0';
 }
 
 static int digits(const char **p, int n, int *out)

@@ -1,7 +1,7 @@
 # Turns every schema file into a C string in one generated source file, so
 # the binary carries the exact bytes under schemas/ (no copies to drift).
 # Inputs: OUT (file to write), ROOT (schemas dir), FILES (list).
-string(REPLACE "|" ";" FILES "${FILES}")
+string(REPLACE "," ";" FILES "${FILES}")
 set(body "/* generated from schemas/ by schemas/embed.cmake; do not edit */\n")
 string(APPEND body "#include <stddef.h>\n#include \"schemas/scim_embedded.h\"\n")
 set(table "")
