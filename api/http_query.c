@@ -136,30 +136,13 @@ int scim_attr_list_has(const char *list, const char *attr)
         return hit;
 }
 
-static json_t *get_ci(json_t *o, const char *k)
-{
-        const char *key;
-        json_t *v;
-
-        if (!json_is_object(o))
-                return NULL;
-        if ((v = json_object_get(o, k)))
-                return v;
-        json_object_foreach(o, key, v)
-        {
-                if (scim_strcaseeq(key, k))
-                        return v;
-        }
-        return NULL;
-}
-
 /* Copies what path p names from src into dst. */
 static void copy_path(const scim_path_t *p, json_t *src, json_t *dst)
 {
         json_t *sblk = src, *dblk = dst, *v;
 
         if (p->urn) {
-                sblk = get_ci(src, p->urn);
+                sblk = scim_json_get_ci(src, p->urn);
                 if (!sblk)
                         return;
                 dblk = json_object_get(dst, p->urn);
@@ -168,7 +151,7 @@ static void copy_path(const scim_path_t *p, json_t *src, json_t *dst)
                         json_object_set_new(dst, p->urn, dblk);
                 }
         }
-        v = get_ci(sblk, p->attr);
+        v = scim_json_get_ci(sblk, p->attr);
         if (!v)
                 return;
         if (p->filter && json_is_array(v)) {
@@ -187,7 +170,7 @@ static void copy_path(const scim_path_t *p, json_t *src, json_t *dst)
                 json_t *cur = json_object_get(dblk, p->attr);
 
                 if (json_is_object(v)) {
-                        json_t *sv = get_ci(v, p->sub);
+                        json_t *sv = scim_json_get_ci(v, p->sub);
 
                         if (!sv)
                                 return;
@@ -202,7 +185,7 @@ static void copy_path(const scim_path_t *p, json_t *src, json_t *dst)
 
                         json_array_foreach(v, i, e)
                         {
-                                json_t *sv = get_ci(e, p->sub);
+                                json_t *sv = scim_json_get_ci(e, p->sub);
 
                                 if (sv)
                                         json_array_append_new(
@@ -233,11 +216,11 @@ static void drop_path(const scim_path_t *p, json_t *res)
         json_t *blk = res, *v;
 
         if (p->urn)
-                blk = get_ci(res, p->urn);
+                blk = scim_json_get_ci(res, p->urn);
         if (!blk)
                 return;
         if (p->sub) {
-                v = get_ci(blk, p->attr);
+                v = scim_json_get_ci(blk, p->attr);
                 if (json_is_object(v)) {
                         del_ci(v, p->sub);
                 } else if (json_is_array(v)) {

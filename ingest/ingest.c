@@ -258,6 +258,23 @@ static int fill_removed(scim_event_t *ev, const json_t *removed,
         return 0;
 }
 
+/* Pre-check: the userName in norm must be free or held by self_id (NULL
+ * for a create). The fold re-checks; this answers most conflicts at once. */
+static int check_username(scim_store_t *st, const char *tenant,
+                          const json_t *norm, const char *self_id,
+                          scim_err_t *err)
+{
+        const char *un = json_string_value(json_object_get(norm, "userName"));
+        char other[SCIM_MAX_ID_LEN + 1];
+
+        if (un && scim_store_find_username(st, tenant, un, other,
+                                           sizeof(other)) &&
+            (!self_id || strcmp(other, self_id) != 0))
+                return scim_err_set(err, 409, "uniqueness",
+                                    "userName '%.200s' is already taken", un);
+        return 0;
+}
+
 /* Reads the current resource for PUT/PATCH/DELETE, checking If-Match. */
 static int load_current(scim_store_t *st, const scim_write_t *w, json_t **cur,
                         int64_t *version, scim_err_t *err)
@@ -346,19 +363,8 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                 ev->resource_id = strdup(idbuf);
                 ev->expect_version = 0;
                 if (w->rtype == SCIM_RT_USER) {
-                        const char *un = json_string_value(
-                            json_object_get(norm, "userName"));
-                        char other[SCIM_MAX_ID_LEN + 1];
-
-                        if (un && scim_store_find_username(st, w->tenant, un,
-                                                           other,
-                                                           sizeof(other))) {
-                                scim_err_set(err, 409, "uniqueness",
-                                             "userName '%.200s' is already "
-                                             "taken",
-                                             un);
+                        if (check_username(st, w->tenant, norm, NULL, err) < 0)
                                 goto out;
-                        }
                 } else {
                         if (members &&
                             (check_members(st, w->tenant, NULL, members,
@@ -381,20 +387,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                 ev->resource_id = strdup(w->id);
                 ev->expect_version = version;
                 if (w->rtype == SCIM_RT_USER) {
-                        const char *un = json_string_value(
-                            json_object_get(norm, "userName"));
-                        char other[SCIM_MAX_ID_LEN + 1];
-
-                        if (un &&
-                            scim_store_find_username(st, w->tenant, un, other,
-                                                     sizeof(other)) &&
-                            strcmp(other, w->id) != 0) {
-                                scim_err_set(err, 409, "uniqueness",
-                                             "userName '%.200s' is already "
-                                             "taken",
-                                             un);
+                        if (check_username(st, w->tenant, norm, w->id, err) <
+                            0)
                                 goto out;
-                        }
                 } else {
                         /* PUT replaces the whole member list */
                         ev->members_replace = 1;
@@ -411,9 +406,6 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                 ev->resource_id = strdup(w->id);
                 strip_server_fields(cur);
                 if (w->rtype == SCIM_RT_USER) {
-                        const char *un;
-                        char other[SCIM_MAX_ID_LEN + 1];
-
                         if (scim_patch_user(cur, body, &patched, err) < 0)
                                 goto out;
                         strip_server_fields(patched);
@@ -421,18 +413,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                                     &norm, NULL, err) < 0)
                                 goto out;
                         ev->expect_version = version;
-                        un = json_string_value(
-                            json_object_get(norm, "userName"));
-                        if (un &&
-                            scim_store_find_username(st, w->tenant, un, other,
-                                                     sizeof(other)) &&
-                            strcmp(other, w->id) != 0) {
-                                scim_err_set(err, 409, "uniqueness",
-                                             "userName '%.200s' is already "
-                                             "taken",
-                                             un);
+                        if (check_username(st, w->tenant, norm, w->id, err) <
+                            0)
                                 goto out;
-                        }
                 } else {
                         if (scim_patch_group(cur, body, &attrs, &replace,
                                              &removed, &added, err) < 0)

@@ -16,19 +16,6 @@
 
 typedef enum { P_ADD, P_REPLACE, P_REMOVE } pop_t;
 
-static json_t *get_ci(json_t *o, const char *k)
-{
-        const char *key;
-        json_t *v;
-
-        if (!json_is_object(o))
-                return NULL;
-        if ((v = json_object_get(o, k)))
-                return v;
-        json_object_foreach(o, key, v) if (scim_strcaseeq(key, k)) return v;
-        return NULL;
-}
-
 /* Deletes every key equal to k in any case. */
 static void del_ci(json_t *o, const char *k)
 {
@@ -48,7 +35,7 @@ static int is_empty_value(const json_t *v)
 
 static int parse_ops(const json_t *patch, json_t **ops, scim_err_t *err)
 {
-        json_t *o = get_ci((json_t *)patch, "Operations");
+        json_t *o = scim_json_get_ci((json_t *)patch, "Operations");
 
         if (!json_is_array(o) || json_array_size(o) == 0)
                 return scim_err_set(err, 400, "invalidValue",
@@ -64,7 +51,7 @@ static int parse_ops(const json_t *patch, json_t **ops, scim_err_t *err)
 
 static int op_kind(const json_t *op, pop_t *k, scim_err_t *err)
 {
-        const char *s = json_string_value(get_ci((json_t *)op, "op"));
+        const char *s = json_string_value(scim_json_get_ci((json_t *)op, "op"));
 
         if (!json_is_object(op))
                 return scim_err_set(err, 400, "invalidSyntax",
@@ -130,7 +117,7 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
         }
         if (p->attr_def && scim_attr_read_only(p->attr_def)) {
                 if (!strcmp(p->attr, "id") && json_is_string(value) &&
-                    json_equal(get_ci(res, "id"), value)) {
+                    json_equal(scim_json_get_ci(res, "id"), value)) {
                         rc = 0;
                         goto out;
                 }
@@ -146,7 +133,7 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
         }
         container = res;
         if (p->urn) {
-                container = get_ci(res, p->urn);
+                container = scim_json_get_ci(res, p->urn);
                 if (!json_is_object(container)) {
                         if (op == P_REMOVE) {
                                 rc = 0;
@@ -156,7 +143,7 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
                         json_object_set_new(res, p->urn, container);
                 }
         }
-        cur = get_ci(container, p->attr);
+        cur = scim_json_get_ci(container, p->attr);
         if (p->filter) {
                 json_t *arr = cur, *e, *created = NULL;
                 size_t i;
@@ -267,8 +254,8 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
                                 for (i = json_array_size(cur); i-- > 0;) {
                                         e = json_array_get(cur, i);
                                         if (json_equal(e, x) ||
-                                            json_equal(get_ci(e, "value"),
-                                                       get_ci(x, "value")))
+                                            json_equal(scim_json_get_ci(e, "value"),
+                                                       scim_json_get_ci(x, "value")))
                                                 json_array_remove(cur, i);
                                 }
                         }
@@ -334,7 +321,7 @@ static int apply_pathless(scim_rtype_t rt, json_t *res, pop_t op,
                         continue;
                 }
                 if (is_block) {
-                        json_t *blk = get_ci(res, k);
+                        json_t *blk = scim_json_get_ci(res, k);
 
                         if (json_is_object(blk))
                                 json_object_update(blk, v);
@@ -369,8 +356,8 @@ int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
 
                 if (op_kind(op, &k, err) < 0)
                         goto fail;
-                path = json_string_value(get_ci(op, "path"));
-                value = get_ci(op, "value");
+                path = json_string_value(scim_json_get_ci(op, "path"));
+                value = scim_json_get_ci(op, "value");
                 if (path && !*path)
                         path = NULL;
                 if (!path) {
@@ -520,8 +507,8 @@ int scim_patch_group(const json_t *current_attrs, const json_t *patch,
 
                 if (op_kind(op, &k, err) < 0)
                         goto fail;
-                path = json_string_value(get_ci(op, "path"));
-                value = get_ci(op, "value");
+                path = json_string_value(scim_json_get_ci(op, "path"));
+                value = scim_json_get_ci(op, "value");
                 if (path && !*path)
                         path = NULL;
                 if (!path) {

@@ -585,7 +585,7 @@ void scim_path_free(scim_path_t *p)
 
 /* --------------------------------------------------------- evaluation */
 
-static json_t *get_ci(const json_t *o, const char *k)
+json_t *scim_json_get_ci(const json_t *o, const char *k)
 {
         const char *key;
         json_t *v;
@@ -725,21 +725,21 @@ static int visit(const json_t *obj, const apath_t *a, visit_fn fn, void *arg)
         json_t *e;
 
         if (a->urn)
-                base = get_ci(obj, a->urn);
-        v = get_ci(base, a->attr);
+                base = scim_json_get_ci(obj, a->urn);
+        v = scim_json_get_ci(base, a->attr);
         if (!v)
                 return 0;
         if (a->sub) {
                 if (json_is_array(v)) {
-                        json_array_foreach(v, i, e) if (fn(get_ci(e, a->sub), arg)) return 1;
+                        json_array_foreach(v, i, e) if (fn(scim_json_get_ci(e, a->sub), arg)) return 1;
                         return 0;
                 }
-                return fn(get_ci(v, a->sub), arg);
+                return fn(scim_json_get_ci(v, a->sub), arg);
         }
         if (json_is_array(v)) {
                 json_array_foreach(v, i, e)
                 {
-                        const json_t *x = json_is_object(e) ? get_ci(e, "value")
+                        const json_t *x = json_is_object(e) ? scim_json_get_ci(e, "value")
                                                             : e;
                         if (fn(x, arg))
                                 return 1;
@@ -747,7 +747,7 @@ static int visit(const json_t *obj, const apath_t *a, visit_fn fn, void *arg)
                 return 0;
         }
         if (json_is_object(v))
-                return fn(get_ci(v, "value"), arg);
+                return fn(scim_json_get_ci(v, "value"), arg);
         return fn(v, arg);
 }
 
@@ -792,9 +792,9 @@ static int eval(const scim_filter_t *f, const json_t *res)
                 return f->op == OP_NE ? !hit : hit;
         }
         case N_VALPATH: {
-                const json_t *base = f->path.urn ? get_ci(res, f->path.urn)
+                const json_t *base = f->path.urn ? scim_json_get_ci(res, f->path.urn)
                                                  : res;
-                const json_t *arr = get_ci(base, f->path.attr), *e;
+                const json_t *arr = scim_json_get_ci(base, f->path.attr), *e;
                 size_t i, n = json_is_array(arr) ? json_array_size(arr) : 1;
 
                 if (!arr)
@@ -806,10 +806,10 @@ static int eval(const scim_filter_t *f, const json_t *res)
                         if (!f->has_sub_cmp)
                                 return 1;
                         if (f->sub_is_pr) {
-                                if (visit_pr(get_ci(e, f->path.sub), NULL))
+                                if (visit_pr(scim_json_get_ci(e, f->path.sub), NULL))
                                         return 1;
                         } else {
-                                int r = cmp_one(get_ci(e, f->path.sub),
+                                int r = cmp_one(scim_json_get_ci(e, f->path.sub),
                                                 f->op == OP_NE ? OP_EQ : f->op,
                                                 f->value, f->path.sub_def);
 

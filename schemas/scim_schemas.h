@@ -199,6 +199,10 @@ scim_index_t scim_filter_index_hint(const scim_filter_t *f, scim_rtype_t rt,
  * else NULL. PATCH uses it to create the element a value filter names. */
 json_t *scim_filter_eq_object(const scim_filter_t *f);
 
+/* Member of a JSON object by key, exact match first, then any case (SCIM
+ * attribute names are case-insensitive). Borrowed reference or NULL. */
+json_t *scim_json_get_ci(const json_t *o, const char *key);
+
 /* 1 if the filter mentions the top-level attribute `attr` (so the store
  * knows whether it must load group members before evaluating). */
 int scim_filter_mentions(const scim_filter_t *f, const char *attr);
