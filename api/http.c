@@ -761,7 +761,13 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 api->tls = 1;
                 flags |= MHD_USE_TLS;
         }
-        if (api->tls)
+        {
+                /* TLS options only when serving HTTPS; empty list otherwise */
+                struct MHD_OptionItem tls_opts[3] = {
+                    {MHD_OPTION_HTTPS_MEM_CERT, 0, api->cert},
+                    {MHD_OPTION_HTTPS_MEM_KEY, 0, api->key},
+                    {MHD_OPTION_END, 0, NULL}};
+
                 api->d = MHD_start_daemon(
                     flags, 0, NULL, NULL, handler, api,
                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -769,17 +775,9 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                     MHD_OPTION_URI_LOG_CALLBACK, uri_log, api,
                     MHD_OPTION_NOTIFY_COMPLETED, completed, api,
-                    MHD_OPTION_HTTPS_MEM_CERT, api->cert,
-                    MHD_OPTION_HTTPS_MEM_KEY, api->key, MHD_OPTION_END);
-        else
-                api->d = MHD_start_daemon(
-                    flags, 0, NULL, NULL, handler, api,
-                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                    MHD_OPTION_THREAD_POOL_SIZE, threads,
-                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                    MHD_OPTION_URI_LOG_CALLBACK, uri_log, api,
-                    MHD_OPTION_NOTIFY_COMPLETED, completed, api,
+                    MHD_OPTION_ARRAY, api->tls ? tls_opts : tls_opts + 2,
                     MHD_OPTION_END);
+        }
         if (!api->d) {
                 snprintf(errstr, errlen, "cannot listen on %s:%d",
                          cfg->host ? cfg->host : "127.0.0.1", cfg->port);

@@ -70,6 +70,22 @@ static int op_kind(const json_t *op, pop_t *k, scim_err_t *err)
         return 0;
 }
 
+/* Reads one operation: kind, path (NULL when absent or ""), value. */
+static int read_op(const json_t *op, pop_t *k, const char **path,
+                   json_t **value, scim_err_t *err)
+{
+        if (op_kind(op, k, err) < 0)
+                return -1;
+        *path = json_string_value(scim_json_get_ci(op, "path"));
+        *value = scim_json_get_ci(op, "value");
+        if (*path && !**path)
+                *path = NULL;
+        if (!*path && *k == P_REMOVE)
+                return scim_err_set(err, 400, "noTarget",
+                                    "remove needs a path");
+        return 0;
+}
+
 /* Type-unique append: elements with a "type" replace the same type. */
 static void append_typed(json_t *arr, json_t *elems)
 {
@@ -354,18 +370,9 @@ int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
                 const char *path;
                 json_t *value;
 
-                if (op_kind(op, &k, err) < 0)
+                if (read_op(op, &k, &path, &value, err) < 0)
                         goto fail;
-                path = json_string_value(scim_json_get_ci(op, "path"));
-                value = scim_json_get_ci(op, "value");
-                if (path && !*path)
-                        path = NULL;
                 if (!path) {
-                        if (k == P_REMOVE) {
-                                scim_err_set(err, 400, "noTarget",
-                                             "remove needs a path");
-                                goto fail;
-                        }
                         if (apply_pathless(SCIM_RT_USER, res, k, value, err) < 0)
                                 goto fail;
                 } else if (apply_path(SCIM_RT_USER, res, path, k, value, 0,
@@ -505,21 +512,12 @@ int scim_patch_group(const json_t *current_attrs, const json_t *patch,
                 const char *path;
                 json_t *value;
 
-                if (op_kind(op, &k, err) < 0)
+                if (read_op(op, &k, &path, &value, err) < 0)
                         goto fail;
-                path = json_string_value(scim_json_get_ci(op, "path"));
-                value = scim_json_get_ci(op, "value");
-                if (path && !*path)
-                        path = NULL;
                 if (!path) {
                         const char *key;
                         json_t *v;
 
-                        if (k == P_REMOVE) {
-                                scim_err_set(err, 400, "noTarget",
-                                             "remove needs a path");
-                                goto fail;
-                        }
                         if (!json_is_object(value)) {
                                 scim_err_set(err, 400, "invalidValue",
                                              "an operation without path "
