@@ -9,7 +9,7 @@ from scimtest import Server, Check, USER, cli, patch_body
 
 c = Check()
 srv = Server().start()
-acked = {}          # userName -> (id, title acknowledged last)
+acked = {}          # userName -> (id, titles acceptable after a crash)
 lock = threading.Lock()
 stop = threading.Event()
 errors = []
@@ -25,11 +25,12 @@ def worker(n):
             st, _, j = cl.post("/Users", {"schemas": [USER], "userName": name, "title": "v0"})
             if st == 201:
                 with lock:
-                    acked[name] = (j["id"], "v0")
+                    # a PATCH in flight at the crash may or may not land
+                    acked[name] = (j["id"], ("v0", "v1"))
                 st, _, _ = cl.patch("/Users/" + j["id"], patch_body({"op": "replace", "path": "title", "value": "v1"}))
                 if st == 204:
                     with lock:
-                        acked[name] = (j["id"], "v1")
+                        acked[name] = (j["id"], ("v1",))
             elif st not in (503,):
                 errors.append((name, st, j))
         except Exception:
@@ -51,12 +52,12 @@ c.ok(not errors, "no unexpected statuses under load", errors[:3])
 
 srv.start()
 cl = srv.client()
-missing = 0
-for name, (uid, title) in sorted(acked.items()):
+missing = []
+for name, (uid, titles) in sorted(acked.items()):
     st, _, j = cl.get("/Users/" + uid)
-    if st != 200 or j.get("userName") != name or j.get("title") != title:
-        missing += 1
-c.ok(missing == 0, "every acknowledged write survived kill -9 (%d writes)" % len(acked), missing)
+    if st != 200 or j.get("userName") != name or j.get("title") not in titles:
+        missing.append((name, titles, st, j))
+c.ok(not missing, "every acknowledged write survived kill -9 (%d writes)" % len(acked), missing[:3])
 st, _, j = cl.get("/Users?count=0")
 c.ok(j["totalResults"] >= len(acked), "total counts at least the acknowledged users", j["totalResults"])
 srv.stop()
