@@ -1,0 +1,177 @@
+/*
+ * 0500-fold.c — the fold's preconditions, re-checked in log order,
+ * including between events of the same group-commit batch; and replay
+ * giving the same views (digest) as the live store.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "projector/scim_projector.h"
+
+static char dir[512];
+static scim_store_t *st;
+
+static int setup(void **state)
+{
+        const char *tmp = getenv("SCIMLOG_TMP");
+        char e[256];
+
+        if (!tmp)
+                tmp = "/tmp";
+        mkdir(tmp, 0700);
+        snprintf(dir, sizeof(dir), "%s/fold-XXXXXX", tmp);
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
+        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[1200];
+
+        scim_store_close(st);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.replay'", dir, dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", dir);
+        scim_schemas_shutdown();
+        return 0;
+}
+
+static scim_event_t ev(scim_action_t act, scim_rtype_t rt, const char *tenant,
+                       const char *id, const char *json, int64_t expect)
+{
+        scim_event_t e;
+
+        memset(&e, 0, sizeof(e));
+        scim_uuid4(e.event_id);
+        e.schema_version = 1;
+        e.tenant = strdup(tenant);
+        e.rtype = rt;
+        e.resource_id = id ? strdup(id) : NULL;
+        e.action = act;
+        e.time_ms = 1700000000000;
+        e.actor = strdup("test");
+        e.request_id = strdup("r");
+        e.expect_version = expect;
+        e.resource_json = json ? strdup(json) : NULL;
+        return e;
+}
+
+/* Appends n events as one batch; checks the statuses. */
+static void batch(scim_event_t *evs, size_t n, const int *want)
+{
+        scim_buf_t enc[8];
+        scim_verdict_t v[8];
+        scim_err_t err;
+
+        memset(enc, 0, sizeof(enc));
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(scim_event_encode(&evs[i], &enc[i], &err), 0);
+        assert_int_equal(scim_store_append_fold(st, enc, evs, n, v, &err), 0);
+        for (size_t i = 0; i < n; i++) {
+                if (v[i].status != want[i])
+                        fail_msg("event %zu: status %d, want %d (%s)", i,
+                                 v[i].status, want[i], v[i].detail);
+                scim_verdict_clear(&v[i]);
+                scim_buf_free(&enc[i]);
+                scim_event_clear(&evs[i]);
+        }
+}
+
+static void test_preconditions(void **state)
+{
+        scim_event_t e[8];
+
+        e[0] = ev(SCIM_ACT_TENANT_CREATE, 0, "t", NULL, NULL, -1);
+        e[1] = ev(SCIM_ACT_TENANT_CREATE, 0, "t", NULL, NULL, -1);
+        batch(e, 2, (int[]){201, 409});
+
+        /* same userName twice in ONE batch: the second sees the first */
+        e[0] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u1",
+                  "{\"userName\":\"Ann\"}", 0);
+        e[1] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u2",
+                  "{\"userName\":\"ANN\"}", 0);
+        e[2] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "nope", "u3",
+                  "{\"userName\":\"x\"}", 0);
+        e[3] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u1",
+                  "{\"userName\":\"other\"}", 0);
+        e[4] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u4", "not json", 0);
+        e[5] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u5", "{\"active\":true}",
+                  0);
+        batch(e, 6, (int[]){201, 409, 404, 409, 400, 400});
+
+        /* versions */
+        e[0] = ev(SCIM_ACT_REPLACE, SCIM_RT_USER, "t", "u1",
+                  "{\"userName\":\"ann\",\"title\":\"x\"}", 1);
+        e[1] = ev(SCIM_ACT_REPLACE, SCIM_RT_USER, "t", "u1",
+                  "{\"userName\":\"ann\",\"title\":\"y\"}", 1);
+        e[2] = ev(SCIM_ACT_PATCH, SCIM_RT_USER, "t", "missing",
+                  "{\"userName\":\"q\"}", -1);
+        batch(e, 3, (int[]){200, 412, 404});
+
+        /* groups: unknown member refused, known member kept, delete
+         * removes memberships */
+        e[0] = ev(SCIM_ACT_CREATE, SCIM_RT_GROUP, "t", "g1",
+                  "{\"displayName\":\"G\"}", 0);
+        e[0].added = calloc(1, sizeof(scim_member_t));
+        e[0].added[0].value = strdup("nobody");
+        e[0].n_added = 1;
+        e[1] = ev(SCIM_ACT_CREATE, SCIM_RT_GROUP, "t", "g1",
+                  "{\"displayName\":\"G\"}", 0);
+        e[1].added = calloc(1, sizeof(scim_member_t));
+        e[1].added[0].value = strdup("u1");
+        e[1].n_added = 1;
+        batch(e, 2, (int[]){400, 201});
+        {
+                json_t *m = NULL;
+                scim_err_t err;
+
+                scim_store_group_members(st, "t", "g1", &m, &err);
+                assert_int_equal(json_array_size(m), 1);
+                json_decref(m);
+                e[0] = ev(SCIM_ACT_DELETE, SCIM_RT_USER, "t", "u1", NULL, -1);
+                e[1] = ev(SCIM_ACT_DELETE, SCIM_RT_USER, "t", "u1", NULL, -1);
+                batch(e, 2, (int[]){204, 404});
+                scim_store_group_members(st, "t", "g1", &m, &err);
+                assert_int_equal(json_array_size(m), 0);
+                json_decref(m);
+        }
+        /* the userName is free again after the delete */
+        e[0] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u9",
+                  "{\"userName\":\"Ann\"}", 0);
+        batch(e, 1, (int[]){201});
+}
+
+static void test_replay_same_digest(void **state)
+{
+        char rdir[600], d1[65], d2[65], e[256];
+        scim_store_t *dst = NULL;
+        scim_err_t err;
+
+        snprintf(rdir, sizeof(rdir), "%s.replay", dir);
+        assert_int_equal(scim_store_open(rdir, &dst, e, sizeof(e)), 0);
+        assert_int_equal(scim_store_replay(st, dst, 0, NULL, &err), 0);
+        assert_int_equal(scim_store_position(dst), scim_store_position(st));
+        assert_int_equal(scim_store_digest(st, d1, &err), 0);
+        assert_int_equal(scim_store_digest(dst, d2, &err), 0);
+        assert_string_equal(d1, d2);
+        scim_store_close(dst);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_preconditions),
+            cmocka_unit_test(test_replay_same_digest),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
