@@ -191,6 +191,18 @@ static int cmd_serve(int argc, char **argv)
         if (sigwait(&set, &sig) == 0)
                 fprintf(stderr, "scimlog: %s, stopping\n",
                         sig == SIGINT ? "SIGINT" : "SIGTERM");
+        {
+                scim_ingest_stats_t sx;
+
+                scim_ingest_stats(ing, &sx);
+                fprintf(stderr,
+                        "scimlog: %llu events in %llu synced batches "
+                        "(%.1f events per group commit)\n",
+                        (unsigned long long)sx.events,
+                        (unsigned long long)sx.batches,
+                        sx.batches ? (double)sx.events / (double)sx.batches
+                                   : 0.0);
+        }
         rc = 0;
 out:
         scim_api_stop(api);
