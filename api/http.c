@@ -76,7 +76,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, req_t *r,
                                  unsigned status, const json_t *j,
                                  const char *etag, const char *location)
 {
-        char *txt = json_dumps(j, JSON_COMPACT);
+        char *txt = scim_json_dumps(j);
         enum MHD_Result rc;
 
         if (!txt)
@@ -101,7 +101,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, req_t *r,
                 json_object_set_new(o, "scimType", json_string(e->scim_type));
         json_object_set_new(o, "detail",
                             json_string(e->detail[0] ? e->detail : "error"));
-        txt = json_dumps(o, JSON_COMPACT);
+        txt = scim_json_dumps(o);
         rc = send_text(c, r, (unsigned)status, txt, strlen(txt), NULL, NULL,
                        e->retriable || status == 429 || status == 503);
         free(txt);

@@ -68,20 +68,50 @@ int64_t scim_now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static char *put_digits(char *o, int v, int n)
+{
+        for (int i = n - 1; i >= 0; i--) {
+                o[i] = (char)('0' + v % 10);
+                v /= 10;
+        }
+        return o + n;
+}
+
 void scim_time_format(int64_t ms, char out[32])
 {
         time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
         int frac = (int)(ms - (int64_t)secs * 1000);
         struct tm tm;
-
-        char tmp[96];
+        char *o = out;
 
         gmtime_r(&secs, &tm);
-        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, frac);
-        memcpy(out, tmp, 31);
-        out[31] = '\0';
+        if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+                /* outside what RFC 3339 can say: keep snprintf's output */
+                char tmp[96];
+
+                snprintf(tmp, sizeof(tmp),
+                         "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+                memcpy(out, tmp, 31);
+                out[31] = '\0';
+                return;
+        }
+        o = put_digits(o, tm.tm_year + 1900, 4);
+        *o++ = '-';
+        o = put_digits(o, tm.tm_mon + 1, 2);
+        *o++ = '-';
+        o = put_digits(o, tm.tm_mday, 2);
+        *o++ = 'T';
+        o = put_digits(o, tm.tm_hour, 2);
+        *o++ = ':';
+        o = put_digits(o, tm.tm_min, 2);
+        *o++ = ':';
+        o = put_digits(o, tm.tm_sec, 2);
+        *o++ = '.';
+        o = put_digits(o, frac, 3);
+        *o++ = 'Z';
+        *o = '\0';
 }
 
 static int digits(const char **p, int n, int *out)
@@ -186,18 +216,43 @@ void scim_random_bytes(void *buf, size_t n)
         }
 }
 
+/* Random bytes for ids, drawn from a per-thread buffer refilled by
+ * getrandom 512 bytes at a time: one syscall per 32 UUIDs instead of one
+ * each. Only ids use it; secrets call scim_random_bytes directly. */
+static void id_random(unsigned char *out, size_t n)
+{
+        static __thread unsigned char pool[512];
+        static __thread size_t avail;
+
+        if (n > sizeof(pool)) {
+                scim_random_bytes(out, n);
+                return;
+        }
+        if (avail < n) {
+                scim_random_bytes(pool, sizeof(pool));
+                avail = sizeof(pool);
+        }
+        memcpy(out, pool + sizeof(pool) - avail, n);
+        memset(pool + sizeof(pool) - avail, 0, n);
+        avail -= n;
+}
+
 void scim_uuid4(char out[37])
 {
+        static const char hx[] = "0123456789abcdef";
         unsigned char b[16];
+        char *o = out;
 
-        scim_random_bytes(b, sizeof(b));
+        id_random(b, sizeof(b));
         b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
         b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-        snprintf(out, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-                 "%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-                 b[10], b[11], b[12], b[13], b[14], b[15]);
+        for (int i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        *o++ = '-';
+                *o++ = hx[b[i] >> 4];
+                *o++ = hx[b[i] & 15];
+        }
+        *o = '\0';
 }
 
 void scim_sha256_hex(const void *data, size_t n, char out[65])

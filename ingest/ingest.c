@@ -169,7 +169,7 @@ static int etag_matches(const char *if_match, int64_t version)
  * heap string owned by the caller, or NULL on allocation failure. */
 static char *dump_resource(const json_t *res)
 {
-        return json_dumps(res, JSON_COMPACT);
+        return scim_json_dumps(res);
 }
 
 /* Strips what is never part of resource_json (id, meta, members). */

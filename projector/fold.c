@@ -257,7 +257,7 @@ static void store_res(txn_t *t, const char *tenant, char rt, const char *id,
                       const json_t *res)
 {
         scim_buf_t b = {0};
-        char *txt = json_dumps(res, JSON_COMPACT);
+        char *txt = scim_json_dumps(res);
 
         res_key(&b, tenant, rt, id);
         if (txt)
@@ -314,7 +314,7 @@ static void member_put(txn_t *t, const char *tenant, const char *gid,
 
         if (m->display)
                 json_object_set_new(o, "display", json_string(m->display));
-        txt = json_dumps(o, JSON_COMPACT);
+        txt = scim_json_dumps(o);
         mem_key(&b, tenant, 'G', gid, m->value);
         txn_put(t, CF_MEM, b.data, b.len, txt, strlen(txt));
         mem_key(&b, tenant, 'R', m->value, gid);
@@ -509,7 +509,7 @@ static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                         return;
                 }
                 o = json_pack("{s:s}", "created", ts);
-                txt = json_dumps(o, JSON_COMPACT);
+                txt = scim_json_dumps(o);
                 txn_put(t, CF_TENANT, ev->tenant, strlen(ev->tenant), txt,
                         strlen(txt));
                 free(txt);
@@ -548,7 +548,7 @@ static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 o = json_pack("{s:s, s:s, s:s, s:b}", "tenant", ev->tenant,
                               "token_id", ev->token_id, "created", ts,
                               "revoked", 0);
-                txt = json_dumps(o, JSON_COMPACT);
+                txt = scim_json_dumps(o);
                 txn_put(t, CF_TOKEN, ev->token_hash, 64, txt, strlen(txt));
                 txn_put(t, CF_TENANT, b.data, b.len, ev->token_hash, 64);
                 free(txt);
@@ -570,7 +570,7 @@ static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
 
                         json_object_set_new(o, "revoked", json_true());
                         json_object_set_new(o, "revoked_at", json_string(ts));
-                        txt = json_dumps(o, JSON_COMPACT);
+                        txt = scim_json_dumps(o);
                         txn_put(t, CF_TOKEN, hash, 64, txt, strlen(txt));
                         free(txt);
                         v->status = 200;
@@ -620,7 +620,7 @@ static void change_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 json_object_set_new(o, "scimType", json_string(v->scim_type));
         if (v->status >= 400)
                 json_object_set_new(o, "detail", json_string(v->detail));
-        txt = json_dumps(o, JSON_COMPACT);
+        txt = scim_json_dumps(o);
         scim_put_be64(k, seq);
         if (txt)
                 txn_put(t, CF_CHANGE, (char *)k, 8, txt, strlen(txt));

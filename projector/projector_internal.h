@@ -5,6 +5,7 @@
 #ifndef SCIM_PROJECTOR_INTERNAL_H
 #define SCIM_PROJECTOR_INTERNAL_H
 
+#include <pthread.h>
 #include <rocksdb/c.h>
 
 #include "projector/scim_projector.h"
@@ -21,6 +22,20 @@ enum {
         CF_COUNT
 };
 
+/* One cached authentication: a live token's hash and what it resolves to.
+ * Only positive answers are cached. An entry is trusted while the store's
+ * auth generation is unchanged (every batch that folds a tenant or token
+ * event bumps it) and for at most AUTH_CACHE_TTL_MS. */
+#define AUTH_CACHE_SLOTS 256
+#define AUTH_CACHE_TTL_MS 1000
+typedef struct auth_slot {
+        char hash[65];
+        char tenant[SCIM_MAX_TENANT_LEN + 1];
+        char token_id[40];
+        uint64_t gen;
+        int64_t at_ms;
+} auth_slot_t;
+
 struct scim_store {
         rocksdb_t *db;
         rocksdb_options_t *opts;
@@ -32,6 +47,9 @@ struct scim_store {
         rocksdb_writeoptions_t *wo_sync;
         rocksdb_writeoptions_t *wo_nosync;
         uint64_t position; /* written by the single writer, read atomically */
+        uint64_t auth_gen; /* bumped (atomically) after token changes land */
+        pthread_mutex_t auth_mu; /* guards auth[] */
+        auth_slot_t auth[AUTH_CACHE_SLOTS];
 };
 
 /* A fold transaction: reads see the batch, then the database. */

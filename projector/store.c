@@ -70,6 +70,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 snprintf(errstr, errlen, "out of memory");
                 return -1;
         }
+        pthread_mutex_init(&st->auth_mu, NULL);
         st->opts = rocksdb_options_create();
         rocksdb_options_set_create_if_missing(st->opts, 1);
         rocksdb_options_set_create_missing_column_families(st->opts, 1);
@@ -136,6 +137,7 @@ void scim_store_close(scim_store_t *st)
         rocksdb_options_destroy(st->opts);
         rocksdb_block_based_options_destroy(st->topts);
         rocksdb_cache_destroy(st->cache);
+        pthread_mutex_destroy(&st->auth_mu);
         free(st);
 }
 
@@ -189,6 +191,14 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
                 return -1;
         }
         __atomic_store_n(&st->position, first + n - 1, __ATOMIC_RELEASE);
+        for (size_t i = 0; i < n; i++)
+                if (decoded[i] && (events[i].action == SCIM_ACT_TOKEN_REVOKE ||
+                                   events[i].action == SCIM_ACT_TOKEN_ISSUE ||
+                                   events[i].action ==
+                                       SCIM_ACT_TENANT_CREATE)) {
+                        __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
+                        break;
+                }
         return 0;
 }
 
@@ -687,6 +697,17 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
 
 /* ------------------------------------------------------ tenants, tokens */
 
+/* Slot of a token hash: its first two hex digits. */
+static auth_slot_t *auth_slot(scim_store_t *st, const char hash[65])
+{
+        unsigned v = 0;
+
+        for (int i = 0; i < 2; i++)
+                v = v * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0'
+                                                       : hash[i] - 'a' + 10);
+        return &st->auth[v % AUTH_CACHE_SLOTS];
+}
+
 int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
                     size_t tenant_len, char *token_id_out, size_t token_id_len)
 {
@@ -695,10 +716,28 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
         char *v;
         json_t *o;
         int ok = 0;
+        auth_slot_t *slot;
+        uint64_t gen;
+        int64_t now;
 
         if (!secret || !*secret || strlen(secret) > 512)
                 return 0;
         scim_sha256_hex(secret, strlen(secret), hash);
+        slot = auth_slot(st, hash);
+        /* read the generation before the database: a revocation landing
+         * after this point leaves the entry we may add below stale */
+        gen = __atomic_load_n(&st->auth_gen, __ATOMIC_ACQUIRE);
+        now = scim_now_ms();
+        pthread_mutex_lock(&st->auth_mu);
+        if (slot->gen == gen && now - slot->at_ms < AUTH_CACHE_TTL_MS &&
+            now >= slot->at_ms && scim_ct_equal(slot->hash, hash, 64)) {
+                snprintf(tenant_out, tenant_len, "%s", slot->tenant);
+                snprintf(token_id_out, token_id_len, "%s", slot->token_id);
+                pthread_mutex_unlock(&st->auth_mu);
+                return 1;
+        }
+        pthread_mutex_unlock(&st->auth_mu);
+
         v = db_get(st, CF_TOKEN, hash, 64, &vl);
         if (!v)
                 return 0;
@@ -706,13 +745,24 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
         free(v);
         if (o && !json_is_true(json_object_get(o, "revoked")) &&
             json_string_value(json_object_get(o, "tenant"))) {
-                snprintf(tenant_out, tenant_len, "%s",
-                         json_string_value(json_object_get(o, "tenant")));
-                snprintf(token_id_out, token_id_len, "%s",
-                         json_string_value(json_object_get(o, "token_id"))
-                             ? json_string_value(json_object_get(o, "token_id"))
-                             : "");
+                const char *t = json_string_value(json_object_get(o, "tenant"));
+                const char *id =
+                    json_string_value(json_object_get(o, "token_id"));
+
+                snprintf(tenant_out, tenant_len, "%s", t);
+                snprintf(token_id_out, token_id_len, "%s", id ? id : "");
                 ok = 1;
+                if (strlen(t) < sizeof(slot->tenant) &&
+                    strlen(id ? id : "") < sizeof(slot->token_id)) {
+                        pthread_mutex_lock(&st->auth_mu);
+                        memcpy(slot->hash, hash, sizeof(slot->hash));
+                        snprintf(slot->tenant, sizeof(slot->tenant), "%s", t);
+                        snprintf(slot->token_id, sizeof(slot->token_id), "%s",
+                                 id ? id : "");
+                        slot->gen = gen;
+                        slot->at_ms = now;
+                        pthread_mutex_unlock(&st->auth_mu);
+                }
         }
         json_decref(o);
         return ok;

@@ -199,6 +199,15 @@ scim_index_t scim_filter_index_hint(const scim_filter_t *f, scim_rtype_t rt,
  * else NULL. PATCH uses it to create the element a value filter names. */
 json_t *scim_filter_eq_object(const scim_filter_t *f);
 
+/* Appends the compact JSON text of j to *out: byte for byte what
+ * json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) writes (insertion order,
+ * same escapes), several times faster. Returns 0, or -1 (out of memory,
+ * nesting deeper than 128) with *out unchanged. */
+int scim_json_dump(const json_t *j, scim_buf_t *out);
+
+/* Same, as a new NUL-terminated string (caller frees), or NULL. */
+char *scim_json_dumps(const json_t *j);
+
 /* Member of a JSON object by key, exact match first, then any case (SCIM
  * attribute names are case-insensitive). Borrowed reference or NULL. */
 json_t *scim_json_get_ci(const json_t *o, const char *key);

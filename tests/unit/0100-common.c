@@ -1,0 +1,82 @@
+/*
+ * 0100-common.c — the shared toolbox: RFC 3339 time formatting (checked
+ * against a plain snprintf over many instants, both sides of the epoch),
+ * v4 UUIDs (shape, version and variant bits, no repeats).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/scim_common.h"
+
+static void reference(int64_t ms, char out[64])
+{
+        time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        int frac = (int)(ms - (int64_t)secs * 1000);
+        struct tm tm;
+
+        gmtime_r(&secs, &tm);
+        snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, frac);
+}
+
+static void test_time_format(void **state)
+{
+        static const int64_t fixed[] = {0, 1, 999, 1000, -1, -999, -1000,
+                                        1764000000123LL, 253402300799999LL,
+                                        951782400000LL /* 2000-02-29 */};
+        char got[32], want[64];
+        int64_t back;
+
+        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+                scim_time_format(fixed[i], got);
+                reference(fixed[i], want);
+                assert_string_equal(got, want);
+                assert_int_equal(scim_time_parse(got, &back), 0);
+                assert_true(back == fixed[i]);
+        }
+        for (int64_t ms = -5000000000LL; ms < 4102444800000LL;
+             ms += 7919LL * 3600 * 1000 + 123) {
+                scim_time_format(ms, got);
+                reference(ms, want);
+                assert_string_equal(got, want);
+        }
+        scim_time_format(1764000000123LL, got);
+        assert_string_equal(got, "2025-11-24T16:00:00.123Z");
+}
+
+static void test_uuid4(void **state)
+{
+        char seen[64][37];
+
+        for (int i = 0; i < 64; i++) {
+                char *u = seen[i];
+
+                scim_uuid4(u);
+                assert_int_equal(strlen(u), 36);
+                assert_true(u[8] == '-' && u[13] == '-' && u[18] == '-' &&
+                            u[23] == '-');
+                assert_true(u[14] == '4');
+                assert_non_null(strchr("89ab", u[19]));
+                for (int k = 0; k < 36; k++)
+                        assert_non_null(strchr("0123456789abcdef-", u[k]));
+                for (int j = 0; j < i; j++)
+                        assert_string_not_equal(seen[j], u);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_time_format),
+            cmocka_unit_test(test_uuid4),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
