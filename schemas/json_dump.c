@@ -40,13 +40,27 @@ static int put_string(scim_buf_t *b, const char *s, size_t n)
                 run = i + 1;
                 esc[0] = '\\';
                 switch (c) {
-                case '"': esc[1] = '"'; break;
-                case '\\': esc[1] = '\\'; break;
-                case '\b': esc[1] = 'b'; break;
-                case '\f': esc[1] = 'f'; break;
-                case '\n': esc[1] = 'n'; break;
-                case '\r': esc[1] = 'r'; break;
-                case '\t': esc[1] = 't'; break;
+                case '"':
+                        esc[1] = '"';
+                        break;
+                case '\\':
+                        esc[1] = '\\';
+                        break;
+                case '\b':
+                        esc[1] = 'b';
+                        break;
+                case '\f':
+                        esc[1] = 'f';
+                        break;
+                case '\n':
+                        esc[1] = 'n';
+                        break;
+                case '\r':
+                        esc[1] = 'r';
+                        break;
+                case '\t':
+                        esc[1] = 't';
+                        break;
                 default:
                         esc[1] = 'u';
                         esc[2] = '0';
@@ -67,8 +81,8 @@ static int put_integer(scim_buf_t *b, json_int_t v)
 {
         char d[24];
         int i = (int)sizeof(d);
-        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
-                                     : (unsigned long long)v;
+        unsigned long long u =
+            v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
         do {
                 d[--i] = (char)('0' + u % 10);

@@ -29,8 +29,15 @@ static void reference(int64_t ms, char out[64])
 
 static void test_time_format(void **state)
 {
-        static const int64_t fixed[] = {0, 1, 999, 1000, -1, -999, -1000,
-                                        1764000000123LL, 253402300799999LL,
+        static const int64_t fixed[] = {0,
+                                        1,
+                                        999,
+                                        1000,
+                                        -1,
+                                        -999,
+                                        -1000,
+                                        1764000000123LL,
+                                        253402300799999LL,
                                         951782400000LL /* 2000-02-29 */};
         char got[32], want[64];
         int64_t back;
