@@ -404,7 +404,9 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 goto out;
         }
         if (ev->resource_json) {
-                attrs = json_loads(ev->resource_json, 0, NULL);
+                attrs = ev->resource_parsed
+                            ? json_incref(ev->resource_parsed)
+                            : json_loads(ev->resource_json, 0, NULL);
                 if (!json_is_object(attrs)) {
                         refuse(v, 400, "invalidValue",
                                "resource_json is not a JSON object%s", "");

@@ -1025,6 +1025,7 @@ void scim_event_clear(scim_event_t *ev)
         free(ev->actor);
         free(ev->request_id);
         free(ev->resource_json);
+        json_decref(ev->resource_parsed);
         for (size_t i = 0; ev->added && i < ev->n_added; i++) {
                 free(ev->added[i].value);
                 free(ev->added[i].display);

@@ -21,12 +21,24 @@
 
 #define DUMP_MAX_DEPTH 128 /* stored JSON is parsed at depth <= 32 */
 
+/* scim_buf_append with the common case (room left) inlined. */
+static inline int put(scim_buf_t *b, const char *s, size_t n)
+{
+        if (b->data && b->len + n + 1 <= b->cap) {
+                memcpy(b->data + b->len, s, n);
+                b->len += n;
+                b->data[b->len] = '\0';
+                return 0;
+        }
+        return scim_buf_append(b, s, n);
+}
+
 static int put_string(scim_buf_t *b, const char *s, size_t n)
 {
         static const char hx[] = "0123456789ABCDEF";
         size_t run = 0;
 
-        if (scim_buf_append(b, "\"", 1) < 0)
+        if (put(b, "\"", 1) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
@@ -35,7 +47,7 @@ static int put_string(scim_buf_t *b, const char *s, size_t n)
 
                 if (c >= 0x20 && c != '"' && c != '\\')
                         continue;
-                if (i > run && scim_buf_append(b, s + run, i - run) < 0)
+                if (i > run && put(b, s + run, i - run) < 0)
                         return -1;
                 run = i + 1;
                 esc[0] = '\\';
@@ -69,12 +81,12 @@ static int put_string(scim_buf_t *b, const char *s, size_t n)
                         esc[5] = hx[c & 15];
                         el = 6;
                 }
-                if (scim_buf_append(b, esc, el) < 0)
+                if (put(b, esc, el) < 0)
                         return -1;
         }
-        if (n > run && scim_buf_append(b, s + run, n - run) < 0)
+        if (n > run && put(b, s + run, n - run) < 0)
                 return -1;
-        return scim_buf_append(b, "\"", 1);
+        return put(b, "\"", 1);
 }
 
 static int put_integer(scim_buf_t *b, json_int_t v)
@@ -90,7 +102,7 @@ static int put_integer(scim_buf_t *b, json_int_t v)
         } while (u);
         if (v < 0)
                 d[--i] = '-';
-        return scim_buf_append(b, d + i, sizeof(d) - (size_t)i);
+        return put(b, d + i, sizeof(d) - (size_t)i);
 }
 
 static int put_value(scim_buf_t *b, const json_t *j, int depth)
@@ -103,32 +115,32 @@ static int put_value(scim_buf_t *b, const json_t *j, int depth)
                 json_t *v;
                 int first = 1;
 
-                if (scim_buf_append(b, "{", 1) < 0)
+                if (put(b, "{", 1) < 0)
                         return -1;
                 json_object_foreach((json_t *)j, k, v)
                 {
-                        if (!first && scim_buf_append(b, ",", 1) < 0)
+                        if (!first && put(b, ",", 1) < 0)
                                 return -1;
                         first = 0;
                         if (put_string(b, k, strlen(k)) < 0 ||
-                            scim_buf_append(b, ":", 1) < 0 ||
+                            put(b, ":", 1) < 0 ||
                             put_value(b, v, depth + 1) < 0)
                                 return -1;
                 }
-                return scim_buf_append(b, "}", 1);
+                return put(b, "}", 1);
         }
         case JSON_ARRAY: {
                 size_t n = json_array_size(j);
 
-                if (scim_buf_append(b, "[", 1) < 0)
+                if (put(b, "[", 1) < 0)
                         return -1;
                 for (size_t i = 0; i < n; i++) {
-                        if (i && scim_buf_append(b, ",", 1) < 0)
+                        if (i && put(b, ",", 1) < 0)
                                 return -1;
                         if (put_value(b, json_array_get(j, i), depth + 1) < 0)
                                 return -1;
                 }
-                return scim_buf_append(b, "]", 1);
+                return put(b, "]", 1);
         }
         case JSON_STRING:
                 return put_string(b, json_string_value(j),
@@ -143,11 +155,11 @@ static int put_value(scim_buf_t *b, const json_t *j, int depth)
                 return rc;
         }
         case JSON_TRUE:
-                return scim_buf_append(b, "true", 4);
+                return put(b, "true", 4);
         case JSON_FALSE:
-                return scim_buf_append(b, "false", 5);
+                return put(b, "false", 5);
         case JSON_NULL:
-                return scim_buf_append(b, "null", 4);
+                return put(b, "null", 4);
         }
         return -1;
 }

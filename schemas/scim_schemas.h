@@ -259,6 +259,11 @@ typedef struct scim_event {
          * text (no id, no meta). Groups: full new non-member attributes, or
          * NULL on a PATCH that changes members only. */
         char *resource_json;
+        /* Optional, never encoded: resource_json already parsed, set by
+         * ingest for the events it builds (one reference, owned by the
+         * event) so the fold need not parse the text again. Decoded events
+         * leave it NULL. */
+        json_t *resource_parsed;
 
         /* Groups: membership delta, applied as: if members_replace, drop all
          * current members; then remove `removed`; then add `added`. */
