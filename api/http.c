@@ -293,7 +293,7 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                          api->tls ? "https" : "http",
                          host ? host : "localhost", tenant, id);
                 ls = json_string(loc);
-                lj = json_dumps(ls, JSON_ENCODE_ANY);
+                lj = scim_json_dumps(ls);
                 json_decref(ls);
                 v = strstr(b.data, "\"version\":\"W/\\\"");
                 if (v) {
