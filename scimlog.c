@@ -164,6 +164,15 @@ static int cmd_serve(int argc, char **argv)
                 return fail("--listen wants HOST:PORT, got '%s'", listen);
         memcpy(host, listen, (size_t)(colon - listen));
         host[colon - listen] = '\0';
+        if (host[0] == '[') { /* [::1]:8080 */
+                size_t hl = strlen(host);
+
+                if (hl < 3 || host[hl - 1] != ']')
+                        return fail("--listen wants [IPv6]:PORT, got '%s'",
+                                    listen);
+                memmove(host, host + 1, hl - 2);
+                host[hl - 2] = '\0';
+        }
         cfg.host = host;
         cfg.port = atoi(colon + 1);
 
@@ -185,9 +194,9 @@ static int cmd_serve(int argc, char **argv)
                 fail("%s", errstr);
                 goto out;
         }
-        fprintf(stderr, "scimlog: listening on %s://%s:%d (data %s)\n",
-                cfg.tls_cert ? "https" : "http", host, scim_api_port(api),
-                data);
+        fprintf(stderr, "scimlog: listening on %s://%s%s%s:%d (data %s)\n",
+                cfg.tls_cert ? "https" : "http", strchr(host, ':') ? "[" : "",
+                host, strchr(host, ':') ? "]" : "", scim_api_port(api), data);
         if (sigwait(&set, &sig) == 0)
                 fprintf(stderr, "scimlog: %s, stopping\n",
                         sig == SIGINT ? "SIGINT" : "SIGTERM");

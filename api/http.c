@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -548,6 +549,23 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                             : list(c, api, r, tenant, rt, q);
                 goto out;
         }
+        if (n == 5 && !strcmp(seg[4], ".search")) {
+                json_t *sq = NULL;
+
+                if (strcmp(method, "POST"))
+                        rc = fail(c, r, 405, NULL, ".search takes POST");
+                else if (!content_type_ok(c))
+                        rc = fail(c, r, 415, NULL,
+                                  "send application/scim+json or "
+                                  "application/json");
+                else if (scim_search_body_parse(r->body.data, r->body.len,
+                                                &sq, &e) < 0)
+                        rc = send_error(c, r, &e);
+                else
+                        rc = list(c, api, r, tenant, rt, sq);
+                json_decref(sq);
+                goto out;
+        }
         {
                 scim_write_t w;
                 scim_write_result_t now;
@@ -720,7 +738,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                    size_t errlen)
 {
         scim_api_t *api = calloc(1, sizeof(*api));
-        struct sockaddr_in sa;
+        struct sockaddr_storage sa;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -738,15 +756,31 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
         api->max_body = cfg->max_body ? cfg->max_body : SCIM_MAX_BODY_DEFAULT;
         api->access_log = getenv("SCIMLOG_ACCESS_LOG") &&
                           !strcmp(getenv("SCIMLOG_ACCESS_LOG"), "1");
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)cfg->port);
-        if (inet_pton(AF_INET, cfg->host ? cfg->host : "127.0.0.1",
-                      &sa.sin_addr) != 1) {
-                snprintf(errstr, errlen, "listen address '%s' is not IPv4",
-                         cfg->host ? cfg->host : "");
-                free(api);
-                return -1;
+        {
+                /* numeric IPv4 or IPv6, or a name resolved once at start */
+                struct addrinfo hints, *ai = NULL;
+                char port[16];
+
+                memset(&hints, 0, sizeof(hints));
+                hints.ai_family = AF_UNSPEC;
+                hints.ai_socktype = SOCK_STREAM;
+                hints.ai_flags = AI_PASSIVE;
+                snprintf(port, sizeof(port), "%d", cfg->port);
+                if (getaddrinfo(cfg->host && *cfg->host ? cfg->host : NULL,
+                                port, &hints, &ai) != 0 ||
+                    !ai || ai->ai_addrlen > sizeof(sa)) {
+                        snprintf(errstr, errlen,
+                                 "listen address '%s' is not an address",
+                                 cfg->host ? cfg->host : "");
+                        if (ai)
+                                freeaddrinfo(ai);
+                        free(api);
+                        return -1;
+                }
+                memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+                if (ai->ai_family == AF_INET6)
+                        flags |= MHD_USE_IPv6;
+                freeaddrinfo(ai);
         }
         if (cfg->tls_cert) {
                 api->cert = read_file(cfg->tls_cert);

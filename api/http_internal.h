@@ -14,6 +14,14 @@
  * Returns 0, or -1 with err 400 invalidValue on a bad escape. */
 int scim_query_parse(const char *raw, json_t **out, scim_err_t *err);
 
+/* Turns a SearchRequest body (POST .../.search, RFC 7644 3.4.3: filter,
+ * startIndex, count, attributes, excludedAttributes, sortBy, sortOrder)
+ * into the same object scim_query_parse makes from a query string, so
+ * one list path serves both. Wrong types, unknown "schemas" or bad JSON ->
+ * -1 with err 400 (invalidSyntax / invalidValue). *out new reference. */
+int scim_search_body_parse(const char *body, size_t len, json_t **out,
+                           scim_err_t *err);
+
 /* Applies attributes / excludedAttributes (comma lists, either may be
  * NULL) to res in place. id and schemas are always kept. Returns 0 or -1
  * with err 400 invalidPath on an unparsable name. */

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "api/http_internal.h"
+#include "ingest/scim_ingest.h"
+
+#define SCIM_URN_SEARCH "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 static int hexval(char c)
 {
@@ -189,7 +192,8 @@ static void copy_path(const scim_path_t *p, json_t *src, json_t *dst)
 
                                 if (sv)
                                         json_array_append_new(
-                                            arr, json_pack("{s:O}", p->sub, sv));
+                                            arr,
+                                            json_pack("{s:O}", p->sub, sv));
                         }
                         json_object_set_new(dblk, p->attr, arr);
                 }
@@ -243,7 +247,8 @@ int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
         if (attributes && *attributes) {
                 json_t *out = json_object();
 
-                json_object_set(out, "schemas", json_object_get(res, "schemas"));
+                json_object_set(out, "schemas",
+                                json_object_get(res, "schemas"));
                 json_object_set(out, "id", json_object_get(res, "id"));
                 list = split_list(attributes);
                 json_array_foreach(list, i, e)
@@ -282,4 +287,125 @@ int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
                 json_decref(list);
         }
         return 0;
+}
+
+/* A SearchRequest list attribute: an array of names or one comma list. */
+static int search_list(json_t *q, const char *key, json_t *v, scim_err_t *err)
+{
+        scim_buf_t b = {0};
+        size_t i;
+        json_t *e;
+
+        if (json_is_string(v)) {
+                json_object_set(q, key, v);
+                return 0;
+        }
+        if (!json_is_array(v))
+                return scim_err_set(err, 400, "invalidValue",
+                                    "%s must be an array of attribute names",
+                                    key);
+        json_array_foreach(v, i, e)
+        {
+                if (!json_is_string(e)) {
+                        scim_buf_free(&b);
+                        return scim_err_set(err, 400, "invalidValue",
+                                            "%s must be an array of attribute "
+                                            "names",
+                                            key);
+                }
+                if ((i && scim_buf_puts(&b, ",") < 0) ||
+                    scim_buf_puts(&b, json_string_value(e)) < 0) {
+                        scim_buf_free(&b);
+                        return scim_err_set_retry(err, 503, "out of memory");
+                }
+        }
+        json_object_set_new(q, key, json_string(b.data ? b.data : ""));
+        scim_buf_free(&b);
+        return 0;
+}
+
+int scim_search_body_parse(const char *body, size_t len, json_t **out,
+                           scim_err_t *err)
+{
+        json_t *in = NULL, *q = json_object(), *v, *schemas;
+        const char *k;
+        int rc = -1;
+
+        *out = NULL;
+        if (!body || len == 0) {
+                *out = q; /* an empty search lists everything */
+                return 0;
+        }
+        if (scim_json_parse(body, len, &in, err) < 0)
+                goto out;
+        if (!json_is_object(in)) {
+                scim_err_set(err, 400, "invalidSyntax",
+                             "a SearchRequest is a JSON object");
+                goto out;
+        }
+        schemas = scim_json_get_ci(in, "schemas");
+        if (schemas) {
+                size_t i;
+                int found = 0;
+
+                json_array_foreach(
+                    schemas, i, v) if (json_is_string(v) &&
+                                       !strcasecmp(json_string_value(v),
+                                                   SCIM_URN_SEARCH)) found = 1;
+                if (!json_is_array(schemas) || !found) {
+                        scim_err_set(err, 400, "invalidValue",
+                                     "schemas must list " SCIM_URN_SEARCH);
+                        goto out;
+                }
+        }
+        json_object_foreach(in, k, v)
+        {
+                if (json_is_null(v) || !strcasecmp(k, "schemas") ||
+                    !strcasecmp(k, "sortBy") || !strcasecmp(k, "sortOrder"))
+                        continue; /* sorting is not offered (see
+                                     ServiceProviderConfig) */
+                if (!strcasecmp(k, "filter")) {
+                        if (!json_is_string(v)) {
+                                scim_err_set(err, 400, "invalidFilter",
+                                             "filter must be a string");
+                                goto out;
+                        }
+                        json_object_set(q, "filter", v);
+                } else if (!strcasecmp(k, "startIndex") ||
+                           !strcasecmp(k, "count")) {
+                        char num[32];
+
+                        if (!json_is_integer(v)) {
+                                scim_err_set(err, 400, "invalidValue",
+                                             "%s must be an integer", k);
+                                goto out;
+                        }
+                        snprintf(num, sizeof(num), "%lld",
+                                 (long long)json_integer_value(v));
+                        json_object_set_new(
+                            q, strcasecmp(k, "count") ? "startindex" : "count",
+                            json_string(num));
+                } else if (!strcasecmp(k, "attributes") ||
+                           !strcasecmp(k, "excludedAttributes")) {
+                        if (search_list(q,
+                                        strcasecmp(k, "attributes")
+                                            ? "excludedattributes"
+                                            : "attributes",
+                                        v, err) < 0)
+                                goto out;
+                } else {
+                        scim_err_set(err, 400, "invalidSyntax",
+                                     "unknown SearchRequest attribute "
+                                     "'%.64s'",
+                                     k);
+                        goto out;
+                }
+        }
+        *out = q;
+        q = NULL;
+        rc = 0;
+out:
+        json_decref(in);
+        json_decref(q);
+        return rc;
 }
