@@ -48,8 +48,10 @@ int scim_json_parse(const char *body, size_t len, json_t **out,
                 return scim_err_set(err, 400, "invalidSyntax",
                                     "JSON nesting deeper than %d",
                                     SCIM_MAX_JSON_DEPTH);
-        j = json_loadb(body, len, 0, &je);
-        if (!j)
+        /* the fast parser accepts exactly what jansson accepts; jansson
+         * is asked again only to explain a rejection */
+        j = scim_json_load(body, len);
+        if (!j && !(j = json_loadb(body, len, 0, &je)))
                 return scim_err_set(err, 400, "invalidSyntax",
                                     "malformed JSON at line %d column %d: %s",
                                     je.line, je.column, je.text);

@@ -192,7 +192,7 @@ static json_t *load_res(txn_t *t, const char *tenant, char rt, const char *id)
         res_key(&b, tenant, rt, id);
         v = txn_get(t, CF_RES, b.data, b.len, &vlen);
         if (v)
-                j = json_loadb(v, vlen, 0, NULL);
+                j = scim_json_load(v, vlen);
         free(v);
         scim_buf_free(&b);
         return j;
@@ -406,7 +406,8 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
         if (ev->resource_json) {
                 attrs = ev->resource_parsed
                             ? json_incref(ev->resource_parsed)
-                            : json_loads(ev->resource_json, 0, NULL);
+                            : scim_json_load(ev->resource_json,
+                                             strlen(ev->resource_json));
                 if (!json_is_object(attrs)) {
                         refuse(v, 400, "invalidValue",
                                "resource_json is not a JSON object%s", "");
@@ -562,7 +563,7 @@ static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 char *tok = hash && hl == 64
                                 ? txn_get(t, CF_TOKEN, hash, 64, &tl)
                                 : NULL;
-                json_t *o = tok ? json_loadb(tok, tl, 0, NULL) : NULL;
+                json_t *o = tok ? scim_json_load(tok, tl) : NULL;
 
                 if (!o) {
                         refuse(v, 404, NULL, "token '%.64s' not found",

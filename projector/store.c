@@ -398,7 +398,7 @@ int scim_store_get(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         *out = NULL;
         if (scim_store_get_raw(st, tenant, rt, id, &b, err) < 0)
                 return -1;
-        *out = json_loadb(b.data, b.len, 0, NULL);
+        *out = scim_json_load(b.data, b.len);
         scim_buf_free(&b);
         if (!*out)
                 return scim_err_set(err, 500, NULL, "stored resource corrupt");
@@ -498,7 +498,7 @@ static int scan_mem(scim_store_t *st, const char *tenant, char dir,
                 json_object_set_new(m, "value",
                                     json_stringn(k + b.len, kl - b.len));
                 if (dir == 'G') {
-                        meta = json_loadb(v, vl, 0, NULL);
+                        meta = scim_json_load(v, vl);
                         if (json_object_get(meta, "display"))
                                 json_object_set(m, "display",
                                                 json_object_get(meta,
@@ -680,7 +680,7 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                 matched--;
                         }
                         v = rocksdb_iter_value(it, &vl);
-                        res = json_loadb(v, vl, 0, NULL);
+                        res = scim_json_load(v, vl);
                         if (res)
                                 consider(st, tenant, rt, q, res, &matched,
                                          page);
@@ -741,7 +741,7 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
         v = db_get(st, CF_TOKEN, hash, 64, &vl);
         if (!v)
                 return 0;
-        o = json_loadb(v, vl, 0, NULL);
+        o = scim_json_load(v, vl);
         free(v);
         if (o && !json_is_true(json_object_get(o, "revoked")) &&
             json_string_value(json_object_get(o, "tenant"))) {
@@ -792,7 +792,7 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                 size_t tl = strnlen(k, kl);
 
                 if (tl == kl) { /* a tenant record */
-                        json_t *meta = json_loadb(v, vl, 0, NULL);
+                        json_t *meta = scim_json_load(v, vl);
 
                         cur = json_object();
                         json_object_set_new(cur, "tenant",
@@ -805,7 +805,7 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                 } else if (cur && tl + 2 < kl && k[tl + 1] == 'T' && vl == 64) {
                         size_t tvl = 0;
                         char *tok = db_get(st, CF_TOKEN, v, 64, &tvl);
-                        json_t *o = tok ? json_loadb(tok, tvl, 0, NULL) : NULL;
+                        json_t *o = tok ? scim_json_load(tok, tvl) : NULL;
                         json_t *t = json_object();
 
                         json_object_set_new(

@@ -1,8 +1,10 @@
 /*
- * 0150-json-dump.c — scim_json_dump writes exactly what jansson's
- * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes: escapes, control
- * characters, embedded NULs, UTF-8, integers at the limits, reals, nesting
- * and insertion order; and refuses nesting past its ceiling.
+ * 0150-json-dump.c — the fast JSON writer and reader agree with jansson:
+ * scim_json_dump writes exactly what json_dumps(JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes (escapes, control characters, embedded NULs,
+ * UTF-8, integer limits, reals, nesting, insertion order) and refuses
+ * nesting past its ceiling; scim_json_load accepts and refuses what
+ * json_loadb(0) does and builds equal values.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,12 +91,103 @@ static void test_appends_and_depth_ceiling(void **state)
         scim_buf_free(&b);
 }
 
+/* Both parsers agree: same acceptance, equal values, same key order. */
+static void load_agrees(const char *text, size_t len, int expect_ok)
+{
+        json_error_t e;
+        json_t *want = json_loadb(text, len, 0, &e);
+        json_t *got = scim_json_load(text, len);
+
+        assert_int_equal(!!want, expect_ok);
+        assert_int_equal(!!got, expect_ok);
+        if (want) {
+                char *a = json_dumps(want, JSON_COMPACT);
+                char *b = json_dumps(got, JSON_COMPACT);
+
+                assert_true(json_equal(want, got));
+                assert_string_equal(a, b);
+                free(a);
+                free(b);
+        }
+        json_decref(want);
+        json_decref(got);
+}
+
+static void test_load(void **state)
+{
+        static const struct {
+                const char *text;
+                int ok;
+        } cases[] = {
+            {"{}", 1},
+            {" [ ] ", 1},
+            {"{\"a\":1,\"a\":2,\"b\":[true,false,null]}", 1},
+            {"[\"\\ud83d\\ude00\\u00e9\\/\\b\\f\\n\\r\\t\"]", 1},
+            {"[9223372036854775807,-9223372036854775808,-0,-0.0,1e-400]", 1},
+            {"[1.5,2E+3,7e-2]", 1},
+            {"[\"caf\xc3\xa9\"]", 1},
+            {"", 0},
+            {"1", 0},
+            {"\"s\"", 0},
+            {"[9223372036854775808]", 0},
+            {"[1e400]", 0},
+            {"[01]", 0},
+            {"[1.]", 0},
+            {"[.5]", 0},
+            {"[-]", 0},
+            {"[\"\\ud800\"]", 0},
+            {"[\"\\udc00\"]", 0},
+            {"[\"\\u0000\"]", 0},
+            {"{\"a\\u0000\":1}", 0},
+            {"[\"\x01\"]", 0},
+            {"[\"\xc0\xaf\"]", 0},
+            {"[\"\xed\xa0\x80\"]", 0},
+            {"[\"\xf4\x90\x80\x80\"]", 0},
+            {"[\"abc]", 0},
+            {"[1,]", 0},
+            {"{\"a\":1,}", 0},
+            {"{\"a\" 1}", 0},
+            {"[truex]", 0},
+            {"[nul]", 0},
+            {"{} x", 0},
+            {"\xef\xbb\xbf{}", 0},
+        };
+        char *deep;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                load_agrees(cases[i].text, strlen(cases[i].text), cases[i].ok);
+        load_agrees("[1,\0]", 5, 0); /* NUL byte in the text */
+        /* jansson's one quirk: it skips a NUL right after a number; the
+         * fast parser refuses it */
+        {
+                json_error_t e;
+                json_t *j = json_loadb("[10\0,2]", 7, 0, &e);
+
+                assert_non_null(j);
+                json_decref(j);
+                assert_null(scim_json_load("[10\0,2]", 7));
+        }
+        /* depth: every value counts; 2048 is the last accepted level */
+        deep = malloc(2 * 2049 + 2);
+        for (int d = 2047; d <= 2049; d++) {
+                size_t n = 0;
+
+                for (int i = 0; i < d; i++)
+                        deep[n++] = '[';
+                for (int i = 0; i < d; i++)
+                        deep[n++] = ']';
+                load_agrees(deep, n, d <= 2048);
+        }
+        free(deep);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_documents),
             cmocka_unit_test(test_embedded_nul_and_keys),
             cmocka_unit_test(test_appends_and_depth_ceiling),
+            cmocka_unit_test(test_load),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
