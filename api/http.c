@@ -497,6 +497,11 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         scim_err_t e;
         enum MHD_Result rc;
 
+        /* libmicrohttpd decodes %00 and hands us the path cut there: an
+         * id or file name would silently lose its tail */
+        if (r->raw_uri && strstr(r->raw_uri, "%00"))
+                return fail(c, r, 400, "invalidValue",
+                            "the URL contains an encoded NUL (%00)");
         if (!strcmp(url, "/healthz"))
                 return send_text(c, r, 200, "{\"status\":\"ok\"}", 15, NULL,
                                  NULL, 0);

@@ -68,6 +68,10 @@ try:
     c.error_body(st, j, 401, None, ".search needs the token")
     st, _, j = ca.get("/Users?count=0")
     c.ok(st == 200 and j["totalResults"] == 5, ".search wrote nothing", j)
+    st, _, j = ca.get("/Users/%s%%00tail" % ids[0])
+    c.error_body(st, j, 400, "invalidValue", "encoded NUL in the path")
+    st, _, j = ca.get("/Users?filter=userName+eq+%22s1@x%00%22")
+    c.error_body(st, j, 400, "invalidValue", "encoded NUL in the query")
 finally:
     srv.cleanup()
 
