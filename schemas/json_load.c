@@ -152,8 +152,10 @@ static int lex_string(lexer_t *l)
                 c = *l->p;
                 if (c == '"') {
                         l->p++;
+                        /* terminate here: len may be 0 over old text */
                         if (!b->data && scim_buf_append(b, "", 0) < 0)
                                 return -1;
+                        b->data[b->len] = '\0';
                         return 0;
                 }
                 if (c < 0x20)
