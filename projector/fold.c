@@ -125,8 +125,18 @@ static void idx_one(txn_t *t, const char *tenant, char rt, char code,
         f = fold ? scim_casefold(value) : strdup(value);
         if (!f)
                 return;
-        idx_key(&b, tenant, rt, code, f, id);
-        fn(t, b.data, b.len);
+        if (code == 'u') {
+                /* unique: one point key per value, the id as its value, so
+                 * the uniqueness check is a Get, not an iterator seek */
+                idx_key(&b, tenant, rt, code, f, NULL);
+                if (fn == idx_put)
+                        txn_put(t, CF_IDX, b.data, b.len, id, strlen(id));
+                else
+                        txn_del(t, CF_IDX, b.data, b.len);
+        } else {
+                idx_key(&b, tenant, rt, code, f, id);
+                fn(t, b.data, b.len);
+        }
         free(f);
         scim_buf_free(&b);
 }
@@ -159,22 +169,16 @@ static void index_all(txn_t *t, const char *tenant, char rt, const char *id,
 static char *username_owner(txn_t *t, const char *tenant, const char *un)
 {
         scim_buf_t b = {0};
-        char *f = scim_casefold(un), *owner = NULL;
-        rocksdb_iterator_t *it;
+        char *f = scim_casefold(un), *owner = NULL, *v;
+        size_t vlen = 0;
 
         if (!f)
                 return NULL;
         idx_key(&b, tenant, SCIM_RT_USER, 'u', f, NULL);
-        it = txn_iter(t, CF_IDX);
-        rocksdb_iter_seek(it, b.data, b.len);
-        if (rocksdb_iter_valid(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-
-                if (kl >= b.len && memcmp(k, b.data, b.len) == 0)
-                        owner = strndup(k + b.len, kl - b.len);
-        }
-        rocksdb_iter_destroy(it);
+        v = txn_get(t, CF_IDX, b.data, b.len, &vlen);
+        if (v)
+                owner = strndup(v, vlen);
+        free(v);
         free(f);
         scim_buf_free(&b);
         return owner;

@@ -443,6 +443,17 @@ static json_t *index_ids(scim_store_t *st, const char *tenant, char rt,
         scim_buf_append(&b, &code, 1);
         scim_buf_append(&b, "", 1);
         scim_buf_append(&b, f, strlen(f) + 1);
+        if (code == 'u') { /* unique index: point key -> id */
+                size_t vl = 0;
+                char *v = db_get(st, CF_IDX, b.data, b.len, &vl);
+
+                if (v)
+                        json_array_append_new(ids, json_stringn(v, vl));
+                free(v);
+                free(f);
+                scim_buf_free(&b);
+                return ids;
+        }
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_IDX]);
         for (rocksdb_iter_seek(it, b.data, b.len); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {
