@@ -812,6 +812,10 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                     MHD_OPTION_THREAD_POOL_SIZE, threads,
                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                    /* libmicrohttpd clears a connection's pool on every
+                     * request: 16 KiB (default 32) still takes 14 KB of
+                     * headers and streams bodies of any size */
+                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                     MHD_OPTION_URI_LOG_CALLBACK, uri_log, api,
                     MHD_OPTION_NOTIFY_COMPLETED, completed, api,
                     MHD_OPTION_ARRAY, api->tls ? tls_opts : tls_opts + 2,
