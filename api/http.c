@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/admin_internal.h"
 #include "api/http_internal.h"
 #include "api/scim_api.h"
 
@@ -499,6 +500,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         if (!strcmp(url, "/healthz"))
                 return send_text(c, r, 200, "{\"status\":\"ok\"}", 15, NULL,
                                  NULL, 0);
+        if (scim_admin_match(url)) /* the admin web page, api/admin.c */
+                return scim_admin_serve(c, url, method);
         snprintf(path, sizeof(path), "%s", url);
         for (tok = strtok_r(path, "/", &save); tok && n < 8;
              tok = strtok_r(NULL, "/", &save))
