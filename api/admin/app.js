@@ -15,6 +15,7 @@
 (function () {
   const PAGE = 50; // rows per feed request
   const MAX_ROWS = 5000; // ceiling on rows kept in the feed table
+  const HISTORY_MAX = 5000; // ceiling on history entries shown
   const KEY_TENANT = "scimlog.admin.tenant";
   const KEY_TOKEN = "scimlog.admin.token";
   const SVG = "http://www.w3.org/2000/svg";
@@ -121,10 +122,7 @@
   }
 
   function verdictOf(rec) {
-    const st = Number(rec.status);
-    if (rec.verdict === "refused" || st >= 300) return "refused";
-    if (rec.verdict === "applied" || (st >= 200 && st < 300)) return "applied";
-    return "other";
+    return VERDICTS.includes(rec.verdict) ? rec.verdict : "other";
   }
 
   function verdictText(rec) {
@@ -152,6 +150,7 @@
       action: $("f-action").value,
       verdict: $("f-verdict").value,
       resource: $("f-resource").value.trim(),
+      userName: $("f-username").value.trim(),
       actor: $("f-actor").value.trim(),
       attribute: $("f-attribute").value.trim(),
     };
@@ -165,7 +164,7 @@
     tr.appendChild(el("td", "action", rec.action));
     const res = el("td", "resource");
     res.appendChild(el("span", "rtype", (rec.resourceType || "") + " "));
-    if (rec.id) {
+    if (rec.id && (rec.resourceType === "User" || rec.resourceType === "Group")) {
       const b = el("button", "link", rec.id);
       b.type = "button";
       b.title = "Show the history of this resource";
@@ -195,11 +194,11 @@
     btn.disabled = true;
     showError("app-error", "");
     try {
-      const params = Object.assign({ limit: PAGE }, state.filters);
+      const params = Object.assign({ count: PAGE }, state.filters);
       if (more) params.cursor = state.cursor;
       const page = await api("changes", params);
       if (gen !== state.feedGen) return; // a newer query took over
-      for (const rec of page.Resources || []) {
+      for (const rec of page.changes || []) {
         if (state.rows >= MAX_ROWS) break;
         tbody.appendChild(feedRow(rec));
         state.rows++;
@@ -218,20 +217,33 @@
 
   /* ----------------------------------------------------------- chart */
 
+  /* The summary lists non-empty buckets only: put the empty ones between
+   * them back so that the time axis is even (up to MAX_SLOTS bars). */
+  const MAX_SLOTS = 400;
+  function fillGaps(rows, bucket) {
+    const step = bucket === "day" ? 86400000 : 3600000;
+    if (rows.length < 2) return rows;
+    const t0 = Date.parse(rows[0].start), t1 = Date.parse(rows[rows.length - 1].start);
+    if (isNaN(t0) || isNaN(t1) || (t1 - t0) / step >= MAX_SLOTS) return rows;
+    const have = new Map(rows.map((r) => [Date.parse(r.start), r]));
+    const out = [];
+    for (let t = t0; t <= t1; t += step)
+      out.push(have.get(t) || { start: new Date(t).toISOString(), applied: 0, refused: 0, other: 0 });
+    return out;
+  }
+
   /* Draws stacked bars (one per bucket, one segment per verdict) from
    * the summary endpoint's buckets; bars and segments carry their counts
    * in data-* attributes and an SVG <title> tooltip. */
   function drawChart(summary, bucket) {
     const box = $("chart");
     clear(box);
-    const byStart = new Map();
-    for (const b of summary.buckets || []) {
-      const row = byStart.get(b.start) || { start: b.start, applied: 0, refused: 0, other: 0 };
-      const v = VERDICTS.includes(b.verdict) ? b.verdict : "other";
-      row[v] += Number(b.count) || 0;
-      byStart.set(b.start, row);
-    }
-    const rows = Array.from(byStart.values()).sort((a, b) => (a.start < b.start ? -1 : 1));
+    const rows = fillGaps((summary.series || []).map((b) => {
+      const by = b.byVerdict || {};
+      const applied = Number(by.applied) || 0, refused = Number(by.refused) || 0;
+      return { start: b.start, applied: applied, refused: refused,
+        other: Math.max(0, (Number(b.total) || 0) - applied - refused) };
+    }), bucket);
     if (!rows.length) {
       box.appendChild(el("p", "hint", "No changes in this range."));
       return;
@@ -268,7 +280,7 @@
         g.appendChild(rect);
       }
       const lbl = svg("text", { class: "total", x: x + bw / 2, y: y - 3, "text-anchor": "middle" });
-      lbl.textContent = String(total);
+      lbl.textContent = total ? String(total) : "";
       g.appendChild(lbl);
       const d = new Date(r.start);
       const tick = svg("text", { x: x + bw / 2, y: top + plotH + 14, "text-anchor": "middle" });
@@ -314,9 +326,14 @@
     t.appendChild(head);
     for (const m of mods) {
       const tr = el("tr");
-      tr.appendChild(el("td", "attr", m.attribute));
-      tr.appendChild(el("td", "old", fmtValue(m.old)));
-      tr.appendChild(el("td", "new", fmtValue(m.new)));
+      tr.appendChild(el("td", "attr", m.path));
+      if (m.added || m.removed) { // group membership delta
+        tr.appendChild(el("td", "old", m.removed && m.removed.length ? "removed: " + m.removed.join(", ") : ""));
+        tr.appendChild(el("td", "new", m.added && m.added.length ? "added: " + m.added.join(", ") : ""));
+      } else {
+        tr.appendChild(el("td", "old", fmtValue(m.old)));
+        tr.appendChild(el("td", "new", fmtValue(m.new)));
+      }
       t.appendChild(tr);
     }
     return t;
@@ -333,9 +350,18 @@
     const ol = $("history");
     clear(ol);
     try {
-      const h = await api("resources/" + encodeURIComponent(id) + "/history", {});
-      if (gen !== state.historyGen) return;
-      for (const rec of h.Resources || []) {
+      // oldest first; follow the cursor, but keep at most HISTORY_MAX entries
+      let recs = [], cursor = null, more = false;
+      do {
+        const h = await api("resources/" + encodeURIComponent(id) + "/history",
+          { count: 1000, cursor: cursor });
+        if (gen !== state.historyGen) return;
+        recs = recs.concat(h.changes || []);
+        cursor = h.nextCursor || null;
+        more = cursor && recs.length < HISTORY_MAX;
+      } while (more);
+      if (recs.length > HISTORY_MAX) recs.length = HISTORY_MAX;
+      for (const rec of recs) {
         const li = el("li", verdictOf(rec));
         li.dataset.seq = String(rec.seq);
         li.appendChild(el("span", "when", fmtTime(rec.time)));
@@ -348,6 +374,8 @@
         ol.appendChild(li);
       }
       if (!ol.firstChild) ol.appendChild(el("li", null, "No recorded changes."));
+      if (cursor) ol.appendChild(el("li", "hint", "Only the first " + recs.length +
+        " changes are shown; narrow the time range in the reports API for the rest."));
       $("history-panel").scrollIntoView({ block: "start" });
     } catch (e) {
       if (gen === state.historyGen) handleError(e);
@@ -411,7 +439,7 @@
     state.token = token;
     showError("login-error", "");
     try {
-      await api("changes", { limit: 1 }); // proves tenant + token before showing anything
+      await api("changes", { count: 1 }); // proves tenant + token before showing anything
     } catch (e) {
       state.tenant = state.token = null;
       sessionStorage.removeItem(KEY_TENANT);
