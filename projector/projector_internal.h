@@ -18,6 +18,7 @@ enum {
         CF_TENANT,
         CF_TOKEN,
         CF_CHANGE,
+        CF_CHIDX, /* reports: change indexes, counters, saved reports */
         CF_COUNT
 };
 

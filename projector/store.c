@@ -16,7 +16,8 @@
 
 static const char *cf_names[CF_COUNT] = {"default", "log",    "res",
                                          "idx",     "mem",    "tenant",
-                                         "token",   "change"};
+                                         "token",   "change",
+                                         "chidx"};
 
 /* ------------------------------------------------------------- txn */
 
