@@ -6,7 +6,7 @@
  * operator typed in, kept in sessionStorage (this tab only).
  *
  * Every value from the server goes into the DOM through textContent or
- * setAttribute on a fixed attribute name, never through innerHTML: a
+ * setAttribute on a fixed attribute name, never parsed as HTML: a
  * userName like "<img onerror=...>" shows as text. The page runs under a
  * Content-Security-Policy without inline script or style.
  */
@@ -29,6 +29,8 @@
     rows: 0,
     feedGen: 0, // bumps on every new query: late answers of old ones are dropped
     historyGen: 0,
+    chartGen: 0,
+    asofGen: 0,
     historyId: null,
     historyType: null,
   };
@@ -53,6 +55,14 @@
 
   function clear(node) {
     while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  /* data-loading="1" while a request for this part is in flight: lets a
+   * screen reader (aria-busy) and the end-to-end test know when it is done */
+  function busy(id, on) {
+    const n = $(id);
+    n.dataset.loading = on ? "1" : "0";
+    n.setAttribute("aria-busy", on ? "true" : "false");
   }
 
   function showError(id, msg) {
@@ -192,6 +202,7 @@
       $("feed-count").textContent = "";
     }
     btn.disabled = true;
+    busy("feed", true);
     showError("app-error", "");
     try {
       const params = Object.assign({ count: PAGE }, state.filters);
@@ -211,7 +222,10 @@
     } catch (e) {
       if (gen === state.feedGen) handleError(e);
     } finally {
-      btn.disabled = false;
+      if (gen === state.feedGen) {
+        btn.disabled = false;
+        busy("feed", false);
+      }
     }
   }
 
@@ -300,12 +314,17 @@
 
   async function loadChart() {
     const bucket = $("chart-bucket").value === "day" ? "day" : "hour";
+    const gen = ++state.chartGen;
+    busy("chart", true);
     try {
       const f = state.filters;
       const summary = await api("summary", { bucket: bucket, from: f.from, to: f.to });
+      if (gen !== state.chartGen) return;
       drawChart(summary, bucket);
     } catch (e) {
-      handleError(e);
+      if (gen === state.chartGen) handleError(e);
+    } finally {
+      if (gen === state.chartGen) busy("chart", false);
     }
   }
 
@@ -349,6 +368,7 @@
     $("asof-result").hidden = true;
     const ol = $("history");
     clear(ol);
+    busy("history", true);
     try {
       // oldest first; follow the cursor, but keep at most HISTORY_MAX entries
       let recs = [], cursor = null, more = false;
@@ -379,6 +399,8 @@
       $("history-panel").scrollIntoView({ block: "start" });
     } catch (e) {
       if (gen === state.historyGen) handleError(e);
+    } finally {
+      if (gen === state.historyGen) busy("history", false);
     }
   }
 
@@ -400,9 +422,13 @@
     if (!when || !state.historyId) return;
     clear(tbody);
     box.hidden = false;
+    $("asof-caption").textContent = "";
+    const gen = ++state.asofGen;
+    busy("asof-result", true);
     try {
       const path = (state.historyType === "Group" ? "Groups/" : "Users/") + encodeURIComponent(state.historyId);
       const res = await api(path, { asOf: when });
+      if (gen !== state.asofGen) return;
       $("asof-caption").textContent = "As of " + fmtTime(when) + ":";
       for (const [k, v] of flatten(res, "", [])) {
         if (k === "schemas" || k.startsWith("meta.location")) continue;
@@ -412,9 +438,13 @@
         tbody.appendChild(tr);
       }
     } catch (e) {
+      if (gen !== state.asofGen) return;
+      if (e instanceof ApiError && e.status === 401) return handleError(e);
       $("asof-caption").textContent = e.status === 404
         ? "The resource did not exist at " + fmtTime(when) + "."
         : "Could not load: " + e.message;
+    } finally {
+      if (gen === state.asofGen) busy("asof-result", false);
     }
   }
 

@@ -78,6 +78,10 @@ class Browser:
             self.quit()
             raise WebDriverError("new session: %r" % (j,))
         self.session = j["value"]["sessionId"]
+        # leave the start-up tab for a blank page and forget what it loaded
+        self.get("about:blank")
+        time.sleep(0.3)
+        self.logs("performance")
 
     # ------------------------------------------------------------ wire
 
@@ -168,8 +172,10 @@ class Browser:
         return self.cmd("POST", "/se/log", {"type": kind})
 
     def requested_urls(self):
-        """Every URL the browser asked the network for since the last call
-        (DevTools Network.requestWillBeSent events)."""
+        """Every URL the browser asked for since the last call (DevTools
+        Network.requestWillBeSent events), less the browser's own internal
+        pages (chrome://, chrome-untrusted://, devtools://), which its
+        start-up tab may still be loading and which never leave it."""
         urls = []
         for entry in self.logs("performance"):
             try:
@@ -177,7 +183,9 @@ class Browser:
             except (ValueError, KeyError):
                 continue
             if m.get("method") == "Network.requestWillBeSent":
-                urls.append(m["params"]["request"]["url"])
+                url = m["params"]["request"]["url"]
+                if not url.split(":", 1)[0] in ("chrome", "chrome-untrusted", "devtools"):
+                    urls.append(url)
         return urls
 
     def quit(self):
