@@ -350,8 +350,8 @@
         tr.appendChild(el("td", "old", m.removed && m.removed.length ? "removed: " + m.removed.join(", ") : ""));
         tr.appendChild(el("td", "new", m.added && m.added.length ? "added: " + m.added.join(", ") : ""));
       } else {
-        tr.appendChild(el("td", "old", fmtValue(m.old)));
-        tr.appendChild(el("td", "new", fmtValue(m.new)));
+        tr.appendChild(el("td", m.old === null || m.old === undefined ? "old none" : "old", fmtValue(m.old)));
+        tr.appendChild(el("td", m.new === null || m.new === undefined ? "new none" : "new", fmtValue(m.new)));
       }
       t.appendChild(tr);
     }
@@ -408,7 +408,10 @@
   function flatten(obj, prefix, out) {
     for (const [k, v] of Object.entries(obj)) {
       const p = prefix ? prefix + "." + k : k;
-      if (v && typeof v === "object" && !Array.isArray(v)) flatten(v, p, out);
+      if (Array.isArray(v) && v.some((x) => x && typeof x === "object"))
+        v.forEach((x, i) => (x && typeof x === "object" ? flatten(x, p + "[" + i + "]", out)
+          : out.push([p + "[" + i + "]", fmtValue(x)])));
+      else if (v && typeof v === "object" && !Array.isArray(v)) flatten(v, p, out);
       else out.push([p, fmtValue(v)]);
     }
     return out;
