@@ -461,7 +461,7 @@ def run_browser(srv, tok, tok2, facts):
             cap, view = as_of(time.time() + 5)
             c.ok(view.get("active") == "false", "as of now: disabled", view)
 
-        shot = b.screenshot(os.path.join(os.path.dirname(TMP), "0910-admin-ui.png"))
+        shot = b.screenshot(os.path.join(os.path.dirname(TMP), "0910-admin-ui.png"), full=True)
         print("screenshot: %s" % shot)
 
         # sign out clears the token

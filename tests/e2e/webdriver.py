@@ -160,7 +160,13 @@ class Browser:
                 raise WebDriverError("timed out waiting for %s" % what)
             time.sleep(0.1)
 
-    def screenshot(self, path):
+    def screenshot(self, path, full=False, max_height=6000):
+        """Saves a PNG of the window; full=True first grows the window to
+        the page's height (at most max_height pixels)."""
+        if full:
+            h = self.js("return document.documentElement.scrollHeight")
+            w = self.js("return window.outerWidth")
+            self.cmd("POST", "/window/rect", {"width": w, "height": min(int(h) + 120, max_height)})
         png = base64.b64decode(self.cmd("GET", "/screenshot"))
         with open(path, "wb") as f:
             f.write(png)
