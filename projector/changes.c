@@ -1024,7 +1024,8 @@ static void add_count(json_t *b, const char *action, const char *verdict,
                 }
                 json_array_append_new(
                     counts, json_pack("{s:s, s:s, s:I}", "action", action,
-                                      "verdict", verdict, (json_int_t)n));
+                                      "verdict", verdict, "count",
+                                      (json_int_t)n));
         }
 }
 
