@@ -1133,9 +1133,10 @@ static int event_at(scim_store_t *st, uint64_t seq, scim_event_t *ev)
         return rc;
 }
 
-/* 1 if member id was deleted by an applied event at or before seq. */
+/* 1 if member id was deleted by an applied event stamped at or before
+ * as_of_ms (ids are never reused, so any such delete counts). */
 static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
-                      uint64_t seq)
+                      int64_t as_of_ms)
 {
         scim_buf_t pre = {0};
         rocksdb_iterator_t *it;
@@ -1148,16 +1149,17 @@ static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
              rocksdb_iter_next(it)) {
                 size_t kl;
                 const char *k = rocksdb_iter_key(it, &kl);
-                uint64_t s;
                 json_t *r;
+                int64_t ms;
+                const char *tm;
 
                 if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
                         break;
-                s = scim_get_be64((const unsigned char *)k + pre.len);
-                if (s > seq)
-                        break;
-                r = record_at(st, s);
-                if (r && !strcmp(json_string_value(json_object_get(r,
+                r = record_at(st,
+                              scim_get_be64((const unsigned char *)k + pre.len));
+                tm = json_string_value(json_object_get(r, "time"));
+                if (r && tm && scim_time_parse(tm, &ms) == 0 &&
+                    ms <= as_of_ms && !strcmp(json_string_value(json_object_get(r,
                                                                    "action"))
                                      ? json_string_value(
                                            json_object_get(r, "action"))
@@ -1217,7 +1219,6 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         json_t *attrs = NULL, *members = json_object();
         json_t *res = NULL, *meta, *mem_arr;
         int64_t version = 0, created_ms = 0, last_ms = 0;
-        uint64_t last_seq = 0;
         size_t steps = 0;
         int exists = 0, rc = -1;
         const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
@@ -1266,7 +1267,6 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         scim_event_clear(&ev);
                         continue;
                 }
-                last_seq = seq;
                 last_ms = ev.time_ms;
                 if (ev.action == SCIM_ACT_DELETE) {
                         exists = 0;
@@ -1352,7 +1352,7 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 for (size_t i = 0; ids && i < n; i++) {
                         json_t *m, *src = json_object_get(members, ids[i]);
 
-                        if (deleted_by(st, tenant, ids[i], last_seq))
+                        if (deleted_by(st, tenant, ids[i], as_of_ms))
                                 continue;
                         m = json_pack("{s:s}", "value", ids[i]);
                         if (json_object_get(src, "display"))
