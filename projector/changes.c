@@ -980,8 +980,12 @@ int scim_changes_resource_known(scim_store_t *st, const char *tenant,
 
 static void bump(json_t *o, const char *k, json_int_t n)
 {
-        json_object_set_new(
-            o, k, json_integer(json_integer_value(json_object_get(o, k)) + n));
+        json_t *v = json_object_get(o, k);
+
+        if (v)
+                json_integer_set(v, json_integer_value(v) + n);
+        else
+                json_object_set_new(o, k, json_integer(n));
 }
 
 static json_t *new_bucket(const char *start)
@@ -998,34 +1002,30 @@ static json_t *new_bucket(const char *start)
         return b;
 }
 
-static void add_count(json_t *b, const char *action, const char *verdict,
-                      json_int_t n)
+/* Adds n to a bucket. idx maps "action/verdict" to the bucket's element of
+ * "counts" (borrowed), so a 30-day summary needs no linear searches. */
+static void add_count(json_t *b, json_t *idx, const char *action,
+                      const char *verdict, json_int_t n)
 {
         json_t *counts = json_object_get(b, "counts");
 
         bump(b, "total", n);
         bump(json_object_get(b, "byVerdict"), verdict, n);
         bump(json_object_get(b, "byAction"), action, n);
-        if (counts) {
-                size_t i;
+        if (counts && idx) {
+                char key[96];
                 json_t *c;
 
-                json_array_foreach(counts, i, c)
-                {
-                        if (!strcmp(json_string_value(json_object_get(
-                                        c, "action")),
-                                    action) &&
-                            !strcmp(json_string_value(json_object_get(
-                                        c, "verdict")),
-                                    verdict)) {
-                                bump(c, "count", n);
-                                return;
-                        }
+                snprintf(key, sizeof(key), "%s/%s", action, verdict);
+                c = json_object_get(idx, key);
+                if (c) {
+                        bump(c, "count", n);
+                        return;
                 }
-                json_array_append_new(
-                    counts, json_pack("{s:s, s:s, s:I}", "action", action,
-                                      "verdict", verdict, "count",
-                                      (json_int_t)n));
+                c = json_pack("{s:s, s:s, s:I}", "action", action, "verdict",
+                              verdict, "count", (json_int_t)n);
+                json_array_append_new(counts, c);
+                json_object_set(idx, key, c);
         }
 }
 
@@ -1039,13 +1039,14 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
         int64_t to_h = floor_div(to_ms - 1, HOUR_MS); /* inclusive */
         int64_t cur_bucket = INT64_MIN;
         json_t *series = json_array(), *totals = new_bucket(NULL);
-        json_t *bucket = NULL;
+        json_t *bucket = NULL, *idx = json_object();
         char ts[32];
 
         *out = NULL;
         if (bucket_hours != 1 && bucket_hours != 24) {
                 json_decref(series);
                 json_decref(totals);
+                json_decref(idx);
                 return scim_err_set(err, 400, "invalidValue",
                                     "bucket must be hour or day");
         }
@@ -1078,6 +1079,7 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
                         scim_time_format(b * HOUR_MS, ts);
                         bucket = new_bucket(ts);
                         json_array_append_new(series, bucket);
+                        json_object_clear(idx);
                         cur_bucket = b;
                 }
                 {
@@ -1086,11 +1088,11 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
                             (const unsigned char *)v);
 
                         if (an) {
-                                add_count(bucket, an,
+                                add_count(bucket, idx, an,
                                           verdict == 'a' ? "applied"
                                                          : "refused",
                                           n);
-                                add_count(totals, an,
+                                add_count(totals, NULL, an,
                                           verdict == 'a' ? "applied"
                                                          : "refused",
                                           n);
@@ -1108,6 +1110,7 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
         json_object_set_new(*out, "to", json_string(ts));
         json_object_set_new(*out, "series", series);
         json_object_set_new(*out, "totals", totals);
+        json_decref(idx);
         scim_buf_free(&lo);
         scim_buf_free(&pre);
         return 0;
