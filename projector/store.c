@@ -769,6 +769,9 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                             t, "revoked",
                             json_boolean(json_is_true(
                                 json_object_get(o, "revoked"))));
+                        if (json_object_get(o, "scope")) /* reports-only */
+                                json_object_set(t, "scope",
+                                                json_object_get(o, "scope"));
                         json_array_append_new(json_object_get(cur, "tokens"),
                                               t);
                         json_decref(o);
