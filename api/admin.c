@@ -100,8 +100,8 @@ enum MHD_Result scim_admin_serve(struct MHD_Connection *c, const char *url,
 
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
                 return admin_send(c, 405, "text/plain; charset=utf-8",
-                                  not_allowed, sizeof(not_allowed) - 1,
-                                  "Allow", "GET, HEAD");
+                                  not_allowed, sizeof(not_allowed) - 1, "Allow",
+                                  "GET, HEAD");
         if (url[6] == '\0') /* "/admin": relative links need the slash */
                 return admin_send(c, 301, "text/plain; charset=utf-8", "", 0,
                                   "Location", "/admin/");
@@ -114,7 +114,6 @@ enum MHD_Result scim_admin_serve(struct MHD_Connection *c, const char *url,
         type = f ? admin_type(f->name) : NULL;
         if (!f || !type)
                 return admin_send(c, 404, "text/plain; charset=utf-8",
-                                  not_found, sizeof(not_found) - 1, NULL,
-                                  NULL);
+                                  not_found, sizeof(not_found) - 1, NULL, NULL);
         return admin_send(c, 200, type, f->data, f->len, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
- * admin_internal.h — the admin web page (the files under api/admin/), compiled into the
- * binary and served under /admin/. Internal to api/: http.c's route()
+ * admin_internal.h — the admin web page (the files under api/admin/), compiled
+ * into the binary and served under /admin/. Internal to api/: http.c's route()
  * hands every /admin URL to scim_admin_serve().
  */
 #ifndef SCIM_ADMIN_INTERNAL_H
