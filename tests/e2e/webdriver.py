@@ -167,6 +167,7 @@ class Browser:
             h = self.js("return document.documentElement.scrollHeight")
             w = self.js("return window.outerWidth")
             self.cmd("POST", "/window/rect", {"width": w, "height": min(int(h) + 120, max_height)})
+            self.js("window.scrollTo(0, 0)")
         png = base64.b64decode(self.cmd("GET", "/screenshot"))
         with open(path, "wb") as f:
             f.write(png)
