@@ -593,6 +593,12 @@ verdict:
         key_time(&key, ev->time_ms);
         key_be(&key, seq);
         txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
+        /* one action in time order (e.g. who was deleted last week) */
+        key_start(&key, ev->tenant, 'A');
+        scim_buf_append(&key, action, strlen(action) + 1);
+        key_time(&key, ev->time_ms);
+        key_be(&key, seq);
+        txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
         /* one resource's history */
         if (ev->rtype && ev->resource_id && *ev->resource_id &&
             strlen(ev->resource_id) <= SCIM_MAX_ID_LEN) {
@@ -844,8 +850,23 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
         size_t tlen = strlen(tenant) + 1, examined = 0;
         size_t count = q->count ? q->count : 100;
         int rc = -1, by_res = q->resource != NULL;
+        char act[32] = "";
+        size_t suffix = by_res ? 8 : 16; /* seq, or time + seq */
 
         *out = json_array();
+        if (!by_res && q->actions && !strchr(q->actions, ',')) {
+                /* one action: walk its own index (tenant\0 A action\0) */
+                const char *a = q->actions;
+                size_t n = 0;
+
+                while (*a == ' ')
+                        a++;
+                for (; a[n] && a[n] != ' ' && n + 1 < sizeof(act); n++)
+                        act[n] = (char)((a[n] >= 'A' && a[n] <= 'Z')
+                                            ? a[n] + 32
+                                            : a[n]);
+                act[n] = '\0';
+        }
         if (count > SCIM_CHANGES_MAX_COUNT)
                 count = SCIM_CHANGES_MAX_COUNT;
         if (by_res && (!*q->resource ||
@@ -853,9 +874,11 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 scim_err_set(err, 400, "invalidValue", "resource id invalid");
                 goto out;
         }
-        key_start(&pre, tenant, by_res ? 'R' : 'T');
+        key_start(&pre, tenant, by_res ? 'R' : act[0] ? 'A' : 'T');
         if (by_res)
                 scim_buf_append(&pre, q->resource, strlen(q->resource) + 1);
+        else if (act[0])
+                scim_buf_append(&pre, act, strlen(act) + 1);
         scim_buf_append(&lo, pre.data, pre.len);
         scim_buf_append(&hi, pre.data, pre.len);
         if (by_res) {
@@ -867,7 +890,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
         }
         if (q->cursor) {
                 /* the cursor is the key after "tenant\0" */
-                size_t want = by_res ? pre.len - tlen + 8 : 1 + 16;
+                size_t want = pre.len - tlen + suffix;
 
                 if (q->cursor_len != want ||
                     memcmp(q->cursor, pre.data + tlen, pre.len - tlen) != 0) {
@@ -894,7 +917,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 const char *k = rocksdb_iter_key(it, &kl);
                 json_t *r;
 
-                if (kl != pre.len + (by_res ? 8 : 16) ||
+                if (kl != pre.len + suffix ||
                     memcmp(k, pre.data, pre.len) != 0)
                         break;
                 if (ck.len && kl == ck.len && !memcmp(k, ck.data, kl))
@@ -933,7 +956,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 size_t kl;
                 const char *k = rocksdb_iter_key(it, &kl);
 
-                if (kl != pre.len + (by_res ? 8 : 16) ||
+                if (kl != pre.len + suffix ||
                     memcmp(k, pre.data, pre.len) != 0 ||
                     (!by_res && !q->desc && memcmp(k, hi.data, hi.len) >= 0) ||
                     (!by_res && q->desc && memcmp(k, lo.data, lo.len) < 0))

@@ -165,6 +165,7 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err);
  * written by the fold for every event; layout in docs/internals.md):
  *   tenant \0 'T' time(8) seq(8)        -> ""   time order
  *   tenant \0 'R' id \0 seq(8)          -> ""   one resource's history
+ *   tenant \0 'A' action \0 time seq    -> ""   one action in time order
  *   tenant \0 'H' hour(8) action \0 v   -> u64  counts per hour, action and
  *                                               verdict ('a'pplied/'r'efused)
  *   tenant \0 'S' name                  -> saved report definition

@@ -145,6 +145,16 @@ try:
     # ---- filters
     j = changes(c1, action="disable,enable")
     c.ok(sorted(r["action"] for r in j["changes"]) == ["disable", "enable"], "action filter", j)
+    j = changes(c1, action="create", order="asc", count=1)
+    seen, cur = [], j["nextCursor"]
+    seen += [r["seq"] for r in j["changes"]]
+    while cur:
+        j = changes(c1, action="create", order="asc", count=1, cursor=cur)
+        seen += [r["seq"] for r in j["changes"]]
+        cur = j["nextCursor"]
+        if len(seen) > 10:
+            break
+    c.ok(seen == sorted(r["seq"] for r in by_action["create"]), "one action (its own index) paged by 1", seen)
     j = changes(c1, attribute="name")
     c.ok([r["action"] for r in j["changes"]] == ["update", "create"], "attribute filter name matches name.givenName", j)
     j = changes(c1, attribute="members", resourceType="Group")

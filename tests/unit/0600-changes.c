@@ -482,6 +482,34 @@ static void test_store_records_pages_asof(void **state)
         seqs = all_pages("a", q, 4);
         assert_int_equal(json_array_size(seqs), 10);
         json_decref(seqs);
+        /* one action walks its own index: 31 creates in a (30 users and
+         * the group), 10 in ab, any case, either order, any page size */
+        memset(&q, 0, sizeof(q));
+        q.from_ms = INT64_MIN;
+        q.to_ms = INT64_MAX;
+        q.actions = "CREATE";
+        q.desc = 1;
+        seqs = all_pages("a", q, 4);
+        assert_int_equal(json_array_size(seqs), 31);
+        json_decref(seqs);
+        q.desc = 0;
+        seqs = all_pages("ab", q, 3);
+        assert_int_equal(json_array_size(seqs), 10);
+        json_decref(seqs);
+        q.from_ms = T0 + 600000; /* users 10..19 */
+        q.to_ms = T0 + 1200000;
+        seqs = all_pages("a", q, 3);
+        assert_int_equal(json_array_size(seqs), 10);
+        json_decref(seqs);
+        q.actions = " delete ";
+        seqs = all_pages("a", q, 3);
+        assert_int_equal(json_array_size(seqs), 0);
+        json_decref(seqs);
+        q.from_ms = INT64_MIN;
+        q.to_ms = INT64_MAX;
+        seqs = all_pages("a", q, 3);
+        assert_int_equal(json_array_size(seqs), 1);
+        json_decref(seqs);
         /* one resource: its 5 records, oldest first */
         memset(&q, 0, sizeof(q));
         q.from_ms = INT64_MIN;
