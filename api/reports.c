@@ -90,8 +90,8 @@ static enum MHD_Result send_err(rq_t *r, const scim_err_t *e)
                             json_string(e->detail[0] ? e->detail : "error"));
         txt = json_dumps(o, JSON_COMPACT);
         rc = send_body(r, (unsigned)status,
-                       "application/scim+json; charset=utf-8",
-                       txt ? txt : "{}", txt ? strlen(txt) : 2, NULL);
+                       "application/scim+json; charset=utf-8", txt ? txt : "{}",
+                       txt ? strlen(txt) : 2, NULL);
         free(txt);
         json_decref(o);
         return rc;
@@ -165,8 +165,8 @@ static enum MHD_Result answer_changes(rq_t *r, json_t *params,
         enum MHD_Result rc;
 
         scim_err_clear(&e);
-        if (scim_reports_parse_query(params, scim_now_ms(), 0, &q, &cur,
-                                     &e) < 0) {
+        if (scim_reports_parse_query(params, scim_now_ms(), 0, &q, &cur, &e) <
+            0) {
                 rc = send_err(r, &e);
                 goto out;
         }
@@ -196,9 +196,9 @@ static enum MHD_Result answer_changes(rq_t *r, json_t *params,
                             json_integer((json_int_t)json_array_size(recs)));
         json_object_set_new(o, "changes", recs);
         recs = NULL;
-        json_object_set_new(o, "nextCursor", next64.len
-                                                 ? json_string(next64.data)
-                                                 : json_null());
+        json_object_set_new(o, "nextCursor",
+                            next64.len ? json_string(next64.data)
+                                       : json_null());
         rc = send_json(r, 200, o);
 out:
         json_decref(recs);
@@ -293,8 +293,8 @@ static enum MHD_Result summary(rq_t *r)
                 return fail(r, 400, "invalidValue",
                             "a summary covers at most 400 days");
         scim_err_clear(&e);
-        if (scim_changes_summary(r->st, r->tenant, from, to, hours, &out,
-                                 &e) < 0)
+        if (scim_changes_summary(r->st, r->tenant, from, to, hours, &out, &e) <
+            0)
                 return send_err(r, &e);
         rc = send_json(r, 200, out);
         json_decref(out);
@@ -343,10 +343,9 @@ static enum MHD_Result saved_put(rq_t *r, const char *name, const char *body,
                 goto out;
         }
         txt = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
-        if (!txt ||
-            scim_ingest_report_def(r->ing, SCIM_ACT_REPORT_SAVE, r->tenant,
-                                   r->token_id, r->request_id, name, txt,
-                                   &status, &e) < 0) {
+        if (!txt || scim_ingest_report_def(
+                        r->ing, SCIM_ACT_REPORT_SAVE, r->tenant, r->token_id,
+                        r->request_id, name, txt, &status, &e) < 0) {
                 rc = send_err(r, &e);
                 goto out;
         }
@@ -434,8 +433,7 @@ static enum MHD_Result saved(rq_t *r, const char *method, char **seg, int n,
                 return rc;
         }
         if (strcmp(method, "PUT") && strcmp(method, "DELETE"))
-                return fail(r, 405, NULL,
-                            "GET, PUT or DELETE a saved report");
+                return fail(r, 405, NULL, "GET, PUT or DELETE a saved report");
         if (r->reports_only)
                 return fail(r, 403, NULL,
                             "a report-only token cannot change saved "
@@ -457,12 +455,11 @@ int scim_reports_match(const char *url)
                        !strcasecmp(url, "/reports"));
 }
 
-enum MHD_Result scim_reports_handle(struct MHD_Connection *c,
-                                    scim_store_t *st, scim_ingest_t *ing,
-                                    int tls, const char *url,
-                                    const char *method, const char *raw_uri,
-                                    const char *body, size_t body_len,
-                                    const char *request_id)
+enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
+                                    scim_ingest_t *ing, int tls,
+                                    const char *url, const char *method,
+                                    const char *raw_uri, const char *body,
+                                    size_t body_len, const char *request_id)
 {
         rq_t r;
         char path[1024], *seg[REPORTS_MAX_SEGS + 1], *save = NULL, *tok;
@@ -480,8 +477,8 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c,
         if (strlen(url) >= sizeof(path))
                 return fail(&r, 404, NULL, "no such endpoint");
         snprintf(path, sizeof(path), "%s", url);
-        for (tok = strtok_r(path, "/", &save); tok; tok = strtok_r(NULL, "/",
-                                                                  &save)) {
+        for (tok = strtok_r(path, "/", &save); tok;
+             tok = strtok_r(NULL, "/", &save)) {
                 if (n == REPORTS_MAX_SEGS)
                         return fail(&r, 404, NULL, "no such endpoint");
                 seg[n++] = tok;
@@ -490,8 +487,7 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c,
                 return fail(&r, 404, NULL,
                             "no such endpoint; the reports base URL is "
                             "/reports/v1/{tenant}/");
-        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                           "Authorization");
+        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
                 return fail(&r, 401, NULL,
                             "missing bearer token (Authorization: Bearer "
@@ -529,8 +525,8 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c,
                         rc = fail(&r, 404, NULL,
                                   "no change record for that resource");
                 else
-                        rc = answer_changes(&r, r.params, seg[4], 0, NULL,
-                                            NULL);
+                        rc =
+                            answer_changes(&r, r.params, seg[4], 0, NULL, NULL);
         } else if ((!strcasecmp(seg[3], "Users") ||
                     !strcasecmp(seg[3], "Groups")) &&
                    n == 5)

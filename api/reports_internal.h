@@ -22,12 +22,11 @@ int scim_reports_match(const char *url);
  * reads go to the store directly; saving or deleting a saved report waits
  * for one group commit (scim_ingest_report_def). body/raw_uri are borrowed.
  */
-enum MHD_Result scim_reports_handle(struct MHD_Connection *c,
-                                    scim_store_t *st, scim_ingest_t *ing,
-                                    int tls, const char *url,
-                                    const char *method, const char *raw_uri,
-                                    const char *body, size_t body_len,
-                                    const char *request_id);
+enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
+                                    scim_ingest_t *ing, int tls,
+                                    const char *url, const char *method,
+                                    const char *raw_uri, const char *body,
+                                    size_t body_len, const char *request_id);
 
 /*
  * Turns request parameters (object of lower-cased names -> string values,

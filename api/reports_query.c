@@ -12,9 +12,9 @@
 #include "api/reports_internal.h"
 
 static const char *const known_actions[] = {
-    "create",        "update",        "disable",     "enable",
-    "delete",        "member_add",    "member_remove", "refused",
-    "tenant_create", "token_issue",   "token_revoke",  "report_save",
+    "create",        "update",      "disable",       "enable",
+    "delete",        "member_add",  "member_remove", "refused",
+    "tenant_create", "token_issue", "token_revoke",  "report_save",
     "report_delete", NULL};
 
 const char *const scim_reports_columns[] = {
@@ -25,9 +25,9 @@ const char *const scim_reports_columns[] = {
 
 /* Parameters a change query understands (lower-cased). */
 static const char *const known_params[] = {
-    "from",   "to",    "resource",  "resourcetype", "action", "verdict",
-    "status", "actor", "attribute", "username",     "count",  "cursor",
-    "order",  "format", NULL};
+    "from",    "to",     "resource", "resourcetype", "action",
+    "verdict", "status", "actor",    "attribute",    "username",
+    "count",   "cursor", "order",    "format",       NULL};
 
 static int in_set(const char *const *set, const char *s, int ci)
 {
@@ -56,7 +56,7 @@ int scim_reports_parse_time(const char *s, int64_t now_ms, int64_t *out)
                                 return -1;
                         v = v * 10 + (s[i] - '0');
                 }
-                unit = s[n - 1] == 'm' ? 60000LL
+                unit = s[n - 1] == 'm'   ? 60000LL
                        : s[n - 1] == 'h' ? 3600000LL
                                          : 86400000LL;
                 *out = now_ms - v * unit;
@@ -327,11 +327,10 @@ static void modified_text(const json_t *mods, scim_buf_t *out)
         {
                 if (i)
                         scim_buf_puts(out, "; ");
-                scim_buf_puts(out, json_string_value(json_object_get(m,
-                                                                     "path"))
-                                       ? json_string_value(
-                                             json_object_get(m, "path"))
-                                       : "");
+                scim_buf_puts(
+                    out, json_string_value(json_object_get(m, "path"))
+                             ? json_string_value(json_object_get(m, "path"))
+                             : "");
                 scim_buf_puts(out, ":");
                 if (json_object_get(m, "added")) {
                         json_array_foreach(json_object_get(m, "added"), j, x)
@@ -339,8 +338,7 @@ static void modified_text(const json_t *mods, scim_buf_t *out)
                                 scim_buf_puts(out, " +");
                                 value_text(x, out);
                         }
-                        json_array_foreach(json_object_get(m, "removed"), j,
-                                           x)
+                        json_array_foreach(json_object_get(m, "removed"), j, x)
                         {
                                 scim_buf_puts(out, " -");
                                 value_text(x, out);

@@ -160,8 +160,8 @@ int main(int argc, char **argv)
                 if (i >= users && i % 50 == 49) {
                         /* every 50th event goes to the decoy tenant */
                         snprintf(id, sizeof(id), "decoy-%08ld", i);
-                        snprintf(js, sizeof(js),
-                                 "{\"userName\":\"decoy%ld\"}", i);
+                        snprintf(js, sizeof(js), "{\"userName\":\"decoy%ld\"}",
+                                 i);
                         mk(&e, SCIM_ACT_CREATE, "bench2", id, js, when);
                 } else {
                         mk(&e, i < users ? SCIM_ACT_CREATE : SCIM_ACT_REPLACE,
@@ -236,8 +236,7 @@ int main(int argc, char **argv)
 
                         memset(&q, 0, sizeof(q));
                         q.from_ms = t0 + (int64_t)(next_rand() %
-                                                   (uint64_t)(span -
-                                                              86400000));
+                                                   (uint64_t)(span - 86400000));
                         q.to_ms = q.from_ms + 86400000;
                         q.count = 100;
                         q.desc = 1;
@@ -260,8 +259,7 @@ int main(int argc, char **argv)
 
                         memset(&q, 0, sizeof(q));
                         q.from_ms = t0 + (int64_t)(next_rand() %
-                                                   (uint64_t)(span -
-                                                              86400000));
+                                                   (uint64_t)(span - 86400000));
                         q.to_ms = q.from_ms + 86400000;
                         q.count = 100;
                         q.desc = 1;
@@ -343,10 +341,10 @@ int main(int argc, char **argv)
 
                 snprintf(id, sizeof(id), "user-%08ld",
                          (long)(next_rand() % (uint64_t)users));
-                if (scim_changes_as_of(st, "bench", SCIM_RT_USER, id,
-                                       t0 + (int64_t)(next_rand() %
-                                                      (uint64_t)span),
-                                       &out, &err) == 0)
+                if (scim_changes_as_of(
+                        st, "bench", SCIM_RT_USER, id,
+                        t0 + (int64_t)(next_rand() % (uint64_t)span), &out,
+                        &err) == 0)
                         rows++;
                 t[r] = now_s() - a;
                 json_decref(out);
@@ -358,9 +356,8 @@ int main(int argc, char **argv)
                 json_t *out = NULL;
                 double a = now_s();
 
-                if (scim_changes_get(st, "bench",
-                                     1 + next_rand() % (uint64_t)n, &out,
-                                     &err) == 0)
+                if (scim_changes_get(st, "bench", 1 + next_rand() % (uint64_t)n,
+                                     &out, &err) == 0)
                         rows++;
                 t[r] = now_s() - a;
                 json_decref(out);

@@ -24,14 +24,14 @@
 #define HOUR_MS 3600000LL
 
 static const char *const event_action_names[] = {
-    "create",        "replace",     "patch",        "delete",
-    "refused",       "tenant_create", "token_issue", "token_revoke",
-    "report_save",   "report_delete"};
+    "create",      "replace",       "patch",       "delete",
+    "refused",     "tenant_create", "token_issue", "token_revoke",
+    "report_save", "report_delete"};
 
 static const char *event_action_name(scim_action_t a)
 {
-        if ((unsigned)a < sizeof(event_action_names) /
-                              sizeof(event_action_names[0]))
+        if ((unsigned)a <
+            sizeof(event_action_names) / sizeof(event_action_names[0]))
                 return event_action_names[a];
         return "unknown";
 }
@@ -100,8 +100,7 @@ static int typed_array(const json_t *arr)
                         f = json_array_get(arr, j);
                         if (scim_strcaseeq(
                                 json_string_value(json_object_get(e, "type")),
-                                json_string_value(
-                                    json_object_get(f, "type"))))
+                                json_string_value(json_object_get(f, "type"))))
                                 return 0;
                 }
         }
@@ -172,8 +171,7 @@ static void flat(json_t *acc, const char *prefix, const json_t *v, int depth)
         } else {
                 int objects = 1;
 
-                json_array_foreach(v, i, e) if (!json_is_object(e)) objects =
-                    0;
+                json_array_foreach(v, i, e) if (!json_is_object(e)) objects = 0;
                 if (!objects) {
                         json_object_set(acc, prefix, (json_t *)v);
                         scim_buf_free(&p);
@@ -253,10 +251,10 @@ json_t *changes_diff(const json_t *old, const json_t *cur)
 
                 if (x && y && json_equal(x, y))
                         continue;
-                json_array_append_new(
-                    out, json_pack("{s:s, s:O, s:O}", "path", keys[i], "old",
-                                   x ? x : json_null(), "new",
-                                   y ? y : json_null()));
+                json_array_append_new(out, json_pack("{s:s, s:O, s:O}", "path",
+                                                     keys[i], "old",
+                                                     x ? x : json_null(), "new",
+                                                     y ? y : json_null()));
         }
 out:
         free(keys);
@@ -348,8 +346,7 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
             !*ev->resource_id || strlen(ev->resource_id) > SCIM_MAX_ID_LEN ||
             (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP))
                 return;
-        pre->old = load_stored(t, ev->tenant, (char)ev->rtype,
-                               ev->resource_id);
+        pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id);
         if (ev->rtype != SCIM_RT_GROUP || !pre->old ||
             ev->action == SCIM_ACT_REFUSED || ev->action == SCIM_ACT_DELETE)
                 return;
@@ -381,15 +378,13 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
         if (ev->n_removed)
                 pre->removed_was = calloc(ev->n_removed, 1);
         for (size_t i = 0; pre->added_was && i < ev->n_added; i++)
-                pre->added_was[i] =
-                    ev->added[i].value &&
-                    is_member(t, ev->tenant, ev->resource_id,
-                              ev->added[i].value);
+                pre->added_was[i] = ev->added[i].value &&
+                                    is_member(t, ev->tenant, ev->resource_id,
+                                              ev->added[i].value);
         for (size_t i = 0; pre->removed_was && i < ev->n_removed; i++)
                 pre->removed_was[i] =
-                    ev->removed[i] && is_member(t, ev->tenant,
-                                                ev->resource_id,
-                                                ev->removed[i]);
+                    ev->removed[i] &&
+                    is_member(t, ev->tenant, ev->resource_id, ev->removed[i]);
 }
 
 void changes_pre_free(changes_pre_t *pre)
@@ -427,15 +422,15 @@ static void member_delta(const scim_event_t *ev, const changes_pre_t *pre,
                         for (size_t j = 0; j < ev->n_removed; j++)
                                 if (ev->removed[j] &&
                                     !strcmp(ev->removed[j], mid)) {
-                                        json_array_append_new(
-                                            added, json_string(mid));
+                                        json_array_append_new(added,
+                                                              json_string(mid));
                                         break;
                                 }
                 }
         }
         if (ev->members_replace) {
-                json_object_foreach(pre->old_members, k, v) if (
-                    !json_object_get(in_added, k))
+                json_object_foreach(pre->old_members, k,
+                                    v) if (!json_object_get(in_added, k))
                     json_array_append_new(removed, json_string(k));
         } else {
                 json_t *seen = json_object();
@@ -443,8 +438,8 @@ static void member_delta(const scim_event_t *ev, const changes_pre_t *pre,
                 for (size_t i = 0; i < ev->n_removed; i++) {
                         const char *mid = ev->removed[i];
 
-                        if (!mid || !pre->removed_was ||
-                            !pre->removed_was[i] || json_object_get(seen, mid))
+                        if (!mid || !pre->removed_was || !pre->removed_was[i] ||
+                            json_object_get(seen, mid))
                                 continue;
                         json_object_set_new(seen, mid, json_true());
                         if (!json_object_get(in_added, mid))
@@ -508,42 +503,40 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         scim_time_format(ev->time_ms, ts);
         json_object_set_new(o, "time", json_string(ts));
         set_str_or_null(o, "tenant", ev->tenant);
-        json_object_set_new(
-            o, "resourceType",
-            ev->rtype == SCIM_RT_USER
-                ? json_string("User")
-                : ev->rtype == SCIM_RT_GROUP ? json_string("Group")
-                                             : json_null());
+        json_object_set_new(o, "resourceType",
+                            ev->rtype == SCIM_RT_USER    ? json_string("User")
+                            : ev->rtype == SCIM_RT_GROUP ? json_string("Group")
+                                                         : json_null());
         set_str_or_null(o, "id", ev->rtype ? ev->resource_id : NULL);
         /* userName / displayName: new state, else old, else the request */
         if (ev->action == SCIM_ACT_REFUSED && ev->resource_json)
                 req = json_loads(ev->resource_json, 0, NULL);
         names = cur ? cur : old ? old : req;
-        set_str_or_null(o, "userName",
-                        ev->rtype == SCIM_RT_USER
-                            ? json_string_value(
-                                  json_object_get(names, "userName"))
-                            : NULL);
-        set_str_or_null(o, "displayName",
-                        json_string_value(json_object_get(names,
-                                                          "displayName")));
+        set_str_or_null(
+            o, "userName",
+            ev->rtype == SCIM_RT_USER
+                ? json_string_value(json_object_get(names, "userName"))
+                : NULL);
+        set_str_or_null(
+            o, "displayName",
+            json_string_value(json_object_get(names, "displayName")));
         if (ev->action == SCIM_ACT_REFUSED) {
                 char lower[32];
                 const char *a = ev->attempted_action;
                 size_t i = 0;
 
                 for (; a && a[i] && i + 1 < sizeof(lower); i++)
-                        lower[i] = (char)((a[i] >= 'A' && a[i] <= 'Z')
-                                              ? a[i] + 32
-                                              : a[i]);
+                        lower[i] =
+                            (char)((a[i] >= 'A' && a[i] <= 'Z') ? a[i] + 32
+                                                                : a[i]);
                 lower[i] = '\0';
                 set_str_or_null(o, "eventAction", a ? lower : "refused");
         } else {
                 json_object_set_new(o, "eventAction",
                                     json_string(event_action_name(ev->action)));
         }
-        if (applied && (ev->rtype == SCIM_RT_USER ||
-                        ev->rtype == SCIM_RT_GROUP)) {
+        if (applied &&
+            (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP)) {
                 json_t *added = json_array(), *removed = json_array();
                 size_t n_attr;
 
@@ -649,8 +642,8 @@ void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
 
         {
                 size_t tl = 0;
-                char *tv = txn_get(t, CF_TENANT, ev->tenant,
-                                   strlen(ev->tenant), &tl);
+                char *tv =
+                    txn_get(t, CF_TENANT, ev->tenant, strlen(ev->tenant), &tl);
 
                 free(tv);
                 if (!tv) {
@@ -676,8 +669,7 @@ void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 v->status = 204;
                 goto out;
         }
-        def = ev->resource_json ? json_loads(ev->resource_json, 0, NULL)
-                                : NULL;
+        def = ev->resource_json ? json_loads(ev->resource_json, 0, NULL) : NULL;
         if (!json_is_object(def)) {
                 refuse_report(v, 400, "invalidValue",
                               "report definition is not a JSON object");
@@ -687,7 +679,8 @@ void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
         scim_time_format(ev->time_ms, ts);
         json_object_set_new(def, "name", json_string(ev->resource_id));
         if (json_is_string(json_object_get(old, "created")))
-                json_object_set(def, "created", json_object_get(old, "created"));
+                json_object_set(def, "created",
+                                json_object_get(old, "created"));
         else
                 json_object_set_new(def, "created", json_string(ts));
         json_object_set_new(def, "updated", json_string(ts));
@@ -862,15 +855,14 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 while (*a == ' ')
                         a++;
                 for (; a[n] && a[n] != ' ' && n + 1 < sizeof(act); n++)
-                        act[n] = (char)((a[n] >= 'A' && a[n] <= 'Z')
-                                            ? a[n] + 32
-                                            : a[n]);
+                        act[n] = (char)((a[n] >= 'A' && a[n] <= 'Z') ? a[n] + 32
+                                                                     : a[n]);
                 act[n] = '\0';
         }
         if (count > SCIM_CHANGES_MAX_COUNT)
                 count = SCIM_CHANGES_MAX_COUNT;
-        if (by_res && (!*q->resource ||
-                       strlen(q->resource) > SCIM_MAX_ID_LEN)) {
+        if (by_res &&
+            (!*q->resource || strlen(q->resource) > SCIM_MAX_ID_LEN)) {
                 scim_err_set(err, 400, "invalidValue", "resource id invalid");
                 goto out;
         }
@@ -882,8 +874,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
         scim_buf_append(&lo, pre.data, pre.len);
         scim_buf_append(&hi, pre.data, pre.len);
         if (by_res) {
-                scim_buf_append(&hi, "\xff\xff\xff\xff\xff\xff\xff\xff\xff",
-                                9);
+                scim_buf_append(&hi, "\xff\xff\xff\xff\xff\xff\xff\xff\xff", 9);
         } else {
                 key_time(&lo, q->from_ms);
                 key_time(&hi, q->to_ms);
@@ -917,8 +908,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 const char *k = rocksdb_iter_key(it, &kl);
                 json_t *r;
 
-                if (kl != pre.len + suffix ||
-                    memcmp(k, pre.data, pre.len) != 0)
+                if (kl != pre.len + suffix || memcmp(k, pre.data, pre.len) != 0)
                         break;
                 if (ck.len && kl == ck.len && !memcmp(k, ck.data, kl))
                         continue; /* the cursor's own entry */
@@ -941,15 +931,14 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 examined++;
                 next->len = 0;
                 scim_buf_append(next, k + tlen, kl - tlen);
-                r = record_at(st, scim_get_be64(
-                                      (const unsigned char *)k + kl - 8));
+                r = record_at(st,
+                              scim_get_be64((const unsigned char *)k + kl - 8));
                 if (r && record_matches(r, q))
                         json_array_append(*out, r);
                 json_decref(r);
         }
-        if (!rocksdb_iter_valid(it) ||
-            (json_array_size(*out) < count &&
-             examined < SCIM_CHANGES_SCAN_LIMIT))
+        if (!rocksdb_iter_valid(it) || (json_array_size(*out) < count &&
+                                        examined < SCIM_CHANGES_SCAN_LIMIT))
                 next->len = 0; /* reached the end of the range */
         else {
                 /* is there really another entry in range? */
@@ -1107,18 +1096,16 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
                 }
                 {
                         char *an = strndup(action, al);
-                        json_int_t n = (json_int_t)scim_get_be64(
-                            (const unsigned char *)v);
+                        json_int_t n =
+                            (json_int_t)scim_get_be64((const unsigned char *)v);
 
                         if (an) {
-                                add_count(bucket, idx, an,
-                                          verdict == 'a' ? "applied"
-                                                         : "refused",
-                                          n);
-                                add_count(totals, NULL, an,
-                                          verdict == 'a' ? "applied"
-                                                         : "refused",
-                                          n);
+                                add_count(
+                                    bucket, idx, an,
+                                    verdict == 'a' ? "applied" : "refused", n);
+                                add_count(
+                                    totals, NULL, an,
+                                    verdict == 'a' ? "applied" : "refused", n);
                         }
                         free(an);
                 }
@@ -1181,21 +1168,21 @@ static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
 
                 if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
                         break;
-                r = record_at(st,
-                              scim_get_be64((const unsigned char *)k + pre.len));
+                r = record_at(
+                    st, scim_get_be64((const unsigned char *)k + pre.len));
                 tm = json_string_value(json_object_get(r, "time"));
                 if (r && tm && scim_time_parse(tm, &ms) == 0 &&
-                    ms <= as_of_ms && !strcmp(json_string_value(json_object_get(r,
-                                                                   "action"))
-                                     ? json_string_value(
-                                           json_object_get(r, "action"))
-                                     : "",
-                                 "delete") &&
-                    !strcmp(json_string_value(json_object_get(r, "verdict"))
-                                ? json_string_value(
-                                      json_object_get(r, "verdict"))
-                                : "",
-                            "applied"))
+                    ms <= as_of_ms &&
+                    !strcmp(
+                        json_string_value(json_object_get(r, "action"))
+                            ? json_string_value(json_object_get(r, "action"))
+                            : "",
+                        "delete") &&
+                    !strcmp(
+                        json_string_value(json_object_get(r, "verdict"))
+                            ? json_string_value(json_object_get(r, "verdict"))
+                            : "",
+                        "applied"))
                         gone = 1;
                 json_decref(r);
         }
@@ -1221,8 +1208,8 @@ static const char *member_type(scim_store_t *st, const char *tenant,
 
                 if (kl == pre.len + 8 && !memcmp(k, pre.data, pre.len)) {
                         json_t *r = record_at(
-                            st, scim_get_be64((const unsigned char *)k +
-                                              pre.len));
+                            st,
+                            scim_get_be64((const unsigned char *)k + pre.len));
                         const char *rt = json_string_value(
                             json_object_get(r, "resourceType"));
 
@@ -1282,8 +1269,8 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 verdict = json_string_value(json_object_get(r, "verdict"));
                 rtn = json_string_value(json_object_get(r, "resourceType"));
                 if (!r || !tm || scim_time_parse(tm, &ms) < 0 || !verdict ||
-                    strcmp(verdict, "applied") || !rtn ||
-                    strcmp(rtn, rname) || ms > as_of_ms) {
+                    strcmp(verdict, "applied") || !rtn || strcmp(rtn, rname) ||
+                    ms > as_of_ms) {
                         json_decref(r);
                         continue;
                 }
@@ -1318,8 +1305,7 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         }
                         for (size_t i = 0; i < ev.n_removed; i++)
                                 if (ev.removed[i])
-                                        json_object_del(members,
-                                                        ev.removed[i]);
+                                        json_object_del(members, ev.removed[i]);
                         for (size_t i = 0; i < ev.n_added; i++) {
                                 json_t *m = json_object();
 
@@ -1329,8 +1315,8 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                         json_object_set_new(
                                             m, "display",
                                             json_string(ev.added[i].display));
-                                json_object_set_new(members,
-                                                    ev.added[i].value, m);
+                                json_object_set_new(members, ev.added[i].value,
+                                                    m);
                         }
                 }
                 scim_event_clear(&ev);
@@ -1365,8 +1351,8 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         if (rt == SCIM_RT_GROUP) {
                 /* members in id order, like the live view; drop members
                  * deleted by then */
-                const char **ids = calloc(json_object_size(members) + 1,
-                                          sizeof(*ids));
+                const char **ids =
+                    calloc(json_object_size(members) + 1, sizeof(*ids));
                 const char *k;
                 json_t *v;
                 size_t n = 0;
@@ -1382,9 +1368,9 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                 continue;
                         m = json_pack("{s:s}", "value", ids[i]);
                         if (json_object_get(src, "display"))
-                                json_object_set(m, "display",
-                                                json_object_get(src,
-                                                                "display"));
+                                json_object_set(
+                                    m, "display",
+                                    json_object_get(src, "display"));
                         json_object_set_new(
                             m, "type",
                             json_string(member_type(st, tenant, ids[i])));
@@ -1436,8 +1422,8 @@ int scim_reports_saved_get(scim_store_t *st, const char *tenant,
                 *out = json_loadb(v, vl, 0, NULL);
         free(v);
         if (!*out)
-                return scim_err_set(err, 404, NULL,
-                                    "no saved report '%.64s'", name);
+                return scim_err_set(err, 404, NULL, "no saved report '%.64s'",
+                                    name);
         return 0;
 }
 

@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (scim_reports_parse_query(params, 1700000000000LL, 0, &q,
                                              &cur, &err) == 0) {
                         if (q.count < 1 || q.count > SCIM_CHANGES_MAX_COUNT ||
-                            (q.cursor && q.cursor_len >
-                                             SCIM_CHANGES_MAX_CURSOR))
+                            (q.cursor &&
+                             q.cursor_len > SCIM_CHANGES_MAX_CURSOR))
                                 abort();
                 } else if (err.status != 400) {
                         abort();

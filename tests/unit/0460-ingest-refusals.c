@@ -40,10 +40,10 @@ static int setup(void **state)
         snprintf(f->dir, sizeof(f->dir), "%s/refusals-XXXXXX", tmp);
         assert_non_null(mkdtemp(f->dir));
         assert_int_equal(scim_schemas_init(errstr, sizeof(errstr)), 0);
-        assert_int_equal(scim_store_open(f->dir, &f->st, errstr, sizeof(errstr)),
-                         0);
-        assert_int_equal(scim_ingest_new(f->st, &f->ing, errstr, sizeof(errstr)),
-                         0);
+        assert_int_equal(
+            scim_store_open(f->dir, &f->st, errstr, sizeof(errstr)), 0);
+        assert_int_equal(
+            scim_ingest_new(f->st, &f->ing, errstr, sizeof(errstr)), 0);
         scim_err_clear(&err);
         assert_int_equal(scim_ingest_admin(f->ing, SCIM_ACT_TENANT_CREATE, "t1",
                                            NULL, NULL, NULL, 0, &err),
@@ -116,11 +116,10 @@ static void test_refusal_events_carry_the_answer(void **state)
             json_string_value(json_object_get(rec, "eventAction")), "create");
         assert_int_equal(json_integer_value(json_object_get(rec, "status")),
                          400);
-        assert_string_equal(
-            json_string_value(json_object_get(rec, "scimType")),
-            "invalidValue");
-        assert_string_equal(
-            json_string_value(json_object_get(rec, "userName")), "=cmd");
+        assert_string_equal(json_string_value(json_object_get(rec, "scimType")),
+                            "invalidValue");
+        assert_string_equal(json_string_value(json_object_get(rec, "userName")),
+                            "=cmd");
         assert_string_equal(json_string_value(json_object_get(rec, "actor")),
                             "abcdef0123456789");
         assert_string_equal(
@@ -164,23 +163,21 @@ static void test_saved_report_and_scoped_token(void **state)
         json_t *def = NULL;
 
         scim_err_clear(&err);
-        assert_int_equal(scim_ingest_report_def(f->ing, SCIM_ACT_REPORT_SAVE,
-                                                "t1", "abcdef0123456789", "r",
-                                                "weekly",
-                                                "{\"format\":\"csv\"}",
-                                                &status, &err),
-                         0);
+        assert_int_equal(
+            scim_ingest_report_def(f->ing, SCIM_ACT_REPORT_SAVE, "t1",
+                                   "abcdef0123456789", "r", "weekly",
+                                   "{\"format\":\"csv\"}", &status, &err),
+            0);
         assert_int_equal(status, 201);
-        assert_int_equal(scim_reports_saved_get(f->st, "t1", "weekly", &def,
-                                                &err),
-                         0);
+        assert_int_equal(
+            scim_reports_saved_get(f->st, "t1", "weekly", &def, &err), 0);
         assert_string_equal(
             json_string_value(json_object_get(def, "updatedBy")),
             "abcdef0123456789");
         json_decref(def);
         assert_int_equal(scim_ingest_report_def(f->ing, SCIM_ACT_REPORT_SAVE,
-                                                "t1", "a", "r", "weekly",
-                                                "[1]", &status, &err),
+                                                "t1", "a", "r", "weekly", "[1]",
+                                                &status, &err),
                          -1);
         assert_int_equal(status, 400);
         assert_int_equal(scim_ingest_report_def(f->ing, SCIM_ACT_REPORT_DELETE,
@@ -218,10 +215,10 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(
                 test_refusal_events_carry_the_answer, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_burst_logged_or_counted,
+            cmocka_unit_test_setup_teardown(test_burst_logged_or_counted, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_saved_report_and_scoped_token,
                                             setup, teardown),
-            cmocka_unit_test_setup_teardown(
-                test_saved_report_and_scoped_token, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -139,20 +139,15 @@ static void test_classify(void **state)
         memset(&ev, 0, sizeof(ev));
         ev.rtype = SCIM_RT_USER;
         ev.action = SCIM_ACT_CREATE;
-        assert_string_equal(changes_classify(&ev, NULL, on, 1, 0, 0),
-                            "create");
+        assert_string_equal(changes_classify(&ev, NULL, on, 1, 0, 0), "create");
         ev.action = SCIM_ACT_PATCH;
-        assert_string_equal(changes_classify(&ev, on, off, 1, 0, 0),
-                            "disable");
-        assert_string_equal(changes_classify(&ev, off, on, 1, 0, 0),
-                            "enable");
+        assert_string_equal(changes_classify(&ev, on, off, 1, 0, 0), "disable");
+        assert_string_equal(changes_classify(&ev, off, on, 1, 0, 0), "enable");
         assert_string_equal(changes_classify(&ev, none, on, 1, 0, 0),
                             "update"); /* absent -> true is not enable */
-        assert_string_equal(changes_classify(&ev, on, on, 2, 0, 0),
-                            "update");
+        assert_string_equal(changes_classify(&ev, on, on, 2, 0, 0), "update");
         ev.action = SCIM_ACT_DELETE;
-        assert_string_equal(changes_classify(&ev, on, NULL, 0, 0, 0),
-                            "delete");
+        assert_string_equal(changes_classify(&ev, on, NULL, 0, 0, 0), "delete");
         ev.rtype = SCIM_RT_GROUP;
         ev.action = SCIM_ACT_PATCH;
         assert_string_equal(changes_classify(&ev, none, none, 0, 2, 0),
@@ -172,8 +167,8 @@ static void test_classify(void **state)
 
 static void test_time_keys_order(void **state)
 {
-        int64_t v[] = {INT64_MIN, -86400000, -1, 0, 1, 1700000000000LL,
-                       INT64_MAX};
+        int64_t v[] = {INT64_MIN, -86400000,       -1,       0,
+                       1,         1700000000000LL, INT64_MAX};
         unsigned char a[8], b[8];
 
         (void)state;
@@ -192,8 +187,8 @@ static void test_path_matches(void **state)
         (void)state;
         assert_true(changes_path_matches("name.givenName", "name"));
         assert_true(changes_path_matches("name.givenName", "NAME.givenname"));
-        assert_true(changes_path_matches("emails[type eq \"work\"].value",
-                                         "emails"));
+        assert_true(
+            changes_path_matches("emails[type eq \"work\"].value", "emails"));
         assert_true(changes_path_matches(
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
             "department",
@@ -295,11 +290,12 @@ static void test_parse_query(void **state)
         assert_true(q.from_ms == 1000000000000LL - 7200000);
         assert_int_equal(scim_reports_parse_time("-7d", 0, &ms), 0);
         assert_true(ms == -7 * 86400000LL);
-        const char *bad[] = {"from=nope",       "count=0",      "count=x",
-                             "action=create,,",  "action=boom",  "status=700",
-                             "verdict=x",       "order=sideways", "cursor=%25",
-                             "format=xml",      "resourceType=x",
-                             "from=2&to=1",     "from=-99999999999d"};
+        const char *bad[] = {
+            "from=nope",         "count=0",        "count=x",
+            "action=create,,",   "action=boom",    "status=700",
+            "verdict=x",         "order=sideways", "cursor=%25",
+            "format=xml",        "resourceType=x", "from=2&to=1",
+            "from=-99999999999d"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (parse(bad[i], &q, &cur) != -1)
                         fail_msg("accepted %s", bad[i]);
@@ -366,10 +362,9 @@ static json_t *all_pages(const char *tenant, scim_change_query_t q, size_t n)
                         assert_string_equal(
                             json_string_value(json_object_get(r, "tenant")),
                             tenant);
-                        json_array_append_new(
-                            seqs,
-                            json_integer(json_integer_value(
-                                json_object_get(r, "seq"))));
+                        json_array_append_new(seqs,
+                                              json_integer(json_integer_value(
+                                                  json_object_get(r, "seq"))));
                 }
                 json_decref(recs);
                 if (!next.len)
@@ -521,21 +516,19 @@ static void test_store_records_pages_asof(void **state)
         q.actions = "disable";
         seqs = all_pages("a", q, 2);
         assert_int_equal(json_array_size(seqs), 1);
-        assert_int_equal(scim_changes_get(
-                             st, "a",
-                             (uint64_t)json_integer_value(
-                                 json_array_get(seqs, 0)),
-                             &rec, &err),
-                         0);
+        assert_int_equal(
+            scim_changes_get(
+                st, "a", (uint64_t)json_integer_value(json_array_get(seqs, 0)),
+                &rec, &err),
+            0);
         assert_json(json_object_get(rec, "modified"),
                     "[{\"path\":\"active\",\"old\":true,\"new\":false}]");
         /* the same seq is not visible from tenant ab */
-        assert_int_equal(scim_changes_get(
-                             st, "ab",
-                             (uint64_t)json_integer_value(
-                                 json_array_get(seqs, 0)),
-                             &res, &err),
-                         -1);
+        assert_int_equal(
+            scim_changes_get(
+                st, "ab", (uint64_t)json_integer_value(json_array_get(seqs, 0)),
+                &res, &err),
+            -1);
         assert_int_equal(err.status, 404);
         json_decref(rec);
         json_decref(seqs);
@@ -604,8 +597,7 @@ static void test_store_records_pages_asof(void **state)
 
         /* summary: hour buckets from counters */
         assert_int_equal(scim_changes_summary(st, "a", T0 - 3600000,
-                                              T0 + 5 * 3600000, 1, &sum,
-                                              &err),
+                                              T0 + 5 * 3600000, 1, &sum, &err),
                          0);
         assert_json(json_object_get(sum, "totals"),
                     "{\"total\":39,\"byVerdict\":{\"applied\":37,"
@@ -614,8 +606,7 @@ static void test_store_records_pages_asof(void **state)
                     "\"delete\":1,\"member_remove\":1,\"report_save\":1}}");
         json_decref(sum);
         assert_int_equal(scim_changes_summary(st, "a", T0 + 3600000,
-                                              T0 + 2 * 3600000, 24, &sum,
-                                              &err),
+                                              T0 + 2 * 3600000, 24, &sum, &err),
                          0);
         /* one hour, [1h, 2h): the update and the group create */
         assert_int_equal(json_integer_value(json_object_get(
