@@ -30,6 +30,7 @@ static const char *usage_main =
     "  tenant create NAME         create a tenant and its first token\n"
     "  tenant list                list tenants and their tokens\n"
     "  tenant token issue NAME    issue another token for a tenant\n"
+    "                             (--reports-only: reports API only)\n"
     "  tenant token revoke NAME TOKEN_ID\n"
     "                             revoke a token\n"
     "  replay --into NEWDIR       rebuild every view from the log\n"
@@ -49,13 +50,15 @@ static const char *usage_serve =
 static const char *usage_tenant =
     "usage: scimlog tenant create NAME [--data DIR]\n"
     "       scimlog tenant list [--data DIR]\n"
-    "       scimlog tenant token issue NAME [--data DIR]\n"
+    "       scimlog tenant token issue NAME [--reports-only] [--data DIR]\n"
     "       scimlog tenant token revoke NAME TOKEN_ID [--data DIR]\n"
     "\n"
     "Tenant names are 1-64 characters of A-Z a-z 0-9 . _ -. create and\n"
     "token issue print {\"tenant\",\"token_id\",\"secret\"} as JSON; the\n"
     "secret is shown once and stored only as a SHA-256 hash. Run these while\n"
-    "the server is stopped (the data dir admits one process).\n";
+    "the server is stopped (the data dir admits one process).\n"
+    "--reports-only issues a token that reads /reports/v1/NAME/ and is\n"
+    "refused (403) on /scim/v2/NAME/.\n";
 
 static const char *usage_replay =
     "usage: scimlog replay [--data DIR] --into NEWDIR [--until SEQ]\n"
@@ -244,10 +247,11 @@ static int cmd_tenant(int argc, char **argv)
         static const struct option opts[] = {
             {"data", required_argument, NULL, 'd'},
             {"help", no_argument, NULL, 'h'},
+            {"reports-only", no_argument, NULL, 'r'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data";
         const char *pos[4] = {NULL, NULL, NULL, NULL};
-        int npos = 0, c, rc = 1;
+        int npos = 0, c, rc = 1, reports_only = 0;
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
         char errstr[512], token_id[64];
@@ -258,6 +262,8 @@ static int cmd_tenant(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 if (c == 'd') {
                         data = optarg;
+                } else if (c == 'r') {
+                        reports_only = 1;
                 } else if (c == 'h') {
                         fputs(usage_tenant, stdout);
                         return 0;
@@ -306,9 +312,10 @@ static int cmd_tenant(int argc, char **argv)
                 rc = print_token(pos[1], token_id, secret);
         } else if (strcmp(pos[0], "token") == 0 && npos == 3 &&
                    strcmp(pos[1], "issue") == 0) {
-                if (scim_ingest_admin(ing, SCIM_ACT_TOKEN_ISSUE, pos[2], NULL,
-                                      &secret, token_id, sizeof(token_id),
-                                      &err) < 0) {
+                if (scim_ingest_admin_scoped(
+                        ing, SCIM_ACT_TOKEN_ISSUE, pos[2], NULL,
+                        reports_only ? "reports" : NULL, &secret, token_id,
+                        sizeof(token_id), &err) < 0) {
                         fail("%s", err.detail);
                         goto out;
                 }

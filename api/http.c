@@ -19,7 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/admin_internal.h"
 #include "api/http_internal.h"
+#include "api/reports_internal.h"
 #include "api/scim_api.h"
 
 struct scim_api {
@@ -492,6 +494,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         int n = 0;
         const char *auth, *raw_q;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
+        int reports_only = 0;
         scim_rtype_t rt;
         json_t *q = NULL;
         scim_err_t e;
@@ -505,6 +508,13 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         if (!strcmp(url, "/healthz"))
                 return send_text(c, r, 200, "{\"status\":\"ok\"}", 15, NULL,
                                  NULL, 0);
+        if (scim_admin_match(url)) /* the admin web page, api/admin.c */
+                return scim_admin_serve(c, url, method);
+        if (scim_reports_match(url)) /* the reports API, api/reports.c */
+                return scim_reports_handle(c, api->st, api->ing, api->tls,
+                                           url, method, r->raw_uri,
+                                           r->body.data, r->body.len,
+                                           r->request_id);
         snprintf(path, sizeof(path), "%s", url);
         for (tok = strtok_r(path, "/", &save); tok && n < 8;
              tok = strtok_r(NULL, "/", &save))
@@ -522,11 +532,14 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         auth += 7;
         while (*auth == ' ')
                 auth++;
-        if (!scim_store_auth(api->st, auth, tenant, sizeof(tenant), tid,
-                             sizeof(tid)) ||
+        if (!scim_store_auth_scoped(api->st, auth, tenant, sizeof(tenant),
+                                    tid, sizeof(tid), &reports_only) ||
             strcmp(tenant, seg[2]) != 0)
                 return fail(c, r, 401, NULL,
                             "the bearer token is not valid for this tenant");
+        if (reports_only) /* a report-only token (reports API) */
+                return fail(c, r, 403, NULL,
+                            "this token may only read /reports/v1/");
         raw_q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL;
         scim_err_clear(&e);
         if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0)

@@ -27,6 +27,9 @@
 #define BATCH_MAX 512
 #define QUEUE_MAX 20000
 #define RETRY_MAX 8
+/* Refusal events are dropped (and counted) once the queue holds this many
+ * entries, so a flood of bad requests never crowds out real writes. */
+#define REFUSAL_QUEUE_MAX (QUEUE_MAX / 2)
 
 /* A copy of the request, kept so a lost version race can be re-prepared. */
 typedef struct req_copy {
@@ -55,7 +58,11 @@ struct scim_ingest {
         int stopping;
         pthread_t thr;
         scim_ingest_stats_t stats;
+        uint64_t refusals_dropped; /* under mu */
 };
+
+static void log_refusal(scim_ingest_t *ing, const scim_write_t *w,
+                        const scim_err_t *answer);
 
 /* ----------------------------------------------------------- helpers */
 
@@ -606,6 +613,7 @@ static void *committer_main(void *arg)
                                 req_view(&p->req, &w);
                                 scim_err_clear(&perr);
                                 if (prepare(ing, &w, p, &perr) < 0) {
+                                        log_refusal(ing, &w, &perr);
                                         deliver(p, NULL, &perr);
                                         continue;
                                 }
@@ -699,6 +707,7 @@ int scim_ingest_submit(scim_ingest_t *ing, const scim_write_t *w,
             enqueue(ing, p, &now->err) < 0) {
                 now->status = now->err.status;
                 pending_free(p);
+                log_refusal(ing, w, &now->err); /* reports: issue 4 */
                 return 0;
         }
         return 1;
@@ -753,6 +762,17 @@ int scim_ingest_admin(scim_ingest_t *ing, scim_action_t action,
                       char **secret_out, char *token_id_out,
                       size_t token_id_len, scim_err_t *err)
 {
+        return scim_ingest_admin_scoped(ing, action, tenant, token_id, NULL,
+                                        secret_out, token_id_out,
+                                        token_id_len, err);
+}
+
+int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
+                             const char *tenant, const char *token_id,
+                             const char *scope, char **secret_out,
+                             char *token_id_out, size_t token_id_len,
+                             scim_err_t *err)
+{
         pending_t *p = calloc(1, sizeof(*p));
         admin_wait_t aw;
         char *secret = NULL;
@@ -794,6 +814,8 @@ int scim_ingest_admin(scim_ingest_t *ing, scim_action_t action,
                 p->ev.token_id = strdup(idhex);
                 p->ev.token_hash = strdup(hash);
                 if (!p->ev.token_id || !p->ev.token_hash)
+                        goto oom;
+                if (scope && !(p->ev.token_scope = strdup(scope)))
                         goto oom;
         } else if (action == SCIM_ACT_TOKEN_REVOKE) {
                 if (!token_id || !*token_id) {
@@ -855,4 +877,177 @@ void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out)
         pthread_mutex_lock(&ing->mu);
         *out = ing->stats;
         pthread_mutex_unlock(&ing->mu);
+}
+
+/* ------------------------------------------------- reports (issue 4) */
+
+static const char *attempted_name(scim_action_t a)
+{
+        switch (a) {
+        case SCIM_ACT_CREATE:
+                return "CREATE";
+        case SCIM_ACT_REPLACE:
+                return "REPLACE";
+        case SCIM_ACT_PATCH:
+                return "PATCH";
+        case SCIM_ACT_DELETE:
+                return "DELETE";
+        default:
+                return NULL;
+        }
+}
+
+/*
+ * Appends a REFUSED event for a write answered at once with a 4xx (bad
+ * input, unknown id, unique key taken, version mismatch), so reports show
+ * it. Asynchronous: the client already has its answer and never waits for
+ * this event's fsync. Runs on an http pool thread (or the committer on a
+ * retry). Not logged: 429/5xx (overload, not the request's fault) and
+ * anything once the queue is half full (counted in refusals_dropped).
+ * The event keeps the request's userName / displayName / externalId (when
+ * the body parses) and the SHA-256 of the body, never the body itself.
+ */
+static void log_refusal(scim_ingest_t *ing, const scim_write_t *w,
+                        const scim_err_t *answer)
+{
+        pending_t *p;
+        scim_event_t *ev;
+        scim_err_t e;
+        json_t *body = NULL, *keep = NULL;
+        char digest[65];
+        int full;
+
+        if (!answer || answer->status < 400 || answer->status >= 500 ||
+            answer->status == 429 || answer->retriable || !w->tenant)
+                return;
+        pthread_mutex_lock(&ing->mu);
+        full = ing->stopping || ing->qlen >= REFUSAL_QUEUE_MAX;
+        if (full)
+                ing->refusals_dropped++;
+        pthread_mutex_unlock(&ing->mu);
+        if (full)
+                return;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return;
+        ev = &p->ev;
+        scim_uuid4(ev->event_id);
+        ev->tenant = strdup(w->tenant);
+        ev->actor = strdup(w->actor ? w->actor : "");
+        ev->request_id = strdup(w->request_id ? w->request_id : "");
+        ev->rtype = w->rtype;
+        ev->action = SCIM_ACT_REFUSED;
+        ev->time_ms = scim_now_ms();
+        ev->expect_version = -1;
+        if (w->id && *w->id && strlen(w->id) <= SCIM_MAX_ID_LEN &&
+            scim_utf8_valid(w->id, strlen(w->id)))
+                ev->resource_id = strdup(w->id);
+        ev->refused_status = answer->status;
+        if (answer->scim_type[0])
+                ev->refused_scim_type = strdup(answer->scim_type);
+        ev->refused_detail = strdup(answer->detail);
+        if (attempted_name(w->action))
+                ev->attempted_action = strdup(attempted_name(w->action));
+        if (w->body && w->body_len) {
+                scim_sha256_hex(w->body, w->body_len, digest);
+                ev->request_digest = strdup(digest);
+                scim_err_clear(&e);
+                if (scim_json_parse(w->body, w->body_len, &body, &e) == 0 &&
+                    json_is_object(body)) {
+                        static const char *const names[] = {
+                            "userName", "displayName", "externalId"};
+
+                        keep = json_object();
+                        for (size_t i = 0; i < 3; i++) {
+                                json_t *v = scim_json_get_ci(body, names[i]);
+
+                                if (json_is_string(v) &&
+                                    json_string_length(v) <= 1024)
+                                        json_object_set(keep, names[i], v);
+                        }
+                        if (json_object_size(keep))
+                                ev->resource_json =
+                                    scim_json_dumps(keep);
+                }
+        }
+        scim_err_clear(&e);
+        if (!ev->tenant || !ev->actor || !ev->request_id ||
+            !ev->refused_detail ||
+            scim_event_encode(ev, &p->enc, &e) < 0 || enqueue(ing, p, &e) < 0)
+                pending_free(p);
+        json_decref(body);
+        json_decref(keep);
+}
+
+uint64_t scim_ingest_refusals_dropped(scim_ingest_t *ing)
+{
+        uint64_t n;
+
+        pthread_mutex_lock(&ing->mu);
+        n = ing->refusals_dropped;
+        pthread_mutex_unlock(&ing->mu);
+        return n;
+}
+
+int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
+                           const char *tenant, const char *actor,
+                           const char *request_id, const char *name,
+                           const char *definition, int *status,
+                           scim_err_t *err)
+{
+        pending_t *p = calloc(1, sizeof(*p));
+        admin_wait_t aw;
+        int rc = -1;
+
+        *status = 0;
+        memset(&aw, 0, sizeof(aw));
+        if (!p)
+                return scim_err_set_retry(err, 503, "out of memory");
+        if (action != SCIM_ACT_REPORT_SAVE && action != SCIM_ACT_REPORT_DELETE) {
+                scim_err_set(err, 500, NULL, "not a report action");
+                goto out;
+        }
+        scim_uuid4(p->ev.event_id);
+        p->ev.tenant = strdup(tenant);
+        p->ev.actor = strdup(actor ? actor : "");
+        p->ev.request_id = strdup(request_id ? request_id : "");
+        p->ev.resource_id = strdup(name);
+        p->ev.action = action;
+        p->ev.time_ms = scim_now_ms();
+        p->ev.expect_version = -1;
+        if (definition)
+                p->ev.resource_json = strdup(definition);
+        if (!p->ev.tenant || !p->ev.actor || !p->ev.request_id ||
+            !p->ev.resource_id || (definition && !p->ev.resource_json)) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
+        }
+        if (scim_event_encode(&p->ev, &p->enc, err) < 0)
+                goto out;
+        pthread_mutex_init(&aw.mu, NULL);
+        pthread_cond_init(&aw.cv, NULL);
+        p->cb = admin_cb;
+        p->ctx = &aw;
+        if (enqueue(ing, p, err) < 0) {
+                pthread_mutex_destroy(&aw.mu);
+                pthread_cond_destroy(&aw.cv);
+                goto out;
+        }
+        p = NULL; /* owned by the committer now */
+        pthread_mutex_lock(&aw.mu);
+        while (!aw.done)
+                pthread_cond_wait(&aw.cv, &aw.mu);
+        pthread_mutex_unlock(&aw.mu);
+        pthread_mutex_destroy(&aw.mu);
+        pthread_cond_destroy(&aw.cv);
+        json_decref(aw.res.resource);
+        *status = aw.res.status;
+        if (aw.res.status >= 400) {
+                *err = aw.res.err;
+                goto out;
+        }
+        rc = 0;
+out:
+        pending_free(p);
+        return rc;
 }

@@ -122,6 +122,31 @@ int scim_ingest_admin(scim_ingest_t *ing, scim_action_t action,
                       char **secret_out, char *token_id_out,
                       size_t token_id_len, scim_err_t *err);
 
+/* Same, with a token scope for TOKEN_ISSUE: NULL = SCIM and reports,
+ * "reports" = the reports API only (schema v2 token_scope). */
+int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
+                             const char *tenant, const char *token_id,
+                             const char *scope, char **secret_out,
+                             char *token_id_out, size_t token_id_len,
+                             scim_err_t *err);
+
+/*
+ * Saved report definitions (reports API): appends a REPORT_SAVE (definition
+ * = JSON object text) or REPORT_DELETE (definition NULL) event for report
+ * `name` and waits for the fold (blocks the calling thread for one group
+ * commit; these are rare admin writes). *status gets the verdict (201/200
+ * saved, 204 deleted, or the refusal). Returns 0 or -1 with err.
+ */
+int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
+                           const char *tenant, const char *actor,
+                           const char *request_id, const char *name,
+                           const char *definition, int *status,
+                           scim_err_t *err);
+
+/* Refusal events not logged because the queue was half full (a flood of
+ * bad requests); each was still answered to its client. */
+uint64_t scim_ingest_refusals_dropped(scim_ingest_t *ing);
+
 /* Counters for /metrics-like reporting and benchmarks. */
 typedef struct scim_ingest_stats {
         uint64_t events;

@@ -17,11 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "projector/changes_internal.h"
 #include "projector/projector_internal.h"
-
-static const char *action_names[] = {"create", "replace", "patch", "delete",
-                                     "refused", "tenant_create",
-                                     "token_issue", "token_revoke"};
 
 __attribute__((format(printf, 4, 5))) static void
 refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...)
@@ -555,6 +552,9 @@ static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 o = json_pack("{s:s, s:s, s:s, s:b}", "tenant", ev->tenant,
                               "token_id", ev->token_id, "created", ts,
                               "revoked", 0);
+                if (ev->token_scope && *ev->token_scope) /* v2: reports */
+                        json_object_set_new(o, "scope",
+                                            json_string(ev->token_scope));
                 txt = scim_json_dumps(o);
                 txn_put(t, CF_TOKEN, ev->token_hash, 64, txt, strlen(txt));
                 txn_put(t, CF_TENANT, b.data, b.len, ev->token_hash, 64);
@@ -590,56 +590,14 @@ out:
         scim_buf_free(&b);
 }
 
-static void change_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
-                          const scim_verdict_t *v)
-{
-        json_t *o = json_object();
-        unsigned char k[8];
-        char ts[32], *txt;
-
-        json_object_set_new(o, "seq", json_integer((json_int_t)seq));
-        if (ev) {
-                scim_time_format(ev->time_ms, ts);
-                json_object_set_new(o, "time", json_string(ts));
-                json_object_set_new(o, "event_id", json_string(ev->event_id));
-                json_object_set_new(o, "tenant", json_string(ev->tenant));
-                if (ev->rtype)
-                        json_object_set_new(o, "resourceType",
-                                            json_string(ev->rtype ==
-                                                                SCIM_RT_USER
-                                                            ? "User"
-                                                            : "Group"));
-                if (ev->resource_id)
-                        json_object_set_new(o, "id",
-                                            json_string(ev->resource_id));
-                if ((unsigned)ev->action < 8)
-                        json_object_set_new(
-                            o, "action", json_string(action_names[ev->action]));
-                json_object_set_new(o, "actor",
-                                    json_string(ev->actor ? ev->actor : ""));
-                json_object_set_new(o, "request_id",
-                                    json_string(ev->request_id
-                                                    ? ev->request_id
-                                                    : ""));
-        }
-        json_object_set_new(o, "status", json_integer(v->status));
-        if (v->scim_type[0])
-                json_object_set_new(o, "scimType", json_string(v->scim_type));
-        if (v->status >= 400)
-                json_object_set_new(o, "detail", json_string(v->detail));
-        txt = scim_json_dumps(o);
-        scim_put_be64(k, seq);
-        if (txt)
-                txn_put(t, CF_CHANGE, (char *)k, 8, txt, strlen(txt));
-        free(txt);
-        json_decref(o);
-}
-
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v)
 {
+        changes_pre_t pre; /* state before, for the change record */
+
         memset(v, 0, sizeof(*v));
         v->seq = seq;
+        changes_pre_load(t, ev, &pre);
         if (!ev) {
                 refuse(v, 400, "invalidSyntax", "undecodable event: %.400s",
                        derr ? derr->detail : "");
@@ -661,9 +619,14 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 case SCIM_ACT_TOKEN_REVOKE:
                         fold_admin(t, ev, v);
                         break;
+                case SCIM_ACT_REPORT_SAVE:
+                case SCIM_ACT_REPORT_DELETE:
+                        changes_fold_report(t, ev, v);
+                        break;
                 default:
                         fold_resource(t, ev, v);
                 }
         }
-        change_record(t, seq, ev, v);
+        changes_record(t, seq, ev, v, &pre);
+        changes_pre_free(&pre);
 }

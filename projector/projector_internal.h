@@ -19,6 +19,7 @@ enum {
         CF_TENANT,
         CF_TOKEN,
         CF_CHANGE,
+        CF_CHIDX, /* reports: change indexes, counters, saved reports */
         CF_COUNT
 };
 
@@ -32,6 +33,7 @@ typedef struct auth_slot {
         char hash[65];
         char tenant[SCIM_MAX_TENANT_LEN + 1];
         char token_id[40];
+        int reports_only; /* token scope "reports" */
         uint64_t gen;
         int64_t at_ms;
 } auth_slot_t;

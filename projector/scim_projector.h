@@ -159,4 +159,92 @@ int scim_store_tenant_exists(scim_store_t *st, const char *tenant);
 /* New array of {"tenant","created","tokens":[{"id","created","revoked"}]}. */
 int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err);
 
+/* ---------------------------------------------- reports (changes.c) */
+/*
+ * Change records and their key-ordered indexes (column family `chidx`,
+ * written by the fold for every event; layout in docs/internals.md):
+ *   tenant \0 'T' time(8) seq(8)        -> ""   time order
+ *   tenant \0 'R' id \0 seq(8)          -> ""   one resource's history
+ *   tenant \0 'A' action \0 time seq    -> ""   one action in time order
+ *   tenant \0 'H' hour(8) action \0 v   -> u64  counts per hour, action and
+ *                                               verdict ('a'pplied/'r'efused)
+ *   tenant \0 'S' name                  -> saved report definition
+ * Record shapes and the HTTP face: docs/reports-api.md. Every function here
+ * is a reader (any thread, no lock).
+ */
+
+/* Ceilings of one reports request. */
+#define SCIM_CHANGES_MAX_COUNT 1000     /* records per page */
+#define SCIM_CHANGES_SCAN_LIMIT 20000   /* index entries examined per page */
+#define SCIM_CHANGES_MAX_CURSOR 200     /* raw cursor bytes */
+#define SCIM_CHANGES_MAX_SUMMARY_DAYS 400
+#define SCIM_CHANGES_MAX_HISTORY 100000 /* events replayed for asOf */
+
+typedef struct scim_change_query {
+        int64_t from_ms, to_ms;   /* [from, to); INT64_MIN / INT64_MAX open */
+        const char *resource;     /* id: walk its history; NULL: time order */
+        char rtype;               /* 'U', 'G' or 0 = any */
+        const char *actions;      /* comma list of action names, or NULL */
+        int verdict;              /* 0 any, 1 applied, 2 refused */
+        int status;               /* 0 any, else exact HTTP status */
+        const char *actor;        /* token id or NULL */
+        const char *attribute;    /* changed attribute path prefix or NULL */
+        const char *user_name;    /* case-insensitive exact, or NULL */
+        size_t count;             /* page size (1..SCIM_CHANGES_MAX_COUNT) */
+        int desc;                 /* 1: newest first */
+        const unsigned char *cursor; /* raw cursor bytes or NULL */
+        size_t cursor_len;
+} scim_change_query_t;
+
+/*
+ * One page of change records of `tenant` matching q, in key order. *out:
+ * new array owned by the caller. *next: the raw cursor of the next page
+ * (appended; left empty on the last page). A cursor that does not fit q
+ * -> 400 invalidValue. Returns 0 or -1 with err.
+ */
+int scim_changes_query(scim_store_t *st, const char *tenant,
+                       const scim_change_query_t *q, json_t **out,
+                       scim_buf_t *next, scim_err_t *err);
+
+/* 1 if the tenant has at least one change record for resource id. */
+int scim_changes_resource_known(scim_store_t *st, const char *tenant,
+                                const char *id);
+
+/* The change record at seq (new reference in *out); 404 when there is none
+ * or it belongs to another tenant. */
+int scim_changes_get(scim_store_t *st, const char *tenant, uint64_t seq,
+                     json_t **out, scim_err_t *err);
+
+/* Counts per bucket (bucket_hours 1 or 24) over [from_ms, to_ms) rounded
+ * to whole hours, from the fold's counters. *out: new object (shape in
+ * docs/reports-api.md). */
+int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
+                         int64_t to_ms, int bucket_hours, json_t **out,
+                         scim_err_t *err);
+
+/*
+ * The resource as it was at as_of_ms, rebuilt from the log: the state after
+ * the last applied event (log order) stamped at or before as_of_ms; groups
+ * get their members by replaying membership deltas from creation (members
+ * deleted by then are dropped). Stored form plus "members" for groups (new
+ * reference). 404 when it did not exist then.
+ */
+int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                       const char *id, int64_t as_of_ms, json_t **out,
+                       scim_err_t *err);
+
+/* Saved report definition by name (new reference), 404 when none. */
+int scim_reports_saved_get(scim_store_t *st, const char *tenant,
+                           const char *name, json_t **out, scim_err_t *err);
+/* Every saved report of the tenant, by name (new array). */
+int scim_reports_saved_list(scim_store_t *st, const char *tenant, json_t **out,
+                            scim_err_t *err);
+
+/* Scope of a live token: like scim_store_auth, and *reports_only set to 1
+ * for a token issued with scope "reports". */
+int scim_store_auth_scoped(scim_store_t *st, const char *secret,
+                           char *tenant_out, size_t tenant_len,
+                           char *token_id_out, size_t token_id_len,
+                           int *reports_only);
+
 #endif /* SCIM_PROJECTOR_H */

@@ -16,7 +16,8 @@
 
 static const char *cf_names[CF_COUNT] = {"default", "log",    "res",
                                          "idx",     "mem",    "tenant",
-                                         "token",   "change"};
+                                         "token",   "change",
+                                         "chidx"};
 
 /* ------------------------------------------------------------- txn */
 
@@ -722,6 +723,18 @@ static auth_slot_t *auth_slot(scim_store_t *st, const char hash[65])
 int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
                     size_t tenant_len, char *token_id_out, size_t token_id_len)
 {
+        int reports_only;
+
+        return scim_store_auth_scoped(st, secret, tenant_out, tenant_len,
+                                      token_id_out, token_id_len,
+                                      &reports_only);
+}
+
+int scim_store_auth_scoped(scim_store_t *st, const char *secret,
+                           char *tenant_out, size_t tenant_len,
+                           char *token_id_out, size_t token_id_len,
+                           int *reports_only)
+{
         char hash[65];
         size_t vl = 0;
         char *v;
@@ -731,6 +744,7 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
         uint64_t gen;
         int64_t now;
 
+        *reports_only = 0;
         if (!secret || !*secret || strlen(secret) > 512)
                 return 0;
         scim_sha256_hex(secret, strlen(secret), hash);
@@ -744,6 +758,7 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
             now >= slot->at_ms && scim_ct_equal(slot->hash, hash, 64)) {
                 snprintf(tenant_out, tenant_len, "%s", slot->tenant);
                 snprintf(token_id_out, token_id_len, "%s", slot->token_id);
+                *reports_only = slot->reports_only;
                 pthread_mutex_unlock(&st->auth_mu);
                 return 1;
         }
@@ -759,9 +774,12 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
                 const char *t = json_string_value(json_object_get(o, "tenant"));
                 const char *id =
                     json_string_value(json_object_get(o, "token_id"));
+                const char *scope =
+                    json_string_value(json_object_get(o, "scope"));
 
                 snprintf(tenant_out, tenant_len, "%s", t);
                 snprintf(token_id_out, token_id_len, "%s", id ? id : "");
+                *reports_only = scope && !strcmp(scope, "reports");
                 ok = 1;
                 if (strlen(t) < sizeof(slot->tenant) &&
                     strlen(id ? id : "") < sizeof(slot->token_id)) {
@@ -770,6 +788,7 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
                         snprintf(slot->tenant, sizeof(slot->tenant), "%s", t);
                         snprintf(slot->token_id, sizeof(slot->token_id), "%s",
                                  id ? id : "");
+                        slot->reports_only = *reports_only;
                         slot->gen = gen;
                         slot->at_ms = now;
                         pthread_mutex_unlock(&st->auth_mu);
@@ -829,6 +848,9 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                             t, "revoked",
                             json_boolean(json_is_true(
                                 json_object_get(o, "revoked"))));
+                        if (json_object_get(o, "scope")) /* reports-only */
+                                json_object_set(t, "scope",
+                                                json_object_get(o, "scope"));
                         json_array_append_new(json_object_get(cur, "tokens"),
                                               t);
                         json_decref(o);

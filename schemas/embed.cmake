@@ -1,7 +1,11 @@
 # Turns every schema file into a C string in one generated source file, so
 # the binary carries the exact bytes under schemas/ (no copies to drift).
-# Inputs: OUT (file to write), ROOT (schemas dir), FILES (list).
+# Inputs: OUT (file to write), ROOT (schemas dir), FILES (list), and
+# optionally TABLE (the array's name; default scim_embedded_files).
 string(REPLACE "," ";" FILES "${FILES}")
+if(NOT TABLE)
+  set(TABLE scim_embedded_files)
+endif()
 set(body "/* generated from schemas/ by schemas/embed.cmake; do not edit */\n")
 string(APPEND body "#include <stddef.h>\n#include \"schemas/scim_embedded.h\"\n")
 set(table "")
@@ -16,5 +20,5 @@ foreach(f ${FILES})
   string(APPEND table "  {\"${rel}\", f${i}, ${n}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND body "const scim_embedded_file_t scim_embedded_files[] = {\n${table}  {NULL, NULL, 0}\n};\n")
+string(APPEND body "const scim_embedded_file_t ${TABLE}[] = {\n${table}  {NULL, NULL, 0}\n};\n")
 file(WRITE ${OUT} "${body}")

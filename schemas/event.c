@@ -144,6 +144,8 @@ enum {
         F_REQUEST_DIGEST,
         F_TOKEN_ID,
         F_TOKEN_HASH,
+        F_TOKEN_SCOPE,
+        F_ATTEMPTED_ACTION,
         F_COUNT
 };
 
@@ -177,6 +179,8 @@ static const struct field_def {
     [F_REQUEST_DIGEST] = {"request_digest", SH_OPT_STRING, 1},
     [F_TOKEN_ID] = {"token_id", SH_OPT_STRING, 1},
     [F_TOKEN_HASH] = {"token_hash", SH_OPT_STRING, 1},
+    [F_TOKEN_SCOPE] = {"token_scope", SH_OPT_STRING, 2},
+    [F_ATTEMPTED_ACTION] = {"attempted_action", SH_OPT_STRING, 2},
 };
 
 struct sym_def {
@@ -200,6 +204,8 @@ static const struct sym_def ACTION_SYMS[] = {
     {"TENANT_CREATE", SCIM_ACT_TENANT_CREATE},
     {"TOKEN_ISSUE", SCIM_ACT_TOKEN_ISSUE},
     {"TOKEN_REVOKE", SCIM_ACT_TOKEN_REVOKE},
+    {"REPORT_SAVE", SCIM_ACT_REPORT_SAVE},
+    {"REPORT_DELETE", SCIM_ACT_REPORT_DELETE},
     {NULL, 0},
 };
 
@@ -1039,19 +1045,24 @@ void scim_event_clear(scim_event_t *ev)
         free(ev->request_digest);
         free(ev->token_id);
         free(ev->token_hash);
+        free(ev->token_scope);
+        free(ev->attempted_action);
         memset(ev, 0, sizeof(*ev));
 }
 
 /*
  * The value a field takes when the writer schema lacks it. Every field
  * added in a later schema version must get its default here (the same one
- * as the "default" in its .avsc). Version 1 carries every field, so today
- * this only sets the zero values and expect_version's "no precondition".
+ * as the "default" in its .avsc). Version 1 lacks token_scope and
+ * attempted_action (version 2), whose default null is the zero value; so
+ * this only sets expect_version's "no precondition".
  */
 static void ev_set_defaults(scim_event_t *ev, int writer_version)
 {
         (void)writer_version;
         ev->expect_version = -1;
+        ev->token_scope = NULL;      /* since 2: default null */
+        ev->attempted_action = NULL; /* since 2: default null */
 }
 
 static int uuid_valid(const char *s, size_t n)
@@ -1494,6 +1505,10 @@ static int rd_field(rd_t *r, const evver_t *v, int f, const nd_t *w,
                 return rd_opt_text(r, w, &ev->token_id);
         case F_TOKEN_HASH:
                 return rd_opt_text(r, w, &ev->token_hash);
+        case F_TOKEN_SCOPE:
+                return rd_opt_text(r, w, &ev->token_scope);
+        case F_ATTEMPTED_ACTION:
+                return rd_opt_text(r, w, &ev->attempted_action);
         }
         return rd_fail(r, "unmapped field");
 }
@@ -1571,7 +1586,8 @@ static int ev_check(const scim_event_t *ev, scim_err_t *err)
                               ev->actor,          ev->request_id,
                               ev->resource_json,  ev->refused_scim_type,
                               ev->refused_detail, ev->request_digest,
-                              ev->token_id,       ev->token_hash};
+                              ev->token_id,       ev->token_hash,
+                              ev->token_scope,    ev->attempted_action};
         size_t text = 0;
 
         if (!uuid_valid(ev->event_id, strnlen(ev->event_id, 37)))
@@ -1583,7 +1599,7 @@ static int ev_check(const scim_event_t *ev, scim_err_t *err)
                 return scim_err_set(err, 500, "", "bad resource type %d",
                                     (int)ev->rtype);
         if ((int)ev->action < SCIM_ACT_CREATE ||
-            ev->action > SCIM_ACT_TOKEN_REVOKE)
+            ev->action > SCIM_ACT_REPORT_DELETE)
                 return scim_err_set(err, 500, "", "bad action %d",
                                     (int)ev->action);
         if (ev->n_added > EV_MAX_ITEMS || ev->n_removed > EV_MAX_ITEMS)
@@ -1773,6 +1789,12 @@ static int fill_record(const evver_t *v, const scim_event_t *ev,
                         break;
                 case F_TOKEN_HASH:
                         rc = set_opt_string(&val, w, ev->token_hash);
+                        break;
+                case F_TOKEN_SCOPE:
+                        rc = set_opt_string(&val, w, ev->token_scope);
+                        break;
+                case F_ATTEMPTED_ACTION:
+                        rc = set_opt_string(&val, w, ev->attempted_action);
                         break;
                 }
                 if (rc)

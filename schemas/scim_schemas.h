@@ -234,6 +234,8 @@ typedef enum scim_action {
         SCIM_ACT_TENANT_CREATE = 5,
         SCIM_ACT_TOKEN_ISSUE = 6,
         SCIM_ACT_TOKEN_REVOKE = 7,
+        SCIM_ACT_REPORT_SAVE = 8,   /* since v2: saved report definition */
+        SCIM_ACT_REPORT_DELETE = 9, /* since v2 */
 } scim_action_t;
 
 typedef struct scim_member {
@@ -289,6 +291,12 @@ typedef struct scim_event {
         /* TOKEN_ISSUE / TOKEN_REVOKE */
         char *token_id;
         char *token_hash; /* sha256 hex of the secret; never the secret */
+
+        /* since schema v2 (NULL when an older writer lacks them) */
+        char *token_scope;      /* TOKEN_ISSUE: NULL all, "reports" only
+                                   the reports API */
+        char *attempted_action; /* REFUSED: "CREATE", "REPLACE", "PATCH",
+                                   "DELETE" or NULL */
 } scim_event_t;
 
 /* Frees every owned field and zeroes *ev (schema_version stays 0). */

@@ -106,6 +106,8 @@ static void assert_events_equal(const scim_event_t *a, const scim_event_t *b)
         assert_str_eq_null(a->request_digest, b->request_digest);
         assert_str_eq_null(a->token_id, b->token_id);
         assert_str_eq_null(a->token_hash, b->token_hash);
+        assert_str_eq_null(a->token_scope, b->token_scope);
+        assert_str_eq_null(a->attempted_action, b->attempted_action);
         assert_int_equal(a->n_added, b->n_added);
         for (size_t i = 0; i < a->n_added; i++) {
                 assert_string_equal(a->added[i].value, b->added[i].value);
@@ -168,6 +170,8 @@ static void sample_event(scim_event_t *ev, scim_action_t action)
         ev->token_id = "fedcba9876543210";
         ev->token_hash =
             "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
+        ev->token_scope = "reports";    /* since v2 */
+        ev->attempted_action = "PATCH"; /* since v2 */
 }
 
 /* Encodes the sample event (caller frees b). */
@@ -352,7 +356,7 @@ static void test_round_trip_every_action(void **state)
         scim_event_t ev;
 
         (void)state;
-        for (int a = SCIM_ACT_CREATE; a <= SCIM_ACT_TOKEN_REVOKE; a++) {
+        for (int a = SCIM_ACT_CREATE; a <= SCIM_ACT_REPORT_DELETE; a++) {
                 sample_event(&ev, (scim_action_t)a);
                 round_trip(&ev);
                 /* Same action with every optional field NULL, empty
@@ -361,6 +365,7 @@ static void test_round_trip_every_action(void **state)
                 ev.resource_json = NULL;
                 ev.refused_scim_type = ev.refused_detail = NULL;
                 ev.request_digest = ev.token_id = ev.token_hash = NULL;
+                ev.token_scope = ev.attempted_action = NULL;
                 ev.n_added = ev.n_removed = 0;
                 ev.added = NULL;
                 ev.removed = NULL;
@@ -468,7 +473,7 @@ static void test_encode_rejects_bad_events(void **state)
         assert_int_equal(scim_event_encode(&ev, &b, &err), -1);
 
         sample_event(&ev, SCIM_ACT_CREATE);
-        ev.action = (scim_action_t)8;
+        ev.action = (scim_action_t)(SCIM_ACT_REPORT_DELETE + 1);
         assert_int_equal(scim_event_encode(&ev, &b, &err), -1);
 
         sample_event(&ev, SCIM_ACT_CREATE);
@@ -898,6 +903,16 @@ static void test_every_version_readable(void **state)
                 assert_int_equal(d.n_removed, 2);
                 assert_string_equal(d.removed[0], "members_removed");
                 assert_string_equal(d.token_hash, "token_hash");
+                /* v2 added token_scope and attempted_action (default
+                 * null): a v1 writer gets the defaults */
+                if (version >= 2) {
+                        assert_string_equal(d.token_scope, "token_scope");
+                        assert_string_equal(d.attempted_action,
+                                            "attempted_action");
+                } else {
+                        assert_null(d.token_scope);
+                        assert_null(d.attempted_action);
+                }
                 scim_event_clear(&d);
 
                 /* avro-c reads back what our encoder writes, too (for the

@@ -179,7 +179,7 @@ static void test_duplicate_answered_at_once(void **state)
         free(id);
 }
 
-static void test_bad_input_never_queued(void **state)
+static void test_bad_input_never_queued(void **state) /* only refusals */
 {
         fixture_t *f = *state;
         uint64_t before = scim_store_position(f->st);
@@ -200,7 +200,27 @@ static void test_bad_input_never_queued(void **state)
         r = write_sync(f->ing, SCIM_RT_USER, SCIM_ACT_DELETE, "no-such-id", NULL,
                        NULL);
         assert_int_equal(r.status, 404);
-        assert_int_equal(scim_store_position(f->st), before);
+        /* Issue 4: each refusal is appended as a REFUSED event for reports
+         * (asynchronously); nothing else reaches the log and no resource
+         * is written. */
+        for (int i = 0; i < 2000 && scim_store_position(f->st) < before + 4;
+             i++)
+                usleep(5000);
+        usleep(20000);
+        assert_int_equal(scim_store_position(f->st), before + 4);
+        for (uint64_t seq = before + 1; seq <= before + 4; seq++) {
+                json_t *rec = NULL;
+                scim_err_t e;
+
+                assert_int_equal(scim_changes_get(f->st, "t1", seq, &rec, &e),
+                                 0);
+                assert_string_equal(
+                    json_string_value(json_object_get(rec, "verdict")),
+                    "refused");
+                json_decref(rec);
+        }
+        assert_false(scim_store_exists(f->st, "t1", SCIM_RT_USER,
+                                       "no-such-id"));
 }
 
 static void test_if_match(void **state)

@@ -1,0 +1,544 @@
+/*
+ * reports.c — the reports API under /reports/v1/{tenant}/ (contract:
+ * docs/reports-api.md): change feed with filters and cursor paging (JSON or
+ * CSV), one change record, one resource's history, point-in-time views of
+ * users and groups, summaries per hour/day, saved reports.
+ *
+ * Auth: the tenant's SCIM token or a report-only token (scope "reports");
+ * a token never reaches another tenant's reports (401). Saving or deleting
+ * a saved report needs the full token (403 for report-only).
+ *
+ * Threads: runs on libmicrohttpd pool threads; reads go to the store. A
+ * saved-report save/delete blocks its pool thread for one group commit
+ * (rare admin writes; the SCIM write path never does this).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/http_internal.h"
+#include "api/reports_internal.h"
+
+#define REPORTS_MAX_SEGS 8
+
+typedef struct rq {
+        struct MHD_Connection *c;
+        scim_store_t *st;
+        scim_ingest_t *ing;
+        int tls;
+        const char *request_id;
+        char tenant[SCIM_MAX_TENANT_LEN + 8];
+        char token_id[64];
+        int reports_only;
+        json_t *params; /* lower-cased query parameters */
+} rq_t;
+
+/* ------------------------------------------------------ responses */
+
+static enum MHD_Result send_body(rq_t *r, unsigned status, const char *ctype,
+                                 const char *body, size_t len,
+                                 const char *next_cursor)
+{
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        enum MHD_Result rc;
+
+        MHD_add_response_header(resp, "Content-Type", ctype);
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        if (r->request_id && *r->request_id)
+                MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+        if (next_cursor && *next_cursor)
+                MHD_add_response_header(resp, "X-Next-Cursor", next_cursor);
+        if (status == 401)
+                MHD_add_response_header(resp, "WWW-Authenticate",
+                                        "Bearer realm=\"scimlog\"");
+        if (status == 503 || status == 429)
+                MHD_add_response_header(resp, "Retry-After", "1");
+        rc = MHD_queue_response(r->c, status, resp);
+        MHD_destroy_response(resp);
+        return rc;
+}
+
+static enum MHD_Result send_json(rq_t *r, unsigned status, const json_t *j)
+{
+        char *txt = scim_json_dumps(j);
+        enum MHD_Result rc;
+
+        if (!txt)
+                return send_body(r, 500, "application/json", "{}", 2, NULL);
+        rc = send_body(r, status, "application/json; charset=utf-8", txt,
+                       strlen(txt), NULL);
+        free(txt);
+        return rc;
+}
+
+static enum MHD_Result send_err(rq_t *r, const scim_err_t *e)
+{
+        json_t *o = json_object();
+        char st[16], *txt;
+        enum MHD_Result rc;
+        int status = e->status ? e->status : 500;
+
+        snprintf(st, sizeof(st), "%d", status);
+        json_object_set_new(o, "schemas", json_pack("[s]", SCIM_URN_ERROR));
+        json_object_set_new(o, "status", json_string(st));
+        if (e->scim_type[0])
+                json_object_set_new(o, "scimType", json_string(e->scim_type));
+        json_object_set_new(o, "detail",
+                            json_string(e->detail[0] ? e->detail : "error"));
+        txt = scim_json_dumps(o);
+        rc = send_body(r, (unsigned)status,
+                       "application/scim+json; charset=utf-8", txt ? txt : "{}",
+                       txt ? strlen(txt) : 2, NULL);
+        free(txt);
+        json_decref(o);
+        return rc;
+}
+
+static enum MHD_Result fail(rq_t *r, int status, const char *type,
+                            const char *detail)
+{
+        scim_err_t e;
+
+        scim_err_clear(&e);
+        scim_err_set(&e, status, type, "%s", detail);
+        return send_err(r, &e);
+}
+
+/* ------------------------------------------------------- helpers */
+
+static const char *param(rq_t *r, const char *k)
+{
+        return json_string_value(json_object_get(r->params, k));
+}
+
+static int wants_csv(rq_t *r, const char *default_format)
+{
+        const char *f = param(r, "format");
+        const char *acc;
+
+        if (f)
+                return scim_strcaseeq(f, "csv");
+        acc = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Accept");
+        if (acc && strcasestr(acc, "text/csv"))
+                return 1;
+        return default_format && !strcmp(default_format, "csv");
+}
+
+/* Keeps only the named columns of each record (JSON output of a saved
+ * report with columns). */
+static void project_columns(json_t *records, const json_t *columns)
+{
+        size_t i, j;
+        json_t *r, *c;
+
+        if (!json_array_size(columns))
+                return;
+        json_array_foreach(records, i, r)
+        {
+                json_t *n = json_object();
+
+                json_array_foreach(columns, j, c)
+                {
+                        const char *k = json_string_value(c);
+                        json_t *v = k ? json_object_get(r, k) : NULL;
+
+                        if (k)
+                                json_object_set(n, k, v ? v : json_null());
+                }
+                json_array_set_new(records, i, n);
+        }
+}
+
+/* Runs a change query from params and answers it (JSON or CSV). */
+static enum MHD_Result answer_changes(rq_t *r, json_t *params,
+                                      const char *resource, int default_desc,
+                                      const json_t *columns,
+                                      const char *default_format)
+{
+        scim_change_query_t q;
+        scim_buf_t cur = {0}, next = {0}, next64 = {0}, csv = {0};
+        json_t *recs = NULL, *o = NULL;
+        scim_err_t e;
+        enum MHD_Result rc;
+
+        scim_err_clear(&e);
+        if (scim_reports_parse_query(params, scim_now_ms(), 0, &q, &cur, &e) <
+            0) {
+                rc = send_err(r, &e);
+                goto out;
+        }
+        if (resource)
+                q.resource = resource;
+        if (q.desc < 0)
+                q.desc = default_desc;
+        if (scim_changes_query(r->st, r->tenant, &q, &recs, &next, &e) < 0) {
+                rc = send_err(r, &e);
+                goto out;
+        }
+        if (next.len)
+                scim_b64url_encode((const unsigned char *)next.data, next.len,
+                                   &next64);
+        if (wants_csv(r, default_format)) {
+                scim_reports_csv(recs, columns, &csv);
+                rc = send_body(r, 200, "text/csv; charset=utf-8",
+                               csv.data ? csv.data : "", csv.len,
+                               next64.len ? next64.data : NULL);
+                goto out;
+        }
+        project_columns(recs, columns);
+        o = json_object();
+        if (resource)
+                json_object_set_new(o, "resource", json_string(resource));
+        json_object_set_new(o, "count",
+                            json_integer((json_int_t)json_array_size(recs)));
+        json_object_set_new(o, "changes", recs);
+        recs = NULL;
+        json_object_set_new(o, "nextCursor",
+                            next64.len ? json_string(next64.data)
+                                       : json_null());
+        rc = send_json(r, 200, o);
+out:
+        json_decref(recs);
+        json_decref(o);
+        scim_buf_free(&cur);
+        scim_buf_free(&next);
+        scim_buf_free(&next64);
+        scim_buf_free(&csv);
+        return rc;
+}
+
+static enum MHD_Result change_detail(rq_t *r, const char *seqs)
+{
+        char *end;
+        unsigned long long seq = strtoull(seqs, &end, 10);
+        json_t *rec = NULL;
+        scim_err_t e;
+        enum MHD_Result rc;
+
+        if (!*seqs || *end || seqs[0] == '-')
+                return fail(r, 400, "invalidValue",
+                            "a change is named by its sequence number");
+        scim_err_clear(&e);
+        if (scim_changes_get(r->st, r->tenant, (uint64_t)seq, &rec, &e) < 0)
+                return send_err(r, &e);
+        rc = send_json(r, 200, rec);
+        json_decref(rec);
+        return rc;
+}
+
+static enum MHD_Result as_of(rq_t *r, scim_rtype_t rt, const char *id)
+{
+        const char *t = param(r, "asof");
+        int64_t ms;
+        json_t *res = NULL, *meta;
+        scim_err_t e;
+        char loc[1024];
+        const char *host;
+        enum MHD_Result rc;
+
+        if (!t || !*t)
+                return fail(r, 400, "invalidValue",
+                            "asOf=TIME is required (RFC 3339 or ms)");
+        if (scim_reports_parse_time(t, scim_now_ms(), &ms) < 0)
+                return fail(r, 400, "invalidValue",
+                            "asOf: not a dateTime or ms since the epoch");
+        scim_err_clear(&e);
+        if (scim_changes_as_of(r->st, r->tenant, rt, id, ms, &res, &e) < 0)
+                return send_err(r, &e);
+        host = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Host");
+        snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/%s/%s",
+                 r->tls ? "https" : "http", host ? host : "localhost",
+                 r->tenant, rt == SCIM_RT_USER ? "Users" : "Groups", id);
+        meta = json_object_get(res, "meta");
+        json_object_set_new(meta, "location", json_string(loc));
+        {
+                char *txt = scim_json_dumps(res);
+
+                rc = txt ? send_body(r, 200,
+                                     "application/scim+json; charset=utf-8",
+                                     txt, strlen(txt), NULL)
+                         : fail(r, 500, NULL, "out of memory");
+                free(txt);
+        }
+        json_decref(res);
+        return rc;
+}
+
+static enum MHD_Result summary(rq_t *r)
+{
+        const char *b = param(r, "bucket");
+        const char *f = param(r, "from"), *t = param(r, "to");
+        int64_t now = scim_now_ms(), from, to;
+        int hours = 1;
+        json_t *out = NULL;
+        scim_err_t e;
+        enum MHD_Result rc;
+
+        if (b && scim_strcaseeq(b, "day"))
+                hours = 24;
+        else if (b && !scim_strcaseeq(b, "hour"))
+                return fail(r, 400, "invalidValue", "bucket: hour or day");
+        to = now + 1;
+        if (t && *t && scim_reports_parse_time(t, now, &to) < 0)
+                return fail(r, 400, "invalidValue", "to: not a time");
+        from = to - 7 * 86400000LL;
+        if (f && *f && scim_reports_parse_time(f, now, &from) < 0)
+                return fail(r, 400, "invalidValue", "from: not a time");
+        if (from >= to)
+                return fail(r, 400, "invalidValue", "from must be before to");
+        if (to - from > SCIM_CHANGES_MAX_SUMMARY_DAYS * 86400000LL)
+                return fail(r, 400, "invalidValue",
+                            "a summary covers at most 400 days");
+        scim_err_clear(&e);
+        if (scim_changes_summary(r->st, r->tenant, from, to, hours, &out, &e) <
+            0)
+                return send_err(r, &e);
+        rc = send_json(r, 200, out);
+        json_decref(out);
+        return rc;
+}
+
+/* ------------------------------------------------- saved reports */
+
+static int name_ok(const char *n)
+{
+        size_t l = strlen(n);
+
+        if (l == 0 || l > 64)
+                return 0;
+        for (size_t i = 0; i < l; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                            "VWXYZ0123456789._-",
+                            n[i]))
+                        return 0;
+        return 1;
+}
+
+static enum MHD_Result saved_put(rq_t *r, const char *name, const char *body,
+                                 size_t body_len)
+{
+        json_t *def = NULL, *norm = NULL, *stored = NULL;
+        scim_err_t e;
+        char *txt = NULL;
+        int status = 0;
+        enum MHD_Result rc;
+
+        scim_err_clear(&e);
+        if (!body || !body_len) {
+                rc = fail(r, 400, "invalidSyntax", "request body is empty");
+                goto out;
+        }
+        if (scim_json_parse(body, body_len, &def, &e) < 0 ||
+            scim_reports_check_definition(def, &norm, &e) < 0) {
+                rc = send_err(r, &e);
+                goto out;
+        }
+        if (json_is_string(json_object_get(def, "name")) &&
+            strcmp(json_string_value(json_object_get(def, "name")), name)) {
+                rc = fail(r, 400, "invalidValue",
+                          "name in the body differs from the URL");
+                goto out;
+        }
+        txt = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!txt || scim_ingest_report_def(
+                        r->ing, SCIM_ACT_REPORT_SAVE, r->tenant, r->token_id,
+                        r->request_id, name, txt, &status, &e) < 0) {
+                rc = send_err(r, &e);
+                goto out;
+        }
+        if (scim_reports_saved_get(r->st, r->tenant, name, &stored, &e) < 0) {
+                rc = send_err(r, &e);
+                goto out;
+        }
+        rc = send_json(r, (unsigned)status, stored);
+out:
+        free(txt);
+        json_decref(def);
+        json_decref(norm);
+        json_decref(stored);
+        return rc;
+}
+
+static enum MHD_Result saved(rq_t *r, const char *method, char **seg, int n,
+                             const char *body, size_t body_len)
+{
+        json_t *def = NULL, *list = NULL, *params = NULL, *o;
+        scim_err_t e;
+        enum MHD_Result rc;
+        const char *name = n >= 5 ? seg[4] : NULL;
+        int status = 0;
+
+        scim_err_clear(&e);
+        if (name && !name_ok(name))
+                return fail(r, 404, NULL, "no such saved report");
+        if (n == 4) {
+                if (strcmp(method, "GET"))
+                        return fail(r, 405, NULL, "GET lists saved reports");
+                scim_reports_saved_list(r->st, r->tenant, &list, &e);
+                o = json_pack("{s:o}", "reports", list);
+                rc = send_json(r, 200, o);
+                json_decref(o);
+                return rc;
+        }
+        if (n == 6) {
+                const char *k;
+                json_t *v;
+
+                if (strcasecmp(seg[5], "run"))
+                        return fail(r, 404, NULL, "no such endpoint");
+                if (strcmp(method, "GET"))
+                        return fail(r, 405, NULL, "GET runs a saved report");
+                if (scim_reports_saved_get(r->st, r->tenant, name, &def, &e) <
+                    0)
+                        return send_err(r, &e);
+                /* the saved filter, then paging/format from the URL */
+                params = json_object();
+                json_object_foreach(json_object_get(def, "filter"), k, v)
+                {
+                        char lower[32];
+                        size_t l = strlen(k);
+
+                        if (l >= sizeof(lower))
+                                continue;
+                        for (size_t i = 0; i <= l; i++)
+                                lower[i] = (char)((k[i] >= 'A' && k[i] <= 'Z')
+                                                      ? k[i] + 32
+                                                      : k[i]);
+                        json_object_set(params, lower, v);
+                }
+                json_object_foreach(r->params, k, v)
+                {
+                        if (!strcmp(k, "count") || !strcmp(k, "cursor") ||
+                            !strcmp(k, "format") || !strcmp(k, "order"))
+                                json_object_set(params, k, v);
+                }
+                rc = answer_changes(
+                    r, params, NULL, 1, json_object_get(def, "columns"),
+                    json_string_value(json_object_get(def, "format")));
+                json_decref(params);
+                json_decref(def);
+                return rc;
+        }
+        if (n != 5)
+                return fail(r, 404, NULL, "no such endpoint");
+        if (!strcmp(method, "GET")) {
+                if (scim_reports_saved_get(r->st, r->tenant, name, &def, &e) <
+                    0)
+                        return send_err(r, &e);
+                rc = send_json(r, 200, def);
+                json_decref(def);
+                return rc;
+        }
+        if (strcmp(method, "PUT") && strcmp(method, "DELETE"))
+                return fail(r, 405, NULL, "GET, PUT or DELETE a saved report");
+        if (r->reports_only)
+                return fail(r, 403, NULL,
+                            "a report-only token cannot change saved "
+                            "reports");
+        if (!strcmp(method, "PUT"))
+                return saved_put(r, name, body, body_len);
+        if (scim_ingest_report_def(r->ing, SCIM_ACT_REPORT_DELETE, r->tenant,
+                                   r->token_id, r->request_id, name, NULL,
+                                   &status, &e) < 0)
+                return send_err(r, &e);
+        return send_body(r, 204, "application/json", "", 0, NULL);
+}
+
+/* ------------------------------------------------------- routing */
+
+int scim_reports_match(const char *url)
+{
+        return url && (!strncasecmp(url, "/reports/", 9) ||
+                       !strcasecmp(url, "/reports"));
+}
+
+enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
+                                    scim_ingest_t *ing, int tls,
+                                    const char *url, const char *method,
+                                    const char *raw_uri, const char *body,
+                                    size_t body_len, const char *request_id)
+{
+        rq_t r;
+        char path[1024], *seg[REPORTS_MAX_SEGS + 1], *save = NULL, *tok;
+        int n = 0;
+        const char *auth, *raw_q;
+        scim_err_t e;
+        enum MHD_Result rc;
+
+        memset(&r, 0, sizeof(r));
+        r.c = c;
+        r.st = st;
+        r.ing = ing;
+        r.tls = tls;
+        r.request_id = request_id;
+        if (strlen(url) >= sizeof(path))
+                return fail(&r, 404, NULL, "no such endpoint");
+        snprintf(path, sizeof(path), "%s", url);
+        for (tok = strtok_r(path, "/", &save); tok;
+             tok = strtok_r(NULL, "/", &save)) {
+                if (n == REPORTS_MAX_SEGS)
+                        return fail(&r, 404, NULL, "no such endpoint");
+                seg[n++] = tok;
+        }
+        if (n < 4 || strcasecmp(seg[0], "reports") || strcmp(seg[1], "v1"))
+                return fail(&r, 404, NULL,
+                            "no such endpoint; the reports base URL is "
+                            "/reports/v1/{tenant}/");
+        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+                return fail(&r, 401, NULL,
+                            "missing bearer token (Authorization: Bearer "
+                            "<secret>)");
+        auth += 7;
+        while (*auth == ' ')
+                auth++;
+        if (!scim_store_auth_scoped(st, auth, r.tenant, sizeof(r.tenant),
+                                    r.token_id, sizeof(r.token_id),
+                                    &r.reports_only) ||
+            strcmp(r.tenant, seg[2]) != 0)
+                return fail(&r, 401, NULL,
+                            "the bearer token is not valid for this tenant");
+        raw_q = raw_uri ? strchr(raw_uri, '?') : NULL;
+        scim_err_clear(&e);
+        if (scim_query_parse(raw_q ? raw_q + 1 : "", &r.params, &e) < 0)
+                return send_err(&r, &e);
+
+        if (!strcasecmp(seg[3], "saved")) {
+                rc = saved(&r, method, seg, n, body, body_len);
+                goto out;
+        }
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+                rc = fail(&r, 405, NULL, "reports are read-only");
+                goto out;
+        }
+        if (!strcasecmp(seg[3], "changes") && n == 4)
+                rc = answer_changes(&r, r.params, NULL, 1, NULL, NULL);
+        else if (!strcasecmp(seg[3], "changes") && n == 5)
+                rc = change_detail(&r, seg[4]);
+        else if (!strcasecmp(seg[3], "resources") && n == 6 &&
+                 !strcasecmp(seg[5], "history")) {
+                if (strlen(seg[4]) > SCIM_MAX_ID_LEN ||
+                    !scim_changes_resource_known(st, r.tenant, seg[4]))
+                        rc = fail(&r, 404, NULL,
+                                  "no change record for that resource");
+                else
+                        rc =
+                            answer_changes(&r, r.params, seg[4], 0, NULL, NULL);
+        } else if ((!strcasecmp(seg[3], "Users") ||
+                    !strcasecmp(seg[3], "Groups")) &&
+                   n == 5)
+                rc = as_of(&r,
+                           !strcasecmp(seg[3], "Users") ? SCIM_RT_USER
+                                                        : SCIM_RT_GROUP,
+                           seg[4]);
+        else if (!strcasecmp(seg[3], "summary") && n == 4)
+                rc = summary(&r);
+        else
+                rc = fail(&r, 404, NULL, "no such reports endpoint");
+out:
+        json_decref(r.params);
+        return rc;
+}

@@ -1,0 +1,70 @@
+/*
+ * reports_internal.h — the reports API (/reports/v1/{tenant}/...) as seen by
+ * http.c, and its parsers (shared with the unit test and fuzz target). Not
+ * part of the public face. Contract: docs/reports-api.md.
+ */
+#ifndef SCIM_REPORTS_INTERNAL_H
+#define SCIM_REPORTS_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "ingest/scim_ingest.h"
+#include "projector/scim_projector.h"
+
+#define SCIM_REPORTS_MAX_PARAM 1024 /* bytes of one filter value */
+
+/* 1 if url is under /reports/ (http.c's hook). */
+int scim_reports_match(const char *url);
+
+/*
+ * Answers one request under /reports/v1/. Runs on an http pool thread;
+ * reads go to the store directly; saving or deleting a saved report waits
+ * for one group commit (scim_ingest_report_def). body/raw_uri are borrowed.
+ */
+enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
+                                    scim_ingest_t *ing, int tls,
+                                    const char *url, const char *method,
+                                    const char *raw_uri, const char *body,
+                                    size_t body_len, const char *request_id);
+
+/*
+ * Turns request parameters (object of lower-cased names -> string values,
+ * as scim_query_parse makes them) into a change query. Pointers in *q
+ * borrow from params and *cursor (which receives the decoded cursor bytes;
+ * caller frees). now_ms anchors relative times ("-7d"). strict: unknown
+ * parameter names are an error (saved report filters). Bad values -> -1
+ * with err 400 invalidValue.
+ */
+int scim_reports_parse_query(const json_t *params, int64_t now_ms, int strict,
+                             scim_change_query_t *q, scim_buf_t *cursor,
+                             scim_err_t *err);
+
+/* A time parameter: RFC 3339, integer ms since the epoch, or relative to
+ * now_ms as -N followed by m, h or d. Returns 0 or -1. */
+int scim_reports_parse_time(const char *s, int64_t now_ms, int64_t *out);
+
+/* base64url without padding. decode returns 0, or -1 on a bad character,
+ * bad length or more than max bytes out. */
+void scim_b64url_encode(const unsigned char *in, size_t n, scim_buf_t *out);
+int scim_b64url_decode(const char *in, scim_buf_t *out, size_t max);
+
+/* Appends one CSV cell: RFC 4180 quoting, and a leading ' when the text
+ * starts with = + - @ TAB or CR (spreadsheet formula injection). */
+void scim_csv_cell(scim_buf_t *out, const char *s);
+
+/* Known CSV / saved report column names, NULL-terminated. */
+extern const char *const scim_reports_columns[];
+
+/* Appends change records as CSV (header + rows) with the given columns
+ * (array of names; NULL = all). */
+void scim_reports_csv(const json_t *records, const json_t *columns,
+                      scim_buf_t *out);
+
+/* Checks a saved report definition and returns its normalised form (new
+ * reference): {"description"?, "filter":{..strings..}, "columns"?: [..],
+ * "format": "json"|"csv"}. Bad -> -1 with err 400 invalidValue. */
+int scim_reports_check_definition(const json_t *def, json_t **out,
+                                  scim_err_t *err);
+
+#endif

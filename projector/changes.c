@@ -1,0 +1,1456 @@
+/*
+ * changes.c — the audit side of the projector: full change records written
+ * by the fold for every event, their key-ordered indexes and hourly
+ * counters in column family `chidx`, saved report definitions, and the
+ * readers the reports API serves (pages in time or per-resource order,
+ * one record, summaries, point-in-time views rebuilt from the log).
+ *
+ * Writer side (changes_pre_load, changes_record, changes_fold_report) runs
+ * on the single writer thread inside a fold transaction and is
+ * deterministic: it reads only the event, the verdict and the view state as
+ * it stands at that point of the log, so a replay writes identical records.
+ * Reader side (scim_changes_*, scim_reports_saved_*) runs on any thread.
+ *
+ * Trade-off: index entries carry no value; a page does one point read of
+ * the record per entry (records live once, in `change`, keyed by seq).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projector/changes_internal.h"
+
+#define DIFF_MAX_DEPTH 8
+#define HOUR_MS 3600000LL
+
+static const char *const event_action_names[] = {
+    "create",      "replace",       "patch",       "delete",
+    "refused",     "tenant_create", "token_issue", "token_revoke",
+    "report_save", "report_delete"};
+
+static const char *event_action_name(scim_action_t a)
+{
+        if ((unsigned)a <
+            sizeof(event_action_names) / sizeof(event_action_names[0]))
+                return event_action_names[a];
+        return "unknown";
+}
+
+/* ------------------------------------------------------------ keys */
+
+void changes_put_time(unsigned char out[8], int64_t ms)
+{
+        scim_put_be64(out, (uint64_t)ms ^ (1ULL << 63));
+}
+
+int64_t changes_get_time(const unsigned char in[8])
+{
+        return (int64_t)(scim_get_be64(in) ^ (1ULL << 63));
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+        int64_t q = a / b;
+
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* tenant \0 kind */
+static void key_start(scim_buf_t *b, const char *tenant, char kind)
+{
+        b->len = 0;
+        scim_buf_append(b, tenant, strlen(tenant) + 1);
+        scim_buf_append(b, &kind, 1);
+}
+
+static void key_be(scim_buf_t *b, uint64_t v)
+{
+        unsigned char x[8];
+
+        scim_put_be64(x, v);
+        scim_buf_append(b, x, 8);
+}
+
+static void key_time(scim_buf_t *b, int64_t ms)
+{
+        unsigned char x[8];
+
+        changes_put_time(x, ms);
+        scim_buf_append(b, x, 8);
+}
+
+/* --------------------------------------------------------- the diff */
+
+static void flat(json_t *acc, const char *prefix, const json_t *v, int depth);
+
+/* A multi-valued attribute whose elements are objects with distinct string
+ * "type" values is addressed by type; returns 1 when that holds. */
+static int typed_array(const json_t *arr)
+{
+        size_t i, j;
+        json_t *e, *f;
+
+        if (json_array_size(arr) == 0)
+                return 0;
+        json_array_foreach(arr, i, e)
+        {
+                if (!json_is_string(json_object_get(e, "type")))
+                        return 0;
+                for (j = 0; j < i; j++) {
+                        f = json_array_get(arr, j);
+                        if (scim_strcaseeq(
+                                json_string_value(json_object_get(e, "type")),
+                                json_string_value(json_object_get(f, "type"))))
+                                return 0;
+                }
+        }
+        return 1;
+}
+
+static void flat_object(json_t *acc, const char *prefix, char sep,
+                        const json_t *o, int depth)
+{
+        const char *k;
+        json_t *v;
+        scim_buf_t p = {0};
+
+        json_object_foreach((json_t *)o, k, v)
+        {
+                p.len = 0;
+                if (prefix) {
+                        scim_buf_puts(&p, prefix);
+                        scim_buf_append(&p, &sep, 1);
+                }
+                scim_buf_puts(&p, k);
+                if (p.data)
+                        flat(acc, p.data, v, depth + 1);
+        }
+        scim_buf_free(&p);
+}
+
+static void flat(json_t *acc, const char *prefix, const json_t *v, int depth)
+{
+        size_t i;
+        json_t *e;
+        scim_buf_t p = {0};
+
+        if (depth > DIFF_MAX_DEPTH ||
+            (!json_is_object(v) && !json_is_array(v))) {
+                json_object_set(acc, prefix, (json_t *)v);
+                return;
+        }
+        if (json_is_object(v)) {
+                if (json_object_size(v) == 0)
+                        json_object_set(acc, prefix, (json_t *)v);
+                else
+                        flat_object(acc, prefix, '.', v, depth);
+                return;
+        }
+        if (typed_array(v)) {
+                json_array_foreach(v, i, e)
+                {
+                        json_t *copy = json_deep_copy(e);
+                        json_t *ty = json_object_get(e, "type");
+
+                        p.len = 0;
+                        scim_buf_printf(&p, "%s[type eq ", prefix);
+                        {
+                                char *q = json_dumps(ty, JSON_ENCODE_ANY);
+
+                                scim_buf_puts(&p, q ? q : "\"\"");
+                                free(q);
+                        }
+                        scim_buf_puts(&p, "]");
+                        json_object_del(copy, "type");
+                        if (json_object_size(copy) == 0)
+                                json_object_set(copy, "type", ty);
+                        if (p.data)
+                                flat_object(acc, p.data, '.', copy, depth);
+                        json_decref(copy);
+                }
+        } else {
+                int objects = 1;
+
+                json_array_foreach(v, i, e) if (!json_is_object(e)) objects = 0;
+                if (!objects) {
+                        json_object_set(acc, prefix, (json_t *)v);
+                        scim_buf_free(&p);
+                        return;
+                }
+                json_array_foreach(v, i, e)
+                {
+                        p.len = 0;
+                        scim_buf_printf(&p, "%s[%zu]", prefix, i);
+                        if (!p.data)
+                                continue;
+                        if (json_object_size(e) == 0)
+                                json_object_set(acc, p.data, e);
+                        else
+                                flat_object(acc, p.data, '.', e, depth);
+                }
+        }
+        scim_buf_free(&p);
+}
+
+/* Flattens a stored resource into path -> leaf value (new object). */
+static json_t *flatten(const json_t *res)
+{
+        json_t *acc = json_object();
+        const char *k;
+        json_t *v;
+
+        if (!json_is_object(res))
+                return acc;
+        json_object_foreach((json_t *)res, k, v)
+        {
+                if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
+                    !strcmp(k, "meta") || !strcmp(k, "members"))
+                        continue;
+                if (!strncmp(k, "urn:", 4) && json_is_object(v)) {
+                        /* extension block: urn:...:User:attr[.sub] */
+                        const char *sk;
+                        json_t *sv;
+                        scim_buf_t p = {0};
+
+                        json_object_foreach(v, sk, sv)
+                        {
+                                p.len = 0;
+                                scim_buf_printf(&p, "%s:%s", k, sk);
+                                if (p.data)
+                                        flat(acc, p.data, sv, 1);
+                        }
+                        scim_buf_free(&p);
+                        continue;
+                }
+                flat(acc, k, v, 0);
+        }
+        return acc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *changes_diff(const json_t *old, const json_t *cur)
+{
+        json_t *a = flatten(old), *b = flatten(cur), *out = json_array();
+        size_t n = json_object_size(a) + json_object_size(b), m = 0;
+        const char **keys = calloc(n ? n : 1, sizeof(*keys));
+        const char *k;
+        json_t *v;
+
+        if (!keys)
+                goto out;
+        json_object_foreach(a, k, v) keys[m++] = k;
+        json_object_foreach(b, k, v) if (!json_object_get(a, k)) keys[m++] = k;
+        qsort(keys, m, sizeof(*keys), cmp_str);
+        for (size_t i = 0; i < m; i++) {
+                json_t *x = json_object_get(a, keys[i]);
+                json_t *y = json_object_get(b, keys[i]);
+
+                if (x && y && json_equal(x, y))
+                        continue;
+                json_array_append_new(out, json_pack("{s:s, s:O, s:O}", "path",
+                                                     keys[i], "old",
+                                                     x ? x : json_null(), "new",
+                                                     y ? y : json_null()));
+        }
+out:
+        free(keys);
+        json_decref(a);
+        json_decref(b);
+        return out;
+}
+
+const char *changes_classify(const scim_event_t *ev, const json_t *old,
+                             const json_t *cur, size_t n_attr_changes,
+                             size_t n_added, size_t n_removed)
+{
+        if (ev->action == SCIM_ACT_CREATE)
+                return "create";
+        if (ev->action == SCIM_ACT_DELETE)
+                return "delete";
+        if (ev->rtype == SCIM_RT_USER) {
+                json_t *a = json_object_get(old, "active");
+                json_t *b = json_object_get(cur, "active");
+
+                if (json_is_true(a) && json_is_false(b))
+                        return "disable";
+                if (json_is_false(a) && json_is_true(b))
+                        return "enable";
+                return "update";
+        }
+        if (n_attr_changes == 0 && n_added > 0 && n_removed == 0)
+                return "member_add";
+        if (n_attr_changes == 0 && n_removed > 0 && n_added == 0)
+                return "member_remove";
+        return "update";
+}
+
+int changes_path_matches(const char *path, const char *attribute)
+{
+        size_t n;
+
+        if (!attribute || !*attribute)
+                return 1;
+        if (!path)
+                return 0;
+        n = strlen(attribute);
+        if (strncasecmp(path, attribute, n) != 0)
+                return 0;
+        return path[n] == '\0' || path[n] == '.' || path[n] == '[' ||
+               path[n] == ':';
+}
+
+/* ------------------------------------------------------ writer side */
+
+static json_t *load_stored(txn_t *t, const char *tenant, char rt,
+                           const char *id)
+{
+        scim_buf_t b = {0};
+        size_t vlen = 0;
+        char *v;
+        json_t *j = NULL;
+
+        b.len = 0;
+        scim_buf_append(&b, tenant, strlen(tenant) + 1);
+        scim_buf_append(&b, &rt, 1);
+        scim_buf_puts(&b, id);
+        v = txn_get(t, CF_RES, b.data, b.len, &vlen);
+        if (v)
+                j = scim_json_load(v, vlen);
+        free(v);
+        scim_buf_free(&b);
+        return j;
+}
+
+static int is_member(txn_t *t, const char *tenant, const char *gid,
+                     const char *mid)
+{
+        scim_buf_t b = {0};
+        size_t vl;
+        char *v;
+
+        key_make(&b, tenant, 'G', gid, mid);
+        v = txn_get(t, CF_MEM, b.data, b.len, &vl);
+        scim_buf_free(&b);
+        free(v);
+        return v != NULL;
+}
+
+void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
+{
+        memset(pre, 0, sizeof(*pre));
+        if (!ev || !ev->tenant || !*ev->tenant || !ev->resource_id ||
+            !*ev->resource_id || strlen(ev->resource_id) > SCIM_MAX_ID_LEN ||
+            (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP))
+                return;
+        pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id);
+        if (ev->rtype != SCIM_RT_GROUP || !pre->old ||
+            ev->action == SCIM_ACT_REFUSED || ev->action == SCIM_ACT_DELETE)
+                return;
+        if (ev->members_replace) {
+                scim_buf_t p = {0};
+                rocksdb_iterator_t *it = txn_iter(t, CF_MEM);
+
+                pre->old_members = json_object();
+                key_make(&p, ev->tenant, 'G', ev->resource_id, NULL);
+                for (rocksdb_iter_seek(it, p.data, p.len);
+                     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+                        size_t kl;
+                        const char *k = rocksdb_iter_key(it, &kl);
+                        char *mid;
+
+                        if (kl < p.len || memcmp(k, p.data, p.len) != 0)
+                                break;
+                        mid = strndup(k + p.len, kl - p.len);
+                        if (mid)
+                                json_object_set_new(pre->old_members, mid,
+                                                    json_true());
+                        free(mid);
+                }
+                rocksdb_iter_destroy(it);
+                scim_buf_free(&p);
+        }
+        if (ev->n_added)
+                pre->added_was = calloc(ev->n_added, 1);
+        if (ev->n_removed)
+                pre->removed_was = calloc(ev->n_removed, 1);
+        for (size_t i = 0; pre->added_was && i < ev->n_added; i++)
+                pre->added_was[i] = ev->added[i].value &&
+                                    is_member(t, ev->tenant, ev->resource_id,
+                                              ev->added[i].value);
+        for (size_t i = 0; pre->removed_was && i < ev->n_removed; i++)
+                pre->removed_was[i] =
+                    ev->removed[i] &&
+                    is_member(t, ev->tenant, ev->resource_id, ev->removed[i]);
+}
+
+void changes_pre_free(changes_pre_t *pre)
+{
+        if (!pre)
+                return;
+        json_decref(pre->old);
+        json_decref(pre->old_members);
+        free(pre->added_was);
+        free(pre->removed_was);
+        memset(pre, 0, sizeof(*pre));
+}
+
+/* Member ids really added / removed by an applied group event. */
+static void member_delta(const scim_event_t *ev, const changes_pre_t *pre,
+                         json_t *added, json_t *removed)
+{
+        json_t *in_added = json_object();
+        const char *k;
+        json_t *v;
+
+        for (size_t i = 0; i < ev->n_added; i++) {
+                const char *mid = ev->added[i].value;
+
+                if (!mid || json_object_get(in_added, mid))
+                        continue;
+                json_object_set_new(in_added, mid, json_true());
+                if (ev->members_replace) {
+                        if (!json_object_get(pre->old_members, mid))
+                                json_array_append_new(added, json_string(mid));
+                } else if (!pre->added_was || !pre->added_was[i]) {
+                        json_array_append_new(added, json_string(mid));
+                } else {
+                        /* already a member: removed then re-added? */
+                        for (size_t j = 0; j < ev->n_removed; j++)
+                                if (ev->removed[j] &&
+                                    !strcmp(ev->removed[j], mid)) {
+                                        json_array_append_new(added,
+                                                              json_string(mid));
+                                        break;
+                                }
+                }
+        }
+        if (ev->members_replace) {
+                json_object_foreach(pre->old_members, k,
+                                    v) if (!json_object_get(in_added, k))
+                    json_array_append_new(removed, json_string(k));
+        } else {
+                json_t *seen = json_object();
+
+                for (size_t i = 0; i < ev->n_removed; i++) {
+                        const char *mid = ev->removed[i];
+
+                        if (!mid || !pre->removed_was || !pre->removed_was[i] ||
+                            json_object_get(seen, mid))
+                                continue;
+                        json_object_set_new(seen, mid, json_true());
+                        if (!json_object_get(in_added, mid))
+                                json_array_append_new(removed,
+                                                      json_string(mid));
+                }
+                json_decref(seen);
+        }
+        json_decref(in_added);
+}
+
+static void set_str_or_null(json_t *o, const char *k, const char *s)
+{
+        json_object_set_new(o, k, s && *s ? json_string(s) : json_null());
+}
+
+/* Adds 1 to the hourly counter of (action, verdict). */
+static void count_hour(txn_t *t, const char *tenant, int64_t time_ms,
+                       const char *action, int applied)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v, vc = applied ? 'a' : 'r';
+        uint64_t n = 0;
+        unsigned char be[8];
+
+        key_start(&k, tenant, 'H');
+        key_time(&k, floor_div(time_ms, HOUR_MS));
+        scim_buf_append(&k, action, strlen(action) + 1);
+        scim_buf_append(&k, &vc, 1);
+        v = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
+        if (v && vl == 8)
+                n = scim_get_be64((unsigned char *)v);
+        free(v);
+        scim_put_be64(be, n + 1);
+        txn_put(t, CF_CHIDX, k.data, k.len, (char *)be, 8);
+        scim_buf_free(&k);
+}
+
+void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                    const scim_verdict_t *v, const changes_pre_t *pre)
+{
+        json_t *o = json_object(), *modified = json_array();
+        json_t *req = NULL;
+        const json_t *cur = v->resource, *old = pre ? pre->old : NULL;
+        const json_t *names;
+        int applied = v->status > 0 && v->status < 400;
+        const char *action = "refused";
+        unsigned char k8[8];
+        char ts[32], *txt;
+        scim_buf_t key = {0};
+
+        json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+        if (!ev) {
+                json_object_set_new(o, "time", json_null());
+                json_object_set_new(o, "tenant", json_null());
+                json_object_set_new(o, "action", json_string("refused"));
+                json_object_set_new(o, "eventAction", json_null());
+                goto verdict;
+        }
+        scim_time_format(ev->time_ms, ts);
+        json_object_set_new(o, "time", json_string(ts));
+        set_str_or_null(o, "tenant", ev->tenant);
+        json_object_set_new(o, "resourceType",
+                            ev->rtype == SCIM_RT_USER    ? json_string("User")
+                            : ev->rtype == SCIM_RT_GROUP ? json_string("Group")
+                                                         : json_null());
+        set_str_or_null(o, "id", ev->rtype ? ev->resource_id : NULL);
+        /* userName / displayName: new state, else old, else the request */
+        if (ev->action == SCIM_ACT_REFUSED && ev->resource_json)
+                req = scim_json_load(ev->resource_json, strlen(ev->resource_json));
+        names = cur ? cur : old ? old : req;
+        set_str_or_null(
+            o, "userName",
+            ev->rtype == SCIM_RT_USER
+                ? json_string_value(json_object_get(names, "userName"))
+                : NULL);
+        set_str_or_null(
+            o, "displayName",
+            json_string_value(json_object_get(names, "displayName")));
+        if (ev->action == SCIM_ACT_REFUSED) {
+                char lower[32];
+                const char *a = ev->attempted_action;
+                size_t i = 0;
+
+                for (; a && a[i] && i + 1 < sizeof(lower); i++)
+                        lower[i] =
+                            (char)((a[i] >= 'A' && a[i] <= 'Z') ? a[i] + 32
+                                                                : a[i]);
+                lower[i] = '\0';
+                set_str_or_null(o, "eventAction", a ? lower : "refused");
+        } else {
+                json_object_set_new(o, "eventAction",
+                                    json_string(event_action_name(ev->action)));
+        }
+        if (applied &&
+            (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP)) {
+                json_t *added = json_array(), *removed = json_array();
+                size_t n_attr;
+
+                json_decref(modified);
+                modified = ev->action == SCIM_ACT_DELETE
+                               ? json_array()
+                               : changes_diff(old, cur);
+                n_attr = json_array_size(modified);
+                if (ev->rtype == SCIM_RT_GROUP &&
+                    ev->action != SCIM_ACT_DELETE && pre)
+                        member_delta(ev, pre, added, removed);
+                if (json_array_size(added) || json_array_size(removed))
+                        json_array_append_new(
+                            modified,
+                            json_pack("{s:s, s:O, s:O}", "path", "members",
+                                      "added", added, "removed", removed));
+                action = changes_classify(ev, old, cur, n_attr,
+                                          json_array_size(added),
+                                          json_array_size(removed));
+                json_decref(added);
+                json_decref(removed);
+        } else if (applied) {
+                action = event_action_name(ev->action);
+        }
+        json_object_set_new(o, "action", json_string(action));
+verdict:
+        json_object_set_new(o, "verdict",
+                            json_string(applied ? "applied" : "refused"));
+        json_object_set_new(o, "status", json_integer(v->status));
+        set_str_or_null(o, "scimType", applied ? NULL : v->scim_type);
+        set_str_or_null(o, "detail", applied ? NULL : v->detail);
+        set_str_or_null(o, "actor", ev ? ev->actor : NULL);
+        set_str_or_null(o, "requestId", ev ? ev->request_id : NULL);
+        set_str_or_null(o, "eventId", ev ? ev->event_id : NULL);
+        json_object_set_new(o, "modified", modified);
+        modified = NULL;
+        txt = scim_json_dumps(o);
+        scim_put_be64(k8, seq);
+        if (txt)
+                txn_put(t, CF_CHANGE, (char *)k8, 8, txt, strlen(txt));
+        free(txt);
+        if (!ev || !ev->tenant || !*ev->tenant ||
+            strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
+                goto out;
+        /* time order */
+        key_start(&key, ev->tenant, 'T');
+        key_time(&key, ev->time_ms);
+        key_be(&key, seq);
+        txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
+        /* one action in time order (e.g. who was deleted last week) */
+        key_start(&key, ev->tenant, 'A');
+        scim_buf_append(&key, action, strlen(action) + 1);
+        key_time(&key, ev->time_ms);
+        key_be(&key, seq);
+        txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
+        /* one resource's history */
+        if (ev->rtype && ev->resource_id && *ev->resource_id &&
+            strlen(ev->resource_id) <= SCIM_MAX_ID_LEN) {
+                key_start(&key, ev->tenant, 'R');
+                scim_buf_append(&key, ev->resource_id,
+                                strlen(ev->resource_id) + 1);
+                key_be(&key, seq);
+                txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
+        }
+        count_hour(t, ev->tenant, ev->time_ms, action, applied);
+out:
+        scim_buf_free(&key);
+        json_decref(req);
+        json_decref(o);
+}
+
+/* --------------------------------------------------- saved reports */
+
+static int report_name_ok(const char *n)
+{
+        size_t l = n ? strlen(n) : 0;
+
+        if (l == 0 || l > 64)
+                return 0;
+        for (size_t i = 0; i < l; i++)
+                if (!((n[i] >= 'a' && n[i] <= 'z') ||
+                      (n[i] >= 'A' && n[i] <= 'Z') ||
+                      (n[i] >= '0' && n[i] <= '9') || n[i] == '.' ||
+                      n[i] == '_' || n[i] == '-'))
+                        return 0;
+        return 1;
+}
+
+static void refuse_report(scim_verdict_t *v, int status, const char *type,
+                          const char *detail)
+{
+        v->status = status;
+        snprintf(v->scim_type, sizeof(v->scim_type), "%s", type ? type : "");
+        snprintf(v->detail, sizeof(v->detail), "%s", detail);
+}
+
+void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *prev = NULL, *txt = NULL, ts[32];
+        json_t *def = NULL, *old = NULL;
+
+        {
+                size_t tl = 0;
+                char *tv =
+                    txn_get(t, CF_TENANT, ev->tenant, strlen(ev->tenant), &tl);
+
+                free(tv);
+                if (!tv) {
+                        refuse_report(v, 404, NULL, "tenant does not exist");
+                        goto out;
+                }
+        }
+        if (!report_name_ok(ev->resource_id)) {
+                refuse_report(v, 400, "invalidValue",
+                              "report names are 1-64 characters of A-Z a-z "
+                              "0-9 . _ -");
+                goto out;
+        }
+        key_start(&k, ev->tenant, 'S');
+        scim_buf_puts(&k, ev->resource_id);
+        prev = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
+        if (ev->action == SCIM_ACT_REPORT_DELETE) {
+                if (!prev) {
+                        refuse_report(v, 404, NULL, "no such saved report");
+                        goto out;
+                }
+                txn_del(t, CF_CHIDX, k.data, k.len);
+                v->status = 204;
+                goto out;
+        }
+        def = ev->resource_json ? scim_json_load(ev->resource_json, strlen(ev->resource_json)) : NULL;
+        if (!json_is_object(def)) {
+                refuse_report(v, 400, "invalidValue",
+                              "report definition is not a JSON object");
+                goto out;
+        }
+        old = prev ? scim_json_load(prev, vl) : NULL;
+        scim_time_format(ev->time_ms, ts);
+        json_object_set_new(def, "name", json_string(ev->resource_id));
+        if (json_is_string(json_object_get(old, "created")))
+                json_object_set(def, "created",
+                                json_object_get(old, "created"));
+        else
+                json_object_set_new(def, "created", json_string(ts));
+        json_object_set_new(def, "updated", json_string(ts));
+        json_object_set_new(def, "updatedBy",
+                            json_string(ev->actor ? ev->actor : ""));
+        txt = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!txt) {
+                refuse_report(v, 400, "invalidValue",
+                              "report definition cannot be stored");
+                goto out;
+        }
+        txn_put(t, CF_CHIDX, k.data, k.len, txt, strlen(txt));
+        v->status = prev ? 200 : 201;
+out:
+        free(txt);
+        free(prev);
+        json_decref(def);
+        json_decref(old);
+        scim_buf_free(&k);
+}
+
+/* ------------------------------------------------------ reader side */
+
+static char *db_get(scim_store_t *st, int cf, const char *k, size_t kl,
+                    size_t *vl)
+{
+        char *err = NULL;
+        char *v = rocksdb_get_cf(st->db, st->ro, st->cf[cf], k, kl, vl, &err);
+
+        if (err) {
+                free(err);
+                free(v);
+                return NULL;
+        }
+        return v;
+}
+
+static json_t *record_at(scim_store_t *st, uint64_t seq)
+{
+        unsigned char k[8];
+        size_t vl = 0;
+        char *v;
+        json_t *j;
+
+        scim_put_be64(k, seq);
+        v = db_get(st, CF_CHANGE, (char *)k, 8, &vl);
+        if (!v)
+                return NULL;
+        j = scim_json_load(v, vl);
+        free(v);
+        return j;
+}
+
+int scim_changes_get(scim_store_t *st, const char *tenant, uint64_t seq,
+                     json_t **out, scim_err_t *err)
+{
+        json_t *r = record_at(st, seq);
+
+        *out = NULL;
+        if (!r || !json_is_string(json_object_get(r, "tenant")) ||
+            strcmp(json_string_value(json_object_get(r, "tenant")), tenant)) {
+                json_decref(r);
+                return scim_err_set(err, 404, NULL,
+                                    "no change record %llu in this tenant",
+                                    (unsigned long long)seq);
+        }
+        *out = r;
+        return 0;
+}
+
+/* 1 if name is in the comma list (case-insensitive). */
+static int in_list(const char *list, const char *name)
+{
+        size_t n = name ? strlen(name) : 0;
+
+        if (!name)
+                return 0;
+        while (list && *list) {
+                const char *e = strchr(list, ',');
+                size_t l = e ? (size_t)(e - list) : strlen(list);
+
+                while (l && *list == ' ') {
+                        list++;
+                        l--;
+                }
+                while (l && list[l - 1] == ' ')
+                        l--;
+                if (l == n && strncasecmp(list, name, n) == 0)
+                        return 1;
+                list = e ? e + 1 : NULL;
+        }
+        return 0;
+}
+
+static int record_matches(const json_t *r, const scim_change_query_t *q)
+{
+        const char *s;
+
+        if (q->from_ms != INT64_MIN || q->to_ms != INT64_MAX) {
+                int64_t ms;
+
+                s = json_string_value(json_object_get(r, "time"));
+                if (!s || scim_time_parse(s, &ms) < 0 || ms < q->from_ms ||
+                    ms >= q->to_ms)
+                        return 0;
+        }
+        if (q->rtype) {
+                s = json_string_value(json_object_get(r, "resourceType"));
+                if (!s || s[0] != (q->rtype == 'U' ? 'U' : 'G'))
+                        return 0;
+        }
+        if (q->actions &&
+            !in_list(q->actions,
+                     json_string_value(json_object_get(r, "action"))))
+                return 0;
+        if (q->verdict) {
+                s = json_string_value(json_object_get(r, "verdict"));
+                if (!s || strcmp(s, q->verdict == 1 ? "applied" : "refused"))
+                        return 0;
+        }
+        if (q->status &&
+            json_integer_value(json_object_get(r, "status")) != q->status)
+                return 0;
+        if (q->actor) {
+                s = json_string_value(json_object_get(r, "actor"));
+                if (!s || strcmp(s, q->actor))
+                        return 0;
+        }
+        if (q->user_name) {
+                s = json_string_value(json_object_get(r, "userName"));
+                if (!s || !scim_strcaseeq(s, q->user_name))
+                        return 0;
+        }
+        if (q->attribute && *q->attribute) {
+                size_t i;
+                json_t *m;
+                int hit = 0;
+
+                json_array_foreach(json_object_get(r, "modified"), i, m)
+                {
+                        if (changes_path_matches(
+                                json_string_value(json_object_get(m, "path")),
+                                q->attribute)) {
+                                hit = 1;
+                                break;
+                        }
+                }
+                if (!hit)
+                        return 0;
+        }
+        return 1;
+}
+
+int scim_changes_query(scim_store_t *st, const char *tenant,
+                       const scim_change_query_t *q, json_t **out,
+                       scim_buf_t *next, scim_err_t *err)
+{
+        scim_buf_t pre = {0}, lo = {0}, hi = {0}, ck = {0};
+        rocksdb_iterator_t *it = NULL;
+        size_t tlen = strlen(tenant) + 1, examined = 0;
+        size_t count = q->count ? q->count : 100;
+        int rc = -1, by_res = q->resource != NULL;
+        char act[32] = "";
+        size_t suffix = by_res ? 8 : 16; /* seq, or time + seq */
+
+        *out = json_array();
+        if (!by_res && q->actions && !strchr(q->actions, ',')) {
+                /* one action: walk its own index (tenant\0 A action\0) */
+                const char *a = q->actions;
+                size_t n = 0;
+
+                while (*a == ' ')
+                        a++;
+                for (; a[n] && a[n] != ' ' && n + 1 < sizeof(act); n++)
+                        act[n] = (char)((a[n] >= 'A' && a[n] <= 'Z') ? a[n] + 32
+                                                                     : a[n]);
+                act[n] = '\0';
+        }
+        if (count > SCIM_CHANGES_MAX_COUNT)
+                count = SCIM_CHANGES_MAX_COUNT;
+        if (by_res &&
+            (!*q->resource || strlen(q->resource) > SCIM_MAX_ID_LEN)) {
+                scim_err_set(err, 400, "invalidValue", "resource id invalid");
+                goto out;
+        }
+        key_start(&pre, tenant, by_res ? 'R' : act[0] ? 'A' : 'T');
+        if (by_res)
+                scim_buf_append(&pre, q->resource, strlen(q->resource) + 1);
+        else if (act[0])
+                scim_buf_append(&pre, act, strlen(act) + 1);
+        scim_buf_append(&lo, pre.data, pre.len);
+        scim_buf_append(&hi, pre.data, pre.len);
+        if (by_res) {
+                scim_buf_append(&hi, "\xff\xff\xff\xff\xff\xff\xff\xff\xff", 9);
+        } else {
+                key_time(&lo, q->from_ms);
+                key_time(&hi, q->to_ms);
+        }
+        if (q->cursor) {
+                /* the cursor is the key after "tenant\0" */
+                size_t want = pre.len - tlen + suffix;
+
+                if (q->cursor_len != want ||
+                    memcmp(q->cursor, pre.data + tlen, pre.len - tlen) != 0) {
+                        scim_err_set(err, 400, "invalidValue",
+                                     "cursor does not belong to this query");
+                        goto out;
+                }
+                scim_buf_append(&ck, tenant, tlen);
+                scim_buf_append(&ck, q->cursor, q->cursor_len);
+        }
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        if (q->desc) {
+                if (ck.len)
+                        rocksdb_iter_seek_for_prev(it, ck.data, ck.len);
+                else
+                        rocksdb_iter_seek_for_prev(it, hi.data, hi.len);
+        } else {
+                rocksdb_iter_seek(it, ck.len ? ck.data : lo.data,
+                                  ck.len ? ck.len : lo.len);
+        }
+        for (; rocksdb_iter_valid(it);
+             q->desc ? rocksdb_iter_prev(it) : rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                json_t *r;
+
+                if (kl != pre.len + suffix || memcmp(k, pre.data, pre.len) != 0)
+                        break;
+                if (ck.len && kl == ck.len && !memcmp(k, ck.data, kl))
+                        continue; /* the cursor's own entry */
+                if (!by_res) {
+                        /* exclusive upper bound, inclusive lower bound */
+                        if (memcmp(k, hi.data, hi.len) >= 0) {
+                                if (q->desc)
+                                        continue;
+                                break;
+                        }
+                        if (memcmp(k, lo.data, lo.len) < 0)
+                                break;
+                }
+                if (json_array_size(*out) >= count ||
+                    examined >= SCIM_CHANGES_SCAN_LIMIT) {
+                        /* more to come: the cursor is the last key we
+                         * returned or examined */
+                        break;
+                }
+                examined++;
+                next->len = 0;
+                scim_buf_append(next, k + tlen, kl - tlen);
+                r = record_at(st,
+                              scim_get_be64((const unsigned char *)k + kl - 8));
+                if (r && record_matches(r, q))
+                        json_array_append(*out, r);
+                json_decref(r);
+        }
+        if (!rocksdb_iter_valid(it) || (json_array_size(*out) < count &&
+                                        examined < SCIM_CHANGES_SCAN_LIMIT))
+                next->len = 0; /* reached the end of the range */
+        else {
+                /* is there really another entry in range? */
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl != pre.len + suffix ||
+                    memcmp(k, pre.data, pre.len) != 0 ||
+                    (!by_res && !q->desc && memcmp(k, hi.data, hi.len) >= 0) ||
+                    (!by_res && q->desc && memcmp(k, lo.data, lo.len) < 0))
+                        next->len = 0;
+        }
+        rc = 0;
+out:
+        if (it)
+                rocksdb_iter_destroy(it);
+        if (rc < 0) {
+                json_decref(*out);
+                *out = NULL;
+        }
+        scim_buf_free(&pre);
+        scim_buf_free(&lo);
+        scim_buf_free(&hi);
+        scim_buf_free(&ck);
+        return rc;
+}
+
+int scim_changes_resource_known(scim_store_t *st, const char *tenant,
+                                const char *id)
+{
+        scim_buf_t pre = {0};
+        rocksdb_iterator_t *it;
+        int found = 0;
+
+        key_start(&pre, tenant, 'R');
+        scim_buf_append(&pre, id, strlen(id) + 1);
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        rocksdb_iter_seek(it, pre.data, pre.len);
+        if (rocksdb_iter_valid(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                found = kl == pre.len + 8 && !memcmp(k, pre.data, pre.len);
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&pre);
+        return found;
+}
+
+/* ---------------------------------------------------------- summary */
+
+static void bump(json_t *o, const char *k, json_int_t n)
+{
+        json_t *v = json_object_get(o, k);
+
+        if (v)
+                json_integer_set(v, json_integer_value(v) + n);
+        else
+                json_object_set_new(o, k, json_integer(n));
+}
+
+static json_t *new_bucket(const char *start)
+{
+        json_t *b = json_object();
+
+        if (start)
+                json_object_set_new(b, "start", json_string(start));
+        json_object_set_new(b, "total", json_integer(0));
+        json_object_set_new(b, "byVerdict", json_object());
+        json_object_set_new(b, "byAction", json_object());
+        if (start)
+                json_object_set_new(b, "counts", json_array());
+        return b;
+}
+
+/* Adds n to a bucket. idx maps "action/verdict" to the bucket's element of
+ * "counts" (borrowed), so a 30-day summary needs no linear searches. */
+static void add_count(json_t *b, json_t *idx, const char *action,
+                      const char *verdict, json_int_t n)
+{
+        json_t *counts = json_object_get(b, "counts");
+
+        bump(b, "total", n);
+        bump(json_object_get(b, "byVerdict"), verdict, n);
+        bump(json_object_get(b, "byAction"), action, n);
+        if (counts && idx) {
+                char key[96];
+                json_t *c;
+
+                snprintf(key, sizeof(key), "%s/%s", action, verdict);
+                c = json_object_get(idx, key);
+                if (c) {
+                        bump(c, "count", n);
+                        return;
+                }
+                c = json_pack("{s:s, s:s, s:I}", "action", action, "verdict",
+                              verdict, "count", (json_int_t)n);
+                json_array_append_new(counts, c);
+                json_object_set(idx, key, c);
+        }
+}
+
+int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
+                         int64_t to_ms, int bucket_hours, json_t **out,
+                         scim_err_t *err)
+{
+        scim_buf_t lo = {0}, pre = {0};
+        rocksdb_iterator_t *it;
+        int64_t from_h = floor_div(from_ms, HOUR_MS);
+        int64_t to_h = floor_div(to_ms - 1, HOUR_MS); /* inclusive */
+        int64_t cur_bucket = INT64_MIN;
+        json_t *series = json_array(), *totals = new_bucket(NULL);
+        json_t *bucket = NULL, *idx = json_object();
+        char ts[32];
+
+        *out = NULL;
+        if (bucket_hours != 1 && bucket_hours != 24) {
+                json_decref(series);
+                json_decref(totals);
+                json_decref(idx);
+                return scim_err_set(err, 400, "invalidValue",
+                                    "bucket must be hour or day");
+        }
+        key_start(&pre, tenant, 'H');
+        scim_buf_append(&lo, pre.data, pre.len);
+        key_time(&lo, from_h);
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        for (rocksdb_iter_seek(it, lo.data, lo.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+                int64_t hour, b;
+                const char *action;
+                size_t al;
+                char verdict;
+
+                if (kl < pre.len + 8 + 3 || memcmp(k, pre.data, pre.len))
+                        break;
+                hour = changes_get_time((const unsigned char *)k + pre.len);
+                if (hour > to_h)
+                        break;
+                action = k + pre.len + 8;
+                al = strnlen(action, kl - pre.len - 8);
+                if (pre.len + 8 + al + 2 != kl || vl != 8)
+                        continue;
+                verdict = k[kl - 1];
+                b = floor_div(hour, bucket_hours) * bucket_hours;
+                if (b != cur_bucket) {
+                        scim_time_format(b * HOUR_MS, ts);
+                        bucket = new_bucket(ts);
+                        json_array_append_new(series, bucket);
+                        json_object_clear(idx);
+                        cur_bucket = b;
+                }
+                {
+                        char *an = strndup(action, al);
+                        json_int_t n =
+                            (json_int_t)scim_get_be64((const unsigned char *)v);
+
+                        if (an) {
+                                add_count(
+                                    bucket, idx, an,
+                                    verdict == 'a' ? "applied" : "refused", n);
+                                add_count(
+                                    totals, NULL, an,
+                                    verdict == 'a' ? "applied" : "refused", n);
+                        }
+                        free(an);
+                }
+        }
+        rocksdb_iter_destroy(it);
+        *out = json_object();
+        json_object_set_new(*out, "bucket",
+                            json_string(bucket_hours == 1 ? "hour" : "day"));
+        scim_time_format(from_h * HOUR_MS, ts);
+        json_object_set_new(*out, "from", json_string(ts));
+        scim_time_format((to_h + 1) * HOUR_MS, ts);
+        json_object_set_new(*out, "to", json_string(ts));
+        json_object_set_new(*out, "series", series);
+        json_object_set_new(*out, "totals", totals);
+        json_decref(idx);
+        scim_buf_free(&lo);
+        scim_buf_free(&pre);
+        return 0;
+}
+
+/* ------------------------------------------------------------ asOf */
+
+/* Decodes the log event at seq into *ev (caller clears). */
+static int event_at(scim_store_t *st, uint64_t seq, scim_event_t *ev)
+{
+        unsigned char k[8];
+        size_t vl = 0;
+        char *v;
+        scim_err_t e;
+        int rc;
+
+        scim_put_be64(k, seq);
+        v = db_get(st, CF_LOG, (char *)k, 8, &vl);
+        if (!v)
+                return -1;
+        rc = scim_event_decode(v, vl, ev, &e);
+        free(v);
+        return rc;
+}
+
+/* 1 if member id was deleted by an applied event stamped at or before
+ * as_of_ms (ids are never reused, so any such delete counts). */
+static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
+                      int64_t as_of_ms)
+{
+        scim_buf_t pre = {0};
+        rocksdb_iterator_t *it;
+        int gone = 0;
+
+        key_start(&pre, tenant, 'R');
+        scim_buf_append(&pre, id, strlen(id) + 1);
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                json_t *r;
+                int64_t ms;
+                const char *tm;
+
+                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
+                        break;
+                r = record_at(
+                    st, scim_get_be64((const unsigned char *)k + pre.len));
+                tm = json_string_value(json_object_get(r, "time"));
+                if (r && tm && scim_time_parse(tm, &ms) == 0 &&
+                    ms <= as_of_ms &&
+                    !strcmp(
+                        json_string_value(json_object_get(r, "action"))
+                            ? json_string_value(json_object_get(r, "action"))
+                            : "",
+                        "delete") &&
+                    !strcmp(
+                        json_string_value(json_object_get(r, "verdict"))
+                            ? json_string_value(json_object_get(r, "verdict"))
+                            : "",
+                        "applied"))
+                        gone = 1;
+                json_decref(r);
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&pre);
+        return gone;
+}
+
+static const char *member_type(scim_store_t *st, const char *tenant,
+                               const char *id)
+{
+        scim_buf_t pre = {0};
+        rocksdb_iterator_t *it;
+        const char *type = "User";
+
+        key_start(&pre, tenant, 'R');
+        scim_buf_append(&pre, id, strlen(id) + 1);
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        rocksdb_iter_seek(it, pre.data, pre.len);
+        if (rocksdb_iter_valid(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl == pre.len + 8 && !memcmp(k, pre.data, pre.len)) {
+                        json_t *r = record_at(
+                            st,
+                            scim_get_be64((const unsigned char *)k + pre.len));
+                        const char *rt = json_string_value(
+                            json_object_get(r, "resourceType"));
+
+                        if (rt && !strcmp(rt, "Group"))
+                                type = "Group";
+                        json_decref(r);
+                }
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&pre);
+        return type;
+}
+
+int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                       const char *id, int64_t as_of_ms, json_t **out,
+                       scim_err_t *err)
+{
+        scim_buf_t pre = {0};
+        rocksdb_iterator_t *it = NULL;
+        json_t *attrs = NULL, *members = json_object();
+        json_t *res = NULL, *meta, *mem_arr;
+        int64_t version = 0, created_ms = 0, last_ms = 0;
+        size_t steps = 0;
+        int exists = 0, rc = -1;
+        const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
+        char ts[32], ver[32];
+
+        *out = NULL;
+        if (!id || !*id || strlen(id) > SCIM_MAX_ID_LEN) {
+                scim_err_set(err, 404, NULL, "%s not found", rname);
+                goto out;
+        }
+        key_start(&pre, tenant, 'R');
+        scim_buf_append(&pre, id, strlen(id) + 1);
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                uint64_t seq;
+                json_t *r;
+                scim_event_t ev;
+                int64_t ms;
+                const char *tm, *verdict, *rtn;
+
+                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
+                        break;
+                if (++steps > SCIM_CHANGES_MAX_HISTORY) {
+                        scim_err_set(err, 400, "tooMany",
+                                     "history longer than %d events",
+                                     SCIM_CHANGES_MAX_HISTORY);
+                        goto out;
+                }
+                seq = scim_get_be64((const unsigned char *)k + pre.len);
+                r = record_at(st, seq);
+                tm = json_string_value(json_object_get(r, "time"));
+                verdict = json_string_value(json_object_get(r, "verdict"));
+                rtn = json_string_value(json_object_get(r, "resourceType"));
+                if (!r || !tm || scim_time_parse(tm, &ms) < 0 || !verdict ||
+                    strcmp(verdict, "applied") || !rtn || strcmp(rtn, rname) ||
+                    ms > as_of_ms) {
+                        json_decref(r);
+                        continue;
+                }
+                json_decref(r);
+                memset(&ev, 0, sizeof(ev));
+                if (event_at(st, seq, &ev) < 0) {
+                        scim_event_clear(&ev);
+                        continue;
+                }
+                last_ms = ev.time_ms;
+                if (ev.action == SCIM_ACT_DELETE) {
+                        exists = 0;
+                        version = 0;
+                        json_decref(attrs);
+                        attrs = NULL;
+                        json_object_clear(members);
+                        scim_event_clear(&ev);
+                        continue;
+                }
+                if (!exists) {
+                        created_ms = ev.time_ms;
+                        exists = 1;
+                }
+                version++;
+                if (ev.resource_json) {
+                        json_decref(attrs);
+                        attrs = scim_json_load(ev.resource_json, strlen(ev.resource_json));
+                }
+                if (rt == SCIM_RT_GROUP) {
+                        if (ev.members_replace) {
+                                json_object_clear(members);
+                        }
+                        for (size_t i = 0; i < ev.n_removed; i++)
+                                if (ev.removed[i])
+                                        json_object_del(members, ev.removed[i]);
+                        for (size_t i = 0; i < ev.n_added; i++) {
+                                json_t *m = json_object();
+
+                                if (!ev.added[i].value)
+                                        continue;
+                                if (ev.added[i].display)
+                                        json_object_set_new(
+                                            m, "display",
+                                            json_string(ev.added[i].display));
+                                json_object_set_new(members, ev.added[i].value,
+                                                    m);
+                        }
+                }
+                scim_event_clear(&ev);
+        }
+        if (!exists || !json_is_object(attrs)) {
+                scim_err_set(err, 404, NULL, "%s %.128s did not exist then",
+                             rname, id);
+                goto out;
+        }
+        res = json_object();
+        if (json_is_array(json_object_get(attrs, "schemas")))
+                json_object_set(res, "schemas",
+                                json_object_get(attrs, "schemas"));
+        else
+                json_object_set_new(res, "schemas",
+                                    json_pack("[s]", rt == SCIM_RT_USER
+                                                         ? SCIM_URN_USER
+                                                         : SCIM_URN_GROUP));
+        json_object_set_new(res, "id", json_string(id));
+        {
+                const char *k;
+                json_t *v;
+
+                json_object_foreach(attrs, k, v)
+                {
+                        if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
+                            !strcmp(k, "meta") || !strcmp(k, "members"))
+                                continue;
+                        json_object_set(res, k, v);
+                }
+        }
+        if (rt == SCIM_RT_GROUP) {
+                /* members in id order, like the live view; drop members
+                 * deleted by then */
+                const char **ids =
+                    calloc(json_object_size(members) + 1, sizeof(*ids));
+                const char *k;
+                json_t *v;
+                size_t n = 0;
+
+                mem_arr = json_array();
+                json_object_foreach(members, k, v) if (ids) ids[n++] = k;
+                if (ids)
+                        qsort(ids, n, sizeof(*ids), cmp_str);
+                for (size_t i = 0; ids && i < n; i++) {
+                        json_t *m, *src = json_object_get(members, ids[i]);
+
+                        if (deleted_by(st, tenant, ids[i], as_of_ms))
+                                continue;
+                        m = json_pack("{s:s}", "value", ids[i]);
+                        if (json_object_get(src, "display"))
+                                json_object_set(
+                                    m, "display",
+                                    json_object_get(src, "display"));
+                        json_object_set_new(
+                            m, "type",
+                            json_string(member_type(st, tenant, ids[i])));
+                        json_array_append_new(mem_arr, m);
+                }
+                free(ids);
+                if (json_array_size(mem_arr))
+                        json_object_set_new(res, "members", mem_arr);
+                else
+                        json_decref(mem_arr);
+        }
+        meta = json_object();
+        json_object_set_new(meta, "resourceType", json_string(rname));
+        scim_time_format(created_ms, ts);
+        json_object_set_new(meta, "created", json_string(ts));
+        scim_time_format(last_ms, ts);
+        json_object_set_new(meta, "lastModified", json_string(ts));
+        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)version);
+        json_object_set_new(meta, "version", json_string(ver));
+        json_object_set_new(res, "meta", meta);
+        *out = res;
+        res = NULL;
+        rc = 0;
+out:
+        if (it)
+                rocksdb_iter_destroy(it);
+        scim_buf_free(&pre);
+        json_decref(attrs);
+        json_decref(members);
+        json_decref(res);
+        return rc;
+}
+
+/* --------------------------------------------------- saved reports */
+
+int scim_reports_saved_get(scim_store_t *st, const char *tenant,
+                           const char *name, json_t **out, scim_err_t *err)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+
+        *out = NULL;
+        key_start(&k, tenant, 'S');
+        scim_buf_puts(&k, name);
+        v = db_get(st, CF_CHIDX, k.data, k.len, &vl);
+        scim_buf_free(&k);
+        if (v)
+                *out = scim_json_load(v, vl);
+        free(v);
+        if (!*out)
+                return scim_err_set(err, 404, NULL, "no saved report '%.64s'",
+                                    name);
+        return 0;
+}
+
+int scim_reports_saved_list(scim_store_t *st, const char *tenant, json_t **out,
+                            scim_err_t *err)
+{
+        scim_buf_t pre = {0};
+        rocksdb_iterator_t *it;
+
+        *out = json_array();
+        key_start(&pre, tenant, 'S');
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+                json_t *d;
+
+                if (kl < pre.len || memcmp(k, pre.data, pre.len))
+                        break;
+                d = scim_json_load(v, vl);
+                if (d)
+                        json_array_append_new(*out, d);
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&pre);
+        return 0;
+}
+

@@ -1,0 +1,58 @@
+/*
+ * changes_internal.h — the fold's hooks into changes.c (change records,
+ * their indexes and counters, saved report definitions). Not part of the
+ * public face. Every function here runs on the single writer thread
+ * (ingest committer or replay) inside a fold transaction.
+ */
+#ifndef SCIM_CHANGES_INTERNAL_H
+#define SCIM_CHANGES_INTERNAL_H
+
+#include "projector/projector_internal.h"
+
+/* What the record needs from the state BEFORE the event is folded. */
+typedef struct changes_pre {
+        json_t *old;                /* stored resource, or NULL (owned) */
+        json_t *old_members;        /* groups with members_replace: object
+                                       member id -> true (owned) */
+        unsigned char *added_was;   /* per ev->added: already a member */
+        unsigned char *removed_was; /* per ev->removed: was a member */
+} changes_pre_t;
+
+/* Fills *pre from the txn view for a resource event (zeroed otherwise).
+ * Release with changes_pre_free. */
+void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre);
+void changes_pre_free(changes_pre_t *pre);
+
+/*
+ * Writes the change record of the event at seq (ev NULL: undecodable) into
+ * the `change` column family and its index keys and hourly counter into
+ * `chidx`. v is the fold's verdict (v->resource = the state after an
+ * applied create/replace/patch). Deterministic: reads only ev, v, pre.
+ */
+void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                    const scim_verdict_t *v, const changes_pre_t *pre);
+
+/* Folds REPORT_SAVE / REPORT_DELETE into `chidx` and fills *v. */
+void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+
+/* Attribute-level diff of two stored resources (either may be NULL): new
+ * array of {"path","old","new"} sorted by path; id, meta, schemas and
+ * members are left out. Exposed for the unit test. */
+json_t *changes_diff(const json_t *old, const json_t *cur);
+
+/* Action name of an applied resource event given its diff (create, update,
+ * disable, enable, delete, member_add, member_remove). */
+const char *changes_classify(const scim_event_t *ev, const json_t *old,
+                             const json_t *cur, size_t n_attr_changes,
+                             size_t n_added, size_t n_removed);
+
+/* Key helpers (exposed for the unit test): signed ms as order-preserving
+ * big-endian bytes. */
+void changes_put_time(unsigned char out[8], int64_t ms);
+int64_t changes_get_time(const unsigned char in[8]);
+
+/* 1 if a modified path matches an `attribute` filter (equal, or below it
+ * after '.', '[' or ':'; case-insensitive). */
+int changes_path_matches(const char *path, const char *attribute);
+
+#endif

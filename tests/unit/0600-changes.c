@@ -1,0 +1,649 @@
+/*
+ * 0600-changes.c — change records and reports below HTTP: the attribute
+ * diff and action classification, order-preserving time keys, path
+ * matching, CSV cells (quoting, formula injection), base64url cursors,
+ * query parameter parsing; and against a real store: records written by
+ * the fold, pages in key order with cursors both ways (no gaps, no dups,
+ * tenant-bounded), summary counters, asOf rebuilt from the log, saved
+ * reports, and replay giving the same digest.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/http_internal.h"
+#include "api/reports_internal.h"
+#include "projector/changes_internal.h"
+#include "projector/scim_projector.h"
+
+static char dir[512];
+static scim_store_t *st;
+
+static int setup(void **state)
+{
+        const char *tmp = getenv("SCIMLOG_TMP");
+        char e[256];
+
+        if (!tmp)
+                tmp = "/tmp";
+        mkdir(tmp, 0700);
+        snprintf(dir, sizeof(dir), "%s/changes-XXXXXX", tmp);
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
+        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[1200];
+
+        scim_store_close(st);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.replay'", dir, dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", dir);
+        scim_schemas_shutdown();
+        return 0;
+}
+
+/* --------------------------------------------------- 1. the diff */
+
+static json_t *J(const char *s)
+{
+        json_t *j = json_loads(s, 0, NULL);
+
+        assert_non_null(j);
+        return j;
+}
+
+static void assert_json(const json_t *got, const char *want)
+{
+        json_t *w = J(want);
+
+        if (!json_equal(got, w)) {
+                char *g = json_dumps(got, JSON_COMPACT);
+
+                fail_msg("got %s\nwant %s", g, want);
+        }
+        json_decref(w);
+}
+
+static void test_diff_paths(void **state)
+{
+        json_t *a = J("{\"schemas\":[\"x\"],\"id\":\"1\",\"userName\":\"a\","
+                      "\"active\":true,\"name\":{\"givenName\":\"Al\"},"
+                      "\"emails\":[{\"type\":\"work\",\"value\":\"a@x\"},"
+                      "{\"type\":\"home\",\"value\":\"h@x\"}],"
+                      "\"phoneNumbers\":[{\"value\":\"1\"}],"
+                      "\"urn:ietf:params:scim:schemas:extension:enterprise:"
+                      "2.0:User\":{\"department\":\"IT\",\"manager\":{"
+                      "\"value\":\"m1\"}},"
+                      "\"meta\":{\"version\":\"W/\\\"1\\\"\"}}");
+        json_t *b = J("{\"schemas\":[\"y\"],\"id\":\"1\",\"userName\":\"a\","
+                      "\"active\":false,\"name\":{\"givenName\":\"Alice\","
+                      "\"familyName\":\"S\"},"
+                      "\"emails\":[{\"type\":\"home\",\"value\":\"h@x\"},"
+                      "{\"type\":\"work\",\"value\":\"b@x\"}],"
+                      "\"phoneNumbers\":[{\"value\":\"2\"}],"
+                      "\"urn:ietf:params:scim:schemas:extension:enterprise:"
+                      "2.0:User\":{\"department\":\"IT\",\"manager\":{"
+                      "\"value\":\"m2\"}},"
+                      "\"meta\":{\"version\":\"W/\\\"2\\\"\"}}");
+        json_t *d = changes_diff(a, b);
+
+        (void)state;
+        /* sorted by path; meta, id, schemas never listed; typed elements
+         * addressed by type whatever their order; untyped by index */
+        assert_json(
+            d, "[{\"path\":\"active\",\"old\":true,\"new\":false},"
+               "{\"path\":\"emails[type eq \\\"work\\\"].value\",\"old\":"
+               "\"a@x\",\"new\":\"b@x\"},"
+               "{\"path\":\"name.familyName\",\"old\":null,\"new\":\"S\"},"
+               "{\"path\":\"name.givenName\",\"old\":\"Al\",\"new\":"
+               "\"Alice\"},"
+               "{\"path\":\"phoneNumbers[0].value\",\"old\":\"1\",\"new\":"
+               "\"2\"},"
+               "{\"path\":\"urn:ietf:params:scim:schemas:extension:"
+               "enterprise:2.0:User:manager.value\",\"old\":\"m1\",\"new\":"
+               "\"m2\"}]");
+        json_decref(d);
+        /* create: everything new; delete side: everything old */
+        json_decref(b);
+        b = J("{\"userName\":\"x\",\"roles\":[\"a\",\"b\"]}");
+        d = changes_diff(NULL, b);
+        assert_json(d, "[{\"path\":\"roles\",\"old\":null,\"new\":[\"a\","
+                       "\"b\"]},{\"path\":\"userName\",\"old\":null,\"new\":"
+                       "\"x\"}]");
+        json_decref(d);
+        d = changes_diff(a, a);
+        assert_int_equal(json_array_size(d), 0);
+        json_decref(d);
+        json_decref(a);
+        json_decref(b);
+}
+
+static void test_classify(void **state)
+{
+        scim_event_t ev;
+        json_t *on = J("{\"active\":true}"), *off = J("{\"active\":false}");
+        json_t *none = J("{}");
+
+        (void)state;
+        memset(&ev, 0, sizeof(ev));
+        ev.rtype = SCIM_RT_USER;
+        ev.action = SCIM_ACT_CREATE;
+        assert_string_equal(changes_classify(&ev, NULL, on, 1, 0, 0), "create");
+        ev.action = SCIM_ACT_PATCH;
+        assert_string_equal(changes_classify(&ev, on, off, 1, 0, 0), "disable");
+        assert_string_equal(changes_classify(&ev, off, on, 1, 0, 0), "enable");
+        assert_string_equal(changes_classify(&ev, none, on, 1, 0, 0),
+                            "update"); /* absent -> true is not enable */
+        assert_string_equal(changes_classify(&ev, on, on, 2, 0, 0), "update");
+        ev.action = SCIM_ACT_DELETE;
+        assert_string_equal(changes_classify(&ev, on, NULL, 0, 0, 0), "delete");
+        ev.rtype = SCIM_RT_GROUP;
+        ev.action = SCIM_ACT_PATCH;
+        assert_string_equal(changes_classify(&ev, none, none, 0, 2, 0),
+                            "member_add");
+        assert_string_equal(changes_classify(&ev, none, none, 0, 0, 1),
+                            "member_remove");
+        assert_string_equal(changes_classify(&ev, none, none, 0, 1, 1),
+                            "update");
+        assert_string_equal(changes_classify(&ev, none, none, 1, 1, 0),
+                            "update");
+        json_decref(on);
+        json_decref(off);
+        json_decref(none);
+}
+
+/* ------------------------------------------- 2. keys, paths, parsers */
+
+static void test_time_keys_order(void **state)
+{
+        int64_t v[] = {INT64_MIN, -86400000,       -1,       0,
+                       1,         1700000000000LL, INT64_MAX};
+        unsigned char a[8], b[8];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+                changes_put_time(a, v[i]);
+                assert_true(changes_get_time(a) == v[i]);
+                if (i) {
+                        changes_put_time(b, v[i - 1]);
+                        assert_true(memcmp(b, a, 8) < 0);
+                }
+        }
+}
+
+static void test_path_matches(void **state)
+{
+        (void)state;
+        assert_true(changes_path_matches("name.givenName", "name"));
+        assert_true(changes_path_matches("name.givenName", "NAME.givenname"));
+        assert_true(
+            changes_path_matches("emails[type eq \"work\"].value", "emails"));
+        assert_true(changes_path_matches(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
+            "department",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        assert_true(changes_path_matches("active", "active"));
+        assert_false(changes_path_matches("userName", "user"));
+        assert_false(changes_path_matches("displayName", "name"));
+        assert_true(changes_path_matches("x", NULL));
+}
+
+static void cell(const char *in, const char *want)
+{
+        scim_buf_t b = {0};
+
+        scim_csv_cell(&b, in);
+        scim_buf_append(&b, "", 0);
+        assert_string_equal(b.data, want);
+        scim_buf_free(&b);
+}
+
+static void test_csv_cells(void **state)
+{
+        (void)state;
+        cell("plain", "plain");
+        cell("a,b", "\"a,b\"");
+        cell("say \"hi\"", "\"say \"\"hi\"\"\"");
+        cell("two\nlines", "\"two\nlines\"");
+        cell("=1+2", "'=1+2");
+        cell("+1", "'+1");
+        cell("-1", "'-1");
+        cell("@SUM(A1)", "'@SUM(A1)");
+        cell("\tx", "'\tx");
+        cell("\rx", "\"'\rx\"");
+        cell("=HYPERLINK(\"u\",\"x\")", "\"'=HYPERLINK(\"\"u\"\",\"\"x\"\")\"");
+        cell("", "");
+        cell(NULL, "");
+        cell("a=b", "a=b");
+}
+
+static void test_b64url(void **state)
+{
+        unsigned char raw[40];
+        scim_buf_t enc = {0}, dec = {0};
+
+        (void)state;
+        for (size_t n = 0; n <= sizeof(raw); n++) {
+                for (size_t i = 0; i < n; i++)
+                        raw[i] = (unsigned char)(i * 37 + n);
+                enc.len = dec.len = 0;
+                scim_b64url_encode(raw, n, &enc);
+                assert_null(strpbrk(enc.data, "+/="));
+                assert_int_equal(scim_b64url_decode(enc.data, &dec, 100), 0);
+                assert_int_equal(dec.len, n);
+                assert_memory_equal(dec.data, raw, n);
+        }
+        dec.len = 0;
+        assert_int_equal(scim_b64url_decode("a", &dec, 100), -1);
+        assert_int_equal(scim_b64url_decode("ab+/", &dec, 100), -1);
+        assert_int_equal(scim_b64url_decode("AB", &dec, 100), -1); /* bits */
+        assert_int_equal(scim_b64url_decode("AAAAAAAA", &dec, 3), -1);
+        scim_buf_free(&enc);
+        scim_buf_free(&dec);
+}
+
+static int parse(const char *qs, scim_change_query_t *q, scim_buf_t *cur)
+{
+        json_t *p = NULL;
+        scim_err_t e;
+        int rc;
+
+        assert_int_equal(scim_query_parse(qs, &p, &e), 0);
+        rc = scim_reports_parse_query(p, 1000000000000LL, 0, q, cur, &e);
+        if (rc < 0)
+                assert_int_equal(e.status, 400);
+        json_decref(p);
+        return rc;
+}
+
+static void test_parse_query(void **state)
+{
+        scim_change_query_t q;
+        scim_buf_t cur = {0};
+        int64_t ms;
+
+        (void)state;
+        assert_int_equal(parse("", &q, &cur), 0);
+        assert_true(q.from_ms == INT64_MIN && q.to_ms == INT64_MAX);
+        assert_int_equal(q.count, 100);
+        assert_int_equal(parse("from=2026-11-01T00:00:00Z&to=1800000000000"
+                               "&count=5000&verdict=refused&order=asc",
+                               &q, &cur),
+                         0);
+        assert_true(q.from_ms == 1793491200000LL);
+        assert_true(q.to_ms == 1800000000000LL);
+        assert_int_equal(q.count, SCIM_CHANGES_MAX_COUNT);
+        assert_int_equal(q.verdict, 2);
+        assert_int_equal(q.desc, 0);
+        assert_int_equal(parse("from=-2h", &q, &cur), 0);
+        assert_true(q.from_ms == 1000000000000LL - 7200000);
+        assert_int_equal(scim_reports_parse_time("-7d", 0, &ms), 0);
+        assert_true(ms == -7 * 86400000LL);
+        const char *bad[] = {
+            "from=nope",         "count=0",        "count=x",
+            "action=create,,",   "action=boom",    "status=700",
+            "verdict=x",         "order=sideways", "cursor=%25",
+            "format=xml",        "resourceType=x", "from=2&to=1",
+            "from=-99999999999d"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                if (parse(bad[i], &q, &cur) != -1)
+                        fail_msg("accepted %s", bad[i]);
+        scim_buf_free(&cur);
+}
+
+/* --------------------------------------------- 3. against a store */
+
+static scim_event_t mk(scim_action_t act, scim_rtype_t rt, const char *tenant,
+                       const char *id, const char *json, int64_t t)
+{
+        scim_event_t e;
+
+        memset(&e, 0, sizeof(e));
+        scim_uuid4(e.event_id);
+        e.tenant = strdup(tenant);
+        e.rtype = rt;
+        e.resource_id = id ? strdup(id) : NULL;
+        e.action = act;
+        e.time_ms = t;
+        e.actor = strdup("tok");
+        e.request_id = strdup("r");
+        e.expect_version = -1;
+        e.resource_json = json ? strdup(json) : NULL;
+        return e;
+}
+
+static void append(scim_store_t *s, scim_event_t *e, int want)
+{
+        scim_buf_t enc = {0};
+        scim_verdict_t v;
+        scim_err_t err;
+
+        assert_int_equal(scim_event_encode(e, &enc, &err), 0);
+        assert_int_equal(scim_store_append_fold(s, &enc, e, 1, &v, &err), 0);
+        if (v.status != want)
+                fail_msg("status %d, want %d (%s)", v.status, want, v.detail);
+        scim_verdict_clear(&v);
+        scim_buf_free(&enc);
+        scim_event_clear(e);
+}
+
+#define T0 1699999200000LL /* 2023-11-14T22:00:00Z, an hour boundary */
+
+/* Pages through q with count n; returns all seqs in order (new array). */
+static json_t *all_pages(const char *tenant, scim_change_query_t q, size_t n)
+{
+        json_t *seqs = json_array();
+        scim_buf_t next = {0}, cur = {0};
+        scim_err_t e;
+        int pages = 0;
+
+        q.count = n;
+        for (;;) {
+                json_t *recs = NULL, *r;
+                size_t i;
+
+                next.len = 0;
+                assert_int_equal(
+                    scim_changes_query(st, tenant, &q, &recs, &next, &e), 0);
+                assert_true(json_array_size(recs) <= n);
+                json_array_foreach(recs, i, r)
+                {
+                        assert_string_equal(
+                            json_string_value(json_object_get(r, "tenant")),
+                            tenant);
+                        json_array_append_new(seqs,
+                                              json_integer(json_integer_value(
+                                                  json_object_get(r, "seq"))));
+                }
+                json_decref(recs);
+                if (!next.len)
+                        break;
+                cur.len = 0;
+                scim_buf_append(&cur, next.data, next.len);
+                q.cursor = (const unsigned char *)cur.data;
+                q.cursor_len = cur.len;
+                assert_true(++pages < 1000);
+        }
+        scim_buf_free(&next);
+        scim_buf_free(&cur);
+        return seqs;
+}
+
+static void test_store_records_pages_asof(void **state)
+{
+        scim_event_t e;
+        scim_change_query_t q;
+        json_t *seqs, *rec = NULL, *res = NULL, *sum = NULL;
+        scim_err_t err;
+        char d1[65], d2[65], e2[256];
+        scim_store_t *rep;
+        char rdir[600];
+
+        (void)state;
+        e = mk(SCIM_ACT_TENANT_CREATE, 0, "a", NULL, NULL, T0);
+        append(st, &e, 201);
+        e = mk(SCIM_ACT_TENANT_CREATE, 0, "ab", NULL, NULL, T0);
+        append(st, &e, 201); /* "a" is a prefix of "ab": keys must not mix */
+        /* 30 users in a, one per minute; 10 in ab interleaved */
+        for (int i = 0; i < 30; i++) {
+                char id[16], js[64];
+
+                snprintf(id, sizeof(id), "u%02d", i);
+                snprintf(js, sizeof(js), "{\"userName\":\"user%d\"}", i);
+                e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "a", id, js,
+                       T0 + i * 60000);
+                append(st, &e, 201);
+                if (i % 3 == 0) {
+                        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "ab", id, js,
+                               T0 + i * 60000);
+                        append(st, &e, 201);
+                }
+        }
+        /* u05 over time: update, disable, refused (fold: 409), delete */
+        e = mk(SCIM_ACT_REPLACE, SCIM_RT_USER, "a", "u05",
+               "{\"userName\":\"user5\",\"active\":true,\"title\":\"x\"}",
+               T0 + 3600000);
+        append(st, &e, 200);
+        e = mk(SCIM_ACT_PATCH, SCIM_RT_USER, "a", "u05",
+               "{\"userName\":\"user5\",\"active\":false,\"title\":\"x\"}",
+               T0 + 2 * 3600000);
+        append(st, &e, 200);
+        e = mk(SCIM_ACT_PATCH, SCIM_RT_USER, "a", "u05",
+               "{\"userName\":\"user6\"}", T0 + 2 * 3600000 + 1);
+        append(st, &e, 409);
+        /* a group with members, then a membership-only change */
+        e = mk(SCIM_ACT_CREATE, SCIM_RT_GROUP, "a", "g1",
+               "{\"displayName\":\"G\"}", T0 + 3600000);
+        e.added = calloc(2, sizeof(*e.added));
+        e.added[0].value = strdup("u01");
+        e.added[1].value = strdup("u05");
+        e.n_added = 2;
+        append(st, &e, 201);
+        e = mk(SCIM_ACT_PATCH, SCIM_RT_GROUP, "a", "g1", NULL,
+               T0 + 2 * 3600000);
+        e.removed = calloc(1, sizeof(*e.removed));
+        e.removed[0] = strdup("u01");
+        e.n_removed = 1;
+        append(st, &e, 200);
+        /* u05 deleted after the group was built around it */
+        e = mk(SCIM_ACT_DELETE, SCIM_RT_USER, "a", "u05", NULL,
+               T0 + 3 * 3600000);
+        append(st, &e, 204);
+        /* saved report, then a refused one (bad name) */
+        e = mk(SCIM_ACT_REPORT_SAVE, 0, "a", "r1", "{\"format\":\"csv\"}",
+               T0 + 4 * 3600000);
+        append(st, &e, 201);
+        e = mk(SCIM_ACT_REPORT_SAVE, 0, "a", "bad name", "{}",
+               T0 + 4 * 3600000);
+        append(st, &e, 400);
+
+        /* time order, desc and asc, pages of 7: 1 tenant + 30 + 4 + 2 + 2
+         * records of a, each exactly once, in order */
+        memset(&q, 0, sizeof(q));
+        q.from_ms = INT64_MIN;
+        q.to_ms = INT64_MAX;
+        q.desc = 1;
+        seqs = all_pages("a", q, 7);
+        assert_int_equal(json_array_size(seqs), 39);
+        for (size_t i = 1; i < json_array_size(seqs); i++)
+                assert_true(json_integer_value(json_array_get(seqs, i)) !=
+                            json_integer_value(json_array_get(seqs, i - 1)));
+        json_decref(seqs);
+        q.desc = 0;
+        seqs = all_pages("ab", q, 3);
+        assert_int_equal(json_array_size(seqs), 11);
+        for (size_t i = 1; i < json_array_size(seqs); i++)
+                assert_true(json_integer_value(json_array_get(seqs, i)) >
+                            json_integer_value(json_array_get(seqs, i - 1)));
+        json_decref(seqs);
+        /* time range [T0 + 10 min, T0 + 20 min): users 10..19 */
+        q.from_ms = T0 + 600000;
+        q.to_ms = T0 + 1200000;
+        seqs = all_pages("a", q, 4);
+        assert_int_equal(json_array_size(seqs), 10);
+        json_decref(seqs);
+        q.desc = 1;
+        seqs = all_pages("a", q, 4);
+        assert_int_equal(json_array_size(seqs), 10);
+        json_decref(seqs);
+        /* one action walks its own index: 31 creates in a (30 users and
+         * the group), 10 in ab, any case, either order, any page size */
+        memset(&q, 0, sizeof(q));
+        q.from_ms = INT64_MIN;
+        q.to_ms = INT64_MAX;
+        q.actions = "CREATE";
+        q.desc = 1;
+        seqs = all_pages("a", q, 4);
+        assert_int_equal(json_array_size(seqs), 31);
+        json_decref(seqs);
+        q.desc = 0;
+        seqs = all_pages("ab", q, 3);
+        assert_int_equal(json_array_size(seqs), 10);
+        json_decref(seqs);
+        q.from_ms = T0 + 600000; /* users 10..19 */
+        q.to_ms = T0 + 1200000;
+        seqs = all_pages("a", q, 3);
+        assert_int_equal(json_array_size(seqs), 10);
+        json_decref(seqs);
+        q.actions = " delete ";
+        seqs = all_pages("a", q, 3);
+        assert_int_equal(json_array_size(seqs), 0);
+        json_decref(seqs);
+        q.from_ms = INT64_MIN;
+        q.to_ms = INT64_MAX;
+        seqs = all_pages("a", q, 3);
+        assert_int_equal(json_array_size(seqs), 1);
+        json_decref(seqs);
+        /* one resource: its 5 records, oldest first */
+        memset(&q, 0, sizeof(q));
+        q.from_ms = INT64_MIN;
+        q.to_ms = INT64_MAX;
+        q.resource = "u05";
+        seqs = all_pages("a", q, 2);
+        assert_int_equal(json_array_size(seqs), 5);
+        json_decref(seqs);
+        q.actions = "disable";
+        seqs = all_pages("a", q, 2);
+        assert_int_equal(json_array_size(seqs), 1);
+        assert_int_equal(
+            scim_changes_get(
+                st, "a", (uint64_t)json_integer_value(json_array_get(seqs, 0)),
+                &rec, &err),
+            0);
+        assert_json(json_object_get(rec, "modified"),
+                    "[{\"path\":\"active\",\"old\":true,\"new\":false}]");
+        /* the same seq is not visible from tenant ab */
+        assert_int_equal(
+            scim_changes_get(
+                st, "ab", (uint64_t)json_integer_value(json_array_get(seqs, 0)),
+                &res, &err),
+            -1);
+        assert_int_equal(err.status, 404);
+        json_decref(rec);
+        json_decref(seqs);
+        /* a cursor of a time query does not fit a resource query */
+        {
+                unsigned char bogus[17] = {'T'};
+                json_t *recs = NULL;
+                scim_buf_t next = {0};
+
+                q.cursor = bogus;
+                q.cursor_len = sizeof(bogus);
+                assert_int_equal(
+                    scim_changes_query(st, "a", &q, &recs, &next, &err), -1);
+                assert_int_equal(err.status, 400);
+                scim_buf_free(&next);
+        }
+
+        /* asOf: u05 at creation, after update, after disable, deleted */
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
+                                            T0 + 5 * 60000, &res, &err),
+                         0);
+        assert_null(json_object_get(res, "title"));
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(res, "meta"), "version")),
+                            "W/\"1\"");
+        json_decref(res);
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
+                                            T0 + 2 * 3600000 + 5, &res, &err),
+                         0);
+        assert_true(json_is_false(json_object_get(res, "active")));
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(res, "meta"), "version")),
+                            "W/\"3\""); /* the 409 is not a version */
+        json_decref(res);
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
+                                            T0 + 3 * 3600000, &res, &err),
+                         -1);
+        assert_int_equal(err.status, 404);
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
+                                            T0 - 1, &res, &err),
+                         -1);
+        /* group: both members, then u01 removed; u05 deleted later */
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "g1",
+                                            T0 + 3600000, &res, &err),
+                         0);
+        assert_int_equal(json_array_size(json_object_get(res, "members")), 2);
+        json_decref(res);
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "g1",
+                                            T0 + 2 * 3600000, &res, &err),
+                         0);
+        assert_json(json_object_get(res, "members"),
+                    "[{\"value\":\"u05\",\"type\":\"User\"}]");
+        json_decref(res);
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "g1",
+                                            T0 + 3 * 3600000, &res, &err),
+                         0);
+        assert_null(json_object_get(res, "members"));
+        json_decref(res);
+        /* users are not groups, and tenant ab has no u05 history */
+        assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "u01",
+                                            T0 + 3600000, &res, &err),
+                         -1);
+        assert_int_equal(scim_changes_as_of(st, "ab", SCIM_RT_USER, "u05",
+                                            T0 + 3600000, &res, &err),
+                         -1);
+
+        /* summary: hour buckets from counters */
+        assert_int_equal(scim_changes_summary(st, "a", T0 - 3600000,
+                                              T0 + 5 * 3600000, 1, &sum, &err),
+                         0);
+        assert_json(json_object_get(sum, "totals"),
+                    "{\"total\":39,\"byVerdict\":{\"applied\":37,"
+                    "\"refused\":2},\"byAction\":{\"tenant_create\":1,"
+                    "\"create\":31,\"update\":1,\"disable\":1,\"refused\":2,"
+                    "\"delete\":1,\"member_remove\":1,\"report_save\":1}}");
+        json_decref(sum);
+        assert_int_equal(scim_changes_summary(st, "a", T0 + 3600000,
+                                              T0 + 2 * 3600000, 24, &sum, &err),
+                         0);
+        /* one hour, [1h, 2h): the update and the group create */
+        assert_int_equal(json_integer_value(json_object_get(
+                             json_object_get(sum, "totals"), "total")),
+                         2);
+        json_decref(sum);
+
+        /* saved report */
+        assert_int_equal(scim_reports_saved_get(st, "a", "r1", &res, &err), 0);
+        assert_string_equal(json_string_value(json_object_get(res, "format")),
+                            "csv");
+        json_decref(res);
+        assert_int_equal(scim_reports_saved_get(st, "ab", "r1", &res, &err),
+                         -1);
+
+        /* replay gives the same digest, change indexes included */
+        snprintf(rdir, sizeof(rdir), "%s.replay", dir);
+        assert_int_equal(scim_store_open(rdir, &rep, e2, sizeof(e2)), 0);
+        assert_int_equal(scim_store_replay(st, rep, 0, NULL, &err), 0);
+        assert_int_equal(scim_store_digest(st, d1, &err), 0);
+        assert_int_equal(scim_store_digest(rep, d2, &err), 0);
+        assert_string_equal(d1, d2);
+        scim_store_close(rep);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_diff_paths),
+            cmocka_unit_test(test_classify),
+            cmocka_unit_test(test_time_keys_order),
+            cmocka_unit_test(test_path_matches),
+            cmocka_unit_test(test_csv_cells),
+            cmocka_unit_test(test_b64url),
+            cmocka_unit_test(test_parse_query),
+            cmocka_unit_test(test_store_records_pages_asof),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
