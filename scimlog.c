@@ -40,7 +40,8 @@ static const char *usage_main =
 static const char *usage_serve =
     "usage: scimlog serve [--data DIR] [--listen HOST:PORT] [--max-body N]\n"
     "                     [--threads N] [--tls-cert PEM --tls-key PEM]\n"
-    "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]]\n"
+    "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
+    "                      [--kafka-fetch-wait MS]]\n"
     "\n"
     "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
     "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
@@ -49,7 +50,9 @@ static const char *usage_serve =
     "With --kafka the log is the Kafka topic T (default scim.events) on\n"
     "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
-    "produce (default 10000 ms); a write waits at most twice that.\n";
+    "produce (default 10000 ms); a write waits at most twice that.\n"
+    "--kafka-fetch-wait is the consumer's fetch.wait.max.ms (default 100;\n"
+    "use 1 against scimlog-devkafka, whose mock brokers always wait it out).\n";
 
 static const char *usage_tenant =
     "usage: scimlog tenant create NAME [--data DIR]\n"
@@ -144,10 +147,11 @@ static int cmd_serve(int argc, char **argv)
             {"kafka", required_argument, NULL, 'K'},
             {"topic", required_argument, NULL, 'T'},
             {"kafka-timeout", required_argument, NULL, 'M'},
+            {"kafka-fetch-wait", required_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
-        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0};
+        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
         scim_kafka_t *kafka = NULL;
         scim_api_config_t cfg;
         scim_store_t *st = NULL;
@@ -190,6 +194,9 @@ static int cmd_serve(int argc, char **argv)
                         break;
                 case 'M':
                         kcfg.timeout_ms = atoi(optarg);
+                        break;
+                case 'W':
+                        kcfg.fetch_wait_ms = atoi(optarg);
                         break;
                 case 'h':
                         fputs(usage_serve, stdout);
@@ -284,7 +291,7 @@ static int cmd_tenant(int argc, char **argv)
             {"topic", required_argument, NULL, 'T'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
-        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0};
+        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
         scim_kafka_t *kafka = NULL;
         const char *data = "./data";
         const char *pos[4] = {NULL, NULL, NULL, NULL};
@@ -463,7 +470,7 @@ static int cmd_replay(int argc, char **argv)
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *into = NULL, *until_arg = NULL;
-        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0};
+        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
         uint64_t until = 0;
         scim_store_t *src = NULL, *dst = NULL;
         scim_err_t err;

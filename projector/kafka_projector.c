@@ -70,8 +70,11 @@ static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
         rd_kafka_topic_partition_list_t *parts = NULL;
         int64_t deadline = scim_now_ms() + METADATA_WAIT_MS;
         rd_kafka_resp_err_t e;
+        char fetch_wait[16];
         int rc = -1;
 
+        snprintf(fetch_wait, sizeof(fetch_wait), "%d",
+                 cfg->fetch_wait_ms > 0 ? cfg->fetch_wait_ms : 100);
         if (conf_set(conf, "bootstrap.servers", cfg->brokers, errstr,
                      errlen) < 0 ||
             /* librdkafka 2.0 wants a group id even for assign(); no group
@@ -82,7 +85,8 @@ static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
                 0 ||
             conf_set(conf, "enable.auto.offset.store", "false", errstr,
                      errlen) < 0 ||
-            conf_set(conf, "fetch.wait.max.ms", "10", errstr, errlen) < 0 ||
+            conf_set(conf, "fetch.wait.max.ms", fetch_wait, errstr, errlen) <
+                0 ||
             conf_set(conf, "fetch.error.backoff.ms", "20", errstr, errlen) <
                 0 ||
             conf_set(conf, "reconnect.backoff.max.ms", "1000", errstr,

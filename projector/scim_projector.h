@@ -174,6 +174,10 @@ typedef struct scim_kafka_config {
         const char *brokers;  /* bootstrap.servers */
         const char *topic;    /* default "scim.events" */
         int timeout_ms;       /* produce/delivery bound; 0 = 10000 */
+        int fetch_wait_ms;    /* fetch.wait.max.ms; 0 = 100. A real broker
+                                 answers a fetch as soon as data arrives;
+                                 librdkafka's mock waits the whole time, so
+                                 tests against it use 1 */
 } scim_kafka_config_t;
 
 #define SCIM_KAFKA_TOPIC_DEFAULT "scim.events"
