@@ -17,6 +17,12 @@
  *                               NOT_LEADER_FOR_PARTITION, or a number)
  *   rtt ID MS                   delay broker ID's responses by MS
  *   topic NAME PARTITIONS       create another topic
+ *   produce KEY HEX             an external producer: sends the bytes HEX
+ *                               with key KEY (the default partitioner picks
+ *                               the partition, as for scimlog's own
+ *                               events); answers "ok PARTITION OFFSET"
+ *   read PARTITION OFFSET       answers "ok KEY HEADERS HEX" for that
+ *                               message (HEADERS: name=value,...)
  *   quit
  * At end of input it keeps running until SIGINT/SIGTERM.
  *
@@ -32,6 +38,143 @@
 #include <unistd.h>
 
 static const char *topic = "scim.events";
+static rd_kafka_t *prod, *cons; /* test clients of the mock, made lazily */
+
+static int hexval(int c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+static rd_kafka_t *client(rd_kafka_mock_cluster_t *mc, rd_kafka_type_t type)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char errstr[256];
+
+        rd_kafka_conf_set(conf, "bootstrap.servers",
+                          rd_kafka_mock_cluster_bootstraps(mc), errstr,
+                          sizeof(errstr));
+        rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+        rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
+        if (type == RD_KAFKA_CONSUMER) {
+                rd_kafka_conf_set(conf, "group.id", "devkafka-reader", errstr,
+                                  sizeof(errstr));
+                rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr,
+                                  sizeof(errstr));
+        } else {
+                rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr,
+                                  sizeof(errstr));
+        }
+        return rd_kafka_new(type, conf, errstr, sizeof(errstr));
+}
+
+/* produce KEY HEX: blocks until delivered (the caller wants the offset). */
+static void cmd_produce(rd_kafka_mock_cluster_t *mc, const char *key,
+                        const char *hex)
+{
+        static rd_kafka_message_t last;
+        size_t n = strlen(hex) / 2;
+        unsigned char *buf = malloc(n ? n : 1);
+        rd_kafka_resp_err_t e;
+
+        for (size_t i = 0; i < n; i++) {
+                int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+                if (hi < 0 || lo < 0) {
+                        printf("error: bad hex\n");
+                        free(buf);
+                        return;
+                }
+                buf[i] = (unsigned char)(hi * 16 + lo);
+        }
+        if (!prod)
+                prod = client(mc, RD_KAFKA_PRODUCER);
+        memset(&last, 0, sizeof(last));
+        last.partition = -1;
+        e = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_KEY(key, strlen(key)),
+                              RD_KAFKA_V_VALUE(buf, n),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(&last), RD_KAFKA_V_END);
+        free(buf);
+        if (e) {
+                printf("error: %s\n", rd_kafka_err2str(e));
+                return;
+        }
+        rd_kafka_flush(prod, 10000);
+        if (last.err || last.partition < 0)
+                printf("error: %s\n", rd_kafka_err2str(last.err));
+        else
+                printf("ok %d %lld\n", (int)last.partition,
+                       (long long)last.offset);
+}
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+        rd_kafka_message_t *last = m->_private;
+
+        if (last) {
+                last->err = m->err;
+                last->partition = m->partition;
+                last->offset = m->offset;
+        }
+}
+
+static void cmd_read(rd_kafka_mock_cluster_t *mc, int partition,
+                     long long offset)
+{
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_message_t *m = NULL;
+        rd_kafka_headers_t *hdrs = NULL;
+
+        if (!cons) {
+                cons = client(mc, RD_KAFKA_CONSUMER);
+                rd_kafka_poll_set_consumer(cons);
+        }
+        rd_kafka_topic_partition_list_add(l, topic, partition)->offset =
+            offset;
+        rd_kafka_assign(cons, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        for (int i = 0; i < 100 && !m; i++) {
+                m = rd_kafka_consumer_poll(cons, 100);
+                if (m && m->err) {
+                        rd_kafka_message_destroy(m);
+                        m = NULL;
+                }
+        }
+        rd_kafka_assign(cons, NULL);
+        if (!m) {
+                printf("error: no message\n");
+                return;
+        }
+        printf("ok %.*s ", (int)m->key_len, m->key ? (char *)m->key : "");
+        if (rd_kafka_message_headers(m, &hdrs) == 0) {
+                const char *name;
+                const void *val;
+                size_t sz;
+
+                for (size_t i = 0;
+                     rd_kafka_header_get_all(hdrs, i, &name, &val, &sz) == 0;
+                     i++)
+                        printf("%s%s=%.*s", i ? "," : "", name, (int)sz,
+                               val ? (const char *)val : "");
+        } else {
+                printf("-");
+        }
+        printf(" ");
+        for (size_t i = 0; i < m->len; i++)
+                printf("%02x", ((unsigned char *)m->payload)[i]);
+        printf("\n");
+        rd_kafka_message_destroy(m);
+}
 
 static int api_key(const char *s)
 {
@@ -78,6 +221,20 @@ static void command(rd_kafka_mock_cluster_t *mc, char *line)
 
         if (n < 1)
                 return;
+        if (!strcmp(a, "produce") && n >= 2) {
+                /* the hex may be longer than the scanf fields */
+                char *key = strtok(line + strlen("produce"), " \t\r\n");
+                char *hex = key ? strtok(NULL, " \t\r\n") : NULL;
+
+                cmd_produce(mc, key ? key : "", hex ? hex : "");
+                fflush(stdout);
+                return;
+        }
+        if (!strcmp(a, "read") && n == 3) {
+                cmd_read(mc, atoi(b), atoll(c));
+                fflush(stdout);
+                return;
+        }
         if (!strcmp(a, "down") && n == 2)
                 e = rd_kafka_mock_broker_set_down(mc, atoi(b));
         else if (!strcmp(a, "up") && n == 2)
@@ -120,7 +277,8 @@ static void command(rd_kafka_mock_cluster_t *mc, char *line)
 int main(int argc, char **argv)
 {
         int brokers = 3, partitions = 3;
-        char errstr[512], line[512];
+        char errstr[512];
+        static char line[1 << 20]; /* produce carries hex bytes */
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_t *rk;
         rd_kafka_mock_cluster_t *mc;
