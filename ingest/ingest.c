@@ -867,6 +867,11 @@ void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out)
 
 /* --------------------------------------------- Kafka log (issue 3) */
 
+/* A version race costs a produce/consume round trip (milliseconds, not a
+ * batch) and writers on other nodes race too, so Kafka mode retries more
+ * often before answering 412. */
+#define KAFKA_RETRY_MAX 32
+
 /* Kafka mode: the verdict of p's event (projector thread), or a retriable
  * failure (producer poll thread). Same rules as the embedded committer: a
  * lost version race without If-Match is prepared again and re-queued. */
@@ -882,7 +887,7 @@ static void kafka_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
                 return;
         }
         if (v->status != 412 || !p->req.tenant || p->req.if_match ||
-            p->retries >= RETRY_MAX) {
+            p->retries >= KAFKA_RETRY_MAX) {
                 deliver(p, v, NULL);
                 return;
         }
