@@ -332,6 +332,31 @@ static int set(rd_kafka_conf_t *c, const char *k, const char *v, char *errstr,
                    : -1;
 }
 
+/* Connects the producer before the first write: metadata for the topic,
+ * then a bounded wait for the idempotent producer id, so that the first
+ * write does not pay for them (hundreds of ms). Best effort. */
+static void warm_up(scim_kafka_t *k)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->prod, k->topic, NULL);
+
+        if (rkt && rd_kafka_metadata(k->prod, 0, rkt, &md, 5000) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_metadata_destroy(md);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+        for (int i = 0; i < 50; i++) {
+                char buf[512];
+
+                if (rd_kafka_fatal_error(k->prod, buf, sizeof(buf)))
+                        break;
+                /* outq stays 0; poll lets the PID request complete */
+                rd_kafka_poll(k->prod, 20);
+                if (i >= 5 && rd_kafka_outq_len(k->prod) == 0)
+                        break;
+        }
+}
+
 int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
                      scim_kafka_t **out, char *errstr, size_t errlen)
 {
@@ -373,6 +398,7 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
         if (!k->prod)
                 goto fail;
         conf = NULL;
+        warm_up(k);
         if (scim_kproj_start(st, cfg, on_verdict, k, &k->kp, errstr, errlen) <
             0)
                 goto fail;
