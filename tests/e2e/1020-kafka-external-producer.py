@@ -1,5 +1,6 @@
 """1020 — events written to the topic by an external producer (here
-devkafka's producer, with Avro bytes from an independent Python writer) are
+devkafka's producer, with Avro bytes from an independent Python writer, for
+every writer schema in schemas/avro) are
 folded exactly like API writes: valid ones show up in reads on every node,
 invalid ones (bad Avro, empty value, unknown tenant, broken precondition,
 wrong key, a repeated event) are refused without crashing or stalling the
@@ -22,6 +23,19 @@ kafka.produce("t1", w.encode(ev))
 c.ok(wait_until(lambda: cl.get("/Users/" + uid)[0] == 200, 20), "external create is folded and readable")
 st, _, j = cl.get("/Users/" + uid)
 c.ok(j.get("userName") == "external@example.com" and j["meta"]["version"] == 'W/"1"', "as the producer wrote it", j)
+
+# 1b. every writer schema in schemas/avro stays readable over the topic
+import glob, os, re
+from kafkatest import SRC
+versions = sorted(int(re.search(r"event\.v(\d+)\.avsc$", f).group(1))
+                  for f in glob.glob(os.path.join(SRC, "schemas", "avro", "event.v*.avsc")))
+c.ok(versions and versions[0] == 1, "schemas/avro holds event.v1.avsc onwards", versions)
+for v in versions:
+    vid = str(uuid.uuid4())
+    kafka.produce("t1", EventWriter(v).encode(user_event("t1", vid, "writer-v%d" % v, schema_version=v)))
+    c.ok(wait_until(lambda: cl.get("/Users/" + vid)[0] == 200, 20), "an event written with event.v%d.avsc is folded" % v)
+    st, _, _ = cl.delete("/Users/" + vid)
+    c.ok(st == 204, "and is a normal user afterwards (v%d)" % v, st)
 
 # 2. garbage and contract violations: refused, nothing applied
 bad_uid = str(uuid.uuid4())
