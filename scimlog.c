@@ -41,11 +41,19 @@ static const char *usage_main =
 static const char *usage_serve =
     "usage: scimlog serve [--data DIR] [--listen HOST:PORT] [--max-body N]\n"
     "                     [--threads N] [--tls-cert PEM --tls-key PEM]\n"
+    "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
+    "                      [--kafka-fetch-wait MS]]\n"
     "\n"
     "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
     "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
     "--max-body 1048576 bytes, --threads = number of cores.\n"
-    "GET /healthz answers 200 once ready. SIGINT/SIGTERM stop cleanly.\n";
+    "GET /healthz answers 200 once ready. SIGINT/SIGTERM stop cleanly.\n"
+    "With --kafka the log is the Kafka topic T (default scim.events) on\n"
+    "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
+    "catches up with the topic before it listens. --kafka-timeout bounds a\n"
+    "produce (default 10000 ms); a write waits at most twice that.\n"
+    "--kafka-fetch-wait is the consumer's fetch.wait.max.ms (default 100;\n"
+    "use 1 against scimlog-devkafka, whose mock brokers always wait it out).\n";
 
 static const char *usage_tenant =
     "usage: scimlog tenant create NAME [--data DIR]\n"
@@ -58,13 +66,20 @@ static const char *usage_tenant =
     "secret is shown once and stored only as a SHA-256 hash. Run these while\n"
     "the server is stopped (the data dir admits one process).\n"
     "--reports-only issues a token that reads /reports/v1/NAME/ and is\n"
-    "refused (403) on /scim/v2/NAME/.\n";
+    "refused (403) on /scim/v2/NAME/.\n"
+    "With --kafka BROKERS [--topic T] the event goes to the topic and the\n"
+    "command waits until DIR has folded it.\n";
 
 static const char *usage_replay =
     "usage: scimlog replay [--data DIR] --into NEWDIR [--until SEQ]\n"
+    "       scimlog replay --kafka BROKERS [--topic T] --into NEWDIR\n"
+    "                      [--until OFFSET|TIME]\n"
     "\n"
     "Rebuilds every view from DIR's log into the new data dir NEWDIR (which\n"
-    "must not exist or be empty), up to log position SEQ (default: all).\n";
+    "must not exist or be empty), up to log position SEQ (default: all).\n"
+    "With --kafka, from the topic: every partition up to and including\n"
+    "OFFSET, or the messages whose timestamp is at most TIME (RFC 3339),\n"
+    "or everything present when replay starts.\n";
 
 static const char *usage_digest =
     "usage: scimlog digest [--data DIR]\n"
@@ -105,6 +120,22 @@ static int wants_help(int argc, char **argv)
         return 0;
 }
 
+/* Kafka mode: starts producer + projector, catches up with the topic,
+ * and points ing at it. Returns 0 or -1 (message printed). */
+static int start_kafka(scim_store_t *st, const scim_kafka_config_t *kcfg,
+                       scim_ingest_t *ing, scim_kafka_t **kafka)
+{
+        char errstr[512];
+
+        if (scim_kafka_start(st, kcfg, kafka, errstr, sizeof(errstr)) < 0 ||
+            scim_kafka_catch_up(*kafka, 600000, errstr, sizeof(errstr)) < 0) {
+                fail("kafka: %s", errstr);
+                return -1;
+        }
+        scim_ingest_use_kafka(ing, *kafka);
+        return 0;
+}
+
 /* ------------------------------------------------------------ serve */
 
 static int cmd_serve(int argc, char **argv)
@@ -116,9 +147,15 @@ static int cmd_serve(int argc, char **argv)
             {"threads", required_argument, NULL, 't'},
             {"tls-cert", required_argument, NULL, 'c'},
             {"tls-key", required_argument, NULL, 'k'},
+            {"kafka", required_argument, NULL, 'K'},
+            {"topic", required_argument, NULL, 'T'},
+            {"kafka-timeout", required_argument, NULL, 'M'},
+            {"kafka-fetch-wait", required_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
+        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
+        scim_kafka_t *kafka = NULL;
         scim_api_config_t cfg;
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
@@ -151,6 +188,18 @@ static int cmd_serve(int argc, char **argv)
                         break;
                 case 'k':
                         cfg.tls_key = optarg;
+                        break;
+                case 'K':
+                        kcfg.brokers = optarg;
+                        break;
+                case 'T':
+                        kcfg.topic = optarg;
+                        break;
+                case 'M':
+                        kcfg.timeout_ms = atoi(optarg);
+                        break;
+                case 'W':
+                        kcfg.fetch_wait_ms = atoi(optarg);
                         break;
                 case 'h':
                         fputs(usage_serve, stdout);
@@ -193,6 +242,8 @@ static int cmd_serve(int argc, char **argv)
                 fail("%s", errstr);
                 goto out;
         }
+        if (kcfg.brokers && start_kafka(st, &kcfg, ing, &kafka) < 0)
+                goto out;
         if (scim_api_start(&cfg, st, ing, &api, errstr, sizeof(errstr)) < 0) {
                 fail("%s", errstr);
                 goto out;
@@ -217,8 +268,10 @@ static int cmd_serve(int argc, char **argv)
         }
         rc = 0;
 out:
+        scim_kafka_drain(kafka, 5000);
         scim_api_stop(api);
         scim_ingest_destroy(ing);
+        scim_kafka_stop(kafka);
         scim_store_close(st);
         return rc;
 }
@@ -246,9 +299,13 @@ static int cmd_tenant(int argc, char **argv)
 {
         static const struct option opts[] = {
             {"data", required_argument, NULL, 'd'},
+            {"kafka", required_argument, NULL, 'K'},
+            {"topic", required_argument, NULL, 'T'},
             {"help", no_argument, NULL, 'h'},
             {"reports-only", no_argument, NULL, 'r'},
             {NULL, 0, NULL, 0}};
+        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
+        scim_kafka_t *kafka = NULL;
         const char *data = "./data";
         const char *pos[4] = {NULL, NULL, NULL, NULL};
         int npos = 0, c, rc = 1, reports_only = 0;
@@ -264,6 +321,10 @@ static int cmd_tenant(int argc, char **argv)
                         data = optarg;
                 } else if (c == 'r') {
                         reports_only = 1;
+                } else if (c == 'K') {
+                        kcfg.brokers = optarg;
+                } else if (c == 'T') {
+                        kcfg.topic = optarg;
                 } else if (c == 'h') {
                         fputs(usage_tenant, stdout);
                         return 0;
@@ -300,6 +361,8 @@ static int cmd_tenant(int argc, char **argv)
                 fail("%s", errstr);
                 goto out;
         }
+        if (kcfg.brokers && start_kafka(st, &kcfg, ing, &kafka) < 0)
+                goto out;
         if (strcmp(pos[0], "create") == 0 && npos == 2) {
                 if (scim_ingest_admin(ing, SCIM_ACT_TENANT_CREATE, pos[1],
                                       NULL, NULL, NULL, 0, &err) < 0 ||
@@ -337,7 +400,9 @@ static int cmd_tenant(int argc, char **argv)
         }
 out:
         free(secret);
+        scim_kafka_drain(kafka, 0);
         scim_ingest_destroy(ing);
+        scim_kafka_stop(kafka);
         scim_store_close(st);
         return rc;
 }
@@ -372,15 +437,56 @@ static int dir_is_empty_or_absent(const char *dir)
         return access(probe, F_OK) != 0;
 }
 
+/* replay --kafka: rebuilds NEWDIR from the topic. */
+static int replay_kafka(const scim_kafka_config_t *kcfg, const char *into,
+                        const char *until_arg)
+{
+        scim_kafka_until_t until = {-1, -1};
+        scim_store_t *dst = NULL;
+        uint64_t folded = 0;
+        scim_err_t err;
+        int rc = 1;
+
+        if (until_arg) {
+                char *end = NULL;
+                long long v = strtoll(until_arg, &end, 10);
+
+                if (end && *end == '\0' && v >= 0)
+                        until.offset = v;
+                else if (scim_time_parse(until_arg, &until.time_ms) < 0)
+                        return fail("--until wants an offset or an RFC 3339 "
+                                    "time, got '%s'",
+                                    until_arg);
+        }
+        if (open_store(into, &dst) < 0)
+                return 1;
+        scim_err_clear(&err);
+        if (scim_kproj_replay(dst, kcfg, &until, progress, &folded, &err) <
+            0) {
+                fail("replay failed: %s", err.detail);
+                goto out;
+        }
+        if (isatty(STDERR_FILENO))
+                fputc('\n', stderr);
+        printf("{\"events\": %llu}\n", (unsigned long long)folded);
+        rc = 0;
+out:
+        scim_store_close(dst);
+        return rc;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
         static const struct option opts[] = {
             {"data", required_argument, NULL, 'd'},
             {"into", required_argument, NULL, 'i'},
             {"until", required_argument, NULL, 'u'},
+            {"kafka", required_argument, NULL, 'K'},
+            {"topic", required_argument, NULL, 'T'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
-        const char *data = "./data", *into = NULL;
+        const char *data = "./data", *into = NULL, *until_arg = NULL;
+        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
         uint64_t until = 0;
         scim_store_t *src = NULL, *dst = NULL;
         scim_err_t err;
@@ -397,6 +503,13 @@ static int cmd_replay(int argc, char **argv)
                         break;
                 case 'u':
                         until = strtoull(optarg, NULL, 10);
+                        until_arg = optarg;
+                        break;
+                case 'K':
+                        kcfg.brokers = optarg;
+                        break;
+                case 'T':
+                        kcfg.topic = optarg;
                         break;
                 case 'h':
                         fputs(usage_replay, stdout);
@@ -414,6 +527,8 @@ static int cmd_replay(int argc, char **argv)
                 return fail("%s already holds a database; replay needs a "
                             "new dir",
                             into);
+        if (kcfg.brokers)
+                return replay_kafka(&kcfg, into, until_arg);
         if (open_store(data, &src) < 0 || open_store(into, &dst) < 0)
                 goto out;
         scim_err_clear(&err);

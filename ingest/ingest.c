@@ -18,6 +18,7 @@
  * than refused, because Entra sends concurrent PATCHes without ETags.
  */
 #include "ingest/scim_ingest.h"
+#include "ingest/kafka_internal.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -47,6 +48,7 @@ typedef struct pending {
         int retries;
         scim_write_cb cb;
         void *ctx;
+        struct scim_ingest *ing; /* Kafka mode: for 412 retries */
 } pending_t;
 
 struct scim_ingest {
@@ -59,6 +61,7 @@ struct scim_ingest {
         pthread_t thr;
         scim_ingest_stats_t stats;
         uint64_t refusals_dropped; /* under mu */
+        scim_kafka_t *kafka; /* NULL: embedded log */
 };
 
 static void log_refusal(scim_ingest_t *ing, const scim_write_t *w,
@@ -542,6 +545,8 @@ static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
         pending_free(p);
 }
 
+static void commit_kafka(scim_ingest_t *ing, pending_t **batch, size_t n);
+
 static void *committer_main(void *arg)
 {
         scim_ingest_t *ing = arg;
@@ -572,6 +577,10 @@ static void *committer_main(void *arg)
                         batch[n++] = p;
                 }
                 pthread_mutex_unlock(&ing->mu);
+                if (ing->kafka) {
+                        commit_kafka(ing, batch, n);
+                        continue;
+                }
 
                 /* The arrays are shallow views: ownership stays with the
                  * pending entries. */
@@ -1050,4 +1059,75 @@ int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
 out:
         pending_free(p);
         return rc;
+}
+
+/* --------------------------------------------- Kafka log (issue 3) */
+
+/* A version race costs a produce/consume round trip (milliseconds, not a
+ * batch) and writers on other nodes race too, so Kafka mode retries more
+ * often before answering 412. */
+#define KAFKA_RETRY_MAX 32
+
+/* Kafka mode: the verdict of p's event (projector thread), or a retriable
+ * failure (producer poll thread). Same rules as the embedded committer: a
+ * lost version race without If-Match is prepared again and re-queued. */
+static void kafka_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
+{
+        pending_t *p = ctx;
+        scim_ingest_t *ing = p->ing;
+        scim_write_t w;
+        scim_err_t perr;
+
+        if (err) {
+                deliver(p, NULL, err);
+                return;
+        }
+        if (v->status != 412 || !p->req.tenant || p->req.if_match ||
+            p->retries >= KAFKA_RETRY_MAX) {
+                deliver(p, v, NULL);
+                return;
+        }
+        p->retries++;
+        req_view(&p->req, &w);
+        scim_err_clear(&perr);
+        if (prepare(ing, &w, p, &perr) < 0) {
+                deliver(p, NULL, &perr);
+                return;
+        }
+        pthread_mutex_lock(&ing->mu);
+        if (!ing->stopping) {
+                enqueue_locked(ing, p, 1);
+                pthread_cond_signal(&ing->cv);
+                pthread_mutex_unlock(&ing->mu);
+                return;
+        }
+        pthread_mutex_unlock(&ing->mu);
+        scim_err_set_retry(&perr, 503, "server is shutting down");
+        deliver(p, NULL, &perr);
+}
+
+/* Committer thread: produce each event; verdicts arrive via kafka_done.
+ * p must not be touched once submitted (its verdict may already be
+ * delivered on another thread). */
+static void commit_kafka(scim_ingest_t *ing, pending_t **batch, size_t n)
+{
+        pthread_mutex_lock(&ing->mu);
+        ing->stats.batches++;
+        ing->stats.events += n;
+        pthread_mutex_unlock(&ing->mu);
+        for (size_t i = 0; i < n; i++) {
+                pending_t *p = batch[i];
+                scim_err_t err;
+
+                p->ing = ing;
+                scim_err_clear(&err);
+                if (scim_kafka_submit(ing->kafka, &p->ev, &p->enc, kafka_done,
+                                      p, &err) < 0)
+                        deliver(p, NULL, &err);
+        }
+}
+
+void scim_ingest_use_kafka(scim_ingest_t *ing, scim_kafka_t *k)
+{
+        ing->kafka = k;
 }

@@ -1,0 +1,511 @@
+/*
+ * kafka_projector.c — the projector of Kafka mode: consumes EVERY partition
+ * of the topic (rd_kafka_assign at the offsets stored with the views; no
+ * consumer group, no Kafka offset commits: each node keeps a full replica),
+ * folds what it reads in per-partition order, and hands every verdict to
+ * the producer side so that the node answers a write once it has folded it.
+ * The same loop, bounded by the high watermarks and an optional --until,
+ * rebuilds a fresh store for `scimlog replay --kafka`.
+ *
+ * Threads: one projector thread runs proj_main (the single writer of the
+ * store); scim_kproj_catch_up runs on any thread and waits on kp->cv.
+ * kp->mu guards kp->next (the next offset the views reflect, per
+ * partition) and kp->stopping.
+ *
+ * Trade-off: partitions are folded interleaved in arrival order, which
+ * differs from node to node. That is safe because the key is the tenant:
+ * every event of a tenant lives in one partition and the fold never lets
+ * one tenant's events read another tenant's state. The fold refuses a
+ * message whose key is not its tenant.
+ */
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "projector/scim_projector.h"
+
+#define BATCH_MAX 512       /* messages folded per WriteBatch */
+#define MAX_PARTITIONS 1024 /* ceiling on the topic's partition count */
+#define METADATA_WAIT_MS 30000
+
+struct scim_kproj {
+        scim_store_t *st;
+        char *topic;
+        rd_kafka_t *rk;
+        int32_t nparts;
+        int64_t *next; /* guarded by mu */
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int stopping;
+        int started;
+        pthread_t thr;
+        scim_kproj_verdict_cb cb;
+        void *ctx;
+        /* replay only */
+        const scim_kafka_until_t *until;
+        int64_t *hi;
+        int *stopped;
+        uint64_t folded;
+};
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
+                    char *errstr, size_t errlen)
+{
+        if (rd_kafka_conf_set(conf, k, v, errstr, errlen) != RD_KAFKA_CONF_OK)
+                return -1;
+        return 0;
+}
+
+/* Creates the consumer, learns the partitions and assigns all of them at
+ * the offsets stored in kp->st. Runs on the caller's thread. */
+static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
+                   char *errstr, size_t errlen)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = NULL;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        int64_t deadline = scim_now_ms() + METADATA_WAIT_MS;
+        rd_kafka_resp_err_t e;
+        char fetch_wait[16];
+        int rc = -1;
+
+        snprintf(fetch_wait, sizeof(fetch_wait), "%d",
+                 cfg->fetch_wait_ms > 0 ? cfg->fetch_wait_ms : 100);
+        if (conf_set(conf, "bootstrap.servers", cfg->brokers, errstr,
+                     errlen) < 0 ||
+            /* librdkafka 2.0 wants a group id even for assign(); no group
+             * is ever joined (no subscribe) and nothing is committed */
+            conf_set(conf, "group.id", "scimlog-projector", errstr, errlen) <
+                0 ||
+            conf_set(conf, "enable.auto.commit", "false", errstr, errlen) <
+                0 ||
+            conf_set(conf, "enable.auto.offset.store", "false", errstr,
+                     errlen) < 0 ||
+            conf_set(conf, "fetch.wait.max.ms", fetch_wait, errstr, errlen) <
+                0 ||
+            conf_set(conf, "fetch.error.backoff.ms", "20", errstr, errlen) <
+                0 ||
+            conf_set(conf, "reconnect.backoff.max.ms", "1000", errstr,
+                     errlen) < 0 ||
+            /* a stored offset that is no longer in the topic is an error
+             * to report, never a silent skip */
+            conf_set(conf, "auto.offset.reset", "error", errstr, errlen) <
+                0 ||
+            conf_set(conf, "log_level", "3", errstr, errlen) < 0) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        kp->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errlen);
+        if (!kp->rk) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rd_kafka_poll_set_consumer(kp->rk);
+        rkt = rd_kafka_topic_new(kp->rk, kp->topic, NULL);
+        for (;;) {
+                e = rd_kafka_metadata(kp->rk, 0, rkt, &md, 5000);
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+                    md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    md->topics[0].partition_cnt > 0)
+                        break;
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+                        e = md->topics[0].err;
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                md = NULL;
+                if (scim_now_ms() > deadline) {
+                        snprintf(errstr, errlen,
+                                 "topic %s is not available from %s: %s",
+                                 kp->topic, cfg->brokers, rd_kafka_err2str(e));
+                        goto out;
+                }
+                {
+                        struct timespec ts = {0, 200 * 1000 * 1000};
+
+                        nanosleep(&ts, NULL);
+                }
+        }
+        kp->nparts = md->topics[0].partition_cnt;
+        if (kp->nparts > MAX_PARTITIONS) {
+                snprintf(errstr, errlen, "topic %s has %d partitions; at most "
+                         "%d are supported",
+                         kp->topic, (int)kp->nparts, MAX_PARTITIONS);
+                goto out;
+        }
+        kp->next = calloc((size_t)kp->nparts, sizeof(*kp->next));
+        parts = rd_kafka_topic_partition_list_new(kp->nparts);
+        if (!kp->next || !parts) {
+                snprintf(errstr, errlen, "out of memory");
+                goto out;
+        }
+        for (int32_t p = 0; p < kp->nparts; p++) {
+                int64_t off = 0;
+                rd_kafka_topic_partition_t *tp =
+                    rd_kafka_topic_partition_list_add(parts, kp->topic, p);
+
+                if (scim_store_kafka_offset(kp->st, kp->topic, p, &off)) {
+                        tp->offset = off;
+                        kp->next[p] = off;
+                } else {
+                        tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+                        kp->next[p] = 0;
+                }
+        }
+        e = rd_kafka_assign(kp->rk, parts);
+        if (e) {
+                snprintf(errstr, errlen, "assign failed: %s",
+                         rd_kafka_err2str(e));
+                goto out;
+        }
+        rc = 0;
+out:
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+        return rc;
+}
+
+/* In replay: should m be folded? Marks partitions finished. */
+static int replay_wants(scim_kproj_t *kp, const rd_kafka_message_t *m)
+{
+        int32_t p = m->partition;
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts;
+
+        if (!kp->until)
+                return 1;
+        if (kp->stopped[p])
+                return 0;
+        if (m->offset >= kp->hi[p] ||
+            (kp->until->offset >= 0 && m->offset > kp->until->offset)) {
+                kp->stopped[p] = 1;
+                return 0;
+        }
+        ts = rd_kafka_message_timestamp(m, &tt);
+        if (kp->until->time_ms >= 0 && ts >= 0 && ts > kp->until->time_ms) {
+                kp->stopped[p] = 1;
+                return 0;
+        }
+        return 1;
+}
+
+/*
+ * One step: waits up to wait_ms for messages, takes up to BATCH_MAX,
+ * folds them in one WriteBatch and hands out the verdicts. Returns the
+ * number of messages folded, or -1 when stopping.
+ */
+static int kp_step(scim_kproj_t *kp, int wait_ms)
+{
+        rd_kafka_message_t *ms[BATCH_MAX];
+        scim_logged_t lg[BATCH_MAX];
+        scim_verdict_t vs[BATCH_MAX];
+        size_t n = 0, nf = 0;
+        int rc = 0;
+
+        while (n < BATCH_MAX) {
+                rd_kafka_message_t *m =
+                    rd_kafka_consumer_poll(kp->rk, n == 0 ? wait_ms : 0);
+
+                if (!m)
+                        break;
+                if (m->err) {
+                        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                fprintf(stderr,
+                                        "scimlog: kafka consumer: %s\n",
+                                        rd_kafka_message_errstr(m));
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (m->partition < 0 || m->partition >= kp->nparts ||
+                    !replay_wants(kp, m)) {
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                ms[n++] = m;
+        }
+        for (size_t i = 0; i < n; i++) {
+                memset(&lg[i], 0, sizeof(lg[i]));
+                lg[i].partition = ms[i]->partition;
+                lg[i].offset = ms[i]->offset;
+                lg[i].key = ms[i]->key;
+                lg[i].key_len = ms[i]->key ? ms[i]->key_len : 0;
+                lg[i].data = ms[i]->payload;
+                lg[i].len = ms[i]->payload ? ms[i]->len : 0;
+        }
+        while (n > 0) {
+                scim_err_t err;
+
+                scim_err_clear(&err);
+                if (scim_store_fold_logged(kp->st, kp->topic, lg, n, vs,
+                                           &err) == 0)
+                        break;
+                /* The views could not be written: never skip, retry. */
+                fprintf(stderr, "scimlog: kafka projector: %s (retrying)\n",
+                        err.detail);
+                {
+                        struct timespec ts = {1, 0};
+
+                        nanosleep(&ts, NULL);
+                }
+                pthread_mutex_lock(&kp->mu);
+                rc = kp->stopping ? -1 : 0;
+                pthread_mutex_unlock(&kp->mu);
+                if (rc < 0)
+                        goto out;
+        }
+        pthread_mutex_lock(&kp->mu);
+        for (size_t i = 0; i < n; i++)
+                kp->next[lg[i].partition] = lg[i].offset + 1;
+        pthread_cond_broadcast(&kp->cv);
+        pthread_mutex_unlock(&kp->mu);
+        for (size_t i = 0; i < n; i++) {
+                if (kp->cb)
+                        kp->cb(kp->ctx, lg[i].event_id, &vs[i]);
+                scim_verdict_clear(&vs[i]);
+        }
+        nf = n;
+        kp->folded += n;
+        rc = (int)nf;
+out:
+        for (size_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(ms[i]);
+        return rc;
+}
+
+static void *proj_main(void *arg)
+{
+        scim_kproj_t *kp = arg;
+
+        for (;;) {
+                int stop;
+
+                pthread_mutex_lock(&kp->mu);
+                stop = kp->stopping;
+                pthread_mutex_unlock(&kp->mu);
+                if (stop || kp_step(kp, 100) < 0)
+                        break;
+        }
+        return NULL;
+}
+
+static void kp_free(scim_kproj_t *kp)
+{
+        if (!kp)
+                return;
+        if (kp->rk) {
+                rd_kafka_consumer_close(kp->rk);
+                rd_kafka_destroy(kp->rk);
+        }
+        pthread_mutex_destroy(&kp->mu);
+        pthread_cond_destroy(&kp->cv);
+        free(kp->next);
+        free(kp->hi);
+        free(kp->stopped);
+        free(kp->topic);
+        free(kp);
+}
+
+static scim_kproj_t *kp_new(scim_store_t *st, const scim_kafka_config_t *cfg)
+{
+        scim_kproj_t *kp = calloc(1, sizeof(*kp));
+
+        if (!kp)
+                return NULL;
+        kp->st = st;
+        kp->topic = strdup(cfg->topic ? cfg->topic : SCIM_KAFKA_TOPIC_DEFAULT);
+        pthread_mutex_init(&kp->mu, NULL);
+        pthread_cond_init(&kp->cv, NULL);
+        if (!kp->topic) {
+                kp_free(kp);
+                return NULL;
+        }
+        return kp;
+}
+
+int scim_kproj_start(scim_store_t *st, const scim_kafka_config_t *cfg,
+                     scim_kproj_verdict_cb cb, void *ctx, scim_kproj_t **out,
+                     char *errstr, size_t errlen)
+{
+        scim_kproj_t *kp = kp_new(st, cfg);
+
+        *out = NULL;
+        if (!kp) {
+                snprintf(errstr, errlen, "out of memory");
+                return -1;
+        }
+        kp->cb = cb;
+        kp->ctx = ctx;
+        if (kp_open(kp, cfg, errstr, errlen) < 0) {
+                kp_free(kp);
+                return -1;
+        }
+        if (pthread_create(&kp->thr, NULL, proj_main, kp) != 0) {
+                snprintf(errstr, errlen, "cannot start projector thread");
+                kp_free(kp);
+                return -1;
+        }
+        kp->started = 1;
+        *out = kp;
+        return 0;
+}
+
+int scim_kproj_catch_up(scim_kproj_t *kp, int timeout_ms, char *errstr,
+                        size_t errlen)
+{
+        int64_t deadline = scim_now_ms() + timeout_ms;
+        int64_t *hi = calloc((size_t)kp->nparts, sizeof(*hi));
+        int rc = -1;
+
+        if (!hi) {
+                snprintf(errstr, errlen, "out of memory");
+                return -1;
+        }
+        for (int32_t p = 0; p < kp->nparts; p++) {
+                int64_t lo = 0, h = 0;
+                rd_kafka_resp_err_t e;
+
+                for (;;) {
+                        e = rd_kafka_query_watermark_offsets(
+                            kp->rk, kp->topic, p, &lo, &h, 5000);
+                        if (!e)
+                                break;
+                        if (scim_now_ms() > deadline) {
+                                snprintf(errstr, errlen,
+                                         "cannot read the end of partition "
+                                         "%d: %s",
+                                         (int)p, rd_kafka_err2str(e));
+                                goto out;
+                        }
+                }
+                hi[p] = h > lo ? h : 0; /* an emptied partition is caught up */
+        }
+        pthread_mutex_lock(&kp->mu);
+        for (;;) {
+                int32_t p;
+                struct timespec ts;
+                int64_t now = scim_now_ms();
+
+                for (p = 0; p < kp->nparts && kp->next[p] >= hi[p]; p++)
+                        ;
+                if (p == kp->nparts) {
+                        rc = 0;
+                        break;
+                }
+                if (now > deadline || kp->stopping) {
+                        snprintf(errstr, errlen,
+                                 "projector has not caught up with partition "
+                                 "%d (at %lld of %lld)",
+                                 (int)p, (long long)kp->next[p],
+                                 (long long)hi[p]);
+                        break;
+                }
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 100 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&kp->cv, &kp->mu, &ts);
+        }
+        pthread_mutex_unlock(&kp->mu);
+out:
+        free(hi);
+        return rc;
+}
+
+void scim_kproj_stop(scim_kproj_t *kp)
+{
+        if (!kp)
+                return;
+        pthread_mutex_lock(&kp->mu);
+        kp->stopping = 1;
+        pthread_cond_broadcast(&kp->cv);
+        pthread_mutex_unlock(&kp->mu);
+        if (kp->started)
+                pthread_join(kp->thr, NULL);
+        kp_free(kp);
+}
+
+/* ----------------------------------------------------------- replay */
+
+int scim_kproj_replay(scim_store_t *dst, const scim_kafka_config_t *cfg,
+                      const scim_kafka_until_t *until,
+                      void (*progress)(uint64_t done, uint64_t total),
+                      uint64_t *folded, scim_err_t *err)
+{
+        static const scim_kafka_until_t none = {-1, -1};
+        scim_kproj_t *kp = kp_new(dst, cfg);
+        char errstr[512];
+        uint64_t total = 0;
+        int64_t last = scim_now_ms();
+        int rc = -1;
+
+        *folded = 0;
+        if (!kp)
+                return scim_err_set_retry(err, 503, "out of memory");
+        kp->until = until ? until : &none;
+        if (kp_open(kp, cfg, errstr, sizeof(errstr)) < 0) {
+                scim_err_set_retry(err, 503, "%s", errstr);
+                goto out;
+        }
+        kp->hi = calloc((size_t)kp->nparts, sizeof(*kp->hi));
+        kp->stopped = calloc((size_t)kp->nparts, sizeof(*kp->stopped));
+        if (!kp->hi || !kp->stopped) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
+        }
+        for (int32_t p = 0; p < kp->nparts; p++) {
+                int64_t lo = 0, hi = 0, end;
+                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+                    kp->rk, kp->topic, p, &lo, &hi, 10000);
+
+                if (e) {
+                        scim_err_set_retry(err, 503,
+                                           "cannot read the watermarks of "
+                                           "partition %d: %s",
+                                           (int)p, rd_kafka_err2str(e));
+                        goto out;
+                }
+                kp->hi[p] = hi;
+                end = hi;
+                if (kp->until->offset >= 0 && kp->until->offset + 1 < end)
+                        end = kp->until->offset + 1;
+                if (end <= lo)
+                        kp->stopped[p] = 1;
+                else
+                        total += (uint64_t)(end - lo);
+        }
+        for (;;) {
+                int32_t p;
+
+                for (p = 0; p < kp->nparts; p++)
+                        if (!kp->stopped[p] && kp->next[p] < kp->hi[p] &&
+                            (kp->until->offset < 0 ||
+                             kp->next[p] <= kp->until->offset))
+                                break;
+                if (p == kp->nparts)
+                        break;
+                if (kp_step(kp, 500) < 0) {
+                        scim_err_set_retry(err, 503, "replay interrupted");
+                        goto out;
+                }
+                if (progress && scim_now_ms() - last >= 1000) {
+                        progress(kp->folded, total);
+                        last = scim_now_ms();
+                }
+        }
+        if (progress)
+                progress(kp->folded, total);
+        *folded = kp->folded;
+        rc = 0;
+out:
+        kp_free(kp);
+        return rc;
+}
