@@ -111,6 +111,20 @@ static int open_store(const char *dir, scim_store_t **st)
         return 0;
 }
 
+/* Serving and writing need views in the current layout. */
+static int require_current_views(scim_store_t *st, const char *dir)
+{
+        if (scim_store_views_current(st))
+                return 0;
+        fprintf(stderr,
+                "scimlog: the views in %s were built by an older scimlog "
+                "(another key layout); rebuild them from the log with\n"
+                "  scimlog replay --data %s --into NEWDIR\n"
+                "and serve NEWDIR\n",
+                dir, dir);
+        return -1;
+}
+
 static int wants_help(int argc, char **argv)
 {
         for (int i = 1; i < argc; i++)
@@ -236,7 +250,7 @@ static int cmd_serve(int argc, char **argv)
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        if (open_store(data, &st) < 0)
+        if (open_store(data, &st) < 0 || require_current_views(st, data) < 0)
                 goto out;
         if (scim_ingest_new(st, &ing, errstr, sizeof(errstr)) < 0) {
                 fail("%s", errstr);
@@ -341,6 +355,10 @@ static int cmd_tenant(int argc, char **argv)
         }
         if (open_store(data, &st) < 0)
                 return 1;
+        if (strcmp(pos[0], "list") != 0 && require_current_views(st, data) < 0) {
+                scim_store_close(st);
+                return 1;
+        }
         scim_err_clear(&err);
         if (strcmp(pos[0], "list") == 0 && npos == 1) {
                 json_t *list = NULL;

@@ -27,6 +27,12 @@ enum {
  * Only positive answers are cached. An entry is trusted while the store's
  * auth generation is unchanged (every batch that folds a tenant or token
  * event bumps it) and for at most AUTH_CACHE_TTL_MS. */
+/* Version of the views' key layout ("views_format" in the default column
+ * family). Bump it whenever the fold writes keys another way; stores built
+ * by an older layout are rebuilt with `scimlog replay`. 0002: unique
+ * userName point keys, change records with chidx indexes. */
+#define SCIM_VIEWS_FORMAT "0002"
+
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
 typedef struct auth_slot {
@@ -50,6 +56,7 @@ struct scim_store {
         rocksdb_writeoptions_t *wo_nosync;
         uint64_t position; /* written by the single writer, read atomically */
         uint64_t auth_gen; /* bumped (atomically) after token changes land */
+        int views_current; /* views built with this SCIM_VIEWS_FORMAT */
         pthread_mutex_t auth_mu; /* guards auth[] */
         auth_slot_t auth[AUTH_CACHE_SLOTS];
 };

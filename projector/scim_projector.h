@@ -36,6 +36,11 @@ typedef struct scim_store scim_store_t;
  * message in errstr (e.g. "data dir is locked by a running server"). */
 int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                     size_t errlen);
+/* 1 if the views in this store were built with the current key layout
+ * (always for a new store); 0 if an older scimlog built them: serve and the
+ * tenant commands refuse such a store, `scimlog replay` rebuilds it. */
+int scim_store_views_current(scim_store_t *st);
+
 /* Flushes and closes. NULL-safe. */
 void scim_store_close(scim_store_t *st);
 

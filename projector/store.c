@@ -105,8 +105,41 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         if (pos && vlen == 8)
                 st->position = scim_get_be64((unsigned char *)pos);
         free(pos);
+        {
+                /* The views' key layout version. A store that already
+                 * holds tenants but no (or an older) version was built by
+                 * an older scimlog: its views must be rebuilt by replay. */
+                rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+                    st->db, st->ro, st->cf[CF_TENANT]);
+                int has_data;
+                char *fmt;
+
+                rocksdb_iter_seek_to_first(it);
+                has_data = rocksdb_iter_valid(it);
+                rocksdb_iter_destroy(it);
+                err = NULL;
+                fmt = rocksdb_get_cf(st->db, st->ro, st->cf[CF_DEFAULT],
+                                     "views_format", 12, &vlen, &err);
+                free(err);
+                if (fmt && vlen == 4 && memcmp(fmt, SCIM_VIEWS_FORMAT, 4) == 0)
+                        st->views_current = 1;
+                else if (!fmt && !has_data) {
+                        err = NULL;
+                        rocksdb_put_cf(st->db, st->wo_sync,
+                                       st->cf[CF_DEFAULT], "views_format", 12,
+                                       SCIM_VIEWS_FORMAT, 4, &err);
+                        st->views_current = err == NULL;
+                        free(err);
+                }
+                free(fmt);
+        }
         *out = st;
         return 0;
+}
+
+int scim_store_views_current(scim_store_t *st)
+{
+        return st->views_current;
 }
 
 void scim_store_close(scim_store_t *st)
