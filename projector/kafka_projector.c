@@ -473,6 +473,17 @@ int scim_kproj_replay(scim_store_t *dst, const scim_kafka_config_t *cfg,
                                            (int)p, rd_kafka_err2str(e));
                         goto out;
                 }
+                if (lo > 0) {
+                        /* retention deleted the start of the partition: a
+                         * rebuild from here would silently differ */
+                        scim_err_set(err, 409, NULL,
+                                     "partition %d no longer starts at "
+                                     "offset 0 (first offset %lld): the "
+                                     "topic's retention deleted events, a "
+                                     "replay would be incomplete",
+                                     (int)p, (long long)lo);
+                        goto out;
+                }
                 kp->hi[p] = hi;
                 end = hi;
                 if (kp->until->offset >= 0 && kp->until->offset + 1 < end)
