@@ -275,7 +275,8 @@ const char *changes_classify(const scim_event_t *ev, const json_t *old,
                 json_t *a = json_object_get(old, "active");
                 json_t *b = json_object_get(cur, "active");
 
-                if (json_is_true(a) && json_is_false(b))
+                /* absent counts as active (absent -> true is no enable) */
+                if ((!a || json_is_true(a)) && json_is_false(b))
                         return "disable";
                 if (json_is_false(a) && json_is_true(b))
                         return "enable";

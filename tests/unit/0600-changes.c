@@ -145,6 +145,8 @@ static void test_classify(void **state)
         assert_string_equal(changes_classify(&ev, off, on, 1, 0, 0), "enable");
         assert_string_equal(changes_classify(&ev, none, on, 1, 0, 0),
                             "update"); /* absent -> true is not enable */
+        assert_string_equal(changes_classify(&ev, none, off, 1, 0, 0),
+                            "disable"); /* absent counts as active */
         assert_string_equal(changes_classify(&ev, on, on, 2, 0, 0), "update");
         ev.action = SCIM_ACT_DELETE;
         assert_string_equal(changes_classify(&ev, on, NULL, 0, 0, 0), "delete");
