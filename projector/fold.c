@@ -284,24 +284,36 @@ static void drop_rows(txn_t *t, const char *tenant, char dir, char mirror,
                       const char *a)
 {
         scim_buf_t pre = {0}, other = {0};
+        json_t *ids = json_array();
         rocksdb_iterator_t *it = txn_iter(t, CF_MEM);
+        size_t i;
+        json_t *id;
 
+        /* Collect first, delete after: the iterator's keys may point into
+         * the write batch, which a delete reallocates (ASan caught this
+         * when a group's rows were written in the same batch). */
         mem_key(&pre, tenant, dir, a, NULL);
         for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {
                 size_t kl;
                 const char *k = rocksdb_iter_key(it, &kl);
-                char *c;
 
                 if (kl < pre.len || memcmp(k, pre.data, pre.len) != 0)
                         break;
-                c = strndup(k + pre.len, kl - pre.len);
-                mem_key(&other, tenant, mirror, c, a);
-                txn_del(t, CF_MEM, other.data, other.len);
-                txn_del(t, CF_MEM, k, kl);
-                free(c);
+                json_array_append_new(ids,
+                                      json_stringn(k + pre.len, kl - pre.len));
         }
         rocksdb_iter_destroy(it);
+        json_array_foreach(ids, i, id)
+        {
+                const char *c = json_string_value(id);
+
+                mem_key(&other, tenant, mirror, c, a);
+                txn_del(t, CF_MEM, other.data, other.len);
+                mem_key(&other, tenant, dir, a, c);
+                txn_del(t, CF_MEM, other.data, other.len);
+        }
+        json_decref(ids);
         scim_buf_free(&pre);
         scim_buf_free(&other);
 }
