@@ -89,15 +89,12 @@ static enum MHD_Result send_json(struct MHD_Connection *c, req_t *r,
         return rc;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, req_t *r,
-                                  const scim_err_t *e)
+char *scim_error_body(const scim_err_t *e)
 {
         json_t *o = json_object();
         char st[16], *txt;
-        enum MHD_Result rc;
-        int status = e->status ? e->status : 500;
 
-        snprintf(st, sizeof(st), "%d", status);
+        snprintf(st, sizeof(st), "%d", e->status ? e->status : 500);
         json_object_set_new(o, "schemas", json_pack("[s]", SCIM_URN_ERROR));
         json_object_set_new(o, "status", json_string(st));
         if (e->scim_type[0])
@@ -105,10 +102,21 @@ static enum MHD_Result send_error(struct MHD_Connection *c, req_t *r,
         json_object_set_new(o, "detail",
                             json_string(e->detail[0] ? e->detail : "error"));
         txt = scim_json_dumps(o);
-        rc = send_text(c, r, (unsigned)status, txt, strlen(txt), NULL, NULL,
+        json_decref(o);
+        return txt;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, req_t *r,
+                                  const scim_err_t *e)
+{
+        char *txt = scim_error_body(e);
+        enum MHD_Result rc;
+        int status = e->status ? e->status : 500;
+
+        rc = send_text(c, r, (unsigned)status, txt ? txt : "{}",
+                       txt ? strlen(txt) : 2, NULL, NULL,
                        e->retriable || status == 429 || status == 503);
         free(txt);
-        json_decref(o);
         return rc;
 }
 

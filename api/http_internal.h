@@ -14,6 +14,11 @@
  * Returns 0, or -1 with err 400 invalidValue on a bad escape. */
 int scim_query_parse(const char *raw, json_t **out, scim_err_t *err);
 
+/* The SCIM Error body for e ({"schemas":[Error URN],"status":"NNN",
+ * "scimType"?,"detail"}), shared by the SCIM and reports endpoints. New
+ * string (caller frees), or NULL when out of memory. */
+char *scim_error_body(const scim_err_t *e);
+
 /* Turns a SearchRequest body (POST .../.search, RFC 7644 3.4.3: filter,
  * startIndex, count, attributes, excludedAttributes, sortBy, sortOrder)
  * into the same object scim_query_parse makes from a query string, so

@@ -76,24 +76,14 @@ static enum MHD_Result send_json(rq_t *r, unsigned status, const json_t *j)
 
 static enum MHD_Result send_err(rq_t *r, const scim_err_t *e)
 {
-        json_t *o = json_object();
-        char st[16], *txt;
+        char *txt = scim_error_body(e);
         enum MHD_Result rc;
         int status = e->status ? e->status : 500;
 
-        snprintf(st, sizeof(st), "%d", status);
-        json_object_set_new(o, "schemas", json_pack("[s]", SCIM_URN_ERROR));
-        json_object_set_new(o, "status", json_string(st));
-        if (e->scim_type[0])
-                json_object_set_new(o, "scimType", json_string(e->scim_type));
-        json_object_set_new(o, "detail",
-                            json_string(e->detail[0] ? e->detail : "error"));
-        txt = scim_json_dumps(o);
         rc = send_body(r, (unsigned)status,
                        "application/scim+json; charset=utf-8", txt ? txt : "{}",
                        txt ? strlen(txt) : 2, NULL);
         free(txt);
-        json_decref(o);
         return rc;
 }
 

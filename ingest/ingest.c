@@ -742,6 +742,38 @@ static void admin_cb(void *ctx, scim_write_result_t *res)
         pthread_mutex_unlock(&aw->mu);
 }
 
+/*
+ * Queues p and blocks the calling thread until the committer delivers its
+ * verdict (admin events: CLI and rare report-definition writes only). On 0
+ * p belongs to the committer, which frees it, and *res holds the verdict
+ * (the caller releases res->resource). On -1 (queue full, stopping) p is
+ * still the caller's and err says why.
+ */
+static int enqueue_wait(scim_ingest_t *ing, pending_t *p,
+                        scim_write_result_t *res, scim_err_t *err)
+{
+        admin_wait_t aw;
+        int rc = 0;
+
+        memset(&aw, 0, sizeof(aw));
+        pthread_mutex_init(&aw.mu, NULL);
+        pthread_cond_init(&aw.cv, NULL);
+        p->cb = admin_cb;
+        p->ctx = &aw;
+        if (enqueue(ing, p, err) < 0) {
+                rc = -1;
+        } else {
+                pthread_mutex_lock(&aw.mu);
+                while (!aw.done)
+                        pthread_cond_wait(&aw.cv, &aw.mu);
+                pthread_mutex_unlock(&aw.mu);
+                *res = aw.res;
+        }
+        pthread_mutex_destroy(&aw.mu);
+        pthread_cond_destroy(&aw.cv);
+        return rc;
+}
+
 static int valid_tenant_name(const char *t)
 {
         size_t n = t ? strlen(t) : 0;
@@ -783,13 +815,13 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
                              scim_err_t *err)
 {
         pending_t *p = calloc(1, sizeof(*p));
-        admin_wait_t aw;
+        scim_write_result_t res;
         char *secret = NULL;
         int rc = -1;
 
         if (secret_out)
                 *secret_out = NULL;
-        memset(&aw, 0, sizeof(aw));
+        memset(&res, 0, sizeof(res));
         if (!p)
                 return scim_err_set_retry(err, 503, "out of memory");
         if (!valid_tenant_name(tenant)) {
@@ -846,25 +878,12 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
         if (token_id_out && p->ev.token_id)
                 snprintf(token_id_out, token_id_len, "%s", p->ev.token_id);
 
-        pthread_mutex_init(&aw.mu, NULL);
-        pthread_cond_init(&aw.cv, NULL);
-        p->cb = admin_cb;
-        p->ctx = &aw;
-        if (enqueue(ing, p, err) < 0) {
-                pthread_mutex_destroy(&aw.mu);
-                pthread_cond_destroy(&aw.cv);
+        if (enqueue_wait(ing, p, &res, err) < 0)
                 goto fail;
-        }
-        p = NULL; /* owned by the committer now */
-        pthread_mutex_lock(&aw.mu);
-        while (!aw.done)
-                pthread_cond_wait(&aw.cv, &aw.mu);
-        pthread_mutex_unlock(&aw.mu);
-        pthread_mutex_destroy(&aw.mu);
-        pthread_cond_destroy(&aw.cv);
-        json_decref(aw.res.resource);
-        if (aw.res.status >= 400) {
-                *err = aw.res.err;
+        p = NULL; /* freed by the committer */
+        json_decref(res.resource);
+        if (res.status >= 400) {
+                *err = res.err;
                 goto fail;
         }
         if (secret_out) {
@@ -1005,11 +1024,11 @@ int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
                            scim_err_t *err)
 {
         pending_t *p = calloc(1, sizeof(*p));
-        admin_wait_t aw;
+        scim_write_result_t res;
         int rc = -1;
 
         *status = 0;
-        memset(&aw, 0, sizeof(aw));
+        memset(&res, 0, sizeof(res));
         if (!p)
                 return scim_err_set_retry(err, 503, "out of memory");
         if (action != SCIM_ACT_REPORT_SAVE && action != SCIM_ACT_REPORT_DELETE) {
@@ -1033,26 +1052,13 @@ int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
         }
         if (scim_event_encode(&p->ev, &p->enc, err) < 0)
                 goto out;
-        pthread_mutex_init(&aw.mu, NULL);
-        pthread_cond_init(&aw.cv, NULL);
-        p->cb = admin_cb;
-        p->ctx = &aw;
-        if (enqueue(ing, p, err) < 0) {
-                pthread_mutex_destroy(&aw.mu);
-                pthread_cond_destroy(&aw.cv);
+        if (enqueue_wait(ing, p, &res, err) < 0)
                 goto out;
-        }
-        p = NULL; /* owned by the committer now */
-        pthread_mutex_lock(&aw.mu);
-        while (!aw.done)
-                pthread_cond_wait(&aw.cv, &aw.mu);
-        pthread_mutex_unlock(&aw.mu);
-        pthread_mutex_destroy(&aw.mu);
-        pthread_cond_destroy(&aw.cv);
-        json_decref(aw.res.resource);
-        *status = aw.res.status;
-        if (aw.res.status >= 400) {
-                *err = aw.res.err;
+        p = NULL; /* freed by the committer */
+        json_decref(res.resource);
+        *status = res.status;
+        if (res.status >= 400) {
+                *err = res.err;
                 goto out;
         }
         rc = 0;

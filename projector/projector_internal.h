@@ -79,6 +79,16 @@ rocksdb_iterator_t *txn_iter(txn_t *t, int cf);
 size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
                 const char *c);
 
+/* 1 if folding ev changes what a bearer token authenticates as (tenant and
+ * token events): after such a batch lands, the writer bumps st->auth_gen
+ * so cached authentications are looked up again. */
+static inline int event_changes_auth(const scim_event_t *ev)
+{
+        return ev->action == SCIM_ACT_TENANT_CREATE ||
+               ev->action == SCIM_ACT_TOKEN_ISSUE ||
+               ev->action == SCIM_ACT_TOKEN_REVOKE;
+}
+
 /* Folds one event (already decoded, or decode failed: ev NULL with derr)
  * at sequence seq into t; fills *v. Runs on the single writer thread. */
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,

@@ -226,10 +226,7 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
         }
         __atomic_store_n(&st->position, first + n - 1, __ATOMIC_RELEASE);
         for (size_t i = 0; i < n; i++)
-                if (decoded[i] && (events[i].action == SCIM_ACT_TOKEN_REVOKE ||
-                                   events[i].action == SCIM_ACT_TOKEN_ISSUE ||
-                                   events[i].action ==
-                                       SCIM_ACT_TENANT_CREATE)) {
+                if (decoded[i] && event_changes_auth(&events[i])) {
                         __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
                         break;
                 }

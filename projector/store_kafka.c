@@ -141,9 +141,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                          ok ? ev.event_id : "");
                 fold_one(&t, scim_kafka_seq(m->partition, m->offset), m,
                          ok ? &ev : NULL, &derr, &verdicts[i]);
-                if (ok && (ev.action == SCIM_ACT_TOKEN_REVOKE ||
-                           ev.action == SCIM_ACT_TOKEN_ISSUE ||
-                           ev.action == SCIM_ACT_TENANT_CREATE))
+                if (ok && event_changes_auth(&ev))
                         auth_changed = 1;
                 scim_event_clear(&ev);
                 for (j = 0; j < nparts && parts[j] != m->partition; j++)
