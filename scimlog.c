@@ -134,19 +134,20 @@ static int wants_help(int argc, char **argv)
         return 0;
 }
 
-/* Kafka mode: starts producer + projector, catches up with the topic,
- * and points ing at it. Returns 0 or -1 (message printed). */
+/* Kafka mode: opens the Kafka log (producer + projector), catches up
+ * with the topic, and points ing at it. Returns 0 or -1 (message
+ * printed). */
 static int start_kafka(scim_store_t *st, const scim_kafka_config_t *kcfg,
-                       scim_ingest_t *ing, scim_kafka_t **kafka)
+                       scim_ingest_t *ing, scim_log_t **kafka)
 {
         char errstr[512];
 
-        if (scim_kafka_start(st, kcfg, kafka, errstr, sizeof(errstr)) < 0 ||
-            scim_kafka_catch_up(*kafka, 600000, errstr, sizeof(errstr)) < 0) {
+        if (scim_log_open(st, kcfg, kafka, errstr, sizeof(errstr)) < 0 ||
+            scim_log_catch_up(*kafka, 600000, errstr, sizeof(errstr)) < 0) {
                 fail("kafka: %s", errstr);
                 return -1;
         }
-        scim_ingest_use_kafka(ing, *kafka);
+        scim_ingest_use_log(ing, *kafka);
         return 0;
 }
 
@@ -169,7 +170,7 @@ static int cmd_serve(int argc, char **argv)
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
         scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
-        scim_kafka_t *kafka = NULL;
+        scim_log_t *kafka = NULL;
         scim_api_config_t cfg;
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
@@ -282,10 +283,10 @@ static int cmd_serve(int argc, char **argv)
         }
         rc = 0;
 out:
-        scim_kafka_drain(kafka, 5000);
+        scim_log_drain(kafka, 5000);
         scim_api_stop(api);
         scim_ingest_destroy(ing);
-        scim_kafka_stop(kafka);
+        scim_log_close(kafka);
         scim_store_close(st);
         return rc;
 }
@@ -319,7 +320,7 @@ static int cmd_tenant(int argc, char **argv)
             {"reports-only", no_argument, NULL, 'r'},
             {NULL, 0, NULL, 0}};
         scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
-        scim_kafka_t *kafka = NULL;
+        scim_log_t *kafka = NULL;
         const char *data = "./data";
         const char *pos[4] = {NULL, NULL, NULL, NULL};
         int npos = 0, c, rc = 1, reports_only = 0;
@@ -418,9 +419,9 @@ static int cmd_tenant(int argc, char **argv)
         }
 out:
         free(secret);
-        scim_kafka_drain(kafka, 0);
+        scim_log_drain(kafka, 0);
         scim_ingest_destroy(ing);
-        scim_kafka_stop(kafka);
+        scim_log_close(kafka);
         scim_store_close(st);
         return rc;
 }
@@ -479,7 +480,7 @@ static int replay_kafka(const scim_kafka_config_t *kcfg, const char *into,
         if (open_store(into, &dst) < 0)
                 return 1;
         scim_err_clear(&err);
-        if (scim_kproj_replay(dst, kcfg, &until, progress, &folded, &err) <
+        if (scim_log_replay_kafka(dst, kcfg, &until, progress, &folded, &err) <
             0) {
                 fail("replay failed: %s", err.detail);
                 goto out;

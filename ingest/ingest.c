@@ -18,7 +18,7 @@
  * than refused, because Entra sends concurrent PATCHes without ETags.
  */
 #include "ingest/scim_ingest.h"
-#include "ingest/kafka_internal.h"
+#include "log/scim_log.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -48,7 +48,7 @@ typedef struct pending {
         int retries;
         scim_write_cb cb;
         void *ctx;
-        struct scim_ingest *ing; /* Kafka mode: for 412 retries */
+        struct scim_ingest *ing; /* for 412 retries in log_done */
 } pending_t;
 
 struct scim_ingest {
@@ -61,7 +61,8 @@ struct scim_ingest {
         pthread_t thr;
         scim_ingest_stats_t stats;
         uint64_t refusals_dropped; /* under mu */
-        scim_kafka_t *kafka; /* NULL: embedded log */
+        scim_log_t *log;     /* where events go (log/scim_log.h) */
+        scim_log_t *own_log; /* the embedded log opened by _new */
 };
 
 static void log_refusal(scim_ingest_t *ing, const scim_write_t *w,
@@ -545,20 +546,15 @@ static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
         pending_free(p);
 }
 
-static void commit_kafka(scim_ingest_t *ing, pending_t **batch, size_t n);
+static void commit_log(scim_ingest_t *ing, pending_t **batch, size_t n);
 
 static void *committer_main(void *arg)
 {
         scim_ingest_t *ing = arg;
         pending_t *batch[BATCH_MAX];
-        scim_buf_t enc[BATCH_MAX];
-        scim_event_t evs[BATCH_MAX];
-        scim_verdict_t verdicts[BATCH_MAX];
 
         for (;;) {
                 size_t n = 0;
-                scim_err_t err;
-                int rc;
 
                 pthread_mutex_lock(&ing->mu);
                 while (!ing->head && !ing->stopping)
@@ -577,63 +573,7 @@ static void *committer_main(void *arg)
                         batch[n++] = p;
                 }
                 pthread_mutex_unlock(&ing->mu);
-                if (ing->kafka) {
-                        commit_kafka(ing, batch, n);
-                        continue;
-                }
-
-                /* The arrays are shallow views: ownership stays with the
-                 * pending entries. */
-                for (size_t i = 0; i < n; i++) {
-                        enc[i] = batch[i]->enc;
-                        evs[i] = batch[i]->ev;
-                        memset(&verdicts[i], 0, sizeof(verdicts[i]));
-                }
-                scim_err_clear(&err);
-                rc = scim_store_append_fold(ing->st, enc, evs, n, verdicts,
-                                            &err);
-                pthread_mutex_lock(&ing->mu);
-                ing->stats.batches++;
-                if (rc == 0)
-                        ing->stats.events += n;
-                pthread_mutex_unlock(&ing->mu);
-
-                for (size_t i = 0; i < n; i++) {
-                        pending_t *p = batch[i];
-
-                        if (rc < 0) {
-                                if (!err.status)
-                                        scim_err_set_retry(&err, 503,
-                                                           "log append "
-                                                           "failed");
-                                deliver(p, &verdicts[i], &err);
-                                scim_verdict_clear(&verdicts[i]);
-                                continue;
-                        }
-                        if (verdicts[i].status == 412 && p->req.tenant &&
-                            !p->req.if_match && p->retries < RETRY_MAX) {
-                                /* Lost a version race without If-Match:
-                                 * prepare again against the new state. */
-                                scim_write_t w;
-                                scim_err_t perr;
-
-                                scim_verdict_clear(&verdicts[i]);
-                                p->retries++;
-                                req_view(&p->req, &w);
-                                scim_err_clear(&perr);
-                                if (prepare(ing, &w, p, &perr) < 0) {
-                                        log_refusal(ing, &w, &perr);
-                                        deliver(p, NULL, &perr);
-                                        continue;
-                                }
-                                pthread_mutex_lock(&ing->mu);
-                                enqueue_locked(ing, p, 1);
-                                pthread_mutex_unlock(&ing->mu);
-                                continue;
-                        }
-                        deliver(p, &verdicts[i], NULL);
-                        scim_verdict_clear(&verdicts[i]);
-                }
+                commit_log(ing, batch, n);
         }
         return NULL;
 }
@@ -651,12 +591,18 @@ int scim_ingest_new(scim_store_t *st, scim_ingest_t **out, char *errstr,
                 return -1;
         }
         ing->st = st;
+        if (scim_log_open(st, NULL, &ing->own_log, errstr, errlen) < 0) {
+                free(ing);
+                return -1;
+        }
+        ing->log = ing->own_log;
         pthread_mutex_init(&ing->mu, NULL);
         pthread_cond_init(&ing->cv, NULL);
         if (pthread_create(&ing->thr, NULL, committer_main, ing) != 0) {
                 snprintf(errstr, errlen, "cannot start committer thread");
                 pthread_mutex_destroy(&ing->mu);
                 pthread_cond_destroy(&ing->cv);
+                scim_log_close(ing->own_log);
                 free(ing);
                 return -1;
         }
@@ -675,6 +621,7 @@ void scim_ingest_destroy(scim_ingest_t *ing)
         pthread_join(ing->thr, NULL);
         pthread_mutex_destroy(&ing->mu);
         pthread_cond_destroy(&ing->cv);
+        scim_log_close(ing->own_log);
         free(ing);
 }
 
@@ -1067,20 +1014,23 @@ out:
         return rc;
 }
 
-/* --------------------------------------------- Kafka log (issue 3) */
+/* ------------------------------------------------ the log (log/) */
 
-/* A version race costs a produce/consume round trip (milliseconds, not a
- * batch) and writers on other nodes race too, so Kafka mode retries more
- * often before answering 412. */
+/* A version race costs a produce/consume round trip in Kafka mode
+ * (milliseconds, not a batch) and writers on other nodes race too, so
+ * Kafka mode retries more often before answering 412. */
 #define KAFKA_RETRY_MAX 32
 
-/* Kafka mode: the verdict of p's event (projector thread), or a retriable
- * failure (producer poll thread). Same rules as the embedded committer: a
- * lost version race without If-Match is prepared again and re-queued. */
-static void kafka_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
+/* The log's completion of p's event: the fold's verdict, or a retriable
+ * failure. Runs on the committer thread (embedded: inside
+ * scim_log_append), or on the Kafka projector / producer poll thread. A
+ * lost version race without If-Match is prepared again against the new
+ * state and re-queued at the front. */
+static void log_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
 {
         pending_t *p = ctx;
         scim_ingest_t *ing = p->ing;
+        int kafka = scim_log_is_kafka(ing->log);
         scim_write_t w;
         scim_err_t perr;
 
@@ -1089,7 +1039,7 @@ static void kafka_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
                 return;
         }
         if (v->status != 412 || !p->req.tenant || p->req.if_match ||
-            p->retries >= KAFKA_RETRY_MAX) {
+            p->retries >= (kafka ? KAFKA_RETRY_MAX : RETRY_MAX)) {
                 deliver(p, v, NULL);
                 return;
         }
@@ -1097,11 +1047,14 @@ static void kafka_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
         req_view(&p->req, &w);
         scim_err_clear(&perr);
         if (prepare(ing, &w, p, &perr) < 0) {
+                log_refusal(ing, &w, &perr);
                 deliver(p, NULL, &perr);
                 return;
         }
         pthread_mutex_lock(&ing->mu);
-        if (!ing->stopping) {
+        /* embedded: this is the committer, which drains the queue even
+         * when stopping */
+        if (!ing->stopping || !kafka) {
                 enqueue_locked(ing, p, 1);
                 pthread_cond_signal(&ing->cv);
                 pthread_mutex_unlock(&ing->mu);
@@ -1112,28 +1065,28 @@ static void kafka_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
         deliver(p, NULL, &perr);
 }
 
-/* Committer thread: produce each event; verdicts arrive via kafka_done.
- * p must not be touched once submitted (its verdict may already be
- * delivered on another thread). */
-static void commit_kafka(scim_ingest_t *ing, pending_t **batch, size_t n)
+/* Committer thread: hands the batch to the log (one group commit when
+ * embedded). p must not be touched once appended (its verdict may
+ * already be delivered on another thread). */
+static void commit_log(scim_ingest_t *ing, pending_t **batch, size_t n)
 {
+        scim_log_entry_t entries[BATCH_MAX];
+
         pthread_mutex_lock(&ing->mu);
         ing->stats.batches++;
         ing->stats.events += n;
         pthread_mutex_unlock(&ing->mu);
         for (size_t i = 0; i < n; i++) {
-                pending_t *p = batch[i];
-                scim_err_t err;
-
-                p->ing = ing;
-                scim_err_clear(&err);
-                if (scim_kafka_submit(ing->kafka, &p->ev, &p->enc, kafka_done,
-                                      p, &err) < 0)
-                        deliver(p, NULL, &err);
+                batch[i]->ing = ing;
+                entries[i].ev = &batch[i]->ev;
+                entries[i].enc = &batch[i]->enc;
+                entries[i].cb = log_done;
+                entries[i].ctx = batch[i];
         }
+        scim_log_append(ing->log, entries, n);
 }
 
-void scim_ingest_use_kafka(scim_ingest_t *ing, scim_kafka_t *k)
+void scim_ingest_use_log(scim_ingest_t *ing, scim_log_t *log)
 {
-        ing->kafka = k;
+        ing->log = log ? log : ing->own_log;
 }

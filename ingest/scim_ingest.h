@@ -8,8 +8,8 @@
  *  - the request parser (UTF-8, size and depth ceilings);
  *  - the ingest pipeline: pre-validate against the current view, build and
  *    encode the event, hand it to the committer thread, which group-commits
- *    batches of events into the embedded log (scim_store_append_fold) and
- *    calls each request's callback with its verdict.
+ *    batches of events into the log (log/scim_log.h: embedded or Kafka)
+ *    and calls each request's callback with its verdict.
  *
  * Threads: scim_ingest_submit runs on an http pool thread and never blocks
  * on the disk; callbacks run on the committer thread.
@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "common/scim_common.h"
+#include "log/scim_log.h"
 #include "projector/scim_projector.h"
 #include "schemas/scim_schemas.h"
 
@@ -154,33 +155,16 @@ typedef struct scim_ingest_stats {
 } scim_ingest_stats_t;
 void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out);
 
-/* ------------------------------------------ Kafka log (issue 3) ------ */
+/* ----------------------------------------------------------- the log */
 
 /*
- * Kafka mode (serve --kafka): the committer produces each event to the
- * topic (idempotent producer, acks=all, key = tenant, headers event_type and
- * schema_fingerprint) instead of appending it to the embedded log; the
- * Kafka projector folds it like every other node does, and the request's
- * callback runs once THIS node has folded the event (read-your-writes).
- * Producer queue full -> 429; delivery failed or no verdict within the
- * timeout -> 503 (both retriable, with Retry-After).
+ * Makes ing append to log (log/scim_log.h; e.g. the Kafka backend) instead
+ * of the embedded log it opened itself; NULL goes back to that one. Call
+ * before the first submit; log must outlive ing. In Kafka mode a request's
+ * callback runs once THIS node has folded its event (read-your-writes);
+ * producer queue full -> 429; not written or no verdict within the bound
+ * -> 503 (both retriable, with Retry-After).
  */
-typedef struct scim_kafka scim_kafka_t;
-
-/* Starts the producer and the projector over st. Returns 0 or -1 with
- * errstr. */
-int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
-                     scim_kafka_t **out, char *errstr, size_t errlen);
-/* Waits until st reflects the whole topic as it stands now. */
-int scim_kafka_catch_up(scim_kafka_t *k, int timeout_ms, char *errstr,
-                        size_t errlen);
-/* Makes ing produce to k (call before the first submit). */
-void scim_ingest_use_kafka(scim_ingest_t *ing, scim_kafka_t *k);
-/* Stops taking new writes (503), lets in-flight ones finish for up to
- * timeout_ms, then answers the rest 503. Call before scim_api_stop. */
-void scim_kafka_drain(scim_kafka_t *k, int timeout_ms);
-/* Stops the projector and the producer and frees (after
- * scim_ingest_destroy). NULL-safe. */
-void scim_kafka_stop(scim_kafka_t *k);
+void scim_ingest_use_log(scim_ingest_t *ing, scim_log_t *log);
 
 #endif /* SCIM_INGEST_H */

@@ -254,7 +254,9 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
 /* ------------------------------------------ Kafka log (issue 3) ------ */
 
 /*
- * Kafka mode: the topic is the log, so the views store no event bytes.
+ * Kafka mode: the topic is the log; the store keeps a per-node copy of
+ * each folded event's bytes in `log` under its position (for asOf,
+ * history and the change stream; log/scim_log.h).
  * Each partition's next offset is stored in the default column family
  * (key "koff" \0 topic \0 partition as u32 BE -> next offset as u64 BE), in
  * the same WriteBatch as the view changes its events caused: after a crash
@@ -262,18 +264,6 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
  * or skipped. The log position of an event (change record key, verdict
  * seq) is scim_kafka_seq(partition, offset), identical on every node.
  */
-typedef struct scim_kafka_config {
-        const char *brokers;  /* bootstrap.servers */
-        const char *topic;    /* default "scim.events" */
-        int timeout_ms;       /* produce/delivery bound; 0 = 10000 */
-        int fetch_wait_ms;    /* fetch.wait.max.ms; 0 = 100. A real broker
-                                 answers a fetch as soon as data arrives;
-                                 librdkafka's mock waits the whole time, so
-                                 tests against it use 1 */
-} scim_kafka_config_t;
-
-#define SCIM_KAFKA_TOPIC_DEFAULT "scim.events"
-
 /* One message as consumed. data/key are borrowed for the call; event_id is
  * filled by scim_store_fold_logged ("" when the bytes do not decode). */
 typedef struct scim_logged {
@@ -312,41 +302,13 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
 int scim_store_kafka_offset(scim_store_t *st, const char *topic,
                             int32_t partition, int64_t *next);
 
-/*
- * The Kafka projector: a consumer thread that assigns EVERY partition of
- * the topic (no consumer group: each node keeps a full replica) at the
- * offsets stored in st, folds what it consumes with scim_store_fold_logged
- * and hands each verdict to cb (on the projector thread; cb may take
- * v->resource, the projector clears v afterwards; event_id is "" for
- * undecodable messages).
- */
-typedef struct scim_kproj scim_kproj_t;
-typedef void (*scim_kproj_verdict_cb)(void *ctx, const char *event_id,
-                                      scim_verdict_t *v);
-
-int scim_kproj_start(scim_store_t *st, const scim_kafka_config_t *cfg,
-                     scim_kproj_verdict_cb cb, void *ctx, scim_kproj_t **out,
-                     char *errstr, size_t errlen);
-/* Waits until the views reflect every message that was in the topic when
- * called (high watermarks). Returns 0, or -1 with errstr on timeout. */
-int scim_kproj_catch_up(scim_kproj_t *kp, int timeout_ms, char *errstr,
-                        size_t errlen);
-/* Stops the thread and frees. NULL-safe. */
-void scim_kproj_stop(scim_kproj_t *kp);
-
-/* Replay limit: fold each partition up to and including this offset, or
- * the messages whose timestamp is <= this time (ms). 0/0 = everything. */
-typedef struct scim_kafka_until {
-        int64_t offset; /* -1 none */
-        int64_t time_ms; /* -1 none */
-} scim_kafka_until_t;
-
-/* Rebuilds views into the fresh store dst from the topic (everything up to
- * the high watermarks seen at the start, within until). progress as for
- * scim_store_replay. Runs on the calling thread. Returns 0 or -1 + err. */
-int scim_kproj_replay(scim_store_t *dst, const scim_kafka_config_t *cfg,
-                      const scim_kafka_until_t *until,
-                      void (*progress)(uint64_t done, uint64_t total),
-                      uint64_t *folded, scim_err_t *err);
+/* Reads the event bytes this store folded (column family `log`: the
+ * embedded log itself, or Kafka mode's per-node copy) with positions >
+ * after, in position order; fn as for scim_log_read (log/scim_log.h, which
+ * is the public face of this). Returns the number read or -1 with err. */
+long scim_store_log_scan(scim_store_t *st, uint64_t after, size_t max,
+                         int (*fn)(void *ctx, uint64_t pos, const void *data,
+                                   size_t len),
+                         void *ctx, scim_err_t *err);
 
 #endif /* SCIM_PROJECTOR_H */

@@ -7,6 +7,8 @@
  * Keys (default column family, beside "position" and the counters):
  *   "koff" \0 topic \0 partition (u32 BE)  -> next offset (u64 BE)
  *   "evid" \0 event_id                      -> seq (u64 BE) of its fold
+ * and, in column family `log`, seq -> the message value (a per-node copy
+ * of the topic's events that asOf, history and the change stream read).
  * The second one lets the fold refuse a re-sent event (an external
  * at-least-once producer, or a retry after a lost acknowledgement) instead
  * of applying it twice.
@@ -136,6 +138,16 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
 
                 memset(&ev, 0, sizeof(ev));
                 scim_err_clear(&derr);
+                {
+                        /* per-node copy of the event under its position:
+                         * asOf, history and the change stream read it */
+                        unsigned char pk[8];
+
+                        scim_put_be64(pk, scim_kafka_seq(m->partition,
+                                                         m->offset));
+                        txn_put(&t, CF_LOG, (char *)pk, 8,
+                                m->data ? m->data : "", m->len);
+                }
                 ok = scim_event_decode(m->data, m->len, &ev, &derr) == 0;
                 snprintf(m->event_id, sizeof(m->event_id), "%s",
                          ok ? ev.event_id : "");

@@ -1,5 +1,5 @@
 /*
- * kafka_projector.c — the projector of Kafka mode: consumes EVERY partition
+ * kafka_consumer.c — the projector of Kafka mode: consumes EVERY partition
  * of the topic (rd_kafka_assign at the offsets stored with the views; no
  * consumer group, no Kafka offset commits: each node keeps a full replica),
  * folds what it reads in per-partition order, and hands every verdict to
@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "projector/scim_projector.h"
+#include "log/log_internal.h"
 
 #define BATCH_MAX 512       /* messages folded per WriteBatch */
 #define MAX_PARTITIONS 1024 /* ceiling on the topic's partition count */
@@ -435,10 +435,10 @@ void scim_kproj_stop(scim_kproj_t *kp)
 
 /* ----------------------------------------------------------- replay */
 
-int scim_kproj_replay(scim_store_t *dst, const scim_kafka_config_t *cfg,
-                      const scim_kafka_until_t *until,
-                      void (*progress)(uint64_t done, uint64_t total),
-                      uint64_t *folded, scim_err_t *err)
+int scim_log_replay_kafka(scim_store_t *dst, const scim_kafka_config_t *cfg,
+                          const scim_kafka_until_t *until,
+                          void (*progress)(uint64_t done, uint64_t total),
+                          uint64_t *folded, scim_err_t *err)
 {
         static const scim_kafka_until_t none = {-1, -1};
         scim_kproj_t *kp = kp_new(dst, cfg);

@@ -1,5 +1,5 @@
 /*
- * kafka_log.c — the producer side of Kafka mode and the table of writes
+ * log_kafka.c — the producer side of Kafka mode and the table of writes
  * waiting for their verdict.
  *
  * A write's event is produced with librdkafka's idempotent producer
@@ -38,7 +38,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ingest/kafka_internal.h"
+#include "log/log_internal.h"
 
 #define NBUCKETS 4096
 #define WAIT_MAX 50000          /* writes waiting for a verdict (ceiling) */
@@ -47,7 +47,7 @@
 typedef struct waiter {
         struct waiter *next;
         char event_id[37];
-        scim_kafka_done_cb cb;
+        scim_log_done_cb cb;
         void *ctx;
         int64_t deadline;
 } waiter_t;
@@ -245,7 +245,7 @@ static void *poller_main(void *arg)
 }
 
 int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
-                      const scim_buf_t *enc, scim_kafka_done_cb cb, void *ctx,
+                      const scim_buf_t *enc, scim_log_done_cb cb, void *ctx,
                       scim_err_t *err)
 {
         waiter_t *w = calloc(1, sizeof(*w));

@@ -1,0 +1,63 @@
+/*
+ * log_internal.h — between the log dispatcher (log.c) and its Kafka
+ * backend: the producer with its table of waiting appends (log_kafka.c)
+ * and the consumer thread that folds the topic (kafka_consumer.c). Not
+ * part of the public face (log/scim_log.h).
+ */
+#ifndef SCIM_LOG_INTERNAL_H
+#define SCIM_LOG_INTERNAL_H
+
+#include "log/scim_log.h"
+
+/* ------------------------------------------------ producer (log_kafka.c) */
+
+typedef struct scim_kafka scim_kafka_t;
+
+/* Starts the producer and the consumer thread over st. Returns 0 or -1
+ * with errstr. */
+int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
+                     scim_kafka_t **out, char *errstr, size_t errlen);
+
+/*
+ * Produces one encoded event (enc borrowed; librdkafka copies it). Returns
+ * 0 when produced (cb will be called), or -1 with err (429 when the
+ * producer queue is full, 503 otherwise; cb is never called). Never blocks.
+ * Runs on the ingest committer thread or the projector thread (retries).
+ */
+int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
+                      const scim_buf_t *enc, scim_log_done_cb cb, void *ctx,
+                      scim_err_t *err);
+/* Waits until st reflects the whole topic as it stands now. */
+int scim_kafka_catch_up(scim_kafka_t *k, int timeout_ms, char *errstr,
+                        size_t errlen);
+/* Stops taking new writes (503), lets in-flight ones finish for up to
+ * timeout_ms, then answers the rest 503. */
+void scim_kafka_drain(scim_kafka_t *k, int timeout_ms);
+/* Stops the consumer and the producer and frees. NULL-safe. */
+void scim_kafka_stop(scim_kafka_t *k);
+
+/* ------------------------------------------ consumer (kafka_consumer.c) */
+
+/*
+ * The Kafka projector: a consumer thread that assigns EVERY partition of
+ * the topic (no consumer group: each node keeps a full replica) at the
+ * offsets stored in st, folds what it consumes with scim_store_fold_logged
+ * and hands each verdict to cb (on the projector thread; cb may take
+ * v->resource, the projector clears v afterwards; event_id is "" for
+ * undecodable messages).
+ */
+typedef struct scim_kproj scim_kproj_t;
+typedef void (*scim_kproj_verdict_cb)(void *ctx, const char *event_id,
+                                      scim_verdict_t *v);
+
+int scim_kproj_start(scim_store_t *st, const scim_kafka_config_t *cfg,
+                     scim_kproj_verdict_cb cb, void *ctx, scim_kproj_t **out,
+                     char *errstr, size_t errlen);
+/* Waits until the views reflect every message that was in the topic when
+ * called (high watermarks). Returns 0, or -1 with errstr on timeout. */
+int scim_kproj_catch_up(scim_kproj_t *kp, int timeout_ms, char *errstr,
+                        size_t errlen);
+/* Stops the thread and frees. NULL-safe. */
+void scim_kproj_stop(scim_kproj_t *kp);
+
+#endif
