@@ -61,18 +61,40 @@ struct scim_store {
         auth_slot_t auth[AUTH_CACHE_SLOTS];
 };
 
-/* A fold transaction: reads see the batch, then the database. */
+/* A fold transaction (txn.c): reads see the batch, then the database.
+ * Writes collect in an in-memory overlay and become one plain WriteBatch
+ * at txn_write. Single writer thread. */
 typedef struct txn {
         scim_store_t *st;
-        rocksdb_writebatch_wi_t *wb;
+        struct txn_overlay *ov;
 } txn_t;
+
+/* Starts an empty transaction on st; release with txn_end. */
+void txn_begin(txn_t *t, scim_store_t *st);
+/* Frees everything the transaction holds (written or not). */
+void txn_end(txn_t *t);
+/* Writes the batch (appended records, then the overlay's last value or
+ * tombstone per key) with wo; *werr as rocksdb_write sets it. */
+void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr);
+/* Number of distinct keys the overlay holds (for batch sizing). */
+size_t txn_size(const txn_t *t);
 
 /* Returns a malloc'd value (caller frees) or NULL when absent. */
 char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
 void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
              size_t vlen);
 void txn_del(txn_t *t, int cf, const char *k, size_t klen);
-/* Iterator over batch + database for cf; caller destroys it. */
+/* A write the fold never reads back in the same batch (log and change
+ * records, change indexes): straight into the batch, not the overlay. A
+ * key written this way must not also be written with txn_put/txn_del. */
+void txn_append(txn_t *t, int cf, const char *k, size_t klen, const char *v,
+                size_t vlen);
+/* CF_MEM: the children of parent prefix `tenant\0 dir id\0` as they stand
+ * in this batch (database rows merged with the batch's puts and deletes),
+ * as a new JSON array of the key suffixes in key order (caller owns). */
+json_t *txn_children(txn_t *t, const char *prefix, size_t plen);
+/* Iterator over batch + database for cf; caller destroys it. Correct but
+ * slow (copies the batch's keys of cf): prefer txn_children. */
 rocksdb_iterator_t *txn_iter(txn_t *t, int cf);
 
 /* Key builder: tenant \0 then parts; returns length. */

@@ -78,6 +78,15 @@ int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
 /* Position (last sequence number) the views reflect; 0 when empty. */
 uint64_t scim_store_position(scim_store_t *st);
 
+/* Embedded log: calls fn(ctx, seq, bytes, len) for every log record in
+ * sequence order up to until_seq (0: all); stops early when fn returns
+ * non-zero. The bytes are valid only during the call. Returns the number
+ * of records visited. Any thread (reads a snapshot-free iterator). */
+uint64_t scim_store_log_each(scim_store_t *st, uint64_t until_seq,
+                             int (*fn)(void *ctx, uint64_t seq,
+                                       const void *data, size_t len),
+                             void *ctx);
+
 /*
  * Rebuilds every view in dst from src's log, events 1..until_seq (0 = all),
  * copying the log records too. dst must be a fresh store. progress, if not

@@ -19,41 +19,11 @@ static const char *cf_names[CF_COUNT] = {"default", "log",    "res",
                                          "token",   "change",
                                          "chidx"};
 
-/* ------------------------------------------------------------- txn */
-
-char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
-{
-        char *err = NULL;
-        char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
-            t->wb, t->st->db, t->st->ro, t->st->cf[cf], k, klen, vlen, &err);
-
-        if (err) {
-                free(err);
-                return NULL;
-        }
-        return v;
-}
-
-void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
-             size_t vlen)
-{
-        rocksdb_writebatch_wi_put_cf(t->wb, t->st->cf[cf], k, klen, v, vlen);
-}
-
-void txn_del(txn_t *t, int cf, const char *k, size_t klen)
-{
-        rocksdb_writebatch_wi_delete_cf(t->wb, t->st->cf[cf], k, klen);
-}
-
-rocksdb_iterator_t *txn_iter(txn_t *t, int cf)
-{
-        rocksdb_iterator_t *base =
-            rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[cf]);
-
-        /* takes ownership of base */
-        return rocksdb_writebatch_wi_create_iterator_with_base_cf(
-            t->wb, base, t->st->cf[cf]);
-}
+/* Marks dst as being rebuilt. Replay writes without the WAL (a crash
+ * means: run replay again into a new dir), so until the final flush the
+ * column families may stand at different points; scim_store_open treats a
+ * store carrying this key as not current, and serve refuses it. */
+static const char replay_mark[] = "replay_incomplete";
 
 /* ------------------------------------------------------------ open */
 
@@ -131,6 +101,21 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                         st->views_current = err == NULL;
                         free(err);
                 }
+                {
+                        /* a replay that did not finish (no WAL) */
+                        char *mark;
+
+                        err = NULL;
+                        mark = rocksdb_get_cf(st->db, st->ro,
+                                              st->cf[CF_DEFAULT],
+                                              replay_mark,
+                                              sizeof(replay_mark) - 1, &vlen,
+                                              &err);
+                        free(err);
+                        if (mark)
+                                st->views_current = 0;
+                        free(mark);
+                }
                 free(fmt);
         }
         *out = st;
@@ -195,24 +180,25 @@ void scim_verdict_clear(scim_verdict_t *v)
 static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
                       const scim_event_t *events, const int *decoded,
                       const scim_err_t *derrs, size_t n, uint64_t first,
-                      scim_verdict_t *verdicts, int sync, scim_err_t *err)
+                      scim_verdict_t *verdicts,
+                      const rocksdb_writeoptions_t *wo, scim_err_t *err)
 {
-        txn_t t = {st, rocksdb_writebatch_wi_create(0, 1)};
+        txn_t t;
         unsigned char k[8];
         char *werr = NULL;
 
+        txn_begin(&t, st);
         for (size_t i = 0; i < n; i++) {
                 scim_put_be64(k, first + i);
-                txn_put(&t, CF_LOG, (char *)k, 8, encoded[i].data,
-                        encoded[i].len);
+                txn_append(&t, CF_LOG, (char *)k, 8, encoded[i].data,
+                           encoded[i].len);
                 fold_event(&t, first + i, decoded[i] ? &events[i] : NULL,
                            &derrs[i], &verdicts[i]);
         }
         scim_put_be64(k, first + n - 1);
         txn_put(&t, CF_DEFAULT, "position", 8, (char *)k, 8);
-        rocksdb_write_writebatch_wi(st->db, sync ? st->wo_sync : st->wo_nosync,
-                                    t.wb, &werr);
-        rocksdb_writebatch_wi_destroy(t.wb);
+        txn_write(&t, wo, &werr);
+        txn_end(&t);
         if (werr) {
                 scim_err_set_retry(err, 503, "log write failed: %.400s", werr);
                 free(werr);
@@ -253,7 +239,7 @@ int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
         for (size_t i = 0; i < n; i++)
                 decoded[i] = 1;
         rc = fold_write(st, encoded, events, decoded, derrs, n,
-                        st->position + 1, verdicts, 1, err);
+                        st->position + 1, verdicts, st->wo_sync, err);
         free(decoded);
         free(derrs);
         return rc;
@@ -261,7 +247,66 @@ int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
 
 /* ----------------------------------------------------------- replay */
 
-#define REPLAY_BATCH 1000
+uint64_t scim_store_log_each(scim_store_t *st, uint64_t until_seq,
+                             int (*fn)(void *ctx, uint64_t seq,
+                                       const void *data, size_t len),
+                             void *ctx)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_LOG]);
+        uint64_t n = 0;
+
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+                uint64_t seq = kl == 8 ? scim_get_be64((unsigned char *)k) : 0;
+
+                if (until_seq && seq > until_seq)
+                        break;
+                n++;
+                if (fn(ctx, seq, v, vl))
+                        break;
+        }
+        rocksdb_iter_destroy(it);
+        return n;
+}
+
+/* Events per replay batch: large enough that per-batch costs (the write,
+ * counters read once per batch) vanish, small enough that the overlay
+ * stays a few MiB. */
+#define REPLAY_BATCH 2000
+
+
+static int replay_mark_set(scim_store_t *dst, int on)
+{
+        char *werr = NULL;
+
+        if (on)
+                rocksdb_put_cf(dst->db, dst->wo_sync, dst->cf[CF_DEFAULT],
+                               replay_mark, sizeof(replay_mark) - 1, "1", 1,
+                               &werr);
+        else
+                rocksdb_delete_cf(dst->db, dst->wo_sync, dst->cf[CF_DEFAULT],
+                                  replay_mark, sizeof(replay_mark) - 1, &werr);
+        free(werr);
+        return werr ? -1 : 0;
+}
+
+static void flush_all(scim_store_t *st)
+{
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = 0; i < CF_COUNT; i++) {
+                char *werr = NULL;
+
+                rocksdb_flush_cf(st->db, fo, st->cf[i], &werr);
+                free(werr);
+        }
+        rocksdb_flushoptions_destroy(fo);
+}
 
 int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                       void (*progress)(uint64_t done, uint64_t total),
@@ -269,19 +314,27 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
 {
         rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
             src->db, src->ro, src->cf[CF_LOG]);
-        scim_buf_t enc[REPLAY_BATCH];
-        scim_event_t evs[REPLAY_BATCH];
-        scim_err_t derrs[REPLAY_BATCH];
-        scim_verdict_t vs[REPLAY_BATCH];
-        int decoded[REPLAY_BATCH];
+        scim_buf_t *enc = calloc(REPLAY_BATCH, sizeof(*enc));
+        scim_event_t *evs = calloc(REPLAY_BATCH, sizeof(*evs));
+        scim_err_t *derrs = calloc(REPLAY_BATCH, sizeof(*derrs));
+        scim_verdict_t *vs = calloc(REPLAY_BATCH, sizeof(*vs));
+        int *decoded = calloc(REPLAY_BATCH, sizeof(*decoded));
+        rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
         uint64_t total = until_seq && until_seq < src->position ? until_seq
                                                                  : src->position;
         uint64_t done = 0;
         int64_t last = scim_now_ms();
         int rc = 0;
 
-        memset(enc, 0, sizeof(enc));
-        memset(evs, 0, sizeof(evs));
+        if (!enc || !evs || !derrs || !vs || !decoded) {
+                rc = scim_err_set(err, 500, NULL, "out of memory");
+                goto out;
+        }
+        rocksdb_writeoptions_disable_WAL(wo, 1);
+        if (replay_mark_set(dst, 1) < 0) {
+                rc = scim_err_set(err, 500, NULL, "cannot write to the new dir");
+                goto out;
+        }
         rocksdb_iter_seek_to_first(it);
         while (rc == 0) {
                 size_t n = 0;
@@ -311,7 +364,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 if (n == 0)
                         break;
                 rc = fold_write(dst, enc, evs, decoded, derrs, n, first, vs,
-                                0, err);
+                                wo, err);
                 for (size_t i = 0; i < n; i++) {
                         scim_verdict_clear(&vs[i]);
                         scim_event_clear(&evs[i]);
@@ -324,18 +377,24 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         }
         if (progress)
                 progress(done, total);
-        for (size_t i = 0; i < REPLAY_BATCH; i++)
-                scim_buf_free(&enc[i]);
-        rocksdb_iter_destroy(it);
         if (rc == 0) {
-                char *werr = NULL;
-                rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-
-                rocksdb_flushoptions_set_wait(fo, 1);
-                rocksdb_flush_cf(dst->db, fo, dst->cf[CF_DEFAULT], &werr);
-                rocksdb_flushoptions_destroy(fo);
-                free(werr);
+                /* everything on disk, then the mark goes */
+                flush_all(dst);
+                if (replay_mark_set(dst, 0) < 0)
+                        rc = scim_err_set(err, 500, NULL,
+                                          "cannot finish the new dir");
+                flush_all(dst);
         }
+out:
+        for (size_t i = 0; enc && i < REPLAY_BATCH; i++)
+                scim_buf_free(&enc[i]);
+        free(enc);
+        free(evs);
+        free(derrs);
+        free(vs);
+        free(decoded);
+        rocksdb_writeoptions_destroy(wo);
+        rocksdb_iter_destroy(it);
         return rc;
 }
 
