@@ -117,14 +117,15 @@ static char *user_json(long u, long gen, int active)
             "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\","
             "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\"],"
             "\"externalId\":\"ext-%ld\",\"userName\":\"user%ld@example.com\","
-            "\"name\":{\"givenName\":\"Given%ld\",\"familyName\":\"Family%ld\"},"
+            "\"name\":{\"givenName\":\"Given%ld\",\"familyName\":\"Family%ld\"}"
+            ","
             "\"displayName\":\"Given%ld Family%ld\",\"title\":\"title %ld\","
             "\"active\":%s,\"emails\":[{\"value\":\"user%ld@example.com\","
             "\"type\":\"work\",\"primary\":true}],"
             "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
             "{\"department\":\"dept %ld\",\"employeeNumber\":\"%ld\"}}",
-            u, u, u, u, u, u, gen % 97, active ? "true" : "false", u,
-            gen % 13, u);
+            u, u, u, u, u, u, gen % 97, active ? "true" : "false", u, gen % 13,
+            u);
         return b.data; /* owned by the caller */
 }
 
@@ -223,8 +224,8 @@ static int gen(const char *dir, long n, long users)
                                        !alive[rows[nrows - 1].u])
                                         nrows--; /* the delete dropped it */
                                 if (r < 70 && nrows > 0) {
-                                        size_t k = (size_t)(next_rand() %
-                                                            nrows);
+                                        size_t k =
+                                            (size_t)(next_rand() % nrows);
 
                                         if (!alive[rows[k].u])
                                                 k = nrows - 1;
@@ -247,7 +248,7 @@ static int gen(const char *dir, long n, long users)
                                 mk(&e, SCIM_ACT_DELETE, SCIM_RT_USER, mid, NULL,
                                    when);
                                 alive[u] = 0; /* its rows go stale */
-                        } else { /* a new user */
+                        } else {              /* a new user */
                                 uid(id, sizeof(id), next_user);
                                 mk(&e, SCIM_ACT_CREATE, SCIM_RT_USER, id,
                                    user_json(next_user, 0, 1), when);

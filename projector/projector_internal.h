@@ -44,6 +44,19 @@ typedef struct auth_slot {
         int64_t at_ms;
 } auth_slot_t;
 
+/* Remembered list positions (deep index paging): the id found at
+ * start_index of an unfiltered list, valid while gen equals the store's
+ * list_gen (bumped by every batch that creates or deletes anything). */
+#define LIST_POS_SLOTS 64
+typedef struct list_pos {
+        char tenant[SCIM_MAX_TENANT_LEN + 1];
+        char rt;
+        size_t start_index;
+        char id[SCIM_MAX_ID_LEN + 1];
+        uint64_t gen;
+        uint64_t used; /* LRU clock */
+} list_pos_t;
+
 struct scim_store {
         rocksdb_t *db;
         rocksdb_options_t *opts;
@@ -59,7 +72,24 @@ struct scim_store {
         int views_current; /* views built with this SCIM_VIEWS_FORMAT */
         pthread_mutex_t auth_mu; /* guards auth[] */
         auth_slot_t auth[AUTH_CACHE_SLOTS];
+        uint64_t list_gen;      /* bumped (atomically) by creates/deletes */
+        pthread_mutex_t pos_mu; /* guards pos[] and pos_clock */
+        list_pos_t pos[LIST_POS_SLOTS];
+        uint64_t pos_clock;
 };
+
+/* After a batch is written: invalidates remembered list positions when
+ * any event of it created or deleted something (201/204). */
+static inline void store_note_batch(scim_store_t *st,
+                                    const scim_verdict_t *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (v[i].status == 201 || v[i].status == 204) {
+                        __atomic_add_fetch(&st->list_gen, 1,
+                                           __ATOMIC_RELEASE);
+                        return;
+                }
+}
 
 /* A fold transaction (txn.c): reads see the batch, then the database.
  * Writes collect in an in-memory overlay and become one plain WriteBatch

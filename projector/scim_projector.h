@@ -143,14 +143,23 @@ typedef struct scim_query {
         size_t start_index;          /* 1-based; values < 1 count as 1 */
         size_t count;                /* page size (already capped) */
         int with_members;            /* groups: attach members */
+        /* RFC 9865 cursor paging: when set, the page holds the matches
+         * whose id sorts after this one (start_index is ignored); "" is
+         * the first page. NULL: index paging. */
+        const char *after_id;
+        int *more; /* optional out: 1 when matches follow the page */
 } scim_query_t;
 
 /*
  * Lists resources matching q in stable order (by id), returning the page
- * [start_index, start_index + count) in *out (new array of stored-form
+ * [start_index, start_index + count) — or, with q->after_id, the first
+ * count matches after that id — in *out (new array of stored-form
  * resources) and the number of all matches in *total. Uses an index seek
  * when scim_filter_index_hint() offers one, otherwise scans the tenant's
- * prefix. Returns 0 or -1 with err.
+ * prefix. An unfiltered page costs the same at any depth: cursor pages
+ * seek to their id, and index pages start from a remembered position
+ * (the key that followed the previous page, kept until a resource is
+ * created or deleted). Returns 0 or -1 with err.
  */
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                     const scim_query_t *q, size_t *total, json_t **out,

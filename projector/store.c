@@ -42,6 +42,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 return -1;
         }
         pthread_mutex_init(&st->auth_mu, NULL);
+        pthread_mutex_init(&st->pos_mu, NULL);
         st->opts = rocksdb_options_create();
         rocksdb_options_set_create_if_missing(st->opts, 1);
         rocksdb_options_set_create_missing_column_families(st->opts, 1);
@@ -157,6 +158,7 @@ void scim_store_close(scim_store_t *st)
         rocksdb_block_based_options_destroy(st->topts);
         rocksdb_cache_destroy(st->cache);
         pthread_mutex_destroy(&st->auth_mu);
+        pthread_mutex_destroy(&st->pos_mu);
         free(st);
 }
 
@@ -210,6 +212,7 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
                 }
                 return -1;
         }
+        store_note_batch(st, verdicts, n);
         __atomic_store_n(&st->position, first + n - 1, __ATOMIC_RELEASE);
         for (size_t i = 0; i < n; i++)
                 if (decoded[i] && event_changes_auth(&events[i])) {
@@ -671,6 +674,7 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                      json_t *page)
 {
         size_t start = q->start_index < 1 ? 1 : q->start_index;
+        int in_page;
 
         if (q->filter) {
                 if (rt == SCIM_RT_GROUP &&
@@ -686,7 +690,14 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         return;
         }
         (*matched)++;
-        if (*matched >= start && json_array_size(page) < q->count) {
+        if (q->after_id) /* cursor: ids after the cursor's, in order */
+                in_page = strcmp(json_string_value(json_object_get(res, "id")),
+                                 q->after_id) > 0;
+        else
+                in_page = *matched >= start;
+        if (in_page && json_array_size(page) >= q->count && q->more)
+                *q->more = 1;
+        if (in_page && json_array_size(page) < q->count) {
                 if (rt == SCIM_RT_GROUP && q->with_members &&
                     !json_object_get(res, "members")) {
                         json_t *m = NULL;
@@ -703,6 +714,62 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         json_object_del(res, "members");
                 json_array_append(page, res);
         }
+}
+
+/* Remembered positions for deep index paging (see scim_store_list).
+ * pos_recall appends the remembered id at start to key (tenant\0 rt) and
+ * returns 1, or returns 0. Any thread; takes pos_mu. */
+static int pos_recall(scim_store_t *st, const char *tenant, char rt,
+                      size_t start, uint64_t gen, scim_buf_t *key)
+{
+        int hit = 0;
+
+        pthread_mutex_lock(&st->pos_mu);
+        for (int i = 0; i < LIST_POS_SLOTS; i++) {
+                list_pos_t *p = &st->pos[i];
+
+                if (p->gen == gen && p->start_index == start && p->rt == rt &&
+                    p->used && !strcmp(p->tenant, tenant)) {
+                        scim_buf_puts(key, p->id);
+                        p->used = ++st->pos_clock;
+                        hit = 1;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&st->pos_mu);
+        return hit;
+}
+
+static void pos_remember(scim_store_t *st, const char *tenant, char rt,
+                         size_t start, uint64_t gen, const char *id,
+                         size_t idlen)
+{
+        list_pos_t *victim;
+
+        if (strlen(tenant) > SCIM_MAX_TENANT_LEN || idlen > SCIM_MAX_ID_LEN ||
+            memchr(id, '\0', idlen))
+                return;
+        pthread_mutex_lock(&st->pos_mu);
+        victim = &st->pos[0];
+        for (int i = 0; i < LIST_POS_SLOTS; i++) {
+                list_pos_t *p = &st->pos[i];
+
+                if (p->used && p->start_index == start && p->rt == rt &&
+                    !strcmp(p->tenant, tenant)) {
+                        victim = p; /* same position: refresh it */
+                        break;
+                }
+                if (p->used < victim->used)
+                        victim = p;
+        }
+        snprintf(victim->tenant, sizeof(victim->tenant), "%s", tenant);
+        victim->rt = rt;
+        victim->start_index = start;
+        memcpy(victim->id, id, idlen);
+        victim->id[idlen] = '\0';
+        victim->gen = gen;
+        victim->used = ++st->pos_clock;
+        pthread_mutex_unlock(&st->pos_mu);
 }
 
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
@@ -757,12 +824,35 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 rocksdb_iterator_t *it;
                 char c = (char)rt;
                 size_t start = q->start_index < 1 ? 1 : q->start_index;
+                uint64_t gen = __atomic_load_n(&st->list_gen, __ATOMIC_ACQUIRE);
+                int unfiltered = !q->filter;
 
                 scim_buf_append(&pre, tenant, strlen(tenant) + 1);
                 scim_buf_append(&pre, &c, 1);
                 it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_RES]);
-                for (rocksdb_iter_seek(it, pre.data, pre.len);
-                     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+                if (q->after_id && *q->after_id && unfiltered) {
+                        /* cursor: seek to its id (the cursor's own key is
+                         * skipped below). A filtered scan starts at the
+                         * beginning: it counts every match for
+                         * totalResults anyway, consider() skips to the
+                         * cursor. */
+                        size_t pl = pre.len;
+
+                        scim_buf_puts(&pre, q->after_id);
+                        rocksdb_iter_seek(it, pre.data, pre.len);
+                        pre.len = pl;
+                } else if (unfiltered && !q->after_id && start > 1 &&
+                           pos_recall(st, tenant, c, start, gen, &pre)) {
+                        /* a remembered position: the id at start */
+                        matched = start - 1;
+                } else {
+                        rocksdb_iter_seek(it, pre.data, pre.len);
+                }
+                if (pre.len > strlen(tenant) + 2) { /* pos_recall's key */
+                        rocksdb_iter_seek(it, pre.data, pre.len);
+                        pre.len = strlen(tenant) + 2;
+                }
+                for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
                         size_t kl, vl;
                         const char *k = rocksdb_iter_key(it, &kl);
                         const char *v;
@@ -770,15 +860,35 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
 
                         if (kl < pre.len || memcmp(k, pre.data, pre.len) != 0)
                                 break;
-                        if (!q->filter) {
+                        if (unfiltered) {
                                 /* unfiltered: count from the counter, only
                                  * materialise the page */
-                                matched++;
-                                if (matched < start)
-                                        continue;
-                                if (json_array_size(page) >= q->count)
+                                if (q->after_id) {
+                                        if (*q->after_id &&
+                                            kl - pre.len ==
+                                                strlen(q->after_id) &&
+                                            !memcmp(k + pre.len, q->after_id,
+                                                    kl - pre.len))
+                                                continue; /* the cursor's */
+                                } else {
+                                        matched++;
+                                        if (matched < start)
+                                                continue;
+                                        matched--;
+                                }
+                                if (json_array_size(page) >= q->count) {
+                                        if (q->more)
+                                                *q->more = 1;
+                                        if (!q->after_id &&
+                                            json_array_size(page) > 0)
+                                                pos_remember(
+                                                    st, tenant, c,
+                                                    start +
+                                                        json_array_size(page),
+                                                    gen, k + pre.len,
+                                                    kl - pre.len);
                                         break;
-                                matched--;
+                                }
                         }
                         v = rocksdb_iter_value(it, &vl);
                         res = scim_json_load(v, vl);

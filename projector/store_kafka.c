@@ -172,6 +172,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                 free(werr);
                 goto out;
         }
+        store_note_batch(st, verdicts, n);
         if (auth_changed) /* cached authentications are stale now */
                 __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
         rc = 0;

@@ -155,8 +155,8 @@ static size_t mem_parent_len(const char *k, size_t kl)
         return z ? (size_t)(z - k) + 1 : 0;
 }
 
-static ov_parent_t *parent_find(struct txn_overlay *o, const char *p,
-                                size_t pl, int create)
+static ov_parent_t *parent_find(struct txn_overlay *o, const char *p, size_t pl,
+                                int create)
 {
         uint64_t h = hash_bytes(-1, p, pl);
         ov_parent_t **slot = &o->pslots[h & (o->npslots - 1)], *e;
@@ -197,8 +197,8 @@ static ov_parent_t *parent_find(struct txn_overlay *o, const char *p,
         return e;
 }
 
-static ov_entry_t *find(struct txn_overlay *o, int cf, const char *k,
-                        size_t kl, uint64_t h)
+static ov_entry_t *find(struct txn_overlay *o, int cf, const char *k, size_t kl,
+                        uint64_t h)
 {
         for (ov_entry_t *e = o->slots[h & (o->nslots - 1)]; e; e = e->next)
                 if (e->hash == h && e->cf == cf && e->klen == kl &&
@@ -253,8 +253,8 @@ char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
                 char *err = NULL;
                 size_t vl = 0;
 
-                v = rocksdb_get_cf(t->st->db, t->st->ro, t->st->cf[cf], k,
-                                   klen, &vl, &err);
+                v = rocksdb_get_cf(t->st->db, t->st->ro, t->st->cf[cf], k, klen,
+                                   &vl, &err);
                 if (err) {
                         /* not cached: a read error is not an answer */
                         free(err);
@@ -348,8 +348,8 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
 {
         struct txn_overlay *o = t->ov;
         ov_parent_t *p = parent_find(o, prefix, plen, 0);
-        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
-            t->st->db, t->st->ro, t->st->cf[CF_MEM]);
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[CF_MEM]);
         json_t *db = json_array(), *out = json_array();
         child_t *all = NULL;
         size_t n = 0, cap = 0, i;
