@@ -378,10 +378,17 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         long start = 1, count = 100;
         size_t total = 0, i;
         json_t *page = NULL, *res, *out;
-        char loc[1024];
+        char loc[1024], after[SCIM_MAX_ID_LEN + 1];
+        const char *cursor = qget(q, "cursor");
+        int more = 0;
         enum MHD_Result rc;
 
         scim_err_clear(&e);
+        if (cursor && qget(q, "startindex"))
+                return fail(c, r, 400, "invalidValue",
+                            "use either cursor or startIndex paging");
+        if (cursor && scim_cursor_decode(cursor, after, sizeof(after), &e) < 0)
+                return send_error(c, r, &e);
         if (parse_uint(qget(q, "startindex"), &start) < 0 ||
             parse_uint(qget(q, "count"), &count) < 0)
                 return fail(c, r, 400, "invalidValue",
@@ -400,6 +407,8 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         query.start_index = (size_t)start;
         query.count = (size_t)count;
         query.with_members = rt == SCIM_RT_GROUP && members_wanted(q);
+        query.after_id = cursor ? after : NULL;
+        query.more = &more;
         if (scim_store_list(api->st, tenant, rt, &query, &total, &page, &e) <
             0) {
                 scim_filter_free(f);
@@ -417,9 +426,21 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         out = json_object();
         json_object_set_new(out, "schemas", json_pack("[s]", SCIM_URN_LIST));
         json_object_set_new(out, "totalResults", json_integer((json_int_t)total));
-        json_object_set_new(out, "startIndex", json_integer(start));
+        if (!cursor)
+                json_object_set_new(out, "startIndex", json_integer(start));
         json_object_set_new(out, "itemsPerPage",
                             json_integer((json_int_t)json_array_size(page)));
+        if (cursor && more && json_array_size(page) > 0) {
+                /* RFC 9865: the id of the page's last resource */
+                const char *last = json_string_value(json_object_get(
+                    json_array_get(page, json_array_size(page) - 1), "id"));
+                char *next = last ? scim_cursor_encode(last) : NULL;
+
+                if (next)
+                        json_object_set_new(out, "nextCursor",
+                                            json_string(next));
+                free(next);
+        }
         json_object_set_new(out, "Resources", page);
         rc = send_json(c, r, 200, out, NULL, NULL);
         json_decref(out);

@@ -36,4 +36,12 @@ int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
 /* 1 if the comma list names attr (case-insensitive, URN prefix allowed). */
 int scim_attr_list_has(const char *list, const char *attr);
 
+/* RFC 9865 cursors (cursor.c): encode names the last id of a page (new
+ * string, caller frees; NULL when out of memory); decode writes that id
+ * into id ("" for an empty cursor: the first page), or returns -1 with
+ * err 400 invalidCursor. */
+char *scim_cursor_encode(const char *id);
+int scim_cursor_decode(const char *cursor, char *id, size_t idlen,
+                       scim_err_t *err);
+
 #endif

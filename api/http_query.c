@@ -371,6 +371,13 @@ int scim_search_body_parse(const char *body, size_t len, json_t **out,
                                 goto out;
                         }
                         json_object_set(q, "filter", v);
+                } else if (!strcasecmp(k, "cursor")) { /* RFC 9865 */
+                        if (!json_is_string(v)) {
+                                scim_err_set(err, 400, "invalidCursor",
+                                             "cursor must be a string");
+                                goto out;
+                        }
+                        json_object_set(q, "cursor", v);
                 } else if (!strcasecmp(k, "startIndex") ||
                            !strcasecmp(k, "count")) {
                         char num[32];

@@ -232,9 +232,49 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The attributes of x whose value differs from y's (shallow new object;
+ * extension blocks present in both as objects keep only their differing
+ * sub-attributes). Leaves under an equal attribute are equal, so the diff
+ * of the restricted resources is the diff of the whole ones, at the cost
+ * of the changed attributes only. */
+static json_t *differing(const json_t *x, const json_t *y)
+{
+        json_t *o = json_object(), *v, *w;
+        const char *k;
+
+        if (!json_is_object(x))
+                return o;
+        json_object_foreach((json_t *)x, k, v)
+        {
+                w = json_is_object(y) ? json_object_get(y, k) : NULL;
+                if (w && json_equal(v, w))
+                        continue;
+                if (w && !strncmp(k, "urn:", 4) && json_is_object(v) &&
+                    json_is_object(w)) {
+                        json_t *sub = json_object(), *sv;
+                        const char *sk;
+
+                        json_object_foreach(v, sk, sv)
+                        {
+                                json_t *sw = json_object_get(w, sk);
+
+                                if (!sw || !json_equal(sv, sw))
+                                        json_object_set(sub, sk, sv);
+                        }
+                        json_object_set_new(o, k, sub);
+                        continue;
+                }
+                json_object_set(o, k, v);
+        }
+        return o;
+}
+
 json_t *changes_diff(const json_t *old, const json_t *cur)
 {
-        json_t *a = flatten(old), *b = flatten(cur), *out = json_array();
+        json_t *da = differing(old, cur), *db = differing(cur, old);
+        json_t *a = flatten(json_is_object(old) ? da : old);
+        json_t *b = flatten(json_is_object(cur) ? db : cur);
+        json_t *out = json_array();
         size_t n = json_object_size(a) + json_object_size(b), m = 0;
         const char **keys = calloc(n ? n : 1, sizeof(*keys));
         const char *k;
@@ -260,6 +300,8 @@ out:
         free(keys);
         json_decref(a);
         json_decref(b);
+        json_decref(da);
+        json_decref(db);
         return out;
 }
 
@@ -353,25 +395,16 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
                 return;
         if (ev->members_replace) {
                 scim_buf_t p = {0};
-                rocksdb_iterator_t *it = txn_iter(t, CF_MEM);
+                json_t *ids, *mid;
+                size_t i;
 
                 pre->old_members = json_object();
                 key_make(&p, ev->tenant, 'G', ev->resource_id, NULL);
-                for (rocksdb_iter_seek(it, p.data, p.len);
-                     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-                        size_t kl;
-                        const char *k = rocksdb_iter_key(it, &kl);
-                        char *mid;
-
-                        if (kl < p.len || memcmp(k, p.data, p.len) != 0)
-                                break;
-                        mid = strndup(k + p.len, kl - p.len);
-                        if (mid)
-                                json_object_set_new(pre->old_members, mid,
-                                                    json_true());
-                        free(mid);
-                }
-                rocksdb_iter_destroy(it);
+                ids = txn_children(t, p.data, p.len);
+                json_array_foreach(ids, i, mid)
+                    json_object_set_new(pre->old_members,
+                                        json_string_value(mid), json_true());
+                json_decref(ids);
                 scim_buf_free(&p);
         }
         if (ev->n_added)
@@ -577,7 +610,7 @@ verdict:
         txt = scim_json_dumps(o);
         scim_put_be64(k8, seq);
         if (txt)
-                txn_put(t, CF_CHANGE, (char *)k8, 8, txt, strlen(txt));
+                txn_append(t, CF_CHANGE, (char *)k8, 8, txt, strlen(txt));
         free(txt);
         if (!ev || !ev->tenant || !*ev->tenant ||
             strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
@@ -586,13 +619,13 @@ verdict:
         key_start(&key, ev->tenant, 'T');
         key_time(&key, ev->time_ms);
         key_be(&key, seq);
-        txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
+        txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
         /* one action in time order (e.g. who was deleted last week) */
         key_start(&key, ev->tenant, 'A');
         scim_buf_append(&key, action, strlen(action) + 1);
         key_time(&key, ev->time_ms);
         key_be(&key, seq);
-        txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
+        txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
         /* one resource's history */
         if (ev->rtype && ev->resource_id && *ev->resource_id &&
             strlen(ev->resource_id) <= SCIM_MAX_ID_LEN) {
@@ -600,7 +633,7 @@ verdict:
                 scim_buf_append(&key, ev->resource_id,
                                 strlen(ev->resource_id) + 1);
                 key_be(&key, seq);
-                txn_put(t, CF_CHIDX, key.data, key.len, "", 0);
+                txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
         }
         count_hour(t, ev->tenant, ev->time_ms, action, applied);
 out:

@@ -162,6 +162,104 @@ static void index_all(txn_t *t, const char *tenant, char rt, const char *id,
                     json_string_value(json_object_get(e, "value")), 1, id, fn);
 }
 
+/* One index entry of a resource: its key and (unique index) value. */
+typedef struct ikey {
+        scim_buf_t k;
+        const char *v; /* id for the unique userName key, else "" */
+} ikey_t;
+
+#define IKEYS_MAX 64 /* beyond this, entries are deleted and put again */
+
+static size_t ikey_collect(ikey_t *out, size_t cap, const char *tenant,
+                           char rt, char code, const char *value, int fold,
+                           const char *id, size_t n)
+{
+        char *f;
+
+        if (!value || !*value || n >= cap)
+                return n;
+        f = fold ? scim_casefold(value) : strdup(value);
+        if (!f)
+                return n;
+        memset(&out[n], 0, sizeof(out[n]));
+        idx_key(&out[n].k, tenant, rt, code, f, code == 'u' ? NULL : id);
+        out[n].v = code == 'u' ? id : "";
+        free(f);
+        return n + 1;
+}
+
+static size_t ikeys(ikey_t *out, const char *tenant, char rt, const char *id,
+                    const json_t *res)
+{
+        size_t n = 0, i;
+        json_t *e;
+
+        if (!res)
+                return 0;
+        n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'x',
+                         json_string_value(json_object_get(res, "externalId")),
+                         0, id, n);
+        n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'd',
+                         json_string_value(json_object_get(res, "displayName")),
+                         1, id, n);
+        if (rt != SCIM_RT_USER)
+                return n;
+        n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'u',
+                         json_string_value(json_object_get(res, "userName")), 1,
+                         id, n);
+        json_array_foreach(json_object_get(res, "emails"), i, e)
+            n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'e',
+                             json_string_value(json_object_get(e, "value")), 1,
+                             id, n);
+        return n;
+}
+
+static int ikey_in(const ikey_t *set, size_t n, const ikey_t *k)
+{
+        for (size_t i = 0; i < n; i++)
+                if (set[i].k.len == k->k.len &&
+                    !memcmp(set[i].k.data, k->k.data, k->k.len) &&
+                    !strcmp(set[i].v, k->v))
+                        return 1;
+        return 0;
+}
+
+/* Moves the index entries of a resource from old to cur, touching only
+ * the keys that differ (a PATCH of `title` writes no index key). */
+static void index_update(txn_t *t, const char *tenant, char rt, const char *id,
+                         const json_t *old, const json_t *cur)
+{
+        ikey_t *a = calloc(2 * IKEYS_MAX, sizeof(*a)), *b;
+        size_t na, nb;
+
+        if (!a) {
+                index_all(t, tenant, rt, id, old, idx_del);
+                index_all(t, tenant, rt, id, cur, idx_put);
+                return;
+        }
+        b = a + IKEYS_MAX;
+        na = ikeys(a, tenant, rt, id, old);
+        nb = ikeys(b, tenant, rt, id, cur);
+        if (na == IKEYS_MAX || nb == IKEYS_MAX) {
+                /* too many to compare: the plain way */
+                index_all(t, tenant, rt, id, old, idx_del);
+                index_all(t, tenant, rt, id, cur, idx_put);
+        } else {
+                for (size_t i = 0; i < na; i++)
+                        if (!ikey_in(b, nb, &a[i]))
+                                txn_del(t, CF_IDX, a[i].k.data, a[i].k.len);
+                for (size_t i = 0; i < nb; i++)
+                        if (!ikey_in(a, na, &b[i]))
+                                txn_put(t, CF_IDX, b[i].k.data, b[i].k.len,
+                                        b[i].v, strlen(b[i].v));
+        }
+        for (size_t i = 0; i < na; i++)
+                scim_buf_free(&a[i].k);
+        for (size_t i = 0; i < nb; i++)
+                scim_buf_free(&b[i].k);
+        free(a);
+}
+
 /* Who holds userName (case-folded) in the txn view; malloc'd id or NULL. */
 static char *username_owner(txn_t *t, const char *tenant, const char *un)
 {
@@ -284,26 +382,12 @@ static void drop_rows(txn_t *t, const char *tenant, char dir, char mirror,
                       const char *a)
 {
         scim_buf_t pre = {0}, other = {0};
-        json_t *ids = json_array();
-        rocksdb_iterator_t *it = txn_iter(t, CF_MEM);
+        json_t *ids;
         size_t i;
         json_t *id;
 
-        /* Collect first, delete after: the iterator's keys may point into
-         * the write batch, which a delete reallocates (ASan caught this
-         * when a group's rows were written in the same batch). */
         mem_key(&pre, tenant, dir, a, NULL);
-        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-
-                if (kl < pre.len || memcmp(k, pre.data, pre.len) != 0)
-                        break;
-                json_array_append_new(ids,
-                                      json_stringn(k + pre.len, kl - pre.len));
-        }
-        rocksdb_iter_destroy(it);
+        ids = txn_children(t, pre.data, pre.len);
         json_array_foreach(ids, i, id)
         {
                 const char *c = json_string_value(id);
@@ -351,7 +435,10 @@ static void member_del(txn_t *t, const char *tenant, const char *gid,
 
 /* ------------------------------------------------------- the fold */
 
-static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+/* pre_old: the stored resource changes_pre_load read for this event (or
+ * NULL), reused rather than read and parsed again. */
+static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
+                          const json_t *pre_old)
 {
         char rt = (char)ev->rtype;
         const char *tenant = ev->tenant, *id = ev->resource_id;
@@ -373,7 +460,8 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 refuse(v, 404, NULL, "tenant '%.64s' does not exist", tenant);
                 return;
         }
-        old = load_res(t, tenant, rt, id);
+        old = pre_old ? json_incref((json_t *)pre_old)
+                      : load_res(t, tenant, rt, id);
         if (ev->action == SCIM_ACT_CREATE && old) {
                 refuse(v, 409, "uniqueness", "id '%.128s' already exists", id);
                 goto out;
@@ -481,8 +569,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 }
         }
         stored = build_stored(attrs, id, rt, old, ev->time_ms, version + 1);
-        index_all(t, tenant, rt, id, old, idx_del);
-        index_all(t, tenant, rt, id, stored, idx_put);
+        index_update(t, tenant, rt, id, old, stored);
         store_res(t, tenant, rt, id, stored);
         if (!old)
                 counter_add(t, tenant, rt, 1);
@@ -636,7 +723,7 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                         changes_fold_report(t, ev, v);
                         break;
                 default:
-                        fold_resource(t, ev, v);
+                        fold_resource(t, ev, v, pre.old);
                 }
         }
         changes_record(t, seq, ev, v, &pre);

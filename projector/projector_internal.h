@@ -44,6 +44,19 @@ typedef struct auth_slot {
         int64_t at_ms;
 } auth_slot_t;
 
+/* Remembered list positions (deep index paging): the id found at
+ * start_index of an unfiltered list, valid while gen equals the store's
+ * list_gen (bumped by every batch that creates or deletes anything). */
+#define LIST_POS_SLOTS 64
+typedef struct list_pos {
+        char tenant[SCIM_MAX_TENANT_LEN + 1];
+        char rt;
+        size_t start_index;
+        char id[SCIM_MAX_ID_LEN + 1];
+        uint64_t gen;
+        uint64_t used; /* LRU clock */
+} list_pos_t;
+
 struct scim_store {
         rocksdb_t *db;
         rocksdb_options_t *opts;
@@ -59,20 +72,59 @@ struct scim_store {
         int views_current; /* views built with this SCIM_VIEWS_FORMAT */
         pthread_mutex_t auth_mu; /* guards auth[] */
         auth_slot_t auth[AUTH_CACHE_SLOTS];
+        uint64_t list_gen;      /* bumped (atomically) by creates/deletes */
+        pthread_mutex_t pos_mu; /* guards pos[] and pos_clock */
+        list_pos_t pos[LIST_POS_SLOTS];
+        uint64_t pos_clock;
 };
 
-/* A fold transaction: reads see the batch, then the database. */
+/* After a batch is written: invalidates remembered list positions when
+ * any event of it created or deleted something (201/204). */
+static inline void store_note_batch(scim_store_t *st,
+                                    const scim_verdict_t *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (v[i].status == 201 || v[i].status == 204) {
+                        __atomic_add_fetch(&st->list_gen, 1,
+                                           __ATOMIC_RELEASE);
+                        return;
+                }
+}
+
+/* A fold transaction (txn.c): reads see the batch, then the database.
+ * Writes collect in an in-memory overlay and become one plain WriteBatch
+ * at txn_write. Single writer thread. */
 typedef struct txn {
         scim_store_t *st;
-        rocksdb_writebatch_wi_t *wb;
+        struct txn_overlay *ov;
 } txn_t;
+
+/* Starts an empty transaction on st; release with txn_end. */
+void txn_begin(txn_t *t, scim_store_t *st);
+/* Frees everything the transaction holds (written or not). */
+void txn_end(txn_t *t);
+/* Writes the batch (appended records, then the overlay's last value or
+ * tombstone per key) with wo; *werr as rocksdb_write sets it. */
+void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr);
+/* Number of distinct keys the overlay holds (for batch sizing). */
+size_t txn_size(const txn_t *t);
 
 /* Returns a malloc'd value (caller frees) or NULL when absent. */
 char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
 void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
              size_t vlen);
 void txn_del(txn_t *t, int cf, const char *k, size_t klen);
-/* Iterator over batch + database for cf; caller destroys it. */
+/* A write the fold never reads back in the same batch (log and change
+ * records, change indexes): straight into the batch, not the overlay. A
+ * key written this way must not also be written with txn_put/txn_del. */
+void txn_append(txn_t *t, int cf, const char *k, size_t klen, const char *v,
+                size_t vlen);
+/* CF_MEM: the children of parent prefix `tenant\0 dir id\0` as they stand
+ * in this batch (database rows merged with the batch's puts and deletes),
+ * as a new JSON array of the key suffixes in key order (caller owns). */
+json_t *txn_children(txn_t *t, const char *prefix, size_t plen);
+/* Iterator over batch + database for cf; caller destroys it. Correct but
+ * slow (copies the batch's keys of cf): prefer txn_children. */
 rocksdb_iterator_t *txn_iter(txn_t *t, int cf);
 
 /* Key builder: tenant \0 then parts; returns length. */

@@ -78,6 +78,15 @@ int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
 /* Position (last sequence number) the views reflect; 0 when empty. */
 uint64_t scim_store_position(scim_store_t *st);
 
+/* Embedded log: calls fn(ctx, seq, bytes, len) for every log record in
+ * sequence order up to until_seq (0: all); stops early when fn returns
+ * non-zero. The bytes are valid only during the call. Returns the number
+ * of records visited. Any thread (reads a snapshot-free iterator). */
+uint64_t scim_store_log_each(scim_store_t *st, uint64_t until_seq,
+                             int (*fn)(void *ctx, uint64_t seq,
+                                       const void *data, size_t len),
+                             void *ctx);
+
 /*
  * Rebuilds every view in dst from src's log, events 1..until_seq (0 = all),
  * copying the log records too. dst must be a fresh store. progress, if not
@@ -134,14 +143,23 @@ typedef struct scim_query {
         size_t start_index;          /* 1-based; values < 1 count as 1 */
         size_t count;                /* page size (already capped) */
         int with_members;            /* groups: attach members */
+        /* RFC 9865 cursor paging: when set, the page holds the matches
+         * whose id sorts after this one (start_index is ignored); "" is
+         * the first page. NULL: index paging. */
+        const char *after_id;
+        int *more; /* optional out: 1 when matches follow the page */
 } scim_query_t;
 
 /*
  * Lists resources matching q in stable order (by id), returning the page
- * [start_index, start_index + count) in *out (new array of stored-form
+ * [start_index, start_index + count) — or, with q->after_id, the first
+ * count matches after that id — in *out (new array of stored-form
  * resources) and the number of all matches in *total. Uses an index seek
  * when scim_filter_index_hint() offers one, otherwise scans the tenant's
- * prefix. Returns 0 or -1 with err.
+ * prefix. An unfiltered page costs the same at any depth: cursor pages
+ * seek to their id, and index pages start from a remembered position
+ * (the key that followed the previous page, kept until a resource is
+ * created or deleted). Returns 0 or -1 with err.
  */
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                     const scim_query_t *q, size_t *total, json_t **out,

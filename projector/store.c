@@ -19,41 +19,11 @@ static const char *cf_names[CF_COUNT] = {"default", "log",    "res",
                                          "token",   "change",
                                          "chidx"};
 
-/* ------------------------------------------------------------- txn */
-
-char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
-{
-        char *err = NULL;
-        char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
-            t->wb, t->st->db, t->st->ro, t->st->cf[cf], k, klen, vlen, &err);
-
-        if (err) {
-                free(err);
-                return NULL;
-        }
-        return v;
-}
-
-void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
-             size_t vlen)
-{
-        rocksdb_writebatch_wi_put_cf(t->wb, t->st->cf[cf], k, klen, v, vlen);
-}
-
-void txn_del(txn_t *t, int cf, const char *k, size_t klen)
-{
-        rocksdb_writebatch_wi_delete_cf(t->wb, t->st->cf[cf], k, klen);
-}
-
-rocksdb_iterator_t *txn_iter(txn_t *t, int cf)
-{
-        rocksdb_iterator_t *base =
-            rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[cf]);
-
-        /* takes ownership of base */
-        return rocksdb_writebatch_wi_create_iterator_with_base_cf(
-            t->wb, base, t->st->cf[cf]);
-}
+/* Marks dst as being rebuilt. Replay writes without the WAL (a crash
+ * means: run replay again into a new dir), so until the final flush the
+ * column families may stand at different points; scim_store_open treats a
+ * store carrying this key as not current, and serve refuses it. */
+static const char replay_mark[] = "replay_incomplete";
 
 /* ------------------------------------------------------------ open */
 
@@ -72,6 +42,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 return -1;
         }
         pthread_mutex_init(&st->auth_mu, NULL);
+        pthread_mutex_init(&st->pos_mu, NULL);
         st->opts = rocksdb_options_create();
         rocksdb_options_set_create_if_missing(st->opts, 1);
         rocksdb_options_set_create_missing_column_families(st->opts, 1);
@@ -131,6 +102,21 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                         st->views_current = err == NULL;
                         free(err);
                 }
+                {
+                        /* a replay that did not finish (no WAL) */
+                        char *mark;
+
+                        err = NULL;
+                        mark = rocksdb_get_cf(st->db, st->ro,
+                                              st->cf[CF_DEFAULT],
+                                              replay_mark,
+                                              sizeof(replay_mark) - 1, &vlen,
+                                              &err);
+                        free(err);
+                        if (mark)
+                                st->views_current = 0;
+                        free(mark);
+                }
                 free(fmt);
         }
         *out = st;
@@ -172,6 +158,7 @@ void scim_store_close(scim_store_t *st)
         rocksdb_block_based_options_destroy(st->topts);
         rocksdb_cache_destroy(st->cache);
         pthread_mutex_destroy(&st->auth_mu);
+        pthread_mutex_destroy(&st->pos_mu);
         free(st);
 }
 
@@ -195,24 +182,25 @@ void scim_verdict_clear(scim_verdict_t *v)
 static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
                       const scim_event_t *events, const int *decoded,
                       const scim_err_t *derrs, size_t n, uint64_t first,
-                      scim_verdict_t *verdicts, int sync, scim_err_t *err)
+                      scim_verdict_t *verdicts,
+                      const rocksdb_writeoptions_t *wo, scim_err_t *err)
 {
-        txn_t t = {st, rocksdb_writebatch_wi_create(0, 1)};
+        txn_t t;
         unsigned char k[8];
         char *werr = NULL;
 
+        txn_begin(&t, st);
         for (size_t i = 0; i < n; i++) {
                 scim_put_be64(k, first + i);
-                txn_put(&t, CF_LOG, (char *)k, 8, encoded[i].data,
-                        encoded[i].len);
+                txn_append(&t, CF_LOG, (char *)k, 8, encoded[i].data,
+                           encoded[i].len);
                 fold_event(&t, first + i, decoded[i] ? &events[i] : NULL,
                            &derrs[i], &verdicts[i]);
         }
         scim_put_be64(k, first + n - 1);
         txn_put(&t, CF_DEFAULT, "position", 8, (char *)k, 8);
-        rocksdb_write_writebatch_wi(st->db, sync ? st->wo_sync : st->wo_nosync,
-                                    t.wb, &werr);
-        rocksdb_writebatch_wi_destroy(t.wb);
+        txn_write(&t, wo, &werr);
+        txn_end(&t);
         if (werr) {
                 scim_err_set_retry(err, 503, "log write failed: %.400s", werr);
                 free(werr);
@@ -224,6 +212,7 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
                 }
                 return -1;
         }
+        store_note_batch(st, verdicts, n);
         __atomic_store_n(&st->position, first + n - 1, __ATOMIC_RELEASE);
         for (size_t i = 0; i < n; i++)
                 if (decoded[i] && event_changes_auth(&events[i])) {
@@ -253,7 +242,7 @@ int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
         for (size_t i = 0; i < n; i++)
                 decoded[i] = 1;
         rc = fold_write(st, encoded, events, decoded, derrs, n,
-                        st->position + 1, verdicts, 1, err);
+                        st->position + 1, verdicts, st->wo_sync, err);
         free(decoded);
         free(derrs);
         return rc;
@@ -261,7 +250,66 @@ int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
 
 /* ----------------------------------------------------------- replay */
 
-#define REPLAY_BATCH 1000
+uint64_t scim_store_log_each(scim_store_t *st, uint64_t until_seq,
+                             int (*fn)(void *ctx, uint64_t seq,
+                                       const void *data, size_t len),
+                             void *ctx)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_LOG]);
+        uint64_t n = 0;
+
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+                uint64_t seq = kl == 8 ? scim_get_be64((unsigned char *)k) : 0;
+
+                if (until_seq && seq > until_seq)
+                        break;
+                n++;
+                if (fn(ctx, seq, v, vl))
+                        break;
+        }
+        rocksdb_iter_destroy(it);
+        return n;
+}
+
+/* Events per replay batch: large enough that per-batch costs (the write,
+ * counters read once per batch) vanish, small enough that the overlay
+ * stays a few MiB. */
+#define REPLAY_BATCH 2000
+
+
+static int replay_mark_set(scim_store_t *dst, int on)
+{
+        char *werr = NULL;
+
+        if (on)
+                rocksdb_put_cf(dst->db, dst->wo_sync, dst->cf[CF_DEFAULT],
+                               replay_mark, sizeof(replay_mark) - 1, "1", 1,
+                               &werr);
+        else
+                rocksdb_delete_cf(dst->db, dst->wo_sync, dst->cf[CF_DEFAULT],
+                                  replay_mark, sizeof(replay_mark) - 1, &werr);
+        free(werr);
+        return werr ? -1 : 0;
+}
+
+static void flush_all(scim_store_t *st)
+{
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = 0; i < CF_COUNT; i++) {
+                char *werr = NULL;
+
+                rocksdb_flush_cf(st->db, fo, st->cf[i], &werr);
+                free(werr);
+        }
+        rocksdb_flushoptions_destroy(fo);
+}
 
 int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                       void (*progress)(uint64_t done, uint64_t total),
@@ -269,19 +317,27 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
 {
         rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
             src->db, src->ro, src->cf[CF_LOG]);
-        scim_buf_t enc[REPLAY_BATCH];
-        scim_event_t evs[REPLAY_BATCH];
-        scim_err_t derrs[REPLAY_BATCH];
-        scim_verdict_t vs[REPLAY_BATCH];
-        int decoded[REPLAY_BATCH];
+        scim_buf_t *enc = calloc(REPLAY_BATCH, sizeof(*enc));
+        scim_event_t *evs = calloc(REPLAY_BATCH, sizeof(*evs));
+        scim_err_t *derrs = calloc(REPLAY_BATCH, sizeof(*derrs));
+        scim_verdict_t *vs = calloc(REPLAY_BATCH, sizeof(*vs));
+        int *decoded = calloc(REPLAY_BATCH, sizeof(*decoded));
+        rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
         uint64_t total = until_seq && until_seq < src->position ? until_seq
                                                                  : src->position;
         uint64_t done = 0;
         int64_t last = scim_now_ms();
         int rc = 0;
 
-        memset(enc, 0, sizeof(enc));
-        memset(evs, 0, sizeof(evs));
+        if (!enc || !evs || !derrs || !vs || !decoded) {
+                rc = scim_err_set(err, 500, NULL, "out of memory");
+                goto out;
+        }
+        rocksdb_writeoptions_disable_WAL(wo, 1);
+        if (replay_mark_set(dst, 1) < 0) {
+                rc = scim_err_set(err, 500, NULL, "cannot write to the new dir");
+                goto out;
+        }
         rocksdb_iter_seek_to_first(it);
         while (rc == 0) {
                 size_t n = 0;
@@ -311,7 +367,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 if (n == 0)
                         break;
                 rc = fold_write(dst, enc, evs, decoded, derrs, n, first, vs,
-                                0, err);
+                                wo, err);
                 for (size_t i = 0; i < n; i++) {
                         scim_verdict_clear(&vs[i]);
                         scim_event_clear(&evs[i]);
@@ -324,18 +380,24 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         }
         if (progress)
                 progress(done, total);
-        for (size_t i = 0; i < REPLAY_BATCH; i++)
-                scim_buf_free(&enc[i]);
-        rocksdb_iter_destroy(it);
         if (rc == 0) {
-                char *werr = NULL;
-                rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-
-                rocksdb_flushoptions_set_wait(fo, 1);
-                rocksdb_flush_cf(dst->db, fo, dst->cf[CF_DEFAULT], &werr);
-                rocksdb_flushoptions_destroy(fo);
-                free(werr);
+                /* everything on disk, then the mark goes */
+                flush_all(dst);
+                if (replay_mark_set(dst, 0) < 0)
+                        rc = scim_err_set(err, 500, NULL,
+                                          "cannot finish the new dir");
+                flush_all(dst);
         }
+out:
+        for (size_t i = 0; enc && i < REPLAY_BATCH; i++)
+                scim_buf_free(&enc[i]);
+        free(enc);
+        free(evs);
+        free(derrs);
+        free(vs);
+        free(decoded);
+        rocksdb_writeoptions_destroy(wo);
+        rocksdb_iter_destroy(it);
         return rc;
 }
 
@@ -612,6 +674,7 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                      json_t *page)
 {
         size_t start = q->start_index < 1 ? 1 : q->start_index;
+        int in_page;
 
         if (q->filter) {
                 if (rt == SCIM_RT_GROUP &&
@@ -627,7 +690,14 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         return;
         }
         (*matched)++;
-        if (*matched >= start && json_array_size(page) < q->count) {
+        if (q->after_id) /* cursor: ids after the cursor's, in order */
+                in_page = strcmp(json_string_value(json_object_get(res, "id")),
+                                 q->after_id) > 0;
+        else
+                in_page = *matched >= start;
+        if (in_page && json_array_size(page) >= q->count && q->more)
+                *q->more = 1;
+        if (in_page && json_array_size(page) < q->count) {
                 if (rt == SCIM_RT_GROUP && q->with_members &&
                     !json_object_get(res, "members")) {
                         json_t *m = NULL;
@@ -644,6 +714,62 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         json_object_del(res, "members");
                 json_array_append(page, res);
         }
+}
+
+/* Remembered positions for deep index paging (see scim_store_list).
+ * pos_recall appends the remembered id at start to key (tenant\0 rt) and
+ * returns 1, or returns 0. Any thread; takes pos_mu. */
+static int pos_recall(scim_store_t *st, const char *tenant, char rt,
+                      size_t start, uint64_t gen, scim_buf_t *key)
+{
+        int hit = 0;
+
+        pthread_mutex_lock(&st->pos_mu);
+        for (int i = 0; i < LIST_POS_SLOTS; i++) {
+                list_pos_t *p = &st->pos[i];
+
+                if (p->gen == gen && p->start_index == start && p->rt == rt &&
+                    p->used && !strcmp(p->tenant, tenant)) {
+                        scim_buf_puts(key, p->id);
+                        p->used = ++st->pos_clock;
+                        hit = 1;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&st->pos_mu);
+        return hit;
+}
+
+static void pos_remember(scim_store_t *st, const char *tenant, char rt,
+                         size_t start, uint64_t gen, const char *id,
+                         size_t idlen)
+{
+        list_pos_t *victim;
+
+        if (strlen(tenant) > SCIM_MAX_TENANT_LEN || idlen > SCIM_MAX_ID_LEN ||
+            memchr(id, '\0', idlen))
+                return;
+        pthread_mutex_lock(&st->pos_mu);
+        victim = &st->pos[0];
+        for (int i = 0; i < LIST_POS_SLOTS; i++) {
+                list_pos_t *p = &st->pos[i];
+
+                if (p->used && p->start_index == start && p->rt == rt &&
+                    !strcmp(p->tenant, tenant)) {
+                        victim = p; /* same position: refresh it */
+                        break;
+                }
+                if (p->used < victim->used)
+                        victim = p;
+        }
+        snprintf(victim->tenant, sizeof(victim->tenant), "%s", tenant);
+        victim->rt = rt;
+        victim->start_index = start;
+        memcpy(victim->id, id, idlen);
+        victim->id[idlen] = '\0';
+        victim->gen = gen;
+        victim->used = ++st->pos_clock;
+        pthread_mutex_unlock(&st->pos_mu);
 }
 
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
@@ -698,12 +824,35 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 rocksdb_iterator_t *it;
                 char c = (char)rt;
                 size_t start = q->start_index < 1 ? 1 : q->start_index;
+                uint64_t gen = __atomic_load_n(&st->list_gen, __ATOMIC_ACQUIRE);
+                int unfiltered = !q->filter;
 
                 scim_buf_append(&pre, tenant, strlen(tenant) + 1);
                 scim_buf_append(&pre, &c, 1);
                 it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_RES]);
-                for (rocksdb_iter_seek(it, pre.data, pre.len);
-                     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+                if (q->after_id && *q->after_id && unfiltered) {
+                        /* cursor: seek to its id (the cursor's own key is
+                         * skipped below). A filtered scan starts at the
+                         * beginning: it counts every match for
+                         * totalResults anyway, consider() skips to the
+                         * cursor. */
+                        size_t pl = pre.len;
+
+                        scim_buf_puts(&pre, q->after_id);
+                        rocksdb_iter_seek(it, pre.data, pre.len);
+                        pre.len = pl;
+                } else if (unfiltered && !q->after_id && start > 1 &&
+                           pos_recall(st, tenant, c, start, gen, &pre)) {
+                        /* a remembered position: the id at start */
+                        matched = start - 1;
+                } else {
+                        rocksdb_iter_seek(it, pre.data, pre.len);
+                }
+                if (pre.len > strlen(tenant) + 2) { /* pos_recall's key */
+                        rocksdb_iter_seek(it, pre.data, pre.len);
+                        pre.len = strlen(tenant) + 2;
+                }
+                for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
                         size_t kl, vl;
                         const char *k = rocksdb_iter_key(it, &kl);
                         const char *v;
@@ -711,15 +860,35 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
 
                         if (kl < pre.len || memcmp(k, pre.data, pre.len) != 0)
                                 break;
-                        if (!q->filter) {
+                        if (unfiltered) {
                                 /* unfiltered: count from the counter, only
                                  * materialise the page */
-                                matched++;
-                                if (matched < start)
-                                        continue;
-                                if (json_array_size(page) >= q->count)
+                                if (q->after_id) {
+                                        if (*q->after_id &&
+                                            kl - pre.len ==
+                                                strlen(q->after_id) &&
+                                            !memcmp(k + pre.len, q->after_id,
+                                                    kl - pre.len))
+                                                continue; /* the cursor's */
+                                } else {
+                                        matched++;
+                                        if (matched < start)
+                                                continue;
+                                        matched--;
+                                }
+                                if (json_array_size(page) >= q->count) {
+                                        if (q->more)
+                                                *q->more = 1;
+                                        if (!q->after_id &&
+                                            json_array_size(page) > 0)
+                                                pos_remember(
+                                                    st, tenant, c,
+                                                    start +
+                                                        json_array_size(page),
+                                                    gen, k + pre.len,
+                                                    kl - pre.len);
                                         break;
-                                matched--;
+                                }
                         }
                         v = rocksdb_iter_value(it, &vl);
                         res = scim_json_load(v, vl);

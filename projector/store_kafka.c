@@ -117,7 +117,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                            scim_logged_t *msgs, size_t n,
                            scim_verdict_t *verdicts, scim_err_t *err)
 {
-        txn_t t = {st, NULL};
+        txn_t t;
         int32_t parts[MAX_PARTS];
         int64_t next[MAX_PARTS];
         size_t nparts = 0;
@@ -128,7 +128,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
         if (n == 0)
                 return 0;
         memset(verdicts, 0, n * sizeof(*verdicts));
-        t.wb = rocksdb_writebatch_wi_create(0, 1);
+        txn_begin(&t, st);
         for (size_t i = 0; i < n; i++) {
                 scim_logged_t *m = &msgs[i];
                 scim_event_t ev;
@@ -177,13 +177,14 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                 scim_put_be64(be, (uint64_t)next[j]);
                 txn_put(&t, CF_DEFAULT, k.data, k.len, (char *)be, 8);
         }
-        rocksdb_write_writebatch_wi(st->db, st->wo_nosync, t.wb, &werr);
+        txn_write(&t, st->wo_nosync, &werr);
         if (werr) {
                 scim_err_set_retry(err, 503, "view write failed: %.400s",
                                    werr);
                 free(werr);
                 goto out;
         }
+        store_note_batch(st, verdicts, n);
         if (auth_changed) /* cached authentications are stale now */
                 __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
         rc = 0;
@@ -191,7 +192,7 @@ out:
         if (rc < 0)
                 for (size_t i = 0; i < n; i++)
                         scim_verdict_clear(&verdicts[i]);
-        rocksdb_writebatch_wi_destroy(t.wb);
+        txn_end(&t);
         scim_buf_free(&k);
         return rc;
 }

@@ -1,0 +1,377 @@
+/*
+ * 0560-batching.c — the fold does not depend on how the log is cut into
+ * batches (issue 13: the fold transaction is an in-memory overlay over a
+ * plain WriteBatch, and replay folds 2,000 events per batch): the same
+ * events folded one per batch, all in one batch, in batches of 7, and
+ * replayed give the same verdicts and the same digest. The sequence mixes
+ * what reads back its own batch: userName handed from one user to another,
+ * members added to a group created in the same batch, a members replace,
+ * a user deleted while it is a member, a group deleted, refusals (taken
+ * userName, missing member, stale version), re-created ids.
+ * Also: cursor pages and remembered index positions of scim_store_list.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "projector/scim_projector.h"
+
+#define MAXEV 700
+
+static char base[512];
+static scim_event_t evs[MAXEV];
+static scim_buf_t enc[MAXEV];
+static size_t nev;
+
+static void add(scim_action_t act, scim_rtype_t rt, const char *id,
+                const char *json, int64_t expect)
+{
+        scim_event_t *e = &evs[nev];
+        scim_err_t err;
+
+        assert_true(nev < MAXEV);
+        memset(e, 0, sizeof(*e));
+        snprintf(e->event_id, sizeof(e->event_id),
+                 "00000000-0000-4000-8000-%012zu", nev);
+        e->schema_version = 2;
+        e->tenant = strdup("t1");
+        e->rtype = rt;
+        e->resource_id = id ? strdup(id) : NULL;
+        e->action = act;
+        e->time_ms = 1767225600000LL + (int64_t)nev * 60000;
+        e->actor = strdup("test");
+        e->request_id = strdup("r");
+        e->expect_version = expect;
+        e->resource_json = json ? strdup(json) : NULL;
+        memset(&enc[nev], 0, sizeof(enc[nev]));
+        assert_int_equal(scim_event_encode(e, &enc[nev], &err), 0);
+        nev++;
+}
+
+static void member(scim_event_t *e, const char *add_id, const char *rm_id,
+                   int replace)
+{
+        scim_err_t err;
+        size_t i = (size_t)(e - evs);
+
+        if (add_id) {
+                e->added = calloc(1, sizeof(*e->added));
+                e->added[0].value = strdup(add_id);
+                e->n_added = 1;
+        }
+        if (rm_id) {
+                e->removed = calloc(1, sizeof(char *));
+                e->removed[0] = strdup(rm_id);
+                e->n_removed = 1;
+        }
+        e->members_replace = replace;
+        enc[i].len = 0;
+        assert_int_equal(scim_event_encode(e, &enc[i], &err), 0);
+}
+
+static void user(int u, const char *name, int active, int64_t expect)
+{
+        char id[32], js[512];
+
+        snprintf(id, sizeof(id), "user-%03d", u);
+        snprintf(js, sizeof(js),
+                 "{\"userName\":\"%s\",\"active\":%s,\"title\":\"t%zu\","
+                 "\"emails\":[{\"value\":\"%s\",\"type\":\"work\"}],"
+                 "\"externalId\":\"x%d\"}",
+                 name, active ? "true" : "false", nev % 5, name, u);
+        add(expect == 0 ? SCIM_ACT_CREATE : SCIM_ACT_REPLACE, SCIM_RT_USER, id,
+            js, expect);
+}
+
+static void build(void)
+{
+        char name[64], gid[32], uid[32];
+
+        add(SCIM_ACT_TENANT_CREATE, 0, NULL, NULL, -1);
+        for (int u = 0; u < 60; u++) {
+                snprintf(name, sizeof(name), "u%d@example.com", u);
+                user(u, name, 1, 0);
+        }
+        for (int g = 0; g < 6; g++) {
+                char js[128];
+
+                snprintf(gid, sizeof(gid), "group-%d", g);
+                snprintf(js, sizeof(js), "{\"displayName\":\"G%d\"}", g);
+                add(SCIM_ACT_CREATE, SCIM_RT_GROUP, gid, js, 0);
+                for (int k = 0; k < 8; k++) { /* members right away */
+                        snprintf(uid, sizeof(uid), "user-%03d", g * 8 + k);
+                        add(SCIM_ACT_PATCH, SCIM_RT_GROUP, gid, NULL, -1);
+                        member(&evs[nev - 1], uid, NULL, 0);
+                }
+        }
+        for (int round = 0; round < 6; round++) {
+                for (int u = round; u < 60; u += 6) {
+                        /* userName moves: u takes a name another user
+                         * frees earlier in the log (maybe the same batch) */
+                        snprintf(name, sizeof(name), "moved%d-%d@example.com",
+                                 round, u);
+                        user(u, name, u % 3 != 0, -1);
+                }
+                /* a taken userName: refused 409 */
+                snprintf(name, sizeof(name), "moved%d-%d@example.com", round,
+                         round);
+                user(59 - round, name, 1, -1);
+                /* member changes, a replace, a missing member (400) */
+                snprintf(gid, sizeof(gid), "group-%d", round);
+                snprintf(uid, sizeof(uid), "user-%03d", 50 - round);
+                add(SCIM_ACT_PATCH, SCIM_RT_GROUP, gid, NULL, -1);
+                member(&evs[nev - 1], uid, NULL, round == 3);
+                snprintf(uid, sizeof(uid), "user-%03d", round * 8 + 1);
+                add(SCIM_ACT_PATCH, SCIM_RT_GROUP, gid, NULL, -1);
+                member(&evs[nev - 1], NULL, uid, 0);
+                add(SCIM_ACT_PATCH, SCIM_RT_GROUP, gid, NULL, -1);
+                member(&evs[nev - 1], "no-such-user", NULL, 0);
+                /* delete a member user, then re-create its id */
+                snprintf(uid, sizeof(uid), "user-%03d", round * 8 + 2);
+                add(SCIM_ACT_DELETE, SCIM_RT_USER, uid, NULL, -1);
+                snprintf(name, sizeof(name), "again%d@example.com", round);
+                user(round * 8 + 2, name, 1, 0);
+                /* stale version: refused 412 */
+                snprintf(uid, sizeof(uid), "user-%03d", 40 + round);
+                add(SCIM_ACT_DELETE, SCIM_RT_USER, uid, NULL, 99);
+        }
+        add(SCIM_ACT_DELETE, SCIM_RT_GROUP, "group-5", NULL, -1);
+        add(SCIM_ACT_PATCH, SCIM_RT_GROUP, "group-4", NULL, -1);
+        member(&evs[nev - 1], "group-3", NULL, 1); /* a nested group */
+}
+
+/* Folds every event into a new store in batches of `per`; returns the
+ * store (caller closes) and fills status[]. */
+static scim_store_t *fold_into(const char *name, size_t per, int *status)
+{
+        char dir[700], e[256];
+        scim_store_t *st = NULL;
+        scim_verdict_t v[MAXEV];
+        scim_err_t err;
+
+        snprintf(dir, sizeof(dir), "%s/%s", base, name);
+        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        for (size_t i = 0; i < nev; i += per) {
+                size_t n = nev - i < per ? nev - i : per;
+
+                memset(v, 0, n * sizeof(v[0]));
+                assert_int_equal(
+                    scim_store_append_fold(st, enc + i, evs + i, n, v, &err),
+                    0);
+                for (size_t j = 0; j < n; j++) {
+                        status[i + j] = v[j].status;
+                        scim_verdict_clear(&v[j]);
+                }
+        }
+        return st;
+}
+
+static int setup(void **state)
+{
+        const char *tmp = getenv("SCIMLOG_TMP");
+        char e[256];
+
+        if (!tmp)
+                tmp = "/tmp";
+        mkdir(tmp, 0700);
+        snprintf(base, sizeof(base), "%s/batching-XXXXXX", tmp);
+        assert_non_null(mkdtemp(base));
+        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
+        build();
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        char cmd[700];
+
+        for (size_t i = 0; i < nev; i++) {
+                scim_event_clear(&evs[i]);
+                scim_buf_free(&enc[i]);
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", base);
+        scim_schemas_shutdown();
+        return 0;
+}
+
+static void test_batch_boundaries(void **state)
+{
+        static int s1[MAXEV], sall[MAXEV], s7[MAXEV];
+        char d1[65], dall[65], d7[65], drep[65], rdir[700], e[256];
+        scim_store_t *a = fold_into("one", 1, s1);
+        scim_store_t *b = fold_into("all", nev, sall);
+        scim_store_t *c = fold_into("seven", 7, s7);
+        scim_store_t *r = NULL;
+        scim_err_t err;
+        int refused = 0, applied = 0;
+
+        for (size_t i = 0; i < nev; i++) {
+                assert_int_equal(s1[i], sall[i]);
+                assert_int_equal(s1[i], s7[i]);
+                if (s1[i] >= 400)
+                        refused++;
+                else
+                        applied++;
+        }
+        /* the sequence exercises both outcomes */
+        fprintf(stderr, "%zu events: %d applied, %d refused\n", nev, applied,
+                refused);
+        assert_true(refused >= 18);
+        assert_true(applied > 150);
+        assert_int_equal(scim_store_digest(a, d1, &err), 0);
+        assert_int_equal(scim_store_digest(b, dall, &err), 0);
+        assert_int_equal(scim_store_digest(c, d7, &err), 0);
+        assert_string_equal(d1, dall);
+        assert_string_equal(d1, d7);
+        snprintf(rdir, sizeof(rdir), "%s/replayed", base);
+        assert_int_equal(scim_store_open(rdir, &r, e, sizeof(e)), 0);
+        assert_int_equal(scim_store_replay(a, r, 0, NULL, &err), 0);
+        assert_int_equal(scim_store_digest(r, drep, &err), 0);
+        assert_string_equal(d1, drep);
+        /* group-4 now holds exactly group-3 (members replace) */
+        {
+                json_t *m = NULL;
+
+                assert_int_equal(
+                    scim_store_group_members(a, "t1", "group-4", &m, &err), 0);
+                assert_int_equal(json_array_size(m), 1);
+                assert_string_equal(json_string_value(json_object_get(
+                                        json_array_get(m, 0), "value")),
+                                    "group-3");
+                json_decref(m);
+        }
+        scim_store_close(r);
+        scim_store_close(a);
+        scim_store_close(b);
+        scim_store_close(c);
+}
+
+/* Ids of a page, joined with ',' into out. */
+static void page_ids(json_t *page, char *out, size_t len)
+{
+        size_t i, o = 0;
+        json_t *r;
+
+        out[0] = '\0';
+        json_array_foreach(page, i, r) o +=
+            (size_t)snprintf(out + o, len - o, "%s,",
+                             json_string_value(json_object_get(r, "id")));
+}
+
+static void test_cursor_and_positions(void **state)
+{
+        static int st1[MAXEV];
+        scim_store_t *st = fold_into("paging", 50, st1);
+        scim_query_t q;
+        scim_err_t err;
+        json_t *page = NULL;
+        size_t total = 0, seen = 0;
+        char last[64] = "", ids[4096], again[4096];
+        int more = 1;
+
+        /* cursor: every user once, in id order, nextCursor until the end */
+        while (more) {
+                size_t i;
+                json_t *r;
+
+                memset(&q, 0, sizeof(q));
+                q.count = 7;
+                q.after_id = last;
+                more = 0;
+                q.more = &more;
+                assert_int_equal(scim_store_list(st, "t1", SCIM_RT_USER, &q,
+                                                 &total, &page, &err),
+                                 0);
+                json_array_foreach(page, i, r)
+                {
+                        const char *id =
+                            json_string_value(json_object_get(r, "id"));
+
+                        assert_true(strcmp(id, last) > 0);
+                        snprintf(last, sizeof(last), "%s", id);
+                        seen++;
+                }
+                assert_true(json_array_size(page) == 7 || !more);
+                json_decref(page);
+        }
+        assert_int_equal(seen, total);
+        assert_int_equal(total, 60);
+
+        /* index pages: page 2 after page 1 (a remembered position) equals
+         * page 2 asked first; a create between them is seen */
+        memset(&q, 0, sizeof(q));
+        q.count = 10;
+        q.start_index = 1;
+        assert_int_equal(
+            scim_store_list(st, "t1", SCIM_RT_USER, &q, &total, &page, &err),
+            0);
+        json_decref(page);
+        q.start_index = 11;
+        assert_int_equal(
+            scim_store_list(st, "t1", SCIM_RT_USER, &q, &total, &page, &err),
+            0);
+        page_ids(page, again, sizeof(again)); /* from the position */
+        json_decref(page);
+        q.start_index = 10;
+        assert_int_equal(
+            scim_store_list(st, "t1", SCIM_RT_USER, &q, &total, &page, &err),
+            0);
+        page_ids(page, ids, sizeof(ids));
+        json_decref(page);
+        assert_string_not_equal(ids, again);
+        assert_memory_equal(ids + strlen("user-000,"), again,
+                            strlen(again) - strlen("user-000,"));
+        {
+                /* a new user sorting first shifts every index by one */
+                scim_event_t e;
+                scim_buf_t b = {0};
+                scim_verdict_t v;
+
+                memset(&e, 0, sizeof(e));
+                scim_uuid4(e.event_id);
+                e.tenant = strdup("t1");
+                e.rtype = SCIM_RT_USER;
+                e.resource_id = strdup("a-first");
+                e.action = SCIM_ACT_CREATE;
+                e.time_ms = 1767225600000LL;
+                e.expect_version = 0;
+                e.resource_json = strdup("{\"userName\":\"first\"}");
+                assert_int_equal(scim_event_encode(&e, &b, &err), 0);
+                memset(&v, 0, sizeof(v));
+                assert_int_equal(
+                    scim_store_append_fold(st, &b, &e, 1, &v, &err), 0);
+                assert_int_equal(v.status, 201);
+                scim_verdict_clear(&v);
+                scim_event_clear(&e);
+                scim_buf_free(&b);
+        }
+        /* the remembered position of 11 is gone: 11 is the old 10 */
+        q.start_index = 11;
+        assert_int_equal(
+            scim_store_list(st, "t1", SCIM_RT_USER, &q, &total, &page, &err),
+            0);
+        page_ids(page, again, sizeof(again));
+        json_decref(page);
+        assert_string_equal(ids, again);
+        assert_int_equal(total, 61);
+        scim_store_close(st);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_batch_boundaries),
+            cmocka_unit_test(test_cursor_and_positions),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
