@@ -311,4 +311,28 @@ long scim_store_log_scan(scim_store_t *st, uint64_t after, size_t max,
                                    size_t len),
                          void *ctx, scim_err_t *err);
 
+/* ------------------------------------------ change stream (stream.c) */
+/*
+ * Change stream records (column family `stream`, key tenant \0 position
+ * u64 BE), written by the fold for every resource event, applied or
+ * refused; shape in README "Change stream".
+ */
+
+/* Calls fn(ctx, position, json, len) for the tenant's records with
+ * positions > after, in position (= apply) order, until fn returns
+ * nonzero, max_records were read, or max_bytes of records were read (at
+ * least one record is read when there is one). json is borrowed for the
+ * call. Returns the number read, or -1 with err. Any thread. */
+long scim_store_stream_read(scim_store_t *st, const char *tenant,
+                            uint64_t after, size_t max_records,
+                            size_t max_bytes,
+                            int (*fn)(void *ctx, uint64_t pos,
+                                      const char *json, size_t len),
+                            void *ctx, scim_err_t *err);
+
+/* Sets the one function called (on the writer thread, must not block)
+ * after every durable fold batch; fn NULL unsets it and returns only once
+ * no call is in flight. */
+void scim_store_watch(scim_store_t *st, void (*fn)(void *ctx), void *ctx);
+
 #endif /* SCIM_PROJECTOR_H */

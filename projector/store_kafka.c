@@ -186,6 +186,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
         }
         if (auth_changed) /* cached authentications are stale now */
                 __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
+        store_notify_folded(st); /* change stream readers (stream.c) */
         rc = 0;
 out:
         if (rc < 0)
