@@ -7,7 +7,14 @@
 #ifndef SCIM_LOG_INTERNAL_H
 #define SCIM_LOG_INTERNAL_H
 
+#include <librdkafka/rdkafka.h>
+
 #include "log/scim_log.h"
+
+/* Sets every property of p on conf (after scimlog's own settings).
+ * Returns 0, or -1 with "FILE:LINE: reason" in errstr. */
+int scim_kafka_props_apply(const scim_kafka_props_t *p, rd_kafka_conf_t *conf,
+                           char *errstr, size_t errlen);
 
 /* ------------------------------------------------ producer (log_kafka.c) */
 

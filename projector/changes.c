@@ -483,11 +483,15 @@ static void count_hour(txn_t *t, const char *tenant, int64_t time_ms,
 /*
  * The time an event is indexed at: its own time, or the tenant's latest
  * index time when the event is stamped earlier (an external producer, a
- * clock behind another node's), kept in chidx `tenant \0 L` (u64 BE time
- * bits). Index order is then apply order, and `changes?from=<appliedAt
- * last seen>` returns an event folded later with an older timestamp.
+ * clock behind another node's), kept in chidx `tenant \0 L` + the
+ * position's top 16 bits (the Kafka partition: a mis-keyed message of the
+ * tenant in another partition must not make the result depend on how a
+ * node interleaved partitions). Index order is then apply order, and
+ * `changes?from=<appliedAt last seen>` returns an event folded later with
+ * an older timestamp.
  */
-static int64_t apply_time(txn_t *t, const char *tenant, int64_t ev_ms)
+static int64_t apply_time(txn_t *t, const char *tenant, uint64_t seq,
+                          int64_t ev_ms)
 {
         scim_buf_t k = {0};
         size_t vl = 0;
@@ -496,6 +500,7 @@ static int64_t apply_time(txn_t *t, const char *tenant, int64_t ev_ms)
         unsigned char x[8];
 
         key_start(&k, tenant, 'L');
+        key_be(&k, seq >> 48);
         v = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
         if (v && vl == 8 && changes_get_time((unsigned char *)v) > at)
                 at = changes_get_time((unsigned char *)v);
@@ -532,7 +537,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         json_object_set_new(o, "time", json_string(ts));
         if (ev->tenant && *ev->tenant &&
             strlen(ev->tenant) <= SCIM_MAX_TENANT_LEN) {
-                itime = apply_time(t, ev->tenant, ev->time_ms);
+                itime = apply_time(t, ev->tenant, seq, ev->time_ms);
                 scim_time_format(itime, ts);
                 json_object_set_new(o, "appliedAt", json_string(ts));
         }

@@ -267,6 +267,8 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
 /* One message as consumed. data/key are borrowed for the call; event_id is
  * filled by scim_store_fold_logged ("" when the bytes do not decode). */
 typedef struct scim_logged {
+        const char *topic; /* NULL: the topic passed to fold_logged */
+        int admin;         /* 1: read from the admin topic */
         int32_t partition;
         int64_t offset;
         const void *key;
@@ -282,11 +284,34 @@ static inline uint64_t scim_kafka_seq(int32_t partition, int64_t offset)
                ((uint64_t)(offset + 1) & 0xffffffffffffULL);
 }
 
+/* Positions of admin-topic events carry this bit (partitions stay below
+ * 1024, so data positions never reach it). */
+#define SCIM_KAFKA_ADMIN_POS (1ULL << 62)
+
+/* The position of a consumed message. */
+static inline uint64_t scim_logged_seq(const scim_logged_t *m)
+{
+        return (m->admin ? SCIM_KAFKA_ADMIN_POS : 0) |
+               scim_kafka_seq(m->partition, m->offset);
+}
+
+/* Events that administer tenants and their credentials: in Kafka mode
+ * they travel on the admin topic only, and the fold refuses them from
+ * the data topic (anyone who may write data must not mint tokens). */
+static inline int scim_event_is_admin(const scim_event_t *ev)
+{
+        return ev->action == SCIM_ACT_TENANT_CREATE ||
+               ev->action == SCIM_ACT_TOKEN_ISSUE ||
+               ev->action == SCIM_ACT_TOKEN_REVOKE;
+}
+
 /*
  * Folds n messages already durable in the topic, in the given order (the
  * caller keeps each partition's order). Each is decoded and validated like
- * any event; in addition the message key must equal the event's tenant and
- * an event_id folded before is refused as a duplicate (409). View changes,
+ * any event; in addition the message key must equal the event's tenant, an
+ * event_id folded before is refused as a duplicate (409), an admin event
+ * (scim_event_is_admin) from the data topic is refused (403) and so is any
+ * other event from the admin topic (400). View changes,
  * change records and the next offset of every partition touched go in ONE
  * WriteBatch (not fsynced: Kafka is the durable log). verdicts[i] filled
  * for every message (the caller clears them). Returns 0, or -1 with err

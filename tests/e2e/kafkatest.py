@@ -38,12 +38,12 @@ class DevKafka:
             raise RuntimeError("devkafka %r: %s" % (line, out))
         return out[2:].strip()
 
-    def produce(self, key, data):
-        p, o = self.cmd("produce %s %s" % (key, data.hex())).split()
+    def produce(self, key, data, topic=None):
+        p, o = self.cmd("produce %s %s%s" % (key, data.hex(), " " + topic if topic else "")).split()
         return int(p), int(o)
 
-    def read(self, partition, offset):
-        key, headers, value = self.cmd("read %d %d" % (partition, offset)).split(" ")
+    def read(self, partition, offset, topic=None):
+        key, headers, value = self.cmd("read %d %d%s" % (partition, offset, " " + topic if topic else "")).split(" ")
         hdrs = dict(h.split("=", 1) for h in headers.split(",")) if headers != "-" else {}
         return key, hdrs, bytes.fromhex(value)
 
