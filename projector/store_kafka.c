@@ -60,6 +60,18 @@ int scim_store_kafka_offset(scim_store_t *st, const char *topic,
         return found;
 }
 
+/* The Action symbol, for what a refused message attempted (reports). */
+static const char *action_symbol(scim_action_t a)
+{
+        static const char *const names[] = {
+            "CREATE",        "REPLACE",     "PATCH",        "DELETE",
+            "REFUSED",       "TENANT_CREATE", "TOKEN_ISSUE", "TOKEN_REVOKE",
+            "REPORT_SAVE",   "REPORT_DELETE"};
+
+        return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a]
+                                                              : NULL;
+}
+
 /* Folds one decoded event, refusing it first when the message breaks the
  * topic contract (key != tenant) or repeats an event_id. */
 static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
@@ -78,6 +90,8 @@ static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
         }
         refused = *ev; /* shallow: nothing of it is freed here */
         refused.action = SCIM_ACT_REFUSED;
+        if (!refused.attempted_action && ev->action != SCIM_ACT_REFUSED)
+                refused.attempted_action = (char *)action_symbol(ev->action);
         refused.refused_scim_type = NULL;
         if (m->admin != scim_event_is_admin(ev)) {
                 refused.refused_status = m->admin ? 400 : 403;
