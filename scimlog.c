@@ -223,7 +223,7 @@ static int cmd_serve(int argc, char **argv)
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
         scim_api_t *api = NULL;
-        char errstr[512], host[256];
+        char errstr[512], host[256], state_cursor[1100];
         const char *colon;
         sigset_t set;
         int sig, c, rc = 1;
@@ -279,6 +279,13 @@ static int cmd_serve(int argc, char **argv)
         }
         if (!!cfg.tls_cert != !!cfg.tls_key)
                 return fail("--tls-cert and --tls-key go together");
+        if (kcfg.state_topic && !kcfg.brokers)
+                return fail("--state-topic needs --kafka");
+        if (kcfg.state_topic) { /* what the state topic acknowledged */
+                snprintf(state_cursor, sizeof(state_cursor),
+                         "%s/state-topic.cursor", data);
+                kcfg.state_cursor = state_cursor;
+        }
         colon = strrchr(listen, ':');
         if (!colon || (size_t)(colon - listen) >= sizeof(host))
                 return fail("--listen wants HOST:PORT, got '%s'", listen);

@@ -163,7 +163,10 @@ scim_stream_hub_t *scim_stream_hub_new(scim_store_t *st)
                 return NULL;
         }
         hub->timer_started = 1;
-        scim_store_watch(st, on_folded, hub);
+        if (scim_store_watch(st, on_folded, hub) < 0) {
+                scim_stream_hub_free(hub);
+                return NULL;
+        }
         return hub;
 }
 
@@ -173,7 +176,7 @@ void scim_stream_hub_close(scim_stream_hub_t *hub)
 
         if (!hub)
                 return;
-        scim_store_watch(hub->st, NULL, NULL);
+        scim_store_unwatch(hub->st, on_folded, hub);
         pthread_mutex_lock(&hub->mu);
         hub->closing = 1;
         wake = unpark_locked(hub, -1);

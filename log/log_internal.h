@@ -43,6 +43,17 @@ void scim_kafka_drain(scim_kafka_t *k, int timeout_ms);
 /* Stops the consumer and the producer and frees. NULL-safe. */
 void scim_kafka_stop(scim_kafka_t *k);
 
+/* ------------------------------------------ state topic (state_topic.c) */
+
+typedef struct state_pub state_pub_t;
+
+/* Starts publishing resource states to cfg->state_topic (a thread with
+ * its own producer). Returns 0 or -1 with errstr. */
+int state_pub_start(scim_store_t *st, const scim_kafka_config_t *cfg,
+                    state_pub_t **out, char *errstr, size_t errlen);
+/* Flushes (bounded), saves the cursor, stops, frees. NULL-safe. */
+void state_pub_stop(state_pub_t *sp);
+
 /* ------------------------------------------ consumer (kafka_consumer.c) */
 
 /*

@@ -73,6 +73,9 @@ typedef struct scim_kafka_config {
         const scim_kafka_props_t *props; /* --kafka-config, or NULL */
         const char *admin_topic; /* tenants and tokens; NULL = default */
         const char *state_topic; /* compacted state topic; NULL = none */
+        const char *state_cursor; /* file of what the state topic has
+                                     acknowledged; the publisher runs only
+                                     when set (serve) */
 } scim_kafka_config_t;
 
 #define SCIM_KAFKA_TOPIC_DEFAULT "scim.events"

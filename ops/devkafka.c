@@ -24,6 +24,7 @@
  *   read PARTITION OFFSET [TOPIC]
  *                               answers "ok KEY HEADERS HEX" for that
  *                               message (HEADERS: name=value,...)
+ *   watermark PARTITION [TOPIC] answers "ok LOW HIGH"
  * TOPIC defaults to the data topic. Besides it the cluster holds the admin
  * topic scim.admin (1 partition) and the state topic scim.state (as many
  * partitions as the data topic).
@@ -233,6 +234,23 @@ static void command(rd_kafka_mock_cluster_t *mc, char *line)
 
                 cmd_produce(mc, key ? key : "", hex ? hex : "",
                             to ? to : topic);
+                fflush(stdout);
+                return;
+        }
+        if (!strcmp(a, "watermark") && (n == 2 || n == 3)) {
+                int64_t lo = 0, hi = 0;
+
+                if (!cons) {
+                        cons = client(mc, RD_KAFKA_CONSUMER);
+                        rd_kafka_poll_set_consumer(cons);
+                }
+                e = rd_kafka_query_watermark_offsets(
+                    cons, n == 3 ? c : topic, atoi(b), &lo, &hi, 10000);
+                if (e)
+                        printf("error: %s\n", rd_kafka_err2str(e));
+                else
+                        printf("ok %lld %lld\n", (long long)lo,
+                               (long long)hi);
                 fflush(stdout);
                 return;
         }

@@ -60,8 +60,8 @@ struct scim_store {
         uint64_t auth_gen; /* bumped (atomically) after token changes land */
         int views_current; /* views built with this SCIM_VIEWS_FORMAT */
         pthread_mutex_t auth_mu; /* guards auth[] */
-        void (*watch_fn)(void *ctx); /* scim_store_watch (stream.c) */
-        void *watch_ctx;
+        void (*watch_fn[4])(void *ctx); /* scim_store_watch (stream.c) */
+        void *watch_ctx[4];
         auth_slot_t auth[AUTH_CACHE_SLOTS];
 };
 

@@ -355,9 +355,10 @@ long scim_store_stream_read(scim_store_t *st, const char *tenant,
                                       const char *json, size_t len),
                             void *ctx, scim_err_t *err);
 
-/* Sets the one function called (on the writer thread, must not block)
- * after every durable fold batch; fn NULL unsets it and returns only once
- * no call is in flight. */
-void scim_store_watch(scim_store_t *st, void (*fn)(void *ctx), void *ctx);
+/* Adds a function called (on the writer thread, must not block) after
+ * every durable fold batch; at most 4 per store (-1 beyond). unwatch
+ * removes it and returns only once no call of it is in flight. */
+int scim_store_watch(scim_store_t *st, void (*fn)(void *ctx), void *ctx);
+void scim_store_unwatch(scim_store_t *st, void (*fn)(void *ctx), void *ctx);
 
 #endif /* SCIM_PROJECTOR_H */

@@ -23,8 +23,8 @@
  * Threads: stream_pre_load / stream_record run on the single writer inside
  * a fold transaction; scim_store_stream_read on any thread;
  * store_notify_folded on the writer after each durable batch, under
- * watch_mu (so scim_store_watch(st, NULL, NULL) returns only once no call
- * is in flight).
+ * watch_mu (so scim_store_unwatch returns only once no call is in
+ * flight).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -345,18 +345,37 @@ long scim_store_stream_read(scim_store_t *st, const char *tenant,
 
 /* ----------------------------------------------------------- watcher */
 
-void scim_store_watch(scim_store_t *st, void (*fn)(void *ctx), void *ctx)
+int scim_store_watch(scim_store_t *st, void (*fn)(void *ctx), void *ctx)
+{
+        int rc = -1;
+
+        pthread_mutex_lock(&watch_mu);
+        for (int i = 0; i < 4 && rc < 0; i++)
+                if (!st->watch_fn[i]) {
+                        st->watch_fn[i] = fn;
+                        st->watch_ctx[i] = ctx;
+                        rc = 0;
+                }
+        pthread_mutex_unlock(&watch_mu);
+        return rc;
+}
+
+void scim_store_unwatch(scim_store_t *st, void (*fn)(void *ctx), void *ctx)
 {
         pthread_mutex_lock(&watch_mu);
-        st->watch_fn = fn;
-        st->watch_ctx = ctx;
+        for (int i = 0; i < 4; i++)
+                if (st->watch_fn[i] == fn && st->watch_ctx[i] == ctx) {
+                        st->watch_fn[i] = NULL;
+                        st->watch_ctx[i] = NULL;
+                }
         pthread_mutex_unlock(&watch_mu);
 }
 
 void store_notify_folded(scim_store_t *st)
 {
         pthread_mutex_lock(&watch_mu);
-        if (st->watch_fn)
-                st->watch_fn(st->watch_ctx);
+        for (int i = 0; i < 4; i++)
+                if (st->watch_fn[i])
+                        st->watch_fn[i](st->watch_ctx[i]);
         pthread_mutex_unlock(&watch_mu);
 }
