@@ -42,7 +42,8 @@ static const char *usage_serve =
     "usage: scimlog serve [--data DIR] [--listen HOST:PORT] [--max-body N]\n"
     "                     [--threads N] [--tls-cert PEM --tls-key PEM]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
-    "                      [--kafka-fetch-wait MS]]\n"
+    "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
+    "                      [--admin-topic T] [--state-topic T]]\n"
     "\n"
     "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
     "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
@@ -53,7 +54,12 @@ static const char *usage_serve =
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
     "produce (default 10000 ms); a write waits at most twice that.\n"
     "--kafka-fetch-wait is the consumer's fetch.wait.max.ms (default 100;\n"
-    "use 1 against scimlog-devkafka, whose mock brokers always wait it out).\n";
+    "use 1 against scimlog-devkafka, whose mock brokers always wait it out).\n"
+    "--kafka-config FILE: librdkafka properties (key=value lines: security.\n"
+    "protocol, sasl.*, ssl.*, tuning) for every Kafka client. Tenant and\n"
+    "token events use the admin topic (default scim.admin). --state-topic T\n"
+    "publishes every resource's current state to T (compacted; key\n"
+    "tenant/type/id; tombstone on delete).\n";
 
 static const char *usage_tenant =
     "usage: scimlog tenant create NAME [--data DIR]\n"
@@ -67,12 +73,14 @@ static const char *usage_tenant =
     "the server is stopped (the data dir admits one process).\n"
     "--reports-only issues a token that reads /reports/v1/NAME/ and is\n"
     "refused (403) on /scim/v2/NAME/.\n"
-    "With --kafka BROKERS [--topic T] the event goes to the topic and the\n"
-    "command waits until DIR has folded it.\n";
+    "With --kafka BROKERS [--topic T] [--admin-topic T] [--kafka-config F]\n"
+    "the event goes to the admin topic and the command waits until DIR has\n"
+    "folded it; `tenant list --kafka` first folds both topics into DIR.\n";
 
 static const char *usage_replay =
     "usage: scimlog replay [--data DIR] --into NEWDIR [--until SEQ]\n"
-    "       scimlog replay --kafka BROKERS [--topic T] --into NEWDIR\n"
+    "       scimlog replay --kafka BROKERS [--topic T] [--admin-topic T]\n"
+    "                      [--kafka-config FILE] --into NEWDIR\n"
     "                      [--until OFFSET|TIME]\n"
     "\n"
     "Rebuilds every view from DIR's log into the new data dir NEWDIR (which\n"
@@ -134,14 +142,53 @@ static int wants_help(int argc, char **argv)
         return 0;
 }
 
+/* Options every --kafka command takes besides --kafka and --topic. */
+#define KAFKA_MORE_OPTIONS                                                    \
+        {"kafka-config", required_argument, NULL, 'C'},                       \
+            {"admin-topic", required_argument, NULL, 'A'},                    \
+            {"state-topic", required_argument, NULL, 'S'},
+static const char *kafka_config_path; /* --kafka-config */
+static scim_kafka_props_t *kafka_props; /* loaded once, freed by main */
+
+/* Handles an option of KAFKA_MORE_OPTIONS; 0 when c is not one. */
+static int kafka_more_option(int c, scim_kafka_config_t *k)
+{
+        if (c == 'C')
+                kafka_config_path = optarg;
+        else if (c == 'A')
+                k->admin_topic = optarg;
+        else if (c == 'S')
+                k->state_topic = optarg;
+        else
+                return 0;
+        return 1;
+}
+
+/* Loads --kafka-config into k->props. Returns 0 or -1 (message printed). */
+static int kafka_load_props(scim_kafka_config_t *k)
+{
+        char errstr[512];
+
+        if (kafka_config_path && !kafka_props &&
+            scim_kafka_props_load(kafka_config_path, &kafka_props, errstr,
+                                  sizeof(errstr)) < 0) {
+                fail("--kafka-config: %s", errstr);
+                return -1;
+        }
+        k->props = kafka_props;
+        return 0;
+}
+
 /* Kafka mode: opens the Kafka log (producer + projector), catches up
  * with the topic, and points ing at it. Returns 0 or -1 (message
  * printed). */
-static int start_kafka(scim_store_t *st, const scim_kafka_config_t *kcfg,
+static int start_kafka(scim_store_t *st, scim_kafka_config_t *kcfg,
                        scim_ingest_t *ing, scim_log_t **kafka)
 {
         char errstr[512];
 
+        if (kafka_load_props(kcfg) < 0)
+                return -1;
         if (scim_log_open(st, kcfg, kafka, errstr, sizeof(errstr)) < 0 ||
             scim_log_catch_up(*kafka, 600000, errstr, sizeof(errstr)) < 0) {
                 fail("kafka: %s", errstr);
@@ -166,16 +213,17 @@ static int cmd_serve(int argc, char **argv)
             {"topic", required_argument, NULL, 'T'},
             {"kafka-timeout", required_argument, NULL, 'M'},
             {"kafka-fetch-wait", required_argument, NULL, 'W'},
+            KAFKA_MORE_OPTIONS
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
-        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
+        scim_kafka_config_t kcfg = {.topic = SCIM_KAFKA_TOPIC_DEFAULT};
         scim_log_t *kafka = NULL;
         scim_api_config_t cfg;
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
         scim_api_t *api = NULL;
-        char errstr[512], host[256];
+        char errstr[512], host[256], state_cursor[1100];
         const char *colon;
         sigset_t set;
         int sig, c, rc = 1;
@@ -216,6 +264,11 @@ static int cmd_serve(int argc, char **argv)
                 case 'W':
                         kcfg.fetch_wait_ms = atoi(optarg);
                         break;
+                case 'C':
+                case 'A':
+                case 'S':
+                        kafka_more_option(c, &kcfg);
+                        break;
                 case 'h':
                         fputs(usage_serve, stdout);
                         return 0;
@@ -226,6 +279,13 @@ static int cmd_serve(int argc, char **argv)
         }
         if (!!cfg.tls_cert != !!cfg.tls_key)
                 return fail("--tls-cert and --tls-key go together");
+        if (kcfg.state_topic && !kcfg.brokers)
+                return fail("--state-topic needs --kafka");
+        if (kcfg.state_topic) { /* what the state topic acknowledged */
+                snprintf(state_cursor, sizeof(state_cursor),
+                         "%s/state-topic.cursor", data);
+                kcfg.state_cursor = state_cursor;
+        }
         colon = strrchr(listen, ':');
         if (!colon || (size_t)(colon - listen) >= sizeof(host))
                 return fail("--listen wants HOST:PORT, got '%s'", listen);
@@ -316,10 +376,11 @@ static int cmd_tenant(int argc, char **argv)
             {"data", required_argument, NULL, 'd'},
             {"kafka", required_argument, NULL, 'K'},
             {"topic", required_argument, NULL, 'T'},
+            KAFKA_MORE_OPTIONS
             {"help", no_argument, NULL, 'h'},
             {"reports-only", no_argument, NULL, 'r'},
             {NULL, 0, NULL, 0}};
-        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
+        scim_kafka_config_t kcfg = {.topic = SCIM_KAFKA_TOPIC_DEFAULT};
         scim_log_t *kafka = NULL;
         const char *data = "./data";
         const char *pos[4] = {NULL, NULL, NULL, NULL};
@@ -340,6 +401,8 @@ static int cmd_tenant(int argc, char **argv)
                         kcfg.brokers = optarg;
                 } else if (c == 'T') {
                         kcfg.topic = optarg;
+                } else if (kafka_more_option(c, &kcfg)) {
+                        continue;
                 } else if (c == 'h') {
                         fputs(usage_tenant, stdout);
                         return 0;
@@ -356,7 +419,8 @@ static int cmd_tenant(int argc, char **argv)
         }
         if (open_store(data, &st) < 0)
                 return 1;
-        if (strcmp(pos[0], "list") != 0 && require_current_views(st, data) < 0) {
+        if ((strcmp(pos[0], "list") != 0 || kcfg.brokers) &&
+            require_current_views(st, data) < 0) {
                 scim_store_close(st);
                 return 1;
         }
@@ -365,6 +429,14 @@ static int cmd_tenant(int argc, char **argv)
                 json_t *list = NULL;
                 char *s;
 
+                /* --kafka: fold both topics into DIR first */
+                if (kcfg.brokers &&
+                    (scim_ingest_new(st, &ing, errstr, sizeof(errstr)) < 0 ||
+                     start_kafka(st, &kcfg, ing, &kafka) < 0)) {
+                        if (!ing)
+                                fail("%s", errstr);
+                        goto out;
+                }
                 if (scim_store_tenant_list(st, &list, &err) < 0) {
                         fail("%s", err.detail);
                         goto out;
@@ -457,7 +529,7 @@ static int dir_is_empty_or_absent(const char *dir)
 }
 
 /* replay --kafka: rebuilds NEWDIR from the topic. */
-static int replay_kafka(const scim_kafka_config_t *kcfg, const char *into,
+static int replay_kafka(scim_kafka_config_t *kcfg, const char *into,
                         const char *until_arg)
 {
         scim_kafka_until_t until = {-1, -1};
@@ -477,7 +549,7 @@ static int replay_kafka(const scim_kafka_config_t *kcfg, const char *into,
                                     "time, got '%s'",
                                     until_arg);
         }
-        if (open_store(into, &dst) < 0)
+        if (kafka_load_props(kcfg) < 0 || open_store(into, &dst) < 0)
                 return 1;
         scim_err_clear(&err);
         if (scim_log_replay_kafka(dst, kcfg, &until, progress, &folded, &err) <
@@ -502,10 +574,11 @@ static int cmd_replay(int argc, char **argv)
             {"until", required_argument, NULL, 'u'},
             {"kafka", required_argument, NULL, 'K'},
             {"topic", required_argument, NULL, 'T'},
+            KAFKA_MORE_OPTIONS
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *into = NULL, *until_arg = NULL;
-        scim_kafka_config_t kcfg = {NULL, SCIM_KAFKA_TOPIC_DEFAULT, 0, 0};
+        scim_kafka_config_t kcfg = {.topic = SCIM_KAFKA_TOPIC_DEFAULT};
         uint64_t until = 0;
         scim_store_t *src = NULL, *dst = NULL;
         scim_err_t err;
@@ -529,6 +602,11 @@ static int cmd_replay(int argc, char **argv)
                         break;
                 case 'T':
                         kcfg.topic = optarg;
+                        break;
+                case 'C':
+                case 'A':
+                case 'S':
+                        kafka_more_option(c, &kcfg);
                         break;
                 case 'h':
                         fputs(usage_replay, stdout);
@@ -629,6 +707,7 @@ int main(int argc, char **argv)
                         argv[1], usage_main);
                 rc = 2;
         }
+        scim_kafka_props_free(kafka_props);
         scim_schemas_shutdown();
         return rc;
 }

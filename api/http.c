@@ -23,6 +23,7 @@
 #include "api/http_internal.h"
 #include "api/reports_internal.h"
 #include "api/scim_api.h"
+#include "api/stream_internal.h"
 
 struct scim_api {
         struct MHD_Daemon *d;
@@ -33,6 +34,7 @@ struct scim_api {
         int port;
         int access_log;
         char *cert, *key;
+        scim_stream_hub_t *stream; /* change stream waiters (api/stream.c) */
 };
 
 typedef struct req {
@@ -539,6 +541,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                  NULL, 0);
         if (scim_admin_match(url)) /* the admin web page, api/admin.c */
                 return scim_admin_serve(c, url, method);
+        if (scim_stream_match(url)) /* the change stream, api/stream.c */
+                return scim_stream_handle(api->stream, c, url, method,
+                                          r->raw_uri, r->request_id);
         if (scim_reports_match(url)) /* the reports API, api/reports.c */
                 return scim_reports_handle(c, api->st, api->ing, api->tls,
                                            url, method, r->raw_uri,
@@ -842,6 +847,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 api->tls = 1;
                 flags |= MHD_USE_TLS;
         }
+        api->stream = scim_stream_hub_new(st); /* NULL: streams answer 503 */
         {
                 /* TLS options only when serving HTTPS; empty list otherwise */
                 struct MHD_OptionItem tls_opts[3] = {
@@ -866,6 +872,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
         if (!api->d) {
                 snprintf(errstr, errlen, "cannot listen on %s:%d",
                          cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+                scim_stream_hub_free(api->stream);
                 free(api->cert);
                 free(api->key);
                 free(api);
@@ -886,7 +893,9 @@ void scim_api_stop(scim_api_t *api)
 {
         if (!api)
                 return;
+        scim_stream_hub_close(api->stream); /* resumes parked streams */
         MHD_stop_daemon(api->d);
+        scim_stream_hub_free(api->stream);
         free(api->cert);
         free(api->key);
         free(api);

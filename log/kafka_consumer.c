@@ -1,7 +1,8 @@
 /*
  * kafka_consumer.c — the projector of Kafka mode: consumes EVERY partition
- * of the topic (rd_kafka_assign at the offsets stored with the views; no
- * consumer group, no Kafka offset commits: each node keeps a full replica),
+ * of the data topic and of the admin topic (rd_kafka_assign at the offsets
+ * stored with the views; no consumer group, no Kafka offset commits: each
+ * node keeps a full replica),
  * folds what it reads in per-partition order, and hands every verdict to
  * the producer side so that the node answers a write once it has folded it.
  * The same loop, bounded by the high watermarks and an optional --until,
@@ -9,14 +10,17 @@
  *
  * Threads: one projector thread runs proj_main (the single writer of the
  * store); scim_kproj_catch_up runs on any thread and waits on kp->cv.
- * kp->mu guards kp->next (the next offset the views reflect, per
- * partition) and kp->stopping.
+ * kp->mu guards each topic's next[] (the next offset the views reflect,
+ * per partition) and kp->stopping.
  *
  * Trade-off: partitions are folded interleaved in arrival order, which
  * differs from node to node. That is safe because the key is the tenant:
  * every event of a tenant lives in one partition and the fold never lets
  * one tenant's events read another tenant's state. The fold refuses a
- * message whose key is not its tenant.
+ * message whose key is not its tenant. Across the two topics the one
+ * dependency is a tenant's existence: hold_data folds a data message of a
+ * tenant this node does not know only once the admin topic is read to its
+ * end as far as known, so every node and every replay agree.
  */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -28,15 +32,25 @@
 #include "log/log_internal.h"
 
 #define BATCH_MAX 512       /* messages folded per WriteBatch */
-#define MAX_PARTITIONS 1024 /* ceiling on the topic's partition count */
+#define MAX_PARTITIONS 1024 /* ceiling on a topic's partition count */
 #define METADATA_WAIT_MS 30000
+
+enum { T_DATA, T_ADMIN, T_COUNT };
+
+/* One consumed topic. */
+typedef struct ktopic {
+        char *name;
+        int admin;
+        int32_t nparts;
+        int64_t *next;    /* next offset the views reflect; guarded by mu */
+        int64_t *hi;      /* replay: end; admin: high watermark at open */
+        int *stopped;     /* replay only */
+} ktopic_t;
 
 struct scim_kproj {
         scim_store_t *st;
-        char *topic;
+        ktopic_t t[T_COUNT];
         rd_kafka_t *rk;
-        int32_t nparts;
-        int64_t *next; /* guarded by mu */
         pthread_mutex_t mu;
         pthread_cond_t cv;
         int stopping;
@@ -46,8 +60,6 @@ struct scim_kproj {
         void *ctx;
         /* replay only */
         const scim_kafka_until_t *until;
-        int64_t *hi;
-        int *stopped;
         uint64_t folded;
 };
 
@@ -59,16 +71,85 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
         return 0;
 }
 
-/* Creates the consumer, learns the partitions and assigns all of them at
- * the offsets stored in kp->st. Runs on the caller's thread. */
+/* Waits (bounded) until the topic's metadata names its partitions; adds
+ * each at its stored offset to parts. Runs on the caller's thread. */
+static int kp_topic_open(scim_kproj_t *kp, ktopic_t *t, const char *brokers,
+                         rd_kafka_topic_partition_list_t *parts, char *errstr,
+                         size_t errlen)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(kp->rk, t->name, NULL);
+        int64_t deadline = scim_now_ms() + METADATA_WAIT_MS;
+        rd_kafka_resp_err_t e;
+        int rc = -1;
+
+        for (;;) {
+                e = rd_kafka_metadata(kp->rk, 0, rkt, &md, 5000);
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+                    md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    md->topics[0].partition_cnt > 0)
+                        break;
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+                        e = md->topics[0].err;
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                md = NULL;
+                if (scim_now_ms() > deadline) {
+                        snprintf(errstr, errlen,
+                                 "topic %s is not available from %s: %s",
+                                 t->name, brokers, rd_kafka_err2str(e));
+                        goto out;
+                }
+                {
+                        struct timespec ts = {0, 200 * 1000 * 1000};
+
+                        nanosleep(&ts, NULL);
+                }
+        }
+        t->nparts = md->topics[0].partition_cnt;
+        if (t->nparts > MAX_PARTITIONS) {
+                snprintf(errstr, errlen, "topic %s has %d partitions; at most "
+                         "%d are supported",
+                         t->name, (int)t->nparts, MAX_PARTITIONS);
+                goto out;
+        }
+        t->next = calloc(MAX_PARTITIONS, sizeof(*t->next));
+        t->hi = calloc(MAX_PARTITIONS, sizeof(*t->hi));
+        t->stopped = calloc(MAX_PARTITIONS, sizeof(*t->stopped));
+        if (!t->next || !t->hi || !t->stopped) {
+                snprintf(errstr, errlen, "out of memory");
+                goto out;
+        }
+        for (int32_t p = 0; p < t->nparts; p++) {
+                int64_t off = 0;
+                rd_kafka_topic_partition_t *tp =
+                    rd_kafka_topic_partition_list_add(parts, t->name, p);
+
+                if (scim_store_kafka_offset(kp->st, t->name, p, &off)) {
+                        tp->offset = off;
+                        t->next[p] = off;
+                } else {
+                        tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+                        t->next[p] = 0;
+                }
+        }
+        rc = 0;
+out:
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+        return rc;
+}
+
+/* Creates the consumer, learns the partitions of both topics and assigns
+ * all of them at the offsets stored in kp->st; notes the admin topic's
+ * high watermarks (see hold_data). Runs on the caller's thread. */
 static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
                    char *errstr, size_t errlen)
 {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = NULL;
         rd_kafka_topic_partition_list_t *parts = NULL;
-        int64_t deadline = scim_now_ms() + METADATA_WAIT_MS;
         rd_kafka_resp_err_t e;
         char fetch_wait[16];
         int rc = -1;
@@ -95,7 +176,8 @@ static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
              * to report, never a silent skip */
             conf_set(conf, "auto.offset.reset", "error", errstr, errlen) <
                 0 ||
-            conf_set(conf, "log_level", "3", errstr, errlen) < 0) {
+            conf_set(conf, "log_level", "3", errstr, errlen) < 0 ||
+            scim_kafka_props_apply(cfg->props, conf, errstr, errlen) < 0) {
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }
@@ -105,55 +187,18 @@ static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
                 return -1;
         }
         rd_kafka_poll_set_consumer(kp->rk);
-        rkt = rd_kafka_topic_new(kp->rk, kp->topic, NULL);
-        for (;;) {
-                e = rd_kafka_metadata(kp->rk, 0, rkt, &md, 5000);
-                if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-                    md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                    md->topics[0].partition_cnt > 0)
-                        break;
-                if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
-                        e = md->topics[0].err;
-                if (md)
-                        rd_kafka_metadata_destroy(md);
-                md = NULL;
-                if (scim_now_ms() > deadline) {
-                        snprintf(errstr, errlen,
-                                 "topic %s is not available from %s: %s",
-                                 kp->topic, cfg->brokers, rd_kafka_err2str(e));
+        parts = rd_kafka_topic_partition_list_new(64);
+        for (int i = 0; i < T_COUNT; i++)
+                if (kp_topic_open(kp, &kp->t[i], cfg->brokers, parts, errstr,
+                                  errlen) < 0)
                         goto out;
-                }
-                {
-                        struct timespec ts = {0, 200 * 1000 * 1000};
+        for (int32_t p = 0; p < kp->t[T_ADMIN].nparts; p++) {
+                int64_t lo = 0, hi = 0;
 
-                        nanosleep(&ts, NULL);
-                }
-        }
-        kp->nparts = md->topics[0].partition_cnt;
-        if (kp->nparts > MAX_PARTITIONS) {
-                snprintf(errstr, errlen, "topic %s has %d partitions; at most "
-                         "%d are supported",
-                         kp->topic, (int)kp->nparts, MAX_PARTITIONS);
-                goto out;
-        }
-        kp->next = calloc((size_t)kp->nparts, sizeof(*kp->next));
-        parts = rd_kafka_topic_partition_list_new(kp->nparts);
-        if (!kp->next || !parts) {
-                snprintf(errstr, errlen, "out of memory");
-                goto out;
-        }
-        for (int32_t p = 0; p < kp->nparts; p++) {
-                int64_t off = 0;
-                rd_kafka_topic_partition_t *tp =
-                    rd_kafka_topic_partition_list_add(parts, kp->topic, p);
-
-                if (scim_store_kafka_offset(kp->st, kp->topic, p, &off)) {
-                        tp->offset = off;
-                        kp->next[p] = off;
-                } else {
-                        tp->offset = RD_KAFKA_OFFSET_BEGINNING;
-                        kp->next[p] = 0;
-                }
+                if (rd_kafka_query_watermark_offsets(kp->rk,
+                                                     kp->t[T_ADMIN].name, p,
+                                                     &lo, &hi, 10000) == 0)
+                        kp->t[T_ADMIN].hi[p] = hi;
         }
         e = rd_kafka_assign(kp->rk, parts);
         if (e) {
@@ -165,15 +210,23 @@ static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
 out:
         if (parts)
                 rd_kafka_topic_partition_list_destroy(parts);
-        if (md)
-                rd_kafka_metadata_destroy(md);
-        if (rkt)
-                rd_kafka_topic_destroy(rkt);
         return rc;
 }
 
+/* Which of kp's topics m came from, or -1. */
+static int topic_of(scim_kproj_t *kp, const rd_kafka_message_t *m)
+{
+        const char *name = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+
+        for (int i = 0; name && i < T_COUNT; i++)
+                if (!strcmp(name, kp->t[i].name))
+                        return i;
+        return -1;
+}
+
 /* In replay: should m be folded? Marks partitions finished. */
-static int replay_wants(scim_kproj_t *kp, const rd_kafka_message_t *m)
+static int replay_wants(scim_kproj_t *kp, ktopic_t *t,
+                        const rd_kafka_message_t *m)
 {
         int32_t p = m->partition;
         rd_kafka_timestamp_type_t tt;
@@ -181,24 +234,63 @@ static int replay_wants(scim_kproj_t *kp, const rd_kafka_message_t *m)
 
         if (!kp->until)
                 return 1;
-        if (kp->stopped[p])
+        if (t->stopped[p])
                 return 0;
-        if (m->offset >= kp->hi[p] ||
-            (kp->until->offset >= 0 && m->offset > kp->until->offset)) {
-                kp->stopped[p] = 1;
+        if (m->offset >= t->hi[p] ||
+            (!t->admin && kp->until->offset >= 0 &&
+             m->offset > kp->until->offset)) {
+                t->stopped[p] = 1;
                 return 0;
         }
         ts = rd_kafka_message_timestamp(m, &tt);
         if (kp->until->time_ms >= 0 && ts >= 0 && ts > kp->until->time_ms) {
-                kp->stopped[p] = 1;
+                t->stopped[p] = 1;
                 return 0;
         }
         return 1;
 }
 
 /*
+ * The admin topic first: a data message whose tenant (its key) this store
+ * does not know yet is held back while the admin topic has messages this
+ * node has not folded (as far as the watermarks at open and the latest
+ * fetches show), so a tenant's first events are not refused as "unknown
+ * tenant" on a node that read the topics in another order (a fresh node,
+ * a replay). admin_next: the admin offsets including the batch so far.
+ */
+static int hold_data(scim_kproj_t *kp, const rd_kafka_message_t *m,
+                     const int64_t *admin_next)
+{
+        ktopic_t *a = &kp->t[T_ADMIN];
+        char tenant[SCIM_MAX_TENANT_LEN + 1];
+
+        if (!m->key || m->key_len == 0 || m->key_len > SCIM_MAX_TENANT_LEN)
+                return 0;
+        memcpy(tenant, m->key, m->key_len);
+        tenant[m->key_len] = '\0';
+        if (memchr(tenant, '\0', m->key_len) ||
+            scim_store_tenant_exists(kp->st, tenant))
+                return 0;
+        for (int32_t p = 0; p < a->nparts; p++) {
+                int64_t lo = 0, hi = 0;
+
+                if (a->stopped[p]) /* replay: past its --until */
+                        continue;
+                if (rd_kafka_get_watermark_offsets(kp->rk, a->name, p, &lo,
+                                                   &hi) != 0)
+                        hi = 0;
+                if (a->hi[p] > hi)
+                        hi = a->hi[p];
+                if (admin_next[p] < hi)
+                        return 1;
+        }
+        return 0;
+}
+
+/*
  * One step: waits up to wait_ms for messages, takes up to BATCH_MAX,
- * folds them in one WriteBatch and hands out the verdicts. Returns the
+ * folds them in one WriteBatch and hands out the verdicts. Held data
+ * partitions are sought back to their first held message. Returns the
  * number of messages folded, or -1 when stopping.
  */
 static int kp_step(scim_kproj_t *kp, int wait_ms)
@@ -206,12 +298,19 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
         rd_kafka_message_t *ms[BATCH_MAX];
         scim_logged_t lg[BATCH_MAX];
         scim_verdict_t vs[BATCH_MAX];
-        size_t n = 0, nf = 0;
+        int64_t admin_next[MAX_PARTITIONS];
+        rd_kafka_topic_partition_list_t *held = NULL;
+        size_t n = 0;
         int rc = 0;
 
+        pthread_mutex_lock(&kp->mu);
+        memcpy(admin_next, kp->t[T_ADMIN].next,
+               sizeof(int64_t) * (size_t)kp->t[T_ADMIN].nparts);
+        pthread_mutex_unlock(&kp->mu);
         while (n < BATCH_MAX) {
                 rd_kafka_message_t *m =
                     rd_kafka_consumer_poll(kp->rk, n == 0 ? wait_ms : 0);
+                int ti;
 
                 if (!m)
                         break;
@@ -223,15 +322,41 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                         rd_kafka_message_destroy(m);
                         continue;
                 }
-                if (m->partition < 0 || m->partition >= kp->nparts ||
-                    !replay_wants(kp, m)) {
+                ti = topic_of(kp, m);
+                if (ti < 0 || m->partition < 0 ||
+                    m->partition >= kp->t[ti].nparts ||
+                    !replay_wants(kp, &kp->t[ti], m)) {
                         rd_kafka_message_destroy(m);
                         continue;
                 }
+                if (ti == T_DATA) {
+                        rd_kafka_topic_partition_t *h =
+                            held ? rd_kafka_topic_partition_list_find(
+                                       held, kp->t[ti].name, m->partition)
+                                 : NULL;
+
+                        if (!h && hold_data(kp, m, admin_next)) {
+                                if (!held)
+                                        held =
+                                            rd_kafka_topic_partition_list_new(
+                                                4);
+                                h = rd_kafka_topic_partition_list_add(
+                                    held, kp->t[ti].name, m->partition);
+                                h->offset = m->offset;
+                        }
+                        if (h) { /* keep the partition's order */
+                                rd_kafka_message_destroy(m);
+                                continue;
+                        }
+                } else {
+                        admin_next[m->partition] = m->offset + 1;
+                }
+                memset(&lg[n], 0, sizeof(lg[n]));
+                lg[n].topic = kp->t[ti].name;
+                lg[n].admin = ti == T_ADMIN;
                 ms[n++] = m;
         }
         for (size_t i = 0; i < n; i++) {
-                memset(&lg[i], 0, sizeof(lg[i]));
                 lg[i].partition = ms[i]->partition;
                 lg[i].offset = ms[i]->offset;
                 lg[i].key = ms[i]->key;
@@ -243,8 +368,8 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                 scim_err_t err;
 
                 scim_err_clear(&err);
-                if (scim_store_fold_logged(kp->st, kp->topic, lg, n, vs,
-                                           &err) == 0)
+                if (scim_store_fold_logged(kp->st, kp->t[T_DATA].name, lg, n,
+                                           vs, &err) == 0)
                         break;
                 /* The views could not be written: never skip, retry. */
                 fprintf(stderr, "scimlog: kafka projector: %s (retrying)\n",
@@ -262,7 +387,8 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
         }
         pthread_mutex_lock(&kp->mu);
         for (size_t i = 0; i < n; i++)
-                kp->next[lg[i].partition] = lg[i].offset + 1;
+                kp->t[lg[i].admin ? T_ADMIN : T_DATA].next[lg[i].partition] =
+                    lg[i].offset + 1;
         pthread_cond_broadcast(&kp->cv);
         pthread_mutex_unlock(&kp->mu);
         for (size_t i = 0; i < n; i++) {
@@ -270,12 +396,26 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                         kp->cb(kp->ctx, lg[i].event_id, &vs[i]);
                 scim_verdict_clear(&vs[i]);
         }
-        nf = n;
         kp->folded += n;
-        rc = (int)nf;
+        rc = (int)n;
 out:
         for (size_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(ms[i]);
+        if (held) {
+                /* fetch the held partitions again from their first held
+                 * message, once the admin topic has moved on */
+                rd_kafka_error_t *se =
+                    rd_kafka_seek_partitions(kp->rk, held, 5000);
+
+                if (se)
+                        rd_kafka_error_destroy(se);
+                rd_kafka_topic_partition_list_destroy(held);
+                if (n == 0) {
+                        struct timespec ts = {0, 10 * 1000 * 1000};
+
+                        nanosleep(&ts, NULL);
+                }
+        }
         return rc;
 }
 
@@ -305,10 +445,12 @@ static void kp_free(scim_kproj_t *kp)
         }
         pthread_mutex_destroy(&kp->mu);
         pthread_cond_destroy(&kp->cv);
-        free(kp->next);
-        free(kp->hi);
-        free(kp->stopped);
-        free(kp->topic);
+        for (int i = 0; i < T_COUNT; i++) {
+                free(kp->t[i].next);
+                free(kp->t[i].hi);
+                free(kp->t[i].stopped);
+                free(kp->t[i].name);
+        }
         free(kp);
 }
 
@@ -319,10 +461,15 @@ static scim_kproj_t *kp_new(scim_store_t *st, const scim_kafka_config_t *cfg)
         if (!kp)
                 return NULL;
         kp->st = st;
-        kp->topic = strdup(cfg->topic ? cfg->topic : SCIM_KAFKA_TOPIC_DEFAULT);
+        kp->t[T_DATA].name =
+            strdup(cfg->topic ? cfg->topic : SCIM_KAFKA_TOPIC_DEFAULT);
+        kp->t[T_ADMIN].name = strdup(cfg->admin_topic
+                                         ? cfg->admin_topic
+                                         : SCIM_KAFKA_ADMIN_TOPIC_DEFAULT);
+        kp->t[T_ADMIN].admin = 1;
         pthread_mutex_init(&kp->mu, NULL);
         pthread_cond_init(&kp->cv, NULL);
-        if (!kp->topic) {
+        if (!kp->t[T_DATA].name || !kp->t[T_ADMIN].name) {
                 kp_free(kp);
                 return NULL;
         }
@@ -360,50 +507,62 @@ int scim_kproj_catch_up(scim_kproj_t *kp, int timeout_ms, char *errstr,
                         size_t errlen)
 {
         int64_t deadline = scim_now_ms() + timeout_ms;
-        int64_t *hi = calloc((size_t)kp->nparts, sizeof(*hi));
+        int64_t *hi[T_COUNT] = {NULL, NULL};
         int rc = -1;
 
-        if (!hi) {
-                snprintf(errstr, errlen, "out of memory");
-                return -1;
-        }
-        for (int32_t p = 0; p < kp->nparts; p++) {
-                int64_t lo = 0, h = 0;
-                rd_kafka_resp_err_t e;
-
-                for (;;) {
-                        e = rd_kafka_query_watermark_offsets(
-                            kp->rk, kp->topic, p, &lo, &h, 5000);
-                        if (!e)
-                                break;
-                        if (scim_now_ms() > deadline) {
-                                snprintf(errstr, errlen,
-                                         "cannot read the end of partition "
-                                         "%d: %s",
-                                         (int)p, rd_kafka_err2str(e));
-                                goto out;
-                        }
+        for (int i = 0; i < T_COUNT; i++) {
+                hi[i] = calloc(MAX_PARTITIONS, sizeof(**hi));
+                if (!hi[i]) {
+                        snprintf(errstr, errlen, "out of memory");
+                        goto out;
                 }
-                hi[p] = h > lo ? h : 0; /* an emptied partition is caught up */
+                for (int32_t p = 0; p < kp->t[i].nparts; p++) {
+                        int64_t lo = 0, h = 0;
+                        rd_kafka_resp_err_t e;
+
+                        for (;;) {
+                                e = rd_kafka_query_watermark_offsets(
+                                    kp->rk, kp->t[i].name, p, &lo, &h, 5000);
+                                if (!e)
+                                        break;
+                                if (scim_now_ms() > deadline) {
+                                        snprintf(errstr, errlen,
+                                                 "cannot read the end of "
+                                                 "partition %d of %s: %s",
+                                                 (int)p, kp->t[i].name,
+                                                 rd_kafka_err2str(e));
+                                        goto out;
+                                }
+                        }
+                        /* an emptied partition is caught up */
+                        hi[i][p] = h > lo ? h : 0;
+                }
         }
         pthread_mutex_lock(&kp->mu);
         for (;;) {
-                int32_t p;
+                int i, p = 0;
                 struct timespec ts;
                 int64_t now = scim_now_ms();
 
-                for (p = 0; p < kp->nparts && kp->next[p] >= hi[p]; p++)
-                        ;
-                if (p == kp->nparts) {
+                for (i = 0; i < T_COUNT; i++) {
+                        for (p = 0; p < kp->t[i].nparts &&
+                                    kp->t[i].next[p] >= hi[i][p];
+                             p++)
+                                ;
+                        if (p < kp->t[i].nparts)
+                                break;
+                }
+                if (i == T_COUNT) {
                         rc = 0;
                         break;
                 }
                 if (now > deadline || kp->stopping) {
                         snprintf(errstr, errlen,
                                  "projector has not caught up with partition "
-                                 "%d (at %lld of %lld)",
-                                 (int)p, (long long)kp->next[p],
-                                 (long long)hi[p]);
+                                 "%d of %s (at %lld of %lld)",
+                                 p, kp->t[i].name,
+                                 (long long)kp->t[i].next[p],
+                                 (long long)hi[i][p]);
                         break;
                 }
                 clock_gettime(CLOCK_REALTIME, &ts);
@@ -416,7 +575,8 @@ int scim_kproj_catch_up(scim_kproj_t *kp, int timeout_ms, char *errstr,
         }
         pthread_mutex_unlock(&kp->mu);
 out:
-        free(hi);
+        for (int i = 0; i < T_COUNT; i++)
+                free(hi[i]);
         return rc;
 }
 
@@ -434,6 +594,21 @@ void scim_kproj_stop(scim_kproj_t *kp)
 }
 
 /* ----------------------------------------------------------- replay */
+
+/* 1 while some partition of some topic still has messages to fold. */
+static int replay_pending(scim_kproj_t *kp)
+{
+        for (int i = 0; i < T_COUNT; i++) {
+                ktopic_t *t = &kp->t[i];
+
+                for (int32_t p = 0; p < t->nparts; p++)
+                        if (!t->stopped[p] && t->next[p] < t->hi[p] &&
+                            (t->admin || kp->until->offset < 0 ||
+                             t->next[p] <= kp->until->offset))
+                                return 1;
+        }
+        return 0;
+}
 
 int scim_log_replay_kafka(scim_store_t *dst, const scim_kafka_config_t *cfg,
                           const scim_kafka_until_t *until,
@@ -455,54 +630,49 @@ int scim_log_replay_kafka(scim_store_t *dst, const scim_kafka_config_t *cfg,
                 scim_err_set_retry(err, 503, "%s", errstr);
                 goto out;
         }
-        kp->hi = calloc((size_t)kp->nparts, sizeof(*kp->hi));
-        kp->stopped = calloc((size_t)kp->nparts, sizeof(*kp->stopped));
-        if (!kp->hi || !kp->stopped) {
-                scim_err_set_retry(err, 503, "out of memory");
-                goto out;
-        }
-        for (int32_t p = 0; p < kp->nparts; p++) {
-                int64_t lo = 0, hi = 0, end;
-                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-                    kp->rk, kp->topic, p, &lo, &hi, 10000);
+        for (int i = 0; i < T_COUNT; i++) {
+                ktopic_t *t = &kp->t[i];
 
-                if (e) {
-                        scim_err_set_retry(err, 503,
-                                           "cannot read the watermarks of "
-                                           "partition %d: %s",
-                                           (int)p, rd_kafka_err2str(e));
-                        goto out;
-                }
-                if (lo > 0) {
-                        /* retention deleted the start of the partition: a
-                         * rebuild from here would silently differ */
-                        scim_err_set(err, 409, NULL,
-                                     "partition %d no longer starts at "
-                                     "offset 0 (first offset %lld): the "
-                                     "topic's retention deleted events, a "
-                                     "replay would be incomplete",
-                                     (int)p, (long long)lo);
-                        goto out;
-                }
-                kp->hi[p] = hi;
-                end = hi;
-                if (kp->until->offset >= 0 && kp->until->offset + 1 < end)
-                        end = kp->until->offset + 1;
-                if (end <= lo)
-                        kp->stopped[p] = 1;
-                else
-                        total += (uint64_t)(end - lo);
-        }
-        for (;;) {
-                int32_t p;
+                for (int32_t p = 0; p < t->nparts; p++) {
+                        int64_t lo = 0, hi = 0, end;
+                        rd_kafka_resp_err_t e =
+                            rd_kafka_query_watermark_offsets(
+                                kp->rk, t->name, p, &lo, &hi, 10000);
 
-                for (p = 0; p < kp->nparts; p++)
-                        if (!kp->stopped[p] && kp->next[p] < kp->hi[p] &&
-                            (kp->until->offset < 0 ||
-                             kp->next[p] <= kp->until->offset))
-                                break;
-                if (p == kp->nparts)
-                        break;
+                        if (e) {
+                                scim_err_set_retry(err, 503,
+                                                   "cannot read the "
+                                                   "watermarks of partition "
+                                                   "%d of %s: %s",
+                                                   (int)p, t->name,
+                                                   rd_kafka_err2str(e));
+                                goto out;
+                        }
+                        if (lo > 0) {
+                                /* retention deleted the start of the
+                                 * partition: a rebuild from here would
+                                 * silently differ */
+                                scim_err_set(err, 409, NULL,
+                                             "partition %d of %s no longer "
+                                             "starts at offset 0 (first "
+                                             "offset %lld): the topic's "
+                                             "retention deleted events, a "
+                                             "replay would be incomplete",
+                                             (int)p, t->name, (long long)lo);
+                                goto out;
+                        }
+                        t->hi[p] = hi;
+                        end = hi;
+                        if (!t->admin && kp->until->offset >= 0 &&
+                            kp->until->offset + 1 < end)
+                                end = kp->until->offset + 1;
+                        if (end <= lo)
+                                t->stopped[p] = 1;
+                        else
+                                total += (uint64_t)(end - lo);
+                }
+        }
+        while (replay_pending(kp)) {
                 if (kp_step(kp, 500) < 0) {
                         scim_err_set_retry(err, 503, "replay interrupted");
                         goto out;

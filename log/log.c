@@ -25,6 +25,7 @@
 struct scim_log {
         scim_store_t *st;
         scim_kafka_t *kafka; /* NULL: embedded */
+        state_pub_t *state;  /* --state-topic publisher, or NULL */
 };
 
 int scim_log_open(scim_store_t *st, const scim_kafka_config_t *kcfg,
@@ -40,6 +41,12 @@ int scim_log_open(scim_store_t *st, const scim_kafka_config_t *kcfg,
         log->st = st;
         if (kcfg && kcfg->brokers &&
             scim_kafka_start(st, kcfg, &log->kafka, errstr, errlen) < 0) {
+                free(log);
+                return -1;
+        }
+        if (log->kafka && kcfg->state_topic && kcfg->state_cursor &&
+            state_pub_start(st, kcfg, &log->state, errstr, errlen) < 0) {
+                scim_kafka_stop(log->kafka);
                 free(log);
                 return -1;
         }
@@ -143,6 +150,7 @@ void scim_log_close(scim_log_t *log)
 {
         if (!log)
                 return;
+        state_pub_stop(log->state);
         scim_kafka_stop(log->kafka);
         free(log);
 }

@@ -7,7 +7,14 @@
 #ifndef SCIM_LOG_INTERNAL_H
 #define SCIM_LOG_INTERNAL_H
 
+#include <librdkafka/rdkafka.h>
+
 #include "log/scim_log.h"
+
+/* Sets every property of p on conf (after scimlog's own settings).
+ * Returns 0, or -1 with "FILE:LINE: reason" in errstr. */
+int scim_kafka_props_apply(const scim_kafka_props_t *p, rd_kafka_conf_t *conf,
+                           char *errstr, size_t errlen);
 
 /* ------------------------------------------------ producer (log_kafka.c) */
 
@@ -35,6 +42,17 @@ int scim_kafka_catch_up(scim_kafka_t *k, int timeout_ms, char *errstr,
 void scim_kafka_drain(scim_kafka_t *k, int timeout_ms);
 /* Stops the consumer and the producer and frees. NULL-safe. */
 void scim_kafka_stop(scim_kafka_t *k);
+
+/* ------------------------------------------ state topic (state_topic.c) */
+
+typedef struct state_pub state_pub_t;
+
+/* Starts publishing resource states to cfg->state_topic (a thread with
+ * its own producer). Returns 0 or -1 with errstr. */
+int state_pub_start(scim_store_t *st, const scim_kafka_config_t *cfg,
+                    state_pub_t **out, char *errstr, size_t errlen);
+/* Flushes (bounded), saves the cursor, stops, frees. NULL-safe. */
+void state_pub_stop(state_pub_t *sp);
 
 /* ------------------------------------------ consumer (kafka_consumer.c) */
 

@@ -3,7 +3,9 @@
  * waiting for their verdict.
  *
  * A write's event is produced with librdkafka's idempotent producer
- * (acks=all; retries cannot duplicate or reorder it) to the topic, key =
+ * (acks=all; retries cannot duplicate or reorder it) to the data topic, or
+ * for tenant and token events to the admin topic (token hashes never reach
+ * the data topic, and the fold refuses admin events read from it), key =
  * tenant, headers event_type (the Action symbol) and schema_fingerprint
  * (16 hex digits of the writer schema's CRC-64-AVRO fingerprint). The
  * request then waits, without holding any thread, in a table keyed by
@@ -55,6 +57,7 @@ typedef struct waiter {
 struct scim_kafka {
         scim_store_t *st;
         char *topic;
+        char *admin_topic; /* tenant and token events (never on topic) */
         int timeout_ms;
         rd_kafka_t *prod;
         scim_kproj_t *kp;
@@ -250,6 +253,7 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
 {
         waiter_t *w = calloc(1, sizeof(*w));
         char *opaque = malloc(37);
+        const char *to = scim_event_is_admin(ev) ? k->admin_topic : k->topic;
         rd_kafka_resp_err_t e;
         int rc = -1;
 
@@ -287,7 +291,7 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
         }
         pthread_mutex_unlock(&k->mu);
         e = rd_kafka_producev(
-            k->prod, RD_KAFKA_V_TOPIC(k->topic),
+            k->prod, RD_KAFKA_V_TOPIC(to),
             RD_KAFKA_V_KEY(ev->tenant, strlen(ev->tenant)),
             RD_KAFKA_V_VALUE(enc->data, enc->len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -374,11 +378,14 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
         k->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
                                             : TIMEOUT_DEFAULT_MS;
         k->topic = strdup(cfg->topic ? cfg->topic : SCIM_KAFKA_TOPIC_DEFAULT);
+        k->admin_topic = strdup(cfg->admin_topic
+                                    ? cfg->admin_topic
+                                    : SCIM_KAFKA_ADMIN_TOPIC_DEFAULT);
         snprintf(k->fp_hex, sizeof(k->fp_hex), "%016llx",
                  (unsigned long long)scim_event_writer_fingerprint());
         snprintf(tmo, sizeof(tmo), "%d", k->timeout_ms);
         conf = rd_kafka_conf_new();
-        if (!k->topic || !conf ||
+        if (!k->topic || !k->admin_topic || !conf ||
             set(conf, "bootstrap.servers", cfg->brokers, errstr, errlen) <
                 0 ||
             set(conf, "enable.idempotence", "true", errstr, errlen) < 0 ||
@@ -389,7 +396,8 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
                 errlen) < 0 ||
             set(conf, "reconnect.backoff.max.ms", "1000", errstr, errlen) <
                 0 ||
-            set(conf, "log_level", "3", errstr, errlen) < 0)
+            set(conf, "log_level", "3", errstr, errlen) < 0 ||
+            scim_kafka_props_apply(cfg->props, conf, errstr, errlen) < 0)
                 goto fail;
         rd_kafka_conf_set_opaque(conf, k);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -463,5 +471,6 @@ void scim_kafka_stop(scim_kafka_t *k)
         expire(k, 1);
         pthread_mutex_destroy(&k->mu);
         free(k->topic);
+        free(k->admin_topic);
         free(k);
 }

@@ -43,6 +43,24 @@
 /* An event's position in the log (0 = before the first event). */
 typedef uint64_t scim_log_pos_t;
 
+/* librdkafka properties from `--kafka-config FILE` (kafka_config.c). */
+typedef struct scim_kafka_props scim_kafka_props_t;
+
+/*
+ * Reads a properties file (key=value lines; # and ! comments) and checks
+ * every property with librdkafka. Keys scimlog sets itself (acks,
+ * idempotence, offsets, ...) are refused with the reason. Errors name the
+ * file and line ("FILE:3: No such configuration property: \"foo\"").
+ * *out freed with scim_kafka_props_free. Returns 0 or -1 with errstr.
+ */
+int scim_kafka_props_load(const char *path, scim_kafka_props_t **out,
+                          char *errstr, size_t errlen);
+/* The parser alone (name is used in messages); no librdkafka check. */
+int scim_kafka_props_parse(const char *text, size_t len, const char *name,
+                           scim_kafka_props_t **out, char *errstr,
+                           size_t errlen);
+void scim_kafka_props_free(scim_kafka_props_t *p);
+
 /* Kafka mode settings (serve/tenant/replay --kafka). */
 typedef struct scim_kafka_config {
         const char *brokers;  /* bootstrap.servers; NULL = embedded log */
@@ -52,9 +70,16 @@ typedef struct scim_kafka_config {
                                  answers a fetch as soon as data arrives;
                                  librdkafka's mock waits the whole time, so
                                  tests against it use 1 */
+        const scim_kafka_props_t *props; /* --kafka-config, or NULL */
+        const char *admin_topic; /* tenants and tokens; NULL = default */
+        const char *state_topic; /* compacted state topic; NULL = none */
+        const char *state_cursor; /* file of what the state topic has
+                                     acknowledged; the publisher runs only
+                                     when set (serve) */
 } scim_kafka_config_t;
 
 #define SCIM_KAFKA_TOPIC_DEFAULT "scim.events"
+#define SCIM_KAFKA_ADMIN_TOPIC_DEFAULT "scim.admin"
 
 typedef struct scim_log scim_log_t;
 

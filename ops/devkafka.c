@@ -17,12 +17,17 @@
  *                               NOT_LEADER_FOR_PARTITION, or a number)
  *   rtt ID MS                   delay broker ID's responses by MS
  *   topic NAME PARTITIONS       create another topic
- *   produce KEY HEX             an external producer: sends the bytes HEX
+ *   produce KEY HEX [TOPIC]     an external producer: sends the bytes HEX
  *                               with key KEY (the default partitioner picks
  *                               the partition, as for scimlog's own
  *                               events); answers "ok PARTITION OFFSET"
- *   read PARTITION OFFSET       answers "ok KEY HEADERS HEX" for that
+ *   read PARTITION OFFSET [TOPIC]
+ *                               answers "ok KEY HEADERS HEX" for that
  *                               message (HEADERS: name=value,...)
+ *   watermark PARTITION [TOPIC] answers "ok LOW HIGH"
+ * TOPIC defaults to the data topic. Besides it the cluster holds the admin
+ * topic scim.admin (1 partition) and the state topic scim.state (as many
+ * partitions as the data topic).
  *   quit
  * At end of input it keeps running until SIGINT/SIGTERM.
  *
@@ -77,7 +82,7 @@ static rd_kafka_t *client(rd_kafka_mock_cluster_t *mc, rd_kafka_type_t type)
 
 /* produce KEY HEX: blocks until delivered (the caller wants the offset). */
 static void cmd_produce(rd_kafka_mock_cluster_t *mc, const char *key,
-                        const char *hex)
+                        const char *hex, const char *to)
 {
         static rd_kafka_message_t last;
         size_t n = strlen(hex) / 2;
@@ -98,7 +103,7 @@ static void cmd_produce(rd_kafka_mock_cluster_t *mc, const char *key,
                 prod = client(mc, RD_KAFKA_PRODUCER);
         memset(&last, 0, sizeof(last));
         last.partition = -1;
-        e = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic),
+        e = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(to),
                               RD_KAFKA_V_KEY(key, strlen(key)),
                               RD_KAFKA_V_VALUE(buf, n),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -128,7 +133,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static void cmd_read(rd_kafka_mock_cluster_t *mc, int partition,
-                     long long offset)
+                     long long offset, const char *from)
 {
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(1);
@@ -139,7 +144,7 @@ static void cmd_read(rd_kafka_mock_cluster_t *mc, int partition,
                 cons = client(mc, RD_KAFKA_CONSUMER);
                 rd_kafka_poll_set_consumer(cons);
         }
-        rd_kafka_topic_partition_list_add(l, topic, partition)->offset =
+        rd_kafka_topic_partition_list_add(l, from, partition)->offset =
             offset;
         rd_kafka_assign(cons, l);
         rd_kafka_topic_partition_list_destroy(l);
@@ -225,13 +230,32 @@ static void command(rd_kafka_mock_cluster_t *mc, char *line)
                 /* the hex may be longer than the scanf fields */
                 char *key = strtok(line + strlen("produce"), " \t\r\n");
                 char *hex = key ? strtok(NULL, " \t\r\n") : NULL;
+                char *to = hex ? strtok(NULL, " \t\r\n") : NULL;
 
-                cmd_produce(mc, key ? key : "", hex ? hex : "");
+                cmd_produce(mc, key ? key : "", hex ? hex : "",
+                            to ? to : topic);
                 fflush(stdout);
                 return;
         }
-        if (!strcmp(a, "read") && n == 3) {
-                cmd_read(mc, atoi(b), atoll(c));
+        if (!strcmp(a, "watermark") && (n == 2 || n == 3)) {
+                int64_t lo = 0, hi = 0;
+
+                if (!cons) {
+                        cons = client(mc, RD_KAFKA_CONSUMER);
+                        rd_kafka_poll_set_consumer(cons);
+                }
+                e = rd_kafka_query_watermark_offsets(
+                    cons, n == 3 ? c : topic, atoi(b), &lo, &hi, 10000);
+                if (e)
+                        printf("error: %s\n", rd_kafka_err2str(e));
+                else
+                        printf("ok %lld %lld\n", (long long)lo,
+                               (long long)hi);
+                fflush(stdout);
+                return;
+        }
+        if (!strcmp(a, "read") && (n == 3 || n == 4)) {
+                cmd_read(mc, atoi(b), atoll(c), n == 4 ? d : topic);
                 fflush(stdout);
                 return;
         }
@@ -318,6 +342,17 @@ int main(int argc, char **argv)
         }
         e = rd_kafka_mock_topic_create(mc, topic, partitions,
                                        brokers < 3 ? brokers : 3);
+        if (e) {
+                fprintf(stderr, "scimlog-devkafka: topic: %s\n",
+                        rd_kafka_err2str(e));
+                return 1;
+        }
+        if (!e)
+                e = rd_kafka_mock_topic_create(mc, "scim.admin", 1,
+                                               brokers < 3 ? brokers : 3);
+        if (!e)
+                e = rd_kafka_mock_topic_create(mc, "scim.state", partitions,
+                                               brokers < 3 ? brokers : 3);
         if (e) {
                 fprintf(stderr, "scimlog-devkafka: topic: %s\n",
                         rd_kafka_err2str(e));

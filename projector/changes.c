@@ -513,6 +513,37 @@ static void count_hour(txn_t *t, const char *tenant, int64_t time_ms,
         scim_buf_free(&k);
 }
 
+/*
+ * The time an event is indexed at: its own time, or the tenant's latest
+ * index time when the event is stamped earlier (an external producer, a
+ * clock behind another node's), kept in chidx `tenant \0 L` + the
+ * position's top 16 bits (the Kafka partition: a mis-keyed message of the
+ * tenant in another partition must not make the result depend on how a
+ * node interleaved partitions). Index order is then apply order, and
+ * `changes?from=<appliedAt last seen>` returns an event folded later with
+ * an older timestamp.
+ */
+static int64_t apply_time(txn_t *t, const char *tenant, uint64_t seq,
+                          int64_t ev_ms)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+        int64_t at = ev_ms;
+        unsigned char x[8];
+
+        key_start(&k, tenant, 'L');
+        key_be(&k, seq >> 48);
+        v = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
+        if (v && vl == 8 && changes_get_time((unsigned char *)v) > at)
+                at = changes_get_time((unsigned char *)v);
+        free(v);
+        changes_put_time(x, at);
+        txn_put(t, CF_CHIDX, k.data, k.len, (char *)x, 8);
+        scim_buf_free(&k);
+        return at;
+}
+
 void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                     const scim_verdict_t *v, const changes_pre_t *pre)
 {
@@ -525,6 +556,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         unsigned char k8[8];
         char ts[32], *txt;
         scim_buf_t key = {0};
+        int64_t itime = 0; /* apply time: the time indexes' order */
 
         json_object_set_new(o, "seq", json_integer((json_int_t)seq));
         if (!ev) {
@@ -536,6 +568,12 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         }
         scim_time_format(ev->time_ms, ts);
         json_object_set_new(o, "time", json_string(ts));
+        if (ev->tenant && *ev->tenant &&
+            strlen(ev->tenant) <= SCIM_MAX_TENANT_LEN) {
+                itime = apply_time(t, ev->tenant, seq, ev->time_ms);
+                scim_time_format(itime, ts);
+                json_object_set_new(o, "appliedAt", json_string(ts));
+        }
         set_str_or_null(o, "tenant", ev->tenant);
         json_object_set_new(o, "resourceType",
                             ev->rtype == SCIM_RT_USER    ? json_string("User")
@@ -615,15 +653,15 @@ verdict:
         if (!ev || !ev->tenant || !*ev->tenant ||
             strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
                 goto out;
-        /* time order */
+        /* time order (apply order: see apply_time) */
         key_start(&key, ev->tenant, 'T');
-        key_time(&key, ev->time_ms);
+        key_time(&key, itime);
         key_be(&key, seq);
         txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
         /* one action in time order (e.g. who was deleted last week) */
         key_start(&key, ev->tenant, 'A');
         scim_buf_append(&key, action, strlen(action) + 1);
-        key_time(&key, ev->time_ms);
+        key_time(&key, itime);
         key_be(&key, seq);
         txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
         /* one resource's history */
@@ -816,7 +854,10 @@ static int record_matches(const json_t *r, const scim_change_query_t *q)
         if (q->from_ms != INT64_MIN || q->to_ms != INT64_MAX) {
                 int64_t ms;
 
-                s = json_string_value(json_object_get(r, "time"));
+                /* ranges select by apply time (the index order) */
+                s = json_string_value(json_object_get(r, "appliedAt"));
+                if (!s)
+                        s = json_string_value(json_object_get(r, "time"));
                 if (!s || scim_time_parse(s, &ms) < 0 || ms < q->from_ms ||
                     ms >= q->to_ms)
                         return 0;

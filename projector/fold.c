@@ -19,6 +19,7 @@
 
 #include "projector/changes_internal.h"
 #include "projector/projector_internal.h"
+#include "projector/stream_internal.h"
 
 __attribute__((format(printf, 4, 5))) static void
 refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...)
@@ -693,10 +694,12 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v)
 {
         changes_pre_t pre; /* state before, for the change record */
+        stream_pre_t spre; /* and for the change stream record */
 
         memset(v, 0, sizeof(*v));
         v->seq = seq;
         changes_pre_load(t, ev, &pre);
+        stream_pre_load(t, ev, &spre);
         if (!ev) {
                 refuse(v, 400, "invalidSyntax", "undecodable event: %.400s",
                        derr ? derr->detail : "");
@@ -727,5 +730,6 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 }
         }
         changes_record(t, seq, ev, v, &pre);
+        stream_record(t, seq, ev, v, &pre, &spre); /* frees spre */
         changes_pre_free(&pre);
 }

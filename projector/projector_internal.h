@@ -20,6 +20,7 @@ enum {
         CF_TOKEN,
         CF_CHANGE,
         CF_CHIDX, /* reports: change indexes, counters, saved reports */
+        CF_STREAM, /* change stream records: tenant \0 seq -> record */
         CF_COUNT
 };
 
@@ -30,8 +31,9 @@ enum {
 /* Version of the views' key layout ("views_format" in the default column
  * family). Bump it whenever the fold writes keys another way; stores built
  * by an older layout are rebuilt with `scimlog replay`. 0002: unique
- * userName point keys, change records with chidx indexes. */
-#define SCIM_VIEWS_FORMAT "0002"
+ * userName point keys, change records with chidx indexes. 0003: change
+ * stream records (column family `stream`), time indexes in apply order. */
+#define SCIM_VIEWS_FORMAT "0003"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
@@ -71,6 +73,8 @@ struct scim_store {
         uint64_t auth_gen; /* bumped (atomically) after token changes land */
         int views_current; /* views built with this SCIM_VIEWS_FORMAT */
         pthread_mutex_t auth_mu; /* guards auth[] */
+        void (*watch_fn[4])(void *ctx); /* scim_store_watch (stream.c) */
+        void *watch_ctx[4];
         auth_slot_t auth[AUTH_CACHE_SLOTS];
         uint64_t list_gen;      /* bumped (atomically) by creates/deletes */
         pthread_mutex_t pos_mu; /* guards pos[] and pos_clock */
@@ -145,5 +149,9 @@ static inline int event_changes_auth(const scim_event_t *ev)
  * at sequence seq into t; fills *v. Runs on the single writer thread. */
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v);
+
+/* After a fold batch is durable: wakes the store's watcher (change
+ * stream readers; stream.c). Runs on the writer thread. */
+void store_notify_folded(scim_store_t *st);
 
 #endif

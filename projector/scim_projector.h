@@ -285,6 +285,8 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
 /* One message as consumed. data/key are borrowed for the call; event_id is
  * filled by scim_store_fold_logged ("" when the bytes do not decode). */
 typedef struct scim_logged {
+        const char *topic; /* NULL: the topic passed to fold_logged */
+        int admin;         /* 1: read from the admin topic */
         int32_t partition;
         int64_t offset;
         const void *key;
@@ -300,11 +302,34 @@ static inline uint64_t scim_kafka_seq(int32_t partition, int64_t offset)
                ((uint64_t)(offset + 1) & 0xffffffffffffULL);
 }
 
+/* Positions of admin-topic events carry this bit (partitions stay below
+ * 1024, so data positions never reach it). */
+#define SCIM_KAFKA_ADMIN_POS (1ULL << 62)
+
+/* The position of a consumed message. */
+static inline uint64_t scim_logged_seq(const scim_logged_t *m)
+{
+        return (m->admin ? SCIM_KAFKA_ADMIN_POS : 0) |
+               scim_kafka_seq(m->partition, m->offset);
+}
+
+/* Events that administer tenants and their credentials: in Kafka mode
+ * they travel on the admin topic only, and the fold refuses them from
+ * the data topic (anyone who may write data must not mint tokens). */
+static inline int scim_event_is_admin(const scim_event_t *ev)
+{
+        return ev->action == SCIM_ACT_TENANT_CREATE ||
+               ev->action == SCIM_ACT_TOKEN_ISSUE ||
+               ev->action == SCIM_ACT_TOKEN_REVOKE;
+}
+
 /*
  * Folds n messages already durable in the topic, in the given order (the
  * caller keeps each partition's order). Each is decoded and validated like
- * any event; in addition the message key must equal the event's tenant and
- * an event_id folded before is refused as a duplicate (409). View changes,
+ * any event; in addition the message key must equal the event's tenant, an
+ * event_id folded before is refused as a duplicate (409), an admin event
+ * (scim_event_is_admin) from the data topic is refused (403) and so is any
+ * other event from the admin topic (400). View changes,
  * change records and the next offset of every partition touched go in ONE
  * WriteBatch (not fsynced: Kafka is the durable log). verdicts[i] filled
  * for every message (the caller clears them). Returns 0, or -1 with err
@@ -328,5 +353,30 @@ long scim_store_log_scan(scim_store_t *st, uint64_t after, size_t max,
                          int (*fn)(void *ctx, uint64_t pos, const void *data,
                                    size_t len),
                          void *ctx, scim_err_t *err);
+
+/* ------------------------------------------ change stream (stream.c) */
+/*
+ * Change stream records (column family `stream`, key tenant \0 position
+ * u64 BE), written by the fold for every resource event, applied or
+ * refused; shape in README "Change stream".
+ */
+
+/* Calls fn(ctx, position, json, len) for the tenant's records with
+ * positions > after, in position (= apply) order, until fn returns
+ * nonzero, max_records were read, or max_bytes of records were read (at
+ * least one record is read when there is one). json is borrowed for the
+ * call. Returns the number read, or -1 with err. Any thread. */
+long scim_store_stream_read(scim_store_t *st, const char *tenant,
+                            uint64_t after, size_t max_records,
+                            size_t max_bytes,
+                            int (*fn)(void *ctx, uint64_t pos,
+                                      const char *json, size_t len),
+                            void *ctx, scim_err_t *err);
+
+/* Adds a function called (on the writer thread, must not block) after
+ * every durable fold batch; at most 4 per store (-1 beyond). unwatch
+ * removes it and returns only once no call of it is in flight. */
+int scim_store_watch(scim_store_t *st, void (*fn)(void *ctx), void *ctx);
+void scim_store_unwatch(scim_store_t *st, void (*fn)(void *ctx), void *ctx);
 
 #endif /* SCIM_PROJECTOR_H */

@@ -17,7 +17,7 @@
 static const char *cf_names[CF_COUNT] = {"default", "log",    "res",
                                          "idx",     "mem",    "tenant",
                                          "token",   "change",
-                                         "chidx"};
+                                         "chidx",   "stream"};
 
 /* Marks dst as being rebuilt. Replay writes without the WAL (a crash
  * means: run replay again into a new dir), so until the final flush the
@@ -214,6 +214,7 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
         }
         store_note_batch(st, verdicts, n);
         __atomic_store_n(&st->position, first + n - 1, __ATOMIC_RELEASE);
+        store_notify_folded(st); /* change stream readers (stream.c) */
         for (size_t i = 0; i < n; i++)
                 if (decoded[i] && event_changes_auth(&events[i])) {
                         __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);

@@ -60,6 +60,18 @@ int scim_store_kafka_offset(scim_store_t *st, const char *topic,
         return found;
 }
 
+/* The Action symbol, for what a refused message attempted (reports). */
+static const char *action_symbol(scim_action_t a)
+{
+        static const char *const names[] = {
+            "CREATE",        "REPLACE",     "PATCH",        "DELETE",
+            "REFUSED",       "TENANT_CREATE", "TOKEN_ISSUE", "TOKEN_REVOKE",
+            "REPORT_SAVE",   "REPORT_DELETE"};
+
+        return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a]
+                                                              : NULL;
+}
+
 /* Folds one decoded event, refusing it first when the message breaks the
  * topic contract (key != tenant) or repeats an event_id. */
 static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
@@ -78,7 +90,22 @@ static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
         }
         refused = *ev; /* shallow: nothing of it is freed here */
         refused.action = SCIM_ACT_REFUSED;
+        if (!refused.attempted_action && ev->action != SCIM_ACT_REFUSED)
+                refused.attempted_action = (char *)action_symbol(ev->action);
         refused.refused_scim_type = NULL;
+        if (m->admin != scim_event_is_admin(ev)) {
+                refused.refused_status = m->admin ? 400 : 403;
+                refused.refused_scim_type =
+                    m->admin ? (char *)"invalidValue" : NULL;
+                snprintf(detail, sizeof(detail), "%s",
+                         m->admin ? "the admin topic carries only tenant and "
+                                    "token events"
+                                  : "tenant and token events are accepted "
+                                    "only from the admin topic");
+                refused.refused_detail = detail;
+                fold_event(t, seq, &refused, NULL, v);
+                return;
+        }
         if (!ev->tenant || m->key_len != strlen(ev->tenant) ||
             memcmp(m->key, ev->tenant, m->key_len) != 0) {
                 refused.refused_status = 400;
@@ -119,6 +146,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
 {
         txn_t t;
         int32_t parts[MAX_PARTS];
+        const char *ptopic[MAX_PARTS];
         int64_t next[MAX_PARTS];
         size_t nparts = 0;
         scim_buf_t k = {0};
@@ -143,20 +171,22 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                          * asOf, history and the change stream read it */
                         unsigned char pk[8];
 
-                        scim_put_be64(pk, scim_kafka_seq(m->partition,
-                                                         m->offset));
+                        scim_put_be64(pk, scim_logged_seq(m));
                         txn_put(&t, CF_LOG, (char *)pk, 8,
                                 m->data ? m->data : "", m->len);
                 }
                 ok = scim_event_decode(m->data, m->len, &ev, &derr) == 0;
                 snprintf(m->event_id, sizeof(m->event_id), "%s",
                          ok ? ev.event_id : "");
-                fold_one(&t, scim_kafka_seq(m->partition, m->offset), m,
-                         ok ? &ev : NULL, &derr, &verdicts[i]);
-                if (ok && event_changes_auth(&ev))
+                fold_one(&t, scim_logged_seq(m), m, ok ? &ev : NULL, &derr,
+                         &verdicts[i]);
+                if (ok && m->admin && event_changes_auth(&ev))
                         auth_changed = 1;
                 scim_event_clear(&ev);
-                for (j = 0; j < nparts && parts[j] != m->partition; j++)
+                for (j = 0; j < nparts && (parts[j] != m->partition ||
+                                           strcmp(ptopic[j], m->topic ? m->topic
+                                                                      : topic));
+                     j++)
                         ;
                 if (j == nparts) {
                         if (nparts == MAX_PARTS) {
@@ -166,6 +196,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                                                    MAX_PARTS);
                                 goto out;
                         }
+                        ptopic[nparts] = m->topic ? m->topic : topic;
                         parts[nparts++] = m->partition;
                 }
                 next[j] = m->offset + 1;
@@ -173,7 +204,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
         for (size_t j = 0; j < nparts; j++) {
                 unsigned char be[8];
 
-                koff_key(&k, topic, parts[j]);
+                koff_key(&k, ptopic[j], parts[j]);
                 scim_put_be64(be, (uint64_t)next[j]);
                 txn_put(&t, CF_DEFAULT, k.data, k.len, (char *)be, 8);
         }
@@ -187,6 +218,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
         store_note_batch(st, verdicts, n);
         if (auth_changed) /* cached authentications are stale now */
                 __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
+        store_notify_folded(st); /* change stream readers (stream.c) */
         rc = 0;
 out:
         if (rc < 0)

@@ -25,7 +25,7 @@ for i in range(10):
         cut = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".%03dZ" % (int(time.time() * 1000) % 1000)
         time.sleep(0.3)
 node.stop()
-# offsets: 0 tenant, 1 token, 2..11 users u0..u9
+# data topic offsets 0..9: users u0..u9; admin topic: tenant, token
 
 
 def users_in(data):
@@ -49,8 +49,8 @@ c.ok(d == node.digest(), "full replay equals the live views", (d, node.digest())
 # 2. --until OFFSET (inclusive)
 upto = os.path.join(node.root, "upto")
 out = json.loads(cli("replay", "--kafka", kafka.bootstrap, "--into", upto, "--until", "4").stdout)
-c.ok(out["events"] == 5, "--until 4 folds offsets 0..4", out)
-c.ok(users_in(upto) == ["u0", "u1", "u2"], "--until 4 shows the first three users", users_in(upto))
+c.ok(out["events"] == 7, "--until 4 folds data offsets 0..4 and the admin topic (tenant, token)", out)
+c.ok(users_in(upto) == ["u0", "u1", "u2", "u3", "u4"], "--until 4 shows the first five users", users_in(upto))
 
 # 3. --until TIME
 attime = os.path.join(node.root, "attime")

@@ -38,14 +38,29 @@ class DevKafka:
             raise RuntimeError("devkafka %r: %s" % (line, out))
         return out[2:].strip()
 
-    def produce(self, key, data):
-        p, o = self.cmd("produce %s %s" % (key, data.hex())).split()
+    def produce(self, key, data, topic=None):
+        p, o = self.cmd("produce %s %s%s" % (key, data.hex(), " " + topic if topic else "")).split()
         return int(p), int(o)
 
-    def read(self, partition, offset):
-        key, headers, value = self.cmd("read %d %d" % (partition, offset)).split(" ")
+    def read(self, partition, offset, topic=None):
+        parts = self.cmd("read %d %d%s" % (partition, offset, " " + topic if topic else "")).split(" ")
+        key, headers, value = (parts + [""])[:3]   # a tombstone has no value
         hdrs = dict(h.split("=", 1) for h in headers.split(",")) if headers != "-" else {}
         return key, hdrs, bytes.fromhex(value)
+
+    def watermark(self, partition, topic=None):
+        lo, hi = self.cmd("watermark %d%s" % (partition, " " + topic if topic else "")).split()
+        return int(lo), int(hi)
+
+    def messages(self, topic, partitions):
+        """Every message of topic: list of (partition, offset, key, headers, value)."""
+        out = []
+        for p in range(partitions):
+            lo, hi = self.watermark(p, topic)
+            for off in range(lo, hi):
+                key, hdrs, value = self.read(p, off, topic)
+                out.append((p, off, key, hdrs, value))
+        return out
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

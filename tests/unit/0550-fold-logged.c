@@ -122,6 +122,8 @@ static void test_validation(void **state)
                   &b[7]);
 
         msg(&m[0], 0, 0, "t1", &b[0]);
+        m[0].admin = 1; /* tenant events come from the admin topic */
+        m[0].topic = "admin";
         msg(&m[1], 0, 1, "t1", &b[1]);
         msg(&m[2], 0, 2, "t1", &b[2]);
         msg(&m[3], 1, 0, "nope", &b[3]);
@@ -179,6 +181,8 @@ static void test_validation(void **state)
         assert_int_equal(next, 10);
         assert_int_equal(scim_store_kafka_offset(st, "topic", 3, &next), 0);
         assert_int_equal(scim_store_kafka_offset(st, "other", 0, &next), 0);
+        assert_int_equal(scim_store_kafka_offset(st, "admin", 0, &next), 1);
+        assert_int_equal(next, 1);
         for (int i = 0; i < 8; i++)
                 scim_buf_free(&b[i]);
 }
@@ -204,6 +208,8 @@ static void test_deterministic(void **state)
         msg(&m[1], 0, 1, "a", &b[2]);
         msg(&m[2], 1, 0, "b", &b[1]);
         msg(&m[3], 1, 1, "b", &b[3]);
+        m[0].admin = m[2].admin = 1;
+        m[0].topic = m[2].topic = "tp.admin";
         /* the other node sees partition 1 first */
         r[0] = m[2];
         r[1] = m[0];
@@ -232,11 +238,53 @@ static void test_deterministic(void **state)
                 scim_buf_free(&b[i]);
 }
 
+/* 5. the admin topic: a tenant or token event from the data topic is
+ * refused (403) and recorded; the admin topic takes nothing else (400);
+ * admin positions carry SCIM_KAFKA_ADMIN_POS */
+static void test_admin_topic(void **state)
+{
+        scim_buf_t b[3];
+        scim_logged_t m[3];
+        scim_verdict_t v[3];
+        scim_err_t err;
+        json_t *rec = NULL;
+
+        enc_event(SCIM_ACT_TENANT_CREATE, "evil", NULL, NULL, -1, NULL, &b[0]);
+        enc_event(SCIM_ACT_TENANT_CREATE, "good", NULL, NULL, -1, NULL, &b[1]);
+        enc_event(SCIM_ACT_CREATE, "good", "u", UJSON("u"), 0, NULL, &b[2]);
+        msg(&m[0], 0, 0, "evil", &b[0]);   /* data topic */
+        msg(&m[1], 0, 0, "good", &b[1]);   /* admin topic */
+        m[1].admin = 1;
+        m[1].topic = "adm";
+        msg(&m[2], 0, 1, "good", &b[2]);   /* a user event on the admin topic */
+        m[2].admin = 1;
+        m[2].topic = "adm";
+        assert_int_equal(scim_store_fold_logged(st, "dat", m, 3, v, &err), 0);
+        assert_int_equal(v[0].status, 403);
+        assert_non_null(strstr(v[0].detail, "admin topic"));
+        assert_int_equal(v[1].status, 201);
+        assert_true(v[1].seq == (SCIM_KAFKA_ADMIN_POS | scim_kafka_seq(0, 0)));
+        assert_int_equal(v[2].status, 400);
+        assert_int_equal(scim_store_tenant_exists(st, "evil"), 0);
+        assert_int_equal(scim_store_tenant_exists(st, "good"), 1);
+        assert_int_equal(scim_store_exists(st, "good", SCIM_RT_USER, "u"), 0);
+        /* the refusal is reported: a change record at its position */
+        assert_int_equal(scim_changes_get(st, "evil", v[0].seq, &rec, &err), 0);
+        assert_string_equal(
+            json_string_value(json_object_get(rec, "verdict")), "refused");
+        json_decref(rec);
+        for (int i = 0; i < 3; i++) {
+                scim_verdict_clear(&v[i]);
+                scim_buf_free(&b[i]);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_validation),
             cmocka_unit_test(test_deterministic),
+            cmocka_unit_test(test_admin_topic),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
