@@ -370,6 +370,68 @@ static int parse_uint(const char *s, long *out)
         return 0;
 }
 
+/* Fast path of a user list whose filter is answered by one point lookup
+ * (`userName eq` or `id eq`, maybe and-ed with more conditions), first
+ * page, no projection: the filter is checked on the parsed resource, the
+ * answer splices the stored text (as GET by id does) instead of building
+ * and re-serialising a ListResponse. Sets *done when it answered. */
+static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
+                                     req_t *r, const char *tenant,
+                                     const scim_filter_t *f, int *done)
+{
+        static const char head[] =
+            "{\"schemas\":[\"" SCIM_URN_LIST "\"],\"totalResults\":";
+        const char *value = NULL, *host;
+        scim_index_t ix = scim_filter_index_hint(f, SCIM_RT_USER, &value);
+        char id[SCIM_MAX_ID_LEN + 1], loc[1024], *lj;
+        scim_buf_t raw = {0}, o = {0};
+        json_t *res = NULL, *ls;
+        scim_err_t e;
+        enum MHD_Result rc;
+
+        *done = 0;
+        if (!value || (ix != SCIM_IDX_USERNAME && ix != SCIM_IDX_ID))
+                return MHD_NO;
+        *done = 1;
+        scim_err_clear(&e);
+        if (ix == SCIM_IDX_ID)
+                snprintf(id, sizeof(id), "%s", value);
+        if ((ix == SCIM_IDX_ID && strlen(value) <= SCIM_MAX_ID_LEN) ||
+            (ix == SCIM_IDX_USERNAME &&
+             scim_store_find_username(api->st, tenant, value, id,
+                                      sizeof(id))))
+                if (scim_store_get_raw(api->st, tenant, SCIM_RT_USER, id, &raw,
+                                       &e) == 0)
+                        res = scim_json_load(raw.data, raw.len);
+        scim_buf_puts(&o, head);
+        if (!res || !scim_filter_match(f, res) || raw.len < 2 ||
+            raw.data[raw.len - 1] != '}' || raw.data[raw.len - 2] != '}') {
+                scim_buf_puts(&o, "0,\"startIndex\":1,\"itemsPerPage\":0,"
+                                  "\"Resources\":[]}");
+        } else {
+                host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+                snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/Users/%s",
+                         api->tls ? "https" : "http",
+                         host ? host : "localhost", tenant, id);
+                ls = json_string(loc);
+                lj = scim_json_dumps(ls);
+                json_decref(ls);
+                scim_buf_puts(&o, "1,\"startIndex\":1,\"itemsPerPage\":1,"
+                                  "\"Resources\":[");
+                scim_buf_append(&o, raw.data, raw.len - 2);
+                scim_buf_puts(&o, ",\"location\":");
+                scim_buf_puts(&o, lj ? lj : "null");
+                scim_buf_puts(&o, "}}]}");
+                free(lj);
+        }
+        rc = o.data ? send_text(c, r, 200, o.data, o.len, NULL, NULL, 0)
+                    : fail(c, r, 503, NULL, "out of memory");
+        json_decref(res);
+        scim_buf_free(&raw);
+        scim_buf_free(&o);
+        return rc;
+}
+
 static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                             req_t *r, const char *tenant, scim_rtype_t rt,
                             json_t *q)
@@ -404,6 +466,16 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         if (qget(q, "filter") && *qget(q, "filter") &&
             scim_filter_parse(rt, qget(q, "filter"), &f, &e) < 0)
                 return send_error(c, r, &e);
+        if (f && rt == SCIM_RT_USER && !cursor && start == 1 && count >= 1 &&
+            !qget(q, "attributes") && !qget(q, "excludedattributes")) {
+                int done;
+
+                rc = list_one_fast(c, api, r, tenant, f, &done);
+                if (done) {
+                        scim_filter_free(f);
+                        return rc;
+                }
+        }
         memset(&query, 0, sizeof(query));
         query.filter = f;
         query.start_index = (size_t)start;

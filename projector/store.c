@@ -279,7 +279,7 @@ uint64_t scim_store_log_each(scim_store_t *st, uint64_t until_seq,
 
 /* Events per replay batch: large enough that per-batch costs (the write,
  * counters read once per batch) vanish, small enough that the overlay
- * stays a few MiB. */
+ * and the two batches in flight stay a few MiB. */
 #define REPLAY_BATCH 2000
 
 
@@ -312,68 +312,148 @@ static void flush_all(scim_store_t *st)
         rocksdb_flushoptions_destroy(fo);
 }
 
+/* One replay batch: log records as read, decoded events, fold inputs. */
+typedef struct rbatch {
+        scim_buf_t enc[REPLAY_BATCH];
+        scim_event_t evs[REPLAY_BATCH];
+        scim_err_t derrs[REPLAY_BATCH];
+        int decoded[REPLAY_BATCH];
+        size_t n;
+        uint64_t first;
+        int full; /* under rp->mu: filled, waiting for the fold */
+} rbatch_t;
+
+/* Replay runs in two stages on two threads: the reader reads the log,
+ * decodes every event and parses its resource JSON (pure work that
+ * depends on nothing but the bytes) into one batch while the folder
+ * thread folds the other one. The fold itself stays sequential. */
+typedef struct replay {
+        scim_store_t *src;
+        uint64_t until_seq;
+        rbatch_t b[2];
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int done, stop; /* reader finished / folder gave up */
+} replay_t;
+
+static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
+{
+        rb->n = 0;
+        while (rb->n < REPLAY_BATCH && rocksdb_iter_valid(it)) {
+                size_t kl, vl, i = rb->n;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+                uint64_t seq = kl == 8 ? scim_get_be64((unsigned char *)k) : 0;
+                scim_event_t *ev = &rb->evs[i];
+
+                if (rp->until_seq && seq > rp->until_seq)
+                        break;
+                if (i == 0)
+                        rb->first = seq;
+                rb->enc[i].len = 0;
+                scim_buf_append(&rb->enc[i], v, vl);
+                scim_event_clear(ev);
+                scim_err_clear(&rb->derrs[i]);
+                rb->decoded[i] =
+                    scim_event_decode(v, vl, ev, &rb->derrs[i]) == 0;
+                if (rb->decoded[i] && ev->resource_json &&
+                    (ev->action == SCIM_ACT_CREATE ||
+                     ev->action == SCIM_ACT_REPLACE ||
+                     ev->action == SCIM_ACT_PATCH))
+                        /* what the fold would parse (NULL if it cannot:
+                         * the fold then parses and refuses it itself) */
+                        ev->resource_parsed = scim_json_load(
+                            ev->resource_json, strlen(ev->resource_json));
+                rb->n++;
+                rocksdb_iter_next(it);
+        }
+}
+
+/* Reader thread: fills the two batches in turn until the log ends. */
+static void *replay_reader(void *arg)
+{
+        replay_t *rp = arg;
+        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+            rp->src->db, rp->src->ro, rp->src->cf[CF_LOG]);
+        int k = 0;
+
+        rocksdb_iter_seek_to_first(it);
+        for (;;) {
+                rbatch_t *rb = &rp->b[k];
+
+                pthread_mutex_lock(&rp->mu);
+                while (rb->full && !rp->stop)
+                        pthread_cond_wait(&rp->cv, &rp->mu);
+                pthread_mutex_unlock(&rp->mu);
+                if (rp->stop)
+                        break;
+                rbatch_fill(rp, it, rb);
+                pthread_mutex_lock(&rp->mu);
+                if (rb->n)
+                        rb->full = 1;
+                else
+                        rp->done = 1;
+                pthread_cond_broadcast(&rp->cv);
+                pthread_mutex_unlock(&rp->mu);
+                if (!rb->n)
+                        break;
+                k ^= 1;
+        }
+        rocksdb_iter_destroy(it);
+        return NULL;
+}
+
 int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                       void (*progress)(uint64_t done, uint64_t total),
                       scim_err_t *err)
 {
-        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
-            src->db, src->ro, src->cf[CF_LOG]);
-        scim_buf_t *enc = calloc(REPLAY_BATCH, sizeof(*enc));
-        scim_event_t *evs = calloc(REPLAY_BATCH, sizeof(*evs));
-        scim_err_t *derrs = calloc(REPLAY_BATCH, sizeof(*derrs));
+        replay_t *rp = calloc(1, sizeof(*rp));
         scim_verdict_t *vs = calloc(REPLAY_BATCH, sizeof(*vs));
-        int *decoded = calloc(REPLAY_BATCH, sizeof(*decoded));
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
         uint64_t total = until_seq && until_seq < src->position ? until_seq
                                                                  : src->position;
         uint64_t done = 0;
         int64_t last = scim_now_ms();
-        int rc = 0;
+        int rc = 0, k = 0, started = 0;
+        pthread_t thr;
 
-        if (!enc || !evs || !derrs || !vs || !decoded) {
+        if (!rp || !vs) {
                 rc = scim_err_set(err, 500, NULL, "out of memory");
                 goto out;
         }
+        rp->src = src;
+        rp->until_seq = until_seq;
+        pthread_mutex_init(&rp->mu, NULL);
+        pthread_cond_init(&rp->cv, NULL);
         rocksdb_writeoptions_disable_WAL(wo, 1);
         if (replay_mark_set(dst, 1) < 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot write to the new dir");
                 goto out;
         }
-        rocksdb_iter_seek_to_first(it);
+        if (pthread_create(&thr, NULL, replay_reader, rp) != 0) {
+                rc = scim_err_set(err, 500, NULL, "cannot start a thread");
+                goto out;
+        }
+        started = 1;
         while (rc == 0) {
-                size_t n = 0;
-                uint64_t first = 0;
+                rbatch_t *rb = &rp->b[k];
 
-                while (n < REPLAY_BATCH && rocksdb_iter_valid(it)) {
-                        size_t kl, vl;
-                        const char *k = rocksdb_iter_key(it, &kl);
-                        const char *v = rocksdb_iter_value(it, &vl);
-                        uint64_t seq = kl == 8
-                                           ? scim_get_be64((unsigned char *)k)
-                                           : 0;
-
-                        if (until_seq && seq > until_seq)
-                                break;
-                        if (n == 0)
-                                first = seq;
-                        enc[n].len = 0;
-                        scim_buf_append(&enc[n], v, vl);
-                        scim_event_clear(&evs[n]);
-                        scim_err_clear(&derrs[n]);
-                        decoded[n] = scim_event_decode(v, vl, &evs[n],
-                                                       &derrs[n]) == 0;
-                        n++;
-                        rocksdb_iter_next(it);
-                }
-                if (n == 0)
-                        break;
-                rc = fold_write(dst, enc, evs, decoded, derrs, n, first, vs,
-                                wo, err);
-                for (size_t i = 0; i < n; i++) {
+                pthread_mutex_lock(&rp->mu);
+                while (!rb->full && !rp->done)
+                        pthread_cond_wait(&rp->cv, &rp->mu);
+                pthread_mutex_unlock(&rp->mu);
+                if (!rb->full)
+                        break; /* the log ended */
+                rc = fold_write(dst, rb->enc, rb->evs, rb->decoded, rb->derrs,
+                                rb->n, rb->first, vs, wo, err);
+                for (size_t i = 0; i < rb->n; i++)
                         scim_verdict_clear(&vs[i]);
-                        scim_event_clear(&evs[i]);
-                }
-                done += n;
+                done += rb->n;
+                pthread_mutex_lock(&rp->mu);
+                rb->full = 0;
+                pthread_cond_broadcast(&rp->cv);
+                pthread_mutex_unlock(&rp->mu);
+                k ^= 1;
                 if (progress && scim_now_ms() - last >= 1000) {
                         progress(done, total);
                         last = scim_now_ms();
@@ -390,15 +470,25 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 flush_all(dst);
         }
 out:
-        for (size_t i = 0; enc && i < REPLAY_BATCH; i++)
-                scim_buf_free(&enc[i]);
-        free(enc);
-        free(evs);
-        free(derrs);
+        if (started) {
+                pthread_mutex_lock(&rp->mu);
+                rp->stop = 1;
+                pthread_cond_broadcast(&rp->cv);
+                pthread_mutex_unlock(&rp->mu);
+                pthread_join(thr, NULL);
+        }
+        if (rp) {
+                for (int j = 0; j < 2; j++)
+                        for (size_t i = 0; i < REPLAY_BATCH; i++) {
+                                scim_event_clear(&rp->b[j].evs[i]);
+                                scim_buf_free(&rp->b[j].enc[i]);
+                        }
+                pthread_mutex_destroy(&rp->mu);
+                pthread_cond_destroy(&rp->cv);
+        }
+        free(rp);
         free(vs);
-        free(decoded);
         rocksdb_writeoptions_destroy(wo);
-        rocksdb_iter_destroy(it);
         return rc;
 }
 

@@ -70,6 +70,23 @@ try:
     st, _, j = cb.get("/Users?cursor&count=1")
     c.ok(st == 200 and j["totalResults"] == 1 and "nextCursor" not in j, "tenant b alone", j)
 
+    # `userName eq` / `id eq` lists answered by one lookup (fast path) say
+    # what the general list path says (a cursor takes the general path)
+    for f in ('userName+eq+%22p03@x%22', 'userName+eq+%22P03@X%22', 'id+eq+%22' + ids[4] + '%22',
+              'userName+eq+%22p03@x%22+and+title+eq+%22odd%22', 'userName+eq+%22p04@x%22+and+title+eq+%22odd%22',
+              'userName+eq+%22nobody@x%22', 'id+eq+%22nope%22'):
+        st, _, fast = ca.get("/Users?filter=" + f)
+        st2, _, slow = ca.get("/Users?cursor&filter=" + f)
+        c.ok(st == st2 == 200 and fast["Resources"] == slow["Resources"] and
+             fast["totalResults"] == slow["totalResults"] == len(fast["Resources"]) and
+             fast["startIndex"] == 1 and fast["itemsPerPage"] == len(fast["Resources"]),
+             "filter %s: one-lookup answer equals the general one" % f, (fast, slow))
+    st, _, j = ca.get('/Users?filter=userName+eq+%22p03@x%22')
+    c.ok(len(j["Resources"]) == 1 and j["Resources"][0]["meta"]["location"].endswith("/Users/" + j["Resources"][0]["id"]),
+         "one-lookup answer carries meta.location", j)
+    st, _, j = cb.get('/Users?filter=userName+eq+%22p03@x%22')
+    c.ok(st == 200 and j["totalResults"] == 0, "one-lookup answer stays in its tenant", j)
+
     # index paging: sequential pages (remembered positions) == fresh pages
     def index_pages():
         out = []
