@@ -22,7 +22,8 @@ for i in range(10):
     ids.append(j["id"])
     if i == 5:
         time.sleep(0.3)
-        cut = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".%03dZ" % (int(time.time() * 1000) % 1000)
+        now = time.time()
+        cut = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
         time.sleep(0.3)
 node.stop()
 # data topic offsets 0..9: users u0..u9; admin topic: tenant, token
