@@ -318,9 +318,24 @@ static inline uint64_t scim_logged_seq(const scim_logged_t *m)
  * the data topic (anyone who may write data must not mint tokens). */
 static inline int scim_event_is_admin(const scim_event_t *ev)
 {
-        return ev->action == SCIM_ACT_TENANT_CREATE ||
-               ev->action == SCIM_ACT_TOKEN_ISSUE ||
-               ev->action == SCIM_ACT_TOKEN_REVOKE;
+        switch (ev->action) {
+        case SCIM_ACT_TENANT_CREATE:
+        case SCIM_ACT_TOKEN_ISSUE:
+        case SCIM_ACT_TOKEN_REVOKE:
+        case SCIM_ACT_SCHEMA_PUT:
+        case SCIM_ACT_SCHEMA_DELETE:
+        case SCIM_ACT_TENANT_UPDATE:
+        case SCIM_ACT_TENANT_DISABLE:
+        case SCIM_ACT_TENANT_ENABLE:
+        case SCIM_ACT_TENANT_DELETE:
+        case SCIM_ACT_TOKEN_ROTATE:
+        case SCIM_ACT_CLIENT_REGISTER:
+        case SCIM_ACT_CLIENT_REVOKE:
+        case SCIM_ACT_KEY_ROTATE:
+                return 1;
+        default:
+                return 0;
+        }
 }
 
 /*

@@ -146,6 +146,11 @@ enum {
         F_TOKEN_HASH,
         F_TOKEN_SCOPE,
         F_ATTEMPTED_ACTION,
+        F_RESOURCE_TYPE_NAME,
+        F_ADMIN_JSON,
+        F_EXPIRES_MS,
+        F_SEALED_JSON,
+        F_KEY_ID,
         F_COUNT
 };
 
@@ -181,6 +186,11 @@ static const struct field_def {
     [F_TOKEN_HASH] = {"token_hash", SH_OPT_STRING, 1},
     [F_TOKEN_SCOPE] = {"token_scope", SH_OPT_STRING, 2},
     [F_ATTEMPTED_ACTION] = {"attempted_action", SH_OPT_STRING, 2},
+    [F_RESOURCE_TYPE_NAME] = {"resource_type_name", SH_OPT_STRING, 3},
+    [F_ADMIN_JSON] = {"admin_json", SH_OPT_STRING, 3},
+    [F_EXPIRES_MS] = {"expires_ms", SH_LONG, 3},
+    [F_SEALED_JSON] = {"sealed_json", SH_OPT_STRING, 3},
+    [F_KEY_ID] = {"key_id", SH_OPT_STRING, 3},
 };
 
 struct sym_def {
@@ -192,6 +202,7 @@ static const struct sym_def RTYPE_SYMS[] = {
     {"NONE", 0},
     {"USER", SCIM_RT_USER},
     {"GROUP", SCIM_RT_GROUP},
+    {"CUSTOM", SCIM_RT_CUSTOM},
     {NULL, 0},
 };
 
@@ -206,6 +217,16 @@ static const struct sym_def ACTION_SYMS[] = {
     {"TOKEN_REVOKE", SCIM_ACT_TOKEN_REVOKE},
     {"REPORT_SAVE", SCIM_ACT_REPORT_SAVE},
     {"REPORT_DELETE", SCIM_ACT_REPORT_DELETE},
+    {"SCHEMA_PUT", SCIM_ACT_SCHEMA_PUT},
+    {"SCHEMA_DELETE", SCIM_ACT_SCHEMA_DELETE},
+    {"TENANT_UPDATE", SCIM_ACT_TENANT_UPDATE},
+    {"TENANT_DISABLE", SCIM_ACT_TENANT_DISABLE},
+    {"TENANT_ENABLE", SCIM_ACT_TENANT_ENABLE},
+    {"TENANT_DELETE", SCIM_ACT_TENANT_DELETE},
+    {"TOKEN_ROTATE", SCIM_ACT_TOKEN_ROTATE},
+    {"CLIENT_REGISTER", SCIM_ACT_CLIENT_REGISTER},
+    {"CLIENT_REVOKE", SCIM_ACT_CLIENT_REVOKE},
+    {"KEY_ROTATE", SCIM_ACT_KEY_ROTATE},
     {NULL, 0},
 };
 
@@ -1047,6 +1068,10 @@ void scim_event_clear(scim_event_t *ev)
         free(ev->token_hash);
         free(ev->token_scope);
         free(ev->attempted_action);
+        free(ev->resource_type_name);
+        free(ev->admin_json);
+        free(ev->sealed_json);
+        free(ev->key_id);
         memset(ev, 0, sizeof(*ev));
 }
 
@@ -1063,6 +1088,8 @@ static void ev_set_defaults(scim_event_t *ev, int writer_version)
         ev->expect_version = -1;
         ev->token_scope = NULL;      /* since 2: default null */
         ev->attempted_action = NULL; /* since 2: default null */
+        ev->expires_ms = 0;          /* since 3: default 0; the strings
+                                        added in 3 default to null */
 }
 
 static int uuid_valid(const char *s, size_t n)
@@ -1472,6 +1499,7 @@ static int rd_field(rd_t *r, const evver_t *v, int f, const nd_t *w,
                 return 0;
         case F_TIME_MS:
         case F_EXPECT_VERSION:
+        case F_EXPIRES_MS:
                 if (w->kind == ND_INT) {
                         if (rd_int(r, &i32))
                                 return -1;
@@ -1479,7 +1507,9 @@ static int rd_field(rd_t *r, const evver_t *v, int f, const nd_t *w,
                 } else if (rd_long(r, &i64)) {
                         return -1;
                 }
-                *(f == F_TIME_MS ? &ev->time_ms : &ev->expect_version) = i64;
+                *(f == F_TIME_MS          ? &ev->time_ms
+                  : f == F_EXPECT_VERSION ? &ev->expect_version
+                                          : &ev->expires_ms) = i64;
                 return 0;
         case F_ACTOR:
                 return rd_text(r, &ev->actor);
@@ -1509,6 +1539,14 @@ static int rd_field(rd_t *r, const evver_t *v, int f, const nd_t *w,
                 return rd_opt_text(r, w, &ev->token_scope);
         case F_ATTEMPTED_ACTION:
                 return rd_opt_text(r, w, &ev->attempted_action);
+        case F_RESOURCE_TYPE_NAME:
+                return rd_opt_text(r, w, &ev->resource_type_name);
+        case F_ADMIN_JSON:
+                return rd_opt_text(r, w, &ev->admin_json);
+        case F_SEALED_JSON:
+                return rd_opt_text(r, w, &ev->sealed_json);
+        case F_KEY_ID:
+                return rd_opt_text(r, w, &ev->key_id);
         }
         return rd_fail(r, "unmapped field");
 }
@@ -1587,7 +1625,9 @@ static int ev_check(const scim_event_t *ev, scim_err_t *err)
                               ev->resource_json,  ev->refused_scim_type,
                               ev->refused_detail, ev->request_digest,
                               ev->token_id,       ev->token_hash,
-                              ev->token_scope,    ev->attempted_action};
+                              ev->token_scope,    ev->attempted_action,
+                              ev->resource_type_name, ev->admin_json,
+                              ev->sealed_json,    ev->key_id};
         size_t text = 0;
 
         if (!uuid_valid(ev->event_id, strnlen(ev->event_id, 37)))
@@ -1595,11 +1635,11 @@ static int ev_check(const scim_event_t *ev, scim_err_t *err)
         if (!ev->tenant)
                 return scim_err_set(err, 500, "", "event has no tenant");
         if (ev->rtype != 0 && ev->rtype != SCIM_RT_USER &&
-            ev->rtype != SCIM_RT_GROUP)
+            ev->rtype != SCIM_RT_GROUP && ev->rtype != SCIM_RT_CUSTOM)
                 return scim_err_set(err, 500, "", "bad resource type %d",
                                     (int)ev->rtype);
         if ((int)ev->action < SCIM_ACT_CREATE ||
-            ev->action > SCIM_ACT_REPORT_DELETE)
+            ev->action > SCIM_ACT_LAST)
                 return scim_err_set(err, 500, "", "bad action %d",
                                     (int)ev->action);
         if (ev->n_added > EV_MAX_ITEMS || ev->n_removed > EV_MAX_ITEMS)
@@ -1722,9 +1762,12 @@ static int fill_record(const evver_t *v, const scim_event_t *ev,
                         rc = idx < 0 || avro_value_set_enum(&val, idx);
                         break;
                 case F_TIME_MS:
-                case F_EXPECT_VERSION: {
-                        int64_t x =
-                            f == F_TIME_MS ? ev->time_ms : ev->expect_version;
+                case F_EXPECT_VERSION:
+                case F_EXPIRES_MS: {
+                        int64_t x = f == F_TIME_MS ? ev->time_ms
+                                    : f == F_EXPECT_VERSION
+                                        ? ev->expect_version
+                                        : ev->expires_ms;
 
                         if (w->kind == ND_LONG)
                                 rc = avro_value_set_long(&val, x);
@@ -1795,6 +1838,18 @@ static int fill_record(const evver_t *v, const scim_event_t *ev,
                         break;
                 case F_ATTEMPTED_ACTION:
                         rc = set_opt_string(&val, w, ev->attempted_action);
+                        break;
+                case F_RESOURCE_TYPE_NAME:
+                        rc = set_opt_string(&val, w, ev->resource_type_name);
+                        break;
+                case F_ADMIN_JSON:
+                        rc = set_opt_string(&val, w, ev->admin_json);
+                        break;
+                case F_SEALED_JSON:
+                        rc = set_opt_string(&val, w, ev->sealed_json);
+                        break;
+                case F_KEY_ID:
+                        rc = set_opt_string(&val, w, ev->key_id);
                         break;
                 }
                 if (rc)

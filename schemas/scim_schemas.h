@@ -34,6 +34,8 @@
 typedef enum scim_rtype {
         SCIM_RT_USER = 'U',
         SCIM_RT_GROUP = 'G',
+        SCIM_RT_CUSTOM = 'C', /* since event v3: a tenant-defined type,
+                                 named by the event's resource_type_name */
 } scim_rtype_t;
 
 /* Loads and checks the compiled-in SCIM and Avro schemas. Call once at
@@ -236,6 +238,19 @@ typedef enum scim_action {
         SCIM_ACT_TOKEN_REVOKE = 7,
         SCIM_ACT_REPORT_SAVE = 8,   /* since v2: saved report definition */
         SCIM_ACT_REPORT_DELETE = 9, /* since v2 */
+        /* since v3 (see schemas/avro/event.v3.avsc for each one's fields) */
+        SCIM_ACT_SCHEMA_PUT = 10,      /* tenant model definition stored */
+        SCIM_ACT_SCHEMA_DELETE = 11,   /* ... removed */
+        SCIM_ACT_TENANT_UPDATE = 12,   /* tenant settings (admin_json) */
+        SCIM_ACT_TENANT_DISABLE = 13,  /* all credentials refused */
+        SCIM_ACT_TENANT_ENABLE = 14,
+        SCIM_ACT_TENANT_DELETE = 15,   /* deleted, data key destroyed */
+        SCIM_ACT_TOKEN_ROTATE = 16,    /* new token; old valid until
+                                          expires_ms */
+        SCIM_ACT_CLIENT_REGISTER = 17, /* OAuth 2.0 client */
+        SCIM_ACT_CLIENT_REVOKE = 18,
+        SCIM_ACT_KEY_ROTATE = 19,      /* new signing key (key_id) */
+        SCIM_ACT_LAST = SCIM_ACT_KEY_ROTATE,
 } scim_action_t;
 
 typedef struct scim_member {
@@ -297,6 +312,16 @@ typedef struct scim_event {
                                    the reports API */
         char *attempted_action; /* REFUSED: "CREATE", "REPLACE", "PATCH",
                                    "DELETE" or NULL */
+
+        /* since schema v3 (NULL / 0 when an older writer lacks them) */
+        char *resource_type_name; /* rtype SCIM_RT_CUSTOM: the type's name */
+        char *admin_json;  /* payload of administration events (schema
+                              definitions, tenant settings, client
+                              metadata); never a secret */
+        int64_t expires_ms; /* credential expiry / old token's end, 0 none */
+        char *sealed_json; /* resource_json sealed with the tenant data key
+                              (base64); resource_json is then NULL */
+        char *key_id;      /* data key of sealed_json, or signing key */
 } scim_event_t;
 
 /* Frees every owned field and zeroes *ev (schema_version stays 0). */

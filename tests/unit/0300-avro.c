@@ -108,6 +108,11 @@ static void assert_events_equal(const scim_event_t *a, const scim_event_t *b)
         assert_str_eq_null(a->token_hash, b->token_hash);
         assert_str_eq_null(a->token_scope, b->token_scope);
         assert_str_eq_null(a->attempted_action, b->attempted_action);
+        assert_str_eq_null(a->resource_type_name, b->resource_type_name);
+        assert_str_eq_null(a->admin_json, b->admin_json);
+        assert_str_eq_null(a->sealed_json, b->sealed_json);
+        assert_str_eq_null(a->key_id, b->key_id);
+        assert_int_equal(a->expires_ms, b->expires_ms);
         assert_int_equal(a->n_added, b->n_added);
         for (size_t i = 0; i < a->n_added; i++) {
                 assert_string_equal(a->added[i].value, b->added[i].value);
@@ -172,6 +177,11 @@ static void sample_event(scim_event_t *ev, scim_action_t action)
             "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae";
         ev->token_scope = "reports";    /* since v2 */
         ev->attempted_action = "PATCH"; /* since v2 */
+        ev->resource_type_name = "Role";  /* since v3 */
+        ev->admin_json = "{\"rules\":[]}";
+        ev->expires_ms = 1795359999000LL;
+        ev->sealed_json = "bm9uY2VjaXBoZXJ0YWc=";
+        ev->key_id = "k1";
 }
 
 /* Encodes the sample event (caller frees b). */
@@ -356,7 +366,7 @@ static void test_round_trip_every_action(void **state)
         scim_event_t ev;
 
         (void)state;
-        for (int a = SCIM_ACT_CREATE; a <= SCIM_ACT_REPORT_DELETE; a++) {
+        for (int a = SCIM_ACT_CREATE; a <= SCIM_ACT_LAST; a++) {
                 sample_event(&ev, (scim_action_t)a);
                 round_trip(&ev);
                 /* Same action with every optional field NULL, empty
@@ -366,6 +376,9 @@ static void test_round_trip_every_action(void **state)
                 ev.refused_scim_type = ev.refused_detail = NULL;
                 ev.request_digest = ev.token_id = ev.token_hash = NULL;
                 ev.token_scope = ev.attempted_action = NULL;
+                ev.resource_type_name = ev.admin_json = NULL;
+                ev.sealed_json = ev.key_id = NULL;
+                ev.expires_ms = 0;
                 ev.n_added = ev.n_removed = 0;
                 ev.added = NULL;
                 ev.removed = NULL;
@@ -473,7 +486,7 @@ static void test_encode_rejects_bad_events(void **state)
         assert_int_equal(scim_event_encode(&ev, &b, &err), -1);
 
         sample_event(&ev, SCIM_ACT_CREATE);
-        ev.action = (scim_action_t)(SCIM_ACT_REPORT_DELETE + 1);
+        ev.action = (scim_action_t)(SCIM_ACT_LAST + 1);
         assert_int_equal(scim_event_encode(&ev, &b, &err), -1);
 
         sample_event(&ev, SCIM_ACT_CREATE);
@@ -912,6 +925,16 @@ static void test_every_version_readable(void **state)
                 } else {
                         assert_null(d.token_scope);
                         assert_null(d.attempted_action);
+                }
+                /* v3 added resource_type_name, admin_json, sealed_json,
+                 * key_id (default null) and expires_ms (default 0) */
+                if (version >= 3) {
+                        assert_string_equal(d.admin_json, "admin_json");
+                        assert_string_equal(d.key_id, "key_id");
+                } else {
+                        assert_null(d.admin_json);
+                        assert_null(d.key_id);
+                        assert_int_equal(d.expires_ms, 0);
                 }
                 scim_event_clear(&d);
 
