@@ -41,6 +41,8 @@ static const char *usage_main =
 static const char *usage_serve =
     "usage: scimlog serve [--data DIR] [--listen HOST:PORT] [--max-body N]\n"
     "                     [--threads N] [--tls-cert PEM --tls-key PEM]\n"
+    "                     [--max-connections N] [--header-timeout S]\n"
+    "                     [--idle-timeout S] [--drain-timeout S]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -48,7 +50,14 @@ static const char *usage_serve =
     "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
     "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
     "--max-body 1048576 bytes, --threads = number of cores.\n"
-    "GET /healthz answers 200 once ready. SIGINT/SIGTERM stop cleanly.\n"
+    "GET /healthz answers 200 once ready. SIGINT/SIGTERM stop cleanly:\n"
+    "no new connections, requests in progress (writes waiting for their\n"
+    "commit too) are answered, for at most --drain-timeout (default 10) s.\n"
+    "Connections: at most --max-connections (default 10000, capped by the\n"
+    "open-file limit minus 1024); headers must arrive within\n"
+    "--header-timeout (default 10) s of connecting, keep-alive connections\n"
+    "idle at most --idle-timeout (default 30) s, and above 90% of the\n"
+    "limit the oldest idle connections are closed.\n"
     "With --kafka the log is the Kafka topic T (default scim.events) on\n"
     "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
@@ -214,6 +223,10 @@ static int cmd_serve(int argc, char **argv)
             {"kafka-timeout", required_argument, NULL, 'M'},
             {"kafka-fetch-wait", required_argument, NULL, 'W'},
             KAFKA_MORE_OPTIONS
+            {"max-connections", required_argument, NULL, 1001},
+            {"header-timeout", required_argument, NULL, 1002},
+            {"idle-timeout", required_argument, NULL, 1003},
+            {"drain-timeout", required_argument, NULL, 1004},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -269,6 +282,32 @@ static int cmd_serve(int argc, char **argv)
                 case 'S':
                         kafka_more_option(c, &kcfg);
                         break;
+                case 1001:
+                case 1002:
+                case 1003:
+                case 1004: {
+                        char *end = NULL;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        unsigned lo = c == 1001 ? 16 : 1;
+
+                        if (!end || *end || v < lo || v > 1000000)
+                                return fail("--%s wants a number from %u "
+                                            "to 1000000, got '%s'",
+                                            c == 1001   ? "max-connections"
+                                            : c == 1002 ? "header-timeout"
+                                            : c == 1003 ? "idle-timeout"
+                                                        : "drain-timeout",
+                                            lo, optarg);
+                        if (c == 1001)
+                                cfg.max_conns = (unsigned)v;
+                        else if (c == 1002)
+                                cfg.header_timeout_s = (unsigned)v;
+                        else if (c == 1003)
+                                cfg.idle_timeout_s = (unsigned)v;
+                        else
+                                cfg.drain_ms = (unsigned)v * 1000u;
+                        break;
+                }
                 case 'h':
                         fputs(usage_serve, stdout);
                         return 0;

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/admin_internal.h"
+#include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
 #include "api/reports_internal.h"
 #include "api/scim_api.h"
@@ -35,6 +37,10 @@ struct scim_api {
         int access_log;
         char *cert, *key;
         scim_stream_hub_t *stream; /* change stream waiters (api/stream.c) */
+        unsigned conn_limit;
+        scim_conn_guard_t *guard;  /* connection deadlines, shedding */
+        unsigned drain_ms;         /* shutdown: longest wait for requests */
+        volatile int stopping;     /* new requests get 503 + close */
 };
 
 typedef struct req {
@@ -45,6 +51,7 @@ typedef struct req {
         int done;
         scim_write_result_t result;
         struct MHD_Connection *conn;
+        int close; /* answer with Connection: close (shutting down) */
         char request_id[72];
 } req_t;
 
@@ -63,6 +70,9 @@ static enum MHD_Result send_text(struct MHD_Connection *c, req_t *r,
                                 "application/scim+json; charset=utf-8");
         if (r && r->request_id[0])
                 MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+        if (r && r->close)
+                MHD_add_response_header(resp, "Connection", "close");
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
         if (etag)
                 MHD_add_response_header(resp, "ETag", etag);
         if (location)
@@ -758,7 +768,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                     c, MHD_HEADER_KIND, "Content-Length");
 
                 r->started = 1;
+                scim_conn_guard_busy(api->guard, c);
                 set_request_id(c, r);
+                if (api->stopping) { /* draining for shutdown */
+                        r->close = 1;
+                        return fail(c, r, 503, NULL,
+                                    "the server is shutting down; retry "
+                                    "on another node or after restart");
+                }
                 if (cl && strtoull(cl, NULL, 10) > api->max_body)
                         r->too_big = 1;
                 return MHD_YES;
@@ -828,8 +845,11 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
+        scim_api_t *api = cls;
         req_t *r = *con_cls;
 
+        (void)toe;
+        scim_conn_guard_idle(api->guard, c);
         if (!r)
                 return;
         json_decref(r->result.resource);
@@ -921,6 +941,27 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
         }
         api->stream = scim_stream_hub_new(st); /* NULL: streams answer 503 */
         {
+                /* connections: as configured, within the descriptors left
+                 * after RocksDB, Kafka and the log (1,024 kept back) */
+                unsigned budget = scim_conn_guard_fd_budget();
+                unsigned limit = cfg->max_conns ? cfg->max_conns
+                                                : SCIM_MAX_CONNS_DEFAULT;
+
+                if (budget < 1024 + 64)
+                        budget = 1024 + 64;
+                if (limit > budget - 1024)
+                        limit = budget - 1024;
+                api->guard = scim_conn_guard_new(
+                    limit,
+                    cfg->header_timeout_s ? cfg->header_timeout_s
+                                          : SCIM_HEADER_TIMEOUT_DEFAULT,
+                    cfg->idle_timeout_s ? cfg->idle_timeout_s
+                                        : SCIM_IDLE_TIMEOUT_DEFAULT);
+                api->conn_limit = limit;
+                api->drain_ms = cfg->drain_ms ? cfg->drain_ms
+                                              : SCIM_DRAIN_MS_DEFAULT;
+        }
+        {
                 /* TLS options only when serving HTTPS; empty list otherwise */
                 struct MHD_OptionItem tls_opts[3] = {
                     {MHD_OPTION_HTTPS_MEM_CERT, 0, api->cert},
@@ -931,7 +972,13 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                     flags, 0, NULL, NULL, handler, api,
                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                     MHD_OPTION_THREAD_POOL_SIZE, threads,
-                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                    /* inactivity while receiving a body or sending an
+                     * answer; header and keep-alive deadlines are the
+                     * guard's */
+                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                    MHD_OPTION_CONNECTION_LIMIT, api->conn_limit,
+                    MHD_OPTION_NOTIFY_CONNECTION, scim_conn_guard_notify,
+                    api->guard,
                     /* libmicrohttpd clears a connection's pool on every
                      * request: 16 KiB (default 32) still takes 14 KB of
                      * headers and streams bodies of any size */
@@ -941,9 +988,12 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                     MHD_OPTION_ARRAY, api->tls ? tls_opts : tls_opts + 2,
                     MHD_OPTION_END);
         }
-        if (!api->d) {
+        if (!api->d || !api->guard) {
                 snprintf(errstr, errlen, "cannot listen on %s:%d",
                          cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+                if (api->d)
+                        MHD_stop_daemon(api->d);
+                scim_conn_guard_free(api->guard);
                 scim_stream_hub_free(api->stream);
                 free(api->cert);
                 free(api->key);
@@ -961,12 +1011,59 @@ int scim_api_port(const scim_api_t *api)
         return api->port;
 }
 
+/* Sleeps ms milliseconds. */
+static void nap(unsigned ms)
+{
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+}
+
+/*
+ * Clean stop: no new connections (the listening socket is closed), new
+ * requests on open connections get 503 with Connection: close, parked
+ * streams end, and every request in progress — above all writes
+ * suspended until their commit — is answered before the daemon stops
+ * (libmicrohttpd must not be stopped with suspended connections). Ingest
+ * keeps committing meanwhile; the wait is bounded by drain_ms.
+ */
 void scim_api_stop(scim_api_t *api)
 {
+        MHD_socket ls;
+        unsigned waited = 0;
+
         if (!api)
                 return;
+        /* new requests are answered 503 + close while the listener still
+         * accepts, so a client's connection is either answered or refused
+         * (closing the listener first would reset those in its backlog) */
+        api->stopping = 1;
         scim_stream_hub_close(api->stream); /* resumes parked streams */
+        scim_conn_guard_close_idle(api->guard);
+        while (scim_conn_guard_busy_count(api->guard) > 0 &&
+               waited < api->drain_ms) {
+                nap(10);
+                waited += 10;
+        }
+        ls = MHD_quiesce_daemon(api->d);
+        if (ls != MHD_INVALID_SOCKET)
+                close(ls);
+        /* connections accepted just before the listener closed: their
+         * requests are answered 503 (new ones never wait longer than the
+         * header deadline) */
+        while (scim_conn_guard_unsettled(api->guard) > 0 &&
+               waited < api->drain_ms + 1000) {
+                nap(10);
+                waited += 10;
+        }
+        if (scim_conn_guard_busy_count(api->guard) > 0)
+                fprintf(stderr,
+                        "scimlog: %u requests still in progress after %u ms; "
+                        "stopping anyway\n",
+                        scim_conn_guard_busy_count(api->guard), api->drain_ms);
+        scim_conn_guard_close_idle(api->guard);
         MHD_stop_daemon(api->d);
+        scim_conn_guard_free(api->guard);
         scim_stream_hub_free(api->stream);
         free(api->cert);
         free(api->key);

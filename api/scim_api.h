@@ -24,7 +24,18 @@ typedef struct scim_api_config {
         int threads;             /* pool threads; 0 = number of cores */
         const char *tls_cert;    /* PEM file, or NULL for plain HTTP */
         const char *tls_key;     /* PEM file, or NULL */
+        unsigned max_conns;      /* open connections; 0 = default, capped
+                                    by RLIMIT_NOFILE - 1024 */
+        unsigned header_timeout_s; /* accept -> headers complete; 0 = default */
+        unsigned idle_timeout_s; /* keep-alive idle; 0 = default */
+        unsigned drain_ms;       /* stop: longest wait for requests in
+                                    progress; 0 = default */
 } scim_api_config_t;
+
+#define SCIM_MAX_CONNS_DEFAULT 10000
+#define SCIM_HEADER_TIMEOUT_DEFAULT 10 /* s */
+#define SCIM_IDLE_TIMEOUT_DEFAULT 30   /* s */
+#define SCIM_DRAIN_MS_DEFAULT 10000
 
 typedef struct scim_api scim_api_t;
 

@@ -1,0 +1,326 @@
+/*
+ * conn_guard.c — connection accounting for the HTTP daemon: idle and
+ * slow-loris connections cannot take the server down.
+ *
+ * libmicrohttpd's own defences are one inactivity timeout for every phase
+ * and a connection limit; a client that sends a header byte every few
+ * seconds keeps a connection forever, and ~1,000 idle sockets used to fill
+ * the default limit. The guard tracks every connection from accept to
+ * close (MHD_OPTION_NOTIFY_CONNECTION) with its phase:
+ *   IDLE  waiting for a request's headers (a new connection, or keep-alive
+ *         between requests);
+ *   BUSY  a request is being received, worked on (possibly suspended on a
+ *         write) or answered.
+ * A guard thread (woken every 100 ms, or at once when the daemon is near
+ * its limit) closes IDLE connections older than their deadline (headers
+ * must be complete within header_timeout of accept; keep-alive connections
+ * may idle for idle_timeout), and when more than 90% of the limit is in
+ * use it sheds the oldest IDLE connections down to 75%, so a flood of
+ * connections — even from the address a good client uses — cannot keep a
+ * request from being accepted. BUSY connections are never shed.
+ *
+ * Closing is shutdown(2) on the socket while the guard's lock is held:
+ * libmicrohttpd reports a connection closed (which removes it here under
+ * the same lock) before it closes the descriptor, so the descriptor is
+ * still this connection's. The epoll loop then sees the hang-up and frees
+ * the connection on its own thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "api/conn_guard_internal.h"
+
+typedef struct gconn {
+        struct gconn *prev, *next; /* oldest first */
+        int fd;
+        int busy;
+        int served;       /* a request has completed on it (keep-alive) */
+        uint64_t since;   /* ms: accepted, or went idle */
+} gconn_t;
+
+struct scim_conn_guard {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        pthread_t thread;
+        int running;
+        gconn_t *head, *tail;
+        unsigned n, busy;
+        unsigned limit;
+        uint64_t header_ms, idle_ms;
+        scim_conn_guard_stats_t stats;
+};
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void unlink_conn(scim_conn_guard_t *g, gconn_t *x)
+{
+        if (x->prev)
+                x->prev->next = x->next;
+        else
+                g->head = x->next;
+        if (x->next)
+                x->next->prev = x->prev;
+        else
+                g->tail = x->prev;
+        x->prev = x->next = NULL;
+}
+
+static void append_conn(scim_conn_guard_t *g, gconn_t *x)
+{
+        x->prev = g->tail;
+        x->next = NULL;
+        if (g->tail)
+                g->tail->next = x;
+        else
+                g->head = x;
+        g->tail = x;
+}
+
+/* Closes x's socket for both directions (lock held); counted once. */
+static void shed(scim_conn_guard_t *g, gconn_t *x, uint64_t *counter)
+{
+        if (x->fd < 0)
+                return;
+        shutdown(x->fd, SHUT_RDWR);
+        x->fd = -1; /* stays listed until libmicrohttpd reports it closed */
+        (*counter)++;
+}
+
+/* One pass: deadlines, then load shedding. Lock held. */
+static void sweep(scim_conn_guard_t *g, uint64_t now)
+{
+        unsigned high = g->limit - g->limit / 10, low = g->limit - g->limit / 4;
+        unsigned open = 0;
+
+        for (gconn_t *x = g->head; x; x = x->next) {
+                uint64_t deadline;
+
+                if (x->busy || x->fd < 0)
+                        continue;
+                deadline = x->since + (x->served ? g->idle_ms : g->header_ms);
+                if (now >= deadline)
+                        shed(g, x, x->served ? &g->stats.idle_closed
+                                             : &g->stats.header_timeouts);
+        }
+        for (gconn_t *x = g->head; x; x = x->next)
+                open += x->fd >= 0;
+        if (open <= high)
+                return;
+        for (gconn_t *x = g->head; x && open > low; x = x->next)
+                if (!x->busy && x->fd >= 0) {
+                        shed(g, x, &g->stats.shed);
+                        open--;
+                }
+}
+
+static void *guard_main(void *arg)
+{
+        scim_conn_guard_t *g = arg;
+
+        pthread_mutex_lock(&g->mu);
+        while (g->running) {
+                struct timespec ts;
+
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 100 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+                if (g->running)
+                        sweep(g, now_ms());
+        }
+        pthread_mutex_unlock(&g->mu);
+        return NULL;
+}
+
+unsigned scim_conn_guard_fd_budget(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+                return 1024;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576
+                                                           : rl.rlim_max;
+
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                        getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        return rl.rlim_cur > 1u << 30 ? 1u << 30 : (unsigned)rl.rlim_cur;
+}
+
+scim_conn_guard_t *scim_conn_guard_new(unsigned limit, unsigned header_s,
+                                       unsigned idle_s)
+{
+        scim_conn_guard_t *g = calloc(1, sizeof(*g));
+
+        if (!g)
+                return NULL;
+        g->limit = limit < 16 ? 16 : limit;
+        g->header_ms = (uint64_t)(header_s ? header_s : 1) * 1000u;
+        g->idle_ms = (uint64_t)(idle_s ? idle_s : 1) * 1000u;
+        pthread_mutex_init(&g->mu, NULL);
+        pthread_cond_init(&g->cv, NULL);
+        g->running = 1;
+        if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
+                pthread_cond_destroy(&g->cv);
+                pthread_mutex_destroy(&g->mu);
+                free(g);
+                return NULL;
+        }
+        return g;
+}
+
+void scim_conn_guard_free(scim_conn_guard_t *g)
+{
+        if (!g)
+                return;
+        pthread_mutex_lock(&g->mu);
+        g->running = 0;
+        pthread_cond_signal(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->thread, NULL);
+        while (g->head) {
+                gconn_t *x = g->head;
+
+                unlink_conn(g, x);
+                free(x);
+        }
+        pthread_cond_destroy(&g->cv);
+        pthread_mutex_destroy(&g->mu);
+        free(g);
+}
+
+void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
+                            void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe)
+{
+        scim_conn_guard_t *g = cls;
+        gconn_t *x;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+                x = calloc(1, sizeof(*x));
+                *socket_context = x;
+                if (!x)
+                        return;
+                x->fd = ci ? ci->connect_fd : -1;
+                x->since = now_ms();
+                pthread_mutex_lock(&g->mu);
+                append_conn(g, x);
+                g->n++;
+                g->stats.accepted++;
+                if (g->n > g->limit - g->limit / 10)
+                        pthread_cond_signal(&g->cv); /* shed now */
+                pthread_mutex_unlock(&g->mu);
+                return;
+        }
+        x = *socket_context;
+        if (!x)
+                return;
+        pthread_mutex_lock(&g->mu);
+        unlink_conn(g, x);
+        g->n--;
+        if (x->busy)
+                g->busy--;
+        pthread_mutex_unlock(&g->mu);
+        free(x);
+        *socket_context = NULL;
+}
+
+static gconn_t *conn_of(struct MHD_Connection *c)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return ci ? ci->socket_context : NULL;
+}
+
+void scim_conn_guard_busy(scim_conn_guard_t *g, struct MHD_Connection *c)
+{
+        gconn_t *x = conn_of(c);
+
+        if (!x)
+                return;
+        pthread_mutex_lock(&g->mu);
+        if (!x->busy) {
+                x->busy = 1;
+                g->busy++;
+        }
+        pthread_mutex_unlock(&g->mu);
+}
+
+void scim_conn_guard_idle(scim_conn_guard_t *g, struct MHD_Connection *c)
+{
+        gconn_t *x = conn_of(c);
+
+        if (!x)
+                return;
+        pthread_mutex_lock(&g->mu);
+        if (x->busy) {
+                x->busy = 0;
+                g->busy--;
+        }
+        x->served = 1;
+        x->since = now_ms();
+        unlink_conn(g, x); /* the youngest idle connection now */
+        append_conn(g, x);
+        pthread_mutex_unlock(&g->mu);
+}
+
+unsigned scim_conn_guard_busy_count(scim_conn_guard_t *g)
+{
+        unsigned n;
+
+        pthread_mutex_lock(&g->mu);
+        n = g->busy;
+        pthread_mutex_unlock(&g->mu);
+        return n;
+}
+
+void scim_conn_guard_close_idle(scim_conn_guard_t *g)
+{
+        pthread_mutex_lock(&g->mu);
+        for (gconn_t *x = g->head; x; x = x->next)
+                if (!x->busy && x->served)
+                        shed(g, x, &g->stats.idle_closed);
+        pthread_mutex_unlock(&g->mu);
+}
+
+unsigned scim_conn_guard_unsettled(scim_conn_guard_t *g)
+{
+        unsigned n = 0;
+
+        pthread_mutex_lock(&g->mu);
+        for (gconn_t *x = g->head; x; x = x->next)
+                n += x->fd >= 0 && (x->busy || !x->served);
+        pthread_mutex_unlock(&g->mu);
+        return n;
+}
+
+void scim_conn_guard_stats(scim_conn_guard_t *g, scim_conn_guard_stats_t *out)
+{
+        pthread_mutex_lock(&g->mu);
+        *out = g->stats;
+        out->open = g->n;
+        out->busy = g->busy;
+        out->limit = g->limit;
+        pthread_mutex_unlock(&g->mu);
+}

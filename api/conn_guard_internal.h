@@ -1,0 +1,62 @@
+/*
+ * conn_guard_internal.h — connection accounting and shedding for the HTTP
+ * daemon (api/conn_guard.c): header and keep-alive deadlines, the oldest
+ * idle connections shed near the connection limit, and the count of busy
+ * connections a clean shutdown waits for. Internal to api/.
+ */
+#ifndef SCIM_CONN_GUARD_INTERNAL_H
+#define SCIM_CONN_GUARD_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+typedef struct scim_conn_guard scim_conn_guard_t;
+
+typedef struct scim_conn_guard_stats {
+        uint64_t accepted;        /* connections accepted */
+        uint64_t header_timeouts; /* closed: headers not complete in time */
+        uint64_t idle_closed;     /* closed: keep-alive idle too long, or
+                                     at shutdown */
+        uint64_t shed;            /* closed: oldest idle, near the limit */
+        unsigned open, busy, limit;
+} scim_conn_guard_stats_t;
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit and returns the soft
+ * limit now in force. */
+unsigned scim_conn_guard_fd_budget(void);
+
+/* A guard for a daemon of at most `limit` connections; header_s: seconds
+ * from accept until a request's headers must be complete; idle_s: seconds
+ * a keep-alive connection may wait for its next request. Starts the guard
+ * thread. NULL when out of memory. */
+scim_conn_guard_t *scim_conn_guard_new(unsigned limit, unsigned header_s,
+                                       unsigned idle_s);
+
+/* Stops the thread and frees (after MHD_stop_daemon). NULL-safe. */
+void scim_conn_guard_free(scim_conn_guard_t *g);
+
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the guard. */
+void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
+                            void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe);
+
+/* A request's headers are complete (busy until its answer is sent). */
+void scim_conn_guard_busy(scim_conn_guard_t *g, struct MHD_Connection *c);
+
+/* Its answer was sent (or it ended): idle again, keep-alive deadline. */
+void scim_conn_guard_idle(scim_conn_guard_t *g, struct MHD_Connection *c);
+
+/* Requests in progress (received, worked on, suspended or answering). */
+unsigned scim_conn_guard_busy_count(scim_conn_guard_t *g);
+
+/* Closes every keep-alive connection waiting for its next request
+ * (shutdown); new connections keep their chance to send theirs. */
+void scim_conn_guard_close_idle(scim_conn_guard_t *g);
+
+/* Connections with a request in progress or still to come: busy ones and
+ * new ones whose first request has not arrived (nor timed out). */
+unsigned scim_conn_guard_unsettled(scim_conn_guard_t *g);
+
+void scim_conn_guard_stats(scim_conn_guard_t *g, scim_conn_guard_stats_t *out);
+
+#endif /* SCIM_CONN_GUARD_INTERNAL_H */
