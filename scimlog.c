@@ -128,6 +128,28 @@ static int open_store(const char *dir, scim_store_t **st)
         return 0;
 }
 
+/* Commands that only read (digest, the source of replay) must not create
+ * an empty store on a mistyped path and report success. */
+static int open_existing_store(const char *dir, scim_store_t **st)
+{
+        char current[4200];
+        struct stat sb;
+
+        snprintf(current, sizeof(current), "%s/CURRENT", dir);
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+                fprintf(stderr, "scimlog: %s is not a directory\n", dir);
+                return -1;
+        }
+        if (stat(current, &sb) != 0) {
+                fprintf(stderr,
+                        "scimlog: %s holds no scimlog data (no RocksDB "
+                        "CURRENT file); check --data\n",
+                        dir);
+                return -1;
+        }
+        return open_store(dir, st);
+}
+
 /* Serving and writing need views in the current layout. */
 static int require_current_views(scim_store_t *st, const char *dir)
 {
@@ -665,7 +687,7 @@ static int cmd_replay(int argc, char **argv)
                             into);
         if (kcfg.brokers)
                 return replay_kafka(&kcfg, into, until_arg);
-        if (open_store(data, &src) < 0 || open_store(into, &dst) < 0)
+        if (open_existing_store(data, &src) < 0 || open_store(into, &dst) < 0)
                 goto out;
         scim_err_clear(&err);
         if (scim_store_replay(src, dst, until, progress, &err) < 0) {
@@ -707,7 +729,7 @@ static int cmd_digest(int argc, char **argv)
                         return 2;
                 }
         }
-        if (open_store(data, &st) < 0)
+        if (open_existing_store(data, &st) < 0)
                 return 1;
         scim_err_clear(&err);
         if (scim_store_digest(st, digest, &err) < 0) {

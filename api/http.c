@@ -287,6 +287,18 @@ static enum MHD_Result answer_write(struct MHD_Connection *c, scim_api_t *api,
 
 /* ------------------------------------------------------- reads */
 
+/* The last "meta":{ in stored resource text, or NULL. */
+static const char *last_meta(const char *text, size_t len)
+{
+        static const char pat[] = "\"meta\":{";
+        const size_t pn = sizeof(pat) - 1;
+
+        for (size_t i = len >= pn ? len - pn + 1 : 0; i-- > 0;)
+                if (text[i] == '"' && !memcmp(text + i, pat, pn))
+                        return text + i;
+        return NULL;
+}
+
 static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                                req_t *r, const char *tenant, scim_rtype_t rt,
                                const char *id, json_t *q)
@@ -318,7 +330,11 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                 ls = json_string(loc);
                 lj = scim_json_dumps(ls);
                 json_decref(ls);
-                v = strstr(b.data, "\"version\":\"W/\\\"");
+                /* meta is the stored text's last member, and its keys
+                 * are the server's: a user's own "version" key (in an
+                 * extension block) comes before it */
+                v = (char *)last_meta(b.data, b.len);
+                v = v ? strstr(v, "\"version\":\"W/\\\"") : NULL;
                 if (v) {
                         long long n = strtoll(v + 15, NULL, 10);
 
@@ -753,6 +769,21 @@ out:
         return rc;
 }
 
+/* Host: absent, or a name / IPv4 / [IPv6] with an optional :port. */
+static int host_ok(const char *h)
+{
+        size_t n = h ? strlen(h) : 0;
+
+        if (!h)
+                return 1;
+        if (n == 0 || n > 255)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)h[i]) && !strchr(".-_~:[]", h[i]))
+                        return 0;
+        return 1;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                                const char *url, const char *method,
                                const char *version, const char *upload_data,
@@ -770,14 +801,30 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 r->started = 1;
                 scim_conn_guard_busy(api->guard, c);
                 set_request_id(c, r);
+                if (!host_ok(MHD_lookup_connection_value(
+                        c, MHD_HEADER_KIND, "Host")))
+                        /* it would be copied into Location (RFC 9112 3.2:
+                         * an invalid Host is a 400) */
+                        return fail(c, r, 400, "invalidValue",
+                                    "the Host header is not a host name "
+                                    "with an optional port");
                 if (api->stopping) { /* draining for shutdown */
                         r->close = 1;
                         return fail(c, r, 503, NULL,
                                     "the server is shutting down; retry "
                                     "on another node or after restart");
                 }
-                if (cl && strtoull(cl, NULL, 10) > api->max_body)
-                        r->too_big = 1;
+                if (cl && strtoull(cl, NULL, 10) > api->max_body) {
+                        /* answered before the body is read, so a client
+                         * sending Expect: 100-continue gets 413, not 100 */
+                        char msg[96];
+
+                        snprintf(msg, sizeof(msg),
+                                 "request body exceeds %zu bytes",
+                                 api->max_body);
+                        r->close = 1;
+                        return fail(c, r, 413, NULL, msg);
+                }
                 return MHD_YES;
         }
         if (*upload_data_size) {

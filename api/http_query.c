@@ -54,6 +54,15 @@ static char *decode(const char *s, size_t n, int lower, scim_err_t *err)
         return out;
 }
 
+/* 1 if raw[0..n) holds %00 (a NUL that would cut the value short). */
+static int has_nul_escape(const char *raw, size_t n)
+{
+        for (size_t i = 0; i + 2 < n; i++)
+                if (raw[i] == '%' && raw[i + 1] == '0' && raw[i + 2] == '0')
+                        return 1;
+        return 0;
+}
+
 int scim_query_parse(const char *raw, json_t **out, scim_err_t *err)
 {
         json_t *o = json_object();
@@ -76,7 +85,19 @@ int scim_query_parse(const char *raw, json_t **out, scim_err_t *err)
                         json_decref(o);
                         return -1;
                 }
-                if (*k && scim_utf8_valid(v, strlen(v)))
+                if (!scim_utf8_valid(k, strlen(k)) ||
+                    !scim_utf8_valid(v, strlen(v)) ||
+                    memchr(raw, '\0', len) || has_nul_escape(raw, len)) {
+                        scim_err_set(err, 400, "invalidValue",
+                                     "query parameter '%.64s' is not valid "
+                                     "UTF-8 text (after %%-decoding)",
+                                     scim_utf8_valid(k, strlen(k)) ? k : "?");
+                        free(k);
+                        free(v);
+                        json_decref(o);
+                        return -1;
+                }
+                if (*k)
                         json_object_set_new(o, k, json_string(v));
                 free(k);
                 free(v);

@@ -284,7 +284,10 @@ void scim_csv_cell(scim_buf_t *out, const char *s)
         guard = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' ||
                 s[0] == '\t' || s[0] == '\r';
         for (const char *p = s; *p; p++)
-                if (*p == '"' || *p == ',' || *p == '\n' || *p == '\r')
+                /* ; and TAB separate cells in other locales and
+                 * importers: quoted, x;=1+1 stays one inert cell */
+                if (*p == '"' || *p == ',' || *p == '\n' || *p == '\r' ||
+                    *p == ';' || *p == '\t')
                         quote = 1;
         if (quote)
                 scim_buf_puts(out, "\"");

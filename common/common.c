@@ -22,6 +22,38 @@ void scim_err_clear(scim_err_t *e)
                 memset(e, 0, sizeof(*e));
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+        size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2
+                     : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4
+                                                                   : 0;
+
+        if (!len || len > n || !scim_utf8_valid((const char *)s, len))
+                return 0;
+        return len;
+}
+
+/* Makes buf (NUL-terminated, size cap) valid UTF-8: every byte that
+ * starts no valid sequence becomes '?' (details quote client input, such
+ * as an id, and must survive JSON and Avro). */
+static void utf8_scrub(char *buf, size_t cap)
+{
+        unsigned char *p = (unsigned char *)buf;
+        size_t n = strnlen(buf, cap);
+
+        for (size_t i = 0; i < n;) {
+                size_t k = utf8_seq(p + i, n - i);
+
+                if (k) {
+                        i += k;
+                } else {
+                        p[i] = '?';
+                        i++;
+                }
+        }
+}
+
 __attribute__((format(printf, 5, 0))) static void
 err_vset(scim_err_t *e, int status, const char *scim_type, int retriable,
          const char *fmt, va_list ap)
@@ -31,6 +63,7 @@ err_vset(scim_err_t *e, int status, const char *scim_type, int retriable,
         snprintf(e->scim_type, sizeof(e->scim_type), "%s",
                  scim_type ? scim_type : "");
         vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+        utf8_scrub(e->detail, sizeof(e->detail));
 }
 
 int scim_err_set(scim_err_t *e, int status, const char *scim_type,

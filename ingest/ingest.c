@@ -731,7 +731,8 @@ static int valid_tenant_name(const char *t)
                 if (!isalnum((unsigned char)t[i]) && t[i] != '-' &&
                     t[i] != '_' && t[i] != '.')
                         return 0;
-        return 1;
+        /* "." and ".." (any name of dots only) would be path segments */
+        return strspn(t, ".") != n;
 }
 
 static void to_hex(const unsigned char *b, size_t n, char *out)
@@ -774,7 +775,7 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
         if (!valid_tenant_name(tenant)) {
                 scim_err_set(err, 400, "invalidValue",
                              "tenant names are 1-%d characters of A-Z a-z "
-                             "0-9 . _ -",
+                             "0-9 . _ -, not dots only",
                              SCIM_MAX_TENANT_LEN);
                 goto fail;
         }
