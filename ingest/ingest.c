@@ -27,7 +27,10 @@
 
 #define BATCH_MAX 512
 #define QUEUE_MAX 20000
-#define RETRY_MAX 8
+/* A write without If-Match that lost a version race is prepared again;
+ * each round one of the racing writes to a resource wins, so the rounds a
+ * write may need grow with the writers racing on that resource. */
+#define RETRY_MAX 64
 /* Refusal events are dropped (and counted) once the queue holds this many
  * entries, so a flood of bad requests never crowds out real writes. */
 #define REFUSAL_QUEUE_MAX (QUEUE_MAX / 2)
@@ -56,6 +59,8 @@ struct scim_ingest {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         pending_t *head, *tail;
+        pending_t *retry_tail; /* last retry at the head of the queue:
+                                  retries go first, in their own order */
         size_t qlen;
         int stopping;
         pthread_t thr;
@@ -502,11 +507,18 @@ out:
 static void enqueue_locked(scim_ingest_t *ing, pending_t *p, int front)
 {
         p->next = NULL;
-        if (front) {
+        if (front && ing->retry_tail) { /* after the earlier retries */
+                p->next = ing->retry_tail->next;
+                ing->retry_tail->next = p;
+                if (ing->tail == ing->retry_tail)
+                        ing->tail = p;
+                ing->retry_tail = p;
+        } else if (front) {
                 p->next = ing->head;
                 ing->head = p;
                 if (!ing->tail)
                         ing->tail = p;
+                ing->retry_tail = p;
         } else {
                 if (ing->tail)
                         ing->tail->next = p;
@@ -569,6 +581,8 @@ static void *committer_main(void *arg)
                         ing->head = p->next;
                         if (!ing->head)
                                 ing->tail = NULL;
+                        if (p == ing->retry_tail)
+                                ing->retry_tail = NULL;
                         ing->qlen--;
                         batch[n++] = p;
                 }
@@ -1020,7 +1034,7 @@ out:
 /* A version race costs a produce/consume round trip in Kafka mode
  * (milliseconds, not a batch) and writers on other nodes race too, so
  * Kafka mode retries more often before answering 412. */
-#define KAFKA_RETRY_MAX 32
+#define KAFKA_RETRY_MAX 64
 
 /* The log's completion of p's event: the fold's verdict, or a retriable
  * failure. Runs on the committer thread (embedded: inside
