@@ -43,13 +43,15 @@ static const char *usage_serve =
     "                     [--threads N] [--tls-cert PEM --tls-key PEM]\n"
     "                     [--max-connections N] [--header-timeout S]\n"
     "                     [--idle-timeout S] [--drain-timeout S]\n"
+    "                     [--scan-limit N] [--scan-ms MS]\n"
+    "                     [--unsent-limit-mb N]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
     "\n"
     "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
     "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
-    "--max-body 1048576 bytes, --threads = number of cores.\n"
+    "--max-body 1048576 bytes.\n"
     "GET /healthz answers 200 once ready. SIGINT/SIGTERM stop cleanly:\n"
     "no new connections, requests in progress (writes waiting for their\n"
     "commit too) are answered, for at most --drain-timeout (default 10) s.\n"
@@ -58,6 +60,12 @@ static const char *usage_serve =
     "--header-timeout (default 10) s of connecting, keep-alive connections\n"
     "idle at most --idle-timeout (default 30) s, and above 90% of the\n"
     "limit the oldest idle connections are closed.\n"
+    "A filter no index answers scans the tenant: one such scan per tenant\n"
+    "at a time (others 429), each stopped with 400 tooMany after\n"
+    "--scan-limit (default 1000000) resources or --scan-ms (default 2000).\n"
+    "--threads defaults to twice the cores (at least 4).\n"
+    "Answers waiting for slow readers may hold --unsent-limit-mb (default\n"
+    "512) MiB in all; past it, answers over 64 KiB get 503 + Retry-After.\n"
     "With --kafka the log is the Kafka topic T (default scim.events) on\n"
     "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
@@ -249,6 +257,9 @@ static int cmd_serve(int argc, char **argv)
             {"header-timeout", required_argument, NULL, 1002},
             {"idle-timeout", required_argument, NULL, 1003},
             {"drain-timeout", required_argument, NULL, 1004},
+            {"scan-limit", required_argument, NULL, 1005},
+            {"scan-ms", required_argument, NULL, 1006},
+            {"unsent-limit-mb", required_argument, NULL, 1007},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -307,7 +318,10 @@ static int cmd_serve(int argc, char **argv)
                 case 1001:
                 case 1002:
                 case 1003:
-                case 1004: {
+                case 1004:
+                case 1005:
+                case 1006:
+                case 1007: {
                         char *end = NULL;
                         unsigned long v = strtoul(optarg, &end, 10);
                         unsigned lo = c == 1001 ? 16 : 1;
@@ -318,7 +332,10 @@ static int cmd_serve(int argc, char **argv)
                                             c == 1001   ? "max-connections"
                                             : c == 1002 ? "header-timeout"
                                             : c == 1003 ? "idle-timeout"
-                                                        : "drain-timeout",
+                                            : c == 1004 ? "drain-timeout"
+                                            : c == 1005 ? "scan-limit"
+                                            : c == 1006 ? "scan-ms"
+                                                        : "unsent-limit-mb",
                                             lo, optarg);
                         if (c == 1001)
                                 cfg.max_conns = (unsigned)v;
@@ -326,8 +343,14 @@ static int cmd_serve(int argc, char **argv)
                                 cfg.header_timeout_s = (unsigned)v;
                         else if (c == 1003)
                                 cfg.idle_timeout_s = (unsigned)v;
-                        else
+                        else if (c == 1004)
                                 cfg.drain_ms = (unsigned)v * 1000u;
+                        else if (c == 1005)
+                                cfg.scan_limit = (size_t)v;
+                        else if (c == 1006)
+                                cfg.scan_ms = (unsigned)v;
+                        else
+                                cfg.unsent_bytes = (size_t)v << 20;
                         break;
                 }
                 case 'h':

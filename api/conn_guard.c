@@ -324,3 +324,53 @@ void scim_conn_guard_stats(scim_conn_guard_t *g, scim_conn_guard_stats_t *out)
         out->limit = g->limit;
         pthread_mutex_unlock(&g->mu);
 }
+
+/* ------------------------------------------------------- answer budget */
+
+static size_t g_resp_budget = SCIM_RESP_BUDGET_DEFAULT;
+static size_t g_resp_inflight; /* atomic */
+
+static void resp_free(void *cls)
+{
+        size_t *blk = cls;
+
+        __atomic_fetch_sub(&g_resp_inflight, blk[0], __ATOMIC_RELAXED);
+        free(blk);
+}
+
+struct MHD_Response *scim_resp_new(const void *body, size_t len)
+{
+        size_t *blk, now;
+        struct MHD_Response *resp;
+
+        now = __atomic_add_fetch(&g_resp_inflight, len, __ATOMIC_RELAXED);
+        /* one answer may always go when nothing else waits (a page may
+         * be larger than a small budget) */
+        if (len > SCIM_RESP_SMALL && now > g_resp_budget && now > len) {
+                __atomic_fetch_sub(&g_resp_inflight, len, __ATOMIC_RELAXED);
+                return NULL;
+        }
+        blk = malloc(sizeof(size_t) + (len ? len : 1));
+        if (!blk) {
+                __atomic_fetch_sub(&g_resp_inflight, len, __ATOMIC_RELAXED);
+                return NULL;
+        }
+        blk[0] = len;
+        if (len)
+                memcpy(blk + 1, body, len);
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            len, blk + 1, resp_free, blk);
+        if (!resp)
+                resp_free(blk);
+        return resp;
+}
+
+void scim_resp_budget_set(size_t bytes)
+{
+        g_resp_budget = bytes ? bytes : SCIM_RESP_BUDGET_DEFAULT;
+}
+
+size_t scim_resp_inflight(void)
+{
+        return __atomic_load_n(&g_resp_inflight, __ATOMIC_RELAXED);
+}

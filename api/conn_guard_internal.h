@@ -59,4 +59,19 @@ unsigned scim_conn_guard_unsettled(scim_conn_guard_t *g);
 
 void scim_conn_guard_stats(scim_conn_guard_t *g, scim_conn_guard_stats_t *out);
 
+/*
+ * Answer bytes waiting to be sent, server-wide (api/conn_guard.c): a
+ * response made here holds a copy of body that counts against the budget
+ * until libmicrohttpd frees it, so slow readers cannot pin unbounded
+ * memory. Bodies up to SCIM_RESP_SMALL always pass (errors can always be
+ * sent), and so does any body when nothing else is waiting; a larger one
+ * that would overrun the budget gets NULL, and the caller answers 503 with
+ * Retry-After. NULL also when out of memory.
+ */
+#define SCIM_RESP_SMALL (64 * 1024)
+#define SCIM_RESP_BUDGET_DEFAULT ((size_t)512 * 1024 * 1024)
+struct MHD_Response *scim_resp_new(const void *body, size_t len);
+void scim_resp_budget_set(size_t bytes);
+size_t scim_resp_inflight(void);
+
 #endif /* SCIM_CONN_GUARD_INTERNAL_H */

@@ -27,6 +27,9 @@
 #include "api/scim_api.h"
 #include "api/stream_internal.h"
 
+#define SCAN_SLOTS 64     /* tenants scanning at once (server-wide) */
+#define SCANS_PER_TENANT 1 /* unindexed scans one tenant may run at once */
+
 struct scim_api {
         struct MHD_Daemon *d;
         scim_store_t *st;
@@ -40,6 +43,13 @@ struct scim_api {
         unsigned conn_limit;
         scim_conn_guard_t *guard;  /* connection deadlines, shedding */
         unsigned drain_ms;         /* shutdown: longest wait for requests */
+        size_t scan_limit;         /* unindexed filter: resources examined */
+        unsigned scan_ms;          /* ... and milliseconds */
+        pthread_mutex_t scan_mu;   /* unindexed scans running per tenant */
+        struct scan_slot {
+                char tenant[SCIM_MAX_TENANT_LEN + 1];
+                unsigned n;
+        } scans[SCAN_SLOTS];
         volatile int stopping;     /* new requests get 503 + close */
 };
 
@@ -62,10 +72,22 @@ static enum MHD_Result send_text(struct MHD_Connection *c, req_t *r,
                                  const char *etag, const char *location,
                                  int retry)
 {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp = scim_resp_new(body, len);
         enum MHD_Result rc;
 
+        if (!resp) { /* answer-byte budget spent by slow readers */
+                static const char busy[] =
+                    "{\"schemas\":[\"" SCIM_URN_ERROR "\"],\"status\":"
+                    "\"503\",\"detail\":\"the server is holding too many "
+                    "unsent answers; retry\"}";
+
+                status = 503;
+                retry = 1;
+                etag = location = NULL;
+                resp = scim_resp_new(busy, sizeof(busy) - 1);
+                if (!resp)
+                        return MHD_NO;
+        }
         MHD_add_response_header(resp, "Content-Type",
                                 "application/scim+json; charset=utf-8");
         if (r && r->request_id[0])
@@ -458,6 +480,47 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
         return rc;
 }
 
+/* Takes one of the tenant's unindexed-scan places; 0 when none is free. */
+static int scan_enter(scim_api_t *api, const char *tenant)
+{
+        int ok = 0, freeslot = -1;
+
+        pthread_mutex_lock(&api->scan_mu);
+        for (int i = 0; i < SCAN_SLOTS; i++) {
+                struct scan_slot *s = &api->scans[i];
+
+                if (s->n && !strcmp(s->tenant, tenant)) {
+                        if (s->n < SCANS_PER_TENANT) {
+                                s->n++;
+                                ok = 1;
+                        }
+                        freeslot = -2;
+                        break;
+                }
+                if (!s->n && freeslot == -1)
+                        freeslot = i;
+        }
+        if (freeslot >= 0) {
+                snprintf(api->scans[freeslot].tenant,
+                         sizeof(api->scans[freeslot].tenant), "%s", tenant);
+                api->scans[freeslot].n = 1;
+                ok = 1;
+        }
+        pthread_mutex_unlock(&api->scan_mu);
+        return ok;
+}
+
+static void scan_leave(scim_api_t *api, const char *tenant)
+{
+        pthread_mutex_lock(&api->scan_mu);
+        for (int i = 0; i < SCAN_SLOTS; i++)
+                if (api->scans[i].n && !strcmp(api->scans[i].tenant, tenant)) {
+                        api->scans[i].n--;
+                        break;
+                }
+        pthread_mutex_unlock(&api->scan_mu);
+}
+
 static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                             req_t *r, const char *tenant, scim_rtype_t rt,
                             json_t *q)
@@ -470,7 +533,8 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         json_t *page = NULL, *res, *out;
         char loc[1024], after[SCIM_MAX_ID_LEN + 1];
         const char *cursor = qget(q, "cursor");
-        int more = 0;
+        int more = 0, scanning = 0, rc2;
+        const char *hint = NULL;
         enum MHD_Result rc;
 
         scim_err_clear(&e);
@@ -503,18 +567,36 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                 }
         }
         memset(&query, 0, sizeof(query));
+        if (f && scim_filter_index_hint(f, rt, &hint) == SCIM_IDX_NONE) {
+                /* a scan: bounded per request, one per tenant at a time,
+                 * so a tenant's slow filters cannot take every pool
+                 * thread from the others */
+                if (!scan_enter(api, tenant)) {
+                        scim_filter_free(f);
+                        scim_err_set_retry(&e, 429,
+                                           "another unindexed filter of this "
+                                           "tenant is running; retry, or "
+                                           "filter with eq on id, userName, "
+                                           "externalId, emails.value or "
+                                           "displayName (indexed)");
+                        return send_error(c, r, &e);
+                }
+                scanning = 1;
+                query.scan_limit = api->scan_limit;
+                query.scan_ms = api->scan_ms;
+        }
         query.filter = f;
         query.start_index = (size_t)start;
         query.count = (size_t)count;
         query.with_members = rt == SCIM_RT_GROUP && members_wanted(q);
         query.after_id = cursor ? after : NULL;
         query.more = &more;
-        if (scim_store_list(api->st, tenant, rt, &query, &total, &page, &e) <
-            0) {
-                scim_filter_free(f);
-                return send_error(c, r, &e);
-        }
+        rc2 = scim_store_list(api->st, tenant, rt, &query, &total, &page, &e);
+        if (scanning)
+                scan_leave(api, tenant);
         scim_filter_free(f);
+        if (rc2 < 0)
+                return send_error(c, r, &e);
         json_array_foreach(page, i, res)
         {
                 if (finish_resource(c, api, tenant, rt, res, q, 0, loc,
@@ -933,8 +1015,11 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        /* reads are CPU work: a few more threads than cores let the
+         * kernel share the cores when one request is slow */
         unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads
-                                            : (unsigned)(ncpu > 0 ? ncpu : 1);
+                           : ncpu >= 2      ? (unsigned)(2 * ncpu)
+                                            : 4;
         const union MHD_DaemonInfo *info;
 
         *out = NULL;
@@ -1007,6 +1092,12 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 api->conn_limit = limit;
                 api->drain_ms = cfg->drain_ms ? cfg->drain_ms
                                               : SCIM_DRAIN_MS_DEFAULT;
+                api->scan_limit = cfg->scan_limit ? cfg->scan_limit
+                                                  : SCIM_SCAN_LIMIT_DEFAULT;
+                api->scan_ms = cfg->scan_ms ? cfg->scan_ms
+                                            : SCIM_SCAN_MS_DEFAULT;
+                pthread_mutex_init(&api->scan_mu, NULL);
+                scim_resp_budget_set(cfg->unsent_bytes);
         }
         {
                 /* TLS options only when serving HTTPS; empty list otherwise */

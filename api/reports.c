@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/http_internal.h"
+#include "api/conn_guard_internal.h"
 #include "api/reports_internal.h"
 
 #define REPORTS_MAX_SEGS 8
@@ -40,10 +41,22 @@ static enum MHD_Result send_body(rq_t *r, unsigned status, const char *ctype,
                                  const char *body, size_t len,
                                  const char *next_cursor)
 {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp = scim_resp_new(body, len);
         enum MHD_Result rc;
 
+        if (!resp) { /* answer-byte budget spent by slow readers */
+                static const char busy[] =
+                    "{\"schemas\":[\"" SCIM_URN_ERROR "\"],\"status\":"
+                    "\"503\",\"detail\":\"the server is holding too many "
+                    "unsent answers; retry\"}";
+
+                status = 503;
+                ctype = "application/scim+json; charset=utf-8";
+                next_cursor = NULL;
+                resp = scim_resp_new(busy, sizeof(busy) - 1);
+                if (!resp)
+                        return MHD_NO;
+        }
         MHD_add_response_header(resp, "Content-Type", ctype);
         MHD_add_response_header(resp, "Cache-Control", "no-store");
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");

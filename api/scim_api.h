@@ -30,12 +30,19 @@ typedef struct scim_api_config {
         unsigned idle_timeout_s; /* keep-alive idle; 0 = default */
         unsigned drain_ms;       /* stop: longest wait for requests in
                                     progress; 0 = default */
+        size_t scan_limit;       /* unindexed filter: resources examined
+                                    per request; 0 = default */
+        unsigned scan_ms;        /* ... milliseconds per request */
+        size_t unsent_bytes;     /* answers not yet sent, server-wide;
+                                    0 = default */
 } scim_api_config_t;
 
 #define SCIM_MAX_CONNS_DEFAULT 10000
 #define SCIM_HEADER_TIMEOUT_DEFAULT 10 /* s */
 #define SCIM_IDLE_TIMEOUT_DEFAULT 30   /* s */
 #define SCIM_DRAIN_MS_DEFAULT 10000
+#define SCIM_SCAN_LIMIT_DEFAULT 1000000
+#define SCIM_SCAN_MS_DEFAULT 2000
 
 typedef struct scim_api scim_api_t;
 

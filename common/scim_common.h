@@ -55,6 +55,14 @@ int scim_err_set_retry(scim_err_t *e, int status, const char *fmt, ...)
 #define SCIM_MAX_LIST_COUNT 1000 /* largest page a list returns */
 #define SCIM_MAX_ID_LEN 128
 #define SCIM_MAX_TENANT_LEN 64
+/* One resource as stored (users; groups without their members): */
+#define SCIM_MAX_STRING_BYTES 32768      /* one string value (400) */
+#define SCIM_MAX_VALUES 200              /* one multi-valued attribute (400) */
+#define SCIM_MAX_RESOURCE_BYTES 131072   /* the whole resource's JSON (413) */
+#define SCIM_MAX_RESOURCE_DEPTH 8        /* objects/arrays nested (400) */
+/* One answer page (lists, reports): items stop being added past this many
+ * bytes; the page says so (fewer items, a next cursor). */
+#define SCIM_MAX_PAGE_BYTES (4 * 1024 * 1024)
 
 /* -------------------------------------------------------------------- time */
 

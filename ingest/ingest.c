@@ -485,6 +485,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         scim_err_set_retry(err, 503, "out of memory");
                         goto out;
                 }
+                if (scim_resource_limits(norm, strlen(ev->resource_json),
+                                         err) < 0)
+                        goto out;
                 ev->resource_parsed = json_incref(norm);
         }
         if (scim_event_encode(ev, &p->enc, err) < 0)

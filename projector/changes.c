@@ -790,7 +790,9 @@ static char *db_get(scim_store_t *st, int cf, const char *k, size_t kl,
         return v;
 }
 
-static json_t *record_at(scim_store_t *st, uint64_t seq)
+/* The record of seq (new reference, or NULL); *bytes (optional): the
+ * size of its stored text. */
+static json_t *record_sized(scim_store_t *st, uint64_t seq, size_t *bytes)
 {
         unsigned char k[8];
         size_t vl = 0;
@@ -803,7 +805,14 @@ static json_t *record_at(scim_store_t *st, uint64_t seq)
                 return NULL;
         j = scim_json_load(v, vl);
         free(v);
+        if (bytes)
+                *bytes = vl;
         return j;
+}
+
+static json_t *record_at(scim_store_t *st, uint64_t seq)
+{
+        return record_sized(st, seq, NULL);
 }
 
 int scim_changes_get(scim_store_t *st, const char *tenant, uint64_t seq,
@@ -920,6 +929,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
         int rc = -1, by_res = q->resource != NULL;
         char act[32] = "";
         size_t suffix = by_res ? 8 : 16; /* seq, or time + seq */
+        size_t page_bytes = 0, rbytes = 0;
 
         *out = json_array();
         if (!by_res && q->actions && !strchr(q->actions, ',')) {
@@ -998,7 +1008,8 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                                 break;
                 }
                 if (json_array_size(*out) >= count ||
-                    examined >= SCIM_CHANGES_SCAN_LIMIT) {
+                    examined >= SCIM_CHANGES_SCAN_LIMIT ||
+                    page_bytes >= SCIM_MAX_PAGE_BYTES) {
                         /* more to come: the cursor is the last key we
                          * returned or examined */
                         break;
@@ -1006,14 +1017,19 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 examined++;
                 next->len = 0;
                 scim_buf_append(next, k + tlen, kl - tlen);
-                r = record_at(st,
-                              scim_get_be64((const unsigned char *)k + kl - 8));
-                if (r && record_matches(r, q))
+                r = record_sized(
+                    st, scim_get_be64((const unsigned char *)k + kl - 8),
+                    &rbytes);
+                if (r && record_matches(r, q)) {
                         json_array_append(*out, r);
+                        page_bytes += rbytes; /* the page stops past
+                                                 SCIM_MAX_PAGE_BYTES */
+                }
                 json_decref(r);
         }
         if (!rocksdb_iter_valid(it) || (json_array_size(*out) < count &&
-                                        examined < SCIM_CHANGES_SCAN_LIMIT))
+                                        examined < SCIM_CHANGES_SCAN_LIMIT &&
+                                        page_bytes < SCIM_MAX_PAGE_BYTES))
                 next->len = 0; /* reached the end of the range */
         else {
                 /* is there really another entry in range? */

@@ -516,6 +516,22 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                "resource_json is not a JSON object%s", "");
                         goto out;
                 }
+                /* the size limits ingest applies, for events other
+                 * producers wrote; events older than schema v3 were
+                 * written before the limits and fold as they always did
+                 * (replay stays identical) */
+                if (!ev->resource_parsed && ev->schema_version >= 3) {
+                        scim_err_t le;
+
+                        scim_err_clear(&le);
+                        if (scim_resource_limits(attrs,
+                                                 strlen(ev->resource_json),
+                                                 &le) < 0) {
+                                refuse(v, le.status, le.scim_type, "%s",
+                                       le.detail);
+                                goto out;
+                        }
+                }
         } else if (rt == SCIM_RT_USER || ev->action == SCIM_ACT_CREATE) {
                 refuse(v, 400, "invalidValue", "event carries no resource%s",
                        "");

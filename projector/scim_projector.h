@@ -148,6 +148,11 @@ typedef struct scim_query {
          * the first page. NULL: index paging. */
         const char *after_id;
         int *more; /* optional out: 1 when matches follow the page */
+        /* A filter no index answers scans the tenant: it fails with 400
+         * tooMany after examining scan_limit resources or after scan_ms
+         * milliseconds (0: no bound). */
+        size_t scan_limit;
+        unsigned scan_ms;
 } scim_query_t;
 
 /*
@@ -159,7 +164,9 @@ typedef struct scim_query {
  * prefix. An unfiltered page costs the same at any depth: cursor pages
  * seek to their id, and index pages start from a remembered position
  * (the key that followed the previous page, kept until a resource is
- * created or deleted). Returns 0 or -1 with err.
+ * created or deleted). A page stops growing once its resources' stored
+ * text passes SCIM_MAX_PAGE_BYTES (fewer items; *more set). Returns 0 or
+ * -1 with err.
  */
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                     const scim_query_t *q, size_t *total, json_t **out,

@@ -863,6 +863,23 @@ static void pos_remember(scim_store_t *st, const char *tenant, char rt,
         pthread_mutex_unlock(&st->pos_mu);
 }
 
+/* 1 when a scan has gone past its row or time bound. */
+static int scan_over(const scim_query_t *q, size_t scanned,
+                     const struct timespec *t0)
+{
+        struct timespec now;
+        long ms;
+
+        if (q->scan_limit && scanned > q->scan_limit)
+                return 1;
+        if (!q->scan_ms || scanned % 256)
+                return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (now.tv_sec - t0->tv_sec) * 1000L +
+             (now.tv_nsec - t0->tv_nsec) / 1000000L;
+        return ms > (long)q->scan_ms;
+}
+
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                     const scim_query_t *q, size_t *total, json_t **out,
                     scim_err_t *err)
@@ -870,8 +887,12 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         const char *value = NULL;
         scim_index_t ix = scim_filter_index_hint(q->filter, rt, &value);
         json_t *page = json_array();
-        size_t matched = 0;
+        size_t matched = 0, page_bytes = 0, scanned = 0;
+        scim_query_t qq = *q; /* count shrinks when the page is full */
+        struct timespec t0;
 
+        q = &qq;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         *out = NULL;
         if (ix != SCIM_IDX_NONE && value) {
                 json_t *ids = NULL, *idv;
@@ -981,11 +1002,33 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                         break;
                                 }
                         }
+                        if (q->filter && scan_over(q, ++scanned, &t0)) {
+                                rocksdb_iter_destroy(it);
+                                scim_buf_free(&pre);
+                                json_decref(page);
+                                return scim_err_set(
+                                    err, 400, "tooMany",
+                                    "this filter is not answered by an "
+                                    "index and examined more than %zu "
+                                    "resources or %u ms of this tenant; "
+                                    "filter with eq on id, userName, "
+                                    "externalId, emails.value or "
+                                    "displayName (indexed)",
+                                    scanned - 1, q->scan_ms);
+                        }
                         v = rocksdb_iter_value(it, &vl);
                         res = scim_json_load(v, vl);
-                        if (res)
+                        if (res) {
+                                size_t before = json_array_size(page);
+
                                 consider(st, tenant, rt, q, res, &matched,
                                          page);
+                                if (json_array_size(page) > before)
+                                        page_bytes += vl;
+                                if (page_bytes >= SCIM_MAX_PAGE_BYTES &&
+                                    qq.count > json_array_size(page))
+                                        qq.count = json_array_size(page);
+                        }
                         json_decref(res);
                 }
                 rocksdb_iter_destroy(it);

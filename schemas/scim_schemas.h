@@ -115,6 +115,15 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                             json_t **members_out, scim_err_t *err);
 
 /*
+ * Size limits of one resource (schemas/limits.c): strings at most
+ * SCIM_MAX_STRING_BYTES, arrays at most SCIM_MAX_VALUES values, nesting
+ * at most SCIM_MAX_RESOURCE_DEPTH (400 invalidValue naming the
+ * attribute), and text_len (its JSON text) at most SCIM_MAX_RESOURCE_BYTES
+ * (413). res may be NULL (only the length is checked). 0 or -1 with err.
+ */
+int scim_resource_limits(const json_t *res, size_t text_len, scim_err_t *err);
+
+/*
  * Normalises one attribute value (as PATCH supplies it) for the attribute a
  * (same rules as above, applied to that value). New reference in *out, or
  * NULL in *out meaning "no value" (null, "", [], {}). Returns 0 or -1.

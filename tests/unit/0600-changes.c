@@ -222,7 +222,10 @@ static void test_csv_cells(void **state)
         cell("+1", "'+1");
         cell("-1", "'-1");
         cell("@SUM(A1)", "'@SUM(A1)");
-        cell("\tx", "'\tx");
+        cell("\tx", "\"'\tx\"");
+        /* ; and TAB separate cells in other locales: quoted, one cell */
+        cell("x;=1+1;y", "\"x;=1+1;y\"");
+        cell("x\t=1+1", "\"x\t=1+1\"");
         cell("\rx", "\"'\rx\"");
         cell("=HYPERLINK(\"u\",\"x\")", "\"'=HYPERLINK(\"\"u\"\",\"\"x\"\")\"");
         cell("", "");
