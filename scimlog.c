@@ -44,7 +44,7 @@ static const char *usage_serve =
     "                     [--max-connections N] [--header-timeout S]\n"
     "                     [--idle-timeout S] [--drain-timeout S]\n"
     "                     [--scan-limit N] [--scan-ms MS]\n"
-    "                     [--unsent-limit-mb N]\n"
+    "                     [--unsent-limit-mb N] [--rate-limit RATE[/BURST]|off]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -66,6 +66,9 @@ static const char *usage_serve =
     "--threads defaults to twice the cores (at least 4).\n"
     "Answers waiting for slow readers may hold --unsent-limit-mb (default\n"
     "512) MiB in all; past it, answers over 64 KiB get 503 + Retry-After.\n"
+    "Each tenant may make --rate-limit (default 100/200: 100 requests/s,\n"
+    "bursts of 200) SCIM requests; over it, 429 with Retry-After. off\n"
+    "turns it off (benchmarks).\n"
     "With --kafka the log is the Kafka topic T (default scim.events) on\n"
     "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
@@ -260,6 +263,7 @@ static int cmd_serve(int argc, char **argv)
             {"scan-limit", required_argument, NULL, 1005},
             {"scan-ms", required_argument, NULL, 1006},
             {"unsent-limit-mb", required_argument, NULL, 1007},
+            {"rate-limit", required_argument, NULL, 1008},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -351,6 +355,34 @@ static int cmd_serve(int argc, char **argv)
                                 cfg.scan_ms = (unsigned)v;
                         else
                                 cfg.unsent_bytes = (size_t)v << 20;
+                        break;
+                }
+                case 1008: { /* RATE[/BURST] or off */
+                        char *end = NULL;
+                        double rate, burst = 0;
+
+                        if (!strcmp(optarg, "off")) {
+                                cfg.rate_per_s = -1;
+                                break;
+                        }
+                        rate = strtod(optarg, &end);
+                        if (end && *end == '/') {
+                                const char *bs = end + 1;
+
+                                burst = strtod(bs, &end);
+                                if (end == bs)
+                                        burst = -1; /* nothing after / */
+                        }
+                        if (!end || end == optarg || *end ||
+                            !(rate >= 0.1 && rate <= 1e6) ||
+                            (burst != 0 && !(burst >= 1 && burst <= 1e7)))
+                                return fail("--rate-limit wants RATE[/BURST] "
+                                            "(requests per second per "
+                                            "tenant, 0.1 to 1000000) or "
+                                            "off, got '%s'",
+                                            optarg);
+                        cfg.rate_per_s = rate;
+                        cfg.rate_burst = burst;
                         break;
                 }
                 case 'h':

@@ -13,7 +13,10 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,7 @@
 
 #include "api/admin_internal.h"
 #include "api/conn_guard_internal.h"
+#include "api/ratelimit_internal.h"
 #include "api/http_internal.h"
 #include "api/reports_internal.h"
 #include "api/scim_api.h"
@@ -42,6 +46,8 @@ struct scim_api {
         scim_stream_hub_t *stream; /* change stream waiters (api/stream.c) */
         unsigned conn_limit;
         scim_conn_guard_t *guard;  /* connection deadlines, shedding */
+        scim_ratelimit_t *rate;    /* per-tenant token buckets */
+        double rate_per_s, rate_burst;
         unsigned drain_ms;         /* shutdown: longest wait for requests */
         size_t scan_limit;         /* unindexed filter: resources examined */
         unsigned scan_ms;          /* ... and milliseconds */
@@ -99,8 +105,12 @@ static enum MHD_Result send_text(struct MHD_Connection *c, req_t *r,
                 MHD_add_response_header(resp, "ETag", etag);
         if (location)
                 MHD_add_response_header(resp, "Location", location);
-        if (retry)
-                MHD_add_response_header(resp, "Retry-After", "1");
+        if (retry) {
+                char ra[16];
+
+                snprintf(ra, sizeof(ra), "%d", retry > 0 ? retry : 1);
+                MHD_add_response_header(resp, "Retry-After", ra);
+        }
         if (status == 401)
                 MHD_add_response_header(resp, "WWW-Authenticate",
                                         "Bearer realm=\"scimlog\"");
@@ -754,6 +764,27 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         if (reports_only) /* a report-only token (reports API) */
                 return fail(c, r, 403, NULL,
                             "this token may only read /reports/v1/");
+        {
+                unsigned wait_s = 1;
+
+                if (!scim_ratelimit_take(api->rate, tenant, &wait_s)) {
+                        char *txt;
+
+                        scim_err_clear(&e);
+                        scim_err_set(&e, 429, NULL,
+                                     "tenant '%.64s' is over its rate limit "
+                                     "(%g requests/s, bursts of %g); retry "
+                                     "after %u s",
+                                     tenant, api->rate_per_s, api->rate_burst,
+                                     wait_s);
+                        txt = scim_error_body(&e);
+                        rc = send_text(c, r, 429, txt ? txt : "{}",
+                                       txt ? strlen(txt) : 2, NULL, NULL,
+                                       (int)wait_s);
+                        free(txt);
+                        return rc;
+                }
+        }
         raw_q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL;
         scim_err_clear(&e);
         if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0)
@@ -890,12 +921,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                         return fail(c, r, 400, "invalidValue",
                                     "the Host header is not a host name "
                                     "with an optional port");
-                if (api->stopping) { /* draining for shutdown */
+                if (api->stopping) /* draining for shutdown: answered
+                                      503 once the body is read (an answer
+                                      before it, then a close, would reset
+                                      the connection under the client) */
                         r->close = 1;
-                        return fail(c, r, 503, NULL,
-                                    "the server is shutting down; retry "
-                                    "on another node or after restart");
-                }
                 if (cl && strtoull(cl, NULL, 10) > api->max_body) {
                         /* answered before the body is read, so a client
                          * sending Expect: 100-continue gets 413, not 100 */
@@ -948,6 +978,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                         return rc;
                 }
         }
+        if (r->close && !r->submitted)
+                return fail(c, r, 503, NULL,
+                            "the server is shutting down; retry on another "
+                            "node or after restart");
         if (r->too_big) {
                 char msg[96];
 
@@ -1097,6 +1131,17 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 api->scan_ms = cfg->scan_ms ? cfg->scan_ms
                                             : SCIM_SCAN_MS_DEFAULT;
                 pthread_mutex_init(&api->scan_mu, NULL);
+                api->rate_per_s = cfg->rate_per_s < 0  ? 0
+                                  : cfg->rate_per_s > 0 ? cfg->rate_per_s
+                                                        : SCIM_RATE_DEFAULT;
+                api->rate_burst = cfg->rate_burst > 0 ? cfg->rate_burst
+                                  : cfg->rate_per_s > 0
+                                      ? 2 * cfg->rate_per_s
+                                      : SCIM_BURST_DEFAULT;
+                api->rate = api->rate_per_s > 0
+                                ? scim_ratelimit_new(api->rate_per_s,
+                                                     api->rate_burst)
+                                : NULL;
                 scim_resp_budget_set(cfg->unsent_bytes);
         }
         {
@@ -1132,6 +1177,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 if (api->d)
                         MHD_stop_daemon(api->d);
                 scim_conn_guard_free(api->guard);
+                scim_ratelimit_free(api->rate);
                 scim_stream_hub_free(api->stream);
                 free(api->cert);
                 free(api->key);
@@ -1158,6 +1204,26 @@ static void nap(unsigned ms)
 }
 
 /*
+ * Stops new connections without closing the listening socket: a socket
+ * filter that accepts nothing drops every new SYN (the client retries it,
+ * then finds the port closed — it never sent a request), while
+ * libmicrohttpd still accepts what the kernel already queued, so no
+ * connection is reset. (MHD_quiesce_daemon races with the pool threads'
+ * own epoll bookkeeping in libmicrohttpd 0.9.75 and can abort.)
+ */
+static void drop_new_connections(struct MHD_Daemon *d)
+{
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+        struct sock_filter none[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+        struct sock_fprog prog = {1, none};
+
+        if (di && di->listen_fd != MHD_INVALID_SOCKET)
+                setsockopt(di->listen_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+                           sizeof(prog));
+}
+
+/*
  * Clean stop: no new connections (the listening socket is closed), new
  * requests on open connections get 503 with Connection: close, parked
  * streams end, and every request in progress — above all writes
@@ -1167,41 +1233,33 @@ static void nap(unsigned ms)
  */
 void scim_api_stop(scim_api_t *api)
 {
-        MHD_socket ls;
         unsigned waited = 0;
 
         if (!api)
                 return;
-        /* new requests are answered 503 + close while the listener still
-         * accepts, so a client's connection is either answered or refused
-         * (closing the listener first would reset those in its backlog) */
+        /* requests on open connections are answered 503 + close, new
+         * connections are not let in, parked streams end */
         api->stopping = 1;
+        drop_new_connections(api->d);
         scim_stream_hub_close(api->stream); /* resumes parked streams */
         scim_conn_guard_close_idle(api->guard);
-        while (scim_conn_guard_busy_count(api->guard) > 0 &&
+        nap(20); /* handshakes under way reach libmicrohttpd */
+        /* every request in progress (writes waiting for their commit
+         * too), and connections accepted whose request is still to come */
+        while (scim_conn_guard_unsettled(api->guard) > 0 &&
                waited < api->drain_ms) {
                 nap(10);
                 waited += 10;
         }
-        ls = MHD_quiesce_daemon(api->d);
-        if (ls != MHD_INVALID_SOCKET)
-                close(ls);
-        /* connections accepted just before the listener closed: their
-         * requests are answered 503 (new ones never wait longer than the
-         * header deadline) */
-        while (scim_conn_guard_unsettled(api->guard) > 0 &&
-               waited < api->drain_ms + 1000) {
-                nap(10);
-                waited += 10;
-        }
-        if (scim_conn_guard_busy_count(api->guard) > 0)
+        if (scim_conn_guard_unsettled(api->guard) > 0)
                 fprintf(stderr,
                         "scimlog: %u requests still in progress after %u ms; "
                         "stopping anyway\n",
-                        scim_conn_guard_busy_count(api->guard), api->drain_ms);
+                        scim_conn_guard_unsettled(api->guard), api->drain_ms);
         scim_conn_guard_close_idle(api->guard);
         MHD_stop_daemon(api->d);
         scim_conn_guard_free(api->guard);
+        scim_ratelimit_free(api->rate);
         scim_stream_hub_free(api->stream);
         free(api->cert);
         free(api->key);

@@ -35,6 +35,8 @@ typedef struct rq {
         json_t *params; /* lower-cased query parameters */
 } rq_t;
 
+static int g_def_write_busy; /* a saved-report write is waiting (atomic) */
+
 /* ------------------------------------------------------ responses */
 
 static enum MHD_Result send_body(rq_t *r, unsigned status, const char *ctype,
@@ -441,13 +443,27 @@ static enum MHD_Result saved(rq_t *r, const char *method, char **seg, int n,
                 return fail(r, 403, NULL,
                             "a report-only token cannot change saved "
                             "reports");
-        if (!strcmp(method, "PUT"))
-                return saved_put(r, name, body, body_len);
-        if (scim_ingest_report_def(r->ing, SCIM_ACT_REPORT_DELETE, r->tenant,
-                                   r->token_id, r->request_id, name, NULL,
-                                   &status, &e) < 0)
+        /* a saved-report write waits for its commit on this pool thread:
+         * one at a time server-wide, so such writes (of any tenant) can
+         * never hold more than one pool thread */
+        if (__atomic_exchange_n(&g_def_write_busy, 1, __ATOMIC_ACQUIRE)) {
+                scim_err_set_retry(&e, 429,
+                                   "another saved report is being written; "
+                                   "retry");
                 return send_err(r, &e);
-        return send_body(r, 204, "application/json", "", 0, NULL);
+        }
+        if (!strcmp(method, "PUT")) {
+                rc = saved_put(r, name, body, body_len);
+        } else if (scim_ingest_report_def(r->ing, SCIM_ACT_REPORT_DELETE,
+                                          r->tenant, r->token_id,
+                                          r->request_id, name, NULL, &status,
+                                          &e) < 0) {
+                rc = send_err(r, &e);
+        } else {
+                rc = send_body(r, 204, "application/json", "", 0, NULL);
+        }
+        __atomic_store_n(&g_def_write_busy, 0, __ATOMIC_RELEASE);
+        return rc;
 }
 
 /* ------------------------------------------------------- routing */

@@ -35,6 +35,10 @@ typedef struct scim_api_config {
         unsigned scan_ms;        /* ... milliseconds per request */
         size_t unsent_bytes;     /* answers not yet sent, server-wide;
                                     0 = default */
+        double rate_per_s;       /* per-tenant requests/s: 0 = default
+                                    (100), < 0 = no limit */
+        double rate_burst;       /* bucket; 0 = default (200, or twice
+                                    a given rate) */
 } scim_api_config_t;
 
 #define SCIM_MAX_CONNS_DEFAULT 10000

@@ -324,18 +324,27 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                 }
                 ti = topic_of(kp, m);
                 if (ti < 0 || m->partition < 0 ||
-                    m->partition >= kp->t[ti].nparts ||
-                    !replay_wants(kp, &kp->t[ti], m)) {
+                    m->partition >= kp->t[ti].nparts) {
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                /* a partition held back in this batch is fetched again
+                 * from its first held message: what follows it is not
+                 * looked at now (nor may it end a replay's partition) */
+                if (ti == T_DATA && held &&
+                    rd_kafka_topic_partition_list_find(held, kp->t[ti].name,
+                                                       m->partition)) {
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (!replay_wants(kp, &kp->t[ti], m)) {
                         rd_kafka_message_destroy(m);
                         continue;
                 }
                 if (ti == T_DATA) {
-                        rd_kafka_topic_partition_t *h =
-                            held ? rd_kafka_topic_partition_list_find(
-                                       held, kp->t[ti].name, m->partition)
-                                 : NULL;
+                        rd_kafka_topic_partition_t *h = NULL;
 
-                        if (!h && hold_data(kp, m, admin_next)) {
+                        if (hold_data(kp, m, admin_next)) {
                                 if (!held)
                                         held =
                                             rd_kafka_topic_partition_list_new(

@@ -121,6 +121,7 @@ for s in flood:
 # 5. SIGTERM under write load: every request in progress is answered (201
 # or 503), never reset; every 201 is there after a restart
 acked, errors, answers = [], [], {}
+t_term = [time.time() + 3600]
 lock = threading.Lock()
 go = threading.Event()
 
@@ -152,7 +153,7 @@ def writer(k):
                     acked.append(json.loads(data)["id"])
         except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError) as e:
             with lock:
-                errors.append(repr(e))
+                errors.append("%r at %+.3f s from SIGTERM" % (e, time.time() - t_term[0]))
             return
         finally:
             conn.close()
@@ -164,7 +165,9 @@ for t in threads:
 deadline = time.time() + 30
 while time.time() < deadline and len(acked) < 100:
     time.sleep(0.05)
+t_term[0] = time.time()
 rc = srv.stop()
+print("stop took %.3f s" % (time.time() - t_term[0]))
 go.set()
 for t in threads:
     t.join()
