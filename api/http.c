@@ -748,14 +748,12 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return fail(c, r, 404, NULL,
                             "no such endpoint; the SCIM base URL is "
                             "/scim/v2/{tenant}/");
-        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        auth = scim_http_bearer(MHD_lookup_connection_value(
+            c, MHD_HEADER_KIND, "Authorization"));
+        if (!auth)
                 return fail(c, r, 401, NULL,
                             "missing bearer token (Authorization: Bearer "
                             "<secret>)");
-        auth += 7;
-        while (*auth == ' ')
-                auth++;
         if (!scim_store_auth_scoped(api->st, auth, tenant, sizeof(tenant),
                                     tid, sizeof(tid), &reports_only) ||
             strcmp(tenant, seg[2]) != 0)
@@ -882,21 +880,6 @@ out:
         return rc;
 }
 
-/* Host: absent, or a name / IPv4 / [IPv6] with an optional :port. */
-static int host_ok(const char *h)
-{
-        size_t n = h ? strlen(h) : 0;
-
-        if (!h)
-                return 1;
-        if (n == 0 || n > 255)
-                return 0;
-        for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char)h[i]) && !strchr(".-_~:[]", h[i]))
-                        return 0;
-        return 1;
-}
-
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                                const char *url, const char *method,
                                const char *version, const char *upload_data,
@@ -914,7 +897,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 r->started = 1;
                 scim_conn_guard_busy(api->guard, c);
                 set_request_id(c, r);
-                if (!host_ok(MHD_lookup_connection_value(
+                if (!scim_http_host_ok(MHD_lookup_connection_value(
                         c, MHD_HEADER_KIND, "Host")))
                         /* it would be copied into Location (RFC 9112 3.2:
                          * an invalid Host is a 400) */

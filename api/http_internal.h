@@ -44,4 +44,13 @@ char *scim_cursor_encode(const char *id);
 int scim_cursor_decode(const char *cursor, char *id, size_t idlen,
                        scim_err_t *err);
 
+/* The token of an "Authorization: Bearer <token>" header value (borrowed
+ * from it), or NULL when the header is absent, of another scheme, or has
+ * no token. (api/http_parse.c) */
+const char *scim_http_bearer(const char *authorization);
+
+/* 1 when a Host header is absent or a name / IPv4 / [IPv6] with an
+ * optional :port (it is copied into Location); 0 otherwise. */
+int scim_http_host_ok(const char *host);
+
 #endif

@@ -506,14 +506,12 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                 return fail(&r, 404, NULL,
                             "no such endpoint; the reports base URL is "
                             "/reports/v1/{tenant}/");
-        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        auth = scim_http_bearer(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        if (!auth)
                 return fail(&r, 401, NULL,
                             "missing bearer token (Authorization: Bearer "
                             "<secret>)");
-        auth += 7;
-        while (*auth == ' ')
-                auth++;
         if (!scim_store_auth_scoped(st, auth, r.tenant, sizeof(r.tenant),
                                     r.token_id, sizeof(r.token_id),
                                     &r.reports_only) ||

@@ -468,16 +468,14 @@ enum MHD_Result scim_stream_handle(scim_stream_hub_t *hub,
                 scim_err_set_retry(&e, 503, "the change stream is not running");
                 goto fail;
         }
-        auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+        auth = scim_http_bearer(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        if (!auth) {
                 scim_err_set(&e, 401, NULL,
                              "missing bearer token (Authorization: Bearer "
                              "<secret>)");
                 goto fail;
         }
-        auth += 7;
-        while (*auth == ' ')
-                auth++;
         if (!scim_store_auth_scoped(hub->st, auth, tok_tenant,
                                     sizeof(tok_tenant), tid, sizeof(tid),
                                     &reports_only) ||

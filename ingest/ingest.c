@@ -147,7 +147,7 @@ static const char *rtype_name(scim_rtype_t rt)
 }
 
 /* ETag comparison: accepts W/"n", "n" and *. */
-static int etag_matches(const char *if_match, int64_t version)
+int scim_etag_matches(const char *if_match, int64_t version)
 {
         char want[32];
         const char *p = if_match;
@@ -307,7 +307,7 @@ static int load_current(scim_store_t *st, const scim_write_t *w, json_t **cur,
                 *err = e;
                 return -1;
         }
-        if (w->if_match && !etag_matches(w->if_match, *version)) {
+        if (w->if_match && !scim_etag_matches(w->if_match, *version)) {
                 json_decref(*cur);
                 *cur = NULL;
                 return scim_err_set(err, 412, NULL,

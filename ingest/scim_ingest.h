@@ -167,4 +167,8 @@ void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out);
  */
 void scim_ingest_use_log(scim_ingest_t *ing, scim_log_t *log);
 
+/* 1 if an If-Match header value (one tag, a comma list of tags, W/ or
+ * not, or "*") names version n. */
+int scim_etag_matches(const char *if_match, int64_t version);
+
 #endif /* SCIM_INGEST_H */
