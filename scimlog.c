@@ -45,6 +45,8 @@ static const char *usage_serve =
     "                     [--idle-timeout S] [--drain-timeout S]\n"
     "                     [--scan-limit N] [--scan-ms MS]\n"
     "                     [--unsent-limit-mb N] [--rate-limit RATE[/BURST]|off]\n"
+    "                     [--mount TEMPLATE]... [--host-suffix .DOMAIN]\n"
+    "                     [--trusted-proxy ADDR[/BITS]]...\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -69,6 +71,13 @@ static const char *usage_serve =
     "Each tenant may make --rate-limit (default 100/200: 100 requests/s,\n"
     "bursts of 200) SCIM requests; over it, 429 with Retry-After. off\n"
     "turns it off (benchmarks).\n"
+    "Tenant URLs: /scim/v2/{tenant}/ and /scim/v2/ (tenant from the token)\n"
+    "always; --mount adds templates such as /api/v1/scim/azure/{tenant} or\n"
+    "/api/scim (tenant from the token); --host-suffix .scim.example.com\n"
+    "takes the tenant from the host acme.scim.example.com on mounts without\n"
+    "{tenant}. Tenant names match exactly as created. --trusted-proxy: the\n"
+    "X-Forwarded-Proto/Host/Prefix and Forwarded headers of these peers\n"
+    "build Location and meta.location; other peers' are ignored.\n"
     "With --kafka the log is the Kafka topic T (default scim.events) on\n"
     "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
@@ -264,6 +273,9 @@ static int cmd_serve(int argc, char **argv)
             {"scan-ms", required_argument, NULL, 1006},
             {"unsent-limit-mb", required_argument, NULL, 1007},
             {"rate-limit", required_argument, NULL, 1008},
+            {"mount", required_argument, NULL, 1009},
+            {"host-suffix", required_argument, NULL, 1010},
+            {"trusted-proxy", required_argument, NULL, 1011},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -274,11 +286,15 @@ static int cmd_serve(int argc, char **argv)
         scim_ingest_t *ing = NULL;
         scim_api_t *api = NULL;
         char errstr[512], host[256], state_cursor[1100];
+        const char *mounts[16], *proxies[32];
+        size_t n_mounts = 0, n_proxies = 0;
         const char *colon;
         sigset_t set;
         int sig, c, rc = 1;
 
         memset(&cfg, 0, sizeof(cfg));
+        cfg.mounts = mounts;
+        cfg.trusted_proxies = proxies;
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
@@ -357,6 +373,19 @@ static int cmd_serve(int argc, char **argv)
                                 cfg.unsent_bytes = (size_t)v << 20;
                         break;
                 }
+                case 1009:
+                        if (n_mounts >= 16)
+                                return fail("at most 16 --mount");
+                        mounts[n_mounts++] = optarg;
+                        break;
+                case 1010:
+                        cfg.host_suffix = optarg;
+                        break;
+                case 1011:
+                        if (n_proxies >= 32)
+                                return fail("at most 32 --trusted-proxy");
+                        proxies[n_proxies++] = optarg;
+                        break;
                 case 1008: { /* RATE[/BURST] or off */
                         char *end = NULL;
                         double rate, burst = 0;
@@ -393,6 +422,8 @@ static int cmd_serve(int argc, char **argv)
                         return 2;
                 }
         }
+        cfg.n_mounts = n_mounts;
+        cfg.n_trusted_proxies = n_proxies;
         if (!!cfg.tls_cert != !!cfg.tls_key)
                 return fail("--tls-cert and --tls-key go together");
         if (kcfg.state_topic && !kcfg.brokers)

@@ -47,6 +47,7 @@ struct scim_api {
         unsigned conn_limit;
         scim_conn_guard_t *guard;  /* connection deadlines, shedding */
         scim_ratelimit_t *rate;    /* per-tenant token buckets */
+        scim_routes_t *routes;     /* mounts, host suffix, trusted proxies */
         double rate_per_s, rate_burst;
         unsigned drain_ms;         /* shutdown: longest wait for requests */
         size_t scan_limit;         /* unindexed filter: resources examined */
@@ -69,6 +70,11 @@ typedef struct req {
         struct MHD_Connection *conn;
         int close; /* answer with Connection: close (shutting down) */
         char request_id[72];
+        /* set by route(): the tenant (exact), resource type and public
+         * base URL, for the answer after a suspended write */
+        char tenant[SCIM_MAX_TENANT_LEN + 1];
+        scim_rtype_t rt;
+        char base[1024];
 } req_t;
 
 /* ------------------------------------------------------- responses */
@@ -176,20 +182,26 @@ static enum MHD_Result fail(struct MHD_Connection *c, req_t *r, int status,
 
 /* ------------------------------------------------------- helpers */
 
+/* The public base URL of the request being handled on this pool thread
+ * (origin + mount path, e.g. https://acme.example.com/scim/v2): set by
+ * route() and again when a write's answer is sent; resource locations are
+ * built from it. */
+static __thread const char *tl_base = "http://localhost/scim/v2";
+
 static void add_location(struct MHD_Connection *c, scim_api_t *api,
                          const char *tenant, json_t *res, char *loc,
                          size_t loclen)
 {
-        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                       "Host");
         const char *rt = json_string_value(
             json_object_get(json_object_get(res, "meta"), "resourceType"));
         const char *id = json_string_value(json_object_get(res, "id"));
         json_t *meta = json_object_get(res, "meta");
 
-        snprintf(loc, loclen, "%s://%s/scim/v2/%s/%s/%s",
-                 api->tls ? "https" : "http", host ? host : "localhost",
-                 tenant, rt && !strcmp(rt, "Group") ? "Groups" : "Users",
+        (void)c;
+        (void)api;
+        (void)tenant;
+        snprintf(loc, loclen, "%s/%s/%s", tl_base,
+                 rt && !strcmp(rt, "Group") ? "Groups" : "Users",
                  id ? id : "");
         if (json_is_object(meta))
                 json_object_set_new(meta, "location", json_string(loc));
@@ -347,8 +359,6 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
             !qget(q, "excludedattributes") && !inm) {
                 /* fast path: splice location into the stored text */
                 scim_buf_t b = {0};
-                const char *host = MHD_lookup_connection_value(
-                    c, MHD_HEADER_KIND, "Host");
                 json_t *ls;
                 char *lj, tag[48] = "", *v;
 
@@ -356,9 +366,7 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                         scim_buf_free(&b);
                         return send_error(c, r, &e);
                 }
-                snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/Users/%s",
-                         api->tls ? "https" : "http",
-                         host ? host : "localhost", tenant, id);
+                snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
                 ls = json_string(loc);
                 lj = scim_json_dumps(ls);
                 json_decref(ls);
@@ -439,7 +447,7 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
 {
         static const char head[] =
             "{\"schemas\":[\"" SCIM_URN_LIST "\"],\"totalResults\":";
-        const char *value = NULL, *host;
+        const char *value = NULL;
         scim_index_t ix = scim_filter_index_hint(f, SCIM_RT_USER, &value);
         char id[SCIM_MAX_ID_LEN + 1], loc[1024], *lj;
         scim_buf_t raw = {0}, o = {0};
@@ -467,10 +475,7 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
                 scim_buf_puts(&o, "0,\"startIndex\":1,\"itemsPerPage\":0,"
                                   "\"Resources\":[]}");
         } else {
-                host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-                snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/Users/%s",
-                         api->tls ? "https" : "http",
-                         host ? host : "localhost", tenant, id);
+                snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
                 ls = json_string(loc);
                 lj = scim_json_dumps(ls);
                 json_decref(ls);
@@ -711,7 +716,8 @@ static void set_request_id(struct MHD_Connection *c, req_t *r)
 static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                              req_t *r, const char *url, const char *method)
 {
-        char path[1024], *seg[8], *save = NULL, *tok;
+        scim_target_t target;
+        char *seg[8];
         int n = 0;
         const char *auth, *raw_q;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
@@ -739,15 +745,15 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                            url, method, r->raw_uri,
                                            r->body.data, r->body.len,
                                            r->request_id);
-        snprintf(path, sizeof(path), "%s", url);
-        for (tok = strtok_r(path, "/", &save); tok && n < 8;
-             tok = strtok_r(NULL, "/", &save))
-                seg[n++] = tok;
-        if (n < 4 || strcasecmp(seg[0], "scim") || strcasecmp(seg[1], "v2") ||
-            n > 5)
+        if (!scim_routes_resolve(api->routes, url,
+                                 MHD_lookup_connection_value(
+                                     c, MHD_HEADER_KIND, "Host"),
+                                 &target) ||
+            target.n < 1 || target.n > 2)
                 return fail(c, r, 404, NULL,
                             "no such endpoint; the SCIM base URL is "
-                            "/scim/v2/{tenant}/");
+                            "/scim/v2/{tenant}/ (or /scim/v2/ with the "
+                            "tenant's token, or a configured mount)");
         auth = scim_http_bearer(MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, "Authorization"));
         if (!auth)
@@ -755,10 +761,53 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                             "missing bearer token (Authorization: Bearer "
                             "<secret>)");
         if (!scim_store_auth_scoped(api->st, auth, tenant, sizeof(tenant),
-                                    tid, sizeof(tid), &reports_only) ||
-            strcmp(tenant, seg[2]) != 0)
+                                    tid, sizeof(tid), &reports_only))
                 return fail(c, r, 401, NULL,
-                            "the bearer token is not valid for this tenant");
+                            "the bearer token is not valid");
+        if (target.from != SCIM_TENANT_FROM_TOKEN &&
+            strcmp(tenant, target.tenant) != 0) {
+                char msg[300];
+
+                /* names match exactly, as created: say so when only the
+                 * case differs */
+                snprintf(msg, sizeof(msg),
+                         strcasecmp(tenant, target.tenant)
+                             ? "the bearer token is not valid for this tenant"
+                             : "the bearer token is not valid for this "
+                               "tenant; tenant names are case-sensitive and "
+                               "this token's tenant is spelled '%.64s'",
+                         tenant);
+                return fail(c, r, 401, NULL, msg);
+        }
+        {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                    c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                char origin[700];
+
+                scim_routes_origin(
+                    api->routes, ci ? ci->client_addr : NULL, api->tls,
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "X-Forwarded-Proto"),
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "X-Forwarded-Host"),
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "X-Forwarded-Prefix"),
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "Forwarded"),
+                    origin, sizeof(origin));
+                snprintf(r->base, sizeof(r->base), "%s%s", origin,
+                         target.base_path);
+                tl_base = r->base;
+                snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
+        }
+        /* the rest of routing sees /scim/v2/{tenant}/endpoint[/id] */
+        seg[0] = "scim";
+        seg[1] = "v2";
+        seg[2] = r->tenant;
+        seg[3] = target.seg[0];
+        seg[4] = target.n > 1 ? target.seg[1] : NULL;
+        n = 3 + target.n;
         if (reports_only) /* a report-only token (reports API) */
                 return fail(c, r, 403, NULL,
                             "this token may only read /reports/v1/");
@@ -855,6 +904,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 w.actor = tid;
                 w.request_id = r->request_id;
                 w.rtype = rt;
+                r->rt = rt;
                 w.id = n == 5 ? seg[4] : NULL;
                 w.body = r->body.data;
                 w.body_len = r->body.len;
@@ -939,24 +989,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 if (!done)
                         return MHD_YES;
                 {
-                        char path[1024], *seg[8], *save = NULL, *tok;
-                        int n = 0;
                         json_t *q = NULL;
                         const char *raw_q = r->raw_uri ? strchr(r->raw_uri, '?')
                                                        : NULL;
                         scim_err_t e;
                         enum MHD_Result rc;
 
-                        snprintf(path, sizeof(path), "%s", url);
-                        for (tok = strtok_r(path, "/", &save); tok && n < 8;
-                             tok = strtok_r(NULL, "/", &save))
-                                seg[n++] = tok;
+                        tl_base = r->base;
                         scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e);
-                        rc = answer_write(c, api, r, seg[2],
-                                          !strcasecmp(seg[3], "Groups")
-                                              ? SCIM_RT_GROUP
-                                              : SCIM_RT_USER,
-                                          method, q);
+                        rc = answer_write(c, api, r, r->tenant, r->rt, method,
+                                          q);
                         json_decref(q);
                         return rc;
                 }
@@ -1121,6 +1163,18 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                                   : cfg->rate_per_s > 0
                                       ? 2 * cfg->rate_per_s
                                       : SCIM_BURST_DEFAULT;
+                api->routes = scim_routes_new(
+                    cfg->mounts, cfg->n_mounts, cfg->host_suffix,
+                    cfg->trusted_proxies, cfg->n_trusted_proxies, errstr,
+                    errlen);
+                if (!api->routes) {
+                        scim_conn_guard_free(api->guard);
+                        scim_stream_hub_free(api->stream);
+                        free(api->cert);
+                        free(api->key);
+                        free(api);
+                        return -1;
+                }
                 api->rate = api->rate_per_s > 0
                                 ? scim_ratelimit_new(api->rate_per_s,
                                                      api->rate_burst)
@@ -1161,6 +1215,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                         MHD_stop_daemon(api->d);
                 scim_conn_guard_free(api->guard);
                 scim_ratelimit_free(api->rate);
+                scim_routes_free(api->routes);
                 scim_stream_hub_free(api->stream);
                 free(api->cert);
                 free(api->key);
@@ -1243,6 +1298,7 @@ void scim_api_stop(scim_api_t *api)
         MHD_stop_daemon(api->d);
         scim_conn_guard_free(api->guard);
         scim_ratelimit_free(api->rate);
+        scim_routes_free(api->routes);
         scim_stream_hub_free(api->stream);
         free(api->cert);
         free(api->key);

@@ -53,4 +53,44 @@ const char *scim_http_bearer(const char *authorization);
  * optional :port (it is copied into Location); 0 otherwise. */
 int scim_http_host_ok(const char *host);
 
+/* ------------------------------------------- tenant routing (route.c) */
+
+#include <sys/socket.h>
+
+typedef struct scim_routes scim_routes_t;
+
+enum { SCIM_TENANT_FROM_TOKEN, SCIM_TENANT_FROM_PATH, SCIM_TENANT_FROM_HOST };
+
+typedef struct scim_target {
+        char tenant[SCIM_MAX_TENANT_LEN + 1]; /* "" when the token says */
+        int from;                             /* SCIM_TENANT_FROM_* */
+        const char *mount;                    /* the template that matched */
+        char base_path[512]; /* the request's path up to the endpoint, e.g.
+                                /api/v1/scim/azure/acme or /scim/v2 */
+        char *seg[4];        /* what follows: endpoint, id / .search */
+        int n;
+        char buf[1024];      /* seg[] point into it */
+} scim_target_t;
+
+/* Mount templates (besides /scim/v2/{tenant} and /scim/v2, always on),
+ * a host suffix for host-named tenants (NULL: none) and trusted proxy
+ * networks (ADDRESS[/BITS]). NULL with err on a bad setting. */
+scim_routes_t *scim_routes_new(const char *const *mounts, size_t nmounts,
+                               const char *host_suffix,
+                               const char *const *proxies, size_t nproxies,
+                               char *err, size_t errlen);
+void scim_routes_free(scim_routes_t *rt);
+
+/* Resolves a request path (and Host) to a tenant and endpoint: 1, or 0
+ * when no mount matches. */
+int scim_routes_resolve(const scim_routes_t *rt, const char *path,
+                        const char *host, scim_target_t *t);
+
+/* scheme://host[/prefix] the client used: from the request, or from
+ * X-Forwarded-* / Forwarded when the peer is a trusted proxy. */
+void scim_routes_origin(const scim_routes_t *rt, const struct sockaddr *peer,
+                        int tls, const char *host, const char *xf_proto,
+                        const char *xf_host, const char *xf_prefix,
+                        const char *forwarded, char *out, size_t outlen);
+
 #endif

@@ -39,6 +39,17 @@ typedef struct scim_api_config {
                                     (100), < 0 = no limit */
         double rate_burst;       /* bucket; 0 = default (200, or twice
                                     a given rate) */
+        /* tenant routing (api/route.c): mount templates besides
+         * /scim/v2/{tenant} and /scim/v2 (e.g. "/api/v1/scim/azure/{tenant}",
+         * "/api/scim"), a host suffix (".scim.example.com": the tenant is
+         * the host's first label on mounts without {tenant}), and trusted
+         * proxy networks whose X-Forwarded-* / Forwarded headers build
+         * Location */
+        const char *const *mounts;
+        size_t n_mounts;
+        const char *host_suffix;
+        const char *const *trusted_proxies;
+        size_t n_trusted_proxies;
 } scim_api_config_t;
 
 #define SCIM_MAX_CONNS_DEFAULT 10000

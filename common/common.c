@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -456,4 +457,28 @@ uint64_t scim_get_be64(const unsigned char in[8])
         for (int i = 0; i < 8; i++)
                 v = (v << 8) | in[i];
         return v;
+}
+
+/* ---------------------------------------------------------------- tenants */
+
+int scim_tenant_name_ok(const char *t)
+{
+        static const char *const endpoints[] = {
+            "Users", "Groups", "Schemas", "ResourceTypes",
+            "ServiceProviderConfig", "serviceConfiguration", "Bulk", "Me",
+            ".search", NULL};
+        size_t n = t ? strlen(t) : 0;
+
+        if (n == 0 || n > SCIM_MAX_TENANT_LEN)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)t[i]) && t[i] != '-' &&
+                    t[i] != '_' && t[i] != '.')
+                        return 0;
+        if (strspn(t, ".") == n) /* "." and ".." would be path segments */
+                return 0;
+        for (int i = 0; endpoints[i]; i++)
+                if (!strcasecmp(t, endpoints[i]))
+                        return 0; /* /scim/v2/Users is the token's tenant */
+        return 1;
 }

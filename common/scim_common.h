@@ -64,6 +64,12 @@ int scim_err_set_retry(scim_err_t *e, int status, const char *fmt, ...)
  * bytes; the page says so (fewer items, a next cursor). */
 #define SCIM_MAX_PAGE_BYTES (4 * 1024 * 1024)
 
+/* 1 if name may name a tenant: 1-SCIM_MAX_TENANT_LEN characters of
+ * A-Z a-z 0-9 . _ -, not dots only, and not a resource endpoint's name
+ * (Users, Groups, Schemas, ... in any case: /scim/v2/Users belongs to the
+ * token-implied URL). */
+int scim_tenant_name_ok(const char *name);
+
 /* -------------------------------------------------------------------- time */
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */

@@ -738,20 +738,6 @@ static int enqueue_wait(scim_ingest_t *ing, pending_t *p,
         return rc;
 }
 
-static int valid_tenant_name(const char *t)
-{
-        size_t n = t ? strlen(t) : 0;
-
-        if (n == 0 || n > SCIM_MAX_TENANT_LEN)
-                return 0;
-        for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char)t[i]) && t[i] != '-' &&
-                    t[i] != '_' && t[i] != '.')
-                        return 0;
-        /* "." and ".." (any name of dots only) would be path segments */
-        return strspn(t, ".") != n;
-}
-
 static void to_hex(const unsigned char *b, size_t n, char *out)
 {
         static const char hx[] = "0123456789abcdef";
@@ -789,10 +775,11 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
         memset(&res, 0, sizeof(res));
         if (!p)
                 return scim_err_set_retry(err, 503, "out of memory");
-        if (!valid_tenant_name(tenant)) {
+        if (!scim_tenant_name_ok(tenant)) {
                 scim_err_set(err, 400, "invalidValue",
                              "tenant names are 1-%d characters of A-Z a-z "
-                             "0-9 . _ -, not dots only",
+                             "0-9 . _ -, not dots only, not an endpoint "
+                             "name (Users, Groups, ...)",
                              SCIM_MAX_TENANT_LEN);
                 goto fail;
         }

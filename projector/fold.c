@@ -614,20 +614,6 @@ out:
         json_decref(stored);
 }
 
-/* The same rule as ingest's: an event from another producer may not
- * create a tenant the HTTP routes could not name. */
-static int tenant_name_ok(const char *n)
-{
-        size_t len = strlen(n);
-
-        if (len == 0 || len > SCIM_MAX_TENANT_LEN || strspn(n, ".") == len)
-                return 0;
-        for (size_t i = 0; i < len; i++)
-                if (!isalnum((unsigned char)n[i]) && !strchr("._-", n[i]))
-                        return 0;
-        return 1;
-}
-
 static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
 {
         scim_buf_t b = {0};
@@ -638,10 +624,12 @@ static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 json_t *o;
                 char *txt;
 
-                if (!tenant_name_ok(ev->tenant)) {
+                /* ingest's rule, for events of other producers too */
+                if (!scim_tenant_name_ok(ev->tenant)) {
                         refuse(v, 400, "invalidValue",
                                "tenant name '%.64s' is not 1-64 characters "
-                               "of A-Z a-z 0-9 . _ - (not dots only)",
+                               "of A-Z a-z 0-9 . _ - (not dots only, not "
+                               "an endpoint name)",
                                ev->tenant);
                         return;
                 }
