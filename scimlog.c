@@ -47,6 +47,7 @@ static const char *usage_serve =
     "                     [--unsent-limit-mb N] [--rate-limit RATE[/BURST]|off]\n"
     "                     [--mount TEMPLATE]... [--host-suffix .DOMAIN]\n"
     "                     [--trusted-proxy ADDR[/BITS]]...\n"
+    "                     [--metrics-token-file FILE]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -78,6 +79,8 @@ static const char *usage_serve =
     "{tenant}. Tenant names match exactly as created. --trusted-proxy: the\n"
     "X-Forwarded-Proto/Host/Prefix and Forwarded headers of these peers\n"
     "build Location and meta.location; other peers' are ignored.\n"
+    "GET /metrics (Prometheus text), /livez, /readyz (503 while stopping);\n"
+    "--metrics-token-file puts /metrics behind that bearer token.\n"
     "With --kafka the log is the Kafka topic T (default scim.events) on\n"
     "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
@@ -276,6 +279,7 @@ static int cmd_serve(int argc, char **argv)
             {"mount", required_argument, NULL, 1009},
             {"host-suffix", required_argument, NULL, 1010},
             {"trusted-proxy", required_argument, NULL, 1011},
+            {"metrics-token-file", required_argument, NULL, 1012},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -287,6 +291,7 @@ static int cmd_serve(int argc, char **argv)
         scim_api_t *api = NULL;
         char errstr[512], host[256], state_cursor[1100];
         const char *mounts[16], *proxies[32];
+        static char metrics_token[256];
         size_t n_mounts = 0, n_proxies = 0;
         const char *colon;
         sigset_t set;
@@ -386,6 +391,27 @@ static int cmd_serve(int argc, char **argv)
                                 return fail("at most 32 --trusted-proxy");
                         proxies[n_proxies++] = optarg;
                         break;
+                case 1012: { /* the /metrics bearer, from a file */
+                        FILE *f = fopen(optarg, "r");
+                        size_t got;
+
+                        if (!f)
+                                return fail("--metrics-token-file: cannot "
+                                            "read %s",
+                                            optarg);
+                        got = fread(metrics_token, 1,
+                                    sizeof(metrics_token) - 1, f);
+                        fclose(f);
+                        metrics_token[got] = '\0';
+                        metrics_token[strcspn(metrics_token, "\r\n")] = '\0';
+                        if (strlen(metrics_token) < 16)
+                                return fail("--metrics-token-file: the token "
+                                            "in %s is shorter than 16 "
+                                            "characters",
+                                            optarg);
+                        cfg.metrics_token = metrics_token;
+                        break;
+                }
                 case 1008: { /* RATE[/BURST] or off */
                         char *end = NULL;
                         double rate, burst = 0;

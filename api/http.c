@@ -25,6 +25,7 @@
 
 #include "api/admin_internal.h"
 #include "api/conn_guard_internal.h"
+#include "api/metrics_internal.h"
 #include "api/ratelimit_internal.h"
 #include "api/http_internal.h"
 #include "api/reports_internal.h"
@@ -48,6 +49,8 @@ struct scim_api {
         scim_conn_guard_t *guard;  /* connection deadlines, shedding */
         scim_ratelimit_t *rate;    /* per-tenant token buckets */
         scim_routes_t *routes;     /* mounts, host suffix, trusted proxies */
+        scim_metrics_t *metrics;   /* request counters for /metrics */
+        char *metrics_token;       /* bearer /metrics wants, or NULL */
         double rate_per_s, rate_burst;
         unsigned drain_ms;         /* shutdown: longest wait for requests */
         size_t scan_limit;         /* unindexed filter: resources examined */
@@ -75,6 +78,13 @@ typedef struct req {
         char tenant[SCIM_MAX_TENANT_LEN + 1];
         scim_rtype_t rt;
         char base[1024];
+        /* for /metrics: when parsing began, the answer sent by
+         * send_text, the endpoint family and the method */
+        struct timespec t0;
+        unsigned status;
+        size_t bytes;
+        const char *endpoint;
+        char method[8];
 } req_t;
 
 /* ------------------------------------------------------- responses */
@@ -99,6 +109,10 @@ static enum MHD_Result send_text(struct MHD_Connection *c, req_t *r,
                 resp = scim_resp_new(busy, sizeof(busy) - 1);
                 if (!resp)
                         return MHD_NO;
+        }
+        if (r) {
+                r->status = status;
+                r->bytes = len;
         }
         MHD_add_response_header(resp, "Content-Type",
                                 "application/scim+json; charset=utf-8");
@@ -713,6 +727,125 @@ static void set_request_id(struct MHD_Connection *c, req_t *r)
                 scim_uuid4(r->request_id);
 }
 
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+static enum MHD_Result metrics_answer(scim_api_t *api,
+                                      struct MHD_Connection *c, req_t *r)
+{
+        scim_buf_t b = {0};
+        scim_ingest_stats_t is;
+        scim_conn_guard_stats_t gs;
+        struct MHD_Response *resp;
+        enum MHD_Result rc;
+        char lab[64];
+        uint64_t cum = 0;
+
+        if (api->metrics_token) {
+                const char *tok = scim_http_bearer(MHD_lookup_connection_value(
+                    c, MHD_HEADER_KIND, "Authorization"));
+
+                if (!tok || !scim_secret_equal(tok, api->metrics_token))
+                        return fail(c, r, 401, NULL,
+                                    "/metrics wants the --metrics-token "
+                                    "bearer");
+        }
+        scim_metrics_render(api->metrics, &b);
+        scim_ingest_stats(api->ing, &is);
+        scim_metrics_family(&b, "scimlog_ingest_events_total", "counter",
+                            "Events handed to the log by this node's ingest");
+        scim_metrics_sample(&b, "scimlog_ingest_events_total", NULL,
+                            (double)is.events);
+        scim_metrics_family(&b, "scimlog_ingest_queue_depth", "gauge",
+                            "Writes waiting for the committer");
+        scim_metrics_sample(&b, "scimlog_ingest_queue_depth", NULL,
+                            (double)is.queue_depth);
+        scim_metrics_family(&b, "scimlog_group_commit_seconds_total",
+                            "counter",
+                            "Time in the log's append: embedded, the synced "
+                            "WriteBatch with the fold (fsync included)");
+        scim_metrics_sample(&b, "scimlog_group_commit_seconds_total", NULL,
+                            (double)is.commit_ns / 1e9);
+        scim_metrics_family(&b, "scimlog_group_commit_events", "histogram",
+                            "Events per group commit (synced batch)");
+        for (int i = 0; i < 10; i++) {
+                cum += is.batch_le[i];
+                snprintf(lab, sizeof(lab), "le=\"%d\"", 1 << i);
+                scim_metrics_sample(&b, "scimlog_group_commit_events_bucket",
+                                    lab, (double)cum);
+        }
+        scim_metrics_sample(&b, "scimlog_group_commit_events_bucket",
+                            "le=\"+Inf\"", (double)is.batches);
+        scim_metrics_sample(&b, "scimlog_group_commit_events_sum", NULL,
+                            (double)is.events);
+        scim_metrics_sample(&b, "scimlog_group_commit_events_count", NULL,
+                            (double)is.batches);
+        scim_metrics_family(&b, "scimlog_refusals_dropped_total", "counter",
+                            "Refusal records not logged (queue half full)");
+        scim_metrics_sample(&b, "scimlog_refusals_dropped_total", NULL,
+                            (double)scim_ingest_refusals_dropped(api->ing));
+        scim_conn_guard_stats(api->guard, &gs);
+        scim_metrics_family(&b, "scimlog_connections", "gauge",
+                            "Open connections, by state");
+        scim_metrics_sample(&b, "scimlog_connections", "state=\"open\"",
+                            gs.open);
+        scim_metrics_sample(&b, "scimlog_connections", "state=\"busy\"",
+                            gs.busy);
+        scim_metrics_sample(&b, "scimlog_connections", "state=\"limit\"",
+                            gs.limit);
+        scim_metrics_family(&b, "scimlog_connections_accepted_total",
+                            "counter", "Connections accepted");
+        scim_metrics_sample(&b, "scimlog_connections_accepted_total", NULL,
+                            (double)gs.accepted);
+        scim_metrics_family(&b, "scimlog_connections_closed_total", "counter",
+                            "Connections the guard closed, by reason");
+        scim_metrics_sample(&b, "scimlog_connections_closed_total",
+                            "reason=\"header_timeout\"",
+                            (double)gs.header_timeouts);
+        scim_metrics_sample(&b, "scimlog_connections_closed_total",
+                            "reason=\"idle\"", (double)gs.idle_closed);
+        scim_metrics_sample(&b, "scimlog_connections_closed_total",
+                            "reason=\"shed\"", (double)gs.shed);
+        scim_metrics_family(&b, "scimlog_rate_limited_total", "counter",
+                            "Requests refused 429 by a tenant's rate limit");
+        scim_metrics_sample(&b, "scimlog_rate_limited_total", NULL,
+                            (double)scim_ratelimit_refused(api->rate));
+        scim_metrics_family(&b, "scimlog_unsent_answer_bytes", "gauge",
+                            "Answer bytes waiting for their readers");
+        scim_metrics_sample(&b, "scimlog_unsent_answer_bytes", NULL,
+                            (double)scim_resp_inflight());
+        scim_metrics_family(&b, "scimlog_log_position", "gauge",
+                            "Position of the last event folded into the "
+                            "views");
+        scim_metrics_sample(&b, "scimlog_log_position", NULL,
+                            (double)scim_store_position(api->st));
+        scim_metrics_family(&b, "scimlog_rocksdb_bytes", "gauge",
+                            "RocksDB: SST files, memtables, and compaction "
+                            "work pending (estimate)");
+        scim_metrics_sample(
+            &b, "scimlog_rocksdb_bytes", "kind=\"sst\"",
+            (double)scim_store_property_sum(api->st,
+                                            "rocksdb.total-sst-files-size"));
+        scim_metrics_sample(
+            &b, "scimlog_rocksdb_bytes", "kind=\"memtable\"",
+            (double)scim_store_property_sum(api->st,
+                                            "rocksdb.cur-size-all-mem-tables"));
+        scim_metrics_sample(
+            &b, "scimlog_rocksdb_bytes", "kind=\"pending_compaction\"",
+            (double)scim_store_property_sum(
+                api->st, "rocksdb.estimate-pending-compaction-bytes"));
+        resp = scim_resp_new(b.data ? b.data : "", b.len);
+        r->status = 200;
+        r->bytes = b.len;
+        scim_buf_free(&b);
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type",
+                                "text/plain; version=0.0.4; charset=utf-8");
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        rc = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+        return rc;
+}
+
 static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                              req_t *r, const char *url, const char *method)
 {
@@ -732,16 +865,37 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         if (r->raw_uri && strstr(r->raw_uri, "%00"))
                 return fail(c, r, 400, "invalidValue",
                             "the URL contains an encoded NUL (%00)");
-        if (!strcmp(url, "/healthz"))
+        if (!strcmp(url, "/healthz") || !strcmp(url, "/livez")) {
+                r->endpoint = "health";
                 return send_text(c, r, 200, "{\"status\":\"ok\"}", 15, NULL,
                                  NULL, 0);
-        if (scim_admin_match(url)) /* the admin web page, api/admin.c */
+        }
+        if (!strcmp(url, "/readyz")) { /* ready: serving, not stopping */
+                r->endpoint = "health";
+                return api->stopping
+                           ? send_text(c, r, 503,
+                                       "{\"status\":\"stopping\"}", 21,
+                                       NULL, NULL, 1)
+                           : send_text(c, r, 200, "{\"status\":\"ready\"}",
+                                       18, NULL, NULL, 0);
+        }
+        if (!strcmp(url, "/metrics")) {
+                r->endpoint = "metrics";
+                return metrics_answer(api, c, r);
+        }
+        if (scim_admin_match(url)) { /* the admin web page, api/admin.c */
+                r->endpoint = "admin";
                 return scim_admin_serve(c, url, method);
-        if (scim_stream_match(url)) /* the change stream, api/stream.c */
+        }
+        if (scim_stream_match(url)) { /* the change stream, api/stream.c */
+                r->endpoint = "stream";
                 return scim_stream_handle(api->stream, c, url, method,
                                           r->raw_uri, r->request_id);
+        }
+        r->endpoint = "scim";
         if (scim_reports_match(url)) /* the reports API, api/reports.c */
-                return scim_reports_handle(c, api->st, api->ing, api->tls,
+                return r->endpoint = "reports",
+                       scim_reports_handle(c, api->st, api->ing, api->tls,
                                            url, method, r->raw_uri,
                                            r->body.data, r->body.len,
                                            r->request_id);
@@ -800,6 +954,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          target.base_path);
                 tl_base = r->base;
                 snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
+                r->rt = !strcasecmp(target.seg[0], "Users")    ? SCIM_RT_USER
+                        : !strcasecmp(target.seg[0], "Groups") ? SCIM_RT_GROUP
+                                                               : 0;
         }
         /* the rest of routing sees /scim/v2/{tenant}/endpoint[/id] */
         seg[0] = "scim";
@@ -854,6 +1011,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 rc = fail(c, r, 404, NULL, "no such resource endpoint");
                 goto out;
         }
+        r->rt = rt;
         if (!strcmp(method, "GET")) {
                 rc = n == 5 ? get_one(c, api, r, tenant, rt, seg[4], q)
                             : list(c, api, r, tenant, rt, q);
@@ -945,6 +1103,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                     c, MHD_HEADER_KIND, "Content-Length");
 
                 r->started = 1;
+                snprintf(r->method, sizeof(r->method), "%s", method);
                 scim_conn_guard_busy(api->guard, c);
                 set_request_id(c, r);
                 if (!scim_http_host_ok(MHD_lookup_connection_value(
@@ -1026,6 +1185,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
         if (!r)
                 return NULL;
         r->raw_uri = strdup(uri ? uri : "");
+        clock_gettime(CLOCK_MONOTONIC, &r->t0);
         pthread_mutex_init(&r->mu, NULL);
         return r;
 }
@@ -1040,6 +1200,22 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         scim_conn_guard_idle(api->guard, c);
         if (!r)
                 return;
+        {
+                struct timespec t1;
+
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                scim_metrics_request(
+                    api->metrics, r->endpoint ? r->endpoint : "other",
+                    r->tenant,
+                    !r->tenant[0]            ? ""
+                    : r->rt == SCIM_RT_GROUP ? "Group"
+                    : r->rt == SCIM_RT_USER  ? "User"
+                                             : "",
+                    r->method, r->status,
+                    (double)(t1.tv_sec - r->t0.tv_sec) +
+                        (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9,
+                    r->bytes);
+        }
         json_decref(r->result.resource);
         scim_buf_free(&r->body);
         free(r->raw_uri);
@@ -1180,6 +1356,9 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                                                      api->rate_burst)
                                 : NULL;
                 scim_resp_budget_set(cfg->unsent_bytes);
+                api->metrics = scim_metrics_new();
+                api->metrics_token =
+                    cfg->metrics_token ? strdup(cfg->metrics_token) : NULL;
         }
         {
                 /* TLS options only when serving HTTPS; empty list otherwise */
@@ -1299,6 +1478,8 @@ void scim_api_stop(scim_api_t *api)
         scim_conn_guard_free(api->guard);
         scim_ratelimit_free(api->rate);
         scim_routes_free(api->routes);
+        scim_metrics_free(api->metrics);
+        free(api->metrics_token);
         scim_stream_hub_free(api->stream);
         free(api->cert);
         free(api->key);

@@ -50,6 +50,8 @@ typedef struct scim_api_config {
         const char *host_suffix;
         const char *const *trusted_proxies;
         size_t n_trusted_proxies;
+        const char *metrics_token; /* GET /metrics wants this bearer; NULL:
+                                      open (loopback listeners) */
 } scim_api_config_t;
 
 #define SCIM_MAX_CONNS_DEFAULT 10000

@@ -482,3 +482,14 @@ int scim_tenant_name_ok(const char *t)
                         return 0; /* /scim/v2/Users is the token's tenant */
         return 1;
 }
+
+int scim_secret_equal(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        unsigned char d = (unsigned char)(la != lb);
+
+        /* time depends on the length of a only, never on where they differ */
+        for (size_t i = 0; i < la; i++)
+                d |= (unsigned char)(a[i] ^ b[i < lb ? i : 0]);
+        return d == 0;
+}

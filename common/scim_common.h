@@ -70,6 +70,10 @@ int scim_err_set_retry(scim_err_t *e, int status, const char *fmt, ...)
  * token-implied URL). */
 int scim_tenant_name_ok(const char *name);
 
+/* 1 if two secrets are equal, comparing in time independent of where
+ * they differ. */
+int scim_secret_equal(const char *a, const char *b);
+
 /* -------------------------------------------------------------------- time */
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */

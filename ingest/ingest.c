@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BATCH_MAX 512
 #define QUEUE_MAX 20000
@@ -856,6 +857,7 @@ void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out)
 {
         pthread_mutex_lock(&ing->mu);
         *out = ing->stats;
+        out->queue_depth = ing->qlen;
         pthread_mutex_unlock(&ing->mu);
 }
 
@@ -1077,9 +1079,15 @@ static void commit_log(scim_ingest_t *ing, pending_t **batch, size_t n)
 {
         scim_log_entry_t entries[BATCH_MAX];
 
+        struct timespec t0, t1;
+        int le = 0;
+
+        while (le < 9 && ((size_t)1 << le) < n)
+                le++;
         pthread_mutex_lock(&ing->mu);
         ing->stats.batches++;
         ing->stats.events += n;
+        ing->stats.batch_le[le]++;
         pthread_mutex_unlock(&ing->mu);
         for (size_t i = 0; i < n; i++) {
                 batch[i]->ing = ing;
@@ -1088,7 +1096,14 @@ static void commit_log(scim_ingest_t *ing, pending_t **batch, size_t n)
                 entries[i].cb = log_done;
                 entries[i].ctx = batch[i];
         }
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         scim_log_append(ing->log, entries, n);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        pthread_mutex_lock(&ing->mu);
+        ing->stats.commit_ns +=
+            (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+                       (t1.tv_nsec - t0.tv_nsec));
+        pthread_mutex_unlock(&ing->mu);
 }
 
 void scim_ingest_use_log(scim_ingest_t *ing, scim_log_t *log)

@@ -152,6 +152,10 @@ uint64_t scim_ingest_refusals_dropped(scim_ingest_t *ing);
 typedef struct scim_ingest_stats {
         uint64_t events;
         uint64_t batches;
+        uint64_t queue_depth;   /* writes waiting for the committer now */
+        uint64_t commit_ns;     /* time in the log's append (embedded: the
+                                   synced WriteBatch with the fold) */
+        uint64_t batch_le[10];  /* batches of <= 1,2,4,...,512 events */
 } scim_ingest_stats_t;
 void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out);
 

@@ -78,6 +78,11 @@ int scim_store_append_fold(scim_store_t *st, const scim_buf_t *encoded,
 /* Position (last sequence number) the views reflect; 0 when empty. */
 uint64_t scim_store_position(scim_store_t *st);
 
+/* A RocksDB integer property summed over every column family (e.g.
+ * "rocksdb.total-sst-files-size", "rocksdb.estimate-pending-compaction-
+ * bytes"), for /metrics. */
+uint64_t scim_store_property_sum(scim_store_t *st, const char *name);
+
 /* Embedded log: calls fn(ctx, seq, bytes, len) for every log record in
  * sequence order up to until_seq (0: all); stops early when fn returns
  * non-zero. The bytes are valid only during the call. Returns the number

@@ -1193,3 +1193,17 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
         rocksdb_iter_destroy(it);
         return 0;
 }
+
+uint64_t scim_store_property_sum(scim_store_t *st, const char *name)
+{
+        uint64_t sum = 0;
+
+        for (int i = 0; i < CF_COUNT; i++) {
+                uint64_t v = 0;
+
+                if (st->cf[i] &&
+                    rocksdb_property_int_cf(st->db, st->cf[i], name, &v) == 0)
+                        sum += v;
+        }
+        return sum;
+}
