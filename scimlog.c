@@ -47,7 +47,7 @@ static const char *usage_serve =
     "                     [--unsent-limit-mb N] [--rate-limit RATE[/BURST]|off]\n"
     "                     [--mount TEMPLATE]... [--host-suffix .DOMAIN]\n"
     "                     [--trusted-proxy ADDR[/BITS]]...\n"
-    "                     [--metrics-token-file FILE]\n"
+    "                     [--metrics-token-file FILE] [--access-log off|text|json]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -81,6 +81,9 @@ static const char *usage_serve =
     "build Location and meta.location; other peers' are ignored.\n"
     "GET /metrics (Prometheus text), /livez, /readyz (503 while stopping);\n"
     "--metrics-token-file puts /metrics behind that bearer token.\n"
+    "--access-log json: one JSON line per request on stderr (time,\n"
+    "request_id, tenant, method, path template, status, latency_ms, bytes,\n"
+    "actor); text: METHOD URI STATUS MS.\n"
     "With --kafka the log is the Kafka topic T (default scim.events) on\n"
     "BROKERS; DIR holds this node's views and consumed offsets. The node\n"
     "catches up with the topic before it listens. --kafka-timeout bounds a\n"
@@ -280,6 +283,7 @@ static int cmd_serve(int argc, char **argv)
             {"host-suffix", required_argument, NULL, 1010},
             {"trusted-proxy", required_argument, NULL, 1011},
             {"metrics-token-file", required_argument, NULL, 1012},
+            {"access-log", required_argument, NULL, 1013},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -390,6 +394,14 @@ static int cmd_serve(int argc, char **argv)
                         if (n_proxies >= 32)
                                 return fail("at most 32 --trusted-proxy");
                         proxies[n_proxies++] = optarg;
+                        break;
+                case 1013:
+                        if (strcmp(optarg, "off") && strcmp(optarg, "text") &&
+                            strcmp(optarg, "json"))
+                                return fail("--access-log wants off, text or "
+                                            "json, got '%s'",
+                                            optarg);
+                        cfg.access_log = optarg;
                         break;
                 case 1012: { /* the /metrics bearer, from a file */
                         FILE *f = fopen(optarg, "r");

@@ -85,6 +85,8 @@ typedef struct req {
         size_t bytes;
         const char *endpoint;
         char method[8];
+        char actor[24];  /* token id, once authenticated */
+        char tmpl[160];  /* path template, e.g. /scim/v2/{tenant}/Users/{id} */
 } req_t;
 
 /* ------------------------------------------------------- responses */
@@ -954,6 +956,12 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          target.base_path);
                 tl_base = r->base;
                 snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
+                snprintf(r->actor, sizeof(r->actor), "%s", tid);
+                snprintf(r->tmpl, sizeof(r->tmpl), "%s/%s%s", target.mount,
+                         target.seg[0],
+                         target.n < 2                      ? ""
+                         : !strcmp(target.seg[1], ".search") ? "/.search"
+                                                             : "/{id}");
                 r->rt = !strcasecmp(target.seg[0], "Users")    ? SCIM_RT_USER
                         : !strcasecmp(target.seg[0], "Groups") ? SCIM_RT_GROUP
                                                                : 0;
@@ -1173,8 +1181,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                          api->max_body);
                 return fail(c, r, 413, NULL, msg);
         }
-        if (api->access_log)
-                fprintf(stderr, "%s %s\n", method, r->raw_uri ? r->raw_uri : url);
         return route(api, c, r, url, method);
 }
 
@@ -1188,6 +1194,40 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         pthread_mutex_init(&r->mu, NULL);
         return r;
+}
+
+/* One access-log line on stderr when a request ends: JSON (time, request
+ * id, tenant, method, path template, status, latency, bytes, actor) or
+ * the human form "METHOD URI STATUS MS". */
+static void access_log(scim_api_t *api, const req_t *r,
+                       const struct timespec *t1)
+{
+        double ms = (double)(t1->tv_sec - r->t0.tv_sec) * 1e3 +
+                    (double)(t1->tv_nsec - r->t0.tv_nsec) / 1e6;
+        char ts[32], *txt;
+        json_t *o;
+
+        if (api->access_log == 1) {
+                fprintf(stderr, "%s %s %u %.1fms\n", r->method,
+                        r->raw_uri ? r->raw_uri : "", r->status, ms);
+                return;
+        }
+        scim_time_format(scim_now_ms(), ts);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I, "
+                      "s:s}",
+                      "time", ts, "level", "info", "msg", "request",
+                      "request_id", r->request_id, "tenant", r->tenant,
+                      "method", r->method, "path",
+                      r->tmpl[0]       ? r->tmpl
+                      : r->endpoint    ? r->endpoint
+                                       : "other",
+                      "status", (int)r->status, "latency_ms", ms, "bytes",
+                      (json_int_t)r->bytes, "actor", r->actor);
+        txt = o ? scim_json_dumps(o) : NULL;
+        if (txt)
+                fprintf(stderr, "%s\n", txt);
+        free(txt);
+        json_decref(o);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -1204,6 +1244,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                 struct timespec t1;
 
                 clock_gettime(CLOCK_MONOTONIC, &t1);
+                if (api->access_log)
+                        access_log(api, r, &t1);
                 scim_metrics_request(
                     api->metrics, r->endpoint ? r->endpoint : "other",
                     r->tenant,
@@ -1265,8 +1307,15 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
         api->st = st;
         api->ing = ing;
         api->max_body = cfg->max_body ? cfg->max_body : SCIM_MAX_BODY_DEFAULT;
-        api->access_log = getenv("SCIMLOG_ACCESS_LOG") &&
-                          !strcmp(getenv("SCIMLOG_ACCESS_LOG"), "1");
+        {
+                const char *al = cfg->access_log ? cfg->access_log
+                                                 : getenv("SCIMLOG_ACCESS_LOG");
+
+                api->access_log = !al || !strcmp(al, "off") || !strcmp(al, "0")
+                                      ? 0
+                                  : !strcmp(al, "json") ? 2
+                                                        : 1;
+        }
         {
                 /* numeric IPv4 or IPv6, or a name resolved once at start */
                 struct addrinfo hints, *ai = NULL;

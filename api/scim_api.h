@@ -52,6 +52,9 @@ typedef struct scim_api_config {
         size_t n_trusted_proxies;
         const char *metrics_token; /* GET /metrics wants this bearer; NULL:
                                       open (loopback listeners) */
+        const char *access_log;  /* "off", "text" or "json" (one stderr line
+                                    per request); NULL: SCIMLOG_ACCESS_LOG
+                                    (1 = text, json), else off */
 } scim_api_config_t;
 
 #define SCIM_MAX_CONNS_DEFAULT 10000

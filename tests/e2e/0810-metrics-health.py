@@ -83,6 +83,34 @@ for path, want in (("/livez", 200), ("/readyz", 200), ("/healthz", 200)):
     c.ok(r.status == want, "%s answers %d" % (path, want), r.status)
 srv.stop()
 
+# JSON access log: one line per request with the request id echoed
+import json as _json
+srv.extra = ["--access-log", "json"]
+srv.start()
+cl = srv.client("m1")
+st, h, u = cl.post("/Users", {"schemas": [USER], "userName": "logged"}, headers={"X-Request-Id": "req-0810-a"})
+c.ok(h.get("x-request-id") == "req-0810-a", "the request id is echoed", h.get("x-request-id"))
+st, _, _ = cl.get("/Users/" + u["id"])
+srv.stop()
+lines = []
+for line in open(os.path.join(srv.root, "serve.log"), encoding="utf-8", errors="replace"):
+    if line.startswith("{"):
+        lines.append(_json.loads(line))
+post = [l for l in lines if l.get("request_id") == "req-0810-a"]
+c.ok(len(post) == 1 and post[0]["status"] == 201 and post[0]["tenant"] == "m1" and
+     post[0]["path"] == "/scim/v2/{tenant}/Users" and post[0]["method"] == "POST" and
+     post[0]["actor"] == srv.tokens["m1"]["token_id"] and post[0]["latency_ms"] >= 0 and post[0]["bytes"] > 0,
+     "a JSON access-log line per request", post)
+c.ok(any(l.get("path") == "/scim/v2/{tenant}/Users/{id}" and l.get("status") == 200 for l in lines),
+     "GET by id logged with its path template", lines[-3:])
+# the request id reaches the change record
+srv.extra = []
+srv.start()
+st, _, j = srv.client("m1").raw("GET", "/reports/v1/m1/changes?count=100", base=False)
+c.ok(any(r.get("requestId") == "req-0810-a" for r in (j or {}).get("changes", [])),
+     "the request id is carried into the change record", (j or {}).get("changes", [])[:1])
+srv.stop()
+
 tokfile = os.path.join(srv.root, "metrics.token")
 with open(tokfile, "w") as f:
     f.write("s3cret-metrics-token-0123456789\n")
