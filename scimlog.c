@@ -257,6 +257,58 @@ static int start_kafka(scim_store_t *st, scim_kafka_config_t *kcfg,
 
 /* ------------------------------------------------------------ serve */
 
+/* `config check`: serve's flags are parsed and checked, then printed. */
+static int g_config_check;
+/* serve's argv with the config file and environment folded in; kept for
+ * the process's life (the parsed settings point into it) */
+static char **g_serve_argv;
+
+/* Prints the effective settings of an expanded argv as JSON (the last
+ * value of each flag; every value of a repeatable one). */
+static void print_effective(const struct option *opts, int argc, char **argv)
+{
+        json_t *o = json_object();
+        char *txt;
+
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i], *name, *val = NULL, *eq;
+                char key[128];
+                const struct option *op = NULL;
+
+                if (strncmp(a, "--", 2))
+                        continue;
+                name = a + 2;
+                eq = strchr(name, '=');
+                snprintf(key, sizeof(key), "%.*s",
+                         (int)(eq ? (size_t)(eq - name) : strlen(name)), name);
+                for (const struct option *x = opts; x->name; x++)
+                        if (!strcmp(x->name, key))
+                                op = x;
+                if (!op)
+                        continue;
+                if (op->has_arg == required_argument)
+                        val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : "");
+                if (!strcmp(key, "mount") || !strcmp(key, "trusted-proxy")) {
+                        json_t *arr = json_object_get(o, key);
+
+                        if (!arr) {
+                                arr = json_array();
+                                json_object_set_new(o, key, arr);
+                        }
+                        json_array_append_new(arr, json_string(val));
+                } else {
+                        json_object_set_new(o, key,
+                                            val ? json_string(val)
+                                                : json_true());
+                }
+        }
+        txt = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (txt)
+                puts(txt);
+        free(txt);
+        json_decref(o);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -301,6 +353,10 @@ static int cmd_serve(int argc, char **argv)
         sigset_t set;
         int sig, c, rc = 1;
 
+        if (scim_config_expand(opts, argc, argv, &argc, &g_serve_argv, errstr,
+                               sizeof(errstr)) < 0)
+                return fail("%s", errstr);
+        argv = g_serve_argv;
         memset(&cfg, 0, sizeof(cfg));
         cfg.mounts = mounts;
         cfg.trusted_proxies = proxies;
@@ -396,6 +452,8 @@ static int cmd_serve(int argc, char **argv)
                         proxies[n_proxies++] = optarg;
                         break;
                 case 1013:
+                        if (!strcmp(optarg, "1")) /* SCIMLOG_ACCESS_LOG=1 */
+                                optarg = "text";
                         if (strcmp(optarg, "off") && strcmp(optarg, "text") &&
                             strcmp(optarg, "json"))
                                 return fail("--access-log wants off, text or "
@@ -462,6 +520,9 @@ static int cmd_serve(int argc, char **argv)
         }
         cfg.n_mounts = n_mounts;
         cfg.n_trusted_proxies = n_proxies;
+        if (optind < argc)
+                return fail("serve takes no arguments, got '%s'",
+                            argv[optind]);
         if (!!cfg.tls_cert != !!cfg.tls_key)
                 return fail("--tls-cert and --tls-key go together");
         if (kcfg.state_topic && !kcfg.brokers)
@@ -487,6 +548,10 @@ static int cmd_serve(int argc, char **argv)
         }
         cfg.host = host;
         cfg.port = atoi(colon + 1);
+        if (g_config_check) { /* every flag parsed and checked */
+                print_effective(opts, argc, argv);
+                return 0;
+        }
 
         /* Block the stop signals before any thread starts, so only the main
          * thread's sigwait receives them. */
@@ -879,8 +944,22 @@ int main(int argc, char **argv)
         }
         if (scim_schemas_init(errstr, sizeof(errstr)) < 0)
                 return fail("schemas: %s", errstr);
-        if (strcmp(argv[1], "serve") == 0)
+        if (strcmp(argv[1], "serve") == 0) {
                 rc = cmd_serve(argc - 1, argv + 1);
+        } else if (strcmp(argv[1], "config") == 0) {
+                if (argc < 3 || strcmp(argv[2], "check")) {
+                        fputs("usage: scimlog config check [--config FILE] "
+                              "[serve flags]\n"
+                              "Prints the effective serve settings (file, "
+                              "then SCIMLOG_* environment, then flags) as "
+                              "JSON, or the first error.\n",
+                              argc < 3 ? stderr : stdout);
+                        rc = argc < 3 ? 2 : 0;
+                } else {
+                        g_config_check = 1;
+                        rc = cmd_serve(argc - 2, argv + 2);
+                }
+        }
         else if (strcmp(argv[1], "tenant") == 0)
                 rc = cmd_tenant(argc - 1, argv + 1);
         else if (strcmp(argv[1], "replay") == 0)

@@ -74,6 +74,25 @@ int scim_tenant_name_ok(const char *name);
  * they differ. */
 int scim_secret_equal(const char *a, const char *b);
 
+/* ----------------------------------------------------------------- config */
+
+struct option;
+
+/*
+ * A command's arguments with its settings file and environment folded in
+ * (common/config.c): a new NULL-terminated argv of argv[0], then the
+ * options of `--config FILE` (or $SCIMLOG_CONFIG; lines `key = value`,
+ * keys are the long option names), then SCIMLOG_<NAME> environment
+ * variables, then the command line minus --config — so getopt_long over
+ * it lets flags override the environment, which overrides the file.
+ * Unknown keys and bad lines fail with FILE:LINE in err. Free the result
+ * with scim_config_free.
+ */
+int scim_config_expand(const struct option *opts, int argc, char **argv,
+                       int *out_argc, char ***out_argv, char *err,
+                       size_t errlen);
+void scim_config_free(char **argv);
+
 /* -------------------------------------------------------------------- time */
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
