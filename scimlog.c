@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,10 @@ static const char *usage_main =
     "                             revoke a token\n"
     "  replay --into NEWDIR       rebuild every view from the log\n"
     "  digest                     print a digest of the views\n"
+    "  backup --to DEST           online backup (checkpoint) of a data dir\n"
+    "  restore --from B --data D  a backup into a new data dir\n"
+    "  verify                     views equal a replay of the log?\n"
+    "  config check               effective serve settings\n"
     "\n"
     "Every command takes --data DIR (default ./data) and --help.\n";
 
@@ -345,6 +350,7 @@ static int cmd_serve(int argc, char **argv)
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
         scim_api_t *api = NULL;
+        scim_control_t *ctl = NULL;
         char errstr[512], host[256], state_cursor[1100];
         const char *mounts[16], *proxies[32];
         static char metrics_token[256];
@@ -573,6 +579,10 @@ static int cmd_serve(int argc, char **argv)
                 fail("%s", errstr);
                 goto out;
         }
+        if (scim_control_start(st, data, &ctl, errstr, sizeof(errstr)) < 0)
+                fprintf(stderr,
+                        "scimlog: %s; online backup is unavailable\n",
+                        errstr);
         fprintf(stderr, "scimlog: listening on %s://%s%s%s:%d (data %s)\n",
                 cfg.tls_cert ? "https" : "http", strchr(host, ':') ? "[" : "",
                 host, strchr(host, ':') ? "]" : "", scim_api_port(api), data);
@@ -595,6 +605,7 @@ static int cmd_serve(int argc, char **argv)
 out:
         scim_log_drain(kafka, 5000);
         scim_api_stop(api);
+        scim_control_stop(ctl);
         scim_ingest_destroy(ing);
         scim_log_close(kafka);
         scim_store_close(st);
@@ -933,6 +944,235 @@ out:
         return rc;
 }
 
+/* ---------------------------------------------- backup, restore, verify */
+
+static const char *usage_backup =
+    "usage: scimlog backup [--data DIR] --to DEST\n"
+    "\n"
+    "A consistent copy of DIR's database (log, views, offsets) into DEST,\n"
+    "which must not exist. While a server serves DIR it takes the copy (a\n"
+    "RocksDB checkpoint, through DIR/control.sock) without stopping; every\n"
+    "write acknowledged before the command is in it. Otherwise the command\n"
+    "opens DIR itself. Prints {\"backup\", \"position\", \"online\"}.\n";
+static const char *usage_restore =
+    "usage: scimlog restore --from BACKUP --data NEWDIR\n"
+    "\n"
+    "Copies a backup into NEWDIR (absent or empty) and checks it opens;\n"
+    "then `scimlog serve --data NEWDIR`. Prints {\"restored\", \"digest\"}.\n";
+static const char *usage_verify =
+    "usage: scimlog verify [--data DIR]\n"
+    "\n"
+    "Replays DIR's log into a temporary dir and compares digests: exit 0\n"
+    "when the views equal a replay of the log (embedded log; a Kafka-mode\n"
+    "dir's log is the topic: use replay --kafka). DIR must not be served.\n";
+
+static int two_path_args(int argc, char **argv, const char *a_name,
+                         const char **a, const char **data,
+                         const char *usage)
+{
+        const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                      {a_name, required_argument, NULL, 'a'},
+                                      {"help", no_argument, NULL, 'h'},
+                                      {NULL, 0, NULL, 0}};
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'd')
+                        *data = optarg;
+                else if (c == 'a')
+                        *a = optarg;
+                else if (c == 'h')
+                        return fputs(usage, stdout), 0;
+                else
+                        return fputs(usage, stderr), 2;
+        }
+        if ((a_name && !*a) || optind < argc)
+                return fputs(usage, stderr), 2;
+        return -1;
+}
+
+static void print_backup(const char *to, uint64_t position, int online)
+{
+        json_t *o = json_pack("{s:s, s:I, s:b}", "backup", to, "position",
+                              (json_int_t)position, "online", online);
+        char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+        if (txt)
+                puts(txt);
+        free(txt);
+        json_decref(o);
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+        const char *data = "./data", *to = NULL;
+        scim_store_t *st = NULL;
+        json_t *reply = NULL;
+        char errstr[512];
+        struct stat sb;
+        scim_err_t err;
+        int rc = two_path_args(argc, argv, "to", &to, &data, usage_backup);
+
+        if (rc >= 0)
+                return rc;
+        if (stat(to, &sb) == 0 || errno != ENOENT)
+                return fail("--to %s already exists; a backup goes into a new "
+                            "path",
+                            to);
+        rc = scim_control_backup(data, to, &reply, errstr, sizeof(errstr));
+        if (rc < 0)
+                return fail("%s", errstr);
+        if (rc == 1) { /* the server serving DIR took it */
+                int ok = json_is_true(json_object_get(reply, "ok"));
+
+                if (ok)
+                        print_backup(to, (uint64_t)json_integer_value(
+                                             json_object_get(reply, "position")),
+                                     1);
+                else
+                        fail("backup failed: %s",
+                             json_string_value(json_object_get(reply, "error")));
+                json_decref(reply);
+                return ok ? 0 : 1;
+        }
+        if (open_existing_store(data, &st) < 0)
+                return 1;
+        scim_err_clear(&err);
+        rc = scim_store_checkpoint(st, to, &err);
+        if (rc == 0)
+                print_backup(to, scim_store_position(st), 0);
+        else
+                fail("backup failed: %s", err.detail);
+        scim_store_close(st);
+        return rc == 0 ? 0 : 1;
+}
+
+/* Copies every regular file of a checkpoint dir (flat) into dst. */
+static int copy_dir_files(const char *src, const char *dst, char *errstr,
+                          size_t errlen)
+{
+        DIR *d = opendir(src);
+        struct dirent *de;
+        int rc = 0;
+
+        if (!d)
+                return snprintf(errstr, errlen, "cannot read %s: %s", src,
+                                strerror(errno)),
+                       -1;
+        while (rc == 0 && (de = readdir(d))) {
+                char from[4200], into[4200], buf[65536];
+                FILE *in, *out;
+                size_t n;
+                struct stat sb;
+
+                snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
+                snprintf(into, sizeof(into), "%s/%s", dst, de->d_name);
+                if (stat(from, &sb) != 0 || !S_ISREG(sb.st_mode))
+                        continue;
+                in = fopen(from, "rb");
+                out = in ? fopen(into, "wbx") : NULL;
+                while (in && out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+                        if (fwrite(buf, 1, n, out) != n)
+                                rc = -1;
+                if (!in || !out || ferror(in) || fflush(out) != 0 ||
+                    fsync(fileno(out)) != 0)
+                        rc = -1;
+                if (rc < 0)
+                        snprintf(errstr, errlen, "copying %s: %s", from,
+                                 strerror(errno));
+                if (in)
+                        fclose(in);
+                if (out)
+                        fclose(out);
+        }
+        closedir(d);
+        return rc;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+        const char *data = NULL, *from = NULL;
+        scim_store_t *st = NULL;
+        char errstr[600], probe[4200], digest[65];
+        scim_err_t err;
+        int rc = two_path_args(argc, argv, "from", &from, &data, usage_restore);
+
+        if (rc >= 0)
+                return rc;
+        if (!data)
+                return fputs(usage_restore, stderr), 2;
+        snprintf(probe, sizeof(probe), "%s/CURRENT", from);
+        if (access(probe, R_OK) != 0)
+                return fail("%s is not a backup (no CURRENT file)", from);
+        if (!dir_is_empty_or_absent(data))
+                return fail("%s already holds a database; restore needs a new "
+                            "dir",
+                            data);
+        if (mkdir(data, 0700) != 0 && errno != EEXIST)
+                return fail("cannot create %s: %s", data, strerror(errno));
+        if (copy_dir_files(from, data, errstr, sizeof(errstr)) < 0)
+                return fail("%s", errstr);
+        if (open_existing_store(data, &st) < 0)
+                return 1;
+        scim_err_clear(&err);
+        rc = scim_store_digest(st, digest, &err);
+        if (rc == 0)
+                printf("{\"restored\": true, \"digest\": \"%s\", "
+                       "\"position\": %llu}\n",
+                       digest, (unsigned long long)scim_store_position(st));
+        else
+                fail("restored dir does not read: %s", err.detail);
+        scim_store_close(st);
+        return rc == 0 ? 0 : 1;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+        const char *data = "./data", *none = NULL;
+        scim_store_t *src = NULL, *dst = NULL;
+        char tmpl[] = "/tmp/scimlog-verify-XXXXXX", into[64], d1[65], d2[65];
+        scim_err_t err;
+        int rc = two_path_args(argc, argv, NULL, &none, &data, usage_verify);
+
+        if (rc >= 0)
+                return rc;
+        if (open_existing_store(data, &src) < 0)
+                return 1;
+        if (!mkdtemp(tmpl)) {
+                scim_store_close(src);
+                return fail("cannot make a temporary dir: %s", strerror(errno));
+        }
+        snprintf(into, sizeof(into), "%s/replay", tmpl);
+        scim_err_clear(&err);
+        rc = 1;
+        if (scim_store_digest(src, d1, &err) < 0) {
+                fail("digest of %s failed: %s", data, err.detail);
+        } else if (open_store(into, &dst) < 0) {
+                /* said */
+        } else if (scim_store_replay(src, dst, 0, NULL, &err) < 0) {
+                fail("replay failed: %s", err.detail);
+        } else if (scim_store_digest(dst, d2, &err) < 0) {
+                fail("digest of the replay failed: %s", err.detail);
+        } else {
+                rc = strcmp(d1, d2) != 0;
+                printf("{\"views\": \"%s\", \"replayed\": \"%s\", "
+                       "\"equal\": %s, \"position\": %llu}\n",
+                       d1, d2, rc ? "false" : "true",
+                       (unsigned long long)scim_store_position(src));
+        }
+        scim_store_close(dst);
+        scim_store_close(src);
+        {
+                char cmd[200];
+
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+                if (system(cmd) != 0)
+                        fprintf(stderr, "scimlog: could not remove %s\n", tmpl);
+        }
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         char errstr[512];
@@ -966,6 +1206,12 @@ int main(int argc, char **argv)
                 rc = cmd_replay(argc - 1, argv + 1);
         else if (strcmp(argv[1], "digest") == 0)
                 rc = cmd_digest(argc - 1, argv + 1);
+        else if (strcmp(argv[1], "backup") == 0)
+                rc = cmd_backup(argc - 1, argv + 1);
+        else if (strcmp(argv[1], "restore") == 0)
+                rc = cmd_restore(argc - 1, argv + 1);
+        else if (strcmp(argv[1], "verify") == 0)
+                rc = cmd_verify(argc - 1, argv + 1);
         else {
                 fprintf(stderr, "scimlog: unknown command '%s'\n\n%s",
                         argv[1], usage_main);

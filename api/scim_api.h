@@ -77,4 +77,21 @@ int scim_api_port(const scim_api_t *api);
 /* Stops accepting, finishes in-flight requests, frees. NULL-safe. */
 void scim_api_stop(scim_api_t *api);
 
+/* --------------------------------------- control socket (api/control.c) */
+
+typedef struct scim_control scim_control_t;
+
+/* Listens on DIR/control.sock (mode 0600, same-uid peers only) for
+ * operator commands while serving: {"op":"backup","to":PATH} takes a
+ * checkpoint of the open store. 0 or -1 with errstr. */
+int scim_control_start(scim_store_t *st, const char *dir,
+                       scim_control_t **out, char *errstr, size_t errlen);
+void scim_control_stop(scim_control_t *ctl); /* NULL-safe; removes it */
+
+/* Asks the server serving DIR for a backup into dest: 1 with *reply (the
+ * server's JSON answer, caller decrefs), 0 when no server listens there,
+ * -1 with errstr when the exchange failed. */
+int scim_control_backup(const char *dir, const char *dest, json_t **reply,
+                        char *errstr, size_t errlen);
+
 #endif /* SCIM_API_H */

@@ -83,6 +83,12 @@ uint64_t scim_store_position(scim_store_t *st);
  * bytes"), for /metrics. */
 uint64_t scim_store_property_sum(scim_store_t *st, const char *name);
 
+/* A consistent copy of the whole database (views, log, offsets) into dest,
+ * which must not exist: a RocksDB checkpoint (hard links where dest is on
+ * the same file system), taken while the store serves. Every write
+ * acknowledged before the call is in it. 0 or -1 with err. */
+int scim_store_checkpoint(scim_store_t *st, const char *dest, scim_err_t *err);
+
 /* Embedded log: calls fn(ctx, seq, bytes, len) for every log record in
  * sequence order up to until_seq (0: all); stops early when fn returns
  * non-zero. The bytes are valid only during the call. Returns the number

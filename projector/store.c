@@ -1207,3 +1207,25 @@ uint64_t scim_store_property_sum(scim_store_t *st, const char *name)
         }
         return sum;
 }
+
+int scim_store_checkpoint(scim_store_t *st, const char *dest, scim_err_t *err)
+{
+        char *e = NULL;
+        rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(st->db, &e);
+
+        if (e || !cp) {
+                scim_err_set(err, 500, NULL, "checkpoint: %s",
+                             e ? e : "cannot create");
+                free(e);
+                return -1;
+        }
+        /* 0: flush the memtables first, so the copy needs no WAL replay */
+        rocksdb_checkpoint_create(cp, dest, 0, &e);
+        rocksdb_checkpoint_object_destroy(cp);
+        if (e) {
+                scim_err_set(err, 500, NULL, "checkpoint into %s: %s", dest, e);
+                free(e);
+                return -1;
+        }
+        return 0;
+}
