@@ -579,7 +579,8 @@ static int cmd_serve(int argc, char **argv)
                 fail("%s", errstr);
                 goto out;
         }
-        if (scim_control_start(st, data, &ctl, errstr, sizeof(errstr)) < 0)
+        if (scim_control_start(st, ing, data, &ctl, errstr, sizeof(errstr)) <
+            0)
                 fprintf(stderr,
                         "scimlog: %s; online backup is unavailable\n",
                         errstr);
@@ -677,6 +678,39 @@ static int cmd_tenant(int argc, char **argv)
         if (npos == 0) {
                 fputs(usage_tenant, stderr);
                 return 2;
+        }
+        { /* a server serving DIR does it (its log, embedded or Kafka):
+           * no downtime */
+                json_t *req = json_pack("{s:s, s:[], s:b}", "op", "tenant",
+                                        "args", "reports_only", reports_only);
+                json_t *reply = NULL;
+                int got;
+
+                for (int i = 0; i < npos; i++)
+                        json_array_append_new(json_object_get(req, "args"),
+                                              json_string(pos[i]));
+                got = scim_control_call(data, req, &reply, errstr,
+                                        sizeof(errstr));
+                json_decref(req);
+                if (got < 0)
+                        return fail("%s", errstr);
+                if (got == 1) {
+                        char *txt = NULL;
+
+                        if (json_is_true(json_object_get(reply, "ok"))) {
+                                txt = json_dumps(json_object_get(reply,
+                                                                 "result"),
+                                                 JSON_INDENT(2));
+                                printf("%s\n", txt ? txt : "null");
+                                rc = 0;
+                        } else {
+                                fail("%s", json_string_value(json_object_get(
+                                               reply, "error")));
+                        }
+                        free(txt);
+                        json_decref(reply);
+                        return rc;
+                }
         }
         if (open_store(data, &st) < 0)
                 return 1;

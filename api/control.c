@@ -5,8 +5,12 @@
  * the open database while the server holds its lock: `scimlog backup`.
  *
  * Protocol: one JSON object per connection, newline-terminated, each way:
- * {"op":"backup","to":PATH} -> {"ok":true,"to":PATH,"position":N} or
- * {"ok":false,"error":TEXT}. JSON framing carries any path (newlines too).
+ * {"op":"backup","to":PATH} -> {"ok":true,"to":PATH,"position":N};
+ * {"op":"tenant","args":[...],"reports_only":B} (the `scimlog tenant`
+ * commands: create NAME, token issue NAME, token revoke NAME ID, list) ->
+ * {"ok":true,"result":...}; failures {"ok":false,"error":TEXT}. JSON
+ * framing carries any path (newlines too). The tenant commands go through
+ * this server's ingest, so they are events in the log like any write.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -26,6 +30,7 @@
 
 struct scim_control {
         scim_store_t *st;
+        scim_ingest_t *ing;
         int fd;
         int stop_pipe[2];
         pthread_t thread;
@@ -59,6 +64,77 @@ static void answer(int fd, json_t *o)
         json_decref(o);
 }
 
+static json_t *token_result(const char *tenant, const char *token_id,
+                            const char *secret)
+{
+        return json_pack("{s:b, s:{s:s, s:s, s:s}}", "ok", 1, "result",
+                         "tenant", tenant, "token_id", token_id, "secret",
+                         secret);
+}
+
+static json_t *refused(const char *detail)
+{
+        return json_pack("{s:b, s:s}", "ok", 0, "error", detail);
+}
+
+/* The `scimlog tenant` commands, run by the serving process. */
+static json_t *tenant_op(scim_control_t *ctl, const json_t *args,
+                         int reports_only)
+{
+        const char *a[4] = {NULL, NULL, NULL, NULL};
+        size_t n = json_array_size(args);
+        char token_id[64];
+        char *secret = NULL;
+        scim_err_t e;
+        json_t *out;
+
+        if (n == 0 || n > 4)
+                return refused("want args: create NAME | token issue NAME | "
+                               "token revoke NAME ID | list");
+        for (size_t i = 0; i < n; i++)
+                if (!(a[i] = json_string_value(json_array_get(args, i))))
+                        return refused("args are strings");
+        scim_err_clear(&e);
+        if (!strcmp(a[0], "list") && n == 1) {
+                json_t *list = NULL;
+
+                if (scim_store_tenant_list(ctl->st, &list, &e) < 0)
+                        return refused(e.detail);
+                return json_pack("{s:b, s:o}", "ok", 1, "result", list);
+        }
+        if (!strcmp(a[0], "create") && n == 2) {
+                if (scim_ingest_admin(ctl->ing, SCIM_ACT_TENANT_CREATE, a[1],
+                                      NULL, NULL, NULL, 0, &e) < 0 ||
+                    scim_ingest_admin(ctl->ing, SCIM_ACT_TOKEN_ISSUE, a[1],
+                                      NULL, &secret, token_id,
+                                      sizeof(token_id), &e) < 0)
+                        return refused(e.detail);
+                out = token_result(a[1], token_id, secret);
+                free(secret);
+                return out;
+        }
+        if (!strcmp(a[0], "token") && n == 3 && !strcmp(a[1], "issue")) {
+                if (scim_ingest_admin_scoped(
+                        ctl->ing, SCIM_ACT_TOKEN_ISSUE, a[2], NULL,
+                        reports_only ? "reports" : NULL, &secret, token_id,
+                        sizeof(token_id), &e) < 0)
+                        return refused(e.detail);
+                out = token_result(a[2], token_id, secret);
+                free(secret);
+                return out;
+        }
+        if (!strcmp(a[0], "token") && n == 4 && !strcmp(a[1], "revoke")) {
+                if (scim_ingest_admin(ctl->ing, SCIM_ACT_TOKEN_REVOKE, a[2],
+                                      a[3], NULL, NULL, 0, &e) < 0)
+                        return refused(e.detail);
+                return json_pack("{s:b, s:{s:s, s:s, s:b}}", "ok", 1,
+                                 "result", "tenant", a[2], "token_id", a[3],
+                                 "revoked", 1);
+        }
+        return refused("want args: create NAME | token issue NAME | token "
+                       "revoke NAME ID | list");
+}
+
 static void serve_one(scim_control_t *ctl, int fd)
 {
         char buf[REQ_MAX + 1];
@@ -88,7 +164,11 @@ static void serve_one(scim_control_t *ctl, int fd)
         req = json_loadb(buf, n, JSON_DISABLE_EOF_CHECK, NULL);
         op = json_string_value(json_object_get(req, "op"));
         to = json_string_value(json_object_get(req, "to"));
-        if (op && !strcmp(op, "backup") && to && *to) {
+        if (op && !strcmp(op, "tenant")) {
+                answer(fd, tenant_op(ctl, json_object_get(req, "args"),
+                                     json_is_true(json_object_get(
+                                         req, "reports_only"))));
+        } else if (op && !strcmp(op, "backup") && to && *to) {
                 scim_err_t e;
                 uint64_t pos = scim_store_position(ctl->st);
 
@@ -130,7 +210,7 @@ static void *control_main(void *arg)
         return NULL;
 }
 
-int scim_control_start(scim_store_t *st, const char *dir,
+int scim_control_start(scim_store_t *st, scim_ingest_t *ing, const char *dir,
                        scim_control_t **out, char *errstr, size_t errlen)
 {
         scim_control_t *ctl = calloc(1, sizeof(*ctl));
@@ -141,6 +221,7 @@ int scim_control_start(scim_store_t *st, const char *dir,
         if (!ctl)
                 return snprintf(errstr, errlen, "out of memory"), -1;
         ctl->st = st;
+        ctl->ing = ing;
         ctl->fd = -1;
         if (sock_path(dir, ctl->path, sizeof(ctl->path)) < 0) {
                 snprintf(errstr, errlen,
@@ -198,9 +279,18 @@ void scim_control_stop(scim_control_t *ctl)
 int scim_control_backup(const char *dir, const char *dest, json_t **reply,
                         char *errstr, size_t errlen)
 {
+        json_t *req = json_pack("{s:s, s:s}", "op", "backup", "to", dest);
+        int rc = scim_control_call(dir, req, reply, errstr, errlen);
+
+        json_decref(req);
+        return rc;
+}
+
+int scim_control_call(const char *dir, const json_t *req, json_t **reply,
+                      char *errstr, size_t errlen)
+{
         struct sockaddr_un sa;
         char path[sizeof(sa.sun_path)], buf[REQ_MAX + 1];
-        json_t *req;
         char *txt;
         size_t n = 0;
         int fd;
@@ -217,9 +307,7 @@ int scim_control_backup(const char *dir, const char *dest, json_t **reply,
                         close(fd);
                 return 0; /* no server: the caller opens the store */
         }
-        req = json_pack("{s:s, s:s}", "op", "backup", "to", dest);
         txt = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        json_decref(req);
         if (!txt || send(fd, txt, strlen(txt), MSG_NOSIGNAL) < 0 ||
             send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
                 free(txt);

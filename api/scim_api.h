@@ -84,9 +84,14 @@ typedef struct scim_control scim_control_t;
 /* Listens on DIR/control.sock (mode 0600, same-uid peers only) for
  * operator commands while serving: {"op":"backup","to":PATH} takes a
  * checkpoint of the open store. 0 or -1 with errstr. */
-int scim_control_start(scim_store_t *st, const char *dir,
+int scim_control_start(scim_store_t *st, scim_ingest_t *ing, const char *dir,
                        scim_control_t **out, char *errstr, size_t errlen);
 void scim_control_stop(scim_control_t *ctl); /* NULL-safe; removes it */
+
+/* Sends one request to the server serving DIR: 1 with *reply (caller
+ * decrefs), 0 when no server listens there, -1 with errstr. */
+int scim_control_call(const char *dir, const json_t *req, json_t **reply,
+                      char *errstr, size_t errlen);
 
 /* Asks the server serving DIR for a backup into dest: 1 with *reply (the
  * server's JSON answer, caller decrefs), 0 when no server listens there,
