@@ -416,18 +416,15 @@ static int cmd_serve(int argc, char **argv)
                         char *end = NULL;
                         unsigned long v = strtoul(optarg, &end, 10);
                         unsigned lo = c == 1001 ? 16 : 1;
+                        const char *name = "";
 
+                        for (const struct option *o = opts; o->name; o++)
+                                if (o->val == c)
+                                        name = o->name;
                         if (!end || *end || v < lo || v > 1000000)
                                 return fail("--%s wants a number from %u "
                                             "to 1000000, got '%s'",
-                                            c == 1001   ? "max-connections"
-                                            : c == 1002 ? "header-timeout"
-                                            : c == 1003 ? "idle-timeout"
-                                            : c == 1004 ? "drain-timeout"
-                                            : c == 1005 ? "scan-limit"
-                                            : c == 1006 ? "scan-ms"
-                                                        : "unsent-limit-mb",
-                                            lo, optarg);
+                                            name, lo, optarg);
                         if (c == 1001)
                                 cfg.max_conns = (unsigned)v;
                         else if (c == 1002)

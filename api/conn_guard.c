@@ -35,13 +35,14 @@
 #include <time.h>
 
 #include "api/conn_guard_internal.h"
+#include "schemas/scim_schemas.h"
 
 typedef struct gconn {
         struct gconn *prev, *next; /* oldest first */
         int fd;
         int busy;
-        int served;       /* a request has completed on it (keep-alive) */
-        uint64_t since;   /* ms: accepted, or went idle */
+        int served;     /* a request has completed on it (keep-alive) */
+        uint64_t since; /* ms: accepted, or went idle */
 } gconn_t;
 
 struct scim_conn_guard {
@@ -111,8 +112,9 @@ static void sweep(scim_conn_guard_t *g, uint64_t now)
                         continue;
                 deadline = x->since + (x->served ? g->idle_ms : g->header_ms);
                 if (now >= deadline)
-                        shed(g, x, x->served ? &g->stats.idle_closed
-                                             : &g->stats.header_timeouts);
+                        shed(g, x,
+                             x->served ? &g->stats.idle_closed
+                                       : &g->stats.header_timeouts);
         }
         for (gconn_t *x = g->head; x; x = x->next)
                 open += x->fd >= 0;
@@ -154,8 +156,8 @@ unsigned scim_conn_guard_fd_budget(void)
         if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
                 return 1024;
         if (rl.rlim_cur < rl.rlim_max) {
-                rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576
-                                                           : rl.rlim_max;
+                rlim_t want =
+                    rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
 
                 rl.rlim_cur = want;
                 if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -363,6 +365,16 @@ struct MHD_Response *scim_resp_new(const void *body, size_t len)
         if (!resp)
                 resp_free(blk);
         return resp;
+}
+
+struct MHD_Response *scim_resp_busy(void)
+{
+        static const char busy[] =
+            "{\"schemas\":[\"" SCIM_URN_ERROR "\"],\"status\":\"503\","
+            "\"detail\":\"the server is holding too many unsent answers; "
+            "retry\"}";
+
+        return scim_resp_new(busy, sizeof(busy) - 1); /* small: always fits */
 }
 
 void scim_resp_budget_set(size_t bytes)

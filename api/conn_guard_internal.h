@@ -72,6 +72,10 @@ void scim_conn_guard_stats(scim_conn_guard_t *g, scim_conn_guard_stats_t *out);
 #define SCIM_RESP_BUDGET_DEFAULT ((size_t)512 * 1024 * 1024)
 struct MHD_Response *scim_resp_new(const void *body, size_t len);
 void scim_resp_budget_set(size_t bytes);
+
+/* The 503 SCIM error a caller sends when scim_resp_new refused its answer
+ * (small, so it always fits); NULL only when out of memory. */
+struct MHD_Response *scim_resp_busy(void);
 size_t scim_resp_inflight(void);
 
 #endif /* SCIM_CONN_GUARD_INTERNAL_H */

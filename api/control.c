@@ -39,9 +39,8 @@ struct scim_control {
 
 static int sock_path(const char *dir, char *out, size_t outlen)
 {
-        return snprintf(out, outlen, "%s/control.sock", dir) >= (int)outlen
-                   ? -1
-                   : 0;
+        return snprintf(out, outlen, "%s/control.sock", dir) >= (int)outlen ? -1
+                                                                            : 0;
 }
 
 static void answer(int fd, json_t *o)
@@ -106,8 +105,8 @@ static json_t *tenant_op(scim_control_t *ctl, const json_t *args,
                 if (scim_ingest_admin(ctl->ing, SCIM_ACT_TENANT_CREATE, a[1],
                                       NULL, NULL, NULL, 0, &e) < 0 ||
                     scim_ingest_admin(ctl->ing, SCIM_ACT_TOKEN_ISSUE, a[1],
-                                      NULL, &secret, token_id,
-                                      sizeof(token_id), &e) < 0)
+                                      NULL, &secret, token_id, sizeof(token_id),
+                                      &e) < 0)
                         return refused(e.detail);
                 out = token_result(a[1], token_id, secret);
                 free(secret);
@@ -127,9 +126,9 @@ static json_t *tenant_op(scim_control_t *ctl, const json_t *args,
                 if (scim_ingest_admin(ctl->ing, SCIM_ACT_TOKEN_REVOKE, a[2],
                                       a[3], NULL, NULL, 0, &e) < 0)
                         return refused(e.detail);
-                return json_pack("{s:b, s:{s:s, s:s, s:b}}", "ok", 1,
-                                 "result", "tenant", a[2], "token_id", a[3],
-                                 "revoked", 1);
+                return json_pack("{s:b, s:{s:s, s:s, s:b}}", "ok", 1, "result",
+                                 "tenant", a[2], "token_id", a[3], "revoked",
+                                 1);
         }
         return refused("want args: create NAME | token issue NAME | token "
                        "revoke NAME ID | list");

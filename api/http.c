@@ -14,7 +14,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <linux/filter.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -100,15 +99,10 @@ static enum MHD_Result send_text(struct MHD_Connection *c, req_t *r,
         enum MHD_Result rc;
 
         if (!resp) { /* answer-byte budget spent by slow readers */
-                static const char busy[] =
-                    "{\"schemas\":[\"" SCIM_URN_ERROR "\"],\"status\":"
-                    "\"503\",\"detail\":\"the server is holding too many "
-                    "unsent answers; retry\"}";
-
                 status = 503;
                 retry = 1;
                 etag = location = NULL;
-                resp = scim_resp_new(busy, sizeof(busy) - 1);
+                resp = scim_resp_busy();
                 if (!resp)
                         return MHD_NO;
         }
@@ -894,13 +888,14 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return scim_stream_handle(api->stream, c, url, method,
                                           r->raw_uri, r->request_id);
         }
-        r->endpoint = "scim";
-        if (scim_reports_match(url)) /* the reports API, api/reports.c */
-                return r->endpoint = "reports",
-                       scim_reports_handle(c, api->st, api->ing, api->tls,
+        if (scim_reports_match(url)) { /* the reports API, api/reports.c */
+                r->endpoint = "reports";
+                return scim_reports_handle(c, api->st, api->ing, api->tls,
                                            url, method, r->raw_uri,
                                            r->body.data, r->body.len,
                                            r->request_id);
+        }
+        r->endpoint = "scim";
         if (!scim_routes_resolve(api->routes, url,
                                  MHD_lookup_connection_value(
                                      c, MHD_HEADER_KIND, "Host"),

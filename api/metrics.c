@@ -18,11 +18,10 @@
 #define SLOTS (2 * SCIM_METRICS_MAX_SERIES)
 #define NBUCKETS 13
 
-static const double BUCKETS[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                         0.025,  0.05,  0.1,    0.25,  0.5,
-                                         1,      2.5,   5};
-static const char *const METHODS[] = {"GET",    "POST",   "PUT",   "PATCH",
-                                      "DELETE", "HEAD",   "OTHER", NULL};
+static const double BUCKETS[NBUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+static const char *const METHODS[] = {"GET",    "POST", "PUT",   "PATCH",
+                                      "DELETE", "HEAD", "OTHER", NULL};
 #define NMETHODS 7
 
 typedef struct series {
@@ -61,8 +60,8 @@ void scim_metrics_free(scim_metrics_t *m)
         free(m);
 }
 
-static unsigned hash(const char *a, const char *b, const char *c,
-                     const char *d, unsigned st)
+static unsigned hash(const char *a, const char *b, const char *c, const char *d,
+                     unsigned st)
 {
         unsigned h = 2166136261u;
         const char *parts[4] = {a, b, c, d};
@@ -109,8 +108,8 @@ void scim_metrics_request(scim_metrics_t *m, const char *endpoint,
                                         break; /* full: count as _other */
                                 y->used = 1;
                                 m->n++;
-                                snprintf(y->endpoint, sizeof(y->endpoint),
-                                         "%s", endpoint);
+                                snprintf(y->endpoint, sizeof(y->endpoint), "%s",
+                                         endpoint);
                                 snprintf(y->tenant, sizeof(y->tenant), "%s",
                                          tenant);
                                 snprintf(y->rtype, sizeof(y->rtype), "%s",
@@ -148,13 +147,13 @@ void scim_metrics_family(scim_buf_t *out, const char *name, const char *type,
 {
         char line[512];
 
-        snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name,
-                 help, name, type);
+        snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name, help,
+                 name, type);
         scim_buf_puts(out, line);
 }
 
-void scim_metrics_sample(scim_buf_t *out, const char *name,
-                         const char *labels, double value)
+void scim_metrics_sample(scim_buf_t *out, const char *name, const char *labels,
+                         double value)
 {
         char line[640];
 
@@ -162,6 +161,16 @@ void scim_metrics_sample(scim_buf_t *out, const char *name,
                  labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
                  value);
         scim_buf_puts(out, line);
+}
+
+/* A series' labels. Tenant names and the other labels hold no quote or
+ * backslash (their characters are checked before they get here). */
+static void series_labels(const series_t *x, char *buf, size_t len)
+{
+        snprintf(buf, len,
+                 "endpoint=\"%s\",tenant=\"%s\",resource_type=\"%s\","
+                 "method=\"%s\",status=\"%u\"",
+                 x->endpoint, x->tenant, x->rtype, x->method, x->status);
 }
 
 void scim_metrics_render(scim_metrics_t *m, scim_buf_t *out)
@@ -179,28 +188,18 @@ void scim_metrics_render(scim_metrics_t *m, scim_buf_t *out)
 
                 if (!x->used)
                         continue;
-                /* tenant names and the other labels hold no quote or
-                 * backslash (their characters are checked) */
-                snprintf(labels, sizeof(labels),
-                         "endpoint=\"%s\",tenant=\"%s\",resource_type=\"%s\","
-                         "method=\"%s\",status=\"%u\"",
-                         x->endpoint, x->tenant, x->rtype, x->method,
-                         x->status);
+                series_labels(x, labels, sizeof(labels));
                 scim_metrics_sample(out, "scimlog_http_requests_total", labels,
                                     (double)x->count);
         }
-        scim_metrics_family(out, "scimlog_http_response_bytes_total",
-                            "counter", "Answer body bytes, by series");
+        scim_metrics_family(out, "scimlog_http_response_bytes_total", "counter",
+                            "Answer body bytes, by series");
         for (size_t i = 0; i < SLOTS; i++) {
                 const series_t *x = &m->s[i];
 
                 if (!x->used)
                         continue;
-                snprintf(labels, sizeof(labels),
-                         "endpoint=\"%s\",tenant=\"%s\",resource_type=\"%s\","
-                         "method=\"%s\",status=\"%u\"",
-                         x->endpoint, x->tenant, x->rtype, x->method,
-                         x->status);
+                series_labels(x, labels, sizeof(labels));
                 scim_metrics_sample(out, "scimlog_http_response_bytes_total",
                                     labels, (double)x->bytes);
         }
@@ -217,8 +216,8 @@ void scim_metrics_render(scim_metrics_t *m, scim_buf_t *out)
                         cum += m->hist[mi][b];
                         if (b < NBUCKETS)
                                 snprintf(labels, sizeof(labels),
-                                         "method=\"%s\",le=\"%g\"",
-                                         METHODS[mi], BUCKETS[b]);
+                                         "method=\"%s\",le=\"%g\"", METHODS[mi],
+                                         BUCKETS[b]);
                         else
                                 snprintf(labels, sizeof(labels),
                                          "method=\"%s\",le=\"+Inf\"",

@@ -30,8 +30,8 @@ void scim_metrics_request(scim_metrics_t *m, const char *endpoint,
 void scim_metrics_render(scim_metrics_t *m, scim_buf_t *out);
 
 /* Appends one sample line: name{labels} value (labels may be NULL). */
-void scim_metrics_sample(scim_buf_t *out, const char *name,
-                         const char *labels, double value);
+void scim_metrics_sample(scim_buf_t *out, const char *name, const char *labels,
+                         double value);
 
 /* Appends the # HELP and # TYPE lines of a family. */
 void scim_metrics_family(scim_buf_t *out, const char *name, const char *type,

@@ -47,15 +47,10 @@ static enum MHD_Result send_body(rq_t *r, unsigned status, const char *ctype,
         enum MHD_Result rc;
 
         if (!resp) { /* answer-byte budget spent by slow readers */
-                static const char busy[] =
-                    "{\"schemas\":[\"" SCIM_URN_ERROR "\"],\"status\":"
-                    "\"503\",\"detail\":\"the server is holding too many "
-                    "unsent answers; retry\"}";
-
                 status = 503;
                 ctype = "application/scim+json; charset=utf-8";
                 next_cursor = NULL;
-                resp = scim_resp_new(busy, sizeof(busy) - 1);
+                resp = scim_resp_busy();
                 if (!resp)
                         return MHD_NO;
         }

@@ -34,10 +34,10 @@
 #define MAX_PROXIES 32
 
 typedef struct mount {
-        char *text;            /* as configured */
-        char *seg[MAX_SEGS];   /* literal segments; NULL at tenant_at */
+        char *text;          /* as configured */
+        char *seg[MAX_SEGS]; /* literal segments; NULL at tenant_at */
         int nseg;
-        int tenant_at;         /* index of {tenant}, or -1 */
+        int tenant_at; /* index of {tenant}, or -1 */
 } mount_t;
 
 typedef struct cidr {
@@ -213,8 +213,8 @@ static int tenant_from_host(const scim_routes_t *rt, const char *host,
         if (!rt->host_suffix || !host)
                 return 0;
         colon = strrchr(host, ':');
-        hl = colon && !strchr(host, ']') ? (size_t)(colon - host)
-                                         : strlen(host);
+        hl =
+            colon && !strchr(host, ']') ? (size_t)(colon - host) : strlen(host);
         sl = strlen(rt->host_suffix);
         if (hl <= sl || strncasecmp(host + hl - sl, rt->host_suffix, sl) ||
             hl - sl >= outlen)
@@ -264,8 +264,8 @@ int scim_routes_resolve(const scim_routes_t *rt, const char *path,
 
                 for (int k = 0; k < m->nseg; k++)
                         bl += (size_t)snprintf(t->base_path + bl,
-                                               sizeof(t->base_path) - bl,
-                                               "/%s", seg[k]);
+                                               sizeof(t->base_path) - bl, "/%s",
+                                               seg[k]);
                 if (m->tenant_at >= 0) {
                         snprintf(t->tenant, sizeof(t->tenant), "%s",
                                  seg[m->tenant_at]);

@@ -70,8 +70,9 @@ static int add_opt(args_t *a, const struct option *o, const char *v,
                         return push(a, flag);
                 if (!strcmp(v, "false") || !strcmp(v, "0"))
                         return 0;
-                snprintf(err, errlen, "%s: %s takes true or false, got '%.100s'",
-                         where, o->name, v);
+                snprintf(err, errlen,
+                         "%s: %s takes true or false, got '%.100s'", where,
+                         o->name, v);
                 return -1;
         }
         if (!*v) {
@@ -89,8 +90,7 @@ static int read_file(args_t *a, const struct option *opts, const char *path,
         int ln = 0;
 
         if (!f) {
-                snprintf(err, errlen, "--config %s: %s", path,
-                         strerror(errno));
+                snprintf(err, errlen, "--config %s: %s", path, strerror(errno));
                 return -1;
         }
         while (fgets(line, sizeof(line), f)) {
@@ -130,8 +130,8 @@ static int read_file(args_t *a, const struct option *opts, const char *path,
                 }
                 o = find(opts, key);
                 if (!o || !strcmp(key, "config")) {
-                        snprintf(err, errlen, "%s: unknown key '%.100s'",
-                                 where, key);
+                        snprintf(err, errlen, "%s: unknown key '%.100s'", where,
+                                 key);
                         goto fail;
                 }
                 if (add_opt(a, o, val, where, err, errlen) < 0)
@@ -156,8 +156,8 @@ static int read_env(args_t *a, const struct option *opts, char *err,
                         continue;
                 i = (size_t)snprintf(name, sizeof(name), "SCIMLOG_");
                 for (const char *p = o->name; *p && i + 1 < sizeof(name); p++)
-                        name[i++] = *p == '-' ? '_'
-                                              : (char)toupper((unsigned char)*p);
+                        name[i++] =
+                            *p == '-' ? '_' : (char)toupper((unsigned char)*p);
                 name[i] = '\0';
                 v = getenv(name);
                 if (!v)

@@ -751,22 +751,15 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 case SCIM_ACT_REPORT_DELETE:
                         changes_fold_report(t, ev, v);
                         break;
-                case SCIM_ACT_SCHEMA_PUT:
-                case SCIM_ACT_SCHEMA_DELETE:
-                case SCIM_ACT_TENANT_UPDATE:
-                case SCIM_ACT_TENANT_DISABLE:
-                case SCIM_ACT_TENANT_ENABLE:
-                case SCIM_ACT_TENANT_DELETE:
-                case SCIM_ACT_TOKEN_ROTATE:
-                case SCIM_ACT_CLIENT_REGISTER:
-                case SCIM_ACT_CLIENT_REVOKE:
-                case SCIM_ACT_KEY_ROTATE:
-                        /* event v3 actions this fold does not apply yet */
-                        refuse(v, 501, "", "action %d is not supported by "
-                               "this server", (int)ev->action);
-                        break;
                 default:
-                        fold_resource(t, ev, v, pre.old);
+                        if (scim_event_is_admin(ev)) /* the v3 admin
+                                                        actions not above */
+                                refuse(v, 501, "",
+                                       "action %d is not supported by this "
+                                       "server",
+                                       (int)ev->action);
+                        else
+                                fold_resource(t, ev, v, pre.old);
                 }
         }
         changes_record(t, seq, ev, v, &pre);

@@ -38,8 +38,8 @@ static int walk(const json_t *v, const char *path, int depth, scim_err_t *err)
                                             "values; at most %d",
                                             path, json_array_size(v),
                                             SCIM_MAX_VALUES);
-                json_array_foreach(v, i, x) if (walk(x, path, depth + 1, err))
-                    return -1;
+                json_array_foreach(
+                    v, i, x) if (walk(x, path, depth + 1, err)) return -1;
                 return 0;
         case JSON_OBJECT:
                 json_object_foreach((json_t *)v, k, x)

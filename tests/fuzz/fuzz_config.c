@@ -12,12 +12,11 @@
 
 #include "common/scim_common.h"
 
-static const struct option OPTS[] = {
-    {"listen", required_argument, NULL, 'l'},
-    {"mount", required_argument, NULL, 1},
-    {"verbose", no_argument, NULL, 2},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0}};
+static const struct option OPTS[] = {{"listen", required_argument, NULL, 'l'},
+                                     {"mount", required_argument, NULL, 1},
+                                     {"verbose", no_argument, NULL, 2},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {NULL, 0, NULL, 0}};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
