@@ -66,23 +66,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sockaddr_in peer;
         size_t nm = *mount ? 1 : 0;
 
-        rt = scim_routes_new(mounts, nm, SUFFIX, proxies, *proxy ? 1 : 0,
-                             err, sizeof(err));
+        rt = scim_routes_new(mounts, nm, SUFFIX, proxies, *proxy ? 1 : 0, err,
+                             sizeof(err));
         if (!rt) {
                 if (!err[0] || !memchr(err, '\0', sizeof(err)))
                         abort();
                 /* the built-in mounts alone always work */
                 nm = 0;
-                rt = scim_routes_new(NULL, 0, SUFFIX, NULL, 0, err,
-                                     sizeof(err));
+                rt =
+                    scim_routes_new(NULL, 0, SUFFIX, NULL, 0, err, sizeof(err));
                 if (!rt)
                         abort();
         }
         /* the same mounts with no trusted proxy */
         plain = scim_routes_new(mounts, nm, SUFFIX, NULL, 0, err, sizeof(err));
         if (!plain)
-                plain = scim_routes_new(NULL, 0, SUFFIX, NULL, 0, err,
-                                        sizeof(err));
+                plain =
+                    scim_routes_new(NULL, 0, SUFFIX, NULL, 0, err, sizeof(err));
         if (!plain)
                 abort();
         if (scim_routes_resolve(rt, path, host, &t)) {
@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     !scim_tenant_name_ok(t.tenant))
                         abort();
                 if (t.from == SCIM_TENANT_FROM_HOST &&
-                    (!scim_tenant_name_ok(t.tenant) ||
-                     strchr(t.tenant, '.') || !strcasestr(host, SUFFIX)))
+                    (!scim_tenant_name_ok(t.tenant) || strchr(t.tenant, '.') ||
+                     !strcasestr(host, SUFFIX)))
                         abort();
                 if (t.from == SCIM_TENANT_FROM_TOKEN && t.tenant[0])
                         abort();
@@ -105,9 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&peer, 0, sizeof(peer));
         peer.sin_family = AF_INET;
         peer.sin_addr.s_addr = htonl(0x7F000001); /* 127.0.0.1 */
-        scim_routes_origin(rt, (struct sockaddr *)&peer, (int)(size & 1),
-                           host, xproto, xhost, xprefix, fwd, origin,
-                           sizeof(origin));
+        scim_routes_origin(rt, (struct sockaddr *)&peer, (int)(size & 1), host,
+                           xproto, xhost, xprefix, fwd, origin, sizeof(origin));
         check_origin(origin, host, 1);
         scim_routes_origin(plain, (struct sockaddr *)&peer, 0, host, xproto,
                            xhost, xprefix, fwd, origin, sizeof(origin));
