@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +37,7 @@
 
 #include "api/conn_guard_internal.h"
 #include "schemas/scim_schemas.h"
+#include "common/scim_common.h"
 
 typedef struct gconn {
         struct gconn *prev, *next; /* oldest first */
@@ -382,7 +384,55 @@ void scim_resp_budget_set(size_t bytes)
         g_resp_budget = bytes ? bytes : SCIM_RESP_BUDGET_DEFAULT;
 }
 
+size_t scim_resp_page_cap(void)
+{
+        size_t used = __atomic_load_n(&g_resp_inflight, __ATOMIC_RELAXED);
+        size_t room = g_resp_budget > used ? g_resp_budget - used : 0;
+
+        /* half the room left, so a few pages built at once still fit */
+        room /= 2;
+        if (room < SCIM_RESP_SMALL)
+                room = SCIM_RESP_SMALL;
+        return room < SCIM_MAX_PAGE_BYTES ? room : SCIM_MAX_PAGE_BYTES;
+}
+
 size_t scim_resp_inflight(void)
 {
         return __atomic_load_n(&g_resp_inflight, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------- request-line limits */
+
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind,
+                                        const char *key, const char *value)
+{
+        size_t *n = cls;
+
+        (void)kind;
+        *n += (key ? strlen(key) : 0) + (value ? strlen(value) : 0) + 4;
+        return MHD_YES;
+}
+
+int scim_conn_guard_oversize(struct MHD_Connection *c, const char *raw_uri,
+                             char *detail, size_t detail_len)
+{
+        size_t n = raw_uri ? strlen(raw_uri) : 0;
+
+        if (n > SCIM_MAX_URI_BYTES) {
+                snprintf(detail, detail_len,
+                         "the URL is %zu bytes, over the limit of %d; send "
+                         "a long filter with POST .search",
+                         n, SCIM_MAX_URI_BYTES);
+                return 414;
+        }
+        n = 0;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_bytes, &n);
+        if (n > SCIM_MAX_HEADER_BYTES) {
+                snprintf(detail, detail_len,
+                         "the request headers are %zu bytes, over the limit "
+                         "of %d",
+                         n, SCIM_MAX_HEADER_BYTES);
+                return 431;
+        }
+        return 0;
 }

@@ -59,6 +59,19 @@ unsigned scim_conn_guard_unsettled(scim_conn_guard_t *g);
 
 void scim_conn_guard_stats(scim_conn_guard_t *g, scim_conn_guard_stats_t *out);
 
+/* Request-line and header limits answered as SCIM errors. libmicrohttpd
+ * answers its own HTML 414/431 only when a request does not fit the
+ * connection's 16 KiB of memory; below that, scimlog refuses URLs over
+ * SCIM_MAX_URI_BYTES and headers over SCIM_MAX_HEADER_BYTES (names and
+ * values together) itself, with a SCIM error body. */
+#define SCIM_MAX_URI_BYTES 8192
+#define SCIM_MAX_HEADER_BYTES 8192
+
+/* 0 when the request's URI and headers are within the limits, else 414
+ * or 431 with detail (NUL-terminated) filled. Pool thread. */
+int scim_conn_guard_oversize(struct MHD_Connection *c, const char *raw_uri,
+                             char *detail, size_t detail_len);
+
 /*
  * Answer bytes waiting to be sent, server-wide (api/conn_guard.c): a
  * response made here holds a copy of body that counts against the budget
@@ -77,5 +90,10 @@ void scim_resp_budget_set(size_t bytes);
  * (small, so it always fits); NULL only when out of memory. */
 struct MHD_Response *scim_resp_busy(void);
 size_t scim_resp_inflight(void);
+/* The page byte cap a request should build to now: SCIM_MAX_PAGE_BYTES,
+ * down to SCIM_RESP_SMALL as unsent answers fill the budget (a page then
+ * holds fewer items and a next cursor rather than being built and
+ * answered 503). */
+size_t scim_resp_page_cap(void);
 
 #endif /* SCIM_CONN_GUARD_INTERNAL_H */

@@ -86,6 +86,7 @@ typedef struct req {
         char method[8];
         char actor[24];  /* token id, once authenticated */
         char tmpl[160];  /* path template, e.g. /scim/v2/{tenant}/Users/{id} */
+        scim_reports_write_t rw; /* a saved-report write in flight */
 } req_t;
 
 /* ------------------------------------------------------- responses */
@@ -888,14 +889,18 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return scim_stream_handle(api->stream, c, url, method,
                                           r->raw_uri, r->request_id);
         }
+        r->endpoint = "scim";
         if (scim_reports_match(url)) { /* the reports API, api/reports.c */
                 r->endpoint = "reports";
-                return scim_reports_handle(c, api->st, api->ing, api->tls,
-                                           url, method, r->raw_uri,
-                                           r->body.data, r->body.len,
-                                           r->request_id);
+                r->conn = c;
+                r->rw.cb = on_write_done; /* saved-report writes resume */
+                r->rw.cb_ctx = r;
+                rc = scim_reports_handle(c, api->st, api->ing, api->tls, url,
+                                         method, r->raw_uri, r->body.data,
+                                         r->body.len, r->request_id, &r->rw);
+                r->submitted = r->rw.submitted;
+                return rc;
         }
-        r->endpoint = "scim";
         if (!scim_routes_resolve(api->routes, url,
                                  MHD_lookup_connection_value(
                                      c, MHD_HEADER_KIND, "Host"),
@@ -1109,6 +1114,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 snprintf(r->method, sizeof(r->method), "%s", method);
                 scim_conn_guard_busy(api->guard, c);
                 set_request_id(c, r);
+                {
+                        char detail[160];
+                        int st = scim_conn_guard_oversize(c, r->raw_uri,
+                                                          detail,
+                                                          sizeof(detail));
+
+                        if (st) { /* 414/431 as SCIM errors */
+                                r->close = 1;
+                                return fail(c, r, st, NULL, detail);
+                        }
+                }
                 if (!scim_http_host_ok(MHD_lookup_connection_value(
                         c, MHD_HEADER_KIND, "Host")))
                         /* it would be copied into Location (RFC 9112 3.2:
@@ -1157,6 +1173,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                         scim_err_t e;
                         enum MHD_Result rc;
 
+                        if (r->rw.submitted)
+                                return scim_reports_answer_write(
+                                    c, api->st, &r->rw, &r->result,
+                                    r->request_id);
                         tl_base = r->base;
                         scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e);
                         rc = answer_write(c, api, r, r->tenant, r->rt, method,
@@ -1176,6 +1196,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                          api->max_body);
                 return fail(c, r, 413, NULL, msg);
         }
+        /* pages shrink while slow readers hold the answer budget */
+        scim_page_bytes_set(scim_resp_page_cap());
         return route(api, c, r, url, method);
 }
 

@@ -9,8 +9,9 @@
  * a saved report needs the full token (403 for report-only).
  *
  * Threads: runs on libmicrohttpd pool threads; reads go to the store. A
- * saved-report save/delete blocks its pool thread for one group commit
- * (rare admin writes; the SCIM write path never does this).
+ * saved-report save/delete suspends its connection and is answered after
+ * the commit (scim_reports_write_t), like SCIM writes: no pool thread
+ * waits for it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,11 @@ typedef struct rq {
         char token_id[64];
         int reports_only;
         json_t *params; /* lower-cased query parameters */
+        scim_reports_write_t *wr; /* saved-report writes without waiting */
 } rq_t;
 
-static int g_def_write_busy; /* a saved-report write is waiting (atomic) */
+static int g_def_write_busy; /* a blocking saved-report write is waiting
+                               (atomic; only when no wr is given) */
 
 /* ------------------------------------------------------ responses */
 
@@ -317,6 +320,58 @@ static int name_ok(const char *n)
         return 1;
 }
 
+/* Submits a saved-report save/delete without waiting for its commit:
+ * the connection is suspended first (the verdict may arrive before the
+ * submit returns) and resumed by wr->cb; scim_reports_answer_write then
+ * answers. */
+static enum MHD_Result def_submit(rq_t *r, int action, const char *name,
+                                  const char *txt)
+{
+        scim_reports_write_t *wr = r->wr;
+        scim_write_result_t now;
+
+        wr->action = action;
+        snprintf(wr->tenant, sizeof(wr->tenant), "%s", r->tenant);
+        snprintf(wr->name, sizeof(wr->name), "%s", name);
+        MHD_suspend_connection(r->c);
+        if (scim_ingest_report_def_submit(r->ing, (scim_action_t)action,
+                                          r->tenant, r->token_id,
+                                          r->request_id, name, txt, wr->cb,
+                                          wr->cb_ctx, &now) == 0)
+                wr->cb(wr->cb_ctx, &now); /* stores it, resumes */
+        wr->submitted = 1;
+        return MHD_YES;
+}
+
+enum MHD_Result scim_reports_answer_write(struct MHD_Connection *c,
+                                          scim_store_t *st,
+                                          const scim_reports_write_t *wr,
+                                          scim_write_result_t *res,
+                                          const char *request_id)
+{
+        rq_t r;
+        json_t *stored = NULL;
+        scim_err_t e;
+        enum MHD_Result rc;
+
+        memset(&r, 0, sizeof(r));
+        r.c = c;
+        r.st = st;
+        r.request_id = request_id;
+        json_decref(res->resource);
+        res->resource = NULL;
+        if (res->status >= 400 || res->status == 0)
+                return send_err(&r, &res->err);
+        if (wr->action == SCIM_ACT_REPORT_DELETE)
+                return send_body(&r, 204, "application/json", "", 0, NULL);
+        scim_err_clear(&e);
+        if (scim_reports_saved_get(st, wr->tenant, wr->name, &stored, &e) < 0)
+                return send_err(&r, &e);
+        rc = send_json(&r, (unsigned)res->status, stored);
+        json_decref(stored);
+        return rc;
+}
+
 static enum MHD_Result saved_put(rq_t *r, const char *name, const char *body,
                                  size_t body_len)
 {
@@ -343,6 +398,10 @@ static enum MHD_Result saved_put(rq_t *r, const char *name, const char *body,
                 goto out;
         }
         txt = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
+        if (txt && r->wr) {
+                rc = def_submit(r, SCIM_ACT_REPORT_SAVE, name, txt);
+                goto out;
+        }
         if (!txt || scim_ingest_report_def(
                         r->ing, SCIM_ACT_REPORT_SAVE, r->tenant, r->token_id,
                         r->request_id, name, txt, &status, &e) < 0) {
@@ -438,9 +497,14 @@ static enum MHD_Result saved(rq_t *r, const char *method, char **seg, int n,
                 return fail(r, 403, NULL,
                             "a report-only token cannot change saved "
                             "reports");
-        /* a saved-report write waits for its commit on this pool thread:
-         * one at a time server-wide, so such writes (of any tenant) can
-         * never hold more than one pool thread */
+        if (r->wr) { /* answered after the commit, no thread waits */
+                if (!strcmp(method, "PUT"))
+                        return saved_put(r, name, body, body_len);
+                return def_submit(r, SCIM_ACT_REPORT_DELETE, name, NULL);
+        }
+        /* without wr a saved-report write waits for its commit on this
+         * pool thread: one at a time server-wide, so such writes (of any
+         * tenant) can never hold more than one pool thread */
         if (__atomic_exchange_n(&g_def_write_busy, 1, __ATOMIC_ACQUIRE)) {
                 scim_err_set_retry(&e, 429,
                                    "another saved report is being written; "
@@ -473,7 +537,8 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                                     scim_ingest_t *ing, int tls,
                                     const char *url, const char *method,
                                     const char *raw_uri, const char *body,
-                                    size_t body_len, const char *request_id)
+                                    size_t body_len, const char *request_id,
+                                    scim_reports_write_t *wr)
 {
         rq_t r;
         char path[1024], *seg[REPORTS_MAX_SEGS + 1], *save = NULL, *tok;
@@ -488,6 +553,7 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
         r.ing = ing;
         r.tls = tls;
         r.request_id = request_id;
+        r.wr = wr;
         if (strlen(url) >= sizeof(path))
                 return fail(&r, 404, NULL, "no such endpoint");
         snprintf(path, sizeof(path), "%s", url);

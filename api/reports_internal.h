@@ -18,15 +18,42 @@
 int scim_reports_match(const char *url);
 
 /*
+ * A saved-report save or delete in flight. http.c owns it (in its request
+ * state) and sets cb/cb_ctx: cb stores the verdict and resumes the
+ * connection. scim_reports_handle suspends the connection, submits, fills
+ * the rest and sets submitted; after the resume http.c calls
+ * scim_reports_answer_write with the verdict. No pool thread waits for
+ * the commit.
+ */
+typedef struct scim_reports_write {
+        scim_write_cb cb;
+        void *cb_ctx;
+        int submitted; /* out: the answer comes after the resume */
+        int action;    /* SCIM_ACT_REPORT_SAVE / _DELETE */
+        char tenant[SCIM_MAX_TENANT_LEN + 8];
+        char name[72];
+} scim_reports_write_t;
+
+/*
  * Answers one request under /reports/v1/. Runs on an http pool thread;
- * reads go to the store directly; saving or deleting a saved report waits
- * for one group commit (scim_ingest_report_def). body/raw_uri are borrowed.
+ * reads go to the store directly; a saved-report save or delete is
+ * submitted without waiting (see scim_reports_write_t; wr may be NULL,
+ * then it waits for its group commit). body/raw_uri are borrowed.
  */
 enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                                     scim_ingest_t *ing, int tls,
                                     const char *url, const char *method,
                                     const char *raw_uri, const char *body,
-                                    size_t body_len, const char *request_id);
+                                    size_t body_len, const char *request_id,
+                                    scim_reports_write_t *wr);
+
+/* The answer to a submitted saved-report write once its verdict is in
+ * (pool thread, after the resume). Releases res->resource. */
+enum MHD_Result scim_reports_answer_write(struct MHD_Connection *c,
+                                          scim_store_t *st,
+                                          const scim_reports_write_t *wr,
+                                          scim_write_result_t *res,
+                                          const char *request_id);
 
 /*
  * Turns request parameters (object of lower-cased names -> string values,

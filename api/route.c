@@ -221,7 +221,9 @@ static int tenant_from_host(const scim_routes_t *rt, const char *host,
                 return 0;
         memcpy(out, host, hl - sl);
         out[hl - sl] = '\0';
-        return !strchr(out, '.'); /* one label */
+        /* one label, and a name a tenant could have (a Host such as
+         * a~b.suffix or a%00b.suffix names none) */
+        return !strchr(out, '.') && scim_tenant_name_ok(out);
 }
 
 int scim_routes_resolve(const scim_routes_t *rt, const char *path,
@@ -274,6 +276,7 @@ int scim_routes_resolve(const scim_routes_t *rt, const char *path,
                                             sizeof(t->tenant))) {
                         t->from = SCIM_TENANT_FROM_HOST;
                 } else {
+                        t->tenant[0] = '\0'; /* a refused Host label */
                         t->from = SCIM_TENANT_FROM_TOKEN;
                 }
                 t->mount = m->text;

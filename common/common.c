@@ -493,3 +493,17 @@ int scim_secret_equal(const char *a, const char *b)
                 d |= (unsigned char)(a[i] ^ b[i < lb ? i : 0]);
         return d == 0;
 }
+
+/* ------------------------------------------------------------- page cap */
+
+static _Thread_local size_t tl_page_bytes;
+
+size_t scim_page_bytes(void)
+{
+        return tl_page_bytes ? tl_page_bytes : SCIM_MAX_PAGE_BYTES;
+}
+
+void scim_page_bytes_set(size_t n)
+{
+        tl_page_bytes = n > SCIM_MAX_PAGE_BYTES ? SCIM_MAX_PAGE_BYTES : n;
+}

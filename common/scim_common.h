@@ -64,6 +64,14 @@ int scim_err_set_retry(scim_err_t *e, int status, const char *fmt, ...)
  * bytes; the page says so (fewer items, a next cursor). */
 #define SCIM_MAX_PAGE_BYTES (4 * 1024 * 1024)
 
+/* The page byte cap for the calling thread's request: SCIM_MAX_PAGE_BYTES
+ * unless the HTTP layer lowered it (while slow readers hold most of the
+ * server's budget of unsent answers, pages shrink instead of being built
+ * only to be refused). _set(0) restores the default. Thread-local: set by
+ * the http pool thread before it handles a request. */
+size_t scim_page_bytes(void);
+void scim_page_bytes_set(size_t n);
+
 /* 1 if name may name a tenant: 1-SCIM_MAX_TENANT_LEN characters of
  * A-Z a-z 0-9 . _ -, not dots only, and not a resource endpoint's name
  * (Users, Groups, Schemas, ... in any case: /scim/v2/Users belongs to the

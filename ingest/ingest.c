@@ -18,6 +18,7 @@
  * than refused, because Entra sends concurrent PATCHes without ETags.
  */
 #include "ingest/scim_ingest.h"
+#include "ingest/share_internal.h"
 #include "log/scim_log.h"
 
 #include <ctype.h>
@@ -28,10 +29,13 @@
 
 #define BATCH_MAX 512
 #define QUEUE_MAX 20000
-/* A write without If-Match that lost a version race is prepared again;
- * each round one of the racing writes to a resource wins, so the rounds a
- * write may need grow with the writers racing on that resource. */
-#define RETRY_MAX 64
+/* A write without If-Match that lost a version race is prepared again.
+ * Embedded, retries go first in their own order, so each round the oldest
+ * racing write on a resource wins and a write needs at most as many rounds
+ * as writes of its tenant are in flight — which the tenant's share caps
+ * (share_internal.h). So the bound below is never what answers 412: a
+ * write without If-Match is applied, never refused for another writer. */
+#define RETRY_MAX (SCIM_SHARE_WRITES_MAX + 1)
 /* Refusal events are dropped (and counted) once the queue holds this many
  * entries, so a flood of bad requests never crowds out real writes. */
 #define REFUSAL_QUEUE_MAX (QUEUE_MAX / 2)
@@ -50,6 +54,7 @@ typedef struct pending {
         scim_buf_t enc;
         req_copy_t req; /* empty for admin events */
         int retries;
+        size_t share_bytes; /* counted in ing->share while > 0 */
         scim_write_cb cb;
         void *ctx;
         struct scim_ingest *ing; /* for 412 retries in log_done */
@@ -67,6 +72,7 @@ struct scim_ingest {
         pthread_t thr;
         scim_ingest_stats_t stats;
         uint64_t refusals_dropped; /* under mu */
+        scim_share_t *share;       /* per-tenant queue share, under mu */
         scim_log_t *log;     /* where events go (log/scim_log.h) */
         scim_log_t *own_log; /* the embedded log opened by _new */
 };
@@ -555,6 +561,11 @@ static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
                         v->resource = NULL;
                 }
         }
+        if (p->share_bytes) {
+                pthread_mutex_lock(&p->ing->mu);
+                scim_share_give(p->ing->share, p->req.tenant, p->share_bytes);
+                pthread_mutex_unlock(&p->ing->mu);
+        }
         if (p->cb)
                 p->cb(p->ctx, &res);
         else
@@ -609,7 +620,14 @@ int scim_ingest_new(scim_store_t *st, scim_ingest_t **out, char *errstr,
                 return -1;
         }
         ing->st = st;
+        ing->share = scim_share_new();
+        if (!ing->share) {
+                free(ing);
+                snprintf(errstr, errlen, "out of memory");
+                return -1;
+        }
         if (scim_log_open(st, NULL, &ing->own_log, errstr, errlen) < 0) {
+                scim_share_free(ing->share);
                 free(ing);
                 return -1;
         }
@@ -621,6 +639,7 @@ int scim_ingest_new(scim_store_t *st, scim_ingest_t **out, char *errstr,
                 pthread_mutex_destroy(&ing->mu);
                 pthread_cond_destroy(&ing->cv);
                 scim_log_close(ing->own_log);
+                scim_share_free(ing->share);
                 free(ing);
                 return -1;
         }
@@ -640,6 +659,7 @@ void scim_ingest_destroy(scim_ingest_t *ing)
         pthread_mutex_destroy(&ing->mu);
         pthread_cond_destroy(&ing->cv);
         scim_log_close(ing->own_log);
+        scim_share_free(ing->share);
         free(ing);
 }
 
@@ -656,6 +676,26 @@ static int enqueue(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
                 return scim_err_set_retry(err, 429,
                                           "too many writes in flight; retry "
                                           "shortly");
+        }
+        if (p->req.tenant) { /* a SCIM write: the tenant's fair share */
+                size_t bytes = p->enc.len + p->req.body_len + 1;
+                int oom;
+
+                if (scim_share_take(ing->share, p->req.tenant, bytes, &oom) <
+                    0) {
+                        pthread_mutex_unlock(&ing->mu);
+                        if (oom)
+                                return scim_err_set_retry(err, 503,
+                                                          "out of memory");
+                        return scim_err_set_retry(
+                            err, 429,
+                            "tenant '%.64s' has %d writes or %zu MiB "
+                            "waiting for their commit; retry shortly",
+                            p->req.tenant, SCIM_SHARE_WRITES_MAX,
+                            SCIM_SHARE_BYTES_MAX >> 20);
+                }
+                p->share_bytes = bytes;
+                p->ing = ing;
         }
         enqueue_locked(ing, p, 0);
         pthread_cond_signal(&ing->cv);
@@ -858,6 +898,7 @@ void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out)
         pthread_mutex_lock(&ing->mu);
         *out = ing->stats;
         out->queue_depth = ing->qlen;
+        out->share_refused = scim_share_refused(ing->share);
         pthread_mutex_unlock(&ing->mu);
 }
 
@@ -971,23 +1012,22 @@ uint64_t scim_ingest_refusals_dropped(scim_ingest_t *ing)
         return n;
 }
 
-int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
-                           const char *tenant, const char *actor,
-                           const char *request_id, const char *name,
-                           const char *definition, int *status,
-                           scim_err_t *err)
+/* The event of a saved-report save or delete, encoded: a new pending the
+ * caller owns, or NULL with err. */
+static pending_t *report_def_pending(scim_action_t action, const char *tenant,
+                                     const char *actor,
+                                     const char *request_id, const char *name,
+                                     const char *definition, scim_err_t *err)
 {
         pending_t *p = calloc(1, sizeof(*p));
-        scim_write_result_t res;
-        int rc = -1;
 
-        *status = 0;
-        memset(&res, 0, sizeof(res));
-        if (!p)
-                return scim_err_set_retry(err, 503, "out of memory");
+        if (!p) {
+                scim_err_set_retry(err, 503, "out of memory");
+                return NULL;
+        }
         if (action != SCIM_ACT_REPORT_SAVE && action != SCIM_ACT_REPORT_DELETE) {
                 scim_err_set(err, 500, NULL, "not a report action");
-                goto out;
+                goto fail;
         }
         scim_uuid4(p->ev.event_id);
         p->ev.tenant = strdup(tenant);
@@ -1002,10 +1042,32 @@ int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
         if (!p->ev.tenant || !p->ev.actor || !p->ev.request_id ||
             !p->ev.resource_id || (definition && !p->ev.resource_json)) {
                 scim_err_set_retry(err, 503, "out of memory");
-                goto out;
+                goto fail;
         }
         if (scim_event_encode(&p->ev, &p->enc, err) < 0)
-                goto out;
+                goto fail;
+        return p;
+fail:
+        pending_free(p);
+        return NULL;
+}
+
+int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
+                           const char *tenant, const char *actor,
+                           const char *request_id, const char *name,
+                           const char *definition, int *status,
+                           scim_err_t *err)
+{
+        pending_t *p;
+        scim_write_result_t res;
+        int rc = -1;
+
+        *status = 0;
+        memset(&res, 0, sizeof(res));
+        p = report_def_pending(action, tenant, actor, request_id, name,
+                               definition, err);
+        if (!p)
+                return -1;
         if (enqueue_wait(ing, p, &res, err) < 0)
                 goto out;
         p = NULL; /* freed by the committer */
@@ -1019,6 +1081,31 @@ int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
 out:
         pending_free(p);
         return rc;
+}
+
+int scim_ingest_report_def_submit(scim_ingest_t *ing, scim_action_t action,
+                                  const char *tenant, const char *actor,
+                                  const char *request_id, const char *name,
+                                  const char *definition, scim_write_cb cb,
+                                  void *ctx, scim_write_result_t *now)
+{
+        pending_t *p;
+
+        memset(now, 0, sizeof(*now));
+        p = report_def_pending(action, tenant, actor, request_id, name,
+                               definition, &now->err);
+        if (!p) {
+                now->status = now->err.status;
+                return 0;
+        }
+        p->cb = cb;
+        p->ctx = ctx;
+        if (enqueue(ing, p, &now->err) < 0) {
+                now->status = now->err.status;
+                pending_free(p);
+                return 0;
+        }
+        return 1;
 }
 
 /* ------------------------------------------------ the log (log/) */

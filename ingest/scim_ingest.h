@@ -144,6 +144,16 @@ int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
                            const char *definition, int *status,
                            scim_err_t *err);
 
+/* The same without blocking, for the HTTP pool: returns 0 with the answer
+ * in *now (bad input, queue full, stopping; cb never called) or 1 when
+ * queued (cb called once on the committer thread with the fold's verdict,
+ * like scim_ingest_submit). */
+int scim_ingest_report_def_submit(scim_ingest_t *ing, scim_action_t action,
+                                  const char *tenant, const char *actor,
+                                  const char *request_id, const char *name,
+                                  const char *definition, scim_write_cb cb,
+                                  void *ctx, scim_write_result_t *now);
+
 /* Refusal events not logged because the queue was half full (a flood of
  * bad requests); each was still answered to its client. */
 uint64_t scim_ingest_refusals_dropped(scim_ingest_t *ing);
@@ -156,6 +166,8 @@ typedef struct scim_ingest_stats {
         uint64_t commit_ns;     /* time in the log's append (embedded: the
                                    synced WriteBatch with the fold) */
         uint64_t batch_le[10];  /* batches of <= 1,2,4,...,512 events */
+        uint64_t share_refused; /* writes answered 429: their tenant had
+                                   1,024 writes or 32 MiB queued */
 } scim_ingest_stats_t;
 void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out);
 

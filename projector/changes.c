@@ -1009,7 +1009,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 }
                 if (json_array_size(*out) >= count ||
                     examined >= SCIM_CHANGES_SCAN_LIMIT ||
-                    page_bytes >= SCIM_MAX_PAGE_BYTES) {
+                    page_bytes >= scim_page_bytes()) {
                         /* more to come: the cursor is the last key we
                          * returned or examined */
                         break;
@@ -1029,7 +1029,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
         }
         if (!rocksdb_iter_valid(it) || (json_array_size(*out) < count &&
                                         examined < SCIM_CHANGES_SCAN_LIMIT &&
-                                        page_bytes < SCIM_MAX_PAGE_BYTES))
+                                        page_bytes < scim_page_bytes()))
                 next->len = 0; /* reached the end of the range */
         else {
                 /* is there really another entry in range? */

@@ -1025,7 +1025,7 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                          page);
                                 if (json_array_size(page) > before)
                                         page_bytes += vl;
-                                if (page_bytes >= SCIM_MAX_PAGE_BYTES &&
+                                if (page_bytes >= scim_page_bytes() &&
                                     qq.count > json_array_size(page))
                                         qq.count = json_array_size(page);
                         }

@@ -142,5 +142,35 @@ st, _, j = cl.patch("/Users/" + ru["id"], patch_body({"op": "replace", "path": "
                     headers={"If-Match": 'W/"5"'})
 c.ok(st == 412, "a stale If-Match still gets 412", st)
 
+# 10. over-long URLs and headers are SCIM errors up to libmicrohttpd's
+# 16 KiB of connection memory (beyond it its own HTML page remains)
+def raw_answer(req):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(req)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), head.lower(), body
+
+
+tok = srv.tokens["t1"]["secret"]
+st, head, body = raw_answer(("GET /scim/v2/t1/Users?filter=userName%%20eq%%20%%22%s%%22 HTTP/1.1\r\n"
+                             "Host: x\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
+                             % ("x" * 12000, tok)).encode())
+j = json.loads(body) if body.startswith(b"{") else None
+c.ok(st == 414 and j and j.get("status") == "414" and "8192" in j.get("detail", "")
+     and b"cache-control: no-store" in head, "a 12 KB URL is 414 with a SCIM error", (st, body[:200]))
+st, head, body = raw_answer(("GET /scim/v2/t1/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                             "X-Padding: %s\r\nConnection: close\r\n\r\n" % (tok, "y" * 12000)).encode())
+j = json.loads(body) if body.startswith(b"{") else None
+c.ok(st == 431 and j and j.get("status") == "431", "12 KB of headers is 431 with a SCIM error", (st, body[:200]))
+st, _, j = cl.get("/Users?count=1&attributes=%s" % ",".join(["userName"] * 800))
+c.ok(st == 200, "a 7 KB URL is still served", (st, j))
+
 srv.cleanup()
 c.done()
