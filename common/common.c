@@ -364,18 +364,6 @@ int scim_strcaseeq(const char *a, const char *b)
         return *a == *b;
 }
 
-char *scim_casefold(const char *s)
-{
-        size_t n = strlen(s);
-        char *out = malloc(n + 1);
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i <= n; i++)
-                out[i] = (char)tolower((unsigned char)s[i]);
-        return out;
-}
-
 /* --------------------------------------------------------------- buffers */
 
 int scim_buf_append(scim_buf_t *b, const void *data, size_t n)

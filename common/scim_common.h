@@ -135,13 +135,29 @@ int scim_ct_equal(const void *a, const void *b, size_t n);
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
 int scim_utf8_valid(const char *s, size_t n);
 
-/* Case-insensitive ASCII comparison helpers (SCIM attribute names and
- * case-insensitive values compare this way). */
+/* Case-insensitive ASCII comparison (SCIM attribute names, keywords;
+ * values use scim_caseeq below). */
 int scim_strcaseeq(const char *a, const char *b);
 
-/* Returns a malloc'd copy of s with ASCII letters lower-cased (the fold
- * used for case-insensitive values such as userName). Caller frees. */
+/* Unicode caseless matching (common/casefold.c) for values whose
+ * attribute is caseExact=false (userName, displayName, emails.value...):
+ * the key is NFKC(full case folding), so "Straße" and "STRASSE" share one.
+ * ASCII-only strings take a fast path (plain tolower, no allocation).
+ *
+ * scim_casefold: the key of s, malloc'd, caller frees; NULL when out of
+ * memory. Index and uniqueness keys are built with it. */
 char *scim_casefold(const char *s);
+
+/* The key of s[0..n): written into buf when it fits in cap bytes
+ * (NUL-terminated), else malloc'd — the caller frees the result when it is
+ * not buf. *outlen (may be NULL) gets the key's length. NULL when out of
+ * memory. */
+char *scim_casefold_n(const char *s, size_t n, char *buf, size_t cap,
+                      size_t *outlen);
+
+/* 1 if a and b have the same caseless key (NULL-safe: equal only if both
+ * are NULL). Out of memory compares unequal. */
+int scim_caseeq(const char *a, const char *b);
 
 /* --------------------------------------------------------------- buffers */
 

@@ -895,7 +895,7 @@ static int record_matches(const json_t *r, const scim_change_query_t *q)
         }
         if (q->user_name) {
                 s = json_string_value(json_object_get(r, "userName"));
-                if (!s || !scim_strcaseeq(s, q->user_name))
+                if (!s || !scim_caseeq(s, q->user_name))
                         return 0;
         }
         if (q->attribute && *q->attribute) {

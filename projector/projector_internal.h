@@ -32,8 +32,10 @@ enum {
  * family). Bump it whenever the fold writes keys another way; stores built
  * by an older layout are rebuilt with `scimlog replay`. 0002: unique
  * userName point keys, change records with chidx indexes. 0003: change
- * stream records (column family `stream`), time indexes in apply order. */
-#define SCIM_VIEWS_FORMAT "0003"
+ * stream records (column family `stream`), time indexes in apply order.
+ * 0004: case-insensitive index keys (userName, displayName, emails) are
+ * Unicode caseless keys, NFKC(case fold), no longer ASCII-lowered. */
+#define SCIM_VIEWS_FORMAT "0004"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000

@@ -621,6 +621,8 @@ static json_t *index_ids(scim_store_t *st, const char *tenant, char rt,
         json_t *ids = json_array();
         rocksdb_iterator_t *it;
 
+        if (!f)
+                return ids;
         b.len = 0;
         scim_buf_append(&b, tenant, strlen(tenant) + 1);
         scim_buf_append(&b, &rt, 1);

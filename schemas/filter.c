@@ -28,6 +28,8 @@ struct scim_filter {
         op_t op;
         apath_t path;
         json_t *value;           /* literal for N_CMP (and VALPATH sub cmp) */
+        char *lfold;             /* its caseless key (string literals) */
+        size_t lfold_len;
         struct scim_filter *l, *r; /* AND/OR children; NOT and VALPATH: l */
         int has_sub_cmp;          /* VALPATH: attr[f].sub op value */
         int sub_is_pr;
@@ -58,6 +60,7 @@ void scim_filter_free(scim_filter_t *f)
         scim_filter_free(f->r);
         path_clear(&f->path);
         json_decref(f->value);
+        free(f->lfold);
         free(f);
 }
 
@@ -96,6 +99,20 @@ static int is_name_char(char c)
 {
         return isalnum((unsigned char)c) || c == ':' || c == '.' || c == '_' ||
                c == '-' || c == '$';
+}
+
+/* Folds a string literal once, at parse time, so that evaluation folds only
+ * the stored side (common/casefold.c). */
+static int fold_literal(parser_t *p, scim_filter_t *f)
+{
+        if (!json_is_string(f->value))
+                return 0;
+        f->lfold = scim_casefold_n(json_string_value(f->value),
+                                   json_string_length(f->value), NULL, 0,
+                                   &f->lfold_len);
+        if (!f->lfold)
+                return scim_err_set_retry(p->err, 503, "out of memory");
+        return 0;
 }
 
 /* Resolves names within scope (NULL = top level of rt). */
@@ -384,8 +401,9 @@ static scim_filter_t *parse_atom(parser_t *p, const scim_attr_t *scope)
                         }
                         f->has_sub_cmp = 1;
                         f->sub_is_pr = is_pr;
-                        if (!is_pr && !(f->value = parse_value(
-                                            p, f->path.sub_def))) {
+                        if (!is_pr && (!(f->value = parse_value(
+                                               p, f->path.sub_def)) ||
+                                       fold_literal(p, f) < 0)) {
                                 scim_filter_free(f);
                                 return NULL;
                         }
@@ -402,7 +420,7 @@ static scim_filter_t *parse_atom(parser_t *p, const scim_attr_t *scope)
         }
         f->value = parse_value(p, f->path.sub_def ? f->path.sub_def
                                                   : f->path.attr_def);
-        if (!f->value) {
+        if (!f->value || fold_literal(p, f) < 0) {
                 scim_filter_free(f);
                 return NULL;
         }
@@ -599,20 +617,27 @@ json_t *scim_json_get_ci(const json_t *o, const char *k)
         return NULL;
 }
 
-static int str_cmp(const char *a, const char *b, int exact)
-{
-        return exact ? strcmp(a, b) : strcasecmp(a, b);
-}
+static int ord(op_t op, double c);
 
-static const char *str_find(const char *hay, const char *needle, int exact)
+/* String operators on a (actual) and l (literal), both NUL-free of length
+ * na and nl; case-insensitive comparisons pass both as caseless keys. */
+static int str_op(op_t op, const char *a, size_t na, const char *l, size_t nl)
 {
-        size_t n = strlen(needle);
+        int c;
 
-        for (; *hay; hay++)
-                if ((exact ? strncmp(hay, needle, n)
-                           : strncasecmp(hay, needle, n)) == 0)
-                        return hay;
-        return n == 0 ? hay : NULL;
+        switch (op) {
+        case OP_CO:
+                return nl == 0 || memmem(a, na, l, nl) != NULL;
+        case OP_SW:
+                return na >= nl && memcmp(a, l, nl) == 0;
+        case OP_EW:
+                return na >= nl && memcmp(a + na - nl, l, nl) == 0;
+        default:
+                c = memcmp(a, l, na < nl ? na : nl);
+                if (c == 0)
+                        c = na < nl ? -1 : na > nl ? 1 : 0;
+                return ord(op, c);
+        }
 }
 
 static int ord(op_t op, double c)
@@ -635,9 +660,10 @@ static int ord(op_t op, double c)
         }
 }
 
-/* Compares one actual value with the literal. */
+/* Compares one actual value with the literal; lfold is the literal's
+ * caseless key when it is a string (NULL otherwise). */
 static int cmp_one(const json_t *act, op_t op, const json_t *lit,
-                   const scim_attr_t *def)
+                   const char *lfold, size_t lfold_len, const scim_attr_t *def)
 {
         int exact = def ? scim_attr_case_exact(def) : 0;
 
@@ -697,19 +723,29 @@ static int cmp_one(const json_t *act, op_t op, const json_t *lit,
                             scim_time_parse(l, &tl) == 0)
                                 return ord(op, ta < tl ? -1 : ta > tl ? 1 : 0);
                 }
-                switch (op) {
-                case OP_CO:
-                        return str_find(a, l, exact) != NULL;
-                case OP_SW:
-                        return (exact ? strncmp(a, l, strlen(l))
-                                      : strncasecmp(a, l, strlen(l))) == 0;
-                case OP_EW: {
-                        size_t na = strlen(a), nl = strlen(l);
+                if (exact)
+                        return str_op(op, a, json_string_length(act), l,
+                                      strlen(l));
+                {
+                        char abuf[256], lbuf[64];
+                        size_t na = 0, nl = 0;
+                        char *fa, *own = NULL;
+                        const char *fl = lfold;
+                        int r;
 
-                        return na >= nl && str_cmp(a + na - nl, l, exact) == 0;
-                }
-                default:
-                        return ord(op, str_cmp(a, l, exact));
+                        if (fl)
+                                nl = lfold_len;
+                        else
+                                fl = own = scim_casefold_n(l, strlen(l), lbuf,
+                                                           sizeof(lbuf), &nl);
+                        fa = scim_casefold_n(a, json_string_length(act), abuf,
+                                             sizeof(abuf), &na);
+                        r = fa && fl && str_op(op, fa, na, fl, nl);
+                        if (fa != abuf)
+                                free(fa);
+                        if (own != lbuf)
+                                free(own);
+                        return r;
                 }
         }
         return 0;
@@ -754,6 +790,8 @@ static int visit(const json_t *obj, const apath_t *a, visit_fn fn, void *arg)
 typedef struct cmp_arg {
         op_t op;
         const json_t *lit;
+        const char *lfold;
+        size_t lfold_len;
         const scim_attr_t *def;
 } cmp_arg_t;
 
@@ -761,7 +799,7 @@ static int visit_cmp(const json_t *v, void *arg)
 {
         cmp_arg_t *c = arg;
 
-        return cmp_one(v, c->op, c->lit, c->def);
+        return cmp_one(v, c->op, c->lit, c->lfold, c->lfold_len, c->def);
 }
 
 static int visit_pr(const json_t *v, void *arg)
@@ -785,6 +823,7 @@ static int eval(const scim_filter_t *f, const json_t *res)
                 return visit(res, &f->path, visit_pr, NULL);
         case N_CMP: {
                 cmp_arg_t c = {f->op == OP_NE ? OP_EQ : f->op, f->value,
+                               f->lfold, f->lfold_len,
                                f->path.sub_def ? f->path.sub_def
                                                : f->path.attr_def};
                 int hit = visit(res, &f->path, visit_cmp, &c);
@@ -811,7 +850,8 @@ static int eval(const scim_filter_t *f, const json_t *res)
                         } else {
                                 int r = cmp_one(scim_json_get_ci(e, f->path.sub),
                                                 f->op == OP_NE ? OP_EQ : f->op,
-                                                f->value, f->path.sub_def);
+                                                f->value, f->lfold,
+                                                f->lfold_len, f->path.sub_def);
 
                                 if (f->op == OP_NE ? !r : r)
                                         return 1;
