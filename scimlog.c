@@ -102,17 +102,27 @@ static const char *usage_serve =
     "tenant/type/id; tombstone on delete).\n";
 
 static const char *usage_tenant =
-    "usage: scimlog tenant create NAME [--data DIR]\n"
+    "usage: scimlog tenant create NAME [--profile P] [--data DIR]\n"
     "       scimlog tenant list [--data DIR]\n"
-    "       scimlog tenant token issue NAME [--reports-only] [--data DIR]\n"
+    "       scimlog tenant token issue NAME [--reports-only |\n"
+    "                                        --scope reports|tenant-admin]\n"
     "       scimlog tenant token revoke NAME TOKEN_ID [--data DIR]\n"
+    "       scimlog tenant schema get NAME\n"
+    "       scimlog tenant schema put NAME FILE|--profile P [--dry-run]\n"
+    "                                                      [--force]\n"
+    "       scimlog tenant schema delete NAME\n"
     "\n"
     "Tenant names are 1-64 characters of A-Z a-z 0-9 . _ -. create and\n"
     "token issue print {\"tenant\",\"token_id\",\"secret\"} as JSON; the\n"
     "secret is shown once and stored only as a SHA-256 hash. Run these while\n"
     "the server is stopped (the data dir admits one process).\n"
     "--reports-only issues a token that reads /reports/v1/NAME/ and is\n"
-    "refused (403) on /scim/v2/NAME/.\n"
+    "refused (403) on /scim/v2/NAME/. --scope tenant-admin issues a token\n"
+    "for /admin/v1/tenants/NAME/schema and /catalogs/ (a tenant's own model:\n"
+    "docs/tenant-schemas.md). --profile P (grouptalk, gtmhub, workteam,\n"
+    "talkdesk, askspoke) creates the tenant with that app's definition.\n"
+    "schema put checks every stored resource first: --dry-run only reports,\n"
+    "--force applies a change that existing resources violate.\n"
     "With --kafka BROKERS [--topic T] [--admin-topic T] [--kafka-config F]\n"
     "the event goes to the admin topic and the command waits until DIR has\n"
     "folded it; `tenant list --kafka` first folds both topics into DIR.\n";
@@ -612,21 +622,23 @@ out:
 
 /* ----------------------------------------------------------- tenant */
 
-static int print_token(const char *tenant, const char *token_id,
-                       const char *secret)
-{
-        json_t *o = json_pack("{s:s, s:s, s:s}", "tenant", tenant, "token_id",
-                              token_id, "secret", secret);
-        char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
 
-        if (!s) {
-                json_decref(o);
-                return 1;
+/* Prints a tenant command's answer: the result as JSON, or the error. */
+static int print_tenant_reply(json_t *reply)
+{
+        int rc = 1;
+
+        if (json_is_true(json_object_get(reply, "ok"))) {
+                char *txt = json_dumps(json_object_get(reply, "result"),
+                                       JSON_INDENT(2));
+
+                printf("%s\n", txt ? txt : "null");
+                free(txt);
+                rc = 0;
+        } else {
+                fail("%s", json_string_value(json_object_get(reply, "error")));
         }
-        printf("%s\n", s);
-        free(s);
-        json_decref(o);
-        return 0;
+        return rc;
 }
 
 static int cmd_tenant(int argc, char **argv)
@@ -638,24 +650,37 @@ static int cmd_tenant(int argc, char **argv)
             KAFKA_MORE_OPTIONS
             {"help", no_argument, NULL, 'h'},
             {"reports-only", no_argument, NULL, 'r'},
+            {"scope", required_argument, NULL, 's'},
+            {"profile", required_argument, NULL, 'p'},
+            {"dry-run", no_argument, NULL, 'n'},
+            {"force", no_argument, NULL, 'f'},
             {NULL, 0, NULL, 0}};
         scim_kafka_config_t kcfg = {.topic = SCIM_KAFKA_TOPIC_DEFAULT};
         scim_log_t *kafka = NULL;
         const char *data = "./data";
-        const char *pos[4] = {NULL, NULL, NULL, NULL};
-        int npos = 0, c, rc = 1, reports_only = 0;
+        const char *pos[5] = {NULL, NULL, NULL, NULL, NULL};
+        const char *scope = NULL, *profile = NULL;
+        int npos = 0, c, rc = 1, dry_run = 0, force = 0;
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
-        char errstr[512], token_id[64];
-        char *secret = NULL;
+        char errstr[512];
         scim_err_t err;
+        json_t *req, *reply = NULL;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 if (c == 'd') {
                         data = optarg;
                 } else if (c == 'r') {
-                        reports_only = 1;
+                        scope = "reports";
+                } else if (c == 's') {
+                        scope = optarg;
+                } else if (c == 'p') {
+                        profile = optarg;
+                } else if (c == 'n') {
+                        dry_run = 1;
+                } else if (c == 'f') {
+                        force = 1;
                 } else if (c == 'K') {
                         kcfg.brokers = optarg;
                 } else if (c == 'T') {
@@ -670,119 +695,80 @@ static int cmd_tenant(int argc, char **argv)
                         return 2;
                 }
         }
-        for (int i = optind; i < argc && npos < 4; i++)
+        for (int i = optind; i < argc && npos < 5; i++)
                 pos[npos++] = argv[i];
         if (npos == 0) {
                 fputs(usage_tenant, stderr);
                 return 2;
         }
+        req = json_pack("{s:s, s:[], s:s?, s:s?, s:b, s:b}", "op", "tenant",
+                        "args", "scope", scope, "profile", profile, "dry_run",
+                        dry_run, "force", force);
+        /* schema put NAME FILE: the definition travels in the request */
+        if (npos == 4 && !strcmp(pos[0], "schema") && !strcmp(pos[1], "put")) {
+                json_error_t je;
+                json_t *def = json_load_file(pos[3], JSON_REJECT_DUPLICATES,
+                                             &je);
+
+                if (!def) {
+                        json_decref(req);
+                        return fail("%s:%d:%d: %s", pos[3], je.line, je.column,
+                                    je.text);
+                }
+                json_object_set_new(req, "definition", def);
+                npos = 3;
+        }
+        for (int i = 0; i < npos; i++)
+                json_array_append_new(json_object_get(req, "args"),
+                                      json_string(pos[i]));
         { /* a server serving DIR does it (its log, embedded or Kafka):
            * no downtime */
-                json_t *req = json_pack("{s:s, s:[], s:b}", "op", "tenant",
-                                        "args", "reports_only", reports_only);
-                json_t *reply = NULL;
-                int got;
+                int got = scim_control_call(data, req, &reply, errstr,
+                                            sizeof(errstr));
 
-                for (int i = 0; i < npos; i++)
-                        json_array_append_new(json_object_get(req, "args"),
-                                              json_string(pos[i]));
-                got = scim_control_call(data, req, &reply, errstr,
-                                        sizeof(errstr));
-                json_decref(req);
-                if (got < 0)
+                if (got < 0) {
+                        json_decref(req);
                         return fail("%s", errstr);
+                }
                 if (got == 1) {
-                        char *txt = NULL;
-
-                        if (json_is_true(json_object_get(reply, "ok"))) {
-                                txt = json_dumps(json_object_get(reply,
-                                                                 "result"),
-                                                 JSON_INDENT(2));
-                                printf("%s\n", txt ? txt : "null");
-                                rc = 0;
-                        } else {
-                                fail("%s", json_string_value(json_object_get(
-                                               reply, "error")));
-                        }
-                        free(txt);
+                        rc = print_tenant_reply(reply);
                         json_decref(reply);
+                        json_decref(req);
                         return rc;
                 }
         }
-        if (open_store(data, &st) < 0)
+        if (open_store(data, &st) < 0) {
+                json_decref(req);
                 return 1;
+        }
         if ((strcmp(pos[0], "list") != 0 || kcfg.brokers) &&
             require_current_views(st, data) < 0) {
                 scim_store_close(st);
+                json_decref(req);
                 return 1;
         }
         scim_err_clear(&err);
-        if (strcmp(pos[0], "list") == 0 && npos == 1) {
-                json_t *list = NULL;
-                char *s;
-
-                /* --kafka: fold both topics into DIR first */
-                if (kcfg.brokers &&
-                    (scim_ingest_new(st, &ing, errstr, sizeof(errstr)) < 0 ||
-                     start_kafka(st, &kcfg, ing, &kafka) < 0)) {
-                        if (!ing)
-                                fail("%s", errstr);
+        if (strcmp(pos[0], "list") != 0 || kcfg.brokers) {
+                /* --kafka: events go through the topics, and `list` folds
+                 * both topics into DIR first */
+                if (scim_ingest_new(st, &ing, errstr, sizeof(errstr)) < 0) {
+                        fail("%s", errstr);
                         goto out;
                 }
-                if (scim_store_tenant_list(st, &list, &err) < 0) {
-                        fail("%s", err.detail);
+                if (kcfg.brokers && start_kafka(st, &kcfg, ing, &kafka) < 0)
                         goto out;
-                }
-                s = json_dumps(list, JSON_INDENT(2));
-                printf("%s\n", s ? s : "[]");
-                free(s);
-                json_decref(list);
-                rc = 0;
-                goto out;
         }
-        if (scim_ingest_new(st, &ing, errstr, sizeof(errstr)) < 0) {
-                fail("%s", errstr);
-                goto out;
-        }
-        if (kcfg.brokers && start_kafka(st, &kcfg, ing, &kafka) < 0)
-                goto out;
-        if (strcmp(pos[0], "create") == 0 && npos == 2) {
-                if (scim_ingest_admin(ing, SCIM_ACT_TENANT_CREATE, pos[1],
-                                      NULL, NULL, NULL, 0, &err) < 0 ||
-                    scim_ingest_admin(ing, SCIM_ACT_TOKEN_ISSUE, pos[1], NULL,
-                                      &secret, token_id, sizeof(token_id),
-                                      &err) < 0) {
-                        fail("%s", err.detail);
-                        goto out;
-                }
-                rc = print_token(pos[1], token_id, secret);
-        } else if (strcmp(pos[0], "token") == 0 && npos == 3 &&
-                   strcmp(pos[1], "issue") == 0) {
-                if (scim_ingest_admin_scoped(
-                        ing, SCIM_ACT_TOKEN_ISSUE, pos[2], NULL,
-                        reports_only ? "reports" : NULL, &secret, token_id,
-                        sizeof(token_id), &err) < 0) {
-                        fail("%s", err.detail);
-                        goto out;
-                }
-                rc = print_token(pos[2], token_id, secret);
-        } else if (strcmp(pos[0], "token") == 0 && npos == 4 &&
-                   strcmp(pos[1], "revoke") == 0) {
-                if (scim_ingest_admin(ing, SCIM_ACT_TOKEN_REVOKE, pos[2],
-                                      pos[3], NULL, NULL, 0, &err) < 0) {
-                        fail("%s", err.detail);
-                        goto out;
-                }
-                printf("{\"tenant\": \"%s\", \"token_id\": \"%s\", "
-                       "\"revoked\": true}\n",
-                       pos[2], pos[3]);
-                rc = 0;
-        } else {
-                fputs(usage_tenant, stderr);
-                rc = 2;
-        }
+        reply = scim_tenant_command(st, ing, req);
+        rc = print_tenant_reply(reply);
+        if (rc == 1 && strstr(json_string_value(json_object_get(reply, "error"))
+                                  ? json_string_value(
+                                        json_object_get(reply, "error"))
+                                  : "",
+                              "want args"))
+                fputs(usage_tenant, stderr), rc = 2;
 out:
-        free(secret);
+        json_decref(reply);
+        json_decref(req);
         scim_log_drain(kafka, 0);
         scim_ingest_destroy(ing);
         scim_log_close(kafka);

@@ -6,8 +6,8 @@
  *
  * Protocol: one JSON object per connection, newline-terminated, each way:
  * {"op":"backup","to":PATH} -> {"ok":true,"to":PATH,"position":N};
- * {"op":"tenant","args":[...],"reports_only":B} (the `scimlog tenant`
- * commands: create NAME, token issue NAME, token revoke NAME ID, list) ->
+ * {"op":"tenant","args":[...],"scope":S,"profile":P,"definition":D,...}
+ * (the `scimlog tenant` commands, api/tenant_cmd.c) ->
  * {"ok":true,"result":...}; failures {"ok":false,"error":TEXT}. JSON
  * framing carries any path (newlines too). The tenant commands go through
  * this server's ingest, so they are events in the log like any write.
@@ -26,7 +26,7 @@
 
 #include "api/scim_api.h"
 
-#define REQ_MAX 8192
+#define REQ_MAX (2 * 1024 * 1024) /* a tenant definition is at most 1 MiB */
 
 struct scim_control {
         scim_store_t *st;
@@ -63,80 +63,9 @@ static void answer(int fd, json_t *o)
         json_decref(o);
 }
 
-static json_t *token_result(const char *tenant, const char *token_id,
-                            const char *secret)
-{
-        return json_pack("{s:b, s:{s:s, s:s, s:s}}", "ok", 1, "result",
-                         "tenant", tenant, "token_id", token_id, "secret",
-                         secret);
-}
-
-static json_t *refused(const char *detail)
-{
-        return json_pack("{s:b, s:s}", "ok", 0, "error", detail);
-}
-
-/* The `scimlog tenant` commands, run by the serving process. */
-static json_t *tenant_op(scim_control_t *ctl, const json_t *args,
-                         int reports_only)
-{
-        const char *a[4] = {NULL, NULL, NULL, NULL};
-        size_t n = json_array_size(args);
-        char token_id[64];
-        char *secret = NULL;
-        scim_err_t e;
-        json_t *out;
-
-        if (n == 0 || n > 4)
-                return refused("want args: create NAME | token issue NAME | "
-                               "token revoke NAME ID | list");
-        for (size_t i = 0; i < n; i++)
-                if (!(a[i] = json_string_value(json_array_get(args, i))))
-                        return refused("args are strings");
-        scim_err_clear(&e);
-        if (!strcmp(a[0], "list") && n == 1) {
-                json_t *list = NULL;
-
-                if (scim_store_tenant_list(ctl->st, &list, &e) < 0)
-                        return refused(e.detail);
-                return json_pack("{s:b, s:o}", "ok", 1, "result", list);
-        }
-        if (!strcmp(a[0], "create") && n == 2) {
-                if (scim_ingest_admin(ctl->ing, SCIM_ACT_TENANT_CREATE, a[1],
-                                      NULL, NULL, NULL, 0, &e) < 0 ||
-                    scim_ingest_admin(ctl->ing, SCIM_ACT_TOKEN_ISSUE, a[1],
-                                      NULL, &secret, token_id, sizeof(token_id),
-                                      &e) < 0)
-                        return refused(e.detail);
-                out = token_result(a[1], token_id, secret);
-                free(secret);
-                return out;
-        }
-        if (!strcmp(a[0], "token") && n == 3 && !strcmp(a[1], "issue")) {
-                if (scim_ingest_admin_scoped(
-                        ctl->ing, SCIM_ACT_TOKEN_ISSUE, a[2], NULL,
-                        reports_only ? "reports" : NULL, &secret, token_id,
-                        sizeof(token_id), &e) < 0)
-                        return refused(e.detail);
-                out = token_result(a[2], token_id, secret);
-                free(secret);
-                return out;
-        }
-        if (!strcmp(a[0], "token") && n == 4 && !strcmp(a[1], "revoke")) {
-                if (scim_ingest_admin(ctl->ing, SCIM_ACT_TOKEN_REVOKE, a[2],
-                                      a[3], NULL, NULL, 0, &e) < 0)
-                        return refused(e.detail);
-                return json_pack("{s:b, s:{s:s, s:s, s:b}}", "ok", 1, "result",
-                                 "tenant", a[2], "token_id", a[3], "revoked",
-                                 1);
-        }
-        return refused("want args: create NAME | token issue NAME | token "
-                       "revoke NAME ID | list");
-}
-
 static void serve_one(scim_control_t *ctl, int fd)
 {
-        char buf[REQ_MAX + 1];
+        char *buf = malloc(REQ_MAX + 1);
         size_t n = 0;
         json_t *req;
         const char *op, *to;
@@ -144,12 +73,18 @@ static void serve_one(scim_control_t *ctl, int fd)
         socklen_t crl = sizeof(cr);
         struct timeval tv = {5, 0};
 
+        if (!buf) {
+                answer(fd, json_pack("{s:b, s:s}", "ok", 0, "error",
+                                     "out of memory"));
+                return;
+        }
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 ||
             cr.uid != getuid()) {
                 answer(fd, json_pack("{s:b, s:s}", "ok", 0, "error",
                                      "another user may not control this "
                                      "server"));
+                free(buf);
                 return;
         }
         while (n < REQ_MAX && !memchr(buf, '\n', n)) {
@@ -164,9 +99,7 @@ static void serve_one(scim_control_t *ctl, int fd)
         op = json_string_value(json_object_get(req, "op"));
         to = json_string_value(json_object_get(req, "to"));
         if (op && !strcmp(op, "tenant")) {
-                answer(fd, tenant_op(ctl, json_object_get(req, "args"),
-                                     json_is_true(json_object_get(
-                                         req, "reports_only"))));
+                answer(fd, scim_tenant_command(ctl->st, ctl->ing, req));
         } else if (op && !strcmp(op, "backup") && to && *to) {
                 scim_err_t e;
                 uint64_t pos = scim_store_position(ctl->st);
@@ -183,6 +116,7 @@ static void serve_one(scim_control_t *ctl, int fd)
                                      "want {\"op\":\"backup\",\"to\":PATH}"));
         }
         json_decref(req);
+        free(buf);
 }
 
 static void *control_main(void *arg)
@@ -289,7 +223,7 @@ int scim_control_call(const char *dir, const json_t *req, json_t **reply,
                       char *errstr, size_t errlen)
 {
         struct sockaddr_un sa;
-        char path[sizeof(sa.sun_path)], buf[REQ_MAX + 1];
+        char path[sizeof(sa.sun_path)], *buf;
         char *txt;
         size_t n = 0;
         int fd;
@@ -315,6 +249,10 @@ int scim_control_call(const char *dir, const json_t *req, json_t **reply,
                        -1;
         }
         free(txt);
+        if (!(buf = malloc(REQ_MAX + 1))) {
+                close(fd);
+                return snprintf(errstr, errlen, "out of memory"), -1;
+        }
         while (n < REQ_MAX) {
                 ssize_t r = recv(fd, buf + n, REQ_MAX - n, 0);
 
@@ -324,6 +262,7 @@ int scim_control_call(const char *dir, const json_t *req, json_t **reply,
         }
         close(fd);
         *reply = json_loadb(buf, n, JSON_DISABLE_EOF_CHECK, NULL);
+        free(buf);
         if (!*reply)
                 return snprintf(errstr, errlen,
                                 "control socket: no answer from the server"),

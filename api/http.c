@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/model_api_internal.h"
+#include "model/scim_model.h"
 #include "api/admin_internal.h"
 #include "api/conn_guard_internal.h"
 #include "api/metrics_internal.h"
@@ -655,25 +657,37 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         return rc;
 }
 
+/* The tenant's own discovery documents (model/: built-in plus its
+ * definition). */
 static enum MHD_Result discovery(struct MHD_Connection *c, req_t *r,
-                                 const char *what, const char *id)
+                                 const scim_model_t *m, const char *what,
+                                 const char *id)
 {
-        const json_t *doc;
+        json_t *doc;
         json_t *out;
         enum MHD_Result rc;
 
         if (!strcasecmp(what, "ServiceProviderConfig") ||
-            !strcasecmp(what, "serviceConfiguration"))
-                return send_json(c, r, 200, scim_service_provider_doc(), NULL,
-                                 NULL);
-        doc = !strcasecmp(what, "Schemas") ? scim_schemas_doc()
-                                           : scim_resource_types_doc();
+            !strcasecmp(what, "serviceConfiguration")) {
+                doc = scim_model_service_provider_doc(m);
+                rc = send_json(c, r, 200, doc, NULL, NULL);
+                json_decref(doc);
+                return rc;
+        }
+        doc = !strcasecmp(what, "Schemas") ? scim_model_schemas_doc(m)
+                                           : scim_model_resource_types_doc(m);
         if (id) {
                 size_t i;
                 json_t *e;
 
                 json_array_foreach(doc, i, e) if (scim_strcaseeq(
-                    json_string_value(json_object_get(e, "id")), id)) return send_json(c, r, 200, e, NULL, NULL);
+                    json_string_value(json_object_get(e, "id")), id))
+                {
+                        rc = send_json(c, r, 200, e, NULL, NULL);
+                        json_decref(doc);
+                        return rc;
+                }
+                json_decref(doc);
                 return fail(c, r, 404, NULL, "no such schema or resource type");
         }
         out = json_object();
@@ -683,7 +697,7 @@ static enum MHD_Result discovery(struct MHD_Connection *c, req_t *r,
         json_object_set_new(out, "startIndex", json_integer(1));
         json_object_set_new(out, "itemsPerPage",
                             json_integer((json_int_t)json_array_size(doc)));
-        json_object_set_new(out, "Resources", json_deep_copy(doc));
+        json_object_set_new(out, "Resources", doc);
         rc = send_json(c, r, 200, out, NULL, NULL);
         json_decref(out);
         return rc;
@@ -880,6 +894,12 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 r->endpoint = "metrics";
                 return metrics_answer(api, c, r);
         }
+        if (scim_model_api_match(url)) { /* tenant definitions */
+                r->endpoint = "admin_api";
+                return scim_model_api_handle(c, api->st, api->ing, NULL, url,
+                                             method, r->raw_uri, r->body.data,
+                                             r->body.len, r->request_id);
+        }
         if (scim_admin_match(url)) { /* the admin web page, api/admin.c */
                 r->endpoint = "admin";
                 return scim_admin_serve(c, url, method);
@@ -1006,9 +1026,12 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
             !strcasecmp(seg[3], "ResourceTypes") ||
             !strcasecmp(seg[3], "ServiceProviderConfig") ||
             !strcasecmp(seg[3], "serviceConfiguration")) {
+                scim_model_t *m = scim_store_model(api->st, tenant);
+
                 rc = strcmp(method, "GET")
                          ? fail(c, r, 405, NULL, "discovery is read-only")
-                         : discovery(c, r, seg[3], n == 5 ? seg[4] : NULL);
+                         : discovery(c, r, m, seg[3], n == 5 ? seg[4] : NULL);
+                scim_model_unref(m);
                 goto out;
         }
         if (!strcasecmp(seg[3], "Users"))
@@ -1020,6 +1043,21 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 goto out;
         }
         r->rt = rt;
+        {
+                scim_model_t *m = scim_store_model(api->st, tenant);
+                int on = scim_model_enabled(m, rt);
+
+                scim_model_unref(m);
+                if (!on) {
+                        rc = fail(c, r, 404, NULL,
+                                  rt == SCIM_RT_GROUP
+                                      ? "Groups are not enabled for this "
+                                        "tenant"
+                                      : "Users are not enabled for this "
+                                        "tenant");
+                        goto out;
+                }
+        }
         if (!strcmp(method, "GET")) {
                 rc = n == 5 ? get_one(c, api, r, tenant, rt, seg[4], q)
                             : list(c, api, r, tenant, rt, q);

@@ -88,6 +88,20 @@ int scim_control_start(scim_store_t *st, scim_ingest_t *ing, const char *dir,
                        scim_control_t **out, char *errstr, size_t errlen);
 void scim_control_stop(scim_control_t *ctl); /* NULL-safe; removes it */
 
+/* One `scimlog tenant` command (api/tenant_cmd.c), run by the serving
+ * process for the control socket and by the CLI without a server: req is
+ * {"args": [create NAME | token issue NAME | token revoke NAME ID | list |
+ * schema get|put|delete NAME], "scope": "reports"|"tenant-admin",
+ * "profile": P, "definition": {...}, "dry_run": B, "force": B}. Returns
+ * {"ok": true, "result": ...} or {"ok": false, "error": TEXT}. */
+json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
+                            const json_t *req);
+
+/* A profile compiled into the binary (profiles/NAME.json; new reference,
+ * NULL when unknown) and the names of all of them. */
+json_t *scim_profile(const char *name);
+json_t *scim_profile_names(void);
+
 /* Sends one request to the server serving DIR: 1 with *reply (caller
  * decrefs), 0 when no server listens there, -1 with errstr. */
 int scim_control_call(const char *dir, const json_t *req, json_t **reply,

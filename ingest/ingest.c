@@ -20,6 +20,7 @@
 #include "ingest/scim_ingest.h"
 #include "ingest/share_internal.h"
 #include "log/scim_log.h"
+#include "model/scim_model.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -339,6 +340,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         json_t *patched = NULL, *attrs = NULL, *removed = NULL, *added = NULL;
         int64_t version = 0;
         int rc = -1, replace = 0;
+        scim_model_t *model = scim_store_model(st, w->tenant);
 
         scim_event_clear(ev);
         scim_buf_free(&p->enc);
@@ -369,6 +371,15 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                 }
                 if (scim_json_parse(w->body, w->body_len, &body, err) < 0)
                         goto out;
+                if (w->action != SCIM_ACT_PATCH &&
+                    scim_model_unflatten(model, w->rtype, body, err) < 0)
+                        goto out;
+        }
+        if (!scim_model_enabled(model, w->rtype)) {
+                scim_err_set(err, 404, NULL,
+                             "%s is not enabled for this tenant",
+                             rtype_name(w->rtype));
+                goto out;
         }
 
         switch (w->action) {
@@ -382,6 +393,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                             err) < 0)
                         goto out;
                 strip_server_fields(norm);
+                if (scim_model_enforce(model, w->rtype, norm, NULL,
+                                       SCIM_ENFORCE_WRITE, NULL, err) < 0)
+                        goto out;
                 scim_uuid4(idbuf);
                 ev->resource_id = strdup(idbuf);
                 ev->expect_version = 0;
@@ -407,6 +421,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                             err) < 0)
                         goto out;
                 strip_server_fields(norm);
+                if (scim_model_enforce(model, w->rtype, norm, cur,
+                                       SCIM_ENFORCE_WRITE, NULL, err) < 0)
+                        goto out;
                 ev->resource_id = strdup(w->id);
                 ev->expect_version = version;
                 if (w->rtype == SCIM_RT_USER) {
@@ -433,7 +450,10 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                 goto out;
                         strip_server_fields(patched);
                         if (scim_resource_normalize(SCIM_RT_USER, patched,
-                                                    &norm, NULL, err) < 0)
+                                                    &norm, NULL, err) < 0 ||
+                            scim_model_enforce(model, SCIM_RT_USER, norm, cur,
+                                               SCIM_ENFORCE_WRITE, NULL,
+                                               err) < 0)
                                 goto out;
                         ev->expect_version = version;
                         if (check_username(st, w->tenant, norm, w->id, err) <
@@ -451,7 +471,11 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                     err);
 
                                 json_decref(ignored);
-                                if (nrc < 0)
+                                if (nrc < 0 ||
+                                    scim_model_enforce(model, SCIM_RT_GROUP,
+                                                       norm, cur,
+                                                       SCIM_ENFORCE_WRITE,
+                                                       NULL, err) < 0)
                                         goto out;
                                 ev->expect_version = version;
                         }
@@ -509,6 +533,7 @@ out:
         json_decref(attrs);
         json_decref(removed);
         json_decref(added);
+        scim_model_unref(model);
         return rc;
 }
 
@@ -1196,4 +1221,51 @@ static void commit_log(scim_ingest_t *ing, pending_t **batch, size_t n)
 void scim_ingest_use_log(scim_ingest_t *ing, scim_log_t *log)
 {
         ing->log = log ? log : ing->own_log;
+}
+
+/* ------------------------------------------------ tenant definitions */
+
+int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
+                       const char *actor, const char *request_id,
+                       const char *definition, int64_t expect_generation,
+                       int *status, scim_err_t *err)
+{
+        pending_t *p = calloc(1, sizeof(*p));
+        scim_write_result_t res;
+        int rc = -1;
+
+        *status = 0;
+        memset(&res, 0, sizeof(res));
+        if (!p)
+                return scim_err_set_retry(err, 503, "out of memory");
+        scim_uuid4(p->ev.event_id);
+        p->ev.tenant = strdup(tenant);
+        p->ev.actor = strdup(actor ? actor : "cli");
+        p->ev.request_id = strdup(request_id ? request_id : "");
+        p->ev.action =
+            definition ? SCIM_ACT_SCHEMA_PUT : SCIM_ACT_SCHEMA_DELETE;
+        p->ev.time_ms = scim_now_ms();
+        p->ev.expect_version = expect_generation;
+        if (definition)
+                p->ev.admin_json = strdup(definition);
+        if (!p->ev.tenant || !p->ev.actor || !p->ev.request_id ||
+            (definition && !p->ev.admin_json)) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
+        }
+        if (scim_event_encode(&p->ev, &p->enc, err) < 0)
+                goto out;
+        if (enqueue_wait(ing, p, &res, err) < 0)
+                goto out;
+        p = NULL; /* freed by the committer */
+        json_decref(res.resource);
+        *status = res.status;
+        if (res.status >= 400) {
+                *err = res.err;
+                goto out;
+        }
+        rc = 0;
+out:
+        pending_free(p);
+        return rc;
 }

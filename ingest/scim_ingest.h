@@ -183,6 +183,20 @@ void scim_ingest_stats(scim_ingest_t *ing, scim_ingest_stats_t *out);
  */
 void scim_ingest_use_log(scim_ingest_t *ing, scim_log_t *log);
 
+/*
+ * Puts a tenant definition (docs/tenant-schemas.md; SCHEMA_PUT with the
+ * JSON text in admin_json) or, with definition NULL, deletes it
+ * (SCHEMA_DELETE: the built-in model again). expect_generation: -1 any,
+ * else the generation the caller read (412 when another change came
+ * first). Blocks until the fold's verdict: 0 with *status 201/200/204, or
+ * -1 with err (the fold's refusal: 400 naming the place in the document,
+ * 404 no such tenant, 412). Admin calls only (rare).
+ */
+int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
+                       const char *actor, const char *request_id,
+                       const char *definition, int64_t expect_generation,
+                       int *status, scim_err_t *err);
+
 /* 1 if an If-Match header value (one tag, a comma list of tags, W/ or
  * not, or "*") names version n. */
 int scim_etag_matches(const char *if_match, int64_t version);

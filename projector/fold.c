@@ -539,6 +539,41 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         } else {
                 attrs = json_incref(old); /* membership-only change */
         }
+        if (ev->resource_json) { /* the tenant's model, as ingest checks it */
+                scim_model_t *m = txn_model(t, tenant);
+
+                if (m) {
+                        scim_err_t me;
+                        json_t *copy = json_deep_copy(attrs);
+                        json_t *prev = NULL;
+
+                        scim_err_clear(&me);
+                        if (old) { /* stored form: without id and meta */
+                                prev = json_copy(old);
+                                json_object_del(prev, "id");
+                                json_object_del(prev, "meta");
+                        }
+                        json_decref(attrs);
+                        attrs = copy;
+                        if (!scim_model_enabled(m, (scim_rtype_t)rt)) {
+                                scim_err_set(&me, 404, NULL,
+                                             "%s is not enabled for tenant "
+                                             "'%.64s'",
+                                             rname, tenant);
+                        } else {
+                                scim_model_enforce(m, (scim_rtype_t)rt, attrs,
+                                                   prev, SCIM_ENFORCE_WRITE,
+                                                   NULL, &me);
+                        }
+                        json_decref(prev);
+                        scim_model_unref(m);
+                        if (me.status) {
+                                refuse(v, me.status, me.scim_type, "%s",
+                                       me.detail);
+                                goto out;
+                        }
+                }
+        }
         if (rt == SCIM_RT_USER) {
                 const char *un =
                     json_string_value(json_object_get(attrs, "userName"));
@@ -750,6 +785,15 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 case SCIM_ACT_REPORT_SAVE:
                 case SCIM_ACT_REPORT_DELETE:
                         changes_fold_report(t, ev, v);
+                        break;
+                case SCIM_ACT_SCHEMA_PUT:
+                case SCIM_ACT_SCHEMA_DELETE:
+                        if (!tenant_exists(t, ev->tenant))
+                                refuse(v, 404, NULL,
+                                       "tenant '%.64s' does not exist",
+                                       ev->tenant);
+                        else
+                                fold_schema(t, ev, v);
                         break;
                 default:
                         if (scim_event_is_admin(ev)) /* the v3 admin

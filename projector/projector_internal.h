@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <rocksdb/c.h>
 
+#include "model/scim_model.h"
 #include "projector/scim_projector.h"
 
 enum {
@@ -149,6 +150,13 @@ static inline int event_changes_auth(const scim_event_t *ev)
 
 /* Folds one event (already decoded, or decode failed: ev NULL with derr)
  * at sequence seq into t; fills *v. Runs on the single writer thread. */
+/* Tenant models (model_store.c): the model as the transaction sees it (a
+ * reference, NULL for the built-in one), the fold of SCHEMA_PUT/DELETE,
+ * and dropping a closing store's cache entries. */
+scim_model_t *txn_model(txn_t *t, const char *tenant);
+void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+void model_cache_forget(const void *st);
+
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v);
 

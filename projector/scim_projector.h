@@ -197,6 +197,38 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
 /* 1 if the tenant exists. */
 int scim_store_tenant_exists(scim_store_t *st, const char *tenant);
 
+/* The tenant's model as committed (model/scim_model.h): a new reference
+ * the caller releases with scim_model_unref, or NULL for the built-in
+ * model (no definition, or no such tenant). A point Get plus a cache of
+ * compiled models keyed by (tenant, generation). */
+struct scim_model;
+struct scim_model *scim_store_model(scim_store_t *st, const char *tenant);
+
+/* The token's record, read now (no cache; admin calls): 1 with its
+ * tenant, token id and scope ("" for full SCIM access, "reports",
+ * "tenant-admin") when the secret names a token that is not revoked. */
+int scim_store_token_scope(scim_store_t *st, const char *secret,
+                           char *tenant_out, size_t tenant_len,
+                           char *token_id_out, size_t token_id_len,
+                           char *scope_out, size_t scope_len);
+
+/* Checks every stored resource of the tenant against model m (a change of
+ * its definition: would they comply?): {"checked": N, "violating": V,
+ * "alreadyViolating": A, "violations": [{resourceType, id, detail}] (at
+ * most max_listed)}. A resource that violates the current model already
+ * (a change applied with force) is counted in A, not in V: the change does
+ * not add its violation. */
+json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
+                               const struct scim_model *m, size_t max_listed,
+                               long *violating);
+
+/* Calls fn for every stored resource of (tenant, rt) in key order (the
+ * stored form, id and meta included; fn must not keep res) until fn
+ * returns non-zero. Returns how many were visited. */
+long scim_store_each_resource(scim_store_t *st, const char *tenant,
+                              scim_rtype_t rt,
+                              int (*fn)(void *ctx, json_t *res), void *ctx);
+
 /* New array of {"tenant","created","tokens":[{"id","created","revoked"}]}. */
 int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err);
 
@@ -333,15 +365,16 @@ static inline uint64_t scim_logged_seq(const scim_logged_t *m)
 
 /* Events that administer tenants and their credentials: in Kafka mode
  * they travel on the admin topic only, and the fold refuses them from
- * the data topic (anyone who may write data must not mint tokens). */
+ * the data topic (anyone who may write data must not mint tokens).
+ * Tenant definitions (SCHEMA_PUT/DELETE) are not among them: they travel
+ * with the tenant's data, keyed by the tenant, so every node checks each
+ * write against the same definition (docs/tenant-schemas.md). */
 static inline int scim_event_is_admin(const scim_event_t *ev)
 {
         switch (ev->action) {
         case SCIM_ACT_TENANT_CREATE:
         case SCIM_ACT_TOKEN_ISSUE:
         case SCIM_ACT_TOKEN_REVOKE:
-        case SCIM_ACT_SCHEMA_PUT:
-        case SCIM_ACT_SCHEMA_DELETE:
         case SCIM_ACT_TENANT_UPDATE:
         case SCIM_ACT_TENANT_DISABLE:
         case SCIM_ACT_TENANT_ENABLE:

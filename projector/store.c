@@ -159,6 +159,7 @@ void scim_store_close(scim_store_t *st)
         rocksdb_cache_destroy(st->cache);
         pthread_mutex_destroy(&st->auth_mu);
         pthread_mutex_destroy(&st->pos_mu);
+        model_cache_forget(st);
         free(st);
 }
 
