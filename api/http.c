@@ -264,6 +264,30 @@ static int members_wanted(json_t *q)
         return 1;
 }
 
+/* Gives each element of res[key] (members, groups) its "$ref": the URL
+ * of the resource it names, under this request's base. */
+static void add_refs(json_t *res, const char *key)
+{
+        json_t *arr = json_object_get(res, key), *e;
+        size_t i;
+        char ref[1024];
+
+        json_array_foreach(arr, i, e)
+        {
+                const char *v = json_string_value(json_object_get(e, "value"));
+                const char *t = json_string_value(json_object_get(e, "type"));
+
+                if (!v || json_object_get(e, "$ref"))
+                        continue;
+                snprintf(ref, sizeof(ref), "%s/%s/%s", tl_base,
+                         !strcmp(key, "groups") || (t && !strcmp(t, "Group"))
+                             ? "Groups"
+                             : "Users",
+                         v);
+                json_object_set_new(e, "$ref", json_string(ref));
+        }
+}
+
 /* Finishes a resource for the wire: members, location, projection. */
 static int finish_resource(struct MHD_Connection *c, scim_api_t *api,
                            const char *tenant, scim_rtype_t rt, json_t *res,
@@ -283,6 +307,8 @@ static int finish_resource(struct MHD_Connection *c, scim_api_t *api,
                                            &g, err) == 0)
                         json_object_set_new(res, "groups", g);
         }
+        add_refs(res, "members");
+        add_refs(res, "groups");
         add_location(c, api, tenant, res, loc, loclen);
         if (q)
                 return scim_project(rt, res, qget(q, "attributes"),
@@ -566,6 +592,11 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         enum MHD_Result rc;
 
         scim_err_clear(&e);
+        if (qget(q, "sortby") || qget(q, "sortorder"))
+                return fail(c, r, 400, "invalidValue",
+                            "sorting is not supported (ServiceProviderConfig: "
+                            "sort.supported is false); results come in id "
+                            "order");
         if (cursor && qget(q, "startindex"))
                 return fail(c, r, 400, "invalidValue",
                             "use either cursor or startIndex paging");
@@ -1038,7 +1069,22 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 rt = SCIM_RT_USER;
         else if (!strcasecmp(seg[3], "Groups"))
                 rt = SCIM_RT_GROUP;
-        else {
+        else if (!strcasecmp(seg[3], "Bulk") || !strcasecmp(seg[3], "Me") ||
+                 !strcmp(seg[3], ".search")) {
+                /* RFC 7644 endpoints this server does not offer (bulk and
+                 * sort are "supported": false in ServiceProviderConfig) */
+                rc = fail(c, r, 501, NULL,
+                          !strcasecmp(seg[3], "Bulk")
+                              ? "bulk operations are not supported; send "
+                                "one request per resource"
+                          : !strcasecmp(seg[3], "Me")
+                              ? "/Me is not supported: a token names a "
+                                "tenant, not a user"
+                              : "search across resource types is not "
+                                "supported; POST /Users/.search or "
+                                "/Groups/.search");
+                goto out;
+        } else {
                 rc = fail(c, r, 404, NULL, "no such resource endpoint");
                 goto out;
         }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/http_internal.h"
 #include "ingest/scim_ingest.h"
@@ -259,6 +260,21 @@ static void drop_path(const scim_path_t *p, json_t *res)
         del_ci(blk, p->attr);
 }
 
+/* The key of res's extension block that name (a schema URN) names, in
+ * any case, or NULL: attributes= / excludedAttributes= take whole blocks. */
+static const char *block_key(const json_t *res, const char *name)
+{
+        const char *k;
+        json_t *v;
+
+        if (strncasecmp(name, "urn:", 4))
+                return NULL;
+        json_object_foreach((json_t *)res, k, v) if (json_is_object(v) &&
+                                                    scim_strcaseeq(k, name))
+            return k;
+        return NULL;
+}
+
 int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
                  const char *excluded, scim_err_t *err)
 {
@@ -275,7 +291,13 @@ int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
                 json_array_foreach(list, i, e)
                 {
                         scim_path_t *p = NULL;
+                        const char *bk = block_key(res, json_string_value(e));
 
+                        if (bk) {
+                                json_object_set(out, bk,
+                                                json_object_get(res, bk));
+                                continue;
+                        }
                         if (scim_path_parse(rt, json_string_value(e), &p, err) <
                             0) {
                                 json_decref(list);
@@ -295,7 +317,12 @@ int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
                 json_array_foreach(list, i, e)
                 {
                         scim_path_t *p = NULL;
+                        const char *bk = block_key(res, json_string_value(e));
 
+                        if (bk) {
+                                json_object_del(res, bk);
+                                continue;
+                        }
                         if (scim_path_parse(rt, json_string_value(e), &p, err) <
                             0) {
                                 json_decref(list);

@@ -341,6 +341,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         int64_t version = 0;
         int rc = -1, replace = 0;
         scim_model_t *model = scim_store_model(st, w->tenant);
+        json_t *exts = NULL;
 
         scim_event_clear(ev);
         scim_buf_free(&p->enc);
@@ -445,8 +446,13 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 ev->resource_id = strdup(w->id);
                 strip_server_fields(cur);
+                exts = scim_model_ext_urns(model, w->rtype);
+                scim_patch_set_extensions(exts);
                 if (w->rtype == SCIM_RT_USER) {
-                        if (scim_patch_user(cur, body, &patched, err) < 0)
+                        int prc = scim_patch_user(cur, body, &patched, err);
+
+                        scim_patch_set_extensions(NULL);
+                        if (prc < 0)
                                 goto out;
                         strip_server_fields(patched);
                         if (scim_resource_normalize(SCIM_RT_USER, patched,
@@ -460,8 +466,11 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                             0)
                                 goto out;
                 } else {
-                        if (scim_patch_group(cur, body, &attrs, &replace,
-                                             &removed, &added, err) < 0)
+                        int prc = scim_patch_group(cur, body, &attrs, &replace,
+                                                   &removed, &added, err);
+
+                        scim_patch_set_extensions(NULL);
+                        if (prc < 0)
                                 goto out;
                         if (attrs) {
                                 strip_server_fields(attrs);
@@ -534,6 +543,7 @@ out:
         json_decref(removed);
         json_decref(added);
         scim_model_unref(model);
+        json_decref(exts);
         return rc;
 }
 

@@ -16,6 +16,32 @@
 
 typedef enum { P_ADD, P_REPLACE, P_REMOVE } pop_t;
 
+/* The tenant's extension URNs for the PATCH running on this thread (set by
+ * scim_patch_set_extensions; NULL: the built-in ones only). */
+static __thread const json_t *tl_exts;
+
+void scim_patch_set_extensions(const json_t *urns) { tl_exts = urns; }
+
+/* The canonical spelling of an extension URN that a whole PATCH path
+ * names: a built-in extension of rt, one of the tenant's, or a block the
+ * resource already holds. NULL when the path is not a schema URN. */
+static const char *ext_block_urn(scim_rtype_t rt, const json_t *res,
+                                 const char *path)
+{
+        const char *c = scim_schema_extension(rt, path), *k;
+        size_t i;
+        json_t *v;
+
+        if (c)
+                return c;
+        json_array_foreach(tl_exts, i, v) if (scim_strcaseeq(
+            json_string_value(v), path)) return json_string_value(v);
+        json_object_foreach((json_t *)res, k, v) if (
+            json_is_object(v) && !strncasecmp(k, "urn:", 4) &&
+            scim_strcaseeq(k, path)) return k;
+        return NULL;
+}
+
 /* Deletes every key equal to k in any case. */
 static void del_ci(json_t *o, const char *k)
 {
@@ -123,12 +149,58 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
         json_t *container, *nv = NULL, *cur;
         int rc = -1;
 
+        if (!strncasecmp(pathstr, "urn:", 4)) {
+                /* the path is a whole extension: add/replace merge into
+                 * its block, remove drops it */
+                const char *urn = ext_block_urn(rt, res, pathstr);
+
+                if (urn) {
+                        char *u = strdup(urn), full[600];
+                        const char *k;
+                        json_t *v;
+
+                        if (!u)
+                                return scim_err_set_retry(err, 503,
+                                                          "out of memory");
+                        if (op == P_REMOVE) {
+                                del_ci(res, u);
+                                free(u);
+                                return 0;
+                        }
+                        if (!json_is_object(value)) {
+                                free(u);
+                                return scim_err_set(
+                                    err, 400, "invalidValue",
+                                    "a PATCH of extension %.300s takes an "
+                                    "object of its attributes",
+                                    pathstr);
+                        }
+                        json_object_foreach((json_t *)value, k, v)
+                        {
+                                snprintf(full, sizeof(full), "%s:%s", u, k);
+                                if (apply_path(rt, res, full, op, v, 1, err) <
+                                    0) {
+                                        free(u);
+                                        return -1;
+                                }
+                        }
+                        free(u);
+                        return 0;
+                }
+        }
         if (scim_path_parse(rt, pathstr, &p, err) < 0)
                 return -1;
         if (!p->attr_def && !p->urn) {
-                /* unknown core attribute: ignored like on create, so that a
-                 * client mapping an attribute we don't model isn't failed */
-                rc = 0;
+                /* an attribute the schema does not have: a path names it,
+                 * so the whole PATCH is refused (nothing of it applied); a
+                 * key of a path-less value is dropped like on create */
+                if (pathless) {
+                        rc = 0;
+                        goto out;
+                }
+                scim_err_set(err, 400, "invalidPath",
+                             "PATCH path '%.200s': no such attribute",
+                             pathstr);
                 goto out;
         }
         if (p->attr_def && scim_attr_read_only(p->attr_def)) {

@@ -53,6 +53,12 @@ int scim_json_parse(const char *body, size_t len, json_t **out,
 int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
                     scim_err_t *err);
 
+/* The tenant's extension URNs (array of strings, borrowed; NULL for the
+ * built-in ones only) for the PATCHes this thread runs next: a path that
+ * is exactly one of them acts on the whole extension block (add/replace
+ * merge its attributes, remove drops it). Set before, cleared after. */
+void scim_patch_set_extensions(const json_t *urns);
+
 /*
  * Applies a PatchOp body to a group. *attrs_out: the new non-member
  * attributes (stored form without id/meta/members; new reference), or NULL

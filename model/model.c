@@ -1141,3 +1141,14 @@ int scim_model_catalog_edit(const scim_model_t *m, const char *name,
         *out = def;
         return 0;
 }
+
+json_t *scim_model_ext_urns(const scim_model_t *m, scim_rtype_t rt)
+{
+        json_t *a = json_array();
+
+        for (size_t i = 0; m && i < m->nschemas; i++)
+                if (m->schemas[i].rt == model_rt_index(rt))
+                        json_array_append_new(a,
+                                              json_string(m->schemas[i].urn));
+        return a;
+}

@@ -108,6 +108,10 @@ json_t *scim_model_schemas_doc(const scim_model_t *m);
 json_t *scim_model_resource_types_doc(const scim_model_t *m);
 json_t *scim_model_service_provider_doc(const scim_model_t *m);
 
+/* The URNs of the tenant's extensions of rt (new array; empty for the
+ * built-in model). */
+json_t *scim_model_ext_urns(const scim_model_t *m, scim_rtype_t rt);
+
 /* The catalog `name`'s values (borrowed array) or NULL. */
 const json_t *scim_model_catalog(const scim_model_t *m, const char *name);
 

@@ -390,6 +390,13 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
             (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP))
                 return;
         pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id);
+        if (ev->action == SCIM_ACT_DELETE && pre->old) {
+                scim_buf_t p = {0};
+
+                key_make(&p, ev->tenant, 'R', ev->resource_id, NULL);
+                pre->holders = txn_children(t, p.data, p.len);
+                scim_buf_free(&p);
+        }
         if (ev->rtype != SCIM_RT_GROUP || !pre->old ||
             ev->action == SCIM_ACT_REFUSED || ev->action == SCIM_ACT_DELETE)
                 return;
@@ -423,6 +430,7 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
 
 void changes_pre_free(changes_pre_t *pre)
 {
+        json_decref(pre->holders);
         if (!pre)
                 return;
         json_decref(pre->old);
@@ -637,7 +645,27 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
 verdict:
         json_object_set_new(o, "verdict",
                             json_string(applied ? "applied" : "refused"));
-        json_object_set_new(o, "status", json_integer(v->status));
+        /* the status the client got: PATCH answers 204 (the fold's
+         * verdict says 200 because it carries the resource) */
+        json_object_set_new(o, "status",
+                            json_integer(applied && ev &&
+                                                 ev->action == SCIM_ACT_PATCH &&
+                                                 v->status == 200
+                                             ? 204
+                                             : v->status));
+        if (applied && ev && ev->action == SCIM_ACT_DELETE && pre &&
+            json_array_size(pre->holders)) {
+                /* a deleted member leaves its groups: each group's history
+                 * carries this record (the group's version went up) */
+                json_t *fx = json_array(), *g;
+                size_t i;
+
+                json_array_foreach(pre->holders, i, g)
+                    json_array_append_new(
+                        fx, json_pack("{s:O, s:s, s:s}", "group", g, "member",
+                                      ev->resource_id, "effect", "removed"));
+                json_object_set_new(o, "membershipEffects", fx);
+        }
         set_str_or_null(o, "scimType", applied ? NULL : v->scim_type);
         set_str_or_null(o, "detail", applied ? NULL : v->detail);
         set_str_or_null(o, "actor", ev ? ev->actor : NULL);
@@ -672,6 +700,20 @@ verdict:
                                 strlen(ev->resource_id) + 1);
                 key_be(&key, seq);
                 txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
+        }
+        if (applied && ev->action == SCIM_ACT_DELETE && pre) {
+                size_t i;
+                json_t *g;
+
+                json_array_foreach(pre->holders, i, g)
+                {
+                        const char *gid = json_string_value(g);
+
+                        key_start(&key, ev->tenant, 'R');
+                        scim_buf_append(&key, gid, strlen(gid) + 1);
+                        key_be(&key, seq);
+                        txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
+                }
         }
         count_hour(t, ev->tenant, ev->time_ms, action, applied);
 out:

@@ -16,6 +16,8 @@ typedef struct changes_pre {
                                        member id -> true (owned) */
         unsigned char *added_was;   /* per ev->added: already a member */
         unsigned char *removed_was; /* per ev->removed: was a member */
+        json_t *holders;            /* DELETE: ids of the groups that held
+                                       the resource (owned) */
 } changes_pre_t;
 
 /* Fills *pre from the txn view for a resource event (zeroed otherwise).

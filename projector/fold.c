@@ -404,6 +404,40 @@ static void drop_rows(txn_t *t, const char *tenant, char dir, char mirror,
         scim_buf_free(&other);
 }
 
+/* A member's deletion changes the groups that held it: each one's version
+ * goes up and its lastModified is the event's time. */
+static void bump_holders(txn_t *t, const char *tenant, const char *id,
+                         int64_t time_ms)
+{
+        scim_buf_t pre = {0};
+        json_t *gids, *gid;
+        size_t i;
+
+        mem_key(&pre, tenant, 'R', id, NULL);
+        gids = txn_children(t, pre.data, pre.len);
+        json_array_foreach(gids, i, gid)
+        {
+                const char *g = json_string_value(gid);
+                json_t *grp = load_res(t, tenant, SCIM_RT_GROUP, g);
+                json_t *meta = json_object_get(grp, "meta");
+                char ts[32], ver[32];
+
+                if (!json_is_object(meta)) {
+                        json_decref(grp);
+                        continue;
+                }
+                scim_time_format(time_ms, ts);
+                snprintf(ver, sizeof(ver), "W/\"%lld\"",
+                         (long long)(res_version(grp) + 1));
+                json_object_set_new(meta, "lastModified", json_string(ts));
+                json_object_set_new(meta, "version", json_string(ver));
+                store_res(t, tenant, SCIM_RT_GROUP, g, grp);
+                json_decref(grp);
+        }
+        json_decref(gids);
+        scim_buf_free(&pre);
+}
+
 static void member_put(txn_t *t, const char *tenant, const char *gid,
                        const scim_member_t *m, const char *type)
 {
@@ -487,6 +521,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         }
         if (ev->action == SCIM_ACT_DELETE) {
                 index_all(t, tenant, rt, id, old, idx_del);
+                bump_holders(t, tenant, id, ev->time_ms);
                 drop_rows(t, tenant, 'R', 'G', id); /* groups holding it */
                 if (rt == SCIM_RT_GROUP)
                         drop_rows(t, tenant, 'G', 'R', id); /* its members */

@@ -35,8 +35,10 @@ enum {
  * userName point keys, change records with chidx indexes. 0003: change
  * stream records (column family `stream`), time indexes in apply order.
  * 0004: case-insensitive index keys (userName, displayName, emails) are
- * Unicode caseless keys, NFKC(case fold), no longer ASCII-lowered. */
-#define SCIM_VIEWS_FORMAT "0004"
+ * Unicode caseless keys, NFKC(case fold), no longer ASCII-lowered.
+ * 0005: a member's deletion bumps the version of the groups that held it
+ * (and their history lists it); tenant definitions (tenant\0M, \0D). */
+#define SCIM_VIEWS_FORMAT "0005"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000

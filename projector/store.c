@@ -780,8 +780,20 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                  &m);
                         json_object_set_new(res, "members", m);
                 }
-                if (!scim_filter_match(q->filter, res))
+                if (rt == SCIM_RT_USER &&
+                    scim_filter_mentions(q->filter, "groups")) {
+                        json_t *g = NULL;
+
+                        scan_mem(st, tenant, 'R',
+                                 json_string_value(json_object_get(res, "id")),
+                                 &g);
+                        json_object_set_new(res, "groups", g);
+                }
+                if (!scim_filter_match(q->filter, res)) {
+                        json_object_del(res, "groups");
                         return;
+                }
+                json_object_del(res, "groups"); /* returned on request */
         }
         (*matched)++;
         if (q->after_id) /* cursor: ids after the cursor's, in order */

@@ -259,10 +259,25 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 json_object_set_new(o, "tombstone", json_true());
                 json_array_foreach(spre->held_by, i, gid)
                 {
+                        /* the group's meta after: its version went up */
+                        scim_buf_t gk = {0};
+                        size_t vl = 0;
+                        char *gv;
+                        json_t *g;
+
+                        key_make(&gk, ev->tenant, (char)SCIM_RT_GROUP,
+                                 json_string_value(gid), NULL);
+                        gk.len--; /* res keys carry no trailing NUL */
+                        gv = txn_get(t, CF_RES, gk.data, gk.len, &vl);
+                        g = gv ? scim_json_load(gv, vl) : NULL;
                         json_array_append_new(
-                            fx, json_pack("{s:O, s:s, s:s}", "group", gid,
-                                          "member", ev->resource_id, "effect",
-                                          "removed"));
+                            fx, json_pack("{s:O, s:s, s:s, s:O?}", "group",
+                                          gid, "member", ev->resource_id,
+                                          "effect", "removed", "meta",
+                                          json_object_get(g, "meta")));
+                        json_decref(g);
+                        free(gv);
+                        scim_buf_free(&gk);
                 }
                 json_object_set_new(o, "membershipEffects", fx);
                 goto write;

@@ -127,6 +127,17 @@ static void resolve(parser_t *p, apath_t *a, const scim_attr_t *scope)
                 a->attr_def = scim_schema_attr(p->rt, NULL, full);
         } else {
                 a->attr_def = scim_schema_attr(p->rt, NULL, a->attr);
+                if (!a->attr_def && p->rt == SCIM_RT_USER) {
+                        /* an enterprise attribute named without its URN
+                         * (Entra's reference check: manager eq "id") */
+                        char full[512];
+
+                        snprintf(full, sizeof(full), "%s:%s",
+                                 SCIM_URN_ENTERPRISE, a->attr);
+                        a->attr_def = scim_schema_attr(p->rt, NULL, full);
+                        if (a->attr_def)
+                                a->urn = strdup(SCIM_URN_ENTERPRISE);
+                }
         }
         if (a->attr_def) {
                 free(a->attr);

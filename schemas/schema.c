@@ -20,6 +20,9 @@ struct scim_attr {
         scim_atype_t type;
         int multi, case_exact, read_only, required;
         const char *schema;
+        const json_t *canon; /* canonicalValues enforced (the "type" of
+                                multi-valued attributes), borrowed from the
+                                schema document, or NULL */
         struct scim_attr *subs;
         size_t nsubs;
 };
@@ -81,6 +84,13 @@ static scim_attr_t *build_attrs(const json_t *arr, const char *urn, size_t *n)
                 out[i].required = json_is_true(json_object_get(a, "required"));
                 out[i].read_only = mut && !strcmp(mut, "readOnly");
                 out[i].schema = urn;
+                /* a multi-valued attribute's "type" is refused outside
+                 * its canonicalValues (work/home/other, ...): Entra and
+                 * Okta send exactly those; anything else is a mapping
+                 * error better answered than stored */
+                if (!strcmp(out[i].name, "type") &&
+                    json_array_size(json_object_get(a, "canonicalValues")))
+                        out[i].canon = json_object_get(a, "canonicalValues");
                 if (json_object_get(a, "subAttributes"))
                         out[i].subs = build_attrs(
                             json_object_get(a, "subAttributes"), urn,
@@ -313,6 +323,21 @@ static int norm_simple(const scim_attr_t *a, const json_t *in, json_t **out,
                                     "attribute '%s' must be a number", a->name);
         }
         /* string-like: keep strings verbatim, turn scalars into text */
+        if (json_is_string(in) && a->canon && !a->read_only) {
+                size_t i;
+                json_t *c;
+
+                json_array_foreach(a->canon, i, c) if (scim_caseeq(
+                    json_string_value(c), json_string_value(in)))
+                {
+                        *out = json_incref(c); /* canonical spelling */
+                        return 0;
+                }
+                return scim_err_set(err, 400, "invalidValue",
+                                    "'%.64s' is not a valid %s (one of its "
+                                    "canonicalValues is expected)",
+                                    json_string_value(in), a->name);
+        }
         if (json_is_string(in)) {
                 if (a->type == SCIM_T_DATETIME) {
                         int64_t ms;
@@ -361,6 +386,14 @@ static int norm_complex(scim_rtype_t rt, const scim_attr_t *a, const json_t *in,
                 if (!s)
                         continue; /* unknown sub-attribute: dropped */
                 if (norm_value(rt, s, v, &nv, err, depth + 1) < 0) {
+                        if (s->canon) { /* name the attribute: emails.type */
+                                char d[sizeof(err->detail)];
+
+                                snprintf(d, sizeof(d), "attribute '%s.%s': %s",
+                                         a->name, s->name, err->detail);
+                                snprintf(err->detail, sizeof(err->detail),
+                                         "%s", d);
+                        }
                         json_decref(o);
                         return -1;
                 }

@@ -111,7 +111,9 @@ try:
     # groups
     st, _, gr = cl.post("/Groups", {"schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
                                     "displayName": "Team", "members": [{"value": uid, "display": "Alice"}]})
-    c.ok(st == 201 and gr["members"] == [{"value": uid, "display": "Alice", "type": "User"}], "group create", gr)
+    c.ok(st == 201 and gr["members"] == [{"value": uid, "display": "Alice", "type": "User",
+                                          "$ref": "http://127.0.0.1:%d/scim/v2/t1/Users/%s" % (srv.port, uid)}],
+         "group create", gr)
     gid = gr["id"]
     ids = []
     for i in range(20):

@@ -131,7 +131,7 @@ try:
         c.ok(mods.get('emails[type eq "work"].value') == ("alice@x.com", "alice@y.com"), "diff typed email", mods)
         c.ok(mods.get(ENT + ":department") == ("IT", "Sales"), "diff enterprise URN attribute", mods)
         c.ok(len(mods) == 3, "no spurious paths (meta, schemas)", mods)
-        c.ok(upd[0]["verdict"] == "applied" and upd[0]["status"] == 200 and upd[0]["scimType"] is None
+        c.ok(upd[0]["verdict"] == "applied" and upd[0]["status"] == 204 and upd[0]["scimType"] is None
              and upd[0]["requestId"], "applied record fields", upd[0])
     dis = by_action.get("disable", [{}])[0]
     c.ok(dis.get("modified") == [{"path": "active", "old": True, "new": False}], "disable diff", dis)
@@ -236,7 +236,8 @@ try:
 
     # ---- history
     st, _, hst = rep(c1, "/resources/%s/history" % gid)
-    c.ok(st == 200 and hst["resource"] == gid and [r["action"] for r in hst["changes"]] == ["create", "member_add", "member_remove"],
+    c.ok(st == 200 and hst["resource"] == gid and [r["action"] for r in hst["changes"]] == ["create", "member_add", "member_remove", "delete"]
+         and hst["changes"][-1].get("membershipEffects") == [{"group": gid, "member": hst["changes"][-1]["id"], "effect": "removed"}],
          "group history oldest first", hst)
     st, _, e = rep(c1, "/resources/nope/history")
     c.error_body(st, e, 404, None, "history of unknown resource")

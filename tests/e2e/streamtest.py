@@ -41,6 +41,8 @@ class Mirror:
                 g = self.groups.get(fx["group"])
                 if g is not None and fx.get("effect") == "removed":
                     g["members"].discard(fx["member"])
+                    if isinstance(fx.get("meta"), dict) and isinstance(g.get("res"), dict):
+                        g["res"] = dict(g["res"], meta=fx["meta"])  # its version went up
             return
         after = rec.get("after")
         if not isinstance(after, dict) or after.get("id") != rid:
