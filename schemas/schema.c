@@ -330,7 +330,9 @@ static int norm_simple(const scim_attr_t *a, const json_t *in, json_t **out,
                 json_array_foreach(a->canon, i, c) if (scim_caseeq(
                     json_string_value(c), json_string_value(in)))
                 {
-                        *out = json_incref(c); /* canonical spelling */
+                        /* stored as sent: Entra re-sends whatever does not
+                         * read back exactly as it wrote it */
+                        *out = json_incref((json_t *)in);
                         return 0;
                 }
                 return scim_err_set(err, 400, "invalidValue",
