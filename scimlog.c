@@ -53,6 +53,7 @@ static const char *usage_serve =
     "                     [--mount TEMPLATE]... [--host-suffix .DOMAIN]\n"
     "                     [--trusted-proxy ADDR[/BITS]]...\n"
     "                     [--metrics-token-file FILE] [--access-log off|text|json]\n"
+    "                     [--operator-token-file FILE]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -86,6 +87,9 @@ static const char *usage_serve =
     "build Location and meta.location; other peers' are ignored.\n"
     "GET /metrics (Prometheus text), /livez, /readyz (503 while stopping);\n"
     "--metrics-token-file puts /metrics behind that bearer token.\n"
+    "--operator-token-file FILE enables the admin API (/admin/v1/tenants:\n"
+    "tenants, tokens, rotation, disable/enable; README) for that bearer\n"
+    "token (at least 32 characters; keep the file mode 0600).\n"
     "--access-log json: one JSON line per request on stderr (time,\n"
     "request_id, tenant, method, path template, status, latency_ms, bytes,\n"
     "actor); text: METHOD URI STATUS MS.\n"
@@ -105,8 +109,10 @@ static const char *usage_tenant =
     "usage: scimlog tenant create NAME [--profile P] [--data DIR]\n"
     "       scimlog tenant list [--data DIR]\n"
     "       scimlog tenant token issue NAME [--reports-only |\n"
-    "                                        --scope reports|tenant-admin]\n"
+    "                          --scope reports|scim-read|tenant-admin]\n"
     "       scimlog tenant token revoke NAME TOKEN_ID [--data DIR]\n"
+    "       scimlog tenant token rotate NAME TOKEN_ID [--overlap SECONDS]\n"
+    "       scimlog tenant disable|enable NAME\n"
     "       scimlog tenant schema get NAME\n"
     "       scimlog tenant schema put NAME FILE|--profile P [--dry-run]\n"
     "                                                      [--force]\n"
@@ -117,7 +123,11 @@ static const char *usage_tenant =
     "secret is shown once and stored only as a SHA-256 hash. Run these while\n"
     "the server is stopped (the data dir admits one process).\n"
     "--reports-only issues a token that reads /reports/v1/NAME/ and is\n"
-    "refused (403) on /scim/v2/NAME/. --scope tenant-admin issues a token\n"
+    "refused (403) on /scim/v2/NAME/. --scope scim-read: SCIM reads only.\n"
+    "token rotate issues a successor with the same scope; the old token\n"
+    "stays valid for --overlap seconds (default 3600), then expires.\n"
+    "disable refuses every token of NAME (403; data kept) until enable.\n"
+    "--scope tenant-admin issues a token\n"
     "for /admin/v1/tenants/NAME/schema and /catalogs/ (a tenant's own model:\n"
     "docs/tenant-schemas.md). --profile P (grouptalk, gtmhub, workteam,\n"
     "talkdesk, askspoke) creates the tenant with that app's definition.\n"
@@ -351,6 +361,7 @@ static int cmd_serve(int argc, char **argv)
             {"trusted-proxy", required_argument, NULL, 1011},
             {"metrics-token-file", required_argument, NULL, 1012},
             {"access-log", required_argument, NULL, 1013},
+            {"operator-token-file", required_argument, NULL, 1014},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -363,7 +374,7 @@ static int cmd_serve(int argc, char **argv)
         scim_control_t *ctl = NULL;
         char errstr[512], host[256], state_cursor[1100];
         const char *mounts[16], *proxies[32];
-        static char metrics_token[256];
+        static char metrics_token[256], operator_token[256];
         size_t n_mounts = 0, n_proxies = 0;
         const char *colon;
         sigset_t set;
@@ -474,6 +485,27 @@ static int cmd_serve(int argc, char **argv)
                                             optarg);
                         cfg.access_log = optarg;
                         break;
+                case 1014: { /* the admin API's operator token */
+                        FILE *f = fopen(optarg, "r");
+                        size_t got;
+
+                        if (!f)
+                                return fail("--operator-token-file: cannot "
+                                            "read %s",
+                                            optarg);
+                        got = fread(operator_token, 1,
+                                    sizeof(operator_token) - 1, f);
+                        fclose(f);
+                        operator_token[got] = '\0';
+                        operator_token[strcspn(operator_token, "\r\n")] = '\0';
+                        if (strlen(operator_token) < 32)
+                                return fail("--operator-token-file: the token "
+                                            "in %s is shorter than 32 "
+                                            "characters",
+                                            optarg);
+                        cfg.operator_token = operator_token;
+                        break;
+                }
                 case 1012: { /* the /metrics bearer, from a file */
                         FILE *f = fopen(optarg, "r");
                         size_t got;
@@ -654,6 +686,7 @@ static int cmd_tenant(int argc, char **argv)
             {"profile", required_argument, NULL, 'p'},
             {"dry-run", no_argument, NULL, 'n'},
             {"force", no_argument, NULL, 'f'},
+            {"overlap", required_argument, NULL, 'o'},
             {NULL, 0, NULL, 0}};
         scim_kafka_config_t kcfg = {.topic = SCIM_KAFKA_TOPIC_DEFAULT};
         scim_log_t *kafka = NULL;
@@ -661,6 +694,7 @@ static int cmd_tenant(int argc, char **argv)
         const char *pos[5] = {NULL, NULL, NULL, NULL, NULL};
         const char *scope = NULL, *profile = NULL;
         int npos = 0, c, rc = 1, dry_run = 0, force = 0;
+        long overlap = -1;
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
         char errstr[512];
@@ -681,6 +715,12 @@ static int cmd_tenant(int argc, char **argv)
                         dry_run = 1;
                 } else if (c == 'f') {
                         force = 1;
+                } else if (c == 'o') {
+                        char *end;
+
+                        overlap = strtol(optarg, &end, 10);
+                        if (*end || overlap < 0)
+                                return fail("--overlap takes seconds");
                 } else if (c == 'K') {
                         kcfg.brokers = optarg;
                 } else if (c == 'T') {
@@ -704,6 +744,8 @@ static int cmd_tenant(int argc, char **argv)
         req = json_pack("{s:s, s:[], s:s?, s:s?, s:b, s:b}", "op", "tenant",
                         "args", "scope", scope, "profile", profile, "dry_run",
                         dry_run, "force", force);
+        if (overlap >= 0)
+                json_object_set_new(req, "overlap_s", json_integer(overlap));
         /* schema put NAME FILE: the definition travels in the request */
         if (npos == 4 && !strcmp(pos[0], "schema") && !strcmp(pos[1], "put")) {
                 json_error_t je;

@@ -52,6 +52,8 @@ struct scim_api {
         scim_routes_t *routes;     /* mounts, host suffix, trusted proxies */
         scim_metrics_t *metrics;   /* request counters for /metrics */
         char *metrics_token;       /* bearer /metrics wants, or NULL */
+        char operator_hash[65];    /* SHA-256 hex of the operator token,
+                                      "" when the admin API is off */
         double rate_per_s, rate_burst;
         unsigned drain_ms;         /* shutdown: longest wait for requests */
         size_t scan_limit;         /* unindexed filter: resources examined */
@@ -896,7 +898,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         int n = 0;
         const char *auth, *raw_q;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
-        int reports_only = 0;
+        int reports_only = 0, scope = SCIM_SCOPE_ALL;
         scim_rtype_t rt;
         json_t *q = NULL;
         scim_err_t e;
@@ -927,9 +929,19 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         }
         if (scim_model_api_match(url)) { /* tenant definitions */
                 r->endpoint = "admin_api";
-                return scim_model_api_handle(c, api->st, api->ing, NULL, url,
-                                             method, r->raw_uri, r->body.data,
-                                             r->body.len, r->request_id);
+                return scim_model_api_handle(
+                    c, api->st, api->ing,
+                    api->operator_hash[0] ? api->operator_hash : NULL, url,
+                    method, r->raw_uri, r->body.data, r->body.len,
+                    r->request_id);
+        }
+        if (scim_admin_api_match(url)) { /* tenants and tokens */
+                r->endpoint = "admin_api";
+                return scim_admin_api_handle(
+                    c, api->st, api->ing,
+                    api->operator_hash[0] ? api->operator_hash : NULL,
+                    api->tls, url, method, r->body.data, r->body.len,
+                    r->request_id);
         }
         if (scim_admin_match(url)) { /* the admin web page, api/admin.c */
                 r->endpoint = "admin";
@@ -967,10 +979,11 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return fail(c, r, 401, NULL,
                             "missing bearer token (Authorization: Bearer "
                             "<secret>)");
-        if (!scim_store_auth_scoped(api->st, auth, tenant, sizeof(tenant),
-                                    tid, sizeof(tid), &reports_only))
+        if (!scim_store_auth_scope(api->st, auth, tenant, sizeof(tenant), tid,
+                                   sizeof(tid), &scope))
                 return fail(c, r, 401, NULL,
                             "the bearer token is not valid");
+        reports_only = scope == SCIM_SCOPE_REPORTS;
         if (target.from != SCIM_TENANT_FROM_TOKEN &&
             strcmp(tenant, target.tenant) != 0) {
                 char msg[300];
@@ -1027,6 +1040,20 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         if (reports_only) /* a report-only token (reports API) */
                 return fail(c, r, 403, NULL,
                             "this token may only read /reports/v1/");
+        if (scope == SCIM_SCOPE_DISABLED) {
+                char msg[160];
+
+                snprintf(msg, sizeof(msg),
+                         "tenant '%.64s' is disabled; its data is kept, "
+                         "and an operator can enable it again",
+                         tenant);
+                return fail(c, r, 403, NULL, msg);
+        }
+        if (scope == SCIM_SCOPE_READ && strcmp(method, "GET") &&
+            !(!strcmp(method, "POST") && target.n == 2 &&
+              !strcmp(target.seg[1], ".search")))
+                return fail(c, r, 403, NULL,
+                            "this token may only read (scope scim-read)");
         {
                 unsigned wait_s = 1;
 
@@ -1509,6 +1536,10 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 api->metrics = scim_metrics_new();
                 api->metrics_token =
                     cfg->metrics_token ? strdup(cfg->metrics_token) : NULL;
+                if (cfg->operator_token)
+                        scim_sha256_hex(cfg->operator_token,
+                                        strlen(cfg->operator_token),
+                                        api->operator_hash);
         }
         {
                 /* TLS options only when serving HTTPS; empty list otherwise */

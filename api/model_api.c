@@ -27,6 +27,7 @@
 #include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
 #include "api/model_api_internal.h"
+#include "api/scim_api.h"
 #include "model/scim_model.h"
 
 #define PREFIX "/admin/v1/tenants/"
@@ -444,5 +445,244 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
         else
                 rc = catalog_call(&r, method, slash + 10, body, len);
         json_decref(r.params);
+        return rc;
+}
+
+/* ================================================ tenants and tokens ===
+ *
+ *   GET  /admin/v1/tenants                       list (tokens without
+ *                                                secrets)
+ *   POST /admin/v1/tenants                       {"name", "profile"?} ->
+ *                                                201 {tenant, token_id,
+ *                                                secret, scimUrl}
+ *   GET  /admin/v1/tenants/{t}                   one tenant
+ *   POST /admin/v1/tenants/{t}/tokens            {"scope"?} -> 201 secret
+ *   DELETE /admin/v1/tenants/{t}/tokens/{id}     revoke
+ *   POST /admin/v1/tenants/{t}/tokens/{id}/rotate {"overlapSeconds"?}
+ *   POST /admin/v1/tenants/{t}/disable | /enable
+ *
+ * Operator token only (serve --operator-token-file). Every call is the
+ * same command the CLI runs (api/tenant_cmd.c): an event in the log, on
+ * the admin topic in Kafka mode, in the reports as an admin change. */
+
+int scim_admin_api_match(const char *url)
+{
+        return !strcmp(url, "/admin/v1/tenants") ||
+               (!strncmp(url, PREFIX, strlen(PREFIX)) &&
+                !scim_model_api_match(url));
+}
+
+/* Answers a tenant command's reply (status on success). */
+static enum MHD_Result reply_cmd(mq_t *r, json_t *out, unsigned status)
+{
+        enum MHD_Result rc;
+
+        if (json_is_true(json_object_get(out, "ok"))) {
+                rc = send_json(r, status, json_object_get(out, "result"));
+        } else {
+                const char *d = json_string_value(json_object_get(out, "error"));
+
+                rc = fail(r,
+                          d && (strstr(d, "already exists") ||
+                                strstr(d, "already expired"))
+                              ? 409
+                          : d && (strstr(d, "not found") ||
+                                  strstr(d, "does not exist") ||
+                                  strstr(d, "no such"))
+                              ? 404
+                              : 400,
+                          d && strstr(d, "already exists") ? "uniqueness"
+                                                           : "invalidValue",
+                          "%s", d ? d : "refused");
+        }
+        return rc;
+}
+
+/* Runs a tenant command and answers its result (status on success). */
+static enum MHD_Result command(mq_t *r, json_t *req, unsigned status)
+{
+        json_t *out;
+        enum MHD_Result rc;
+
+        json_object_set_new(req, "actor", json_string("operator"));
+        out = scim_tenant_command(r->st, r->ing, req);
+        rc = reply_cmd(r, out, status);
+        json_decref(out);
+        return rc;
+}
+
+static json_t *body_object(const char *body, size_t len)
+{
+        if (!len)
+                return json_object();
+        return json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
+                                      scim_store_t *st, scim_ingest_t *ing,
+                                      const char *operator_hash, int tls,
+                                      const char *url, const char *method,
+                                      const char *body, size_t len,
+                                      const char *request_id)
+{
+        mq_t r;
+        const char *secret, *rest, *seg[4] = {NULL, NULL, NULL, NULL};
+        char path[512], *save = NULL, *p;
+        int n = 0;
+        json_t *in = NULL, *req = NULL;
+        enum MHD_Result rc;
+
+        memset(&r, 0, sizeof(r));
+        r.c = c;
+        r.st = st;
+        r.ing = ing;
+        r.request_id = request_id;
+        if (!operator_hash)
+                return fail(&r, 404, NULL,
+                            "the admin API is off (serve "
+                            "--operator-token-file FILE turns it on)");
+        secret = scim_http_bearer(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        {
+                char h[65];
+
+                if (secret)
+                        scim_sha256_hex(secret, strlen(secret), h);
+                if (!secret || !scim_ct_equal(h, operator_hash, 64))
+                        return fail(&r, 401, NULL,
+                                    "the admin API wants the operator "
+                                    "token%s",
+                                    "");
+        }
+        rest = url + strlen("/admin/v1/tenants");
+        if (strlen(rest) >= sizeof(path))
+                return fail(&r, 404, NULL, "no such admin resource%s", "");
+        snprintf(path, sizeof(path), "%s", rest);
+        for (p = strtok_r(path, "/", &save); p && n < 4;
+             p = strtok_r(NULL, "/", &save))
+                seg[n++] = p;
+        if (p)
+                return fail(&r, 404, NULL, "no such admin resource%s", "");
+        if (len > 65536)
+                return fail(&r, 413, NULL, "admin bodies are at most 64 KiB%s",
+                            "");
+        in = body_object(body, len);
+        if (!json_is_object(in)) {
+                json_decref(in);
+                return fail(&r, 400, "invalidSyntax",
+                            "the body must be a JSON object%s", "");
+        }
+        req = json_pack("{s:s, s:[]}", "op", "tenant", "args");
+#define ARG(s) json_array_append_new(json_object_get(req, "args"), json_string(s))
+        if (n == 0 && !strcmp(method, "GET")) {
+                ARG("list");
+                rc = command(&r, req, 200);
+        } else if (n == 0 && !strcmp(method, "POST")) {
+                const char *name = json_string_value(json_object_get(in, "name"));
+                const char *prof =
+                    json_string_value(json_object_get(in, "profile"));
+                json_t *out;
+
+                if (!name) {
+                        rc = fail(&r, 400, "invalidValue",
+                                  "POST /admin/v1/tenants takes {\"name\": "
+                                  "..., \"profile\"?: ...}%s",
+                                  "");
+                        goto out;
+                }
+                ARG("create");
+                ARG(name);
+                if (prof)
+                        json_object_set_new(req, "profile", json_string(prof));
+                json_object_set_new(req, "actor", json_string("operator"));
+                out = scim_tenant_command(st, ing, req);
+                if (json_is_true(json_object_get(out, "ok"))) {
+                        json_t *res = json_object_get(out, "result");
+                        const char *host = MHD_lookup_connection_value(
+                            c, MHD_HEADER_KIND, "Host");
+                        char u[400];
+
+                        snprintf(u, sizeof(u), "%s://%s/scim/v2/%s",
+                                 tls ? "https" : "http",
+                                 host && scim_http_host_ok(host) ? host
+                                                                 : "localhost",
+                                 name);
+                        json_object_set_new(res, "scimUrl", json_string(u));
+                        rc = send_json(&r, 201, res);
+                } else {
+                        rc = reply_cmd(&r, out, 201);
+                }
+                json_decref(out);
+        } else if (n == 1 && !strcmp(method, "GET")) {
+                json_t *list = NULL, *e, *one = NULL;
+                scim_err_t err;
+                size_t i;
+
+                scim_err_clear(&err);
+                scim_store_tenant_list(st, &list, &err);
+                json_array_foreach(list, i, e) if (!strcmp(
+                    json_string_value(json_object_get(e, "tenant")), seg[0]))
+                    one = e;
+                if (one) {
+                        scim_model_t *m = scim_store_model(st, seg[0]);
+
+                        json_object_set_new(
+                            one, "schemaGeneration",
+                            json_integer(scim_model_generation(m)));
+                        scim_model_unref(m);
+                        rc = send_json(&r, 200, one);
+                } else {
+                        rc = fail(&r, 404, NULL, "no such tenant '%.64s'",
+                                  seg[0]);
+                }
+                json_decref(list);
+        } else if (n == 2 && !strcmp(seg[1], "tokens") &&
+                   !strcmp(method, "POST")) {
+                const char *scope =
+                    json_string_value(json_object_get(in, "scope"));
+
+                ARG("token");
+                ARG("issue");
+                ARG(seg[0]);
+                if (scope && strcmp(scope, "scim"))
+                        json_object_set_new(req, "scope", json_string(scope));
+                rc = command(&r, req, 201);
+        } else if (n == 3 && !strcmp(seg[1], "tokens") &&
+                   !strcmp(method, "DELETE")) {
+                ARG("token");
+                ARG("revoke");
+                ARG(seg[0]);
+                ARG(seg[2]);
+                rc = command(&r, req, 200);
+        } else if (n == 4 && !strcmp(seg[1], "tokens") &&
+                   !strcmp(seg[3], "rotate") && !strcmp(method, "POST")) {
+                json_t *ov = json_object_get(in, "overlapSeconds");
+
+                if (ov && !json_is_integer(ov)) {
+                        rc = fail(&r, 400, "invalidValue",
+                                  "overlapSeconds is an integer%s", "");
+                        goto out;
+                }
+                ARG("token");
+                ARG("rotate");
+                ARG(seg[0]);
+                ARG(seg[2]);
+                if (ov)
+                        json_object_set(req, "overlap_s", ov);
+                rc = command(&r, req, 201);
+        } else if (n == 2 && (!strcmp(seg[1], "disable") ||
+                              !strcmp(seg[1], "enable")) &&
+                   !strcmp(method, "POST")) {
+                ARG(seg[1]);
+                ARG(seg[0]);
+                rc = command(&r, req, 200);
+        } else {
+                rc = fail(&r, n <= 4 ? 405 : 404, NULL,
+                          "no such admin call: %.16s %.200s", method, url);
+        }
+#undef ARG
+out:
+        json_decref(in);
+        json_decref(req);
         return rc;
 }

@@ -20,4 +20,16 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
                                       const char *raw_uri, const char *body,
                                       size_t len, const char *request_id);
 
+/* 1 if url is under /admin/v1/tenants and not a definition call. */
+int scim_admin_api_match(const char *url);
+
+/* The operator's calls (api/admin_api.c): tenants, tokens, rotation,
+ * disable/enable. operator_hash NULL: the admin API is off (404). */
+enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
+                                      scim_store_t *st, scim_ingest_t *ing,
+                                      const char *operator_hash, int tls,
+                                      const char *url, const char *method,
+                                      const char *body, size_t len,
+                                      const char *request_id);
+
 #endif

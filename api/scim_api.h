@@ -50,6 +50,8 @@ typedef struct scim_api_config {
         const char *host_suffix;
         const char *const *trusted_proxies;
         size_t n_trusted_proxies;
+        const char *operator_token; /* the admin API's bearer (/admin/v1/
+                                       tenants); NULL: admin API off */
         const char *metrics_token; /* GET /metrics wants this bearer; NULL:
                                       open (loopback listeners) */
         const char *access_log;  /* "off", "text" or "json" (one stderr line

@@ -20,7 +20,8 @@ extern const scim_embedded_file_t scim_profile_files[];
 
 #define USAGE                                                                 \
         "want args: create NAME | token issue NAME | token revoke NAME ID | " \
-        "list | schema get NAME | schema put NAME (with a definition) | "     \
+        "token rotate NAME ID | disable NAME | enable NAME | list | "         \
+        "schema get NAME | schema put NAME (with a definition) | "            \
         "schema delete NAME"
 
 static json_t *refused(const char *detail)
@@ -129,8 +130,10 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
 
         if (json_is_true(json_object_get(req, "reports_only")))
                 scope = "reports";
-        if (scope && strcmp(scope, "reports") && strcmp(scope, "tenant-admin"))
-                return refused("a token scope is reports or tenant-admin");
+        if (scope && strcmp(scope, "reports") &&
+            strcmp(scope, "tenant-admin") && strcmp(scope, "scim-read"))
+                return refused("a token scope is reports, scim-read or "
+                               "tenant-admin");
         if (n == 0 || n > 4)
                 return refused(USAGE);
         for (size_t i = 0; i < n; i++)
@@ -209,6 +212,36 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                         return refused(e.detail);
                 return ok(json_pack("{s:s, s:s, s:b}", "tenant", a[2],
                                     "token_id", a[3], "revoked", 1));
+        }
+        if (!strcmp(a[0], "token") && n == 4 && !strcmp(a[1], "rotate")) {
+                json_t *ov = json_object_get(req, "overlap_s");
+                int64_t overlap_s = ov ? json_integer_value(ov) : 3600;
+
+                if (ov && !json_is_integer(ov))
+                        return refused("overlap_s is a number of seconds");
+                if (scim_ingest_lifecycle(ing, SCIM_ACT_TOKEN_ROTATE, a[2],
+                                          json_string_value(json_object_get(
+                                              req, "actor")),
+                                          a[3], overlap_s * 1000, &secret,
+                                          token_id, sizeof(token_id), &e) < 0)
+                        return refused(e.detail);
+                out = json_pack("{s:s, s:s, s:s, s:s, s:I}", "tenant", a[2],
+                                "token_id", token_id, "secret", secret,
+                                "rotates", a[3], "overlap_s",
+                                (json_int_t)overlap_s);
+                free(secret);
+                return ok(out);
+        }
+        if ((!strcmp(a[0], "disable") || !strcmp(a[0], "enable")) && n == 2) {
+                int dis = !strcmp(a[0], "disable");
+
+                if (scim_ingest_lifecycle(
+                        ing, dis ? SCIM_ACT_TENANT_DISABLE : SCIM_ACT_TENANT_ENABLE,
+                        a[1], json_string_value(json_object_get(req, "actor")),
+                        NULL, 0, NULL, NULL, 0, &e) < 0)
+                        return refused(e.detail);
+                return ok(json_pack("{s:s, s:b}", "tenant", a[1], "disabled",
+                                    dis));
         }
         if (!strcmp(a[0], "schema") && n == 3) {
                 const char *t = a[2];

@@ -1279,3 +1279,95 @@ out:
         pending_free(p);
         return rc;
 }
+
+/* ------------------------------------------------ tenant lifecycle */
+
+int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
+                          const char *tenant, const char *actor,
+                          const char *old_token_id, int64_t overlap_ms,
+                          char **secret_out, char *token_id_out,
+                          size_t token_id_len, scim_err_t *err)
+{
+        pending_t *p = calloc(1, sizeof(*p));
+        scim_write_result_t res;
+        char *secret = NULL;
+        int rc = -1;
+
+        if (secret_out)
+                *secret_out = NULL;
+        memset(&res, 0, sizeof(res));
+        if (!p)
+                return scim_err_set_retry(err, 503, "out of memory");
+        if (action != SCIM_ACT_TENANT_DISABLE &&
+            action != SCIM_ACT_TENANT_ENABLE &&
+            action != SCIM_ACT_TOKEN_ROTATE) {
+                scim_err_set(err, 500, NULL, "not a lifecycle action");
+                goto out;
+        }
+        scim_uuid4(p->ev.event_id);
+        p->ev.tenant = strdup(tenant);
+        p->ev.actor = strdup(actor ? actor : "cli");
+        p->ev.request_id = malloc(37);
+        if (p->ev.request_id)
+                scim_uuid4(p->ev.request_id);
+        p->ev.action = action;
+        p->ev.time_ms = scim_now_ms();
+        p->ev.expect_version = -1;
+        if (!p->ev.tenant || !p->ev.actor || !p->ev.request_id)
+                goto oom;
+        if (action == SCIM_ACT_TOKEN_ROTATE) {
+                unsigned char raw[32], rid[8];
+                char hash[65], idhex[17];
+                json_t *m;
+
+                if (!old_token_id || !*old_token_id || overlap_ms < 0 ||
+                    overlap_ms > 30LL * 86400 * 1000) {
+                        scim_err_set(err, 400, "invalidValue",
+                                     "a rotation needs the old token's id "
+                                     "and an overlap of 0 s to 30 days");
+                        goto out;
+                }
+                secret = malloc(65);
+                if (!secret)
+                        goto oom;
+                scim_random_bytes(raw, sizeof(raw));
+                scim_random_bytes(rid, sizeof(rid));
+                to_hex(raw, sizeof(raw), secret);
+                to_hex(rid, sizeof(rid), idhex);
+                scim_sha256_hex(secret, 64, hash);
+                p->ev.token_id = strdup(idhex);
+                p->ev.token_hash = strdup(hash);
+                /* the old one ends after the overlap; 0 s: at once (1 ms,
+                 * since 0 means "no end") */
+                p->ev.expires_ms = p->ev.time_ms + (overlap_ms ? overlap_ms : 1);
+                m = json_pack("{s:s}", "rotates", old_token_id);
+                p->ev.admin_json = m ? scim_json_dumps(m) : NULL;
+                json_decref(m);
+                if (!p->ev.token_id || !p->ev.token_hash || !p->ev.admin_json)
+                        goto oom;
+                if (token_id_out)
+                        snprintf(token_id_out, token_id_len, "%s", idhex);
+        }
+        if (scim_event_encode(&p->ev, &p->enc, err) < 0)
+                goto out;
+        if (enqueue_wait(ing, p, &res, err) < 0)
+                goto out;
+        p = NULL; /* freed by the committer */
+        json_decref(res.resource);
+        if (res.status >= 400) {
+                *err = res.err;
+                goto out;
+        }
+        if (secret_out) {
+                *secret_out = secret;
+                secret = NULL;
+        }
+        rc = 0;
+        goto out;
+oom:
+        scim_err_set_retry(err, 503, "out of memory");
+out:
+        pending_free(p);
+        free(secret);
+        return rc;
+}

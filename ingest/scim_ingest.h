@@ -203,6 +203,19 @@ int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
                        const char *definition, int64_t expect_generation,
                        int *status, scim_err_t *err);
 
+/*
+ * TENANT_DISABLE / TENANT_ENABLE (tenant's tokens refused / accepted
+ * again; data kept) or TOKEN_ROTATE (a new token with old_token_id's
+ * scope; the old one stays valid for overlap_ms, then expires by itself:
+ * *secret_out / token_id_out get the new one). Blocks until the fold's
+ * verdict: 0, or -1 with err (404 unknown tenant or token). Admin calls.
+ */
+int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
+                          const char *tenant, const char *actor,
+                          const char *old_token_id, int64_t overlap_ms,
+                          char **secret_out, char *token_id_out,
+                          size_t token_id_len, scim_err_t *err);
+
 /* 1 if an If-Match header value (one tag, a comma list of tags, W/ or
  * not, or "*") names version n. */
 int scim_etag_matches(const char *if_match, int64_t version);

@@ -26,7 +26,12 @@
 static const char *const event_action_names[] = {
     "create",      "replace",       "patch",       "delete",
     "refused",     "tenant_create", "token_issue", "token_revoke",
-    "report_save", "report_delete"};
+    "report_save", "report_delete", "schema_put",  "schema_delete",
+    "tenant_update", "tenant_disable", "tenant_enable", "tenant_delete",
+    "token_rotate", "client_register", "client_revoke", "key_rotate"};
+_Static_assert(sizeof(event_action_names) / sizeof(event_action_names[0]) ==
+                   SCIM_ACT_LAST + 1,
+               "a name for every event action");
 
 static const char *event_action_name(scim_action_t a)
 {

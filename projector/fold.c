@@ -821,6 +821,11 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 case SCIM_ACT_REPORT_DELETE:
                         changes_fold_report(t, ev, v);
                         break;
+                case SCIM_ACT_TENANT_DISABLE:
+                case SCIM_ACT_TENANT_ENABLE:
+                case SCIM_ACT_TOKEN_ROTATE:
+                        fold_lifecycle(t, ev, v);
+                        break;
                 case SCIM_ACT_SCHEMA_PUT:
                 case SCIM_ACT_SCHEMA_DELETE:
                         if (!tenant_exists(t, ev->tenant))

@@ -37,8 +37,10 @@ enum {
  * 0004: case-insensitive index keys (userName, displayName, emails) are
  * Unicode caseless keys, NFKC(case fold), no longer ASCII-lowered.
  * 0005: a member's deletion bumps the version of the groups that held it
- * (and their history lists it); tenant definitions (tenant\0M, \0D). */
-#define SCIM_VIEWS_FORMAT "0005"
+ * (and their history lists it); tenant definitions (tenant\0M, \0D).
+ * 0006: change records name the v3 administration actions (schema_put,
+ * token_rotate, tenant_disable, ...) instead of "unknown". */
+#define SCIM_VIEWS_FORMAT "0006"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
@@ -46,7 +48,8 @@ typedef struct auth_slot {
         char hash[65];
         char tenant[SCIM_MAX_TENANT_LEN + 1];
         char token_id[40];
-        int reports_only; /* token scope "reports" */
+        int scope;        /* SCIM_SCOPE_* */
+        int64_t expires_ms; /* a rotated token's end, 0 none */
         uint64_t gen;
         int64_t at_ms;
 } auth_slot_t;
@@ -147,7 +150,10 @@ static inline int event_changes_auth(const scim_event_t *ev)
 {
         return ev->action == SCIM_ACT_TENANT_CREATE ||
                ev->action == SCIM_ACT_TOKEN_ISSUE ||
-               ev->action == SCIM_ACT_TOKEN_REVOKE;
+               ev->action == SCIM_ACT_TOKEN_REVOKE ||
+               ev->action == SCIM_ACT_TOKEN_ROTATE ||
+               ev->action == SCIM_ACT_TENANT_DISABLE ||
+               ev->action == SCIM_ACT_TENANT_ENABLE;
 }
 
 /* Folds one event (already decoded, or decode failed: ev NULL with derr)
@@ -157,6 +163,8 @@ static inline int event_changes_auth(const scim_event_t *ev)
  * and dropping a closing store's cache entries. */
 scim_model_t *txn_model(txn_t *t, const char *tenant);
 void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* TENANT_DISABLE / TENANT_ENABLE / TOKEN_ROTATE (admin_fold.c). */
+void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void model_cache_forget(const void *st);
 
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,

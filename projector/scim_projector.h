@@ -313,8 +313,30 @@ int scim_reports_saved_get(scim_store_t *st, const char *tenant,
 int scim_reports_saved_list(scim_store_t *st, const char *tenant, json_t **out,
                             scim_err_t *err);
 
+/* Token scopes (the token record's "scope"): full SCIM and reports
+ * (none), "reports" (reports API only), "scim-read" (SCIM reads only),
+ * "tenant-admin" (the tenant's definition and catalogs; full SCIM too);
+ * DISABLED: a live token of a disabled tenant. */
+enum {
+        SCIM_SCOPE_ALL = 0,
+        SCIM_SCOPE_REPORTS = 1,
+        SCIM_SCOPE_READ = 2,
+        SCIM_SCOPE_ADMIN = 3,
+        SCIM_SCOPE_DISABLED = 4,
+};
+
+/* Like scim_store_auth, with the token's scope in *scope. A token past its
+ * expiry (the old one of a rotation, after the overlap) is refused (0).
+ * Results are cached for AUTH_CACHE_TTL_MS (1 s) and dropped at once by
+ * every folded tenant/token event of this node. */
+int scim_store_auth_scope(scim_store_t *st, const char *secret,
+                          char *tenant_out, size_t tenant_len,
+                          char *token_id_out, size_t token_id_len,
+                          int *scope);
+
 /* Scope of a live token: like scim_store_auth, and *reports_only set to 1
- * for a token issued with scope "reports". */
+ * for a token issued with scope "reports"; a disabled tenant's tokens are
+ * refused. */
 int scim_store_auth_scoped(scim_store_t *st, const char *secret,
                            char *tenant_out, size_t tenant_len,
                            char *token_id_out, size_t token_id_len,

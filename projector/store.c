@@ -1078,10 +1078,10 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
                                       &reports_only);
 }
 
-int scim_store_auth_scoped(scim_store_t *st, const char *secret,
-                           char *tenant_out, size_t tenant_len,
-                           char *token_id_out, size_t token_id_len,
-                           int *reports_only)
+int scim_store_auth_scope(scim_store_t *st, const char *secret,
+                          char *tenant_out, size_t tenant_len,
+                          char *token_id_out, size_t token_id_len,
+                          int *scope)
 {
         char hash[65];
         size_t vl = 0;
@@ -1092,7 +1092,7 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
         uint64_t gen;
         int64_t now;
 
-        *reports_only = 0;
+        *scope = SCIM_SCOPE_ALL;
         if (!secret || !*secret || strlen(secret) > 512)
                 return 0;
         scim_sha256_hex(secret, strlen(secret), hash);
@@ -1103,10 +1103,11 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
         now = scim_now_ms();
         pthread_mutex_lock(&st->auth_mu);
         if (slot->gen == gen && now - slot->at_ms < AUTH_CACHE_TTL_MS &&
-            now >= slot->at_ms && scim_ct_equal(slot->hash, hash, 64)) {
+            now >= slot->at_ms && scim_ct_equal(slot->hash, hash, 64) &&
+            (!slot->expires_ms || now < slot->expires_ms)) {
                 snprintf(tenant_out, tenant_len, "%s", slot->tenant);
                 snprintf(token_id_out, token_id_len, "%s", slot->token_id);
-                *reports_only = slot->reports_only;
+                *scope = slot->scope;
                 pthread_mutex_unlock(&st->auth_mu);
                 return 1;
         }
@@ -1122,12 +1123,28 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
                 const char *t = json_string_value(json_object_get(o, "tenant"));
                 const char *id =
                     json_string_value(json_object_get(o, "token_id"));
-                const char *scope =
+                const char *sc =
                     json_string_value(json_object_get(o, "scope"));
+                int64_t exp = json_integer_value(json_object_get(o, "expires_ms"));
+                size_t tl = 0;
+                char *tr = db_get(st, CF_TENANT, t, strlen(t), &tl);
+                json_t *tj = tr ? scim_json_load(tr, tl) : NULL;
 
+                free(tr);
+                *scope = !sc                             ? SCIM_SCOPE_ALL
+                         : !strcmp(sc, "reports")        ? SCIM_SCOPE_REPORTS
+                         : !strcmp(sc, "scim-read")      ? SCIM_SCOPE_READ
+                         : !strcmp(sc, "tenant-admin")   ? SCIM_SCOPE_ADMIN
+                                                         : SCIM_SCOPE_REPORTS;
+                if (json_is_true(json_object_get(tj, "disabled")))
+                        *scope = SCIM_SCOPE_DISABLED;
+                json_decref(tj);
+                if (exp && now >= exp) { /* rotated: the overlap is over */
+                        json_decref(o);
+                        return 0;
+                }
                 snprintf(tenant_out, tenant_len, "%s", t);
                 snprintf(token_id_out, token_id_len, "%s", id ? id : "");
-                *reports_only = scope && !strcmp(scope, "reports");
                 ok = 1;
                 if (strlen(t) < sizeof(slot->tenant) &&
                     strlen(id ? id : "") < sizeof(slot->token_id)) {
@@ -1136,13 +1153,31 @@ int scim_store_auth_scoped(scim_store_t *st, const char *secret,
                         snprintf(slot->tenant, sizeof(slot->tenant), "%s", t);
                         snprintf(slot->token_id, sizeof(slot->token_id), "%s",
                                  id ? id : "");
-                        slot->reports_only = *reports_only;
+                        slot->scope = *scope;
+                        slot->expires_ms = exp;
                         slot->gen = gen;
                         slot->at_ms = now;
                         pthread_mutex_unlock(&st->auth_mu);
                 }
         }
         json_decref(o);
+        return ok;
+}
+
+int scim_store_auth_scoped(scim_store_t *st, const char *secret,
+                           char *tenant_out, size_t tenant_len,
+                           char *token_id_out, size_t token_id_len,
+                           int *reports_only)
+{
+        int scope = SCIM_SCOPE_ALL;
+        int ok = scim_store_auth_scope(st, secret, tenant_out, tenant_len,
+                                       token_id_out, token_id_len, &scope);
+
+        /* the reports API and the stream: a disabled tenant's tokens are
+         * refused like unknown ones */
+        if (ok && scope == SCIM_SCOPE_DISABLED)
+                return 0;
+        *reports_only = scope == SCIM_SCOPE_REPORTS;
         return ok;
 }
 
@@ -1177,6 +1212,10 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                                             json_stringn(k, kl));
                         json_object_set(cur, "created",
                                         json_object_get(meta, "created"));
+                        json_object_set_new(
+                            cur, "disabled",
+                            json_boolean(json_is_true(
+                                json_object_get(meta, "disabled"))));
                         json_object_set_new(cur, "tokens", json_array());
                         json_array_append_new(*out, cur);
                         json_decref(meta);
@@ -1199,6 +1238,17 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                         if (json_object_get(o, "scope")) /* reports-only */
                                 json_object_set(t, "scope",
                                                 json_object_get(o, "scope"));
+                        if (json_integer_value(
+                                json_object_get(o, "expires_ms"))) {
+                                char ts[32];
+
+                                scim_time_format(
+                                    json_integer_value(
+                                        json_object_get(o, "expires_ms")),
+                                    ts);
+                                json_object_set_new(t, "expires",
+                                                    json_string(ts));
+                        }
                         json_array_append_new(json_object_get(cur, "tokens"),
                                               t);
                         json_decref(o);
