@@ -78,9 +78,9 @@ typedef struct req {
         char request_id[72];
         /* set by route(): the tenant (exact), resource type and public
          * base URL, for the answer after a suspended write */
-        char tenant[SCIM_MAX_TENANT_LEN + 1];
+        char tenant[SCIM_MAX_TENANT_LEN + 8];
         scim_rtype_t rt;
-        char base[1024];
+        char base[1300];
         /* for /metrics: when parsing began, the answer sent by
          * send_text, the endpoint family and the method */
         struct timespec t0;
@@ -88,7 +88,7 @@ typedef struct req {
         size_t bytes;
         const char *endpoint;
         char method[8];
-        char actor[24];  /* token id, once authenticated */
+        char actor[64];  /* token id, once authenticated */
         char tmpl[160];  /* path template, e.g. /scim/v2/{tenant}/Users/{id} */
         scim_reports_write_t rw; /* a saved-report write in flight */
 } req_t;

@@ -380,14 +380,17 @@ void scim_routes_origin(const scim_routes_t *rt, const struct sockaddr *peer,
                 if (forwarded) {
                         if (forwarded_param(forwarded, "proto", v, sizeof(v)) &&
                             (!strcasecmp(v, "http") || !strcasecmp(v, "https")))
-                                snprintf(proto, sizeof(proto), "%s", v);
+                                snprintf(proto, sizeof(proto), "%s",
+                                         strcasecmp(v, "https") ? "http"
+                                                                : "https");
                         if (forwarded_param(forwarded, "host", v, sizeof(v)) &&
                             scim_http_host_ok(v))
                                 snprintf(h, sizeof(h), "%s", v);
                 }
                 if (first_item(xf_proto, v, sizeof(v)) &&
                     (!strcasecmp(v, "http") || !strcasecmp(v, "https")))
-                        snprintf(proto, sizeof(proto), "%s", v);
+                        snprintf(proto, sizeof(proto), "%s",
+                                 strcasecmp(v, "https") ? "http" : "https");
                 if (first_item(xf_host, v, sizeof(v)) && scim_http_host_ok(v))
                         snprintf(h, sizeof(h), "%s", v);
                 if (first_item(xf_prefix, v, sizeof(v)) && v[0] == '/') {
