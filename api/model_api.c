@@ -613,6 +613,11 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                         rc = reply_cmd(&r, out, 201);
                 }
                 json_decref(out);
+        } else if (n == 1 && !strcmp(method, "DELETE")) {
+                ARG("delete");
+                ARG(seg[0]);
+                json_object_set_new(req, "erase", json_true());
+                rc = command(&r, req, 200);
         } else if (n == 1 && !strcmp(method, "GET")) {
                 json_t *list = NULL, *e, *one = NULL;
                 scim_err_t err;
