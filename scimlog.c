@@ -53,7 +53,8 @@ static const char *usage_serve =
     "                     [--mount TEMPLATE]... [--host-suffix .DOMAIN]\n"
     "                     [--trusted-proxy ADDR[/BITS]]...\n"
     "                     [--metrics-token-file FILE] [--access-log off|text|json]\n"
-    "                     [--operator-token-file FILE]\n"
+    "                     [--operator-token-file FILE] [--jwt-key-file FILE]\n"
+    "                     [--jwt-ttl SECONDS]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -90,6 +91,10 @@ static const char *usage_serve =
     "--operator-token-file FILE enables the admin API (/admin/v1/tenants:\n"
     "tenants, tokens, rotation, disable/enable; README) for that bearer\n"
     "token (at least 32 characters; keep the file mode 0600).\n"
+    "--jwt-key-file FILE enables OAuth 2.0 client credentials: POST\n"
+    "/oauth/v1/{tenant}/token issues JWTs (HS256, keys derived from the\n"
+    "file's secret, the same file on every node) that the SCIM API accepts;\n"
+    "--jwt-ttl S is their lifetime (default 3600, 60 to 86400).\n"
     "--access-log json: one JSON line per request on stderr (time,\n"
     "request_id, tenant, method, path template, status, latency_ms, bytes,\n"
     "actor); text: METHOD URI STATUS MS.\n"
@@ -362,6 +367,8 @@ static int cmd_serve(int argc, char **argv)
             {"metrics-token-file", required_argument, NULL, 1012},
             {"access-log", required_argument, NULL, 1013},
             {"operator-token-file", required_argument, NULL, 1014},
+            {"jwt-key-file", required_argument, NULL, 1015},
+            {"jwt-ttl", required_argument, NULL, 1016},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -374,7 +381,7 @@ static int cmd_serve(int argc, char **argv)
         scim_control_t *ctl = NULL;
         char errstr[512], host[256], state_cursor[1100];
         const char *mounts[16], *proxies[32];
-        static char metrics_token[256], operator_token[256];
+        static char metrics_token[256], operator_token[256], jwt_key[256];
         size_t n_mounts = 0, n_proxies = 0;
         const char *colon;
         sigset_t set;
@@ -485,6 +492,35 @@ static int cmd_serve(int argc, char **argv)
                                             optarg);
                         cfg.access_log = optarg;
                         break;
+                case 1015: { /* the JWT signing master secret */
+                        FILE *f = fopen(optarg, "r");
+                        size_t got;
+
+                        if (!f)
+                                return fail("--jwt-key-file: cannot read %s",
+                                            optarg);
+                        got = fread(jwt_key, 1, sizeof(jwt_key) - 1, f);
+                        fclose(f);
+                        jwt_key[got] = '\0';
+                        jwt_key[strcspn(jwt_key, "\r\n")] = '\0';
+                        if (strlen(jwt_key) < 32)
+                                return fail("--jwt-key-file: the secret in "
+                                            "%s is shorter than 32 "
+                                            "characters",
+                                            optarg);
+                        cfg.jwt_key = jwt_key;
+                        break;
+                }
+                case 1016: {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+
+                        if (*end || v < 60 || v > 86400)
+                                return fail("--jwt-ttl takes 60 to 86400 "
+                                            "seconds");
+                        cfg.jwt_ttl = v;
+                        break;
+                }
                 case 1014: { /* the admin API's operator token */
                         FILE *f = fopen(optarg, "r");
                         size_t got;

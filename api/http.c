@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/oauth_internal.h"
 #include "api/model_api_internal.h"
 #include "model/scim_model.h"
 #include "api/admin_internal.h"
@@ -54,6 +55,8 @@ struct scim_api {
         char *metrics_token;       /* bearer /metrics wants, or NULL */
         char operator_hash[65];    /* SHA-256 hex of the operator token,
                                       "" when the admin API is off */
+        char *jwt_master;          /* --jwt-key-file secret, or NULL */
+        int64_t jwt_ttl;           /* seconds an issued JWT lives */
         double rate_per_s, rate_burst;
         unsigned drain_ms;         /* shutdown: longest wait for requests */
         size_t scan_limit;         /* unindexed filter: resources examined */
@@ -935,6 +938,12 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                     method, r->raw_uri, r->body.data, r->body.len,
                     r->request_id);
         }
+        if (scim_oauth_match(url)) { /* OAuth 2.0 token endpoint */
+                r->endpoint = "oauth";
+                return scim_oauth_handle(c, api->st, api->jwt_master,
+                                         api->jwt_ttl, url, method,
+                                         r->body.data, r->body.len);
+        }
         if (scim_admin_api_match(url)) { /* tenants and tokens */
                 r->endpoint = "admin_api";
                 return scim_admin_api_handle(
@@ -979,8 +988,25 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return fail(c, r, 401, NULL,
                             "missing bearer token (Authorization: Bearer "
                             "<secret>)");
-        if (!scim_store_auth_scope(api->st, auth, tenant, sizeof(tenant), tid,
-                                   sizeof(tid), &scope))
+        if (scim_jwt_looks_like(auth)) { /* OAuth 2.0: a signed JWT */
+                char client[80], jscope[32];
+
+                scim_err_clear(&e);
+                if (scim_jwt_verify(api->st, api->jwt_master, auth,
+                                    target.from == SCIM_TENANT_FROM_TOKEN
+                                        ? NULL
+                                        : target.tenant,
+                                    tenant, sizeof(tenant), client,
+                                    sizeof(client), jscope, sizeof(jscope),
+                                    &e) < 0)
+                        return send_error(c, r, &e);
+                snprintf(tid, sizeof(tid), "client:%.56s", client);
+                scope = !strcmp(jscope, "scim-read") ? SCIM_SCOPE_READ
+                        : !strcmp(jscope, "reports") ? SCIM_SCOPE_REPORTS
+                                                     : SCIM_SCOPE_ALL;
+        } else if (!scim_store_auth_scope(api->st, auth, tenant,
+                                          sizeof(tenant), tid, sizeof(tid),
+                                          &scope))
                 return fail(c, r, 401, NULL,
                             "the bearer token is not valid");
         reports_only = scope == SCIM_SCOPE_REPORTS;
@@ -1540,6 +1566,10 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                         scim_sha256_hex(cfg->operator_token,
                                         strlen(cfg->operator_token),
                                         api->operator_hash);
+                api->jwt_master =
+                    cfg->jwt_key ? strdup(cfg->jwt_key) : NULL;
+                api->jwt_ttl = cfg->jwt_ttl > 0 ? cfg->jwt_ttl
+                                                : SCIM_JWT_TTL_DEFAULT;
         }
         {
                 /* TLS options only when serving HTTPS; empty list otherwise */
@@ -1661,6 +1691,7 @@ void scim_api_stop(scim_api_t *api)
         scim_routes_free(api->routes);
         scim_metrics_free(api->metrics);
         free(api->metrics_token);
+        free(api->jwt_master);
         scim_stream_hub_free(api->stream);
         free(api->cert);
         free(api->key);

@@ -670,6 +670,39 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 if (ov)
                         json_object_set(req, "overlap_s", ov);
                 rc = command(&r, req, 201);
+        } else if (n == 2 && !strcmp(seg[1], "clients") &&
+                   !strcmp(method, "POST")) {
+                const char *scope =
+                    json_string_value(json_object_get(in, "scope"));
+
+                ARG("client");
+                ARG("register");
+                ARG(seg[0]);
+                if (scope && strcmp(scope, "scim"))
+                        json_object_set_new(req, "scope", json_string(scope));
+                rc = command(&r, req, 201);
+        } else if (n == 3 && !strcmp(seg[1], "clients") &&
+                   !strcmp(method, "DELETE")) {
+                ARG("client");
+                ARG("revoke");
+                ARG(seg[0]);
+                ARG(seg[2]);
+                rc = command(&r, req, 200);
+        } else if (n == 3 && !strcmp(seg[1], "keys") &&
+                   !strcmp(seg[2], "rotate") && !strcmp(method, "POST")) {
+                json_t *ov = json_object_get(in, "overlapSeconds");
+
+                if (ov && !json_is_integer(ov)) {
+                        rc = fail(&r, 400, "invalidValue",
+                                  "overlapSeconds is an integer%s", "");
+                        goto out;
+                }
+                ARG("key");
+                ARG("rotate");
+                ARG(seg[0]);
+                if (ov)
+                        json_object_set(req, "overlap_s", ov);
+                rc = command(&r, req, 200);
         } else if (n == 2 && (!strcmp(seg[1], "disable") ||
                               !strcmp(seg[1], "enable")) &&
                    !strcmp(method, "POST")) {

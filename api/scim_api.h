@@ -52,6 +52,9 @@ typedef struct scim_api_config {
         size_t n_trusted_proxies;
         const char *operator_token; /* the admin API's bearer (/admin/v1/
                                        tenants); NULL: admin API off */
+        const char *jwt_key;        /* master secret signing keys derive
+                                       from; NULL: OAuth/JWT off */
+        long jwt_ttl;               /* seconds a JWT lives (0: 3600) */
         const char *metrics_token; /* GET /metrics wants this bearer; NULL:
                                       open (loopback listeners) */
         const char *access_log;  /* "off", "text" or "json" (one stderr line

@@ -21,6 +21,7 @@ extern const scim_embedded_file_t scim_profile_files[];
 #define USAGE                                                                 \
         "want args: create NAME | token issue NAME | token revoke NAME ID | " \
         "token rotate NAME ID | disable NAME | enable NAME | list | "         \
+        "client register NAME | client revoke NAME ID | key rotate NAME | "   \
         "schema get NAME | schema put NAME (with a definition) | "            \
         "schema delete NAME"
 
@@ -231,6 +232,47 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                                 (json_int_t)overlap_s);
                 free(secret);
                 return ok(out);
+        }
+        if (!strcmp(a[0], "client") && (n == 3 || n == 4) &&
+            (!strcmp(a[1], "register") || !strcmp(a[1], "revoke"))) {
+                int reg = !strcmp(a[1], "register");
+                const char *cs = reg ? scope : a[3];
+
+                if (reg && n != 3)
+                        return refused(USAGE);
+                if (!reg && n != 4)
+                        return refused(USAGE);
+                if (reg && scope && !strcmp(scope, "tenant-admin"))
+                        return refused("an OAuth client's scope is scim, "
+                                       "scim-read or reports");
+                if (scim_ingest_lifecycle(
+                        ing,
+                        reg ? SCIM_ACT_CLIENT_REGISTER : SCIM_ACT_CLIENT_REVOKE,
+                        a[2], json_string_value(json_object_get(req, "actor")),
+                        cs, 0, &secret, token_id, sizeof(token_id), &e) < 0)
+                        return refused(e.detail);
+                if (!reg)
+                        return ok(json_pack("{s:s, s:s, s:b}", "tenant", a[2],
+                                            "client_id", a[3], "revoked", 1));
+                out = json_pack("{s:s, s:s, s:s, s:s}", "tenant", a[2],
+                                "client_id", token_id, "client_secret", secret,
+                                "scope", scope ? scope : "scim");
+                free(secret);
+                return ok(out);
+        }
+        if (!strcmp(a[0], "key") && n == 3 && !strcmp(a[1], "rotate")) {
+                json_t *ov = json_object_get(req, "overlap_s");
+                int64_t overlap_s = ov ? json_integer_value(ov) : 3600;
+
+                if (scim_ingest_lifecycle(ing, SCIM_ACT_KEY_ROTATE, a[2],
+                                          json_string_value(json_object_get(
+                                              req, "actor")),
+                                          NULL, overlap_s * 1000, NULL,
+                                          token_id, sizeof(token_id), &e) < 0)
+                        return refused(e.detail);
+                return ok(json_pack("{s:s, s:s, s:I}", "tenant", a[2], "kid",
+                                    token_id, "previous_valid_s",
+                                    (json_int_t)overlap_s));
         }
         if ((!strcmp(a[0], "disable") || !strcmp(a[0], "enable")) && n == 2) {
                 int dis = !strcmp(a[0], "disable");

@@ -1300,7 +1300,9 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                 return scim_err_set_retry(err, 503, "out of memory");
         if (action != SCIM_ACT_TENANT_DISABLE &&
             action != SCIM_ACT_TENANT_ENABLE &&
-            action != SCIM_ACT_TOKEN_ROTATE) {
+            action != SCIM_ACT_TOKEN_ROTATE &&
+            action != SCIM_ACT_CLIENT_REGISTER &&
+            action != SCIM_ACT_CLIENT_REVOKE && action != SCIM_ACT_KEY_ROTATE) {
                 scim_err_set(err, 500, NULL, "not a lifecycle action");
                 goto out;
         }
@@ -1315,7 +1317,52 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
         p->ev.expect_version = -1;
         if (!p->ev.tenant || !p->ev.actor || !p->ev.request_id)
                 goto oom;
-        if (action == SCIM_ACT_TOKEN_ROTATE) {
+        if (action == SCIM_ACT_CLIENT_REGISTER ||
+            action == SCIM_ACT_KEY_ROTATE) {
+                unsigned char raw[32], rid[8];
+                char hash[65], idhex[17];
+
+                scim_random_bytes(rid, sizeof(rid));
+                to_hex(rid, sizeof(rid), idhex);
+                if (token_id_out)
+                        snprintf(token_id_out, token_id_len, "%s", idhex);
+                if (action == SCIM_ACT_KEY_ROTATE) {
+                        if (overlap_ms < 0 ||
+                            overlap_ms > (int64_t)86400 * 1000) {
+                                scim_err_set(err, 400, "invalidValue",
+                                             "the old key verifies for 0 s "
+                                             "to 1 day");
+                                goto out;
+                        }
+                        p->ev.key_id = strdup(idhex);
+                        p->ev.expires_ms =
+                            p->ev.time_ms + (overlap_ms ? overlap_ms : 1);
+                        if (!p->ev.key_id)
+                                goto oom;
+                } else {
+                        secret = malloc(65);
+                        if (!secret)
+                                goto oom;
+                        scim_random_bytes(raw, sizeof(raw));
+                        to_hex(raw, sizeof(raw), secret);
+                        scim_sha256_hex(secret, 64, hash);
+                        p->ev.token_id = strdup(idhex);
+                        p->ev.token_hash = strdup(hash);
+                        if (old_token_id && *old_token_id) /* the scope */
+                                p->ev.token_scope = strdup(old_token_id);
+                        if (!p->ev.token_id || !p->ev.token_hash)
+                                goto oom;
+                }
+        } else if (action == SCIM_ACT_CLIENT_REVOKE) {
+                if (!old_token_id || !*old_token_id) {
+                        scim_err_set(err, 400, "invalidValue",
+                                     "which client?");
+                        goto out;
+                }
+                p->ev.token_id = strdup(old_token_id);
+                if (!p->ev.token_id)
+                        goto oom;
+        } else if (action == SCIM_ACT_TOKEN_ROTATE) {
                 unsigned char raw[32], rid[8];
                 char hash[65], idhex[17];
                 json_t *m;

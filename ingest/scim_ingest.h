@@ -207,8 +207,12 @@ int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
  * TENANT_DISABLE / TENANT_ENABLE (tenant's tokens refused / accepted
  * again; data kept) or TOKEN_ROTATE (a new token with old_token_id's
  * scope; the old one stays valid for overlap_ms, then expires by itself:
- * *secret_out / token_id_out get the new one). Blocks until the fold's
- * verdict: 0, or -1 with err (404 unknown tenant or token). Admin calls.
+ * *secret_out / token_id_out get the new one); CLIENT_REGISTER (an OAuth
+ * client: old_token_id is its scope or NULL; *secret_out / token_id_out
+ * get its secret and id), CLIENT_REVOKE (old_token_id: the client id),
+ * KEY_ROTATE (a new signing key id in token_id_out; the previous one
+ * verifies for overlap_ms more). Blocks until the fold's verdict: 0, or
+ * -1 with err (404 unknown tenant, token or client). Admin calls.
  */
 int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                           const char *tenant, const char *actor,

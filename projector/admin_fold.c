@@ -141,10 +141,110 @@ out:
         scim_buf_free(&k);
 }
 
+/* OAuth clients: tenant \0 C client_id \0 -> {secret_hash, scope,
+ * created, revoked}; the secret itself is never in the log. */
+static void client(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+{
+        scim_buf_t k = {0};
+        json_t *rec, *tr;
+        char ts[32];
+
+        tr = load_json(t, CF_TENANT, ev->tenant, strlen(ev->tenant));
+        json_decref(tr);
+        if (!tr) {
+                refuse(v, 404, NULL, "tenant '%.64s' does not exist",
+                       ev->tenant);
+                return;
+        }
+        if (!ev->token_id || !*ev->token_id || strlen(ev->token_id) > 64) {
+                refuse(v, 400, "invalidValue", "a client needs an id%s", "");
+                return;
+        }
+        key_make(&k, ev->tenant, 'C', ev->token_id, NULL);
+        rec = load_json(t, CF_TENANT, k.data, k.len);
+        scim_time_format(ev->time_ms, ts);
+        if (ev->action == SCIM_ACT_CLIENT_REGISTER) {
+                if (rec) {
+                        refuse(v, 409, "uniqueness",
+                               "client '%.64s' already exists", ev->token_id);
+                } else if (!ev->token_hash || strlen(ev->token_hash) != 64) {
+                        refuse(v, 400, "invalidValue",
+                               "a client needs its secret's hash%s", "");
+                } else {
+                        json_t *o = json_pack(
+                            "{s:s, s:s, s:s, s:b}", "secret_hash",
+                            ev->token_hash, "scope",
+                            ev->token_scope ? ev->token_scope : "scim",
+                            "created", ts, "revoked", 0);
+
+                        put_json(t, CF_TENANT, k.data, k.len, o);
+                        json_decref(o);
+                        v->status = 201;
+                }
+        } else if (!rec || json_is_true(json_object_get(rec, "revoked"))) {
+                refuse(v, 404, NULL, "client '%.64s' not found (or revoked)",
+                       ev->token_id);
+        } else {
+                json_object_set_new(rec, "revoked", json_true());
+                json_object_set_new(rec, "revoked_at", json_string(ts));
+                put_json(t, CF_TENANT, k.data, k.len, rec);
+                v->status = 200;
+        }
+        json_decref(rec);
+        scim_buf_free(&k);
+}
+
+/* Signing key ids: tenant \0 K \0 -> {current, previous, previous_until}.
+ * The keys are derived by each node from its --jwt-key-file; the log says
+ * only which id signs now and until when the previous one verifies. */
+static void key_rotate(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+{
+        scim_buf_t k = {0};
+        json_t *rec, *o, *tr;
+        const char *cur;
+
+        tr = load_json(t, CF_TENANT, ev->tenant, strlen(ev->tenant));
+        json_decref(tr);
+        if (!tr) {
+                refuse(v, 404, NULL, "tenant '%.64s' does not exist",
+                       ev->tenant);
+                return;
+        }
+        if (!ev->key_id || !*ev->key_id || strlen(ev->key_id) > 64 ||
+            ev->expires_ms <= 0) {
+                refuse(v, 400, "invalidValue",
+                       "a key rotation names the new key id and the old "
+                       "one's end%s",
+                       "");
+                return;
+        }
+        key_make(&k, ev->tenant, 'K', "", NULL);
+        rec = load_json(t, CF_TENANT, k.data, k.len);
+        cur = json_string_value(json_object_get(rec, "current"));
+        o = json_pack("{s:s, s:s, s:I}", "current", ev->key_id, "previous",
+                      cur ? cur : "0", "previous_until",
+                      (json_int_t)ev->expires_ms);
+        put_json(t, CF_TENANT, k.data, k.len, o);
+        json_decref(o);
+        json_decref(rec);
+        scim_buf_free(&k);
+        v->status = 200;
+}
+
 void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
 {
-        if (ev->action == SCIM_ACT_TOKEN_ROTATE)
+        switch (ev->action) {
+        case SCIM_ACT_TOKEN_ROTATE:
                 token_rotate(t, ev, v);
-        else
+                break;
+        case SCIM_ACT_CLIENT_REGISTER:
+        case SCIM_ACT_CLIENT_REVOKE:
+                client(t, ev, v);
+                break;
+        case SCIM_ACT_KEY_ROTATE:
+                key_rotate(t, ev, v);
+                break;
+        default:
                 tenant_state(t, ev, v);
+        }
 }

@@ -824,6 +824,9 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 case SCIM_ACT_TENANT_DISABLE:
                 case SCIM_ACT_TENANT_ENABLE:
                 case SCIM_ACT_TOKEN_ROTATE:
+                case SCIM_ACT_CLIENT_REGISTER:
+                case SCIM_ACT_CLIENT_REVOKE:
+                case SCIM_ACT_KEY_ROTATE:
                         fold_lifecycle(t, ev, v);
                         break;
                 case SCIM_ACT_SCHEMA_PUT:

@@ -27,6 +27,11 @@ typedef struct mslot {
         char tenant[SCIM_MAX_TENANT_LEN + 1];
         int64_t gen;
         scim_model_t *m;
+        /* readers' shortcut: the answer of scim_store_model (m, or NULL
+         * for the built-in model) holds while the store's model_gen is
+         * still `seen` (bumped after every batch with a definition) */
+        int valid;
+        uint64_t seen;
 } mslot_t;
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -90,6 +95,7 @@ static scim_model_t *cached(const void *st, const char *tenant, int64_t gen,
         snprintf(cache[s].tenant, sizeof(cache[s].tenant), "%s", tenant);
         cache[s].gen = gen;
         cache[s].m = scim_model_ref(m);
+        cache[s].valid = 0;
         cache_owner[s] = st;
         pthread_mutex_unlock(&cache_mu);
         scim_model_unref(old);
@@ -159,15 +165,48 @@ scim_model_t *scim_store_model(scim_store_t *st, const char *tenant)
         char *v;
         int64_t gen;
         dbctx_t c = {st, tenant};
+        uint64_t mg;
+        unsigned s;
+        scim_model_t *m = NULL, *old = NULL;
 
         if (!tenant || !*tenant || strlen(tenant) > SCIM_MAX_TENANT_LEN)
                 return NULL;
+        /* read the generation before the database (as auth does): a
+         * definition landing after this point leaves our answer stale,
+         * and its bump makes the next reader look again */
+        mg = __atomic_load_n(&st->model_gen, __ATOMIC_ACQUIRE);
+        s = slot_of(st, tenant);
+        pthread_mutex_lock(&cache_mu);
+        if (cache_owner[s] == st && cache[s].valid && cache[s].seen == mg &&
+            !strcmp(cache[s].tenant, tenant)) {
+                m = scim_model_ref(cache[s].m);
+                pthread_mutex_unlock(&cache_mu);
+                return m;
+        }
+        pthread_mutex_unlock(&cache_mu);
         mkey(&b, tenant, 'M');
         v = db_read(st, b.data, b.len, &vl);
         scim_buf_free(&b);
         gen = parse_gen(v, vl);
         free(v);
-        return gen > 0 ? cached(st, tenant, gen, db_def, &c) : NULL;
+        m = gen > 0 ? cached(st, tenant, gen, db_def, &c) : NULL;
+        pthread_mutex_lock(&cache_mu);
+        if (gen <= 0) { /* the built-in model: remember that too */
+                old = cache_owner[s] ? cache[s].m : NULL;
+                snprintf(cache[s].tenant, sizeof(cache[s].tenant), "%s",
+                         tenant);
+                cache[s].gen = 0;
+                cache[s].m = NULL;
+                cache_owner[s] = st;
+        }
+        if (cache_owner[s] == st && !strcmp(cache[s].tenant, tenant) &&
+            cache[s].m == m) {
+                cache[s].valid = 1;
+                cache[s].seen = mg;
+        }
+        pthread_mutex_unlock(&cache_mu);
+        scim_model_unref(old);
+        return m;
 }
 
 /* --------------------------------------------------- the fold's view */
@@ -458,4 +497,28 @@ json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
                          "violating", (json_int_t)v.bad,
                          "alreadyViolating", (json_int_t)v.before,
                          "violations", v.violations);
+}
+
+json_t *scim_store_tenant_get(scim_store_t *st, const char *tenant, char kind,
+                              const char *id)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+        json_t *o;
+
+        if (!tenant || strlen(tenant) > SCIM_MAX_TENANT_LEN)
+                return NULL;
+        if (kind) {
+                if (!id || strlen(id) > 128)
+                        return NULL;
+                key_make(&k, tenant, kind, id, NULL);
+        } else {
+                scim_buf_append(&k, tenant, strlen(tenant));
+        }
+        v = db_read(st, k.data, k.len, &vl);
+        scim_buf_free(&k);
+        o = v ? scim_json_load(v, vl) : NULL;
+        free(v);
+        return o;
 }

@@ -79,6 +79,8 @@ struct scim_store {
         rocksdb_writeoptions_t *wo_nosync;
         uint64_t position; /* written by the single writer, read atomically */
         uint64_t auth_gen; /* bumped (atomically) after token changes land */
+        uint64_t model_gen; /* bumped (atomically) after a tenant
+                               definition lands (model_store.c) */
         int views_current; /* views built with this SCIM_VIEWS_FORMAT */
         pthread_mutex_t auth_mu; /* guards auth[] */
         void (*watch_fn[4])(void *ctx); /* scim_store_watch (stream.c) */
@@ -146,6 +148,12 @@ size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
 /* 1 if folding ev changes what a bearer token authenticates as (tenant and
  * token events): after such a batch lands, the writer bumps st->auth_gen
  * so cached authentications are looked up again. */
+static inline int event_changes_model(const scim_event_t *ev)
+{
+        return ev->action == SCIM_ACT_SCHEMA_PUT ||
+               ev->action == SCIM_ACT_SCHEMA_DELETE;
+}
+
 static inline int event_changes_auth(const scim_event_t *ev)
 {
         return ev->action == SCIM_ACT_TENANT_CREATE ||
@@ -153,7 +161,8 @@ static inline int event_changes_auth(const scim_event_t *ev)
                ev->action == SCIM_ACT_TOKEN_REVOKE ||
                ev->action == SCIM_ACT_TOKEN_ROTATE ||
                ev->action == SCIM_ACT_TENANT_DISABLE ||
-               ev->action == SCIM_ACT_TENANT_ENABLE;
+               ev->action == SCIM_ACT_TENANT_ENABLE ||
+               ev->action == SCIM_ACT_CLIENT_REVOKE;
 }
 
 /* Folds one event (already decoded, or decode failed: ev NULL with derr)

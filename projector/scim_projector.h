@@ -212,6 +212,12 @@ int scim_store_token_scope(scim_store_t *st, const char *secret,
                            char *token_id_out, size_t token_id_len,
                            char *scope_out, size_t scope_len);
 
+/* A tenant record (kind 0: the tenant itself) or one of its rows
+ * (`tenant\0` kind id `\0`: 'C' OAuth client, 'K' signing key ids with
+ * id ""), read now; new object or NULL. */
+json_t *scim_store_tenant_get(scim_store_t *st, const char *tenant, char kind,
+                              const char *id);
+
 /* Checks every stored resource of the tenant against model m (a change of
  * its definition: would they comply?): {"checked": N, "violating": V,
  * "alreadyViolating": A, "violations": [{resourceType, id, detail}] (at

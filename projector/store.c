@@ -221,6 +221,12 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
                         __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
                         break;
                 }
+        for (size_t i = 0; i < n; i++)
+                if (decoded[i] && event_changes_model(&events[i])) {
+                        __atomic_add_fetch(&st->model_gen, 1,
+                                           __ATOMIC_RELEASE);
+                        break;
+                }
         return 0;
 }
 

@@ -151,7 +151,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
         size_t nparts = 0;
         scim_buf_t k = {0};
         char *werr = NULL;
-        int rc = -1, auth_changed = 0;
+        int rc = -1, auth_changed = 0, model_changed = 0;
 
         if (n == 0)
                 return 0;
@@ -182,6 +182,8 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                          &verdicts[i]);
                 if (ok && m->admin && event_changes_auth(&ev))
                         auth_changed = 1;
+                if (ok && event_changes_model(&ev))
+                        model_changed = 1;
                 scim_event_clear(&ev);
                 for (j = 0; j < nparts && (parts[j] != m->partition ||
                                            strcmp(ptopic[j], m->topic ? m->topic
@@ -218,6 +220,8 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
         store_note_batch(st, verdicts, n);
         if (auth_changed) /* cached authentications are stale now */
                 __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);
+        if (model_changed) /* and so are cached tenant models */
+                __atomic_add_fetch(&st->model_gen, 1, __ATOMIC_RELEASE);
         store_notify_folded(st); /* change stream readers (stream.c) */
         rc = 0;
 out:
