@@ -61,6 +61,16 @@ try:
         c.ok(st == 200 and j.get("totalResults") == 1 and j["Resources"][0]["id"] == uid,
              N + ": matching on " + flt.split(" eq ")[0], (st, j))
 
+    # Entra's other spellings: the guide's URL ends in "/", form-encoded spaces, an unquoted value,
+    # an extension attribute in another case
+    st, _, j = app.get('/Users?filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22anna.berg%40contoso.com%22',
+                       headers={"Host": "api.grouptalk.test"})
+    c.ok(st == 200 and j.get("totalResults") == 1, N + ": a form-encoded matching query", (st, j))
+    st, _, j = app.raw("GET", "/api/scim//Users?filter=userName+eq+%22anna.berg%40contoso.com%22", absolute=True)
+    c.ok(st == 200 and j.get("totalResults") == 1, N + ": the guide's Tenant URL with its trailing slash", (st, j))
+    st, _, j = app.get("/Users?filter=" + GT_U + ":LABEL1+eq+Driver")
+    c.ok(st == 200 and j.get("totalResults") == 1, N + ": filter on a label, any case, unquoted", (st, j))
+
     # one PATCH per sync cycle with every changed attribute, in Entra's shapes
     second = dict(first)
     second.update({

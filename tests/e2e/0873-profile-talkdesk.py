@@ -152,6 +152,22 @@ try:
     st, _, j = app.query("Users", 'userName eq "maria.silva@contoso.com"')
     c.ok(j.get("totalResults") == 0, N + ": deleted", j)
 
+    # ---- the reports: refusals name the rule, the defaults show as changes, catalog edits are events
+    st, _, j = app.get("/reports/v1/%s/changes?verdict=refused&count=100" % T, absolute=True)
+    details = [r.get("detail") or "" for r in (j or {}).get("changes", [])]
+    c.ok(st == 200 and any("'NoSuchRole' is not in catalog 'roles'" in d for d in details)
+         and any("name.familyName" in d for d in details), N + ": refused changes in the reports, with their reason",
+         (st, details))
+    st, _, j = app.get("/reports/v1/%s/changes?resource=%s&order=asc" % (T, uid), absolute=True)
+    recs = (j or {}).get("changes", [])
+    mod = {m["path"]: m["new"] for m in (recs[0].get("modified", []) if recs else [])}
+    c.ok(st == 200 and recs and recs[0].get("action") == "create" and mod.get("active") is True
+         and mod.get(ROLE) == "Agent", N + ": the create's change record shows the defaults applied", (st, recs[:1]))
+    st, _, j = app.get("/reports/v1/%s/changes?count=1000" % T, absolute=True)
+    recs = [r for r in (j or {}).get("changes", []) if r.get("action") == "schema_put"]
+    c.ok(st == 200 and len(recs) >= 4 and any(r.get("actor") == adm.get("token_id") for r in recs),
+         N + ": the profile and each catalog edit are schema events, by the tenant-admin token", (st, recs))
+
     # ---- isolation: a tenant without a profile, on the same /scim/v2 URL
     st, _, j = plain.post("/Users", {"schemas": [USER], "userName": "maria.silva@contoso.com",
                                      TD: {"rolesString": "NoSuchRole", "teamsString": 12345}})
