@@ -152,6 +152,33 @@ try:
     st, _, j = app.query("Users", 'userName eq "maria.silva@contoso.com"')
     c.ok(j.get("totalResults") == 0, N + ": deleted", j)
 
+    # ---- hostile catalog edits: named refusals, nothing applied, never another tenant's
+    st, t2 = admin_create(srv, "td-acct-us1", N)
+    c.ok(st == 201, N + ": a second Talkdesk account", (st, t2))
+    app2 = App(srv, "/scim/v2", t2.get("secret", "x"))
+    for method, path, body, want, frag in (
+            ("PATCH", "/td-acct-us1/catalogs/roles", {"add": ["Quality Analyst"]}, 401, "tenant-admin"),
+            ("PUT", "/td-acct-us1/schema", {}, 401, "tenant-admin"),
+            ("PATCH", "/%s/catalogs/roles" % T, {"add": [1, None]}, 400, "not a string"),
+            ("PATCH", "/%s/catalogs/roles" % T, {"add": "Agent"}, 400, "array of strings"),
+            ("PATCH", "/%s/catalogs/roles" % T, {"add": ["r" * 257]}, 400, "256 bytes"),
+            ("PATCH", "/%s/catalogs/roles" % T, {"bogus": ["x"]}, 400, "add"),
+            ("PUT", "/%s/catalogs/roles" % T, {"values": ["v%d" % i for i in range(10001)]}, 400, "10000"),
+            ("PUT", "/%s/catalogs/roles" % T, {"values": ["Agent", "AGENT"]}, 400, "twice"),
+            ("PATCH", "/%s/catalogs/roles" % T, {"remove": ["Agent"]}, 400, "default"),
+            ("PATCH", "/%s/catalogs/nosuch" % T, {"add": ["x"]}, 404, "nosuch"),
+            ("PUT", "/%s/catalogs/..%%2Fschema" % T, {"values": ["x"]}, 404, "not defined")):
+        st, _, j = app.admin(method, path, body, token=atok)
+        c.ok(st == want and frag in (j or {}).get("detail", ""), "%s: %s %s %.40r refused" % (N, method, path, body),
+             (st, j))
+    st, _, j = catalog("GET", "roles")
+    c.ok(j.get("values") == ["Agent", "Admin", "Supervisor", "Quality Analyst"], N + ": the roles are unchanged", j)
+    st, _, j = app2.post("/Users", post_body(dict(full, **{ROLE: "Quality Analyst"}), [USER]))
+    c.error_body(st, j, 400, "invalidValue", N + ": a role added in one account is not a role of another")
+    st, _, j = catalog("PATCH", "roles", {"add": ["Straße"]})
+    r = patch_ok(c, app, N, v["id"], [{"op": "Replace", "path": ROLE, "value": "STRASSE"}], "a role by Unicode caseless match")
+    c.ok(r.get(TD, {}).get("rolesString") == "STRASSE", N + ": Straße matches STRASSE", r.get(TD))
+
     # ---- the reports: refusals name the rule, the defaults show as changes, catalog edits are events
     st, _, j = app.get("/reports/v1/%s/changes?verdict=refused&count=100" % T, absolute=True)
     details = [r.get("detail") or "" for r in (j or {}).get("changes", [])]
