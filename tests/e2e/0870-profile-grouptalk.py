@@ -126,6 +126,14 @@ try:
                                              GT_U + ":label1": "Driver"}, [USER]),
                        'userName eq "bo.ek@contoso.com"')
 
+    # a mobile number added later: the filtered replace creates the typed element
+    r = patch_ok(c, app, N, v["id"], [
+        {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+46 73 000 11 22"},
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "bo.ek@contoso.com"}],
+        "typed elements that did not exist")
+    reads_back(c, N, r, {'phoneNumbers[type eq "mobile"].value': "+46 73 000 11 22",
+                         'emails[type eq "work"].value': "bo.ek@contoso.com"}, "created by filtered replace")
+
     # ---- groups: displayName matching, externalId, members, description
     gmap = {"displayName": "Drivers North", "externalId": "0f5e0c9a-5d1b-4b1e-a0a8-3b8f4a8f1c01",
             GT_G + ":description": "All drivers in the north"}

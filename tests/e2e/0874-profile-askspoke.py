@@ -105,6 +105,13 @@ try:
                  "start date in another case")
     c.ok(r.get(SP) == {"startDate": "2026-04-01T00:00:00Z"}, N + ": stored as startDate", r.get(SP))
 
+    # the manager's work address arrives later, one part at a time: the first creates the element
+    r = patch_ok(c, app, N, boss["id"], [{"op": "Replace", "path": WORK + "locality", "value": "Trondheim"},
+                                         {"op": "Replace", "path": WORK + "country", "value": "NO"}],
+                 "address parts on a user without an address")
+    c.ok(r.get("addresses") == [{"type": "work", "locality": "Trondheim", "country": "NO"}],
+         N + ": one work address created", r.get("addresses"))
+
     # ---- groups with members
     g = create_matched(c, app, N, {"schemas": [GROUP, ADSCIM], "displayName": "IT Support", "members": []},
                        'displayName eq "IT Support"', rtype="Groups")
