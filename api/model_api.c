@@ -388,6 +388,18 @@ static enum MHD_Result catalog_call(mq_t *r, const char *method,
                 }
                 scim_model_unref(mid);
         }
+        if (json_equal(def, scim_model_definition(m))) {
+                /* nothing changes: no event, the same generation */
+                json_t *o = json_pack("{s:s, s:O, s:I, s:b}", "catalog", name,
+                                      "values", scim_model_catalog(m, name),
+                                      "generation",
+                                      (json_int_t)scim_model_generation(m),
+                                      "changed", 0);
+
+                rc = send_json(r, 200, o);
+                json_decref(o);
+                goto out;
+        }
         /* from the generation read: a concurrent change makes this 412 */
         rc = put_definition(r, def, scim_model_generation(m));
 out:
