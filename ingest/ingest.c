@@ -1458,3 +1458,8 @@ out:
         free(secret);
         return rc;
 }
+
+int scim_ingest_is_kafka(scim_ingest_t *ing)
+{
+        return ing && ing->log && scim_log_is_kafka(ing->log);
+}

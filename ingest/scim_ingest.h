@@ -220,6 +220,9 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                           char **secret_out, char *token_id_out,
                           size_t token_id_len, scim_err_t *err);
 
+/* 1 when the log is a Kafka topic (0: the embedded log). */
+int scim_ingest_is_kafka(scim_ingest_t *ing);
+
 /* 1 if an If-Match header value (one tag, a comma list of tags, W/ or
  * not, or "*") names version n. */
 int scim_etag_matches(const char *if_match, int64_t version);
