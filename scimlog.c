@@ -54,7 +54,7 @@ static const char *usage_serve =
     "                     [--trusted-proxy ADDR[/BITS]]...\n"
     "                     [--metrics-token-file FILE] [--access-log off|text|json]\n"
     "                     [--operator-token-file FILE] [--jwt-key-file FILE]\n"
-    "                     [--jwt-ttl SECONDS]\n"
+    "                     [--jwt-ttl SECONDS] [--log-format text|json]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -95,6 +95,9 @@ static const char *usage_serve =
     "/oauth/v1/{tenant}/token issues JWTs (HS256, keys derived from the\n"
     "file's secret, the same file on every node) that the SCIM API accepts;\n"
     "--jwt-ttl S is their lifetime (default 3600, 60 to 86400).\n"
+    "--log-format text|json: server events (listening, stopping, Kafka\n"
+    "errors, ...) as text lines (default) or JSON lines {time, level,\n"
+    "event, msg}; --access-log sets the request lines' format.\n"
     "--access-log json: one JSON line per request on stderr (time,\n"
     "request_id, tenant, method, path template, status, latency_ms, bytes,\n"
     "actor); text: METHOD URI STATUS MS.\n"
@@ -370,6 +373,7 @@ static int cmd_serve(int argc, char **argv)
             {"operator-token-file", required_argument, NULL, 1014},
             {"jwt-key-file", required_argument, NULL, 1015},
             {"jwt-ttl", required_argument, NULL, 1016},
+            {"log-format", required_argument, NULL, 1017},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -512,6 +516,11 @@ static int cmd_serve(int argc, char **argv)
                         cfg.jwt_key = jwt_key;
                         break;
                 }
+                case 1017: /* server events: text or JSON lines */
+                        if (strcmp(optarg, "text") && strcmp(optarg, "json"))
+                                return fail("--log-format is text or json");
+                        scim_events_json(!strcmp(optarg, "json"));
+                        break;
                 case 1016: {
                         char *end;
                         long v = strtol(optarg, &end, 10);
@@ -657,22 +666,22 @@ static int cmd_serve(int argc, char **argv)
         }
         if (scim_control_start(st, ing, data, &ctl, errstr, sizeof(errstr)) <
             0)
-                fprintf(stderr,
-                        "scimlog: %s; online backup is unavailable\n",
-                        errstr);
-        fprintf(stderr, "scimlog: listening on %s://%s%s%s:%d (data %s)\n",
-                cfg.tls_cert ? "https" : "http", strchr(host, ':') ? "[" : "",
-                host, strchr(host, ':') ? "]" : "", scim_api_port(api), data);
+                scim_event("warn", "control_unavailable",
+                           "%s; online backup is unavailable", errstr);
+        scim_event("info", "listening", "listening on %s://%s%s%s:%d (data %s)",
+                   cfg.tls_cert ? "https" : "http",
+                   strchr(host, ':') ? "[" : "", host,
+                   strchr(host, ':') ? "]" : "", scim_api_port(api), data);
         if (sigwait(&set, &sig) == 0)
-                fprintf(stderr, "scimlog: %s, stopping\n",
-                        sig == SIGINT ? "SIGINT" : "SIGTERM");
+                scim_event("info", "stopping", "%s, stopping",
+                           sig == SIGINT ? "SIGINT" : "SIGTERM");
         {
                 scim_ingest_stats_t sx;
 
                 scim_ingest_stats(ing, &sx);
-                fprintf(stderr,
-                        "scimlog: %llu events in %llu synced batches "
-                        "(%.1f events per group commit)\n",
+                scim_event("info", "group_commit",
+                        "%llu events in %llu synced batches "
+                        "(%.1f events per group commit)",
                         (unsigned long long)sx.events,
                         (unsigned long long)sx.batches,
                         sx.batches ? (double)sx.events / (double)sx.batches

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api/oauth_internal.h"
+#include "log/scim_log.h"
 #include "api/model_api_internal.h"
 #include "model/scim_model.h"
 #include "api/admin_internal.h"
@@ -879,6 +880,70 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
             &b, "scimlog_rocksdb_bytes", "kind=\"pending_compaction\"",
             (double)scim_store_property_sum(
                 api->st, "rocksdb.estimate-pending-compaction-bytes"));
+        {
+                /* fold lag: embedded mode appends and folds in one batch
+                 * (0 by construction); Kafka mode: the consumer's distance
+                 * to the partition ends, and how old the newest folded
+                 * message is while it is behind */
+                scim_kafka_stats_t ks;
+                int kafka = scim_ingest_is_kafka(api->ing);
+                double lag_s = 0;
+
+                scim_kafka_stats_get(&ks);
+                if (kafka && ks.consumer_lag > 0 && ks.last_folded_ms > 0)
+                        lag_s = (double)(scim_now_ms() - ks.last_folded_ms) /
+                                1000.0;
+                scim_metrics_family(&b, "scimlog_fold_lag_events", "gauge",
+                                    "Log events not folded into this node's "
+                                    "views yet");
+                scim_metrics_sample(&b, "scimlog_fold_lag_events", NULL,
+                                    kafka ? (double)ks.consumer_lag : 0);
+                scim_metrics_family(&b, "scimlog_fold_lag_seconds", "gauge",
+                                    "Age of the newest folded event while "
+                                    "the node is behind, else 0");
+                scim_metrics_sample(&b, "scimlog_fold_lag_seconds", NULL,
+                                    lag_s);
+                if (kafka) {
+                        scim_metrics_family(
+                            &b, "scimlog_kafka_producer_queue_messages",
+                            "gauge",
+                            "Produced messages not acknowledged yet "
+                            "(librdkafka msg_cnt)");
+                        scim_metrics_sample(
+                            &b, "scimlog_kafka_producer_queue_messages", NULL,
+                            (double)ks.producer_queue);
+                        scim_metrics_family(
+                            &b, "scimlog_kafka_consumer_lag_messages", "gauge",
+                            "Messages behind the partition ends, all "
+                            "partitions (librdkafka consumer_lag)");
+                        scim_metrics_sample(
+                            &b, "scimlog_kafka_consumer_lag_messages", NULL,
+                            (double)ks.consumer_lag);
+                        scim_metrics_family(&b, "scimlog_kafka_errors_total",
+                                            "counter",
+                                            "Kafka errors: librdkafka error "
+                                            "callbacks, transmit and receive "
+                                            "errors");
+                        scim_metrics_sample(&b, "scimlog_kafka_errors_total",
+                                            "kind=\"callback\"",
+                                            (double)ks.errors);
+                        scim_metrics_sample(&b, "scimlog_kafka_errors_total",
+                                            "kind=\"producer_tx\"",
+                                            (double)ks.producer_tx_errors);
+                        scim_metrics_sample(&b, "scimlog_kafka_errors_total",
+                                            "kind=\"consumer_rx\"",
+                                            (double)ks.consumer_rx_errors);
+                        scim_metrics_family(
+                            &b, "scimlog_kafka_stats_age_seconds", "gauge",
+                            "Seconds since librdkafka's last statistics");
+                        scim_metrics_sample(
+                            &b, "scimlog_kafka_stats_age_seconds", NULL,
+                            ks.updated_ms ? (double)(scim_now_ms() -
+                                                     ks.updated_ms) /
+                                                1000.0
+                                          : -1);
+                }
+        }
         resp = scim_resp_new(b.data ? b.data : "", b.len);
         r->status = 200;
         r->bytes = b.len;

@@ -9,6 +9,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -494,4 +495,53 @@ size_t scim_page_bytes(void)
 void scim_page_bytes_set(size_t n)
 {
         tl_page_bytes = n > SCIM_MAX_PAGE_BYTES ? SCIM_MAX_PAGE_BYTES : n;
+}
+
+/* --------------------------------------------------------- server events */
+
+static int g_events_json;
+
+void scim_events_json(int on) { g_events_json = on; }
+
+void scim_event(const char *level, const char *event, const char *fmt, ...)
+{
+        char msg[1024], line[2400], ts[32];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (!g_events_json) {
+                n = snprintf(line, sizeof(line), "scimlog: %s\n", msg);
+        } else {
+                /* the message as a JSON string: escape quotes, backslashes
+                 * and control bytes; the caller's text is UTF-8 or bytes */
+                char esc[2100];
+                size_t o = 0;
+
+                for (const char *p = msg; *p && o + 7 < sizeof(esc); p++) {
+                        unsigned char c = (unsigned char)*p;
+
+                        if (c == '"' || c == '\\') {
+                                esc[o++] = '\\';
+                                esc[o++] = (char)c;
+                        } else if (c < 0x20) {
+                                o += (size_t)snprintf(esc + o, sizeof(esc) - o,
+                                                      "\\u%04x", c);
+                        } else {
+                                esc[o++] = (char)c;
+                        }
+                }
+                esc[o] = '\0';
+                scim_time_format(scim_now_ms(), ts);
+                n = snprintf(line, sizeof(line),
+                             "{\"time\":\"%s\",\"level\":\"%s\",\"event\":"
+                             "\"%s\",\"msg\":\"%s\"}\n",
+                             ts, level, event, esc);
+        }
+        if (n > 0)
+                fwrite(line, 1, (size_t)n < sizeof(line) ? (size_t)n
+                                                          : sizeof(line) - 1,
+                       stderr);
 }

@@ -180,4 +180,16 @@ void scim_buf_free(scim_buf_t *b);
 void scim_put_be64(unsigned char out[8], uint64_t v);
 uint64_t scim_get_be64(const unsigned char in[8]);
 
+/* ------------------------------------------------------ server events */
+
+/* Server events (start, stop, Kafka trouble, damaged data) go to stderr,
+ * one line each: "scimlog: MESSAGE" (text, the default) or, after
+ * scim_events_json(1), {"time":..,"level":..,"event":..,"msg":..}
+ * (serve --log-format json). level: "info", "warn", "error"; event: a
+ * short stable name ("listening", "stopping", "kafka_error", ...).
+ * Thread-safe (one write per line). */
+void scim_events_json(int on);
+__attribute__((format(printf, 3, 4))) void
+scim_event(const char *level, const char *event, const char *fmt, ...);
+
 #endif /* SCIM_COMMON_H */

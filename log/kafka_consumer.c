@@ -177,10 +177,13 @@ static int kp_open(scim_kproj_t *kp, const scim_kafka_config_t *cfg,
             conf_set(conf, "auto.offset.reset", "error", errstr, errlen) <
                 0 ||
             conf_set(conf, "log_level", "3", errstr, errlen) < 0 ||
+            conf_set(conf, "statistics.interval.ms", "1000", errstr, errlen) <
+                0 ||
             scim_kafka_props_apply(cfg->props, conf, errstr, errlen) < 0) {
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }
+        rd_kafka_conf_set_stats_cb(conf, scim_kafka_stats_cb);
         kp->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errlen);
         if (!kp->rk) {
                 rd_kafka_conf_destroy(conf);
@@ -316,9 +319,9 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                         break;
                 if (m->err) {
                         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                                fprintf(stderr,
-                                        "scimlog: kafka consumer: %s\n",
-                                        rd_kafka_message_errstr(m));
+                                scim_event("warn", "kafka_consumer_error",
+                                           "kafka consumer: %s",
+                                           rd_kafka_message_errstr(m));
                         rd_kafka_message_destroy(m);
                         continue;
                 }
@@ -381,8 +384,8 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                                            vs, &err) == 0)
                         break;
                 /* The views could not be written: never skip, retry. */
-                fprintf(stderr, "scimlog: kafka projector: %s (retrying)\n",
-                        err.detail);
+                scim_event("error", "fold_retry",
+                           "kafka projector: %s (retrying)", err.detail);
                 {
                         struct timespec ts = {1, 0};
 
@@ -394,6 +397,9 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                 if (rc < 0)
                         goto out;
         }
+        for (size_t i = 0; i < n; i++)
+                scim_kafka_stats_folded(
+                    rd_kafka_message_timestamp(ms[i], NULL));
         pthread_mutex_lock(&kp->mu);
         for (size_t i = 0; i < n; i++)
                 kp->t[lg[i].admin ? T_ADMIN : T_DATA].next[lg[i].partition] =

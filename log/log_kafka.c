@@ -184,10 +184,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
                 pthread_mutex_lock(&k->mu);
                 k->fatal = 1;
                 pthread_mutex_unlock(&k->mu);
-                fprintf(stderr, "scimlog: kafka producer failed: %s\n", buf);
+                scim_event("error", "kafka_producer_fatal",
+                           "kafka producer failed: %s", buf);
                 return;
         }
-        fprintf(stderr, "scimlog: kafka: %s\n", reason);
+        scim_kafka_stats_error();
+        scim_event("warn", "kafka_error", "kafka: %s", reason);
 }
 
 /* Answers every waiter whose deadline passed (all of them when force).
@@ -397,8 +399,10 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
             set(conf, "reconnect.backoff.max.ms", "1000", errstr, errlen) <
                 0 ||
             set(conf, "log_level", "3", errstr, errlen) < 0 ||
+            set(conf, "statistics.interval.ms", "1000", errstr, errlen) < 0 ||
             scim_kafka_props_apply(cfg->props, conf, errstr, errlen) < 0)
                 goto fail;
+        rd_kafka_conf_set_stats_cb(conf, scim_kafka_stats_cb);
         rd_kafka_conf_set_opaque(conf, k);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rd_kafka_conf_set_error_cb(conf, on_error);

@@ -158,4 +158,26 @@ int scim_log_replay_kafka(scim_store_t *dst, const scim_kafka_config_t *cfg,
                           void (*progress)(uint64_t done, uint64_t total),
                           uint64_t *folded, scim_err_t *err);
 
+/* Kafka figures for /metrics (log/kafka_stats.c): librdkafka statistics
+ * of this process's producer and consumer (every second), error-callback
+ * count, and the timestamp of the newest message folded here. active is 0
+ * until the first statistics arrive (embedded mode: always 0). */
+typedef struct scim_kafka_stats {
+        int active;
+        uint64_t producer_queue;     /* messages waiting for the brokers */
+        uint64_t producer_tx_errors; /* transmit errors, all brokers */
+        uint64_t consumer_rx_errors;
+        uint64_t errors;             /* librdkafka error callbacks */
+        uint64_t consumer_lag;       /* messages behind the partition ends */
+        int64_t last_folded_ms;      /* newest folded message's timestamp */
+        int64_t updated_ms;
+} scim_kafka_stats_t;
+
+void scim_kafka_stats_get(scim_kafka_stats_t *out);
+void scim_kafka_stats_error(void);
+void scim_kafka_stats_folded(int64_t msg_ts_ms);
+struct rd_kafka_s;
+int scim_kafka_stats_cb(struct rd_kafka_s *rk, char *json, size_t len,
+                        void *opaque);
+
 #endif /* SCIM_LOG_H */

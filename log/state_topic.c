@@ -109,9 +109,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 return;
         if (m->err) {
                 sp->failed[p] = 1;
-                fprintf(stderr, "scimlog: state topic: %s (will publish "
-                                "again)\n",
-                        rd_kafka_err2str(m->err));
+                scim_event("warn", "state_topic_error",
+                           "state topic: %s (will publish again)",
+                           rd_kafka_err2str(m->err));
                 return;
         }
         if (pos > sp->acked[p]) {
@@ -262,8 +262,8 @@ static int publish_one(state_pub_t *sp, uint64_t pos, const void *data,
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rc = -1;
         else if (e)
-                fprintf(stderr, "scimlog: state topic: %s\n",
-                        rd_kafka_err2str(e));
+                scim_event("warn", "state_topic_error", "state topic: %s",
+                           rd_kafka_err2str(e));
 out:
         free(txt);
         json_decref(env);

@@ -82,10 +82,10 @@ static scim_model_t *cached(const void *st, const char *tenant, int64_t gen,
         if (!def || scim_model_compile(def, gen, &m, &err) < 0) {
                 /* the fold compiled it before storing it: only a damaged
                  * store gets here */
-                fprintf(stderr,
-                        "scimlog: tenant %s: stored model generation %lld "
-                        "does not compile (%s); using the built-in model\n",
-                        tenant, (long long)gen, err.detail);
+                scim_event("error", "model_damaged",
+                           "tenant %s: stored model generation %lld does not "
+                           "compile (%s); using the built-in model",
+                           tenant, (long long)gen, err.detail);
                 json_decref(def);
                 return NULL;
         }

@@ -86,6 +86,9 @@ c.ok(value(s1, "scimlog_http_request_duration_seconds_count", method="POST") >= 
 c.ok(value(s1, "scimlog_connections", state="limit") > 0, "connection gauges present")
 c.ok(("scimlog_rocksdb_bytes", (("kind", "memtable"),)) in s1, "RocksDB sizes present")
 c.ok(value(s1, "scimlog_log_position") >= 10, "log position present", value(s1, "scimlog_log_position"))
+c.ok(("scimlog_fold_lag_events", ()) in s1 and value(s1, "scimlog_fold_lag_events") == 0
+     and value(s1, "scimlog_fold_lag_seconds") == 0,
+     "fold lag: 0 events, 0 s in embedded mode (append and fold are one batch)")
 
 for path, want in (("/livez", 200), ("/readyz", 200), ("/healthz", 200)):
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
@@ -95,9 +98,10 @@ for path, want in (("/livez", 200), ("/readyz", 200), ("/healthz", 200)):
     c.ok(r.status == want, "%s answers %d" % (path, want), r.status)
 srv.stop()
 
-# JSON access log: one line per request with the request id echoed
+# JSON access log: one line per request with the request id echoed;
+# server events as JSON lines too (--log-format json)
 import json as _json
-srv.extra = ["--access-log", "json"]
+srv.extra = ["--access-log", "json", "--log-format", "json"]
 srv.start()
 cl = srv.client("m1")
 st, h, u = cl.post("/Users", {"schemas": [USER], "userName": "logged"}, headers={"X-Request-Id": "req-0810-a"})
@@ -115,6 +119,13 @@ c.ok(len(post) == 1 and post[0]["status"] == 201 and post[0]["tenant"] == "m1" a
      "a JSON access-log line per request", post)
 c.ok(any(l.get("path") == "/scim/v2/{tenant}/Users/{id}" and l.get("status") == 200 for l in lines),
      "GET by id logged with its path template", lines[-3:])
+evs = {l.get("event"): l for l in lines if "event" in l}
+c.ok(evs.get("listening", {}).get("level") == "info" and "listening on http://" in evs["listening"].get("msg", "")
+     and evs.get("stopping") and evs.get("group_commit") and all(l.get("time") for l in evs.values()),
+     "server events are JSON lines with time, level, event, msg", list(evs))
+c.ok(not any(l.startswith("scimlog:") for l in open(os.path.join(srv.root, "serve.log"), encoding="utf-8",
+                                                    errors="replace").read().splitlines()[-6:]),
+     "no text server lines in JSON mode")
 # the request id reaches the change record
 srv.extra = []
 srv.start()

@@ -9,7 +9,7 @@ import json
 import os
 import zlib
 from scimtest import Check, USER, GROUP, SRC, cli, patch_body
-from kafkatest import DevKafka, Node, EventWriter
+from kafkatest import DevKafka, Node, EventWriter, wait_until
 
 c = Check()
 kafka = DevKafka(partitions=3)
@@ -90,6 +90,34 @@ st, _, j = cl.post("/Users", {"schemas": [USER], "userName": "after-restart"})
 c.ok(st == 201, "writes after restart", st)
 node.stop()
 c.ok(node.digest() != before, "the new write changed the views", before)
+
+# 5b. /metrics in Kafka mode: librdkafka's statistics (every second),
+# parsed by an independent Prometheus parser
+from prometheus_client.parser import text_string_to_metric_families
+import http.client as _hc
+
+
+def kscrape():
+    conn = _hc.HTTPConnection("127.0.0.1", node.port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    return {s.name + str(sorted(s.labels.items())): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+node.start()
+got = {}
+c.ok(wait_until(lambda: got.update(kscrape()) or got.get("scimlog_kafka_stats_age_seconds[]", -1) >= 0, 20),
+     "librdkafka statistics reach /metrics", sorted(k for k in got if "kafka" in k))
+c.ok(wait_until(lambda: got.update(kscrape()) or (got.get("scimlog_kafka_consumer_lag_messages[]") == 0
+                                                   and got.get("scimlog_fold_lag_events[]") == 0
+                                                   and got.get("scimlog_fold_lag_seconds[]") == 0), 20),
+     "caught up: consumer lag and fold lag 0", {k: v for k, v in got.items() if "lag" in k})
+c.ok("scimlog_kafka_producer_queue_messages[]" in got and
+     "scimlog_kafka_errors_total[('kind', 'callback')]" in got, "producer queue and error counters present",
+     sorted(k for k in got if "kafka" in k))
+node.stop()
 
 # 6. the views equal a rebuild from the topic
 into = os.path.join(node.root, "replayed")
