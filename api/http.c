@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/audit_internal.h"
 #include "api/oauth_internal.h"
 #include "api/model_api_internal.h"
 #include "model/scim_model.h"
@@ -196,6 +197,35 @@ static enum MHD_Result fail(struct MHD_Connection *c, req_t *r, int status,
         scim_err_clear(&e);
         scim_err_set(&e, status, type, "%s", detail);
         return send_error(c, r, &e);
+}
+
+/* A refused authentication or scope: answered, and recorded in the
+ * tenant's change records (api/audit.c). secret set: a bad bearer secret
+ * (the record names the revoked or expired token it was). */
+static enum MHD_Result refuse_access(scim_api_t *api, struct MHD_Connection *c,
+                                     req_t *r, const char *tenant,
+                                     const char *actor, const char *secret,
+                                     const scim_err_t *e)
+{
+        if (secret)
+                scim_audit_bad_token(api->ing, api->st, tenant, secret,
+                                     r->request_id, "ACCESS", e);
+        else
+                scim_audit_refusal(api->ing, api->st, tenant, actor,
+                                   r->request_id, "ACCESS", e);
+        return send_error(c, r, e);
+}
+
+static enum MHD_Result refuse_msg(scim_api_t *api, struct MHD_Connection *c,
+                                  req_t *r, int status, const char *tenant,
+                                  const char *actor, const char *secret,
+                                  const char *detail)
+{
+        scim_err_t e;
+
+        scim_err_clear(&e);
+        scim_err_set(&e, status, NULL, "%s", detail);
+        return refuse_access(api, c, r, tenant, actor, secret, &e);
 }
 
 /* ------------------------------------------------------- helpers */
@@ -893,6 +923,13 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
         return rc;
 }
 
+/* The tenant a resolved URL names (NULL when the token is to say). */
+static const char *target_tenant(const scim_target_t *t)
+{
+        return t->from == SCIM_TENANT_FROM_TOKEN || !t->tenant[0] ? NULL
+                                                                  : t->tenant;
+}
+
 static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                              req_t *r, const char *url, const char *method)
 {
@@ -985,9 +1022,10 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         auth = scim_http_bearer(MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, "Authorization"));
         if (!auth)
-                return fail(c, r, 401, NULL,
-                            "missing bearer token (Authorization: Bearer "
-                            "<secret>)");
+                return refuse_msg(api, c, r, 401, target_tenant(&target),
+                                  "anonymous", NULL,
+                                  "missing bearer token (Authorization: "
+                                  "Bearer <secret>)");
         if (scim_jwt_looks_like(auth)) { /* OAuth 2.0: a signed JWT */
                 char client[80], jscope[32];
 
@@ -999,7 +1037,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                     tenant, sizeof(tenant), client,
                                     sizeof(client), jscope, sizeof(jscope),
                                     &e) < 0)
-                        return send_error(c, r, &e);
+                        return refuse_access(api, c, r, target_tenant(&target),
+                                             "jwt", NULL, &e);
                 snprintf(tid, sizeof(tid), "client:%.56s", client);
                 scope = !strcmp(jscope, "scim-read") ? SCIM_SCOPE_READ
                         : !strcmp(jscope, "reports") ? SCIM_SCOPE_REPORTS
@@ -1007,8 +1046,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         } else if (!scim_store_auth_scope(api->st, auth, tenant,
                                           sizeof(tenant), tid, sizeof(tid),
                                           &scope))
-                return fail(c, r, 401, NULL,
-                            "the bearer token is not valid");
+                return refuse_msg(api, c, r, 401, target_tenant(&target), NULL,
+                                  auth, "the bearer token is not valid");
         reports_only = scope == SCIM_SCOPE_REPORTS;
         if (target.from != SCIM_TENANT_FROM_TOKEN &&
             strcmp(tenant, target.tenant) != 0) {
@@ -1023,7 +1062,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                "tenant; tenant names are case-sensitive and "
                                "this token's tenant is spelled '%.64s'",
                          tenant);
-                return fail(c, r, 401, NULL, msg);
+                return refuse_msg(api, c, r, 401, target.tenant, "anonymous",
+                                  NULL, msg);
         }
         {
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
@@ -1064,8 +1104,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         seg[4] = target.n > 1 ? target.seg[1] : NULL;
         n = 3 + target.n;
         if (reports_only) /* a report-only token (reports API) */
-                return fail(c, r, 403, NULL,
-                            "this token may only read /reports/v1/");
+                return refuse_msg(api, c, r, 403, tenant, tid, NULL,
+                                  "this token may only read /reports/v1/");
         if (scope == SCIM_SCOPE_DISABLED) {
                 char msg[160];
 
@@ -1073,13 +1113,14 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          "tenant '%.64s' is disabled; its data is kept, "
                          "and an operator can enable it again",
                          tenant);
-                return fail(c, r, 403, NULL, msg);
+                return refuse_msg(api, c, r, 403, tenant, tid, NULL, msg);
         }
         if (scope == SCIM_SCOPE_READ && strcmp(method, "GET") &&
             !(!strcmp(method, "POST") && target.n == 2 &&
               !strcmp(target.seg[1], ".search")))
-                return fail(c, r, 403, NULL,
-                            "this token may only read (scope scim-read)");
+                return refuse_msg(api, c, r, 403, tenant, tid, NULL,
+                                  "this token may only read (scope "
+                                  "scim-read)");
         {
                 unsigned wait_s = 1;
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/audit_internal.h"
 #include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
 #include "api/model_api_internal.h"
@@ -42,6 +43,12 @@ typedef struct mq {
         char tenant[SCIM_MAX_TENANT_LEN + 8];
         char actor[80];
         json_t *params;
+        /* audit (api/audit.c): what the call asks ("TOKEN_REVOKE", ...;
+         * NULL for reads); an error answer is recorded as a refusal of
+         * r->tenant unless the call appended an event (the fold recorded
+         * its verdict) */
+        const char *attempted;
+        scim_ingest_caller_t caller;
 } mq_t;
 
 int scim_model_api_match(const char *url)
@@ -99,6 +106,12 @@ static enum MHD_Result send_err(mq_t *r, const scim_err_t *e)
         char *txt = scim_error_body(e);
         enum MHD_Result rc;
 
+        if (r->attempted && !r->caller.appended)
+                scim_audit_refusal(r->ing, r->st,
+                                   r->tenant[0] ? r->tenant : NULL,
+                                   r->actor[0] ? r->actor : "anonymous",
+                                   r->request_id, r->attempted, e);
+
         rc = send_body(r, (unsigned)(e->status ? e->status : 500),
                        "application/scim+json; charset=utf-8",
                        txt ? txt : "{}", txt ? strlen(txt) : 2);
@@ -130,10 +143,14 @@ static int param_true(mq_t *r, const char *k)
 
 /* ------------------------------------------------------- auth */
 
-/* 0 when the caller may administer r->tenant, else the status sent. */
+/* 0 when the caller may administer r->tenant, else the status to send
+ * (401; 403 not tenant-admin; 423 for a disabled tenant's token, sent as
+ * 403). Live tokens only: a revoked token, or the old one of a rotation
+ * past its overlap, is 401 here as on the SCIM API. */
 static int authorize(mq_t *r, const char *secret)
 {
-        char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64], scope[32];
+        char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
+        int scope = SCIM_SCOPE_ALL;
 
         if (!secret)
                 return 401;
@@ -146,14 +163,16 @@ static int authorize(mq_t *r, const char *secret)
                         return 0;
                 }
         }
-        if (!scim_store_token_scope(r->st, secret, tenant, sizeof(tenant),
-                                    tid, sizeof(tid), scope, sizeof(scope)))
+        if (!scim_store_auth_scope(r->st, secret, tenant, sizeof(tenant), tid,
+                                   sizeof(tid), &scope))
                 return 401;
         if (strcmp(tenant, r->tenant))
                 return 401;
-        if (strcmp(scope, "tenant-admin"))
-                return 403;
         snprintf(r->actor, sizeof(r->actor), "%s", tid);
+        if (scope == SCIM_SCOPE_DISABLED)
+                return 423;
+        if (scope != SCIM_SCOPE_ADMIN)
+                return 403;
         return 0;
 }
 
@@ -407,6 +426,7 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
         mq_t r;
         const char *t = url + strlen(PREFIX), *slash = strchr(t, '/');
         const char *q = raw_uri ? strchr(raw_uri, '?') : NULL;
+        const char *secret;
         scim_err_t e;
         enum MHD_Result rc;
         int st_auth;
@@ -423,12 +443,24 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
         memcpy(r.tenant, t, (size_t)(slash - t));
         if (!scim_tenant_name_ok(r.tenant))
                 return fail(&r, 404, NULL, "no such tenant");
-        st_auth = authorize(&r, scim_http_bearer(MHD_lookup_connection_value(
-                                    c, MHD_HEADER_KIND, "Authorization")));
-        if (st_auth == 401)
-                return fail(&r, 401, NULL,
-                            "a tenant-admin token of tenant '%.64s' or an "
-                            "operator token is required",
+        secret = scim_http_bearer(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        st_auth = authorize(&r, secret);
+        if (st_auth == 401) {
+                scim_err_clear(&e);
+                scim_err_set(&e, 401, NULL,
+                             "a tenant-admin token of tenant '%.64s' or an "
+                             "operator token is required",
+                             r.tenant);
+                scim_audit_bad_token(ing, st, r.tenant, secret, request_id,
+                                     "ADMIN", &e);
+                return send_err(&r, &e);
+        }
+        r.attempted = "ADMIN"; /* refusals from here on are recorded */
+        if (st_auth == 423)
+                return fail(&r, 403, NULL,
+                            "tenant '%.64s' is disabled; an operator can "
+                            "enable it again",
                             r.tenant);
         if (st_auth == 403)
                 return fail(&r, 403, NULL,
@@ -437,13 +469,20 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
                             "tenant-admin)");
         if (!scim_store_tenant_exists(st, r.tenant))
                 return fail(&r, 404, NULL, "no such tenant '%.64s'", r.tenant);
+        r.attempted = !strcmp(method, "GET")      ? NULL
+                      : !strcmp(method, "DELETE") ? "SCHEMA_DELETE"
+                                                  : "SCHEMA_PUT";
         scim_err_clear(&e);
         if (scim_query_parse(q ? q + 1 : "", &r.params, &e) < 0)
                 return send_err(&r, &e);
+        r.caller.actor = r.actor;
+        r.caller.request_id = request_id;
+        scim_ingest_caller(&r.caller);
         if (!strcmp(slash, "/schema"))
                 rc = schema_call(&r, method, body, len);
         else
                 rc = catalog_call(&r, method, slash + 10, body, len);
+        scim_ingest_caller(NULL);
         json_decref(r.params);
         return rc;
 }
@@ -541,6 +580,14 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 return fail(&r, 404, NULL,
                             "the admin API is off (serve "
                             "--operator-token-file FILE turns it on)");
+        { /* the tenant a call is about, for its refusal record */
+                const char *t = url + strlen("/admin/v1/tenants");
+                size_t tl = *t == '/' ? strcspn(t + 1, "/") : 0;
+
+                if (tl && tl < sizeof(r.tenant))
+                        memcpy(r.tenant, t + 1, tl);
+        }
+        r.attempted = "ADMIN";
         secret = scim_http_bearer(
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
         {
@@ -554,6 +601,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                                     "token%s",
                                     "");
         }
+        snprintf(r.actor, sizeof(r.actor), "operator");
         rest = url + strlen("/admin/v1/tenants");
         if (strlen(rest) >= sizeof(path))
                 return fail(&r, 404, NULL, "no such admin resource%s", "");
@@ -573,6 +621,10 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                             "the body must be a JSON object%s", "");
         }
         req = json_pack("{s:s, s:[]}", "op", "tenant", "args");
+        r.caller.actor = "operator";
+        r.caller.request_id = request_id;
+        scim_ingest_caller(&r.caller);
+        r.attempted = NULL; /* reads: nothing to record */
 #define ARG(s) json_array_append_new(json_object_get(req, "args"), json_string(s))
         if (n == 0 && !strcmp(method, "GET")) {
                 ARG("list");
@@ -583,6 +635,9 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                     json_string_value(json_object_get(in, "profile"));
                 json_t *out;
 
+                r.attempted = "TENANT_CREATE";
+                if (name && strlen(name) < sizeof(r.tenant))
+                        snprintf(r.tenant, sizeof(r.tenant), "%s", name);
                 if (!name) {
                         rc = fail(&r, 400, "invalidValue",
                                   "POST /admin/v1/tenants takes {\"name\": "
@@ -641,6 +696,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 const char *scope =
                     json_string_value(json_object_get(in, "scope"));
 
+                r.attempted = "TOKEN_ISSUE";
                 ARG("token");
                 ARG("issue");
                 ARG(seg[0]);
@@ -649,6 +705,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 rc = command(&r, req, 201);
         } else if (n == 3 && !strcmp(seg[1], "tokens") &&
                    !strcmp(method, "DELETE")) {
+                r.attempted = "TOKEN_REVOKE";
                 ARG("token");
                 ARG("revoke");
                 ARG(seg[0]);
@@ -658,6 +715,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                    !strcmp(seg[3], "rotate") && !strcmp(method, "POST")) {
                 json_t *ov = json_object_get(in, "overlapSeconds");
 
+                r.attempted = "TOKEN_ROTATE";
                 if (ov && !json_is_integer(ov)) {
                         rc = fail(&r, 400, "invalidValue",
                                   "overlapSeconds is an integer%s", "");
@@ -675,6 +733,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 const char *scope =
                     json_string_value(json_object_get(in, "scope"));
 
+                r.attempted = "CLIENT_REGISTER";
                 ARG("client");
                 ARG("register");
                 ARG(seg[0]);
@@ -683,6 +742,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 rc = command(&r, req, 201);
         } else if (n == 3 && !strcmp(seg[1], "clients") &&
                    !strcmp(method, "DELETE")) {
+                r.attempted = "CLIENT_REVOKE";
                 ARG("client");
                 ARG("revoke");
                 ARG(seg[0]);
@@ -692,6 +752,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                    !strcmp(seg[2], "rotate") && !strcmp(method, "POST")) {
                 json_t *ov = json_object_get(in, "overlapSeconds");
 
+                r.attempted = "KEY_ROTATE";
                 if (ov && !json_is_integer(ov)) {
                         rc = fail(&r, 400, "invalidValue",
                                   "overlapSeconds is an integer%s", "");
@@ -706,15 +767,19 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
         } else if (n == 2 && (!strcmp(seg[1], "disable") ||
                               !strcmp(seg[1], "enable")) &&
                    !strcmp(method, "POST")) {
+                r.attempted = !strcmp(seg[1], "disable") ? "TENANT_DISABLE"
+                                                         : "TENANT_ENABLE";
                 ARG(seg[1]);
                 ARG(seg[0]);
                 rc = command(&r, req, 200);
         } else {
+                r.attempted = strcmp(method, "GET") ? "ADMIN" : NULL;
                 rc = fail(&r, n <= 4 ? 405 : 404, NULL,
                           "no such admin call: %.16s %.200s", method, url);
         }
 #undef ARG
 out:
+        scim_ingest_caller(NULL);
         json_decref(in);
         json_decref(req);
         return rc;
