@@ -118,6 +118,7 @@ static const char *usage_tenant =
     "       scimlog tenant token revoke NAME TOKEN_ID [--data DIR]\n"
     "       scimlog tenant token rotate NAME TOKEN_ID [--overlap SECONDS]\n"
     "       scimlog tenant disable|enable NAME\n"
+    "       scimlog tenant delete NAME --erase\n"
     "       scimlog tenant schema get NAME\n"
     "       scimlog tenant schema put NAME FILE|--profile P [--dry-run]\n"
     "                                                      [--force]\n"
@@ -723,6 +724,7 @@ static int cmd_tenant(int argc, char **argv)
             {"dry-run", no_argument, NULL, 'n'},
             {"force", no_argument, NULL, 'f'},
             {"overlap", required_argument, NULL, 'o'},
+            {"erase", no_argument, NULL, 'E'},
             {NULL, 0, NULL, 0}};
         scim_kafka_config_t kcfg = {.topic = SCIM_KAFKA_TOPIC_DEFAULT};
         scim_log_t *kafka = NULL;
@@ -731,6 +733,7 @@ static int cmd_tenant(int argc, char **argv)
         const char *scope = NULL, *profile = NULL;
         int npos = 0, c, rc = 1, dry_run = 0, force = 0;
         long overlap = -1;
+        int erase = 0;
         scim_store_t *st = NULL;
         scim_ingest_t *ing = NULL;
         char errstr[512];
@@ -751,6 +754,8 @@ static int cmd_tenant(int argc, char **argv)
                         dry_run = 1;
                 } else if (c == 'f') {
                         force = 1;
+                } else if (c == 'E') {
+                        erase = 1;
                 } else if (c == 'o') {
                         char *end;
 
@@ -782,6 +787,8 @@ static int cmd_tenant(int argc, char **argv)
                         dry_run, "force", force);
         if (overlap >= 0)
                 json_object_set_new(req, "overlap_s", json_integer(overlap));
+        if (erase)
+                json_object_set_new(req, "erase", json_true());
         /* schema put NAME FILE: the definition travels in the request */
         if (npos == 4 && !strcmp(pos[0], "schema") && !strcmp(pos[1], "put")) {
                 json_error_t je;

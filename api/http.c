@@ -930,6 +930,70 @@ static const char *target_tenant(const scim_target_t *t)
                                                                   : t->tenant;
 }
 
+/* /reports/v1/{tenant}/health */
+static int is_health(const char *url)
+{
+        size_t n = strlen(url);
+
+        return !strncmp(url, "/reports/v1/", 12) && n > 19 &&
+               !strcmp(url + n - 7, "/health") &&
+               memchr(url + 12, '/', n - 19) == NULL;
+}
+
+/* GET /reports/v1/{tenant}/health (the tenant's or a reports-only token):
+ * what the admin page's health panel shows. */
+static enum MHD_Result tenant_health(scim_api_t *api, struct MHD_Connection *c,
+                                     req_t *r, const char *url)
+{
+        char tenant[SCIM_MAX_TENANT_LEN + 8], want[SCIM_MAX_TENANT_LEN + 8],
+            tid[64];
+        const char *auth = scim_http_bearer(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        size_t tl = strlen(url) - 19;
+        int reports_only = 0;
+        json_t *out, *sum = NULL, *trec;
+        scim_model_t *m;
+        scim_err_t e;
+        int64_t now = scim_now_ms();
+        enum MHD_Result rc;
+
+        if (tl >= sizeof(want))
+                return fail(c, r, 404, NULL, "no such tenant");
+        memcpy(want, url + 12, tl);
+        want[tl] = '\0';
+        if (!auth || !scim_store_auth_scoped(api->st, auth, tenant,
+                                             sizeof(tenant), tid, sizeof(tid),
+                                             &reports_only) ||
+            strcmp(tenant, want))
+                return fail(c, r, 401, NULL,
+                            "the bearer token is not valid for this tenant");
+        scim_err_clear(&e);
+        scim_changes_summary(api->st, tenant, now - 24 * 3600000LL,
+                             now + 3600000LL, 24, &sum, &e);
+        m = scim_store_model(api->st, tenant);
+        trec = scim_store_tenant_get(api->st, tenant, 0, NULL);
+        out = json_pack(
+            "{s:s, s:s, s:I, s:{s:i, s:i}, s:O?, s:{s:I, s:s}, s:b, s:I}",
+            "tenant", tenant, "log", scim_ingest_is_kafka(api->ing) ? "kafka" : "embedded",
+            "position", (json_int_t)scim_store_position(api->st), "foldLag",
+            "events", 0, "seconds", 0, "last24h",
+            json_object_get(sum, "totals"), "rateLimited", "recent",
+            (json_int_t)scim_ratelimit_tenant_refused(api->rate, tenant),
+            "limit", api->rate_per_s > 0 ? "on" : "off", "disabled",
+            json_is_true(json_object_get(trec, "disabled")),
+            "schemaGeneration", (json_int_t)scim_model_generation(m));
+        if (scim_ingest_is_kafka(api->ing)) /* a node answers writes once it folded them; the
+                           consumer's distance to the topic end is not
+                           measured here yet */
+                json_object_set_new(out, "foldLag", json_null());
+        rc = send_json(c, r, 200, out, NULL, NULL);
+        json_decref(out);
+        json_decref(sum);
+        json_decref(trec);
+        scim_model_unref(m);
+        return rc;
+}
+
 static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                              req_t *r, const char *url, const char *method)
 {
@@ -999,6 +1063,10 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                           r->raw_uri, r->request_id);
         }
         r->endpoint = "scim";
+        if (is_health(url)) { /* a tenant's health, for the admin page */
+                r->endpoint = "reports";
+                return tenant_health(api, c, r, url);
+        }
         if (scim_reports_match(url)) { /* the reports API, api/reports.c */
                 r->endpoint = "reports";
                 r->conn = c;

@@ -407,6 +407,18 @@ static enum MHD_Result catalog_call(mq_t *r, const char *method,
                 }
                 scim_model_unref(mid);
         }
+        if (json_equal(def, scim_model_definition(m))) {
+                /* nothing changes: no event, the same generation */
+                json_t *o = json_pack("{s:s, s:O, s:I, s:b}", "catalog", name,
+                                      "values", scim_model_catalog(m, name),
+                                      "generation",
+                                      (json_int_t)scim_model_generation(m),
+                                      "changed", 0);
+
+                rc = send_json(r, 200, o);
+                json_decref(o);
+                goto out;
+        }
         /* from the generation read: a concurrent change makes this 412 */
         rc = put_definition(r, def, scim_model_generation(m));
 out:
@@ -668,6 +680,11 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                         rc = reply_cmd(&r, out, 201);
                 }
                 json_decref(out);
+        } else if (n == 1 && !strcmp(method, "DELETE")) {
+                ARG("delete");
+                ARG(seg[0]);
+                json_object_set_new(req, "erase", json_true());
+                rc = command(&r, req, 200);
         } else if (n == 1 && !strcmp(method, "GET")) {
                 json_t *list = NULL, *e, *one = NULL;
                 scim_err_t err;

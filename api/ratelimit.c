@@ -27,6 +27,7 @@ typedef struct bucket {
         char tenant[SCIM_MAX_TENANT_LEN + 1];
         double tokens;
         double last; /* seconds, monotonic */
+        uint64_t refused; /* this tenant's 429s while it holds the slot */
 } bucket_t;
 
 struct scim_ratelimit {
@@ -108,6 +109,7 @@ int scim_ratelimit_take(scim_ratelimit_t *rl, const char *tenant,
                 snprintf(b->tenant, sizeof(b->tenant), "%s", tenant);
                 b->tokens = rl->burst;
                 b->last = t;
+                b->refused = 0;
         }
         b->tokens += (t - b->last) * rl->rate;
         if (b->tokens > rl->burst)
@@ -116,8 +118,12 @@ int scim_ratelimit_take(scim_ratelimit_t *rl, const char *tenant,
         ok = b->tokens >= 1.0;
         if (ok)
                 b->tokens -= 1.0;
-        else if (retry_s)
-                *retry_s = (unsigned)ceil((1.0 - b->tokens) / rl->rate);
+        else {
+                b->refused++;
+                if (retry_s)
+                        *retry_s =
+                            (unsigned)ceil((1.0 - b->tokens) / rl->rate);
+        }
         pthread_mutex_unlock(&rl->mu[stripe]);
         if (!ok) {
                 __atomic_fetch_add(&rl->refused, 1, __ATOMIC_RELAXED);
@@ -130,4 +136,28 @@ int scim_ratelimit_take(scim_ratelimit_t *rl, const char *tenant,
 uint64_t scim_ratelimit_refused(scim_ratelimit_t *rl)
 {
         return rl ? __atomic_load_n(&rl->refused, __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t scim_ratelimit_tenant_refused(scim_ratelimit_t *rl, const char *tenant)
+{
+        uint32_t h;
+        size_t per = TABLE_SLOTS / STRIPES, stripe, base;
+        uint64_t n = 0;
+
+        if (!rl || rl->rate <= 0)
+                return 0;
+        h = hash(tenant);
+        stripe = h % STRIPES;
+        base = stripe * per;
+        pthread_mutex_lock(&rl->mu[stripe]);
+        for (size_t i = 0; i < PROBES; i++) {
+                bucket_t *x = &rl->slot[base + (h / STRIPES + i) % per];
+
+                if (!strcmp(x->tenant, tenant)) {
+                        n = x->refused;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&rl->mu[stripe]);
+        return n;
 }

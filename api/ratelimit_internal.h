@@ -26,4 +26,10 @@ int scim_ratelimit_take(scim_ratelimit_t *rl, const char *tenant,
 /* Requests refused so far. */
 uint64_t scim_ratelimit_refused(scim_ratelimit_t *rl);
 
+/* 429s of one tenant since its bucket was made on this node (buckets of
+ * tenants idle the longest are reused when the table is full, so this is
+ * "recent", not lifetime). */
+uint64_t scim_ratelimit_tenant_refused(scim_ratelimit_t *rl,
+                                       const char *tenant);
+
 #endif /* SCIM_RATELIMIT_INTERNAL_H */

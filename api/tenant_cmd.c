@@ -21,6 +21,7 @@ extern const scim_embedded_file_t scim_profile_files[];
 #define USAGE                                                                 \
         "want args: create NAME | token issue NAME | token revoke NAME ID | " \
         "token rotate NAME ID | disable NAME | enable NAME | list | "         \
+        "delete NAME (with erase) | "                                          \
         "client register NAME | client revoke NAME ID | key rotate NAME | "   \
         "schema get NAME | schema put NAME (with a definition) | "            \
         "schema delete NAME"
@@ -273,6 +274,23 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                 return ok(json_pack("{s:s, s:s, s:I}", "tenant", a[2], "kid",
                                     token_id, "previous_valid_s",
                                     (json_int_t)overlap_s));
+        }
+        if (!strcmp(a[0], "delete") && n == 2) {
+                /* erasure: every row of the tenant goes and its data keys
+                 * are destroyed, so the log's sealed copies of its
+                 * personal data cannot be read any more */
+                if (!json_is_true(json_object_get(req, "erase")))
+                        return refused("deleting a tenant erases its data "
+                                       "for good: confirm with --erase");
+                if (scim_ingest_lifecycle(ing, SCIM_ACT_TENANT_DELETE, a[1],
+                                          json_string_value(json_object_get(
+                                              req, "actor")),
+                                          NULL, 0, NULL, NULL, 0, &e) < 0)
+                        return refused(e.detail);
+                if (scim_store_purge(st, &e) < 0)
+                        return refused(e.detail);
+                return ok(json_pack("{s:s, s:b, s:b}", "tenant", a[1],
+                                    "deleted", 1, "erased", 1));
         }
         if ((!strcmp(a[0], "disable") || !strcmp(a[0], "enable")) && n == 2) {
                 int dis = !strcmp(a[0], "disable");

@@ -350,6 +350,45 @@ static int load_current(scim_store_t *st, const scim_write_t *w, json_t **cur,
 }
 
 /*
+ * Encodes ev for the log. In embedded mode its resource JSON (personal
+ * data) is sealed with the tenant's data key first (projector/erase.c), so
+ * erasing the tenant later makes the log's copy unreadable; the event in
+ * memory keeps the plain JSON for the fold. Kafka mode writes it as is
+ * (the nodes share no key store: docs/erasure.md).
+ */
+static int encode_sealed(scim_ingest_t *ing, scim_event_t *ev,
+                         scim_buf_t *out, scim_err_t *err)
+{
+        char *plain = ev->resource_json, *detail = ev->refused_detail;
+        char **disp = NULL;
+        int rc;
+
+        if (ing->log && scim_log_is_kafka(ing->log))
+                return scim_event_encode(ev, out, err);
+        if (scim_store_seal(ing->st, ev, err) < 0)
+                return -1;
+        if (!ev->sealed_json)
+                return scim_event_encode(ev, out, err);
+        /* the log gets the sealed copy only; memory keeps the plain one
+         * for this node's fold */
+        if (ev->n_added && !(disp = calloc(ev->n_added, sizeof(*disp))))
+                return scim_err_set_retry(err, 503, "out of memory");
+        for (size_t i = 0; i < ev->n_added; i++) {
+                disp[i] = ev->added[i].display;
+                ev->added[i].display = NULL;
+        }
+        ev->resource_json = NULL;
+        ev->refused_detail = NULL;
+        rc = scim_event_encode(ev, out, err);
+        ev->resource_json = plain;
+        ev->refused_detail = detail;
+        for (size_t i = 0; i < ev->n_added; i++)
+                ev->added[i].display = disp[i];
+        free(disp);
+        return rc;
+}
+
+/*
  * Turns a write into an event in p->ev / p->enc. Runs on an http pool
  * thread (first attempt) or the committer thread (retries). Returns 0 when
  * the event is ready, -1 with *err when the write is answered at once.
@@ -553,7 +592,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 ev->resource_parsed = json_incref(norm);
         }
-        if (scim_event_encode(ev, &p->enc, err) < 0)
+        if (encode_sealed(ing, ev, &p->enc, err) < 0)
                 goto out;
         rc = 0;
 out:
@@ -1077,7 +1116,7 @@ static void log_refusal_as(scim_ingest_t *ing, const scim_write_t *w,
         scim_err_clear(&e);
         if (!ev->tenant || !ev->actor || !ev->request_id ||
             !ev->refused_detail ||
-            scim_event_encode(ev, &p->enc, &e) < 0 || enqueue(ing, p, &e) < 0)
+            encode_sealed(ing, ev, &p->enc, &e) < 0 || enqueue(ing, p, &e) < 0)
                 pending_free(p);
         json_decref(body);
         json_decref(keep);
@@ -1352,7 +1391,8 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
             action != SCIM_ACT_TENANT_ENABLE &&
             action != SCIM_ACT_TOKEN_ROTATE &&
             action != SCIM_ACT_CLIENT_REGISTER &&
-            action != SCIM_ACT_CLIENT_REVOKE && action != SCIM_ACT_KEY_ROTATE) {
+            action != SCIM_ACT_CLIENT_REVOKE && action != SCIM_ACT_KEY_ROTATE &&
+            action != SCIM_ACT_TENANT_DELETE) {
                 scim_err_set(err, 500, NULL, "not a lifecycle action");
                 goto out;
         }
@@ -1469,4 +1509,9 @@ out:
         pending_free(p);
         free(secret);
         return rc;
+}
+
+int scim_ingest_is_kafka(scim_ingest_t *ing)
+{
+        return ing && ing->log && scim_log_is_kafka(ing->log);
 }

@@ -248,6 +248,9 @@ typedef struct scim_ingest_caller {
 
 void scim_ingest_caller(scim_ingest_caller_t *caller);
 
+/* 1 when the log is a Kafka topic (0: the embedded log). */
+int scim_ingest_is_kafka(scim_ingest_t *ing);
+
 /* 1 if an If-Match header value (one tag, a comma list of tags, W/ or
  * not, or "*") names version n. */
 int scim_etag_matches(const char *if_match, int64_t version);

@@ -340,13 +340,33 @@ static void path_set(json_t *res, const char *urn, const char *attr,
         json_object_set(c, attr, v);
 }
 
+static int catval_str(const mcatalog_t *c, const mpath_t *p, const char *s,
+                      scim_err_t *err);
+
 static int catval(const mcatalog_t *c, const mpath_t *p, const json_t *v,
                   scim_err_t *err)
 {
         const char *s = json_string_value(v);
+        json_t *doc = NULL;
+        int rc;
 
         if (!v || is_empty(v))
                 return 0;
+        /* Entra's AppRoleAssignmentsComplex sends a role as a JSON
+         * document in a string ({"id":..,"value":"Manager",..}): its
+         * "value" is what names the role */
+        if (s && s[0] == '{' &&
+            (doc = scim_json_load(s, strlen(s))) &&
+            json_string_value(json_object_get(doc, "value")))
+                s = json_string_value(json_object_get(doc, "value"));
+        rc = catval_str(c, p, s, err);
+        json_decref(doc);
+        return rc;
+}
+
+static int catval_str(const mcatalog_t *c, const mpath_t *p, const char *s,
+                      scim_err_t *err)
+{
         if (!s || !model_catalog_has(c, s))
                 return scim_err_set(err, 400, "invalidValue",
                                     "attribute '%s%s%s%s%s': '%.100s' is not "

@@ -1015,11 +1015,72 @@ out:
 
 /* ------------------------------------------------------------ discovery */
 
+/* The advertised attribute of schema doc s at path p (top, sub). */
+static json_t *doc_attr(json_t *s, const mpath_t *p)
+{
+        json_t *attrs = json_object_get(s, "attributes"), *a, *subs, *x;
+        size_t i, j;
+
+        json_array_foreach(attrs, i, a) if (scim_strcaseeq(
+            json_string_value(json_object_get(a, "name")), p->attr))
+        {
+                if (!p->sub)
+                        return a;
+                subs = json_object_get(a, "subAttributes");
+                json_array_foreach(subs, j, x) if (scim_strcaseeq(
+                    json_string_value(json_object_get(x, "name")), p->sub)) return x;
+        }
+        return NULL;
+}
+
 json_t *scim_model_schemas_doc(const scim_model_t *m)
 {
-        json_t *a = json_deep_copy(scim_schemas_doc());
+        json_t *a = json_deep_copy(scim_schemas_doc()), *s;
+        size_t i;
 
-        for (size_t i = 0; m && i < m->nschemas; i++)
+        if (!m)
+                return a;
+        /* the built-in schemas as this tenant has them: a disabled type's
+         * core schema left out, the definition's required paths marked */
+        for (i = json_array_size(a); i-- > 0;) {
+                const char *id;
+                scim_rtype_t rt;
+
+                s = json_array_get(a, i);
+                id = json_string_value(json_object_get(s, "id"));
+                if (!id)
+                        continue;
+                if (!strcmp(id, SCIM_URN_GROUP) &&
+                    !scim_model_enabled(m, SCIM_RT_GROUP)) {
+                        json_array_remove(a, i);
+                        continue;
+                }
+                rt = !strcmp(id, SCIM_URN_GROUP) ? SCIM_RT_GROUP
+                                                 : SCIM_RT_USER;
+                for (size_t r = 0; r < m->rt[model_rt_index(rt)].nrequired;
+                     r++) {
+                        const mpath_t *p = &m->rt[model_rt_index(rt)].required[r];
+                        const char *want = p->urn ? p->urn
+                                           : rt == SCIM_RT_GROUP ? SCIM_URN_GROUP
+                                                                 : SCIM_URN_USER;
+                        json_t *x;
+
+                        if (strcmp(want, id))
+                                continue;
+                        if ((x = doc_attr(s, p))) {
+                                json_object_set_new(x, "required", json_true());
+                                if (p->sub) { /* and its parent */
+                                        mpath_t top = {.attr = p->attr};
+                                        json_t *pa = doc_attr(s, &top);
+
+                                        if (pa)
+                                                json_object_set_new(
+                                                    pa, "required", json_true());
+                                }
+                        }
+                }
+        }
+        for (i = 0; i < m->nschemas; i++)
                 json_array_append(a, m->schemas[i].doc);
         return a;
 }

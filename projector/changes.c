@@ -1281,6 +1281,8 @@ static int event_at(scim_store_t *st, uint64_t seq, scim_event_t *ev)
                 return -1;
         rc = scim_event_decode(v, vl, ev, &e);
         free(v);
+        if (rc == 0 && scim_store_unseal(st, ev) != 0)
+                return -1; /* erased (or damaged): no state to rebuild */
         return rc;
 }
 

@@ -794,6 +794,8 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
 
         memset(v, 0, sizeof(*v));
         v->seq = seq;
+        if (ev && ev->erased) /* an erased tenant's event: nothing of it */
+                return;
         changes_pre_load(t, ev, &pre);
         stream_pre_load(t, ev, &spre);
         if (!ev) {
@@ -820,6 +822,9 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 case SCIM_ACT_REPORT_SAVE:
                 case SCIM_ACT_REPORT_DELETE:
                         changes_fold_report(t, ev, v);
+                        break;
+                case SCIM_ACT_TENANT_DELETE:
+                        fold_tenant_delete(t, ev, v);
                         break;
                 case SCIM_ACT_TENANT_DISABLE:
                 case SCIM_ACT_TENANT_ENABLE:

@@ -22,6 +22,7 @@ enum {
         CF_CHANGE,
         CF_CHIDX, /* reports: change indexes, counters, saved reports */
         CF_STREAM, /* change stream records: tenant \0 seq -> record */
+        CF_DKEY,   /* tenant data keys (erase.c): never in the log */
         CF_COUNT
 };
 
@@ -39,8 +40,9 @@ enum {
  * 0005: a member's deletion bumps the version of the groups that held it
  * (and their history lists it); tenant definitions (tenant\0M, \0D).
  * 0006: change records name the v3 administration actions (schema_put,
- * token_rotate, tenant_disable, ...) instead of "unknown". */
-#define SCIM_VIEWS_FORMAT "0006"
+ * token_rotate, tenant_disable, ...) instead of "unknown".
+ * 0007: column family dkey (tenant data keys), sealed events. */
+#define SCIM_VIEWS_FORMAT "0007"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
@@ -140,6 +142,13 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen);
 /* Iterator over batch + database for cf; caller destroys it. Correct but
  * slow (copies the batch's keys of cf): prefer txn_children. */
 rocksdb_iterator_t *txn_iter(txn_t *t, int cf);
+/* Every key of cf starting with prefix as the batch sees it (database,
+ * this batch's puts and appends, minus its deletes): fn per key; then
+ * txn_del_prefix deletes them all. */
+void txn_scan_prefix(txn_t *t, int cf, const char *prefix, size_t plen,
+                     void (*fn)(void *ctx, const char *k, size_t kl),
+                     void *ctx);
+void txn_del_prefix(txn_t *t, int cf, const char *prefix, size_t plen);
 
 /* Key builder: tenant \0 then parts; returns length. */
 size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
@@ -151,7 +160,8 @@ size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
 static inline int event_changes_model(const scim_event_t *ev)
 {
         return ev->action == SCIM_ACT_SCHEMA_PUT ||
-               ev->action == SCIM_ACT_SCHEMA_DELETE;
+               ev->action == SCIM_ACT_SCHEMA_DELETE ||
+               ev->action == SCIM_ACT_TENANT_DELETE;
 }
 
 static inline int event_changes_auth(const scim_event_t *ev)
@@ -162,7 +172,8 @@ static inline int event_changes_auth(const scim_event_t *ev)
                ev->action == SCIM_ACT_TOKEN_ROTATE ||
                ev->action == SCIM_ACT_TENANT_DISABLE ||
                ev->action == SCIM_ACT_TENANT_ENABLE ||
-               ev->action == SCIM_ACT_CLIENT_REVOKE;
+               ev->action == SCIM_ACT_CLIENT_REVOKE ||
+               ev->action == SCIM_ACT_TENANT_DELETE;
 }
 
 /* Folds one event (already decoded, or decode failed: ev NULL with derr)
@@ -174,6 +185,10 @@ scim_model_t *txn_model(txn_t *t, const char *tenant);
 void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 /* TENANT_DISABLE / TENANT_ENABLE / TOKEN_ROTATE (admin_fold.c). */
 void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* TENANT_DELETE: every row of the tenant, its data keys destroyed
+ * (erase.c); and the replay's copy of the data keys. */
+void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 void model_cache_forget(const void *st);
 
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,

@@ -227,6 +227,18 @@ int scim_store_token_refused(scim_store_t *st, const char *secret,
 json_t *scim_store_tenant_get(scim_store_t *st, const char *tenant, char kind,
                               const char *id);
 
+/* Tenant erasure (projector/erase.c, docs/erasure.md). seal: moves nothing
+ * but adds ev->sealed_json / key_id, the resource JSON encrypted with the
+ * tenant's data key (created on first use, synced): the caller encodes
+ * the event without resource_json. unseal: fills resource_json of a
+ * decoded sealed event (0), or marks it erased (1: the key is destroyed),
+ * -1 when the seal is forged or damaged. purge: flushes and compacts
+ * every column family so deleted rows and destroyed keys leave the files
+ * (slow on a big store; erasure only). */
+int scim_store_seal(scim_store_t *st, scim_event_t *ev, scim_err_t *err);
+int scim_store_unseal(scim_store_t *st, scim_event_t *ev);
+int scim_store_purge(scim_store_t *st, scim_err_t *err);
+
 /* Checks every stored resource of the tenant against model m (a change of
  * its definition: would they comply?): {"checked": N, "violating": V,
  * "alreadyViolating": A, "violations": [{resourceType, id, detail}] (at

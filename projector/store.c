@@ -17,7 +17,7 @@
 static const char *cf_names[CF_COUNT] = {"default", "log",    "res",
                                          "idx",     "mem",    "tenant",
                                          "token",   "change",
-                                         "chidx",   "stream"};
+                                         "chidx",   "stream", "dkey"};
 
 /* Marks dst as being rebuilt. Replay writes without the WAL (a crash
  * means: run replay again into a new dir), so until the final flush the
@@ -363,6 +363,8 @@ static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
                 scim_err_clear(&rb->derrs[i]);
                 rb->decoded[i] =
                     scim_event_decode(v, vl, ev, &rb->derrs[i]) == 0;
+                if (rb->decoded[i]) /* sealed: the source's data keys */
+                        scim_store_unseal(rp->src, ev);
                 if (rb->decoded[i] && ev->resource_json &&
                     (ev->action == SCIM_ACT_CREATE ||
                      ev->action == SCIM_ACT_REPLACE ||
@@ -433,6 +435,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         pthread_mutex_init(&rp->mu, NULL);
         pthread_cond_init(&rp->cv, NULL);
         rocksdb_writeoptions_disable_WAL(wo, 1);
+        store_copy_keys(src, dst); /* not in the log: copied */
         if (replay_mark_set(dst, 1) < 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot write to the new dir");
                 goto out;

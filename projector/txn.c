@@ -301,6 +301,15 @@ void txn_del(txn_t *t, int cf, const char *k, size_t klen)
         uint64_t h = hash_bytes(cf, k, klen);
         ov_entry_t *e = find(o, cf, k, klen, h);
 
+        /* a record appended in this batch (the column families written
+         * only by txn_append) is dropped in place: a second entry for the
+         * same key would race it in the sort (erasure deletes these) */
+        if (cf == CF_CHANGE || cf == CF_CHIDX || cf == CF_LOG)
+                for (ov_entry_t *a = o->appended; a; a = a->order)
+                        if (a->cf == cf && a->klen == klen &&
+                            !memcmp(a->key, k, klen))
+                                a->state = OV_DEL;
+
         if (!e)
                 e = add(o, cf, k, klen, h);
         else if (e->state == OV_ABSENT)
@@ -466,10 +475,13 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         for (ov_entry_t *e = o->appended; e; e = e->order)
                 if (v)
                         v[n++] = e;
-                else
+                else if (e->state == OV_PUT)
                         rocksdb_writebatch_put_cf(o->wb, t->st->cf[e->cf],
                                                   e->key, e->klen, e->val,
                                                   e->vlen);
+                else
+                        rocksdb_writebatch_delete_cf(
+                            o->wb, t->st->cf[e->cf], e->key, e->klen);
         if (v)
                 qsort(v, n, sizeof(*v), entry_cmp);
         for (size_t i = 0; i < n; i++) {
@@ -490,4 +502,81 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
 size_t txn_size(const txn_t *t)
 {
         return t->ov->n;
+}
+
+void txn_scan_prefix(txn_t *t, int cf, const char *prefix, size_t plen,
+                     void (*fn)(void *ctx, const char *k, size_t kl),
+                     void *ctx)
+{
+        rocksdb_iterator_t *it = txn_iter(t, cf);
+
+        for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl < plen || memcmp(k, prefix, plen))
+                        break;
+                fn(ctx, k, kl);
+        }
+        rocksdb_iter_destroy(it);
+        for (ov_entry_t *e = t->ov->appended; e; e = e->order)
+                if (e->cf == cf && e->state == OV_PUT && e->klen >= plen &&
+                    !memcmp(e->key, prefix, plen))
+                        fn(ctx, e->key, e->klen);
+}
+
+typedef struct keylist {
+        char **k;
+        size_t *kl, n, cap;
+} keylist_t;
+
+static void collect(void *ctx, const char *k, size_t kl)
+{
+        keylist_t *l = ctx;
+
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? 2 * l->cap : 64;
+                char **nk = realloc(l->k, cap * sizeof(*nk));
+                size_t *nl = nk ? realloc(l->kl, cap * sizeof(*nl)) : NULL;
+
+                if (!nk || !nl)
+                        abort();
+                l->k = nk;
+                l->kl = nl;
+                l->cap = cap;
+        }
+        if (!(l->k[l->n] = malloc(kl ? kl : 1)))
+                abort();
+        memcpy(l->k[l->n], k, kl);
+        l->kl[l->n++] = kl;
+}
+
+void txn_del_prefix(txn_t *t, int cf, const char *prefix, size_t plen)
+{
+        keylist_t l = {0};
+        rocksdb_iterator_t *it = txn_iter(t, cf);
+
+        for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl < plen || memcmp(k, prefix, plen))
+                        break;
+                collect(&l, k, kl);
+        }
+        rocksdb_iter_destroy(it);
+        for (size_t i = 0; i < l.n; i++) {
+                txn_del(t, cf, l.k[i], l.kl[i]);
+                free(l.k[i]);
+        }
+        free(l.k);
+        free(l.kl);
+        /* appended records (never read back) are dropped in place: a
+         * second entry for the same key would race it in the sort */
+        for (ov_entry_t *e = t->ov->appended; e; e = e->order)
+                if (e->cf == cf && e->klen >= plen &&
+                    !memcmp(e->key, prefix, plen))
+                        e->state = OV_DEL;
 }

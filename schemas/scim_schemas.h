@@ -297,6 +297,10 @@ typedef struct scim_event {
          * event) so the fold need not parse the text again. Decoded events
          * leave it NULL. */
         json_t *resource_parsed;
+        /* Optional, never encoded: set when the event's sealed payload
+         * belongs to an erased tenant (its data key is destroyed): the
+         * fold then writes nothing for it (projector/erase.c). */
+        int erased;
 
         /* Groups: membership delta, applied as: if members_replace, drop all
          * current members; then remove `removed`; then add `added`. */

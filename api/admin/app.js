@@ -110,6 +110,68 @@
     return body;
   }
 
+  /* PUT/DELETE (saved reports); resolves to the JSON body or null. */
+  async function apiSend(method, path, body) {
+    const resp = await fetch(base() + path, {
+      method: method,
+      headers: {
+        Authorization: "Bearer " + state.token,
+        Accept: "application/json",
+        "Content-Type": "application/json",
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+      redirect: "error",
+    });
+    let b = null;
+    try {
+      b = await resp.json();
+    } catch (e) {
+      b = null;
+    }
+    if (!resp.ok) {
+      const x = b || {};
+      throw new ApiError(resp.status, x.scimType || "", x.detail || resp.statusText || "request failed");
+    }
+    return b;
+  }
+
+  /* GET as CSV; resolves to an object URL of the text (revoked on the
+   * next download of the same link). */
+  async function csvUrl(path, params, link) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params || {}))
+      if (v !== undefined && v !== null && v !== "") q.set(k, v);
+    q.set("format", "csv");
+    const resp = await fetch(base() + path + "?" + q.toString(), {
+      headers: { Authorization: "Bearer " + state.token, Accept: "text/csv" },
+      cache: "no-store",
+      credentials: "omit",
+      redirect: "error",
+    });
+    if (!resp.ok) {
+      let b = {};
+      try {
+        b = await resp.json();
+      } catch (e) {
+        b = {};
+      }
+      throw new ApiError(resp.status, b.scimType || "", b.detail || resp.statusText);
+    }
+    const blob = await resp.blob();
+    const text = await blob.text();
+    /* what the download holds, for the reader and the end-to-end test */
+    link.dataset.lines = String(text.split("\n").filter((l) => l.length).length);
+    link.dataset.header = text.split("\n")[0] || "";
+    if (link.dataset.url) URL.revokeObjectURL(link.dataset.url);
+    const url = URL.createObjectURL(blob);
+    link.dataset.url = url;
+    link.href = url;
+    link.hidden = false;
+    return url;
+  }
+
   /* ------------------------------------------------------- formatting */
 
   /* datetime-local value (local time) -> ISO 8601 UTC, or "" */
@@ -465,6 +527,145 @@
     state.filters = readFilters();
     loadFeed(false);
     loadChart();
+    loadHealth();
+    loadSaved();
+  }
+
+  /* ------------------------------------------------------------ health */
+
+  async function loadHealth() {
+    busy("health", true);
+    const dl = $("health");
+    try {
+      const h = await api("health");
+      clear(dl);
+      const t = h.last24h || {};
+      const bv = t.byVerdict || {};
+      const rows = [
+        ["Log", h.log + ", position " + h.position],
+        ["Fold lag", h.foldLag ? h.foldLag.events + " events, " + h.foldLag.seconds + " s" : "not measured (Kafka)"],
+        ["Changes, last 24 h", String(t.total || 0)],
+        ["Refused, last 24 h", String(bv.refused || 0)],
+        ["Rate-limit refusals (recent)", String(h.rateLimited.recent) + " (limit " + h.rateLimited.limit + ")"],
+        ["Status", h.disabled ? "disabled" : "enabled"],
+        ["Schema generation", String(h.schemaGeneration)],
+      ];
+      for (const [k, v] of rows) {
+        dl.appendChild(el("dt", null, k));
+        dl.appendChild(el("dd", null, v));
+      }
+    } catch (e) {
+      clear(dl);
+      dl.appendChild(el("dd", "error", e.message));
+    } finally {
+      busy("health", false);
+    }
+  }
+
+  /* ----------------------------------------------------- saved reports */
+
+  function filterText(f) {
+    return Object.entries(f || {})
+      .map(([k, v]) => k + "=" + v)
+      .join(" ");
+  }
+
+  async function loadSaved() {
+    busy("saved", true);
+    const tb = $("saved").tBodies[0];
+    try {
+      const r = await api("saved");
+      clear(tb);
+      for (const d of r.reports || []) {
+        const tr = el("tr");
+        tr.dataset.name = d.name;
+        tr.appendChild(el("td", "name", d.name));
+        tr.appendChild(el("td", null, d.description || ""));
+        tr.appendChild(el("td", null, filterText(d.filter)));
+        tr.appendChild(el("td", null, d.format || "json"));
+        const td = el("td");
+        const run = el("button", "run", "Run");
+        run.type = "button";
+        run.addEventListener("click", () => runSaved(d.name));
+        const del = el("button", "delete", "Delete");
+        del.type = "button";
+        del.addEventListener("click", () => deleteSaved(d.name));
+        td.appendChild(run);
+        td.appendChild(del);
+        tr.appendChild(td);
+        tb.appendChild(tr);
+      }
+      showError("saved-error", "");
+    } catch (e) {
+      showError("saved-error", e.message);
+    } finally {
+      busy("saved", false);
+    }
+  }
+
+  async function saveReport(ev) {
+    ev.preventDefault();
+    const name = $("save-name").value.trim();
+    const filter = {};
+    for (const [k, v] of Object.entries(readFilters())) if (v) filter[k] = v;
+    busy("saved", true);
+    try {
+      const def = { filter: filter, format: $("save-format").value };
+      const desc = $("save-desc").value.trim();
+      if (desc) def.description = desc;
+      await apiSend("PUT", "saved/" + encodeURIComponent(name), def);
+      showError("saved-error", "");
+      $("save-form").reset();
+    } catch (e) {
+      showError("saved-error", e.message);
+    } finally {
+      busy("saved", false);
+    }
+    loadSaved();
+  }
+
+  async function runSaved(name) {
+    busy("run-result", true);
+    $("run-result").hidden = false;
+    $("run-download").hidden = true;
+    try {
+      const r = await api("saved/" + encodeURIComponent(name) + "/run", { format: "json", count: 1000 });
+      const n = (r.changes || r.Resources || []).length;
+      $("run-caption").textContent =
+        "Report " + name + ": " + n + " record" + (n === 1 ? "" : "s") + (r.nextCursor ? " (first page)" : "");
+      $("run-caption").dataset.count = String(n);
+      await csvUrl("saved/" + encodeURIComponent(name) + "/run", { count: 1000 }, $("run-download"));
+      $("run-download").setAttribute("download", name + ".csv");
+    } catch (e) {
+      $("run-caption").textContent = e.message;
+    } finally {
+      busy("run-result", false);
+    }
+  }
+
+  async function deleteSaved(name) {
+    busy("saved", true);
+    try {
+      await apiSend("DELETE", "saved/" + encodeURIComponent(name));
+      showError("saved-error", "");
+    } catch (e) {
+      showError("saved-error", e.message);
+    } finally {
+      busy("saved", false);
+    }
+    loadSaved();
+  }
+
+  async function downloadFeed() {
+    busy("feed-download", true);
+    try {
+      await csvUrl("changes", Object.assign({ count: 1000 }, state.filters), $("feed-download"));
+      $("feed-download").setAttribute("download", "changes-" + state.tenant + ".csv");
+    } catch (e) {
+      showError("app-error", e.message);
+    } finally {
+      busy("feed-download", false);
+    }
   }
 
   async function login(tenant, token) {
@@ -525,6 +726,9 @@
       $("history-panel").hidden = true;
     });
     $("asof-form").addEventListener("submit", showAsOf);
+    $("health-refresh").addEventListener("click", loadHealth);
+    $("save-form").addEventListener("submit", saveReport);
+    $("feed-csv").addEventListener("click", downloadFeed);
     const t = sessionStorage.getItem(KEY_TENANT), k = sessionStorage.getItem(KEY_TOKEN);
     if (t && k) {
       $("login-tenant").value = t;

@@ -11,6 +11,7 @@ catalog (Entra's `msiam_access` for Default Access) refused, the role
 required on create, PUT and PATCH remove, the tenant's roles catalog managed
 over HTTP with a tenant-admin token, disable, delete. Discovery, isolation
 from a tenant without a profile, and a replay with the same digest."""
+import json
 from scimtest import Check, Server, USER, GROUP
 from entra import (ADSCIM, App, admin_create, check_definition, check_discovery, check_replay, create_matched,
                    operator_args, patch_ok, post_body, profile, reads_back, test_connection)
@@ -94,6 +95,21 @@ try:
         {"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "display": "Manager", "value": "Manager"}]}],
         "whole roles list")
     c.ok([x["value"] for x in r.get("roles", [])] == ["Manager"], N + ": the list replaced", r.get("roles"))
+
+    # AppRoleAssignmentsComplex: Entra adds roles as JSON documents encoded as strings; the catalog
+    # checks their "value"
+    doc = json.dumps({"id": "06b07648-ecfe-589f-9d2f-6325724a46ee", "value": "Admin", "displayName": "Admin"})
+    r = patch_ok(c, app, N, uid, [{"op": "Add", "path": "roles", "value": [{"value": doc}]}],
+                 "a role as a JSON document in a string")
+    c.ok([x["value"] for x in r.get("roles", [])] == ["Manager", doc], N + ": stored as sent", r.get("roles"))
+    bad = json.dumps({"id": "18d14569-c3bd-439b-9a66-3a2aee01d14f", "value": "msiam_access",
+                      "displayName": "Default Access"})
+    st, _, j = app.patch("/Users/" + uid, [{"op": "Add", "path": "roles", "value": [{"value": bad}]}])
+    c.error_body(st, j, 400, "invalidValue", N + ": Default Access as a JSON document")
+    c.ok("msiam_access" in (j or {}).get("detail", ""), N + ": the refusal names the role inside", j)
+    r = patch_ok(c, app, N, uid, [{"op": "Remove", "path": "roles", "value": [{"value": doc}]}],
+                 "the JSON-document role removed")
+    c.ok([x["value"] for x in r.get("roles", [])] == ["Manager"], N + ": one role left", r.get("roles"))
 
     # ---- groups are provisioned as Entra's defaults have them
     g = create_matched(c, app, N, {"schemas": [GROUP, ADSCIM], "displayName": "Warehouse", "members": []},

@@ -87,6 +87,13 @@ try:
          (st, j))
     st, _, j = catalog("PUT", "roles", {"values": ["Agent", "Admin", "Supervisor", "Quality Analyst"]})
     c.ok(st == 200, N + ": roles replaced over HTTP", (st, j))
+    st, _, before = catalog("GET", "roles")
+    st, _, j = catalog("PATCH", "roles", {"add": ["agent", "Supervisor"]})
+    c.ok(st == 200 and j.get("changed") is False and j.get("generation") == before.get("generation"),
+         N + ": a catalog edit that changes nothing writes nothing (a product syncing its list)", (st, j, before))
+    st, _, j = catalog("PUT", "roles", {"values": before.get("values")})
+    c.ok(st == 200 and j.get("changed") is False and j.get("generation") == before.get("generation"),
+         N + ": the same values PUT again change nothing", (st, j))
     st, _, j = catalog("PATCH", "teams", {"add": ["x"]}, token=t["secret"])
     c.error_body(st, j, 403, None, N + ": Entra's SCIM token may not change the catalogs")
     mapped = dict(full, userName="joao.costa@contoso.com", externalId="9a8b7c6d-0000-4000-8000-0000000000d2",
@@ -192,8 +199,10 @@ try:
          and mod.get(ROLE) == "Agent", N + ": the create's change record shows the defaults applied", (st, recs[:1]))
     st, _, j = app.get("/reports/v1/%s/changes?count=1000" % T, absolute=True)
     recs = [r for r in (j or {}).get("changes", []) if r.get("action") == "schema_put"]
-    c.ok(st == 200 and len(recs) >= 4 and any(r.get("actor") == adm.get("token_id") for r in recs),
-         N + ": the profile and each catalog edit are schema events, by the tenant-admin token", (st, recs))
+    # the profile, teams added, roles replaced, a team removed, a role added; no-op and refused edits none
+    c.ok(st == 200 and len(recs) == 5 and all(r.get("actor") == adm.get("token_id") for r in recs[:4]),
+         N + ": the profile and each catalog edit that changed something are schema events, by the "
+         "tenant-admin token", (st, recs))
 
     # ---- isolation: a tenant without a profile, on the same /scim/v2 URL
     st, _, j = plain.post("/Users", {"schemas": [USER], "userName": "maria.silva@contoso.com",

@@ -307,6 +307,55 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
              and b.js("return localStorage.length === 0 && document.cookie === ''"),
              "token in sessionStorage only (no localStorage, no cookie)")
 
+        # ---- health, saved reports, CSV downloads (issue 12 item 8)
+        wait_idle(b, ids=("health", "saved"))
+        hv = dict(zip(b.js("return [...document.querySelectorAll('#health dt')].map(e => e.textContent)"),
+                      b.js("return [...document.querySelectorAll('#health dd')].map(e => e.textContent)")))
+        st, api_h = rep.get("health")
+        c.ok(st == 200 and hv.get("Log") == "embedded, position %d" % api_h["position"]
+             and hv.get("Refused, last 24 h") == str(api_h["last24h"]["byVerdict"].get("refused", 0))
+             and hv.get("Changes, last 24 h") == str(api_h["last24h"]["total"])
+             and hv.get("Status") == "enabled" and hv.get("Fold lag") == "0 events, 0 s",
+             "the health panel shows the tenant's health endpoint", (hv, api_h))
+        st, j = Reports(port, "t2", tok2["secret"]).get("../t1/health")
+        c.ok(st == 401, "another tenant's token cannot read this tenant's health", (st, j))
+        b.js("document.getElementById('f-verdict').value = 'refused'")
+        b.type("#save-name", "refusals-x")
+        b.type("#save-desc", "what was refused")
+        b.js("document.getElementById('save-format').value = 'csv'")
+        b.click("#save-form button[type=submit]")
+        b.wait("return document.querySelector('#saved tr[data-name=\"refusals-x\"]') !== null",
+               what="saved report listed")
+        st, d = rep.get("saved/refusals-x")
+        c.ok(st == 200 and d.get("filter", {}).get("verdict") == "refused" and d.get("format") == "csv"
+             and d.get("description") == "what was refused", "the page saved the report with its filters", (st, d))
+        want = len(rep.changes(verdict="refused"))
+        b.click("#saved tr[data-name=\"refusals-x\"] button.run")
+        b.wait("const l = document.getElementById('run-download'); return !l.hidden && l.dataset.lines",
+               what="report run")
+        c.ok(b.js("return document.getElementById('run-caption').dataset.count") == str(want),
+             "running it shows the API's number of records", (want, b.text("#run-caption")))
+        c.ok(b.js("return document.getElementById('run-download').dataset.lines") == str(want + 1)
+             and b.js("return document.getElementById('run-download').href.startsWith('blob:')")
+             and b.js("return document.getElementById('run-download').getAttribute('download')") == "refusals-x.csv",
+             "its CSV (header + one line per record) is offered for download", b.text("#run-caption"))
+        b.click("#saved tr[data-name=\"refusals-x\"] button.delete")
+        b.wait("return document.querySelector('#saved tr[data-name=\"refusals-x\"]') === null",
+               what="saved report deleted")
+        c.ok(rep.get("saved/refusals-x")[0] == 404, "deleted through the page")
+        b.js("document.getElementById('f-verdict').value = ''")
+        all_recs = rep.changes()
+        b.click("#feed-csv")
+        b.wait("const l = document.getElementById('feed-download'); return !l.hidden && l.dataset.lines",
+               what="feed CSV")
+        c.ok(b.js("return document.getElementById('feed-download').dataset.lines") == str(min(1000, len(all_recs)) + 1)
+             and b.js("return document.getElementById('feed-download').dataset.header").startswith("seq,"),
+             "the feed's CSV download holds the filtered records", b.js("return document.getElementById('feed-download').dataset.header"))
+        # the report's save and delete are change records too: show them
+        b.click("#filters button[type=submit]")
+        time.sleep(0.2)
+        wait_idle(b)
+
         # ---- the feed: first page, then "load more", against the API
         truth = rep.changes()
         rows = feed_rows(b)

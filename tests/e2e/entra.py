@@ -225,6 +225,22 @@ def check_discovery(c, app, name, prof):
              "%s: /Schemas/%s describes every mapped attribute with its type" % (name, s["id"]), (st, j))
         leaked = [a["name"] for a in got.values() if "catalog" in a or "default" in a]
         c.ok(not leaked, "%s: /Schemas/%s is RFC 7643 form (no scimlog rule keys)" % (name, s["id"]), leaked)
+    core = {"User": "urn:ietf:params:scim:schemas:core:2.0:User",
+            "Group": "urn:ietf:params:scim:schemas:core:2.0:Group"}
+    for rt in prof.get("resourceTypes", []):
+        if rt.get("enabled") is False:
+            c.ok(core[rt["name"]] not in ids, "%s: /Schemas leaves out the disabled %s" % (name, rt["name"]), ids)
+            st, _, j = app.get("/Schemas/" + core[rt["name"]])
+            c.error_body(st, j, 404, None, "%s: /Schemas/{urn} of the disabled %s" % (name, rt["name"]))
+            continue
+        st, _, j = app.get("/Schemas/" + core[rt["name"]])
+        attrs = {a.get("name"): a for a in (j or {}).get("attributes", [])}
+        for path in rt.get("required", []):
+            top, _, sub = path.partition(".")
+            a = attrs.get(top, {})
+            subs = {x.get("name"): x for x in a.get("subAttributes", [])}
+            c.ok(a.get("required") is True and (not sub or subs.get(sub, {}).get("required") is True),
+                 "%s: /Schemas advertises %s as required" % (name, path), a)
     st, _, j = app.get("/ResourceTypes")
     rts = {r.get("name"): r for r in (j or {}).get("Resources", [])}
     c.ok(st == 200, name + ": /ResourceTypes", (st, j))

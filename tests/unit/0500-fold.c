@@ -203,10 +203,10 @@ static void test_views_format(void **state)
         static const char *names[] = {"default", "log",    "res",
                                       "idx",     "mem",    "tenant",
                                       "token",   "change", "chidx",
-                                      "stream"};
+                                      "stream",  "dkey"};
         const size_t ncf = sizeof(names) / sizeof(names[0]);
-        const rocksdb_options_t *cfo[10];
-        rocksdb_column_family_handle_t *cf[10];
+        const rocksdb_options_t *cfo[11];
+        rocksdb_column_family_handle_t *cf[11];
         rocksdb_options_t *o = rocksdb_options_create();
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
         char odir[600], rdir[600], e[256], *err = NULL;

@@ -1,0 +1,481 @@
+/*
+ * erase.c — tenant erasure (docs/erasure.md). The log is immutable, so
+ * personal data reaches it only sealed: each tenant has random data keys
+ * (column family `dkey`, never in the log), every event's resource JSON is
+ * sealed with the tenant's current key (AES-256-GCM, Nettle; the tenant
+ * name as associated data) into `sealed_json` + `key_id`, and deleting a
+ * tenant with erasure destroys its keys in the same batch that deletes
+ * every view row of the tenant. Afterwards the log still holds the
+ * tenant's events, but their personal data cannot be read by anyone; a
+ * replay skips them (ev->erased) and rebuilds every other tenant exactly.
+ *
+ * Keys (column family dkey): `tenant` -> {"current": kid}; `tenant\0kid`
+ * -> {"key": 64 hex} or, once erased, {"erased": time}. A key is created
+ * on the tenant's first sealed write (a synced write before the event is
+ * appended). Embedded log only: in Kafka mode every node would need the
+ * same keys (a key service), see docs/erasure.md.
+ */
+#include <nettle/base64.h>
+#include <nettle/gcm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projector/projector_internal.h"
+
+#define NONCE 12
+#define TAG 16
+
+static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static char *dk_get(scim_store_t *st, const char *k, size_t kl, size_t *vl)
+{
+        char *e = NULL;
+        char *v = rocksdb_get_cf(st->db, st->ro, st->cf[CF_DKEY], k, kl, vl,
+                                 &e);
+
+        if (e) {
+                free(e);
+                free(v);
+                return NULL;
+        }
+        return v;
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned hi, lo;
+
+                if (sscanf(s + 2 * i, "%1x%1x", &hi, &lo) != 2)
+                        return -1;
+                out[i] = (uint8_t)(hi << 4 | lo);
+        }
+        return 0;
+}
+
+static void tohex(const uint8_t *b, size_t n, char *out)
+{
+        static const char hx[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < n; i++) {
+                out[2 * i] = hx[b[i] >> 4];
+                out[2 * i + 1] = hx[b[i] & 15];
+        }
+        out[2 * n] = '\0';
+}
+
+/* The key (tenant, kid): 1 with key, 0 erased or unknown. */
+static int key_of(scim_store_t *st, const char *tenant, const char *kid,
+                  uint8_t key[32])
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+        json_t *o;
+        const char *hx;
+        int ok = 0;
+
+        scim_buf_append(&k, tenant, strlen(tenant) + 1);
+        scim_buf_puts(&k, kid);
+        v = dk_get(st, k.data, k.len, &vl);
+        scim_buf_free(&k);
+        o = v ? scim_json_load(v, vl) : NULL;
+        free(v);
+        hx = json_string_value(json_object_get(o, "key"));
+        if (hx && strlen(hx) == 64 && unhex(hx, key, 32) == 0)
+                ok = 1;
+        json_decref(o);
+        return ok;
+}
+
+/* The tenant's current key, created when it has none. */
+static int current_key(scim_store_t *st, const char *tenant, char kid[17],
+                       uint8_t key[32], scim_err_t *err)
+{
+        size_t vl = 0;
+        char *v;
+        json_t *o;
+        const char *cur;
+        int rc = -1;
+
+        pthread_mutex_lock(&key_mu);
+        v = dk_get(st, tenant, strlen(tenant), &vl);
+        o = v ? scim_json_load(v, vl) : NULL;
+        free(v);
+        cur = json_string_value(json_object_get(o, "current"));
+        if (cur && strlen(cur) == 16 && key_of(st, tenant, cur, key)) {
+                memcpy(kid, cur, 17);
+                rc = 0;
+        } else { /* the first sealed write: a new random key, synced */
+                uint8_t raw[8];
+                char hx[65], *e = NULL;
+                scim_buf_t k = {0};
+                json_t *row = NULL, *ptr = NULL;
+                char *rt = NULL, *pt = NULL;
+                rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+
+                size_t tl = 0;
+                char *tr = rocksdb_get_cf(st->db, st->ro, st->cf[CF_TENANT],
+                                          tenant, strlen(tenant), &tl, &e);
+                json_t *tj = tr ? scim_json_load(tr, tl) : NULL;
+
+                free(tr);
+                free(e);
+                e = NULL;
+                scim_random_bytes(raw, sizeof(raw));
+                tohex(raw, sizeof(raw), kid);
+                scim_random_bytes(key, 32);
+                tohex(key, 32, hx);
+                /* the key belongs to this incarnation of the tenant (its
+                 * creation time, from the log): a deletion erases its own
+                 * incarnation's keys, in a replay too */
+                row = json_pack("{s:s, s:O?}", "key", hx, "tenant_created",
+                                json_object_get(tj, "created"));
+                json_decref(tj);
+                ptr = json_pack("{s:s}", "current", kid);
+                rt = scim_json_dumps(row);
+                pt = scim_json_dumps(ptr);
+                scim_buf_append(&k, tenant, strlen(tenant) + 1);
+                scim_buf_puts(&k, kid);
+                if (rt && pt) {
+                        rocksdb_writebatch_put_cf(wb, st->cf[CF_DKEY], k.data,
+                                                  k.len, rt, strlen(rt));
+                        rocksdb_writebatch_put_cf(wb, st->cf[CF_DKEY], tenant,
+                                                  strlen(tenant), pt,
+                                                  strlen(pt));
+                        rocksdb_write(st->db, st->wo_sync, wb, &e);
+                }
+                if (!rt || !pt || e)
+                        scim_err_set_retry(err, 503,
+                                           "cannot store the tenant's data "
+                                           "key: %.200s",
+                                           e ? e : "out of memory");
+                else
+                        rc = 0;
+                free(e);
+                free(rt);
+                free(pt);
+                json_decref(row);
+                json_decref(ptr);
+                scim_buf_free(&k);
+                rocksdb_writebatch_destroy(wb);
+        }
+        json_decref(o);
+        pthread_mutex_unlock(&key_mu);
+        return rc;
+}
+
+/* What a sealed event carries (sealed_json decrypted): {"r": the resource
+ * JSON, "d": a refusal's detail (it names the values it refused), "m":
+ * the display names of added members}; the encoded event has them NULL. */
+static char *payload(const scim_event_t *ev)
+{
+        json_t *o = json_object(), *m = NULL;
+        char *txt;
+
+        if (ev->resource_json)
+                json_object_set_new(o, "r", json_string(ev->resource_json));
+        if (ev->refused_detail)
+                json_object_set_new(o, "d", json_string(ev->refused_detail));
+        for (size_t i = 0; i < ev->n_added; i++)
+                if (ev->added[i].display) {
+                        m = json_array();
+                        break;
+                }
+        for (size_t i = 0; m && i < ev->n_added; i++)
+                json_array_append_new(m, ev->added[i].display
+                                             ? json_string(ev->added[i].display)
+                                             : json_null());
+        if (m)
+                json_object_set_new(o, "m", m);
+        txt = json_object_size(o) ? scim_json_dumps(o) : NULL;
+        json_decref(o);
+        return txt;
+}
+
+int scim_store_seal(scim_store_t *st, scim_event_t *ev, scim_err_t *err)
+{
+        uint8_t key[32], nonce[NONCE];
+        char kid[17];
+        struct gcm_aes256_ctx g;
+        size_t n;
+        uint8_t *buf;
+        char *b64, *plain;
+        struct base64_encode_ctx bc;
+        size_t o;
+
+        if (!ev->tenant || ev->sealed_json || !(plain = payload(ev)))
+                return 0;
+        if (current_key(st, ev->tenant, kid, key, err) < 0) {
+                free(plain);
+                return -1;
+        }
+        n = strlen(plain);
+        buf = malloc(NONCE + n + TAG);
+        b64 = malloc(BASE64_ENCODE_LENGTH(NONCE + n + TAG) +
+                     BASE64_ENCODE_FINAL_LENGTH + 1);
+        if (!buf || !b64) {
+                free(buf);
+                free(b64);
+                free(plain);
+                return scim_err_set_retry(err, 503, "out of memory");
+        }
+        scim_random_bytes(nonce, sizeof(nonce));
+        memcpy(buf, nonce, NONCE);
+        gcm_aes256_set_key(&g, key);
+        gcm_aes256_set_iv(&g, NONCE, nonce);
+        gcm_aes256_update(&g, strlen(ev->tenant), (const uint8_t *)ev->tenant);
+        gcm_aes256_encrypt(&g, n, buf + NONCE, (const uint8_t *)plain);
+        free(plain);
+        gcm_aes256_digest(&g, TAG, buf + NONCE + n);
+        base64_encode_init(&bc);
+        o = base64_encode_update(&bc, b64, NONCE + n + TAG, buf);
+        o += base64_encode_final(&bc, b64 + o);
+        b64[o] = '\0';
+        free(buf);
+        memset(key, 0, sizeof(key));
+        ev->sealed_json = b64;
+        ev->key_id = strdup(kid);
+        if (!ev->key_id)
+                return scim_err_set_retry(err, 503, "out of memory");
+        return 0;
+}
+
+int scim_store_unseal(scim_store_t *st, scim_event_t *ev)
+{
+        uint8_t key[32], tag[TAG];
+        struct base64_decode_ctx bc;
+        struct gcm_aes256_ctx g;
+        size_t len, dl;
+        uint8_t *buf;
+        char *plain;
+
+        if (!ev->sealed_json || ev->resource_json || !ev->tenant)
+                return 0; /* not sealed, or unsealed in memory already */
+        if (!ev->key_id || !key_of(st, ev->tenant, ev->key_id, key)) {
+                ev->erased = 1; /* its key is destroyed (or never was) */
+                return 1;
+        }
+        len = strlen(ev->sealed_json);
+        buf = malloc(BASE64_DECODE_LENGTH(len) + 1);
+        if (!buf)
+                return -1;
+        base64_decode_init(&bc);
+        dl = BASE64_DECODE_LENGTH(len);
+        if (!base64_decode_update(&bc, &dl, buf, len, ev->sealed_json) ||
+            !base64_decode_final(&bc) || dl < NONCE + TAG) {
+                free(buf);
+                return -1; /* the fold refuses it: no resource */
+        }
+        plain = malloc(dl - NONCE - TAG + 1);
+        if (!plain) {
+                free(buf);
+                return -1;
+        }
+        gcm_aes256_set_key(&g, key);
+        gcm_aes256_set_iv(&g, NONCE, buf);
+        gcm_aes256_update(&g, strlen(ev->tenant), (const uint8_t *)ev->tenant);
+        gcm_aes256_decrypt(&g, dl - NONCE - TAG, (uint8_t *)plain, buf + NONCE);
+        gcm_aes256_digest(&g, TAG, tag);
+        memset(key, 0, sizeof(key));
+        if (memcmp(tag, buf + dl - TAG, TAG)) { /* forged or damaged */
+                free(buf);
+                free(plain);
+                return -1;
+        }
+        plain[dl - NONCE - TAG] = '\0';
+        free(buf);
+        {
+                json_t *o = scim_json_load(plain, strlen(plain)), *m;
+                const char *r = json_string_value(json_object_get(o, "r"));
+                const char *d = json_string_value(json_object_get(o, "d"));
+                size_t i;
+                json_t *x;
+
+                free(plain);
+                if (!json_is_object(o)) {
+                        json_decref(o);
+                        return -1;
+                }
+                if (r)
+                        ev->resource_json = strdup(r);
+                if (d && !ev->refused_detail)
+                        ev->refused_detail = strdup(d);
+                m = json_object_get(o, "m");
+                json_array_foreach(m, i, x) if (i < ev->n_added &&
+                                                !ev->added[i].display &&
+                                                json_is_string(x))
+                    ev->added[i].display = strdup(json_string_value(x));
+                json_decref(o);
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------ the fold */
+
+typedef struct ectx {
+        txn_t *t;
+        size_t skip; /* bytes of the index key before the seq */
+} ectx_t;
+
+static void drop_change(void *ctx, const char *k, size_t kl)
+{
+        ectx_t *c = ctx;
+
+        if (kl == c->skip + 16) /* tenant \0 T time(8) seq(8) */
+                txn_del(c->t, CF_CHANGE, k + c->skip + 8, 8);
+}
+
+static void drop_token(void *ctx, const char *k, size_t kl)
+{
+        txn_t *t = ctx;
+        size_t vl = 0;
+        char *h = txn_get(t, CF_TENANT, k, kl, &vl);
+
+        if (h && vl == 64)
+                txn_del(t, CF_TOKEN, h, 64);
+        free(h);
+}
+
+static void erase_key(void *ctx, const char *k, size_t kl)
+{
+        void **a = ctx;
+        txn_t *t = a[0];
+        const char *ts = a[1], *created = a[2];
+        size_t vl = 0;
+        char *old = txn_get(t, CF_DKEY, k, kl, &vl);
+        json_t *o = old ? scim_json_load(old, vl) : NULL;
+        const char *kc = json_string_value(json_object_get(o, "tenant_created"));
+
+        free(old);
+        if (json_object_get(o, "key") && (!kc || !created || !strcmp(kc, created))) {
+                char v[64];
+                int n = snprintf(v, sizeof(v), "{\"erased\":\"%s\"}", ts);
+
+                txn_put(t, CF_DKEY, k, kl, v, (size_t)n);
+                a[3] = (void *)1; /* erased something */
+        }
+        json_decref(o);
+}
+
+void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+{
+        const char *tn = ev->tenant;
+        size_t tl = strlen(tn);
+        scim_buf_t p = {0};
+        size_t vl = 0;
+        char *rec = txn_get(t, CF_TENANT, tn, tl, &vl), ts[32];
+        json_t *rj = rec ? scim_json_load(rec, vl) : NULL;
+        char created[40] = "";
+        ectx_t ec = {t, tl + 2};
+        void *ka[4];
+
+        free(rec);
+        snprintf(created, sizeof(created), "%s",
+                 json_string_value(json_object_get(rj, "created"))
+                     ? json_string_value(json_object_get(rj, "created"))
+                     : "");
+        json_decref(rj);
+        if (!rec) {
+                v->status = 404;
+                snprintf(v->detail, sizeof(v->detail),
+                         "tenant '%.64s' does not exist", tn);
+                return;
+        }
+        scim_time_format(ev->time_ms, ts);
+        /* change records, by the tenant's time index, then the indexes */
+        scim_buf_append(&p, tn, tl + 1);
+        scim_buf_append(&p, "T", 1);
+        txn_scan_prefix(t, CF_CHIDX, p.data, p.len, drop_change, &ec);
+        /* token records, by the tenant's token rows */
+        p.len = tl + 1;
+        scim_buf_append(&p, "T", 1);
+        txn_scan_prefix(t, CF_TENANT, p.data, p.len, drop_token, t);
+        /* everything keyed by the tenant */
+        p.len = tl + 1;
+        for (int cf = CF_RES; cf < CF_COUNT; cf++)
+                if (cf != CF_TOKEN && cf != CF_CHANGE && cf != CF_LOG &&
+                    cf != CF_DKEY)
+                        txn_del_prefix(t, cf, p.data, p.len);
+        txn_del(t, CF_TENANT, tn, tl);
+        p.len = 0;
+        scim_buf_puts(&p, "count");
+        scim_buf_append(&p, "", 1);
+        scim_buf_append(&p, tn, tl + 1);
+        txn_del_prefix(t, CF_DEFAULT, p.data, p.len);
+        /* this incarnation's data keys: destroyed (the rows say when);
+         * the current-key pointer goes with them unless a later
+         * incarnation's key is current (a replay copies every key) */
+        p.len = 0;
+        scim_buf_append(&p, tn, tl + 1);
+        ka[0] = t;
+        ka[1] = ts;
+        ka[2] = created[0] ? created : NULL;
+        ka[3] = NULL;
+        txn_scan_prefix(t, CF_DKEY, p.data, p.len, erase_key, ka);
+        {
+                size_t pl = 0;
+                char *ptr = txn_get(t, CF_DKEY, tn, tl, &pl);
+                json_t *pj = ptr ? scim_json_load(ptr, pl) : NULL;
+                const char *cur = json_string_value(json_object_get(pj, "current"));
+
+                free(ptr);
+                if (cur) {
+                        size_t kl2 = 0;
+                        char *kr;
+
+                        p.len = tl + 1;
+                        scim_buf_puts(&p, cur);
+                        kr = txn_get(t, CF_DKEY, p.data, p.len, &kl2);
+                        if (!kr || kl2 == 0 ||
+                            memmem(kr, kl2, "\"erased\"", 8))
+                                txn_del(t, CF_DKEY, tn, tl);
+                        free(kr);
+                }
+                json_decref(pj);
+        }
+        scim_buf_free(&p);
+        v->status = 204;
+}
+
+int scim_store_purge(scim_store_t *st, scim_err_t *err)
+{
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        char *e = NULL;
+
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int cf = 0; cf < CF_COUNT && !e; cf++)
+                rocksdb_flush_cf(st->db, fo, st->cf[cf], &e);
+        rocksdb_flushoptions_destroy(fo);
+        for (int cf = 0; cf < CF_COUNT && !e; cf++)
+                rocksdb_compact_range_cf(st->db, st->cf[cf], NULL, 0, NULL, 0);
+        if (e) {
+                scim_err_set_retry(err, 503, "purge failed: %.300s", e);
+                free(e);
+                return -1;
+        }
+        return 0;
+}
+
+void store_copy_keys(scim_store_t *src, scim_store_t *dst)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(src->db, src->ro, src->cf[CF_DKEY]);
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        char *e = NULL;
+
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+
+                rocksdb_writebatch_put_cf(wb, dst->cf[CF_DKEY], k, kl, v, vl);
+        }
+        rocksdb_iter_destroy(it);
+        rocksdb_write(dst->db, dst->wo_sync, wb, &e);
+        free(e);
+        rocksdb_writebatch_destroy(wb);
+}
