@@ -1041,9 +1041,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         }
         if (scim_oauth_match(url)) { /* OAuth 2.0 token endpoint */
                 r->endpoint = "oauth";
-                return scim_oauth_handle(c, api->st, api->jwt_master,
-                                         api->jwt_ttl, url, method,
-                                         r->body.data, r->body.len);
+                return scim_oauth_handle(
+                    c, api->st, api->jwt_master, api->jwt_ttl, url, method,
+                    r->body.data, r->body.len, api->ing, r->request_id);
         }
         if (scim_admin_api_match(url)) { /* tenants and tokens */
                 r->endpoint = "admin_api";

@@ -523,6 +523,31 @@ int scim_admin_api_match(const char *url)
                 !scim_model_api_match(url));
 }
 
+/* Without the operator token: 0 when secret is a live tenant-admin token
+ * of the tenant a GET /admin/v1/tenants/{t} describes (r->actor set to its
+ * id), 403 for another token of that tenant or another call, 423 when the
+ * tenant is disabled, 401 otherwise. */
+static int tenant_admin_reads(mq_t *r, const char *url, const char *method,
+                              const char *secret)
+{
+        char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
+        int scope = SCIM_SCOPE_ALL;
+        const char *t = url + strlen(PREFIX);
+
+        if (!secret || !r->tenant[0] ||
+            !scim_store_auth_scope(r->st, secret, tenant, sizeof(tenant), tid,
+                                   sizeof(tid), &scope) ||
+            strcmp(tenant, r->tenant))
+                return 401;
+        snprintf(r->actor, sizeof(r->actor), "%s", tid);
+        if (scope == SCIM_SCOPE_DISABLED)
+                return 423;
+        if (scope != SCIM_SCOPE_ADMIN || strcmp(method, "GET") ||
+            strncmp(url, PREFIX, strlen(PREFIX)) || strchr(t, '/'))
+                return 403;
+        return 0;
+}
+
 /* Answers a tenant command's reply (status on success). */
 static enum MHD_Result reply_cmd(mq_t *r, json_t *out, unsigned status)
 {
@@ -607,13 +632,27 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
 
                 if (secret)
                         scim_sha256_hex(secret, strlen(secret), h);
-                if (!secret || !scim_ct_equal(h, operator_hash, 64))
-                        return fail(&r, 401, NULL,
-                                    "the admin API wants the operator "
-                                    "token%s",
-                                    "");
+                if (!secret || !scim_ct_equal(h, operator_hash, 64)) {
+                        int sa = tenant_admin_reads(&r, url, method, secret);
+
+                        if (sa == 401)
+                                return fail(&r, 401, NULL,
+                                            "the admin API wants the "
+                                            "operator token%s",
+                                            "");
+                        if (sa)
+                                return fail(&r, 403, NULL,
+                                            "%s",
+                                            sa == 423
+                                                ? "the tenant is disabled"
+                                                : "a tenant's token may only "
+                                                  "describe its own tenant "
+                                                  "(GET /admin/v1/tenants/"
+                                                  "{t}, scope tenant-admin)");
+                } else {
+                        snprintf(r.actor, sizeof(r.actor), "operator");
+                }
         }
-        snprintf(r.actor, sizeof(r.actor), "operator");
         rest = url + strlen("/admin/v1/tenants");
         if (strlen(rest) >= sizeof(path))
                 return fail(&r, 404, NULL, "no such admin resource%s", "");
@@ -633,7 +672,7 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                             "the body must be a JSON object%s", "");
         }
         req = json_pack("{s:s, s:[]}", "op", "tenant", "args");
-        r.caller.actor = "operator";
+        r.caller.actor = r.actor;
         r.caller.request_id = request_id;
         scim_ingest_caller(&r.caller);
         r.attempted = NULL; /* reads: nothing to record */

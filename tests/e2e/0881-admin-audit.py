@@ -4,12 +4,15 @@ with; every refusal (a revoked or rotated-out token, a wrong operator
 token, a scope, a disabled tenant, a refused admin call) is a change record
 of the tenant it was aimed at, with the token it was when the secret names
 one; the admin API's tenant-admin token is refused once revoked, rotated
-out or its tenant disabled; a flood of bad tokens is coalesced into a few
+out or its tenant disabled, and may describe its own tenant (only that);
+refused OAuth token requests are recorded with the client; a flood of bad tokens is coalesced into a few
 records; secrets aimed at a tenant that does not exist create nothing; the
 reports' action= filter takes the admin actions; a replay agrees."""
+import http.client
 import json
 import os
 import time
+import urllib.parse
 from scimtest import Check, Server, USER, cli
 
 c = Check()
@@ -18,7 +21,9 @@ op_file = os.path.join(srv.root, "operator.token")
 OP = "op-" + "8" * 40
 with open(op_file, "w") as f:
     f.write(OP + "\n")
-srv.extra = ["--operator-token-file", op_file]
+with open(os.path.join(srv.root, "jwt.key"), "w") as f:
+    f.write("jwt-master-" + "4" * 40 + "\n")
+srv.extra = ["--operator-token-file", op_file, "--jwt-key-file", os.path.join(srv.root, "jwt.key")]
 srv.start()
 
 
@@ -85,7 +90,12 @@ try:
          recs[0]["status"] == 401, "a wrong operator token is a refusal record", recs)
     # a SCIM token is no operator token either
     st, _, j = adm("GET", "/acme", token=t["secret"], rid="rid-scim-as-op")
-    c.error_body(st, j, 401, None, "the tenant's SCIM token on the admin API")
+    c.error_body(st, j, 403, None, "the tenant's SCIM token on the admin API")
+    st, _, j = adm("POST", "/acme/tokens", {}, token=t["secret"])
+    c.error_body(st, j, 403, None, "the tenant's SCIM token issues a token")
+    recs = wait_record(rep, lambda x: x.get("requestId") == "rid-scim-as-op")
+    c.ok(len(recs) == 1 and recs[0]["actor"] == t["token_id"] and recs[0]["eventAction"] == "admin",
+         "the SCIM token on the admin API is recorded with its id", recs)
 
     # scopes
     st, _, ro = adm("POST", "/acme/tokens", {"scope": "scim-read"})
@@ -124,6 +134,18 @@ try:
     cta = srv.client("acme", token=ta["secret"])
     st, _, j = cta.raw("GET", "/admin/v1/tenants/acme/schema", base=False)
     c.ok(st == 200, "tenant-admin reads its definition", (st, j))
+    st, _, j = cta.raw("GET", "/admin/v1/tenants/acme", base=False)
+    c.ok(st == 200 and j["tenant"] == "acme" and "secret" not in json.dumps(j) and
+         ta["token_id"] in [x["id"] for x in j["tokens"]], "tenant-admin describes its own tenant", (st, j))
+    st, _, j = cta.raw("GET", "/admin/v1/tenants", base=False)
+    c.error_body(st, j, 401, None, "tenant-admin lists all tenants")
+    st, _, j = cta.raw("POST", "/admin/v1/tenants/acme/tokens", {}, base=False)
+    c.error_body(st, j, 403, None, "tenant-admin issues a token")
+    st, _, j = cta.raw("POST", "/admin/v1/tenants/acme/disable", {}, base=False)
+    c.error_body(st, j, 403, None, "tenant-admin disables its tenant")
+    adm("POST", "", {"name": "other"})
+    st, _, j = cta.raw("GET", "/admin/v1/tenants/other", base=False)
+    c.error_body(st, j, 401, None, "tenant-admin describes another tenant")
     st, _, j = adm("POST", "/acme/disable", rid="rid-disable")
     c.ok(st == 200, "disable", (st, j))
     st, _, j = cta.raw("GET", "/admin/v1/tenants/acme/schema", base=False,
@@ -158,6 +180,27 @@ try:
     c.ok(st == 401, "the rotated-out tenant-admin token is refused on the admin API", (st, j))
     st, _, j = srv.client("acme", token=rot["secret"]).raw("GET", "/admin/v1/tenants/acme/schema", base=False)
     c.ok(st == 200, "its successor works", (st, j))
+
+    # OAuth: refused token requests, with the client when it is registered
+    st, _, cli_reg = adm("POST", "/acme/clients", {})
+    c.ok(st == 201 and cli_reg.get("client_id"), "register an OAuth client", (st, cli_reg))
+
+    def token_req(form, rid):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        conn.request("POST", "/oauth/v1/acme/token", urllib.parse.urlencode(form),
+                     {"Content-Type": "application/x-www-form-urlencoded", "X-Request-Id": rid})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    st, j = token_req({"grant_type": "client_credentials", "client_id": cli_reg["client_id"],
+                       "client_secret": "wrong"}, "rid-oauth-bad")
+    c.ok(st == 401 and j.get("error") == "invalid_client", "a wrong client secret", (st, j))
+    st, j = token_req({"grant_type": "client_credentials", "client_id": cli_reg["client_id"],
+                       "client_secret": cli_reg["client_secret"]}, "rid-oauth-ok")
+    c.ok(st == 200 and j.get("access_token"), "the right one", (st, j))
+    recs = wait_record(rep, lambda x: x.get("requestId") == "rid-oauth-bad")
+    c.ok(len(recs) == 1 and recs[0]["eventAction"] == "oauth_token" and
+         recs[0]["actor"] == "client:" + cli_reg["client_id"] and recs[0]["status"] == 401,
+         "the refused token request is recorded with the client", recs)
 
     # a flood of bad tokens is coalesced
     bad = srv.client("acme", token="not-a-token-" + "2" * 30)
@@ -194,7 +237,7 @@ try:
     c.ok(st == 200 and sorted(x["action"] for x in j["changes"]) == ["tenant_disable", "tenant_enable"],
          "action=tenant_disable,tenant_enable", (st, j))
     st, _, j = rep.raw("GET", "/reports/v1/acme/changes?action=refused&count=1000", base=False)
-    c.ok(st == 200 and {"access", "admin", "token_issue"} <= {x["eventAction"] for x in j["changes"]},
+    c.ok(st == 200 and {"access", "admin", "token_issue", "oauth_token"} <= {x["eventAction"] for x in j["changes"]},
          "action=refused lists the front door's refusals", sorted({x["eventAction"] for x in j["changes"]}))
 finally:
     srv.stop()
