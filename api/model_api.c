@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/admin_route.h"
 #include "api/audit_internal.h"
 #include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
@@ -587,11 +588,33 @@ static enum MHD_Result command(mq_t *r, json_t *req, unsigned status)
         return rc;
 }
 
-static json_t *body_object(const char *body, size_t len)
+/* GET /admin/v1/tenants/{t}: the tenant, its tokens (no secrets), its
+ * schema generation. */
+static enum MHD_Result describe(mq_t *r, const char *tenant)
 {
-        if (!len)
-                return json_object();
-        return json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *list = NULL, *e, *one = NULL;
+        scim_err_t err;
+        enum MHD_Result rc;
+        size_t i;
+
+        scim_err_clear(&err);
+        scim_store_tenant_list(r->st, &list, &err);
+        json_array_foreach(
+            list, i,
+            e) if (!strcmp(json_string_value(json_object_get(e, "tenant")),
+                           tenant)) one = e;
+        if (one) {
+                scim_model_t *m = scim_store_model(r->st, tenant);
+
+                json_object_set_new(one, "schemaGeneration",
+                                    json_integer(scim_model_generation(m)));
+                scim_model_unref(m);
+                rc = send_json(r, 200, one);
+        } else {
+                rc = fail(r, 404, NULL, "no such tenant '%.64s'", tenant);
+        }
+        json_decref(list);
+        return rc;
 }
 
 enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
@@ -602,10 +625,9 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                                       const char *request_id)
 {
         mq_t r;
-        const char *secret, *rest, *seg[4] = {NULL, NULL, NULL, NULL};
-        char path[512], *save = NULL, *p;
-        int n = 0;
-        json_t *in = NULL, *req = NULL;
+        const char *secret, *rest;
+        scim_admin_call_t call;
+        scim_err_t e;
         enum MHD_Result rc;
 
         memset(&r, 0, sizeof(r));
@@ -654,54 +676,24 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 }
         }
         rest = url + strlen("/admin/v1/tenants");
-        if (strlen(rest) >= sizeof(path))
-                return fail(&r, 404, NULL, "no such admin resource%s", "");
-        snprintf(path, sizeof(path), "%s", rest);
-        for (p = strtok_r(path, "/", &save); p && n < 4;
-             p = strtok_r(NULL, "/", &save))
-                seg[n++] = p;
-        if (p)
-                return fail(&r, 404, NULL, "no such admin resource%s", "");
-        if (len > 65536)
-                return fail(&r, 413, NULL, "admin bodies are at most 64 KiB%s",
-                            "");
-        in = body_object(body, len);
-        if (!json_is_object(in)) {
-                json_decref(in);
-                return fail(&r, 400, "invalidSyntax",
-                            "the body must be a JSON object%s", "");
+        scim_err_clear(&e);
+        if (scim_admin_route(method, rest, body, len, &call, &e) < 0) {
+                r.attempted = call.attempted;
+                return send_err(&r, &e);
         }
-        req = json_pack("{s:s, s:[]}", "op", "tenant", "args");
+        r.attempted = call.attempted;
+        if (call.tenant[0])
+                snprintf(r.tenant, sizeof(r.tenant), "%s", call.tenant);
         r.caller.actor = r.actor;
         r.caller.request_id = request_id;
         scim_ingest_caller(&r.caller);
-        r.attempted = NULL; /* reads: nothing to record */
-#define ARG(s) json_array_append_new(json_object_get(req, "args"), json_string(s))
-        if (n == 0 && !strcmp(method, "GET")) {
-                ARG("list");
-                rc = command(&r, req, 200);
-        } else if (n == 0 && !strcmp(method, "POST")) {
-                const char *name = json_string_value(json_object_get(in, "name"));
-                const char *prof =
-                    json_string_value(json_object_get(in, "profile"));
+        if (call.kind == SCIM_ADMIN_DESCRIBE) {
+                rc = describe(&r, call.tenant);
+        } else if (call.kind == SCIM_ADMIN_CREATE) {
                 json_t *out;
 
-                r.attempted = "TENANT_CREATE";
-                if (name && strlen(name) < sizeof(r.tenant))
-                        snprintf(r.tenant, sizeof(r.tenant), "%s", name);
-                if (!name) {
-                        rc = fail(&r, 400, "invalidValue",
-                                  "POST /admin/v1/tenants takes {\"name\": "
-                                  "..., \"profile\"?: ...}%s",
-                                  "");
-                        goto out;
-                }
-                ARG("create");
-                ARG(name);
-                if (prof)
-                        json_object_set_new(req, "profile", json_string(prof));
-                json_object_set_new(req, "actor", json_string("operator"));
-                out = scim_tenant_command(st, ing, req);
+                json_object_set_new(call.req, "actor", json_string("operator"));
+                out = scim_tenant_command(st, ing, call.req);
                 if (json_is_true(json_object_get(out, "ok"))) {
                         json_t *res = json_object_get(out, "result");
                         const char *host = MHD_lookup_connection_value(
@@ -712,131 +704,17 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                                  tls ? "https" : "http",
                                  host && scim_http_host_ok(host) ? host
                                                                  : "localhost",
-                                 name);
+                                 call.tenant);
                         json_object_set_new(res, "scimUrl", json_string(u));
                         rc = send_json(&r, 201, res);
                 } else {
                         rc = reply_cmd(&r, out, 201);
                 }
                 json_decref(out);
-        } else if (n == 1 && !strcmp(method, "DELETE")) {
-                ARG("delete");
-                ARG(seg[0]);
-                json_object_set_new(req, "erase", json_true());
-                rc = command(&r, req, 200);
-        } else if (n == 1 && !strcmp(method, "GET")) {
-                json_t *list = NULL, *e, *one = NULL;
-                scim_err_t err;
-                size_t i;
-
-                scim_err_clear(&err);
-                scim_store_tenant_list(st, &list, &err);
-                json_array_foreach(list, i, e) if (!strcmp(
-                    json_string_value(json_object_get(e, "tenant")), seg[0]))
-                    one = e;
-                if (one) {
-                        scim_model_t *m = scim_store_model(st, seg[0]);
-
-                        json_object_set_new(
-                            one, "schemaGeneration",
-                            json_integer(scim_model_generation(m)));
-                        scim_model_unref(m);
-                        rc = send_json(&r, 200, one);
-                } else {
-                        rc = fail(&r, 404, NULL, "no such tenant '%.64s'",
-                                  seg[0]);
-                }
-                json_decref(list);
-        } else if (n == 2 && !strcmp(seg[1], "tokens") &&
-                   !strcmp(method, "POST")) {
-                const char *scope =
-                    json_string_value(json_object_get(in, "scope"));
-
-                r.attempted = "TOKEN_ISSUE";
-                ARG("token");
-                ARG("issue");
-                ARG(seg[0]);
-                if (scope && strcmp(scope, "scim"))
-                        json_object_set_new(req, "scope", json_string(scope));
-                rc = command(&r, req, 201);
-        } else if (n == 3 && !strcmp(seg[1], "tokens") &&
-                   !strcmp(method, "DELETE")) {
-                r.attempted = "TOKEN_REVOKE";
-                ARG("token");
-                ARG("revoke");
-                ARG(seg[0]);
-                ARG(seg[2]);
-                rc = command(&r, req, 200);
-        } else if (n == 4 && !strcmp(seg[1], "tokens") &&
-                   !strcmp(seg[3], "rotate") && !strcmp(method, "POST")) {
-                json_t *ov = json_object_get(in, "overlapSeconds");
-
-                r.attempted = "TOKEN_ROTATE";
-                if (ov && !json_is_integer(ov)) {
-                        rc = fail(&r, 400, "invalidValue",
-                                  "overlapSeconds is an integer%s", "");
-                        goto out;
-                }
-                ARG("token");
-                ARG("rotate");
-                ARG(seg[0]);
-                ARG(seg[2]);
-                if (ov)
-                        json_object_set(req, "overlap_s", ov);
-                rc = command(&r, req, 201);
-        } else if (n == 2 && !strcmp(seg[1], "clients") &&
-                   !strcmp(method, "POST")) {
-                const char *scope =
-                    json_string_value(json_object_get(in, "scope"));
-
-                r.attempted = "CLIENT_REGISTER";
-                ARG("client");
-                ARG("register");
-                ARG(seg[0]);
-                if (scope && strcmp(scope, "scim"))
-                        json_object_set_new(req, "scope", json_string(scope));
-                rc = command(&r, req, 201);
-        } else if (n == 3 && !strcmp(seg[1], "clients") &&
-                   !strcmp(method, "DELETE")) {
-                r.attempted = "CLIENT_REVOKE";
-                ARG("client");
-                ARG("revoke");
-                ARG(seg[0]);
-                ARG(seg[2]);
-                rc = command(&r, req, 200);
-        } else if (n == 3 && !strcmp(seg[1], "keys") &&
-                   !strcmp(seg[2], "rotate") && !strcmp(method, "POST")) {
-                json_t *ov = json_object_get(in, "overlapSeconds");
-
-                r.attempted = "KEY_ROTATE";
-                if (ov && !json_is_integer(ov)) {
-                        rc = fail(&r, 400, "invalidValue",
-                                  "overlapSeconds is an integer%s", "");
-                        goto out;
-                }
-                ARG("key");
-                ARG("rotate");
-                ARG(seg[0]);
-                if (ov)
-                        json_object_set(req, "overlap_s", ov);
-                rc = command(&r, req, 200);
-        } else if (n == 2 && (!strcmp(seg[1], "disable") ||
-                              !strcmp(seg[1], "enable")) &&
-                   !strcmp(method, "POST")) {
-                r.attempted = !strcmp(seg[1], "disable") ? "TENANT_DISABLE"
-                                                         : "TENANT_ENABLE";
-                ARG(seg[1]);
-                ARG(seg[0]);
-                rc = command(&r, req, 200);
         } else {
-                r.attempted = strcmp(method, "GET") ? "ADMIN" : NULL;
-                rc = fail(&r, n <= 4 ? 405 : 404, NULL,
-                          "no such admin call: %.16s %.200s", method, url);
+                rc = command(&r, call.req, call.ok_status);
         }
-#undef ARG
-out:
         scim_ingest_caller(NULL);
-        json_decref(in);
-        json_decref(req);
+        scim_admin_call_clear(&call);
         return rc;
 }
