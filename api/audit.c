@@ -13,7 +13,11 @@
  * status, detail) is logged at most once per SCIM_AUDIT_WINDOW_MS: the ones in
  * between are counted and the next record says how many. The table of
  * windows is direct-mapped (AUDIT_SLOTS), so its memory is fixed; a
- * collision only means an earlier record. It is process-wide (one mutex):
+ * collision only means an earlier record. On top, a server-wide budget
+ * (AUDIT_RATE records per second, bursts of AUDIT_BURST): requests spread
+ * over many tenants (a table that thrashes) cannot turn the auth step into
+ * a log writer at request rate; what the budget refuses is counted
+ * (scim_audit_dropped, /metrics). It is process-wide (one mutex):
  * the admin handlers take no API handle, and the window is a property of
  * the log, not of a listener. Runs on http pool threads.
  */
@@ -23,7 +27,9 @@
 
 #include "api/audit_internal.h"
 
-#define AUDIT_SLOTS 1024
+#define AUDIT_SLOTS 4096
+#define AUDIT_RATE ((double)SCIM_AUDIT_RATE)
+#define AUDIT_BURST ((double)SCIM_AUDIT_BURST)
 
 typedef struct slot {
         uint64_t key;
@@ -33,6 +39,19 @@ typedef struct slot {
 
 static slot_t slots[AUDIT_SLOTS];
 static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
+static double budget = AUDIT_BURST; /* under slots_mu */
+static int64_t budget_ms;           /* under slots_mu */
+static uint64_t dropped;            /* under slots_mu */
+
+uint64_t scim_audit_dropped(void)
+{
+        uint64_t n;
+
+        pthread_mutex_lock(&slots_mu);
+        n = dropped;
+        pthread_mutex_unlock(&slots_mu);
+        return n;
+}
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
@@ -45,11 +64,9 @@ static uint64_t fnv(uint64_t h, const char *s)
         return h;
 }
 
-/* 1 to log now (with *before the refusals counted meanwhile), 0 when
- * counted in the window. */
-static int window_take(const char *tenant, const char *actor,
-                       const char *attempted, int status, const char *detail,
-                       uint64_t *before)
+int scim_audit_window_take(const char *tenant, const char *actor,
+                           const char *attempted, int status,
+                           const char *detail, uint64_t *before)
 {
         char st[16];
         uint64_t k = 14695981039346656037ULL;
@@ -68,6 +85,18 @@ static int window_take(const char *tenant, const char *actor,
                 s->suppressed++;
                 take = 0;
         } else {
+                if (now > budget_ms) { /* refill the server-wide budget */
+                        budget += (double)(now - budget_ms) * AUDIT_RATE / 1e3;
+                        if (budget > AUDIT_BURST)
+                                budget = AUDIT_BURST;
+                        budget_ms = now;
+                }
+                if (budget < 1) {
+                        dropped++;
+                        pthread_mutex_unlock(&slots_mu);
+                        return 0;
+                }
+                budget -= 1;
                 *before = s->key == k ? s->suppressed : 0;
                 s->key = k;
                 s->at_ms = now;
@@ -93,8 +122,8 @@ void scim_audit_refusal(scim_ingest_t *ing, scim_store_t *st,
                 return;
         if (!actor || !*actor)
                 actor = "anonymous";
-        if (!window_take(tenant, actor, attempted ? attempted : "",
-                         answer->status, answer->detail, &before))
+        if (!scim_audit_window_take(tenant, actor, attempted ? attempted : "",
+                                    answer->status, answer->detail, &before))
                 return;
         e = *answer;
         if (before) {

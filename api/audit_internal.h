@@ -29,6 +29,21 @@ void scim_audit_refusal(scim_ingest_t *ing, scim_store_t *st,
                         const char *request_id, const char *attempted,
                         const scim_err_t *answer);
 
+/* Server-wide budget of refusal records: per second, and at once. */
+#define SCIM_AUDIT_RATE 50
+#define SCIM_AUDIT_BURST 500
+
+/* The window and budget step of scim_audit_refusal: 1 to log now (with
+ * *before the same refusals counted since the last record), 0 when
+ * counted in the window or over the budget. Any thread. */
+int scim_audit_window_take(const char *tenant, const char *actor,
+                           const char *attempted, int status,
+                           const char *detail, uint64_t *before);
+
+/* Refusals not recorded because the server-wide budget of refusal
+ * records was spent (requests spread over many tenants). */
+uint64_t scim_audit_dropped(void);
+
 /*
  * A bearer secret that is no live token: when it names a revoked token or
  * one past its rotation overlap, the record goes to that token's tenant

@@ -856,9 +856,11 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
         scim_metrics_sample(&b, "scimlog_group_commit_events_count", NULL,
                             (double)is.batches);
         scim_metrics_family(&b, "scimlog_refusals_dropped_total", "counter",
-                            "Refusal records not logged (queue half full)");
+                            "Refusal records not logged (queue half full, "
+                            "or the front door's record budget spent)");
         scim_metrics_sample(&b, "scimlog_refusals_dropped_total", NULL,
-                            (double)scim_ingest_refusals_dropped(api->ing));
+                            (double)scim_ingest_refusals_dropped(api->ing) +
+                                (double)scim_audit_dropped());
         scim_conn_guard_stats(api->guard, &gs);
         scim_metrics_family(&b, "scimlog_connections", "gauge",
                             "Open connections, by state");
