@@ -967,8 +967,10 @@ static enum MHD_Result tenant_health(scim_api_t *api, struct MHD_Connection *c,
                                              sizeof(tenant), tid, sizeof(tid),
                                              &reports_only) ||
             strcmp(tenant, want))
-                return fail(c, r, 401, NULL,
-                            "the bearer token is not valid for this tenant");
+                return refuse_msg(api, c, r, 401, want,
+                                  auth ? NULL : "anonymous", auth,
+                                  "the bearer token is not valid for this "
+                                  "tenant");
         scim_err_clear(&e);
         scim_changes_summary(api->st, tenant, now - 24 * 3600000LL,
                              now + 3600000LL, 24, &sum, &e);
