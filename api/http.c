@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/audit_internal.h"
 #include "api/oauth_internal.h"
 #include "log/scim_log.h"
 #include "api/model_api_internal.h"
@@ -197,6 +198,35 @@ static enum MHD_Result fail(struct MHD_Connection *c, req_t *r, int status,
         scim_err_clear(&e);
         scim_err_set(&e, status, type, "%s", detail);
         return send_error(c, r, &e);
+}
+
+/* A refused authentication or scope: answered, and recorded in the
+ * tenant's change records (api/audit.c). secret set: a bad bearer secret
+ * (the record names the revoked or expired token it was). */
+static enum MHD_Result refuse_access(scim_api_t *api, struct MHD_Connection *c,
+                                     req_t *r, const char *tenant,
+                                     const char *actor, const char *secret,
+                                     const scim_err_t *e)
+{
+        if (secret)
+                scim_audit_bad_token(api->ing, api->st, tenant, secret,
+                                     r->request_id, "ACCESS", e);
+        else
+                scim_audit_refusal(api->ing, api->st, tenant, actor,
+                                   r->request_id, "ACCESS", e);
+        return send_error(c, r, e);
+}
+
+static enum MHD_Result refuse_msg(scim_api_t *api, struct MHD_Connection *c,
+                                  req_t *r, int status, const char *tenant,
+                                  const char *actor, const char *secret,
+                                  const char *detail)
+{
+        scim_err_t e;
+
+        scim_err_clear(&e);
+        scim_err_set(&e, status, NULL, "%s", detail);
+        return refuse_access(api, c, r, tenant, actor, secret, &e);
 }
 
 /* ------------------------------------------------------- helpers */
@@ -827,9 +857,11 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
         scim_metrics_sample(&b, "scimlog_group_commit_events_count", NULL,
                             (double)is.batches);
         scim_metrics_family(&b, "scimlog_refusals_dropped_total", "counter",
-                            "Refusal records not logged (queue half full)");
+                            "Refusal records not logged (queue half full, "
+                            "or the front door's record budget spent)");
         scim_metrics_sample(&b, "scimlog_refusals_dropped_total", NULL,
-                            (double)scim_ingest_refusals_dropped(api->ing));
+                            (double)scim_ingest_refusals_dropped(api->ing) +
+                                (double)scim_audit_dropped());
         scim_conn_guard_stats(api->guard, &gs);
         scim_metrics_family(&b, "scimlog_connections", "gauge",
                             "Open connections, by state");
@@ -958,6 +990,13 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
         return rc;
 }
 
+/* The tenant a resolved URL names (NULL when the token is to say). */
+static const char *target_tenant(const scim_target_t *t)
+{
+        return t->from == SCIM_TENANT_FROM_TOKEN || !t->tenant[0] ? NULL
+                                                                  : t->tenant;
+}
+
 /* /reports/v1/{tenant}/health */
 static int is_health(const char *url)
 {
@@ -993,8 +1032,10 @@ static enum MHD_Result tenant_health(scim_api_t *api, struct MHD_Connection *c,
                                              sizeof(tenant), tid, sizeof(tid),
                                              &reports_only) ||
             strcmp(tenant, want))
-                return fail(c, r, 401, NULL,
-                            "the bearer token is not valid for this tenant");
+                return refuse_msg(api, c, r, 401, want,
+                                  auth ? NULL : "anonymous", auth,
+                                  "the bearer token is not valid for this "
+                                  "tenant");
         scim_err_clear(&e);
         scim_changes_summary(api->st, tenant, now - 24 * 3600000LL,
                              now + 3600000LL, 24, &sum, &e);
@@ -1069,9 +1110,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         }
         if (scim_oauth_match(url)) { /* OAuth 2.0 token endpoint */
                 r->endpoint = "oauth";
-                return scim_oauth_handle(c, api->st, api->jwt_master,
-                                         api->jwt_ttl, url, method,
-                                         r->body.data, r->body.len);
+                return scim_oauth_handle(
+                    c, api->st, api->jwt_master, api->jwt_ttl, url, method,
+                    r->body.data, r->body.len, api->ing, r->request_id);
         }
         if (scim_admin_api_match(url)) { /* tenants and tokens */
                 r->endpoint = "admin_api";
@@ -1118,9 +1159,10 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         auth = scim_http_bearer(MHD_lookup_connection_value(
             c, MHD_HEADER_KIND, "Authorization"));
         if (!auth)
-                return fail(c, r, 401, NULL,
-                            "missing bearer token (Authorization: Bearer "
-                            "<secret>)");
+                return refuse_msg(api, c, r, 401, target_tenant(&target),
+                                  "anonymous", NULL,
+                                  "missing bearer token (Authorization: "
+                                  "Bearer <secret>)");
         if (scim_jwt_looks_like(auth)) { /* OAuth 2.0: a signed JWT */
                 char client[80], jscope[32];
 
@@ -1132,7 +1174,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                     tenant, sizeof(tenant), client,
                                     sizeof(client), jscope, sizeof(jscope),
                                     &e) < 0)
-                        return send_error(c, r, &e);
+                        return refuse_access(api, c, r, target_tenant(&target),
+                                             "jwt", NULL, &e);
                 snprintf(tid, sizeof(tid), "client:%.56s", client);
                 scope = !strcmp(jscope, "scim-read") ? SCIM_SCOPE_READ
                         : !strcmp(jscope, "reports") ? SCIM_SCOPE_REPORTS
@@ -1140,8 +1183,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         } else if (!scim_store_auth_scope(api->st, auth, tenant,
                                           sizeof(tenant), tid, sizeof(tid),
                                           &scope))
-                return fail(c, r, 401, NULL,
-                            "the bearer token is not valid");
+                return refuse_msg(api, c, r, 401, target_tenant(&target), NULL,
+                                  auth, "the bearer token is not valid");
         reports_only = scope == SCIM_SCOPE_REPORTS;
         if (target.from != SCIM_TENANT_FROM_TOKEN &&
             strcmp(tenant, target.tenant) != 0) {
@@ -1156,7 +1199,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                "tenant; tenant names are case-sensitive and "
                                "this token's tenant is spelled '%.64s'",
                          tenant);
-                return fail(c, r, 401, NULL, msg);
+                return refuse_msg(api, c, r, 401, target.tenant, "anonymous",
+                                  NULL, msg);
         }
         {
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
@@ -1197,8 +1241,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         seg[4] = target.n > 1 ? target.seg[1] : NULL;
         n = 3 + target.n;
         if (reports_only) /* a report-only token (reports API) */
-                return fail(c, r, 403, NULL,
-                            "this token may only read /reports/v1/");
+                return refuse_msg(api, c, r, 403, tenant, tid, NULL,
+                                  "this token may only read /reports/v1/");
         if (scope == SCIM_SCOPE_DISABLED) {
                 char msg[160];
 
@@ -1206,13 +1250,14 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          "tenant '%.64s' is disabled; its data is kept, "
                          "and an operator can enable it again",
                          tenant);
-                return fail(c, r, 403, NULL, msg);
+                return refuse_msg(api, c, r, 403, tenant, tid, NULL, msg);
         }
         if (scope == SCIM_SCOPE_READ && strcmp(method, "GET") &&
             !(!strcmp(method, "POST") && target.n == 2 &&
               !strcmp(target.seg[1], ".search")))
-                return fail(c, r, 403, NULL,
-                            "this token may only read (scope scim-read)");
+                return refuse_msg(api, c, r, 403, tenant, tid, NULL,
+                                  "this token may only read (scope "
+                                  "scim-read)");
         {
                 unsigned wait_s = 1;
 

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/admin_route.h"
+#include "api/audit_internal.h"
 #include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
 #include "api/model_api_internal.h"
@@ -42,6 +44,12 @@ typedef struct mq {
         char tenant[SCIM_MAX_TENANT_LEN + 8];
         char actor[80];
         json_t *params;
+        /* audit (api/audit.c): what the call asks ("TOKEN_REVOKE", ...;
+         * NULL for reads); an error answer is recorded as a refusal of
+         * r->tenant unless the call appended an event (the fold recorded
+         * its verdict) */
+        const char *attempted;
+        scim_ingest_caller_t caller;
 } mq_t;
 
 int scim_model_api_match(const char *url)
@@ -99,6 +107,12 @@ static enum MHD_Result send_err(mq_t *r, const scim_err_t *e)
         char *txt = scim_error_body(e);
         enum MHD_Result rc;
 
+        if (r->attempted && !r->caller.appended)
+                scim_audit_refusal(r->ing, r->st,
+                                   r->tenant[0] ? r->tenant : NULL,
+                                   r->actor[0] ? r->actor : "anonymous",
+                                   r->request_id, r->attempted, e);
+
         rc = send_body(r, (unsigned)(e->status ? e->status : 500),
                        "application/scim+json; charset=utf-8",
                        txt ? txt : "{}", txt ? strlen(txt) : 2);
@@ -130,10 +144,14 @@ static int param_true(mq_t *r, const char *k)
 
 /* ------------------------------------------------------- auth */
 
-/* 0 when the caller may administer r->tenant, else the status sent. */
+/* 0 when the caller may administer r->tenant, else the status to send
+ * (401; 403 not tenant-admin; 423 for a disabled tenant's token, sent as
+ * 403). Live tokens only: a revoked token, or the old one of a rotation
+ * past its overlap, is 401 here as on the SCIM API. */
 static int authorize(mq_t *r, const char *secret)
 {
-        char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64], scope[32];
+        char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
+        int scope = SCIM_SCOPE_ALL;
 
         if (!secret)
                 return 401;
@@ -146,14 +164,16 @@ static int authorize(mq_t *r, const char *secret)
                         return 0;
                 }
         }
-        if (!scim_store_token_scope(r->st, secret, tenant, sizeof(tenant),
-                                    tid, sizeof(tid), scope, sizeof(scope)))
+        if (!scim_store_auth_scope(r->st, secret, tenant, sizeof(tenant), tid,
+                                   sizeof(tid), &scope))
                 return 401;
         if (strcmp(tenant, r->tenant))
                 return 401;
-        if (strcmp(scope, "tenant-admin"))
-                return 403;
         snprintf(r->actor, sizeof(r->actor), "%s", tid);
+        if (scope == SCIM_SCOPE_DISABLED)
+                return 423;
+        if (scope != SCIM_SCOPE_ADMIN)
+                return 403;
         return 0;
 }
 
@@ -419,6 +439,7 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
         mq_t r;
         const char *t = url + strlen(PREFIX), *slash = strchr(t, '/');
         const char *q = raw_uri ? strchr(raw_uri, '?') : NULL;
+        const char *secret;
         scim_err_t e;
         enum MHD_Result rc;
         int st_auth;
@@ -435,12 +456,24 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
         memcpy(r.tenant, t, (size_t)(slash - t));
         if (!scim_tenant_name_ok(r.tenant))
                 return fail(&r, 404, NULL, "no such tenant");
-        st_auth = authorize(&r, scim_http_bearer(MHD_lookup_connection_value(
-                                    c, MHD_HEADER_KIND, "Authorization")));
-        if (st_auth == 401)
-                return fail(&r, 401, NULL,
-                            "a tenant-admin token of tenant '%.64s' or an "
-                            "operator token is required",
+        secret = scim_http_bearer(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+        st_auth = authorize(&r, secret);
+        if (st_auth == 401) {
+                scim_err_clear(&e);
+                scim_err_set(&e, 401, NULL,
+                             "a tenant-admin token of tenant '%.64s' or an "
+                             "operator token is required",
+                             r.tenant);
+                scim_audit_bad_token(ing, st, r.tenant, secret, request_id,
+                                     "ADMIN", &e);
+                return send_err(&r, &e);
+        }
+        r.attempted = "ADMIN"; /* refusals from here on are recorded */
+        if (st_auth == 423)
+                return fail(&r, 403, NULL,
+                            "tenant '%.64s' is disabled; an operator can "
+                            "enable it again",
                             r.tenant);
         if (st_auth == 403)
                 return fail(&r, 403, NULL,
@@ -449,13 +482,20 @@ enum MHD_Result scim_model_api_handle(struct MHD_Connection *c,
                             "tenant-admin)");
         if (!scim_store_tenant_exists(st, r.tenant))
                 return fail(&r, 404, NULL, "no such tenant '%.64s'", r.tenant);
+        r.attempted = !strcmp(method, "GET")      ? NULL
+                      : !strcmp(method, "DELETE") ? "SCHEMA_DELETE"
+                                                  : "SCHEMA_PUT";
         scim_err_clear(&e);
         if (scim_query_parse(q ? q + 1 : "", &r.params, &e) < 0)
                 return send_err(&r, &e);
+        r.caller.actor = r.actor;
+        r.caller.request_id = request_id;
+        scim_ingest_caller(&r.caller);
         if (!strcmp(slash, "/schema"))
                 rc = schema_call(&r, method, body, len);
         else
                 rc = catalog_call(&r, method, slash + 10, body, len);
+        scim_ingest_caller(NULL);
         json_decref(r.params);
         return rc;
 }
@@ -482,6 +522,31 @@ int scim_admin_api_match(const char *url)
         return !strcmp(url, "/admin/v1/tenants") ||
                (!strncmp(url, PREFIX, strlen(PREFIX)) &&
                 !scim_model_api_match(url));
+}
+
+/* Without the operator token: 0 when secret is a live tenant-admin token
+ * of the tenant a GET /admin/v1/tenants/{t} describes (r->actor set to its
+ * id), 403 for another token of that tenant or another call, 423 when the
+ * tenant is disabled, 401 otherwise. */
+static int tenant_admin_reads(mq_t *r, const char *url, const char *method,
+                              const char *secret)
+{
+        char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
+        int scope = SCIM_SCOPE_ALL;
+        const char *t = url + strlen(PREFIX);
+
+        if (!secret || !r->tenant[0] ||
+            !scim_store_auth_scope(r->st, secret, tenant, sizeof(tenant), tid,
+                                   sizeof(tid), &scope) ||
+            strcmp(tenant, r->tenant))
+                return 401;
+        snprintf(r->actor, sizeof(r->actor), "%s", tid);
+        if (scope == SCIM_SCOPE_DISABLED)
+                return 423;
+        if (scope != SCIM_SCOPE_ADMIN || strcmp(method, "GET") ||
+            strncmp(url, PREFIX, strlen(PREFIX)) || strchr(t, '/'))
+                return 403;
+        return 0;
 }
 
 /* Answers a tenant command's reply (status on success). */
@@ -523,11 +588,33 @@ static enum MHD_Result command(mq_t *r, json_t *req, unsigned status)
         return rc;
 }
 
-static json_t *body_object(const char *body, size_t len)
+/* GET /admin/v1/tenants/{t}: the tenant, its tokens (no secrets), its
+ * schema generation. */
+static enum MHD_Result describe(mq_t *r, const char *tenant)
 {
-        if (!len)
-                return json_object();
-        return json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *list = NULL, *e, *one = NULL;
+        scim_err_t err;
+        enum MHD_Result rc;
+        size_t i;
+
+        scim_err_clear(&err);
+        scim_store_tenant_list(r->st, &list, &err);
+        json_array_foreach(
+            list, i,
+            e) if (!strcmp(json_string_value(json_object_get(e, "tenant")),
+                           tenant)) one = e;
+        if (one) {
+                scim_model_t *m = scim_store_model(r->st, tenant);
+
+                json_object_set_new(one, "schemaGeneration",
+                                    json_integer(scim_model_generation(m)));
+                scim_model_unref(m);
+                rc = send_json(r, 200, one);
+        } else {
+                rc = fail(r, 404, NULL, "no such tenant '%.64s'", tenant);
+        }
+        json_decref(list);
+        return rc;
 }
 
 enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
@@ -538,10 +625,9 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                                       const char *request_id)
 {
         mq_t r;
-        const char *secret, *rest, *seg[4] = {NULL, NULL, NULL, NULL};
-        char path[512], *save = NULL, *p;
-        int n = 0;
-        json_t *in = NULL, *req = NULL;
+        const char *secret, *rest;
+        scim_admin_call_t call;
+        scim_err_t e;
         enum MHD_Result rc;
 
         memset(&r, 0, sizeof(r));
@@ -553,6 +639,14 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                 return fail(&r, 404, NULL,
                             "the admin API is off (serve "
                             "--operator-token-file FILE turns it on)");
+        { /* the tenant a call is about, for its refusal record */
+                const char *t = url + strlen("/admin/v1/tenants");
+                size_t tl = *t == '/' ? strcspn(t + 1, "/") : 0;
+
+                if (tl && tl < sizeof(r.tenant))
+                        memcpy(r.tenant, t + 1, tl);
+        }
+        r.attempted = "ADMIN";
         secret = scim_http_bearer(
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
         {
@@ -560,54 +654,46 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
 
                 if (secret)
                         scim_sha256_hex(secret, strlen(secret), h);
-                if (!secret || !scim_ct_equal(h, operator_hash, 64))
-                        return fail(&r, 401, NULL,
-                                    "the admin API wants the operator "
-                                    "token%s",
-                                    "");
+                if (!secret || !scim_ct_equal(h, operator_hash, 64)) {
+                        int sa = tenant_admin_reads(&r, url, method, secret);
+
+                        if (sa == 401)
+                                return fail(&r, 401, NULL,
+                                            "the admin API wants the "
+                                            "operator token%s",
+                                            "");
+                        if (sa)
+                                return fail(&r, 403, NULL,
+                                            "%s",
+                                            sa == 423
+                                                ? "the tenant is disabled"
+                                                : "a tenant's token may only "
+                                                  "describe its own tenant "
+                                                  "(GET /admin/v1/tenants/"
+                                                  "{t}, scope tenant-admin)");
+                } else {
+                        snprintf(r.actor, sizeof(r.actor), "operator");
+                }
         }
         rest = url + strlen("/admin/v1/tenants");
-        if (strlen(rest) >= sizeof(path))
-                return fail(&r, 404, NULL, "no such admin resource%s", "");
-        snprintf(path, sizeof(path), "%s", rest);
-        for (p = strtok_r(path, "/", &save); p && n < 4;
-             p = strtok_r(NULL, "/", &save))
-                seg[n++] = p;
-        if (p)
-                return fail(&r, 404, NULL, "no such admin resource%s", "");
-        if (len > 65536)
-                return fail(&r, 413, NULL, "admin bodies are at most 64 KiB%s",
-                            "");
-        in = body_object(body, len);
-        if (!json_is_object(in)) {
-                json_decref(in);
-                return fail(&r, 400, "invalidSyntax",
-                            "the body must be a JSON object%s", "");
+        scim_err_clear(&e);
+        if (scim_admin_route(method, rest, body, len, &call, &e) < 0) {
+                r.attempted = call.attempted;
+                return send_err(&r, &e);
         }
-        req = json_pack("{s:s, s:[]}", "op", "tenant", "args");
-#define ARG(s) json_array_append_new(json_object_get(req, "args"), json_string(s))
-        if (n == 0 && !strcmp(method, "GET")) {
-                ARG("list");
-                rc = command(&r, req, 200);
-        } else if (n == 0 && !strcmp(method, "POST")) {
-                const char *name = json_string_value(json_object_get(in, "name"));
-                const char *prof =
-                    json_string_value(json_object_get(in, "profile"));
+        r.attempted = call.attempted;
+        if (call.tenant[0])
+                snprintf(r.tenant, sizeof(r.tenant), "%s", call.tenant);
+        r.caller.actor = r.actor;
+        r.caller.request_id = request_id;
+        scim_ingest_caller(&r.caller);
+        if (call.kind == SCIM_ADMIN_DESCRIBE) {
+                rc = describe(&r, call.tenant);
+        } else if (call.kind == SCIM_ADMIN_CREATE) {
                 json_t *out;
 
-                if (!name) {
-                        rc = fail(&r, 400, "invalidValue",
-                                  "POST /admin/v1/tenants takes {\"name\": "
-                                  "..., \"profile\"?: ...}%s",
-                                  "");
-                        goto out;
-                }
-                ARG("create");
-                ARG(name);
-                if (prof)
-                        json_object_set_new(req, "profile", json_string(prof));
-                json_object_set_new(req, "actor", json_string("operator"));
-                out = scim_tenant_command(st, ing, req);
+                json_object_set_new(call.req, "actor", json_string("operator"));
+                out = scim_tenant_command(st, ing, call.req);
                 if (json_is_true(json_object_get(out, "ok"))) {
                         json_t *res = json_object_get(out, "result");
                         const char *host = MHD_lookup_connection_value(
@@ -618,121 +704,17 @@ enum MHD_Result scim_admin_api_handle(struct MHD_Connection *c,
                                  tls ? "https" : "http",
                                  host && scim_http_host_ok(host) ? host
                                                                  : "localhost",
-                                 name);
+                                 call.tenant);
                         json_object_set_new(res, "scimUrl", json_string(u));
                         rc = send_json(&r, 201, res);
                 } else {
                         rc = reply_cmd(&r, out, 201);
                 }
                 json_decref(out);
-        } else if (n == 1 && !strcmp(method, "DELETE")) {
-                ARG("delete");
-                ARG(seg[0]);
-                json_object_set_new(req, "erase", json_true());
-                rc = command(&r, req, 200);
-        } else if (n == 1 && !strcmp(method, "GET")) {
-                json_t *list = NULL, *e, *one = NULL;
-                scim_err_t err;
-                size_t i;
-
-                scim_err_clear(&err);
-                scim_store_tenant_list(st, &list, &err);
-                json_array_foreach(list, i, e) if (!strcmp(
-                    json_string_value(json_object_get(e, "tenant")), seg[0]))
-                    one = e;
-                if (one) {
-                        scim_model_t *m = scim_store_model(st, seg[0]);
-
-                        json_object_set_new(
-                            one, "schemaGeneration",
-                            json_integer(scim_model_generation(m)));
-                        scim_model_unref(m);
-                        rc = send_json(&r, 200, one);
-                } else {
-                        rc = fail(&r, 404, NULL, "no such tenant '%.64s'",
-                                  seg[0]);
-                }
-                json_decref(list);
-        } else if (n == 2 && !strcmp(seg[1], "tokens") &&
-                   !strcmp(method, "POST")) {
-                const char *scope =
-                    json_string_value(json_object_get(in, "scope"));
-
-                ARG("token");
-                ARG("issue");
-                ARG(seg[0]);
-                if (scope && strcmp(scope, "scim"))
-                        json_object_set_new(req, "scope", json_string(scope));
-                rc = command(&r, req, 201);
-        } else if (n == 3 && !strcmp(seg[1], "tokens") &&
-                   !strcmp(method, "DELETE")) {
-                ARG("token");
-                ARG("revoke");
-                ARG(seg[0]);
-                ARG(seg[2]);
-                rc = command(&r, req, 200);
-        } else if (n == 4 && !strcmp(seg[1], "tokens") &&
-                   !strcmp(seg[3], "rotate") && !strcmp(method, "POST")) {
-                json_t *ov = json_object_get(in, "overlapSeconds");
-
-                if (ov && !json_is_integer(ov)) {
-                        rc = fail(&r, 400, "invalidValue",
-                                  "overlapSeconds is an integer%s", "");
-                        goto out;
-                }
-                ARG("token");
-                ARG("rotate");
-                ARG(seg[0]);
-                ARG(seg[2]);
-                if (ov)
-                        json_object_set(req, "overlap_s", ov);
-                rc = command(&r, req, 201);
-        } else if (n == 2 && !strcmp(seg[1], "clients") &&
-                   !strcmp(method, "POST")) {
-                const char *scope =
-                    json_string_value(json_object_get(in, "scope"));
-
-                ARG("client");
-                ARG("register");
-                ARG(seg[0]);
-                if (scope && strcmp(scope, "scim"))
-                        json_object_set_new(req, "scope", json_string(scope));
-                rc = command(&r, req, 201);
-        } else if (n == 3 && !strcmp(seg[1], "clients") &&
-                   !strcmp(method, "DELETE")) {
-                ARG("client");
-                ARG("revoke");
-                ARG(seg[0]);
-                ARG(seg[2]);
-                rc = command(&r, req, 200);
-        } else if (n == 3 && !strcmp(seg[1], "keys") &&
-                   !strcmp(seg[2], "rotate") && !strcmp(method, "POST")) {
-                json_t *ov = json_object_get(in, "overlapSeconds");
-
-                if (ov && !json_is_integer(ov)) {
-                        rc = fail(&r, 400, "invalidValue",
-                                  "overlapSeconds is an integer%s", "");
-                        goto out;
-                }
-                ARG("key");
-                ARG("rotate");
-                ARG(seg[0]);
-                if (ov)
-                        json_object_set(req, "overlap_s", ov);
-                rc = command(&r, req, 200);
-        } else if (n == 2 && (!strcmp(seg[1], "disable") ||
-                              !strcmp(seg[1], "enable")) &&
-                   !strcmp(method, "POST")) {
-                ARG(seg[1]);
-                ARG(seg[0]);
-                rc = command(&r, req, 200);
         } else {
-                rc = fail(&r, n <= 4 ? 405 : 404, NULL,
-                          "no such admin call: %.16s %.200s", method, url);
+                rc = command(&r, call.req, call.ok_status);
         }
-#undef ARG
-out:
-        json_decref(in);
-        json_decref(req);
+        scim_ingest_caller(NULL);
+        scim_admin_call_clear(&call);
         return rc;
 }

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/audit_internal.h"
 #include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
 #include "api/oauth_internal.h"
@@ -416,10 +417,28 @@ static int basic_auth(struct MHD_Connection *c, char *id, size_t idlen,
         return 1;
 }
 
+/* A refused token request, in the tenant's change records (api/audit.c):
+ * actor "client:ID" when the client is registered, else "anonymous". */
+static void refusal(scim_ingest_t *ing, scim_store_t *st, const char *tenant,
+                    const char *client_id, const char *request_id, int status,
+                    const char *detail)
+{
+        char actor[80];
+        scim_err_t e;
+
+        snprintf(actor, sizeof(actor), "client:%.56s",
+                 client_id ? client_id : "");
+        scim_err_clear(&e);
+        scim_err_set(&e, status, NULL, "%s", detail);
+        scim_audit_refusal(ing, st, tenant, client_id ? actor : "anonymous",
+                           request_id, "OAUTH_TOKEN", &e);
+}
+
 enum MHD_Result scim_oauth_handle(struct MHD_Connection *c, scim_store_t *st,
                                   const char *master, int64_t ttl_s,
                                   const char *url, const char *method,
-                                  const char *body, size_t len)
+                                  const char *body, size_t len,
+                                  scim_ingest_t *ing, const char *request_id)
 {
         const char *t = url + 10, *slash = strchr(t, '/');
         char tenant[SCIM_MAX_TENANT_LEN + 8], id[128] = "", secret[256] = "";
@@ -477,6 +496,8 @@ enum MHD_Result scim_oauth_handle(struct MHD_Connection *c, scim_store_t *st,
         if (!id[0] || !secret[0]) {
                 rc = oauth_error(c, 401, "invalid_client",
                                  "client_id and client_secret are required");
+                refusal(ing, st, tenant, NULL, request_id, 401,
+                        "token endpoint: no client credentials");
                 goto out;
         }
         client = scim_tenant_name_ok(tenant)
@@ -490,12 +511,17 @@ enum MHD_Result scim_oauth_handle(struct MHD_Connection *c, scim_store_t *st,
                            64)) {
                 rc = oauth_error(c, 401, "invalid_client",
                                  "unknown client, wrong secret, or revoked");
+                refusal(ing, st, tenant, client ? id : NULL, request_id, 401,
+                        "token endpoint: unknown client, wrong secret, or "
+                        "revoked client");
                 goto out;
         }
         trec = scim_store_tenant_get(st, tenant, 0, NULL);
         if (!trec || json_is_true(json_object_get(trec, "disabled"))) {
                 rc = oauth_error(c, 400, "unauthorized_client",
                                  "the tenant is disabled");
+                refusal(ing, st, tenant, id, request_id, 400,
+                        "token endpoint: the tenant is disabled");
                 goto out;
         }
         want_scope = json_string_value(json_object_get(form, "scope"));
@@ -505,6 +531,9 @@ enum MHD_Result scim_oauth_handle(struct MHD_Connection *c, scim_store_t *st,
                                    : "scim")) {
                 rc = oauth_error(c, 400, "invalid_scope",
                                  "the client is registered for another scope");
+                refusal(ing, st, tenant, id, request_id, 400,
+                        "token endpoint: the client is registered for "
+                        "another scope");
                 goto out;
         }
         tenant_kids(st, tenant, kid, sizeof(kid), prev, sizeof(prev),

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <stdint.h>
 
+#include "ingest/scim_ingest.h"
 #include "projector/scim_projector.h"
 
 #define SCIM_JWT_TTL_DEFAULT 3600 /* seconds */
@@ -41,6 +42,7 @@ int scim_oauth_match(const char *url);
 enum MHD_Result scim_oauth_handle(struct MHD_Connection *c, scim_store_t *st,
                                   const char *master, int64_t ttl_s,
                                   const char *url, const char *method,
-                                  const char *body, size_t len);
+                                  const char *body, size_t len,
+                                  scim_ingest_t *ing, const char *request_id);
 
 #endif

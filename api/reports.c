@@ -18,8 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/http_internal.h"
+#include "api/audit_internal.h"
 #include "api/conn_guard_internal.h"
+#include "api/http_internal.h"
 #include "api/reports_internal.h"
 
 #define REPORTS_MAX_SEGS 8
@@ -569,16 +570,40 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                             "/reports/v1/{tenant}/");
         auth = scim_http_bearer(
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
-        if (!auth)
-                return fail(&r, 401, NULL,
-                            "missing bearer token (Authorization: Bearer "
-                            "<secret>)");
-        if (!scim_store_auth_scoped(st, auth, r.tenant, sizeof(r.tenant),
-                                    r.token_id, sizeof(r.token_id),
-                                    &r.reports_only) ||
-            strcmp(r.tenant, seg[2]) != 0)
-                return fail(&r, 401, NULL,
-                            "the bearer token is not valid for this tenant");
+        {
+                int scope = SCIM_SCOPE_ALL;
+
+                scim_err_clear(&e);
+                if (!auth)
+                        scim_err_set(&e, 401, NULL,
+                                     "missing bearer token (Authorization: "
+                                     "Bearer <secret>)");
+                else if (!scim_store_auth_scope(st, auth, r.tenant,
+                                                sizeof(r.tenant), r.token_id,
+                                                sizeof(r.token_id), &scope) ||
+                         strcmp(r.tenant, seg[2]) != 0)
+                        scim_err_set(&e, 401, NULL,
+                                     "the bearer token is not valid for this "
+                                     "tenant");
+                else if (scope == SCIM_SCOPE_DISABLED)
+                        scim_err_set(&e, 403, NULL,
+                                     "tenant '%.64s' is disabled; its data "
+                                     "is kept, and an operator can enable it "
+                                     "again",
+                                     r.tenant);
+                if (e.status) { /* refused: recorded (api/audit.c) */
+                        if (e.status == 401 && auth)
+                                scim_audit_bad_token(ing, st, seg[2], auth,
+                                                     request_id, "ACCESS", &e);
+                        else
+                                scim_audit_refusal(ing, st, seg[2],
+                                                   e.status == 401 ? "anonymous"
+                                                                   : r.token_id,
+                                                   request_id, "ACCESS", &e);
+                        return send_err(&r, &e);
+                }
+                r.reports_only = scope == SCIM_SCOPE_REPORTS;
+        }
         raw_q = raw_uri ? strchr(raw_uri, '?') : NULL;
         scim_err_clear(&e);
         if (scim_query_parse(raw_q ? raw_q + 1 : "", &r.params, &e) < 0)

@@ -12,10 +12,12 @@
 #include "api/reports_internal.h"
 
 static const char *const known_actions[] = {
-    "create",        "update",      "disable",       "enable",
-    "delete",        "member_add",  "member_remove", "refused",
-    "tenant_create", "token_issue", "token_revoke",  "report_save",
-    "report_delete", NULL};
+    "create",          "update",        "disable",       "enable",
+    "delete",          "member_add",    "member_remove", "refused",
+    "tenant_create",   "token_issue",   "token_revoke",  "report_save",
+    "report_delete",   "schema_put",    "schema_delete", "tenant_update",
+    "tenant_disable",  "tenant_enable", "tenant_delete", "token_rotate",
+    "client_register", "client_revoke", "key_rotate",    NULL};
 
 const char *const scim_reports_columns[] = {
     "seq",      "time",        "resourceType", "id",

@@ -102,7 +102,7 @@ static json_t *schema_put(scim_store_t *st, scim_ingest_t *ing,
                 return refused(msg);
         }
         txt = scim_json_dumps(def);
-        if (!txt || scim_ingest_schema(ing, tenant, "cli", NULL, txt, -1,
+        if (!txt || scim_ingest_schema(ing, tenant, NULL, NULL, txt, -1,
                                        &status, &e) < 0) {
                 free(txt);
                 json_decref(report);
@@ -339,7 +339,7 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                 if (!strcmp(a[1], "delete")) {
                         int status = 0;
 
-                        if (scim_ingest_schema(ing, t, "cli", NULL, NULL, -1,
+                        if (scim_ingest_schema(ing, t, NULL, NULL, NULL, -1,
                                                &status, &e) < 0)
                                 return refused(e.detail);
                         return ok(json_pack("{s:s, s:b}", "tenant", t,

@@ -81,6 +81,29 @@ struct scim_ingest {
 static void log_refusal(scim_ingest_t *ing, const scim_write_t *w,
                         const scim_err_t *answer);
 
+/* Who asks for the admin calls made on this thread (scim_ingest_caller):
+ * set by an http pool thread around one admin API call, NULL otherwise
+ * (the CLI and the control socket: actor "cli", a generated request id). */
+static __thread scim_ingest_caller_t *tl_caller;
+
+void scim_ingest_caller(scim_ingest_caller_t *caller)
+{
+        tl_caller = caller;
+}
+
+/* The request id of an admin event: the caller's, else a new uuid
+ * (malloc'd; NULL when out of memory). */
+static char *admin_request_id(void)
+{
+        char *r;
+
+        if (tl_caller && tl_caller->request_id && *tl_caller->request_id)
+                return strdup(tl_caller->request_id);
+        if ((r = malloc(37)))
+                scim_uuid4(r);
+        return r;
+}
+
 /* ----------------------------------------------------------- helpers */
 
 static char *dup_or_null(const char *s)
@@ -900,10 +923,9 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
         }
         scim_uuid4(p->ev.event_id);
         p->ev.tenant = strdup(tenant);
-        p->ev.actor = strdup("cli");
-        p->ev.request_id = malloc(37);
-        if (p->ev.request_id)
-                scim_uuid4(p->ev.request_id);
+        p->ev.actor =
+            strdup(tl_caller && tl_caller->actor ? tl_caller->actor : "cli");
+        p->ev.request_id = admin_request_id();
         p->ev.action = action;
         p->ev.time_ms = scim_now_ms();
         p->ev.expect_version = -1;
@@ -948,6 +970,8 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
         if (enqueue_wait(ing, p, &res, err) < 0)
                 goto fail;
         p = NULL; /* freed by the committer */
+        if (tl_caller)
+                tl_caller->appended++;
         json_decref(res.resource);
         if (res.status >= 400) {
                 *err = res.err;
@@ -1004,8 +1028,30 @@ static const char *attempted_name(scim_action_t a)
  * The event keeps the request's userName / displayName / externalId (when
  * the body parses) and the SHA-256 of the body, never the body itself.
  */
+static void log_refusal_as(scim_ingest_t *ing, const scim_write_t *w,
+                           const scim_err_t *answer, const char *attempted);
+
 static void log_refusal(scim_ingest_t *ing, const scim_write_t *w,
                         const scim_err_t *answer)
+{
+        log_refusal_as(ing, w, answer, attempted_name(w->action));
+}
+
+void scim_ingest_refusal(scim_ingest_t *ing, const char *tenant,
+                         const char *actor, const char *request_id,
+                         const char *attempted, const scim_err_t *answer)
+{
+        scim_write_t w;
+
+        memset(&w, 0, sizeof(w));
+        w.tenant = tenant;
+        w.actor = actor;
+        w.request_id = request_id;
+        log_refusal_as(ing, &w, answer, attempted);
+}
+
+static void log_refusal_as(scim_ingest_t *ing, const scim_write_t *w,
+                           const scim_err_t *answer, const char *attempted)
 {
         pending_t *p;
         scim_event_t *ev;
@@ -1043,8 +1089,8 @@ static void log_refusal(scim_ingest_t *ing, const scim_write_t *w,
         if (answer->scim_type[0])
                 ev->refused_scim_type = strdup(answer->scim_type);
         ev->refused_detail = strdup(answer->detail);
-        if (attempted_name(w->action))
-                ev->attempted_action = strdup(attempted_name(w->action));
+        if (attempted)
+                ev->attempted_action = strdup(attempted);
         if (w->body && w->body_len) {
                 scim_sha256_hex(w->body, w->body_len, digest);
                 ev->request_digest = strdup(digest);
@@ -1289,8 +1335,10 @@ int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
                 return scim_err_set_retry(err, 503, "out of memory");
         scim_uuid4(p->ev.event_id);
         p->ev.tenant = strdup(tenant);
-        p->ev.actor = strdup(actor ? actor : "cli");
-        p->ev.request_id = strdup(request_id ? request_id : "");
+        p->ev.actor = strdup(actor                           ? actor
+                             : tl_caller && tl_caller->actor ? tl_caller->actor
+                                                             : "cli");
+        p->ev.request_id = request_id ? strdup(request_id) : admin_request_id();
         p->ev.action =
             definition ? SCIM_ACT_SCHEMA_PUT : SCIM_ACT_SCHEMA_DELETE;
         p->ev.time_ms = scim_now_ms();
@@ -1307,6 +1355,8 @@ int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
         if (enqueue_wait(ing, p, &res, err) < 0)
                 goto out;
         p = NULL; /* freed by the committer */
+        if (tl_caller)
+                tl_caller->appended++;
         json_decref(res.resource);
         *status = res.status;
         if (res.status >= 400) {
@@ -1348,10 +1398,10 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
         }
         scim_uuid4(p->ev.event_id);
         p->ev.tenant = strdup(tenant);
-        p->ev.actor = strdup(actor ? actor : "cli");
-        p->ev.request_id = malloc(37);
-        if (p->ev.request_id)
-                scim_uuid4(p->ev.request_id);
+        p->ev.actor = strdup(actor                           ? actor
+                             : tl_caller && tl_caller->actor ? tl_caller->actor
+                                                             : "cli");
+        p->ev.request_id = admin_request_id();
         p->ev.action = action;
         p->ev.time_ms = scim_now_ms();
         p->ev.expect_version = -1;
@@ -1440,6 +1490,8 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
         if (enqueue_wait(ing, p, &res, err) < 0)
                 goto out;
         p = NULL; /* freed by the committer */
+        if (tl_caller)
+                tl_caller->appended++;
         json_decref(res.resource);
         if (res.status >= 400) {
                 *err = res.err;

@@ -220,6 +220,34 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                           char **secret_out, char *token_id_out,
                           size_t token_id_len, scim_err_t *err);
 
+/*
+ * Logs a refusal that is no SCIM write (a refused authentication, a
+ * refused admin call) as a REFUSED event of tenant, attempted naming what
+ * was asked ("ACCESS", "TOKEN_REVOKE", ...), so reports show it. Same
+ * rules as a refused write: asynchronous, never for 429/5xx or retriable
+ * answers, dropped once the queue is half full. Any thread; copies all.
+ */
+void scim_ingest_refusal(scim_ingest_t *ing, const char *tenant,
+                         const char *actor, const char *request_id,
+                         const char *attempted, const scim_err_t *answer);
+
+/*
+ * The caller of the admin calls this thread makes until cleared (NULL):
+ * its actor and request id are stamped on the admin events
+ * (scim_ingest_admin*, _schema and _lifecycle without an actor), and
+ * appended counts the events that reached the log (so a refusal that was
+ * no event can be recorded with scim_ingest_refusal, and one the fold
+ * recorded is not recorded twice). The admin API sets it around one
+ * call; the strings must outlive it. Thread-local.
+ */
+typedef struct scim_ingest_caller {
+        const char *actor;
+        const char *request_id;
+        int appended;
+} scim_ingest_caller_t;
+
+void scim_ingest_caller(scim_ingest_caller_t *caller);
+
 /* 1 when the log is a Kafka topic (0: the embedded log). */
 int scim_ingest_is_kafka(scim_ingest_t *ing);
 

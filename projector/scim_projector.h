@@ -212,6 +212,15 @@ int scim_store_token_scope(scim_store_t *st, const char *secret,
                            char *token_id_out, size_t token_id_len,
                            char *scope_out, size_t scope_len);
 
+/* For a secret that is no live token (projector/token_audit.c): 1 with
+ * the tenant, token id and the reason ("token … was revoked at …",
+ * "… expired at …") when it names a revoked token or one past its
+ * rotation overlap; 0 when it names no token or a live one. */
+int scim_store_token_refused(scim_store_t *st, const char *secret,
+                             char *tenant_out, size_t tenant_len,
+                             char *token_id_out, size_t token_id_len,
+                             char *why_out, size_t why_len);
+
 /* A tenant record (kind 0: the tenant itself) or one of its rows
  * (`tenant\0` kind id `\0`: 'C' OAuth client, 'K' signing key ids with
  * id ""), read now; new object or NULL. */

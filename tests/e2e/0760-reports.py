@@ -91,7 +91,8 @@ try:
     time.sleep(0.02)
     st, _, _ = c1.delete("/Users/" + bid)
     c.ok(st == 204, "delete bob", st)
-    # 401 for an unknown token: never logged anywhere
+    # 401 for an unknown token: an anonymous access refusal of the tenant
+    # the URL names (api/audit.c), without anything from the body
     st, _, _ = srv.client("t1", token="f" * 64).post("/Users", {"schemas": [USER], "userName": "ghost"})
     c.ok(st == 401, "unknown token 401", st)
     # t2 writes something of its own
@@ -101,11 +102,14 @@ try:
     # ---- the change feed
     def refusals():
         j = changes(c1, verdict="refused", count=100)
-        return j if len(j["changes"]) >= 4 else None
-    j = wait_for(refusals, "4 refusals logged")
+        return j if len(j["changes"]) >= 5 else None
+    j = wait_for(refusals, "5 refusals logged")
     if j:
         statuses = sorted(r["status"] for r in j["changes"])
-        c.ok(statuses == [400, 404, 409, 412], "refusals 400/404/409/412 recorded", statuses)
+        c.ok(statuses == [400, 401, 404, 409, 412], "refusals 400/401/404/409/412 recorded", statuses)
+        anon = [r for r in j["changes"] if r["status"] == 401][0]
+        c.ok(anon["eventAction"] == "access" and anon["actor"] == "anonymous" and anon["userName"] is None,
+             "401 record: an anonymous access refusal", anon)
         dup = [r for r in j["changes"] if r["status"] == 409][0]
         c.ok(dup["action"] == "refused" and dup["eventAction"] == "create" and dup["scimType"] == "uniqueness"
              and "taken" in dup["detail"] and dup["userName"] == "ALICE@x.com" and dup["actor"] == srv.tokens["t1"]["token_id"],
@@ -116,7 +120,7 @@ try:
         c.ok(pre["id"] == uid and pre["userName"] == "alice@x.com", "412 record names the user", pre)
     allc = changes(c1, count=1000)["changes"]
     c.ok(all(r["tenant"] == "t1" for r in allc), "feed holds only t1 records")
-    c.ok(not any(r.get("userName") == "ghost" for r in allc), "401 not logged")
+    c.ok(not any(r.get("userName") == "ghost" for r in allc), "401: nothing of the body logged")
     c.ok(not any(r.get("userName") == "carol@t2.com" for r in allc), "t2 record not in t1 feed")
     c.ok([r["seq"] for r in allc] == sorted([r["seq"] for r in allc], reverse=True), "newest first by default")
     by_action = {}
@@ -269,7 +273,7 @@ try:
     st, _, s = rep(c1, "/summary?bucket=hour")
     c.ok(st == 200 and s["bucket"] == "hour" and s["series"], "summary answers", s)
     tot = s["totals"]
-    c.ok(tot["total"] == len(allc) and tot["byVerdict"].get("refused") == 4
+    c.ok(tot["total"] == len(allc) and tot["byVerdict"].get("refused") == 5
          and tot["byAction"].get("disable") == 1 and tot["byAction"].get("member_add") == 1,
          "summary totals match the feed", (tot, len(allc)))
     st, _, s = rep(c1, "/summary?bucket=day&from=-2d")
