@@ -77,9 +77,8 @@ try:
     # the first refusal of this token is recorded (the polling above may
     # have made it; the same refusal again within 10 s is counted)
     recs = wait_record(rep, lambda x: x.get("actor") == old["token_id"] and x["verdict"] == "refused")
-    c.ok(len(recs) == 1 and recs[0]["verdict"] == "refused" and recs[0]["action"] == "refused" and
-         recs[0]["eventAction"] == "access" and recs[0]["status"] == 401 and
-         recs[0]["actor"] == old["token_id"] and "was revoked" in recs[0]["detail"],
+    c.ok(len(recs) >= 1 and all(x["action"] == "refused" and x["eventAction"] == "access" and
+                                x["status"] == 401 and "was revoked" in x["detail"] for x in recs),
          "the revoked token's use is a refusal record naming it", recs)
 
     # a wrong operator token: recorded in the tenant it was aimed at
