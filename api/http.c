@@ -1688,6 +1688,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 flags |= MHD_USE_TLS;
         }
         api->stream = scim_stream_hub_new(st); /* NULL: streams answer 503 */
+        scim_stream_hub_set_ingest(api->stream, api->ing);
         {
                 /* connections: as configured, within the descriptors left
                  * after RocksDB, Kafka and the log (1,024 kept back) */

@@ -533,7 +533,6 @@ static int tenant_admin_reads(mq_t *r, const char *url, const char *method,
 {
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
         int scope = SCIM_SCOPE_ALL;
-        const char *t = url + strlen(PREFIX);
 
         if (!secret || !r->tenant[0] ||
             !scim_store_auth_scope(r->st, secret, tenant, sizeof(tenant), tid,
@@ -544,7 +543,8 @@ static int tenant_admin_reads(mq_t *r, const char *url, const char *method,
         if (scope == SCIM_SCOPE_DISABLED)
                 return 423;
         if (scope != SCIM_SCOPE_ADMIN || strcmp(method, "GET") ||
-            strncmp(url, PREFIX, strlen(PREFIX)) || strchr(t, '/'))
+            strncmp(url, PREFIX, strlen(PREFIX)) ||
+            strchr(url + strlen(PREFIX), '/'))
                 return 403;
         return 0;
 }

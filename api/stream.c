@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "api/audit_internal.h"
 #include "api/http_internal.h"
 #include "api/stream_internal.h"
 
@@ -60,6 +61,7 @@ typedef struct stream {
 
 struct scim_stream_hub {
         scim_store_t *st;
+        scim_ingest_t *ing; /* refusal records (api/audit.c); may be NULL */
         pthread_mutex_t mu;
         pthread_cond_t cv;
         uint64_t gen; /* bumped by every fold batch */
@@ -427,6 +429,34 @@ static int param_num(json_t *q, const char *name, long lo, long hi, long dflt,
         return 0;
 }
 
+void scim_stream_hub_set_ingest(scim_stream_hub_t *hub, scim_ingest_t *ing)
+{
+        if (hub)
+                hub->ing = ing;
+}
+
+/* A refused stream request, recorded in the tenant's change records when
+ * the tenant is known (api/audit.c), then answered. */
+static enum MHD_Result refuse(scim_stream_hub_t *hub, struct MHD_Connection *c,
+                              const char *tenant, size_t tlen,
+                              const char *actor, const char *secret,
+                              const char *request_id, const scim_err_t *e)
+{
+        char t[SCIM_MAX_TENANT_LEN + 1];
+
+        if (hub && hub->ing && tlen <= SCIM_MAX_TENANT_LEN) {
+                memcpy(t, tenant, tlen);
+                t[tlen] = '\0';
+                if (secret)
+                        scim_audit_bad_token(hub->ing, hub->st, t, secret,
+                                             request_id, "ACCESS", e);
+                else
+                        scim_audit_refusal(hub->ing, hub->st, t, actor,
+                                           request_id, "ACCESS", e);
+        }
+        return send_err(c, e, request_id);
+}
+
 enum MHD_Result scim_stream_handle(scim_stream_hub_t *hub,
                                    struct MHD_Connection *c, const char *url,
                                    const char *method, const char *raw_uri,
@@ -474,20 +504,38 @@ enum MHD_Result scim_stream_handle(scim_stream_hub_t *hub,
                 scim_err_set(&e, 401, NULL,
                              "missing bearer token (Authorization: Bearer "
                              "<secret>)");
-                goto fail;
+                return refuse(hub, c, tenant, tlen, "anonymous", NULL,
+                              request_id, &e);
         }
-        if (!scim_store_auth_scoped(hub->st, auth, tok_tenant,
-                                    sizeof(tok_tenant), tid, sizeof(tid),
-                                    &reports_only) ||
-            strlen(tok_tenant) != tlen || memcmp(tok_tenant, tenant, tlen)) {
-                scim_err_set(&e, 401, NULL,
-                             "the bearer token is not valid for this tenant");
-                goto fail;
+        {
+                int scope = SCIM_SCOPE_ALL;
+
+                if (!scim_store_auth_scope(hub->st, auth, tok_tenant,
+                                           sizeof(tok_tenant), tid, sizeof(tid),
+                                           &scope) ||
+                    strlen(tok_tenant) != tlen ||
+                    memcmp(tok_tenant, tenant, tlen)) {
+                        scim_err_set(&e, 401, NULL,
+                                     "the bearer token is not valid for "
+                                     "this tenant");
+                        return refuse(hub, c, tenant, tlen, NULL, auth,
+                                      request_id, &e);
+                }
+                if (scope == SCIM_SCOPE_DISABLED) {
+                        scim_err_set(&e, 403, NULL,
+                                     "tenant '%.64s' is disabled; its data "
+                                     "is kept, and an operator can enable "
+                                     "it again",
+                                     tok_tenant);
+                        return refuse(hub, c, tenant, tlen, tid, NULL,
+                                      request_id, &e);
+                }
+                reports_only = scope == SCIM_SCOPE_REPORTS;
         }
         if (reports_only) {
                 scim_err_set(&e, 403, NULL,
                              "this token may only read /reports/v1/");
-                goto fail;
+                return refuse(hub, c, tenant, tlen, tid, NULL, request_id, &e);
         }
         raw_q = raw_uri ? strchr(raw_uri, '?') : NULL;
         if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0)

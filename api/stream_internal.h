@@ -29,6 +29,11 @@ typedef struct scim_stream_hub scim_stream_hub_t;
 /* Starts the hub over st (registers the store's fold watcher). NULL when
  * out of memory (streams are then answered 503). */
 scim_stream_hub_t *scim_stream_hub_new(scim_store_t *st);
+/* Where refused stream requests are recorded (api/audit.c); NULL-safe.
+ * Set once, before the listener starts. */
+struct scim_ingest;
+void scim_stream_hub_set_ingest(scim_stream_hub_t *hub,
+                                struct scim_ingest *ing);
 /* Before MHD_stop_daemon: ends every stream (resuming the suspended ones)
  * and refuses new ones. NULL-safe. */
 void scim_stream_hub_close(scim_stream_hub_t *hub);
