@@ -436,3 +436,35 @@ int scim_conn_guard_oversize(struct MHD_Connection *c, const char *raw_uri,
         }
         return 0;
 }
+
+enum MHD_Result scim_answer(struct MHD_Connection *c, unsigned status,
+                            const char *ctype, const char *body, size_t len,
+                            const char *request_id, const char *hname,
+                            const char *hvalue)
+{
+        struct MHD_Response *resp = scim_resp_new(body, len);
+        enum MHD_Result rc;
+
+        if (!resp) { /* answer-byte budget spent by slow readers */
+                status = 503;
+                ctype = "application/scim+json; charset=utf-8";
+                hname = NULL;
+                if (!(resp = scim_resp_busy()))
+                        return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Content-Type", ctype);
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        if (request_id && *request_id)
+                MHD_add_response_header(resp, "X-Request-Id", request_id);
+        if (hname && hvalue && *hvalue)
+                MHD_add_response_header(resp, hname, hvalue);
+        if (status == 401)
+                MHD_add_response_header(resp, "WWW-Authenticate",
+                                        "Bearer realm=\"scimlog\"");
+        if (status == 503 || status == 429)
+                MHD_add_response_header(resp, "Retry-After", "1");
+        rc = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return rc;
+}

@@ -89,6 +89,15 @@ void scim_resp_budget_set(size_t bytes);
 /* The 503 SCIM error a caller sends when scim_resp_new refused its answer
  * (small, so it always fits); NULL only when out of memory. */
 struct MHD_Response *scim_resp_busy(void);
+
+/* Queues an answer of the reports and admin faces: body (through
+ * scim_resp_new, so 503 when the budget is spent), Content-Type, no-store,
+ * nosniff, X-Request-Id, one optional extra header, WWW-Authenticate on
+ * 401, Retry-After on 429/503. */
+enum MHD_Result scim_answer(struct MHD_Connection *c, unsigned status,
+                            const char *ctype, const char *body, size_t len,
+                            const char *request_id, const char *hname,
+                            const char *hvalue);
 size_t scim_resp_inflight(void);
 /* The page byte cap a request should build to now: SCIM_MAX_PAGE_BYTES,
  * down to SCIM_RESP_SMALL as unsent answers fill the budget (a page then

@@ -47,32 +47,8 @@ static enum MHD_Result send_body(rq_t *r, unsigned status, const char *ctype,
                                  const char *body, size_t len,
                                  const char *next_cursor)
 {
-        struct MHD_Response *resp = scim_resp_new(body, len);
-        enum MHD_Result rc;
-
-        if (!resp) { /* answer-byte budget spent by slow readers */
-                status = 503;
-                ctype = "application/scim+json; charset=utf-8";
-                next_cursor = NULL;
-                resp = scim_resp_busy();
-                if (!resp)
-                        return MHD_NO;
-        }
-        MHD_add_response_header(resp, "Content-Type", ctype);
-        MHD_add_response_header(resp, "Cache-Control", "no-store");
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-        if (r->request_id && *r->request_id)
-                MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-        if (next_cursor && *next_cursor)
-                MHD_add_response_header(resp, "X-Next-Cursor", next_cursor);
-        if (status == 401)
-                MHD_add_response_header(resp, "WWW-Authenticate",
-                                        "Bearer realm=\"scimlog\"");
-        if (status == 503 || status == 429)
-                MHD_add_response_header(resp, "Retry-After", "1");
-        rc = MHD_queue_response(r->c, status, resp);
-        MHD_destroy_response(resp);
-        return rc;
+        return scim_answer(r->c, status, ctype, body, len, r->request_id,
+                           "X-Next-Cursor", next_cursor);
 }
 
 static enum MHD_Result send_json(rq_t *r, unsigned status, const json_t *j)

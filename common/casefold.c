@@ -36,24 +36,30 @@ static int all_ascii(const char *s, size_t n)
         return 1;
 }
 
+/* tolower of every byte, into buf when it fits, else malloc'd */
+static char *ascii_fold(const char *s, size_t n, char *buf, size_t cap,
+                        size_t *outlen)
+{
+        char *out = (buf && n < cap) ? buf : malloc(n + 1);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                out[i] = (char)tolower((unsigned char)s[i]);
+        out[n] = '\0';
+        if (outlen)
+                *outlen = n;
+        return out;
+}
+
 char *scim_casefold_n(const char *s, size_t n, char *buf, size_t cap,
                       size_t *outlen)
 {
         uint8_t *r;
         size_t len;
-        char *out;
 
-        if (all_ascii(s, n)) {
-                out = (buf && n < cap) ? buf : malloc(n + 1);
-                if (!out)
-                        return NULL;
-                for (size_t i = 0; i < n; i++)
-                        out[i] = (char)tolower((unsigned char)s[i]);
-                out[n] = '\0';
-                if (outlen)
-                        *outlen = n;
-                return out;
-        }
+        if (all_ascii(s, n))
+                return ascii_fold(s, n, buf, cap, outlen);
         /* u8_casefold writes into buf when the result fits (cap - 1 leaves
          * room for the NUL), else returns fresh memory */
         len = (buf && cap) ? cap - 1 : 0;
@@ -64,15 +70,7 @@ char *scim_casefold_n(const char *s, size_t n, char *buf, size_t cap,
                         return NULL;
                 /* libunistring maps ill-formed bytes to U+FFFD; should a
                  * version refuse them instead, fold the ASCII letters */
-                out = (buf && n < cap) ? buf : malloc(n + 1);
-                if (!out)
-                        return NULL;
-                for (size_t i = 0; i < n; i++)
-                        out[i] = (char)tolower((unsigned char)s[i]);
-                out[n] = '\0';
-                if (outlen)
-                        *outlen = n;
-                return out;
+                return ascii_fold(s, n, buf, cap, outlen);
         }
         if ((char *)r == buf) {
                 buf[len] = '\0';

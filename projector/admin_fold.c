@@ -14,17 +14,6 @@
 
 #include "projector/projector_internal.h"
 
-__attribute__((format(printf, 4, 5))) static void
-refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...)
-{
-        va_list ap;
-
-        v->status = status;
-        snprintf(v->scim_type, sizeof(v->scim_type), "%s", type ? type : "");
-        va_start(ap, fmt);
-        vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
-        va_end(ap);
-}
 
 static json_t *load_json(txn_t *t, int cf, const char *k, size_t kl)
 {

@@ -823,20 +823,6 @@ out:
 
 /* ------------------------------------------------------ reader side */
 
-static char *db_get(scim_store_t *st, int cf, const char *k, size_t kl,
-                    size_t *vl)
-{
-        char *err = NULL;
-        char *v = rocksdb_get_cf(st->db, st->ro, st->cf[cf], k, kl, vl, &err);
-
-        if (err) {
-                free(err);
-                free(v);
-                return NULL;
-        }
-        return v;
-}
-
 /* The record of seq (new reference, or NULL); *bytes (optional): the
  * size of its stored text. */
 static json_t *record_sized(scim_store_t *st, uint64_t seq, size_t *bytes)

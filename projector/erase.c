@@ -31,16 +31,7 @@ static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static char *dk_get(scim_store_t *st, const char *k, size_t kl, size_t *vl)
 {
-        char *e = NULL;
-        char *v = rocksdb_get_cf(st->db, st->ro, st->cf[CF_DKEY], k, kl, vl,
-                                 &e);
-
-        if (e) {
-                free(e);
-                free(v);
-                return NULL;
-        }
-        return v;
+        return db_get(st, CF_DKEY, k, kl, vl);
 }
 
 static int unhex(const char *s, uint8_t *out, size_t n)
@@ -117,13 +108,10 @@ static int current_key(scim_store_t *st, const char *tenant, char kid[17],
                 rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 
                 size_t tl = 0;
-                char *tr = rocksdb_get_cf(st->db, st->ro, st->cf[CF_TENANT],
-                                          tenant, strlen(tenant), &tl, &e);
+                char *tr = db_get(st, CF_TENANT, tenant, strlen(tenant), &tl);
                 json_t *tj = tr ? scim_json_load(tr, tl) : NULL;
 
                 free(tr);
-                free(e);
-                e = NULL;
                 scim_random_bytes(raw, sizeof(raw));
                 tohex(raw, sizeof(raw), kid);
                 scim_random_bytes(key, 32);

@@ -22,8 +22,8 @@
 #include "projector/projector_internal.h"
 #include "projector/stream_internal.h"
 
-__attribute__((format(printf, 4, 5))) static void
-refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...)
+void refuse(scim_verdict_t *v, int status, const char *type, const char *fmt,
+            ...)
 {
         va_list ap;
 

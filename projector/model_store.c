@@ -134,16 +134,7 @@ typedef struct dbctx {
 
 static char *db_read(scim_store_t *st, const char *k, size_t kl, size_t *vl)
 {
-        char *e = NULL;
-        char *v = rocksdb_get_cf(st->db, st->ro, st->cf[CF_TENANT], k, kl, vl,
-                                 &e);
-
-        if (e) {
-                free(e);
-                free(v);
-                return NULL;
-        }
-        return v;
+        return db_get(st, CF_TENANT, k, kl, vl);
 }
 
 static char *db_def(void *ctx, size_t *len)
@@ -393,7 +384,7 @@ int scim_store_token_scope(scim_store_t *st, const char *secret,
                            char *scope_out, size_t scope_len)
 {
         char hash[65];
-        char *e = NULL, *v;
+        char *v;
         size_t vl = 0;
         json_t *o;
         int ok = 0;
@@ -401,13 +392,7 @@ int scim_store_token_scope(scim_store_t *st, const char *secret,
         if (!secret || !*secret || strlen(secret) > 512)
                 return 0;
         scim_sha256_hex(secret, strlen(secret), hash);
-        v = rocksdb_get_cf(st->db, st->ro, st->cf[CF_TOKEN], hash, 64, &vl,
-                           &e);
-        if (e) {
-                free(e);
-                free(v);
-                return 0;
-        }
+        v = db_get(st, CF_TOKEN, hash, 64, &vl);
         o = v ? scim_json_load(v, vl) : NULL;
         free(v);
         if (o && !json_is_true(json_object_get(o, "revoked")) &&

@@ -116,6 +116,10 @@ typedef struct txn {
 } txn_t;
 
 /* Starts an empty transaction on st; release with txn_end. */
+/* A committed value (RocksDB's error pointer handled): malloc'd, or NULL
+ * when absent or unreadable. */
+char *db_get(scim_store_t *st, int cf, const char *k, size_t kl, size_t *vl);
+
 void txn_begin(txn_t *t, scim_store_t *st);
 /* Frees everything the transaction holds (written or not). */
 void txn_end(txn_t *t);
@@ -190,6 +194,10 @@ void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 void model_cache_forget(const void *st);
+
+/* A refusal verdict: status, scimType ("" for none), detail. */
+__attribute__((format(printf, 4, 5))) void
+refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...);
 
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v);

@@ -550,8 +550,7 @@ static void res_key(scim_buf_t *b, const char *tenant, char rt, const char *id)
         scim_buf_puts(b, id);
 }
 
-static char *db_get(scim_store_t *st, int cf, const char *k, size_t kl,
-                    size_t *vl)
+char *db_get(scim_store_t *st, int cf, const char *k, size_t kl, size_t *vl)
 {
         char *err = NULL;
         char *v = rocksdb_get_cf(st->db, st->ro, st->cf[cf], k, kl, vl, &err);
