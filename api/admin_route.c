@@ -194,7 +194,7 @@ static int take_body(const row_t *r, const json_t *in, json_t *req,
 int scim_admin_route(const char *method, const char *rest, const char *body,
                      size_t len, scim_admin_call_t *call, scim_err_t *err)
 {
-        char path[512], *seg[MAX_SEGS + 1], *save = NULL, *p;
+        char path[512], *seg[MAX_SEGS + 1] = {NULL}, *save = NULL, *p;
         const row_t *r = NULL, *any_method = NULL;
         json_t *in = NULL, *args;
         int n = 0, rc = -1;
