@@ -39,6 +39,7 @@ static const char *usage_main =
     "  backup --to DEST           online backup (checkpoint) of a data dir\n"
     "  restore --from B --data D  a backup into a new data dir\n"
     "  verify                     views equal a replay of the log?\n"
+    "  snapshot [--truncate]      a log snapshot (and log truncation)\n"
     "  config check               effective serve settings\n"
     "\n"
     "Every command takes --data DIR (default ./data) and --help.\n";
@@ -55,6 +56,7 @@ static const char *usage_serve =
     "                     [--metrics-token-file FILE] [--access-log off|text|json]\n"
     "                     [--operator-token-file FILE] [--jwt-key-file FILE]\n"
     "                     [--jwt-ttl SECONDS] [--log-format text|json]\n"
+    "                     [--prune-interval S] [--snapshot-interval S]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]]\n"
@@ -126,6 +128,8 @@ static const char *usage_tenant =
     "       scimlog tenant schema put NAME FILE|--profile P [--dry-run]\n"
     "                                                      [--force]\n"
     "       scimlog tenant schema delete NAME\n"
+    "       scimlog tenant retention NAME DAYS\n"
+    "       scimlog tenant prune NAME\n"
     "\n"
     "Tenant names are 1-64 characters of A-Z a-z 0-9 . _ -. create and\n"
     "token issue print {\"tenant\",\"token_id\",\"secret\"} as JSON; the\n"
@@ -142,6 +146,9 @@ static const char *usage_tenant =
     "talkdesk, askspoke) creates the tenant with that app's definition.\n"
     "schema put checks every stored resource first: --dry-run only reports,\n"
     "--force applies a change that existing resources violate.\n"
+    "retention keeps NAME's change records (reports, history, asOf, the\n"
+    "change stream) for DAYS days (0: for ever); older ones are pruned by\n"
+    "the server (prune: now). Prints what is retained.\n"
     "With --kafka BROKERS [--topic T] [--admin-topic T] [--kafka-config F]\n"
     "the event goes to the admin topic and the command waits until DIR has\n"
     "folded it; `tenant list --kafka` first folds both topics into DIR.\n";
@@ -159,10 +166,12 @@ static const char *usage_replay =
     "or everything present when replay starts.\n";
 
 static const char *usage_digest =
-    "usage: scimlog digest [--data DIR]\n"
+    "usage: scimlog digest [--data DIR] [--dump CF]\n"
     "\n"
-    "Prints {\"digest\": sha256 of every view, \"position\": log position}.\n"
-    "Two data dirs with equal digests hold identical views.\n";
+    "Prints {\"digest\": sha256 of every view, \"position\": log position,\n"
+    "\"columnFamilies\": the digest of each column family}. Two data dirs\n"
+    "with equal digests hold identical views. --dump CF prints every key and\n"
+    "value of one column family instead (escaped; to see where two differ).\n";
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
 {
@@ -374,6 +383,8 @@ static int cmd_serve(int argc, char **argv)
             {"jwt-key-file", required_argument, NULL, 1015},
             {"jwt-ttl", required_argument, NULL, 1016},
             {"log-format", required_argument, NULL, 1017},
+            {"prune-interval", required_argument, NULL, 1018},
+            {"snapshot-interval", required_argument, NULL, 1019},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -384,6 +395,8 @@ static int cmd_serve(int argc, char **argv)
         scim_ingest_t *ing = NULL;
         scim_api_t *api = NULL;
         scim_control_t *ctl = NULL;
+        scim_maintain_t *maint = NULL;
+        scim_maintain_config_t mcfg = {.prune_interval_ms = 60000};
         char errstr[512], host[256], state_cursor[1100];
         const char *mounts[16], *proxies[32];
         static char metrics_token[256], operator_token[256], jwt_key[256];
@@ -601,6 +614,24 @@ static int cmd_serve(int argc, char **argv)
                         cfg.rate_burst = burst;
                         break;
                 }
+                case 1018:
+                case 1019: { /* seconds; 0 = off */
+                        char *end = NULL;
+                        long long v = strtoll(optarg, &end, 10);
+
+                        if (!end || *end || end == optarg || v < 0 ||
+                            v > 366LL * 86400)
+                                return fail("--%s wants seconds (0 = off, "
+                                            "at most a year), got '%s'",
+                                            c == 1018 ? "prune-interval"
+                                                      : "snapshot-interval",
+                                            optarg);
+                        if (c == 1018)
+                                mcfg.prune_interval_ms = v * 1000;
+                        else
+                                mcfg.snapshot_interval_ms = v * 1000;
+                        break;
+                }
                 case 'h':
                         fputs(usage_serve, stdout);
                         return 0;
@@ -610,6 +641,10 @@ static int cmd_serve(int argc, char **argv)
                 }
         }
         cfg.n_mounts = n_mounts;
+        if (kcfg.brokers && mcfg.snapshot_interval_ms)
+                return fail("--snapshot-interval is for the embedded log (in "
+                            "Kafka mode the topic's retention is the "
+                            "broker's)");
         cfg.n_trusted_proxies = n_proxies;
         if (optind < argc)
                 return fail("serve takes no arguments, got '%s'",
@@ -668,6 +703,10 @@ static int cmd_serve(int argc, char **argv)
             0)
                 scim_event("warn", "control_unavailable",
                            "%s; online backup is unavailable", errstr);
+        if (scim_maintain_start(st, ing, &mcfg, &maint, errstr,
+                                sizeof(errstr)) < 0)
+                scim_event("warn", "maintenance_unavailable",
+                           "%s; change records are not pruned", errstr);
         scim_event("info", "listening", "listening on %s://%s%s%s:%d (data %s)",
                    cfg.tls_cert ? "https" : "http",
                    strchr(host, ':') ? "[" : "", host,
@@ -689,6 +728,7 @@ static int cmd_serve(int argc, char **argv)
         }
         rc = 0;
 out:
+        scim_maintain_stop(maint); /* before ingest: it appends */
         scim_log_drain(kafka, 5000);
         scim_api_stop(api);
         scim_control_stop(ctl);
@@ -1020,9 +1060,10 @@ static int cmd_digest(int argc, char **argv)
 {
         static const struct option opts[] = {
             {"data", required_argument, NULL, 'd'},
+            {"dump", required_argument, NULL, 'D'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
-        const char *data = "./data";
+        const char *data = "./data", *dump = NULL;
         scim_store_t *st = NULL;
         scim_err_t err;
         char digest[65];
@@ -1032,6 +1073,8 @@ static int cmd_digest(int argc, char **argv)
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 if (c == 'd') {
                         data = optarg;
+                } else if (c == 'D') {
+                        dump = optarg;
                 } else if (c == 'h') {
                         fputs(usage_digest, stdout);
                         return 0;
@@ -1042,13 +1085,31 @@ static int cmd_digest(int argc, char **argv)
         }
         if (open_existing_store(data, &st) < 0)
                 return 1;
-        scim_err_clear(&err);
-        if (scim_store_digest(st, digest, &err) < 0) {
-                fail("digest failed: %s", err.detail);
+        if (dump) {
+                rc = scim_store_dump(st, dump, stdout) == 0 ? 0 : 1;
+                if (rc)
+                        fail("no column family '%s'", dump);
                 goto out;
         }
-        printf("{\"digest\": \"%s\", \"position\": %llu}\n", digest,
-               (unsigned long long)scim_store_position(st));
+        scim_err_clear(&err);
+        {
+                json_t *per = json_object(), *o;
+                char *txt;
+
+                if (scim_store_digest_cf(st, digest, per, &err) < 0) {
+                        json_decref(per);
+                        fail("digest failed: %s", err.detail);
+                        goto out;
+                }
+                o = json_pack("{s:s, s:I, s:o}", "digest", digest, "position",
+                              (json_int_t)scim_store_position(st),
+                              "columnFamilies", per);
+                txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+                if (txt)
+                        puts(txt);
+                free(txt);
+                json_decref(o);
+        }
         rc = 0;
 out:
         scim_store_close(st);
@@ -1150,7 +1211,7 @@ static int cmd_backup(int argc, char **argv)
         if (open_existing_store(data, &st) < 0)
                 return 1;
         scim_err_clear(&err);
-        rc = scim_store_checkpoint(st, to, &err);
+        rc = scim_store_backup(st, to, &err);
         if (rc == 0)
                 print_backup(to, scim_store_position(st), 0);
         else
@@ -1224,6 +1285,33 @@ static int cmd_restore(int argc, char **argv)
                 return fail("cannot create %s: %s", data, strerror(errno));
         if (copy_dir_files(from, data, errstr, sizeof(errstr)) < 0)
                 return fail("%s", errstr);
+        { /* the base snapshot of a truncated log */
+                char sf[4200], sd[4200];
+                DIR *d;
+                struct dirent *de;
+
+                snprintf(sf, sizeof(sf), "%s/snapshots", from);
+                if ((d = opendir(sf))) {
+                        snprintf(sd, sizeof(sd), "%s/snapshots", data);
+                        mkdir(sd, 0700);
+                        while ((de = readdir(d))) {
+                                char a[4300], b[4300];
+
+                                if (de->d_name[0] == '.')
+                                        continue;
+                                snprintf(a, sizeof(a), "%s/%s", sf, de->d_name);
+                                snprintf(b, sizeof(b), "%s/%s", sd, de->d_name);
+                                if (mkdir(b, 0700) != 0 ||
+                                    copy_dir_files(a, b, errstr,
+                                                   sizeof(errstr)) < 0) {
+                                        closedir(d);
+                                        return fail("%s", errstr[0] ? errstr
+                                                                    : b);
+                                }
+                        }
+                        closedir(d);
+                }
+        }
         if (open_existing_store(data, &st) < 0)
                 return 1;
         scim_err_clear(&err);
@@ -1284,6 +1372,67 @@ static int cmd_verify(int argc, char **argv)
         return rc;
 }
 
+static const char *usage_snapshot =
+    "usage: scimlog snapshot [--data DIR] [--truncate] [--list]\n"
+    "Takes a log snapshot: a checkpoint of DIR's views at the current\n"
+    "position, without the log, in DIR/snapshots/POSITION. --truncate then\n"
+    "deletes the log up to the newest snapshot that no retained change\n"
+    "record still needs (set a tenant's retention with `tenant retention`;\n"
+    "a tenant that keeps its change records for ever keeps the log), and\n"
+    "the snapshots before it. --list only lists. While a server serves DIR\n"
+    "the server does it (control socket). Replay, verify, backup and\n"
+    "restore start from the base snapshot. Prints JSON.\n";
+
+static int cmd_snapshot(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"data", required_argument, NULL, 'd'},
+            {"truncate", no_argument, NULL, 't'},
+            {"list", no_argument, NULL, 'L'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0}};
+        const char *data = "./data";
+        int c, truncate = 0, list = 0, rc;
+        json_t *req, *reply = NULL;
+        scim_store_t *st = NULL;
+        char errstr[512];
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'd')
+                        data = optarg;
+                else if (c == 't')
+                        truncate = 1;
+                else if (c == 'L')
+                        list = 1;
+                else if (c == 'h')
+                        return fputs(usage_snapshot, stdout), 0;
+                else
+                        return fputs(usage_snapshot, stderr), 2;
+        }
+        if (optind < argc)
+                return fputs(usage_snapshot, stderr), 2;
+        req = json_pack("{s:s, s:b, s:b}", "op", "snapshot", "truncate",
+                        truncate, "list", list);
+        rc = scim_control_call(data, req, &reply, errstr, sizeof(errstr));
+        if (rc < 0) {
+                json_decref(req);
+                return fail("%s", errstr);
+        }
+        if (rc == 0) { /* no server: this process opens DIR */
+                if (open_existing_store(data, &st) < 0) {
+                        json_decref(req);
+                        return 1;
+                }
+                reply = scim_snapshot_command(st, req);
+                scim_store_close(st);
+        }
+        json_decref(req);
+        rc = print_tenant_reply(reply);
+        json_decref(reply);
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         char errstr[512];
@@ -1323,6 +1472,8 @@ int main(int argc, char **argv)
                 rc = cmd_restore(argc - 1, argv + 1);
         else if (strcmp(argv[1], "verify") == 0)
                 rc = cmd_verify(argc - 1, argv + 1);
+        else if (strcmp(argv[1], "snapshot") == 0)
+                rc = cmd_snapshot(argc - 1, argv + 1);
         else {
                 fprintf(stderr, "scimlog: unknown command '%s'\n\n%s",
                         argv[1], usage_main);

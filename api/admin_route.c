@@ -17,6 +17,8 @@
  *   DELETE /admin/v1/tenants/{t}/clients/{id}    revoke
  *   POST   /admin/v1/tenants/{t}/keys/rotate     {"overlapSeconds"?}
  *   POST   /admin/v1/tenants/{t}/disable | /enable
+ *   PATCH  /admin/v1/tenants/{t}                 {"changeRetentionDays"}
+ *   POST   /admin/v1/tenants/{t}/prune           prune what retention says
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,7 +29,14 @@
 #define MAX_ID 128 /* a token or client id in the path */
 
 /* body members a row takes */
-enum { B_NONE = 0, B_NAME = 1, B_PROFILE = 2, B_SCOPE = 4, B_OVERLAP = 8 };
+enum {
+        B_NONE = 0,
+        B_NAME = 1,
+        B_PROFILE = 2,
+        B_SCOPE = 4,
+        B_OVERLAP = 8,
+        B_SETTINGS = 16
+};
 
 typedef struct row {
         const char *method;
@@ -123,6 +132,22 @@ static const row_t rows[] = {
      {"enable", "$0"},
      B_NONE,
      0},
+    {"PATCH",
+     {"*"},
+     SCIM_ADMIN_COMMAND,
+     200,
+     "TENANT_UPDATE",
+     {"settings", "$0"},
+     B_SETTINGS,
+     0},
+    {"POST",
+     {"*", "prune"},
+     SCIM_ADMIN_COMMAND,
+     200,
+     "TENANT_UPDATE",
+     {"prune", "$0"},
+     B_NONE,
+     0},
 };
 
 static int seg_ok(const char *s, size_t n)
@@ -187,6 +212,15 @@ static int take_body(const row_t *r, const json_t *in, json_t *req,
                         return scim_err_set(err, 400, "invalidValue",
                                             "overlapSeconds is an integer");
                 json_object_set(req, "overlap_s", (json_t *)v);
+        }
+        if ((r->body & B_SETTINGS)) {
+                /* checked by the fold (retain.c), which names the key */
+                if (json_object_size(in) == 0)
+                        return scim_err_set(err, 400, "invalidValue",
+                                            "PATCH /admin/v1/tenants/{t} "
+                                            "takes tenant settings: "
+                                            "{\"changeRetentionDays\": N}");
+                json_object_set(req, "settings", (json_t *)in);
         }
         return 0;
 }

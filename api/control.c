@@ -8,7 +8,9 @@
  * {"op":"backup","to":PATH} -> {"ok":true,"to":PATH,"position":N};
  * {"op":"tenant","args":[...],"scope":S,"profile":P,"definition":D,...}
  * (the `scimlog tenant` commands, api/tenant_cmd.c) ->
- * {"ok":true,"result":...}; failures {"ok":false,"error":TEXT}. JSON
+ * {"ok":true,"result":...}; {"op":"snapshot","truncate":B,"list":B} (a log
+ * snapshot, api/tenant_cmd.c scim_snapshot_command) -> {"ok":true,
+ * "result":...}; failures {"ok":false,"error":TEXT}. JSON
  * framing carries any path (newlines too). The tenant commands go through
  * this server's ingest, so they are events in the log like any write.
  */
@@ -105,12 +107,14 @@ static void serve_one(scim_control_t *ctl, int fd)
                 uint64_t pos = scim_store_position(ctl->st);
 
                 scim_err_clear(&e);
-                if (scim_store_checkpoint(ctl->st, to, &e) == 0)
+                if (scim_store_backup(ctl->st, to, &e) == 0)
                         answer(fd, json_pack("{s:b, s:s, s:I}", "ok", 1, "to",
                                              to, "position", (json_int_t)pos));
                 else
                         answer(fd, json_pack("{s:b, s:s}", "ok", 0, "error",
                                              e.detail));
+        } else if (op && !strcmp(op, "snapshot")) {
+                answer(fd, scim_snapshot_command(ctl->st, req));
         } else {
                 answer(fd, json_pack("{s:b, s:s}", "ok", 0, "error",
                                      "want {\"op\":\"backup\",\"to\":PATH}"));

@@ -588,6 +588,12 @@ static enum MHD_Result describe(mq_t *r, const char *tenant)
 
                 json_object_set_new(one, "schemaGeneration",
                                     json_integer(scim_model_generation(m)));
+                {
+                        json_t *ret = scim_tenant_retention(r->st, tenant);
+
+                        json_object_del(ret, "tenant");
+                        json_object_set_new(one, "changeRetention", ret);
+                }
                 scim_model_unref(m);
                 rc = send_json(r, 200, one);
         } else {

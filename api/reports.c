@@ -179,6 +179,17 @@ static enum MHD_Result answer_changes(rq_t *r, json_t *params,
         json_object_set_new(o, "nextCursor",
                             next64.len ? json_string(next64.data)
                                        : json_null());
+        { /* what history the answer covers (retain.c) */
+                scim_changes_horizon_t h;
+                char ts[32];
+
+                scim_changes_horizon(r->st, r->tenant, &h);
+                if (h.through_ms)
+                        scim_time_format(h.through_ms, ts);
+                json_object_set_new(o, "retainedFrom",
+                                    h.through_ms ? json_string(ts)
+                                                 : json_null());
+        }
         rc = send_json(r, 200, o);
 out:
         json_decref(recs);

@@ -93,6 +93,19 @@ int scim_control_start(scim_store_t *st, scim_ingest_t *ing, const char *dir,
                        scim_control_t **out, char *errstr, size_t errlen);
 void scim_control_stop(scim_control_t *ctl); /* NULL-safe; removes it */
 
+/* The housekeeping thread (api/maintain.c): change-record pruning for
+ * the tenants with a retention, and log snapshots with log truncation
+ * (embedded log only). An interval of 0 turns that part off. */
+typedef struct scim_maintain_config {
+        int64_t prune_interval_ms;    /* default 60 s */
+        int64_t snapshot_interval_ms; /* default off */
+} scim_maintain_config_t;
+typedef struct scim_maintain scim_maintain_t;
+int scim_maintain_start(scim_store_t *st, scim_ingest_t *ing,
+                        const scim_maintain_config_t *cfg,
+                        scim_maintain_t **out, char *errstr, size_t errlen);
+void scim_maintain_stop(scim_maintain_t *m); /* NULL-safe */
+
 /* One `scimlog tenant` command (api/tenant_cmd.c), run by the serving
  * process for the control socket and by the CLI without a server: req is
  * {"args": [create NAME | token issue NAME | token revoke NAME ID | list |
@@ -101,6 +114,17 @@ void scim_control_stop(scim_control_t *ctl); /* NULL-safe; removes it */
  * {"ok": true, "result": ...} or {"ok": false, "error": TEXT}. */
 json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                             const json_t *req);
+
+/* The tenant's change-record retention as the admin API and CLI show it:
+ * {"tenant","changeRetentionDays","pruned","retainedFrom",
+ * "retainedAfterPosition"?} (new reference). */
+json_t *scim_tenant_retention(scim_store_t *st, const char *tenant);
+
+/* A log snapshot command (control socket and CLI): req {"truncate": B,
+ * "list": B}: takes a snapshot (unless list), then truncates the log as far
+ * as it may (truncate). {"ok":true,"result":{"position","logBase",
+ * "snapshots","snapshot"?,"safePosition"?}} or {"ok":false,"error"}. */
+json_t *scim_snapshot_command(scim_store_t *st, const json_t *req);
 
 /* A profile compiled into the binary (profiles/NAME.json; new reference,
  * NULL when unknown) and the names of all of them. */

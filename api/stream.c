@@ -555,6 +555,28 @@ enum MHD_Result scim_stream_handle(scim_stream_hub_t *hub,
                              "Last-Event-ID must be a position");
                 goto fail;
         }
+        { /* records pruned by the tenant's retention cannot be sent */
+                scim_changes_horizon_t h;
+                char tenant_z[SCIM_MAX_TENANT_LEN + 1];
+
+                snprintf(tenant_z, sizeof(tenant_z), "%.*s", (int)tlen,
+                         tenant);
+                scim_changes_horizon(hub->st, tenant_z, &h);
+                if (h.through_seq && after < h.through_seq) {
+                        char ts[32];
+
+                        scim_time_format(h.through_ms, ts);
+                        scim_err_set(&e, 410, NULL,
+                                     "positions up to %llu are past this "
+                                     "tenant's retention (records kept from "
+                                     "%s): resume with after=%llu or later, "
+                                     "and take the state before it from "
+                                     "GET /Users and /Groups",
+                                     (unsigned long long)h.through_seq, ts,
+                                     (unsigned long long)h.through_seq);
+                        goto fail;
+                }
+        }
         if (param_num(q, "wait", 0, SCIM_STREAM_WAIT_MAX,
                       SCIM_STREAM_WAIT_DEFAULT, &wait_s, &e) < 0 ||
             param_num(q, "limit", 1, SCIM_STREAM_LIMIT_MAX,

@@ -24,7 +24,8 @@ extern const scim_embedded_file_t scim_profile_files[];
         "delete NAME (with erase) | "                                          \
         "client register NAME | client revoke NAME ID | key rotate NAME | "   \
         "schema get NAME | schema put NAME (with a definition) | "            \
-        "schema delete NAME"
+        "schema delete NAME | retention NAME DAYS | prune NAME | "           \
+        "settings NAME (with settings)"
 
 static json_t *refused(const char *detail)
 {
@@ -115,6 +116,30 @@ static json_t *schema_put(scim_store_t *st, scim_ingest_t *ing,
         scim_model_unref(m);
         return ok(out);
 }
+
+json_t *scim_tenant_retention(scim_store_t *st, const char *tenant)
+{
+        scim_changes_horizon_t h;
+        char ts[32];
+        json_t *o;
+
+        scim_changes_horizon(st, tenant, &h);
+        o = json_pack("{s:s, s:I, s:I}", "tenant", tenant,
+                      "changeRetentionSeconds",
+                      (json_int_t)(h.retention_ms / 1000), "pruned",
+                      (json_int_t)h.pruned);
+        if (h.through_ms) {
+                scim_time_format(h.through_ms, ts);
+                json_object_set_new(o, "retainedFrom", json_string(ts));
+                json_object_set_new(o, "retainedAfterPosition",
+                                    json_integer((json_int_t)h.through_seq));
+        } else {
+                json_object_set_new(o, "retainedFrom", json_null());
+        }
+        return o;
+}
+
+#define retention_of scim_tenant_retention
 
 json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                             const json_t *req)
@@ -289,8 +314,65 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                         return refused(e.detail);
                 if (scim_store_purge(st, &e) < 0)
                         return refused(e.detail);
+                { /* the log snapshots hold the tenant's views too */
+                        scim_event_t ev;
+
+                        memset(&ev, 0, sizeof(ev));
+                        ev.tenant = (char *)a[1];
+                        ev.action = SCIM_ACT_TENANT_DELETE;
+                        ev.time_ms = scim_now_ms();
+                        if (scim_store_snapshots_erase(st, &ev, &e) < 0)
+                                return refused(e.detail);
+                }
                 return ok(json_pack("{s:s, s:b, s:b}", "tenant", a[1],
                                     "deleted", 1, "erased", 1));
+        }
+        if ((!strcmp(a[0], "settings") && n == 2) ||
+            (!strcmp(a[0], "retention") && n == 3) ||
+            (!strcmp(a[0], "prune") && n == 2)) {
+                /* TENANT_UPDATE: change-record retention (retain.c) */
+                json_t *set;
+                char *txt;
+                int status = 0, rc2;
+
+                if (!strcmp(a[0], "settings")) {
+                        set = json_deep_copy(json_object_get(req, "settings"));
+                } else if (!strcmp(a[0], "prune")) {
+                        set = json_pack("{s:b}", "prune", 1);
+                } else { /* 30 | 30d | 12h | 90m | 45s */
+                        char *end = NULL;
+                        long long d = strtoll(a[2], &end, 10), mul = 86400;
+
+                        if (end && *end && !end[1] && end != a[2])
+                                mul = *end == 'd'   ? 86400
+                                      : *end == 'h' ? 3600
+                                      : *end == 'm' ? 60
+                                      : *end == 's' ? 1
+                                                    : 0;
+                        if (!end || end == a[2] || (*end && (end[1] || !mul)) ||
+                            d < 0 || d > SCIM_RETAIN_MAX_DAYS * 86400LL / mul)
+                                return refused("retention is a number of "
+                                               "days, or of hours, minutes "
+                                               "or seconds with h, m or s "
+                                               "(0: for ever)");
+                        set = json_pack("{s:I}", "changeRetentionSeconds",
+                                        (json_int_t)(d * mul));
+                }
+                if (!json_is_object(set)) {
+                        json_decref(set);
+                        return refused("tenant settings are a JSON object");
+                }
+                txt = scim_json_dumps(set);
+                json_decref(set);
+                rc2 = txt ? scim_ingest_tenant_update(
+                                ing, a[1],
+                                json_string_value(json_object_get(req, "actor")),
+                                txt, &status, &e)
+                          : -1;
+                free(txt);
+                if (rc2 < 0)
+                        return refused(e.detail);
+                return ok(retention_of(st, a[1]));
         }
         if ((!strcmp(a[0], "disable") || !strcmp(a[0], "enable")) && n == 2) {
                 int dis = !strcmp(a[0], "disable");
@@ -347,4 +429,31 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                 }
         }
         return refused(USAGE);
+}
+
+json_t *scim_snapshot_command(scim_store_t *st, const json_t *req)
+{
+        scim_snapshot_info_t info;
+        scim_err_t e;
+        json_t *out;
+
+        scim_err_clear(&e);
+        memset(&info, 0, sizeof(info));
+        if (!json_is_true(json_object_get(req, "list"))) {
+                if (scim_store_snapshot(st, &info, &e) < 0)
+                        return refused(e.detail);
+                if (json_is_true(json_object_get(req, "truncate")) &&
+                    scim_store_log_truncate(st, &info, &e) < 0)
+                        return refused(e.detail);
+        }
+        out = json_pack("{s:I, s:I, s:o}", "position",
+                        (json_int_t)scim_store_position(st), "logBase",
+                        (json_int_t)scim_store_log_base(st), "snapshots",
+                        scim_store_snapshots(st));
+        if (info.path[0])
+                json_object_set_new(out, "snapshot", json_string(info.path));
+        if (json_is_true(json_object_get(req, "truncate")))
+                json_object_set_new(out, "safePosition",
+                                    json_integer((json_int_t)info.safe));
+        return ok(out);
 }

@@ -1320,10 +1320,13 @@ void scim_ingest_use_log(scim_ingest_t *ing, scim_log_t *log)
 
 /* ------------------------------------------------ tenant definitions */
 
-int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
-                       const char *actor, const char *request_id,
-                       const char *definition, int64_t expect_generation,
-                       int *status, scim_err_t *err)
+/* An admin event whose payload is admin_json (SCHEMA_PUT/DELETE,
+ * TENANT_UPDATE), waited for. */
+static int admin_json_event(scim_ingest_t *ing, scim_action_t action,
+                            const char *tenant, const char *actor,
+                            const char *request_id, const char *definition,
+                            int64_t expect_generation, int *status,
+                            scim_err_t *err)
 {
         pending_t *p = calloc(1, sizeof(*p));
         scim_write_result_t res;
@@ -1339,8 +1342,7 @@ int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
                              : tl_caller && tl_caller->actor ? tl_caller->actor
                                                              : "cli");
         p->ev.request_id = request_id ? strdup(request_id) : admin_request_id();
-        p->ev.action =
-            definition ? SCIM_ACT_SCHEMA_PUT : SCIM_ACT_SCHEMA_DELETE;
+        p->ev.action = action;
         p->ev.time_ms = scim_now_ms();
         p->ev.expect_version = expect_generation;
         if (definition)
@@ -1367,6 +1369,25 @@ int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
 out:
         pending_free(p);
         return rc;
+}
+
+int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
+                       const char *actor, const char *request_id,
+                       const char *definition, int64_t expect_generation,
+                       int *status, scim_err_t *err)
+{
+        return admin_json_event(
+            ing, definition ? SCIM_ACT_SCHEMA_PUT : SCIM_ACT_SCHEMA_DELETE,
+            tenant, actor, request_id, definition, expect_generation, status,
+            err);
+}
+
+int scim_ingest_tenant_update(scim_ingest_t *ing, const char *tenant,
+                              const char *actor, const char *settings,
+                              int *status, scim_err_t *err)
+{
+        return admin_json_event(ing, SCIM_ACT_TENANT_UPDATE, tenant, actor,
+                                NULL, settings, -1, status, err);
 }
 
 /* ------------------------------------------------ tenant lifecycle */

@@ -204,6 +204,16 @@ int scim_ingest_schema(scim_ingest_t *ing, const char *tenant,
                        int *status, scim_err_t *err);
 
 /*
+ * TENANT_UPDATE: tenant settings as JSON text ({"changeRetentionDays": N}
+ * sets the change-record retention, {"prune": true} prunes what is due;
+ * projector/retain.c). Blocks until the fold's verdict: 0 with *status
+ * 200, or -1 with err (404 no such tenant, 400 naming the setting).
+ */
+int scim_ingest_tenant_update(scim_ingest_t *ing, const char *tenant,
+                              const char *actor, const char *settings,
+                              int *status, scim_err_t *err);
+
+/*
  * TENANT_DISABLE / TENANT_ENABLE (tenant's tokens refused / accepted
  * again; data kept) or TOKEN_ROTATE (a new token with old_token_id's
  * scope; the old one stays valid for overlap_ms, then expires by itself:

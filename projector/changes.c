@@ -1108,6 +1108,15 @@ int scim_changes_resource_known(scim_store_t *st, const char *tenant,
                 found = kl == pre.len + 8 && !memcmp(k, pre.data, pre.len);
         }
         rocksdb_iter_destroy(it);
+        if (!found) { /* all its records pruned: retention kept a base */
+                size_t vl = 0;
+                char *v;
+
+                changes_base_key(&pre, tenant, id);
+                v = db_get(st, CF_CHIDX, pre.data, pre.len, &vl);
+                found = v != NULL;
+                free(v);
+        }
         scim_buf_free(&pre);
         return found;
 }
@@ -1252,35 +1261,188 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
 
 /* ------------------------------------------------------------ asOf */
 
+void hstate_init(hstate_t *h)
+{
+        memset(h, 0, sizeof(*h));
+        h->members = json_object();
+}
+
+void hstate_free(hstate_t *h)
+{
+        json_decref(h->attrs);
+        json_decref(h->members);
+        memset(h, 0, sizeof(*h));
+}
+
+void hstate_apply(hstate_t *h, const scim_event_t *ev)
+{
+        h->last_ms = ev->time_ms;
+        h->rtype = ev->rtype;
+        if (ev->action == SCIM_ACT_DELETE) {
+                h->exists = 0;
+                h->version = 0;
+                h->deleted_ms = ev->time_ms;
+                json_decref(h->attrs);
+                h->attrs = NULL;
+                json_object_clear(h->members);
+                return;
+        }
+        if (!h->exists) {
+                h->created_ms = ev->time_ms;
+                h->exists = 1;
+                h->deleted_ms = 0;
+        }
+        h->version++;
+        if (ev->resource_json) {
+                json_decref(h->attrs);
+                h->attrs =
+                    scim_json_load(ev->resource_json, strlen(ev->resource_json));
+        }
+        if (ev->rtype == SCIM_RT_GROUP) {
+                if (ev->members_replace)
+                        json_object_clear(h->members);
+                for (size_t i = 0; i < ev->n_removed; i++)
+                        if (ev->removed[i])
+                                json_object_del(h->members, ev->removed[i]);
+                for (size_t i = 0; i < ev->n_added; i++) {
+                        json_t *m = json_object();
+
+                        if (!ev->added[i].value) {
+                                json_decref(m);
+                                continue;
+                        }
+                        if (ev->added[i].display)
+                                json_object_set_new(
+                                    m, "display",
+                                    json_string(ev->added[i].display));
+                        json_object_set_new(h->members, ev->added[i].value, m);
+                }
+        }
+}
+
+void hstate_bump(hstate_t *h, int64_t ms)
+{
+        if (!h->exists)
+                return;
+        h->version++;
+        h->last_ms = ms;
+}
+
+json_t *hstate_dump(const hstate_t *h)
+{
+        return json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:O?, s:O}", "exists",
+                         h->exists, "version", (json_int_t)h->version,
+                         "created", (json_int_t)h->created_ms, "last",
+                         (json_int_t)h->last_ms, "deleted",
+                         (json_int_t)h->deleted_ms, "type",
+                         h->rtype == SCIM_RT_GROUP ? "Group" : "User", "attrs",
+                         h->attrs, "members", h->members);
+}
+
+int hstate_load(hstate_t *h, const json_t *o)
+{
+        const json_t *m = json_object_get(o, "members");
+        const char *ty = json_string_value(json_object_get(o, "type"));
+
+        if (!json_is_object(o))
+                return -1;
+        h->exists = json_is_true(json_object_get(o, "exists"));
+        h->version = json_integer_value(json_object_get(o, "version"));
+        h->created_ms = json_integer_value(json_object_get(o, "created"));
+        h->last_ms = json_integer_value(json_object_get(o, "last"));
+        h->deleted_ms = json_integer_value(json_object_get(o, "deleted"));
+        h->rtype = ty && !strcmp(ty, "Group") ? SCIM_RT_GROUP : SCIM_RT_USER;
+        json_decref(h->attrs);
+        h->attrs = json_is_object(json_object_get(o, "attrs"))
+                       ? json_deep_copy(json_object_get(o, "attrs"))
+                       : NULL;
+        if (json_is_object(m))
+                json_object_update(h->members, (json_t *)m);
+        return 0;
+}
+
+void changes_base_key(scim_buf_t *b, const char *tenant, const char *id)
+{
+        key_start(b, tenant, 'B');
+        scim_buf_puts(b, id);
+}
+
+/* The state retention folded in for id (what its pruned records did), or
+ * 0 when there is none. */
+static int base_of(scim_store_t *st, const char *tenant, const char *id,
+                   hstate_t *h)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+        json_t *o;
+        int found = 0;
+
+        changes_base_key(&k, tenant, id);
+        v = db_get(st, CF_CHIDX, k.data, k.len, &vl);
+        o = v ? scim_json_load(v, vl) : NULL;
+        if (o && hstate_load(h, o) == 0)
+                found = 1;
+        json_decref(o);
+        free(v);
+        scim_buf_free(&k);
+        return found;
+}
+
+int changes_event_decode(scim_store_t *st, const char *v, size_t vl,
+                         scim_event_t *ev)
+{
+        scim_err_t e;
+        int rc = scim_event_decode(v, vl, ev, &e);
+
+        if (rc == 0 && scim_store_unseal(st, ev) != 0)
+                return -1; /* erased (or damaged): no state to rebuild */
+        return rc;
+}
+
 /* Decodes the log event at seq into *ev (caller clears). */
 static int event_at(scim_store_t *st, uint64_t seq, scim_event_t *ev)
 {
         unsigned char k[8];
         size_t vl = 0;
         char *v;
-        scim_err_t e;
         int rc;
 
         scim_put_be64(k, seq);
         v = db_get(st, CF_LOG, (char *)k, 8, &vl);
         if (!v)
                 return -1;
-        rc = scim_event_decode(v, vl, ev, &e);
+        rc = changes_event_decode(st, v, vl, ev);
         free(v);
-        if (rc == 0 && scim_store_unseal(st, ev) != 0)
-                return -1; /* erased (or damaged): no state to rebuild */
         return rc;
 }
 
+static int str_is(const json_t *o, const char *k, const char *want)
+{
+        const char *s = json_string_value(json_object_get(o, k));
+
+        return s && !strcmp(s, want);
+}
+
 /* 1 if member id was deleted by an applied event stamped at or before
- * as_of_ms (ids are never reused, so any such delete counts). */
+ * as_of_ms (ids are never reused, so any such delete counts); a delete
+ * retention folded into the member's base counts too (it is older than
+ * any time asOf still answers). */
 static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
                       int64_t as_of_ms)
 {
         scim_buf_t pre = {0};
         rocksdb_iterator_t *it;
+        hstate_t base;
         int gone = 0;
 
+        hstate_init(&base);
+        if (base_of(st, tenant, id, &base) && base.deleted_ms &&
+            !base.exists)
+                gone = 1;
+        hstate_free(&base);
+        if (gone)
+                return 1;
         key_start(&pre, tenant, 'R');
         scim_buf_append(&pre, id, strlen(id) + 1);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
@@ -1298,17 +1460,8 @@ static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
                     st, scim_get_be64((const unsigned char *)k + pre.len));
                 tm = json_string_value(json_object_get(r, "time"));
                 if (r && tm && scim_time_parse(tm, &ms) == 0 &&
-                    ms <= as_of_ms &&
-                    !strcmp(
-                        json_string_value(json_object_get(r, "action"))
-                            ? json_string_value(json_object_get(r, "action"))
-                            : "",
-                        "delete") &&
-                    !strcmp(
-                        json_string_value(json_object_get(r, "verdict"))
-                            ? json_string_value(json_object_get(r, "verdict"))
-                            : "",
-                        "applied"))
+                    ms <= as_of_ms && str_is(r, "action", "delete") &&
+                    str_is(r, "verdict", "applied") && str_is(r, "id", id))
                         gone = 1;
                 json_decref(r);
         }
@@ -1323,7 +1476,15 @@ static const char *member_type(scim_store_t *st, const char *tenant,
         scim_buf_t pre = {0};
         rocksdb_iterator_t *it;
         const char *type = "User";
+        hstate_t base;
 
+        hstate_init(&base);
+        if (base_of(st, tenant, id, &base)) {
+                type = base.rtype == SCIM_RT_GROUP ? "Group" : "User";
+                hstate_free(&base);
+                return type;
+        }
+        hstate_free(&base);
         key_start(&pre, tenant, 'R');
         scim_buf_append(&pre, id, strlen(id) + 1);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
@@ -1355,19 +1516,32 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
 {
         scim_buf_t pre = {0};
         rocksdb_iterator_t *it = NULL;
-        json_t *attrs = NULL, *members = json_object();
         json_t *res = NULL, *meta, *mem_arr;
-        int64_t version = 0, created_ms = 0, last_ms = 0;
+        hstate_t h;
+        scim_changes_horizon_t hz;
         size_t steps = 0;
-        int exists = 0, rc = -1;
+        int rc = -1;
         const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
         char ts[32], ver[32];
 
         *out = NULL;
+        hstate_init(&h);
         if (!id || !*id || strlen(id) > SCIM_MAX_ID_LEN) {
                 scim_err_set(err, 404, NULL, "%s not found", rname);
                 goto out;
         }
+        scim_changes_horizon(st, tenant, &hz);
+        if (hz.through_ms && as_of_ms < hz.through_ms) {
+                scim_time_format(hz.through_ms, ts);
+                scim_err_set(err, 410, NULL,
+                             "asOf is before this tenant's retained history "
+                             "(change records are kept from %s: retention "
+                             "%lld days)",
+                             ts, (long long)(hz.retention_ms / 86400000));
+                goto out;
+        }
+        if (base_of(st, tenant, id, &h) && h.rtype != rt)
+                hstate_free(&h), hstate_init(&h);
         key_start(&pre, tenant, 'R');
         scim_buf_append(&pre, id, strlen(id) + 1);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
@@ -1394,9 +1568,18 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 tm = json_string_value(json_object_get(r, "time"));
                 verdict = json_string_value(json_object_get(r, "verdict"));
                 rtn = json_string_value(json_object_get(r, "resourceType"));
+                if (r && tm && scim_time_parse(tm, &ms) == 0 && verdict &&
+                    !strcmp(verdict, "applied") && ms <= as_of_ms &&
+                    !str_is(r, "id", id) && str_is(r, "action", "delete")) {
+                        /* a deleted member left this group: the live
+                         * fold bumped the group's version */
+                        hstate_bump(&h, ms);
+                        json_decref(r);
+                        continue;
+                }
                 if (!r || !tm || scim_time_parse(tm, &ms) < 0 || !verdict ||
                     strcmp(verdict, "applied") || !rtn || strcmp(rtn, rname) ||
-                    ms > as_of_ms) {
+                    ms > as_of_ms || !str_is(r, "id", id)) {
                         json_decref(r);
                         continue;
                 }
@@ -1406,56 +1589,18 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         scim_event_clear(&ev);
                         continue;
                 }
-                last_ms = ev.time_ms;
-                if (ev.action == SCIM_ACT_DELETE) {
-                        exists = 0;
-                        version = 0;
-                        json_decref(attrs);
-                        attrs = NULL;
-                        json_object_clear(members);
-                        scim_event_clear(&ev);
-                        continue;
-                }
-                if (!exists) {
-                        created_ms = ev.time_ms;
-                        exists = 1;
-                }
-                version++;
-                if (ev.resource_json) {
-                        json_decref(attrs);
-                        attrs = scim_json_load(ev.resource_json, strlen(ev.resource_json));
-                }
-                if (rt == SCIM_RT_GROUP) {
-                        if (ev.members_replace) {
-                                json_object_clear(members);
-                        }
-                        for (size_t i = 0; i < ev.n_removed; i++)
-                                if (ev.removed[i])
-                                        json_object_del(members, ev.removed[i]);
-                        for (size_t i = 0; i < ev.n_added; i++) {
-                                json_t *m = json_object();
-
-                                if (!ev.added[i].value)
-                                        continue;
-                                if (ev.added[i].display)
-                                        json_object_set_new(
-                                            m, "display",
-                                            json_string(ev.added[i].display));
-                                json_object_set_new(members, ev.added[i].value,
-                                                    m);
-                        }
-                }
+                hstate_apply(&h, &ev);
                 scim_event_clear(&ev);
         }
-        if (!exists || !json_is_object(attrs)) {
+        if (!h.exists || !json_is_object(h.attrs)) {
                 scim_err_set(err, 404, NULL, "%s %.128s did not exist then",
                              rname, id);
                 goto out;
         }
         res = json_object();
-        if (json_is_array(json_object_get(attrs, "schemas")))
+        if (json_is_array(json_object_get(h.attrs, "schemas")))
                 json_object_set(res, "schemas",
-                                json_object_get(attrs, "schemas"));
+                                json_object_get(h.attrs, "schemas"));
         else
                 json_object_set_new(res, "schemas",
                                     json_pack("[s]", rt == SCIM_RT_USER
@@ -1466,7 +1611,7 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 const char *k;
                 json_t *v;
 
-                json_object_foreach(attrs, k, v)
+                json_object_foreach(h.attrs, k, v)
                 {
                         if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
                             !strcmp(k, "meta") || !strcmp(k, "members"))
@@ -1478,17 +1623,17 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 /* members in id order, like the live view; drop members
                  * deleted by then */
                 const char **ids =
-                    calloc(json_object_size(members) + 1, sizeof(*ids));
+                    calloc(json_object_size(h.members) + 1, sizeof(*ids));
                 const char *k;
                 json_t *v;
                 size_t n = 0;
 
                 mem_arr = json_array();
-                json_object_foreach(members, k, v) if (ids) ids[n++] = k;
+                json_object_foreach(h.members, k, v) if (ids) ids[n++] = k;
                 if (ids)
                         qsort(ids, n, sizeof(*ids), cmp_str);
                 for (size_t i = 0; ids && i < n; i++) {
-                        json_t *m, *src = json_object_get(members, ids[i]);
+                        json_t *m, *src = json_object_get(h.members, ids[i]);
 
                         if (deleted_by(st, tenant, ids[i], as_of_ms))
                                 continue;
@@ -1510,11 +1655,11 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         }
         meta = json_object();
         json_object_set_new(meta, "resourceType", json_string(rname));
-        scim_time_format(created_ms, ts);
+        scim_time_format(h.created_ms, ts);
         json_object_set_new(meta, "created", json_string(ts));
-        scim_time_format(last_ms, ts);
+        scim_time_format(h.last_ms, ts);
         json_object_set_new(meta, "lastModified", json_string(ts));
-        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)version);
+        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)h.version);
         json_object_set_new(meta, "version", json_string(ver));
         json_object_set_new(res, "meta", meta);
         *out = res;
@@ -1524,8 +1669,7 @@ out:
         if (it)
                 rocksdb_iter_destroy(it);
         scim_buf_free(&pre);
-        json_decref(attrs);
-        json_decref(members);
+        hstate_free(&h);
         json_decref(res);
         return rc;
 }

@@ -57,4 +57,34 @@ int64_t changes_get_time(const unsigned char in[8]);
  * after '.', '[' or ':'; case-insensitive). */
 int changes_path_matches(const char *path, const char *attribute);
 
+/* What asOf rebuilds of one resource, and what retention keeps of its
+ * pruned records (chidx `tenant \0 B id` -> hstate_dump). */
+typedef struct hstate {
+        int exists;
+        int64_t version, created_ms, last_ms, deleted_ms;
+        scim_rtype_t rtype;
+        json_t *attrs;   /* stored form, or NULL */
+        json_t *members; /* groups: member id -> {"display"} */
+} hstate_t;
+
+void hstate_init(hstate_t *h);
+void hstate_free(hstate_t *h);
+/* Applies one applied event of the resource. */
+void hstate_apply(hstate_t *h, const scim_event_t *ev);
+/* A deleted member left the group at ms: its version went up. */
+void hstate_bump(hstate_t *h, int64_t ms);
+json_t *hstate_dump(const hstate_t *h);
+int hstate_load(hstate_t *h, const json_t *o);
+void changes_base_key(scim_buf_t *b, const char *tenant, const char *id);
+/* Decodes (and unseals) a log record; -1 when undecodable or erased. */
+int changes_event_decode(scim_store_t *st, const char *v, size_t vl,
+                         scim_event_t *ev);
+
+/* Retention (retain.c): sets the tenant's retention (0 = for ever). */
+void changes_retention_set(txn_t *t, const char *tenant, int64_t retention_ms);
+/* Prunes up to budget of the tenant's records applied before now_ms minus
+ * its retention; returns how many. */
+size_t changes_prune(txn_t *t, const char *tenant, int64_t now_ms,
+                     size_t budget);
+
 #endif

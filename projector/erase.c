@@ -437,8 +437,19 @@ int scim_store_purge(scim_store_t *st, scim_err_t *err)
         for (int cf = 0; cf < CF_COUNT && !e; cf++)
                 rocksdb_flush_cf(st->db, fo, st->cf[cf], &e);
         rocksdb_flushoptions_destroy(fo);
-        for (int cf = 0; cf < CF_COUNT && !e; cf++)
-                rocksdb_compact_range_cf(st->db, st->cf[cf], NULL, 0, NULL, 0);
+        {
+                /* kForce: the bottommost level is rewritten too. With the
+                 * default, RocksDB may move a file that holds a deleted
+                 * row down unchanged (seen in snapshot erasure), and the
+                 * row stays on disk. */
+                rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+
+                rocksdb_compactoptions_set_bottommost_level_compaction(co, 2);
+                for (int cf = 0; cf < CF_COUNT && !e; cf++)
+                        rocksdb_compact_range_cf_opt(st->db, st->cf[cf], co,
+                                                     NULL, 0, NULL, 0);
+                rocksdb_compactoptions_destroy(co);
+        }
         if (e) {
                 scim_err_set_retry(err, 503, "purge failed: %.300s", e);
                 free(e);

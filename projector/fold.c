@@ -826,6 +826,9 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 case SCIM_ACT_TENANT_DELETE:
                         fold_tenant_delete(t, ev, v);
                         break;
+                case SCIM_ACT_TENANT_UPDATE:
+                        fold_tenant_update(t, ev, v);
+                        break;
                 case SCIM_ACT_TENANT_DISABLE:
                 case SCIM_ACT_TENANT_ENABLE:
                 case SCIM_ACT_TOKEN_ROTATE:

@@ -92,6 +92,9 @@ struct scim_store {
         pthread_mutex_t pos_mu; /* guards pos[] and pos_clock */
         list_pos_t pos[LIST_POS_SLOTS];
         uint64_t pos_clock;
+        char *dir;         /* the data dir (snapshot.c) */
+        uint64_t log_base; /* the log starts after this position: a log
+                              snapshot holds the views at it (snapshot.c) */
 };
 
 /* After a batch is written: invalidates remembered list positions when
@@ -153,6 +156,18 @@ void txn_scan_prefix(txn_t *t, int cf, const char *prefix, size_t plen,
                      void (*fn)(void *ctx, const char *k, size_t kl),
                      void *ctx);
 void txn_del_prefix(txn_t *t, int cf, const char *prefix, size_t plen);
+/* txn_get that also finds a record txn_append wrote in this batch (a
+ * linear walk of the batch's appended records when the key is not
+ * elsewhere: for rare readers such as retention). */
+char *txn_get_any(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
+/* Calls fn for keys under prefix that sort before limit: at most max of
+ * them from the database and the batch's puts (in key order), then every
+ * such record appended in this batch (unordered). The caller sorts and
+ * keeps the first max: the smallest max keys are always among these. */
+void txn_scan_below(txn_t *t, int cf, const char *prefix, size_t plen,
+                    const char *limit, size_t llen, size_t max,
+                    void (*fn)(void *ctx, const char *k, size_t kl),
+                    void *ctx);
 
 /* Key builder: tenant \0 then parts; returns length. */
 size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
@@ -192,6 +207,17 @@ void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 /* TENANT_DELETE: every row of the tenant, its data keys destroyed
  * (erase.c); and the replay's copy of the data keys. */
 void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* Replay of a truncated log (snapshot.c): copies src's base snapshot into
+ * dst (every column family but the log and the data keys; dst's position
+ * becomes the snapshot's) and a copy of the snapshot into dst's dir; after
+ * the fold, marks dst's log as starting after base. 0 or -1 with err. */
+int snapshot_restore(scim_store_t *src, uint64_t base, scim_store_t *dst,
+                     scim_err_t *err);
+int snapshot_finish_replay(scim_store_t *dst, uint64_t base, scim_err_t *err);
+/* TENANT_UPDATE (retain.c): admin_json {"changeRetentionDays": N|0|null,
+ * "prune": true}: sets the tenant's change-record retention, then prunes
+ * what is due at the event's time (at most SCIM_RETAIN_BUDGET records). */
+void fold_tenant_update(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 void model_cache_forget(const void *st);
 

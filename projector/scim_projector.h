@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/scim_common.h"
 #include "schemas/scim_schemas.h"
@@ -89,6 +90,45 @@ uint64_t scim_store_property_sum(scim_store_t *st, const char *name);
  * acknowledged before the call is in it. 0 or -1 with err. */
 int scim_store_checkpoint(scim_store_t *st, const char *dest, scim_err_t *err);
 
+/*
+ * Log snapshots (projector/snapshot.c, embedded log): a snapshot is a
+ * RocksDB checkpoint of the views at a position, without the log, in
+ * DIR/snapshots/POSITION (20 digits). Truncating the log deletes the log
+ * records up to the newest snapshot that no retained change record still
+ * needs (asOf rebuilds state from the log records of the records it
+ * keeps: a tenant without a change-record retention keeps the whole log),
+ * and older snapshots. Replay then starts from that snapshot (the base)
+ * and folds the log after it.
+ */
+typedef struct scim_snapshot_info {
+        uint64_t position; /* the snapshot taken (scim_store_snapshot) */
+        uint64_t log_base; /* the log starts after this position */
+        uint64_t safe;     /* highest position no retained record needs */
+        char path[1024];
+} scim_snapshot_info_t;
+
+/* Takes a snapshot of the views as they stand (online: the store keeps
+ * serving). 0 or -1 with err. */
+int scim_store_snapshot(scim_store_t *st, scim_snapshot_info_t *info,
+                        scim_err_t *err);
+/* Truncates the log as far as a snapshot and the retained change records
+ * allow (info->log_base: where the log starts now). 0 or -1 with err. */
+int scim_store_log_truncate(scim_store_t *st, scim_snapshot_info_t *info,
+                            scim_err_t *err);
+/* The position the log starts after (0: the whole log is there). */
+uint64_t scim_store_log_base(scim_store_t *st);
+/* The snapshots as JSON: [{"position","path","bytes"}] (new reference). */
+json_t *scim_store_snapshots(scim_store_t *st);
+/* A backup: scim_store_checkpoint plus the base snapshot of a truncated
+ * log in dest/snapshots/ (scimlog backup). 0 or -1 with err. */
+int scim_store_backup(scim_store_t *st, const char *dest, scim_err_t *err);
+/* Erasure reaches the snapshots too: the tenant of ev (a TENANT_DELETE
+ * that was just folded) is erased in each snapshot the same way, except
+ * its tenant row (no personal data), so a replay from the snapshot folds
+ * the same TENANT_DELETE to the same verdict. 0 or -1 with err. */
+int scim_store_snapshots_erase(scim_store_t *st, const scim_event_t *ev,
+                               scim_err_t *err);
+
 /* Embedded log: calls fn(ctx, seq, bytes, len) for every log record in
  * sequence order up to until_seq (0: all); stops early when fn returns
  * non-zero. The bytes are valid only during the call. Returns the number
@@ -111,6 +151,14 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
  * storage order artefacts): two stores with equal digests hold identical
  * views. out: 64 hex chars + NUL. */
 int scim_store_digest(scim_store_t *st, char out[65], scim_err_t *err);
+/* Prints every key and value (first 400 bytes) of column family cf_name,
+ * escaped, one per line (scimlog digest --dump CF: where two stores
+ * differ). -1 when there is no such column family. */
+int scim_store_dump(scim_store_t *st, const char *cf_name, FILE *out);
+/* The same, and per column family into per_cf (name -> digest) when not
+ * NULL: which part of two stores differs. */
+int scim_store_digest_cf(scim_store_t *st, char out[65], json_t *per_cf,
+                         scim_err_t *err);
 
 /* --------------------------------------------------------------- reads */
 
@@ -321,6 +369,34 @@ int scim_changes_get(scim_store_t *st, const char *tenant, uint64_t seq,
 int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
                          int64_t to_ms, int bucket_hours, json_t **out,
                          scim_err_t *err);
+
+/*
+ * Change-record retention of a tenant (projector/retain.c). A tenant with
+ * a retention (TENANT_UPDATE {"changeRetentionDays": N}) has its change
+ * records, their indexes and its change stream records older than N days
+ * pruned by TENANT_UPDATE {"prune": true} events (the server appends them
+ * when due; the fold prunes at most SCIM_RETAIN_BUDGET records per event,
+ * so it is deterministic and replays the same). What a pruned record did
+ * to its resource is folded into a per-resource base, so asOf and history
+ * still answer from through_ms on.
+ */
+#define SCIM_RETAIN_BUDGET 5000
+#define SCIM_RETAIN_MAX_DAYS 36500
+typedef struct scim_changes_horizon {
+        int64_t retention_ms; /* 0: kept for ever */
+        int64_t through_ms;   /* apply time of the newest pruned record
+                                 (0: nothing pruned): history from here */
+        uint64_t through_seq; /* its highest position */
+        uint64_t pruned;      /* records pruned so far */
+} scim_changes_horizon_t;
+
+/* Fills *out (zeroes when the tenant has no retention). */
+void scim_changes_horizon(scim_store_t *st, const char *tenant,
+                          scim_changes_horizon_t *out);
+
+/* The tenants whose oldest change record is older than their retention
+ * at now_ms (new array of names): what a prune event is due for. */
+json_t *scim_changes_prune_due(scim_store_t *st, int64_t now_ms);
 
 /*
  * The resource as it was at as_of_ms, rebuilt from the log: the state after

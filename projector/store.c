@@ -65,6 +65,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 scim_store_close(st);
                 return -1;
         }
+        st->dir = strdup(dir);
         st->ro = rocksdb_readoptions_create();
         st->wo_sync = rocksdb_writeoptions_create();
         rocksdb_writeoptions_set_sync(st->wo_sync, 1);
@@ -75,6 +76,13 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         free(err);
         if (pos && vlen == 8)
                 st->position = scim_get_be64((unsigned char *)pos);
+        free(pos);
+        err = NULL;
+        pos = rocksdb_get_cf(st->db, st->ro, st->cf[CF_DEFAULT], "log_base", 8,
+                             &vlen, &err);
+        free(err);
+        if (pos && vlen == 8)
+                st->log_base = scim_get_be64((unsigned char *)pos);
         free(pos);
         {
                 /* The views' key layout version. A store that already
@@ -160,6 +168,7 @@ void scim_store_close(scim_store_t *st)
         pthread_mutex_destroy(&st->auth_mu);
         pthread_mutex_destroy(&st->pos_mu);
         model_cache_forget(st);
+        free(st->dir);
         free(st);
 }
 
@@ -386,7 +395,12 @@ static void *replay_reader(void *arg)
             rp->src->db, rp->src->ro, rp->src->cf[CF_LOG]);
         int k = 0;
 
-        rocksdb_iter_seek_to_first(it);
+        {
+                unsigned char from[8]; /* the log starts after its base */
+
+                scim_put_be64(from, rp->src->log_base + 1);
+                rocksdb_iter_seek(it, (char *)from, 8);
+        }
         for (;;) {
                 rbatch_t *rb = &rp->b[k];
 
@@ -419,8 +433,10 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         replay_t *rp = calloc(1, sizeof(*rp));
         scim_verdict_t *vs = calloc(REPLAY_BATCH, sizeof(*vs));
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-        uint64_t total = until_seq && until_seq < src->position ? until_seq
-                                                                 : src->position;
+        uint64_t base = src->log_base;
+        uint64_t total = (until_seq && until_seq < src->position ? until_seq
+                                                                  : src->position) -
+                         base;
         uint64_t done = 0;
         int64_t last = scim_now_ms();
         int rc = 0, k = 0, started = 0;
@@ -435,9 +451,23 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         pthread_mutex_init(&rp->mu, NULL);
         pthread_cond_init(&rp->cv, NULL);
         rocksdb_writeoptions_disable_WAL(wo, 1);
+        if (base && until_seq && until_seq < base) {
+                rc = scim_err_set(err, 400, NULL,
+                                  "the log before position %llu was "
+                                  "truncated (its state is snapshot %llu): "
+                                  "--until must be at least %llu",
+                                  (unsigned long long)base + 1,
+                                  (unsigned long long)base,
+                                  (unsigned long long)base);
+                goto out;
+        }
         store_copy_keys(src, dst); /* not in the log: copied */
         if (replay_mark_set(dst, 1) < 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot write to the new dir");
+                goto out;
+        }
+        if (base && snapshot_restore(src, base, dst, err) < 0) {
+                rc = -1;
                 goto out;
         }
         if (pthread_create(&thr, NULL, replay_reader, rp) != 0) {
@@ -471,6 +501,8 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         }
         if (progress)
                 progress(done, total);
+        if (rc == 0 && base)
+                rc = snapshot_finish_replay(dst, base, err);
         if (rc == 0) {
                 /* everything on disk, then the mark goes */
                 flush_all(dst);
@@ -502,11 +534,60 @@ out:
         return rc;
 }
 
+static void hex32(const unsigned char *md, char out[65])
+{
+        static const char hx[] = "0123456789abcdef";
+
+        for (int i = 0; i < 32; i++) {
+                out[2 * i] = hx[md[i] >> 4];
+                out[2 * i + 1] = hx[md[i] & 15];
+        }
+        out[64] = '\0';
+}
+
+int scim_store_dump(scim_store_t *st, const char *cf_name, FILE *out)
+{
+        int c = 0;
+        rocksdb_iterator_t *it;
+
+        while (c < CF_COUNT && strcmp(cf_names[c], cf_name))
+                c++;
+        if (c == CF_COUNT)
+                return -1;
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[c]);
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                const char *v = rocksdb_iter_value(it, &vl);
+
+                for (size_t i = 0; i < kl; i++)
+                        fprintf(out, (k[i] >= 32 && k[i] < 127 && k[i] != '\\')
+                                         ? "%c"
+                                         : "\\x%02x",
+                                (unsigned char)k[i]);
+                fputs(" = ", out);
+                for (size_t i = 0; i < vl && i < 400; i++)
+                        fprintf(out, (v[i] >= 32 && v[i] < 127 && v[i] != '\\')
+                                         ? "%c"
+                                         : "\\x%02x",
+                                (unsigned char)v[i]);
+                fputc('\n', out);
+        }
+        rocksdb_iter_destroy(it);
+        return 0;
+}
+
 int scim_store_digest(scim_store_t *st, char out[65], scim_err_t *err)
 {
-        gnutls_hash_hd_t h;
+        return scim_store_digest_cf(st, out, NULL, err);
+}
+
+int scim_store_digest_cf(scim_store_t *st, char out[65], json_t *per_cf,
+                         scim_err_t *err)
+{
+        gnutls_hash_hd_t h, hc = NULL;
         unsigned char md[32];
-        static const char hx[] = "0123456789abcdef";
 
         if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
                 return scim_err_set(err, 500, NULL, "sha256 unavailable");
@@ -514,6 +595,8 @@ int scim_store_digest(scim_store_t *st, char out[65], scim_err_t *err)
                 rocksdb_iterator_t *it =
                     rocksdb_create_iterator_cf(st->db, st->ro, st->cf[c]);
 
+                if (per_cf && gnutls_hash_init(&hc, GNUTLS_DIG_SHA256) < 0)
+                        hc = NULL;
                 gnutls_hash(h, cf_names[c], strlen(cf_names[c]) + 1);
                 for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
                      rocksdb_iter_next(it)) {
@@ -528,15 +611,28 @@ int scim_store_digest(scim_store_t *st, char out[65], scim_err_t *err)
                         scim_put_be64(len, vl);
                         gnutls_hash(h, len, 8);
                         gnutls_hash(h, v, vl);
+                        if (hc) {
+                                scim_put_be64(len, kl);
+                                gnutls_hash(hc, len, 8);
+                                gnutls_hash(hc, k, kl);
+                                scim_put_be64(len, vl);
+                                gnutls_hash(hc, len, 8);
+                                gnutls_hash(hc, v, vl);
+                        }
                 }
                 rocksdb_iter_destroy(it);
+                if (hc) {
+                        char x[65];
+
+                        gnutls_hash_deinit(hc, md);
+                        hex32(md, x);
+                        json_object_set_new(per_cf, cf_names[c],
+                                            json_string(x));
+                        hc = NULL;
+                }
         }
         gnutls_hash_deinit(h, md);
-        for (int i = 0; i < 32; i++) {
-                out[2 * i] = hx[md[i] >> 4];
-                out[2 * i + 1] = hx[md[i] & 15];
-        }
-        out[64] = '\0';
+        hex32(md, out);
         return 0;
 }
 

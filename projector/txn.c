@@ -580,3 +580,59 @@ void txn_del_prefix(txn_t *t, int cf, const char *prefix, size_t plen)
                     !memcmp(e->key, prefix, plen))
                         e->state = OV_DEL;
 }
+
+char *txn_get_any(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
+{
+        char *v = txn_get(t, cf, k, klen, vlen);
+
+        if (v)
+                return v;
+        /* appended in this batch: never in the hash table (the list is
+         * newest first; one record per key) */
+        for (ov_entry_t *e = t->ov->appended; e; e = e->order)
+                if (e->cf == cf && e->state == OV_PUT && e->klen == klen &&
+                    !memcmp(e->key, k, klen)) {
+                        v = malloc(e->vlen ? e->vlen : 1);
+                        if (!v)
+                                abort();
+                        memcpy(v, e->val, e->vlen);
+                        *vlen = e->vlen;
+                        return v;
+                }
+        return NULL;
+}
+
+void txn_scan_below(txn_t *t, int cf, const char *prefix, size_t plen,
+                    const char *limit, size_t llen, size_t max,
+                    void (*fn)(void *ctx, const char *k, size_t kl),
+                    void *ctx)
+{
+        rocksdb_iterator_t *it = txn_iter(t, cf);
+        size_t n = 0;
+
+        for (rocksdb_iter_seek(it, prefix, plen);
+             rocksdb_iter_valid(it) && n < max; rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+                int c;
+
+                if (kl < plen || memcmp(k, prefix, plen))
+                        break;
+                c = memcmp(k, limit, kl < llen ? kl : llen);
+                if (c > 0 || (c == 0 && kl >= llen))
+                        break;
+                fn(ctx, k, kl);
+                n++;
+        }
+        rocksdb_iter_destroy(it);
+        for (ov_entry_t *e = t->ov->appended; e; e = e->order) {
+                int c;
+
+                if (e->cf != cf || e->state != OV_PUT || e->klen < plen ||
+                    memcmp(e->key, prefix, plen))
+                        continue;
+                c = memcmp(e->key, limit, e->klen < llen ? e->klen : llen);
+                if (c < 0 || (c == 0 && e->klen < llen))
+                        fn(ctx, e->key, e->klen);
+        }
+}
