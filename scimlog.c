@@ -295,6 +295,7 @@ static int start_kafka(scim_store_t *st, scim_kafka_config_t *kcfg,
                 return -1;
         }
         scim_ingest_use_log(ing, *kafka);
+        scim_store_mark_kafka(st);
         return 0;
 }
 

@@ -95,6 +95,7 @@ struct scim_store {
         char *dir;         /* the data dir (snapshot.c) */
         uint64_t log_base; /* the log starts after this position: a log
                               snapshot holds the views at it (snapshot.c) */
+        int kafka;         /* the log is a topic: no log snapshots */
 };
 
 /* After a batch is written: invalidates remembered list positions when

@@ -115,6 +115,8 @@ int scim_store_snapshot(scim_store_t *st, scim_snapshot_info_t *info,
  * allow (info->log_base: where the log starts now). 0 or -1 with err. */
 int scim_store_log_truncate(scim_store_t *st, scim_snapshot_info_t *info,
                             scim_err_t *err);
+/* The log is a Kafka topic (serve --kafka): snapshots are refused. */
+void scim_store_mark_kafka(scim_store_t *st);
 /* The position the log starts after (0: the whole log is there). */
 uint64_t scim_store_log_base(scim_store_t *st);
 /* The snapshots as JSON: [{"position","path","bytes"}] (new reference). */

@@ -34,6 +34,8 @@
 #include "projector/projector_internal.h"
 
 #define MAX_SNAPSHOTS 64
+#define KEEP_NEWER 3 /* snapshots kept after the base (the candidates for the
+                      next truncation) */
 
 static int snap_root(const char *dir, char *out, size_t n)
 {
@@ -142,6 +144,32 @@ static int drop_log_upto(scim_store_t *st, uint64_t last, scim_err_t *err)
         return 0;
 }
 
+void scim_store_mark_kafka(scim_store_t *st)
+{
+        st->kafka = 1;
+}
+
+/* A store that consumed a topic (store_kafka.c keeps "koff" offsets). */
+static int is_kafka(scim_store_t *st)
+{
+        rocksdb_iterator_t *it;
+        int yes;
+
+        if (st->kafka)
+                return 1;
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_DEFAULT]);
+        rocksdb_iter_seek(it, "koff", 5);
+        yes = 0;
+        if (rocksdb_iter_valid(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                yes = kl > 5 && !memcmp(k, "koff", 5);
+        }
+        rocksdb_iter_destroy(it);
+        return yes;
+}
+
 uint64_t scim_store_log_base(scim_store_t *st)
 {
         return __atomic_load_n(&st->log_base, __ATOMIC_ACQUIRE);
@@ -158,6 +186,12 @@ int scim_store_snapshot(scim_store_t *st, scim_snapshot_info_t *info,
 
         memset(info, 0, sizeof(*info));
         info->log_base = scim_store_log_base(st);
+        if (is_kafka(st))
+                return scim_err_set(err, 400, NULL,
+                                    "log snapshots are for the embedded log: "
+                                    "in Kafka mode the topic is the log and "
+                                    "its retention is the broker's (a backup "
+                                    "keeps this node's views)");
         if (!st->dir || snap_root(st->dir, root, sizeof(root)) < 0)
                 return scim_err_set(err, 500, NULL, "data dir path too long");
         if (mkdir(root, 0700) != 0 && errno != EEXIST)
@@ -187,6 +221,17 @@ int scim_store_snapshot(scim_store_t *st, scim_snapshot_info_t *info,
                 goto out;
         }
         snprintf(info->path, sizeof(info->path), "%s", fin);
+        { /* bounded: the base and the newest KEEP_NEWER after it */
+                size_t n = list_snaps(st->dir, have, MAX_SNAPSHOTS, 0), kept = 0;
+
+                for (size_t i = n; i-- > 0;) {
+                        if (have[i] <= info->log_base)
+                                break;
+                        if (++kept > KEEP_NEWER &&
+                            snap_path(st->dir, have[i], fin, sizeof(fin)) == 0)
+                                rm_flat(fin);
+                }
+        }
         rc = 0;
 out:
         scim_store_close(snap);
@@ -244,6 +289,9 @@ int scim_store_log_truncate(scim_store_t *st, scim_snapshot_info_t *info,
 
         if (!st->dir)
                 return scim_err_set(err, 500, NULL, "no data dir");
+        if (is_kafka(st))
+                return scim_err_set(err, 400, NULL,
+                                    "the log of a Kafka node is the topic");
         info->safe = retained_floor(st);
         n = list_snaps(st->dir, have, MAX_SNAPSHOTS, 0);
         for (size_t i = 0; i < n; i++)

@@ -7,7 +7,9 @@
  * what reads back its own batch: userName handed from one user to another,
  * members added to a group created in the same batch, a members replace,
  * a user deleted while it is a member, a group deleted, refusals (taken
- * userName, missing member, stale version), re-created ids.
+ * userName, missing member, stale version), re-created ids, and
+ * change-record retention: TENANT_UPDATE events that set a retention and
+ * prune (retain.c), inside batches that also hold the records they prune.
  * Also: cursor pages and remembered index positions of scim_store_list.
  */
 #include <setjmp.h>
@@ -90,6 +92,20 @@ static void user(int u, const char *name, int active, int64_t expect)
             js, expect);
 }
 
+/* TENANT_UPDATE with settings (admin_json, event v3). */
+static void settings(const char *json)
+{
+        scim_event_t *e;
+        scim_err_t err;
+
+        add(SCIM_ACT_TENANT_UPDATE, 0, NULL, NULL, -1);
+        e = &evs[nev - 1];
+        e->schema_version = 3;
+        e->admin_json = strdup(json);
+        enc[nev - 1].len = 0;
+        assert_int_equal(scim_event_encode(e, &enc[nev - 1], &err), 0);
+}
+
 static void build(void)
 {
         char name[64], gid[32], uid[32];
@@ -111,7 +127,11 @@ static void build(void)
                         member(&evs[nev - 1], uid, NULL, 0);
                 }
         }
+        /* events are a minute apart: keep the last 100 minutes */
+        settings("{\"changeRetentionSeconds\": 6000}");
         for (int round = 0; round < 6; round++) {
+                if (round % 2)
+                        settings("{\"prune\": true}");
                 for (int u = round; u < 60; u += 6) {
                         /* userName moves: u takes a name another user
                          * frees earlier in the log (maybe the same batch) */
@@ -142,6 +162,7 @@ static void build(void)
                 snprintf(uid, sizeof(uid), "user-%03d", 40 + round);
                 add(SCIM_ACT_DELETE, SCIM_RT_USER, uid, NULL, 99);
         }
+        settings("{\"prune\": true}");
         add(SCIM_ACT_DELETE, SCIM_RT_GROUP, "group-5", NULL, -1);
         add(SCIM_ACT_PATCH, SCIM_RT_GROUP, "group-4", NULL, -1);
         member(&evs[nev - 1], "group-3", NULL, 1); /* a nested group */
@@ -237,6 +258,15 @@ static void test_batch_boundaries(void **state)
         assert_int_equal(scim_store_replay(a, r, 0, NULL, &err), 0);
         assert_int_equal(scim_store_digest(r, drep, &err), 0);
         assert_string_equal(d1, drep);
+        { /* retention pruned something, the same everywhere */
+                scim_changes_horizon_t h;
+
+                scim_changes_horizon(a, "t1", &h);
+                fprintf(stderr, "retention: %llu records pruned\n",
+                        (unsigned long long)h.pruned);
+                assert_true(h.pruned > 100);
+                assert_true(h.through_ms > 0);
+        }
         /* group-4 now holds exactly group-3 (members replace) */
         {
                 json_t *m = NULL;
