@@ -220,6 +220,83 @@ static enum MHD_Result change_detail(rq_t *r, const char *seqs)
         return rc;
 }
 
+/* GET /reports/v1/{t}/Users|Groups?asOf=TIME[&filter=F][&startIndex=N]
+ * [&count=N]: the tenant's resources as they were, as a ListResponse. */
+static enum MHD_Result as_of_list(rq_t *r, scim_rtype_t rt)
+{
+        const char *t = param(r, "asof"), *f = param(r, "filter");
+        const char *si = param(r, "startindex"), *cn = param(r, "count");
+        scim_filter_t *filter = NULL;
+        long long start = 1, count = 100;
+        int64_t ms;
+        size_t total = 0;
+        json_t *items = NULL, *o;
+        scim_err_t e;
+        char *end;
+        enum MHD_Result rc;
+
+        if (!t || !*t)
+                return fail(r, 400, "invalidValue",
+                            "asOf=TIME is required (RFC 3339 or ms)");
+        if (scim_reports_parse_time(t, scim_now_ms(), &ms) < 0)
+                return fail(r, 400, "invalidValue",
+                            "asOf: not a dateTime or ms since the epoch");
+        if (si && (start = strtoll(si, &end, 10), !*si || *end || start < 1))
+                return fail(r, 400, "invalidValue",
+                            "startIndex is a number from 1");
+        if (cn && (count = strtoll(cn, &end, 10),
+                   !*cn || *end || count < 0 || count > 1000))
+                return fail(r, 400, "invalidValue",
+                            "count is a number from 0 to 1000");
+        scim_err_clear(&e);
+        if (f && *f && scim_filter_parse(rt, f, &filter, &e) < 0)
+                return send_err(r, &e);
+        if (scim_changes_list_as_of(r->st, r->tenant, rt, ms, filter,
+                                    (size_t)start, (size_t)count, &total,
+                                    &items, &e) < 0) {
+                scim_filter_free(filter);
+                json_decref(items);
+                return send_err(r, &e);
+        }
+        scim_filter_free(filter);
+        {
+                const char *host = MHD_lookup_connection_value(
+                    r->c, MHD_HEADER_KIND, "Host");
+                size_t i;
+                json_t *it;
+
+                json_array_foreach(items, i, it)
+                {
+                        char loc[1024];
+
+                        snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/%s/%s",
+                                 r->tls ? "https" : "http",
+                                 host ? host : "localhost", r->tenant,
+                                 rt == SCIM_RT_USER ? "Users" : "Groups",
+                                 json_string_value(json_object_get(it, "id")));
+                        json_object_set_new(json_object_get(it, "meta"),
+                                            "location", json_string(loc));
+                }
+        }
+        o = json_pack("{s:[s], s:I, s:I, s:I, s:o, s:s}", "schemas",
+                      "urn:ietf:params:scim:api:messages:2.0:ListResponse",
+                      "totalResults", (json_int_t)total, "startIndex",
+                      (json_int_t)start, "itemsPerPage",
+                      (json_int_t)json_array_size(items), "Resources", items,
+                      "asOf", t);
+        {
+                char *txt = scim_json_dumps(o);
+
+                rc = txt ? send_body(r, 200,
+                                     "application/scim+json; charset=utf-8",
+                                     txt, strlen(txt), NULL)
+                         : fail(r, 500, NULL, "out of memory");
+                free(txt);
+        }
+        json_decref(o);
+        return rc;
+}
+
 static enum MHD_Result as_of(rq_t *r, scim_rtype_t rt, const char *id)
 {
         const char *t = param(r, "asof");
@@ -617,6 +694,12 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                 else
                         rc =
                             answer_changes(&r, r.params, seg[4], 0, NULL, NULL);
+        } else if ((!strcasecmp(seg[3], "Users") ||
+                    !strcasecmp(seg[3], "Groups")) &&
+                   n == 4) {
+                rc = as_of_list(&r, !strcasecmp(seg[3], "Users")
+                                        ? SCIM_RT_USER
+                                        : SCIM_RT_GROUP);
         } else if ((!strcasecmp(seg[3], "Users") ||
                     !strcasecmp(seg[3], "Groups")) &&
                    n == 5)

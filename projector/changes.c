@@ -14,9 +14,11 @@
  * Trade-off: index entries carry no value; a page does one point read of
  * the record per entry (records live once, in `change`, keyed by seq).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "projector/changes_internal.h"
 
@@ -697,14 +699,28 @@ verdict:
         key_time(&key, itime);
         key_be(&key, seq);
         txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
-        /* one resource's history */
+        /* one resource's history; the value says what asOf needs without
+         * reading the record: the event's time and its kind */
         if (ev->rtype && ev->resource_id && *ev->resource_id &&
             strlen(ev->resource_id) <= SCIM_MAX_ID_LEN) {
+                unsigned char rv[CHANGES_RVAL_LEN];
+                char kind = CHANGES_R_REFUSED;
+
+                if (applied && ev->action == SCIM_ACT_DELETE)
+                        kind = CHANGES_R_DELETE;
+                else if (applied && (ev->action == SCIM_ACT_CREATE ||
+                                     ev->action == SCIM_ACT_REPLACE ||
+                                     ev->action == SCIM_ACT_PATCH))
+                        kind = ev->rtype == SCIM_RT_GROUP ? CHANGES_R_GROUP
+                                                          : CHANGES_R_USER;
+                changes_put_time(rv, ev->time_ms);
+                rv[8] = (unsigned char)kind;
                 key_start(&key, ev->tenant, 'R');
                 scim_buf_append(&key, ev->resource_id,
                                 strlen(ev->resource_id) + 1);
                 key_be(&key, seq);
-                txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
+                txn_append(t, CF_CHIDX, key.data, key.len, (char *)rv,
+                           sizeof(rv));
         }
         if (applied && ev->action == SCIM_ACT_DELETE && pre) {
                 size_t i;
@@ -713,11 +729,15 @@ verdict:
                 json_array_foreach(pre->holders, i, g)
                 {
                         const char *gid = json_string_value(g);
+                        unsigned char rv[CHANGES_RVAL_LEN];
 
+                        changes_put_time(rv, ev->time_ms);
+                        rv[8] = CHANGES_R_EFFECT;
                         key_start(&key, ev->tenant, 'R');
                         scim_buf_append(&key, gid, strlen(gid) + 1);
                         key_be(&key, seq);
-                        txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
+                        txn_append(t, CF_CHIDX, key.data, key.len, (char *)rv,
+                                   sizeof(rv));
                 }
         }
         count_hour(t, ev->tenant, ev->time_ms, action, applied);
@@ -1417,13 +1437,6 @@ static int event_at(scim_store_t *st, uint64_t seq, scim_event_t *ev)
         return rc;
 }
 
-static int str_is(const json_t *o, const char *k, const char *want)
-{
-        const char *s = json_string_value(json_object_get(o, k));
-
-        return s && !strcmp(s, want);
-}
-
 /* 1 if member id was deleted by an applied event stamped at or before
  * as_of_ms (ids are never reused, so any such delete counts); a delete
  * retention folded into the member's base counts too (it is older than
@@ -1448,22 +1461,18 @@ static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
         for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {
-                size_t kl;
+                size_t kl, vl;
                 const char *k = rocksdb_iter_key(it, &kl);
-                json_t *r;
-                int64_t ms;
-                const char *tm;
+                const unsigned char *rv =
+                    (const unsigned char *)rocksdb_iter_value(it, &vl);
 
                 if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
                         break;
-                r = record_at(
-                    st, scim_get_be64((const unsigned char *)k + pre.len));
-                tm = json_string_value(json_object_get(r, "time"));
-                if (r && tm && scim_time_parse(tm, &ms) == 0 &&
-                    ms <= as_of_ms && str_is(r, "action", "delete") &&
-                    str_is(r, "verdict", "applied") && str_is(r, "id", id))
+                if (vl == CHANGES_RVAL_LEN && rv[8] == CHANGES_R_DELETE &&
+                    changes_get_time(rv) <= as_of_ms) {
                         gone = 1;
-                json_decref(r);
+                        break;
+                }
         }
         rocksdb_iter_destroy(it);
         scim_buf_free(&pre);
@@ -1488,21 +1497,19 @@ static const char *member_type(scim_store_t *st, const char *tenant,
         key_start(&pre, tenant, 'R');
         scim_buf_append(&pre, id, strlen(id) + 1);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        rocksdb_iter_seek(it, pre.data, pre.len);
-        if (rocksdb_iter_valid(it)) {
-                size_t kl;
+        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
+             rocksdb_iter_next(it)) {
+                size_t kl, vl;
                 const char *k = rocksdb_iter_key(it, &kl);
+                const unsigned char *rv =
+                    (const unsigned char *)rocksdb_iter_value(it, &vl);
 
-                if (kl == pre.len + 8 && !memcmp(k, pre.data, pre.len)) {
-                        json_t *r = record_at(
-                            st,
-                            scim_get_be64((const unsigned char *)k + pre.len));
-                        const char *rt = json_string_value(
-                            json_object_get(r, "resourceType"));
-
-                        if (rt && !strcmp(rt, "Group"))
-                                type = "Group";
-                        json_decref(r);
+                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
+                        break;
+                if (vl == CHANGES_RVAL_LEN && (rv[8] == CHANGES_R_USER ||
+                                               rv[8] == CHANGES_R_GROUP)) {
+                        type = rv[8] == CHANGES_R_GROUP ? "Group" : "User";
+                        break;
                 }
         }
         rocksdb_iter_destroy(it);
@@ -1550,10 +1557,9 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 size_t kl;
                 const char *k = rocksdb_iter_key(it, &kl);
                 uint64_t seq;
-                json_t *r;
                 scim_event_t ev;
                 int64_t ms;
-                const char *tm, *verdict, *rtn;
+                char kind;
 
                 if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
                         break;
@@ -1564,26 +1570,35 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         goto out;
                 }
                 seq = scim_get_be64((const unsigned char *)k + pre.len);
-                r = record_at(st, seq);
-                tm = json_string_value(json_object_get(r, "time"));
-                verdict = json_string_value(json_object_get(r, "verdict"));
-                rtn = json_string_value(json_object_get(r, "resourceType"));
-                if (r && tm && scim_time_parse(tm, &ms) == 0 && verdict &&
-                    !strcmp(verdict, "applied") && ms <= as_of_ms &&
-                    !str_is(r, "id", id) && str_is(r, "action", "delete")) {
+                {
+                        size_t vl;
+                        const unsigned char *rv = (const unsigned char *)
+                            rocksdb_iter_value(it, &vl);
+
+                        if (vl != CHANGES_RVAL_LEN)
+                                continue;
+                        ms = changes_get_time(rv);
+                        kind = (char)rv[8];
+                }
+                if (ms > as_of_ms || kind == CHANGES_R_REFUSED)
+                        continue;
+                if (kind == CHANGES_R_EFFECT) {
                         /* a deleted member left this group: the live
                          * fold bumped the group's version */
                         hstate_bump(&h, ms);
-                        json_decref(r);
                         continue;
                 }
-                if (!r || !tm || scim_time_parse(tm, &ms) < 0 || !verdict ||
-                    strcmp(verdict, "applied") || !rtn || strcmp(rtn, rname) ||
-                    ms > as_of_ms || !str_is(r, "id", id)) {
-                        json_decref(r);
+                if (kind == CHANGES_R_DELETE) {
+                        memset(&ev, 0, sizeof(ev));
+                        ev.action = SCIM_ACT_DELETE;
+                        ev.rtype = rt;
+                        ev.time_ms = ms;
+                        hstate_apply(&h, &ev);
                         continue;
                 }
-                json_decref(r);
+                if (kind != (rt == SCIM_RT_GROUP ? CHANGES_R_GROUP
+                                                 : CHANGES_R_USER))
+                        continue;
                 memset(&ev, 0, sizeof(ev));
                 if (event_at(st, seq, &ev) < 0) {
                         scim_event_clear(&ev);
@@ -1671,6 +1686,391 @@ out:
         scim_buf_free(&pre);
         hstate_free(&h);
         json_decref(res);
+        return rc;
+}
+
+/* One resource of a tenant-wide asOf list, walking the R index in key
+ * order: what it was at the asOf time. */
+typedef struct lstate {
+        char id[SCIM_MAX_ID_LEN + 1];
+        int exists;     /* after the records seen so far */
+        uint64_t seq;   /* its last applied create/replace/patch */
+        int64_t version, created_ms, last_ms;
+        json_t *base_attrs; /* exists through the base only: its attrs */
+} lstate_t;
+
+/* The resource's state for the list: a user from its last applied
+ * event's resource (or the base's) plus meta counted from the index; a
+ * group through scim_changes_as_of (its members need the deltas). New
+ * reference, or NULL. */
+static json_t *list_item(scim_store_t *st, const char *tenant,
+                         scim_rtype_t rt, const lstate_t *ls, int64_t as_of_ms)
+{
+        json_t *res = NULL, *meta;
+        scim_event_t ev;
+        scim_err_t e;
+        char ts[32], ver[32];
+
+        if (rt == SCIM_RT_GROUP) {
+                scim_err_clear(&e);
+                scim_changes_as_of(st, tenant, rt, ls->id, as_of_ms, &res, &e);
+                return res;
+        }
+        if (ls->seq) {
+                memset(&ev, 0, sizeof(ev));
+                if (event_at(st, ls->seq, &ev) == 0 && ev.resource_json)
+                        res = scim_json_load(ev.resource_json,
+                                             strlen(ev.resource_json));
+                scim_event_clear(&ev);
+        } else if (ls->base_attrs) {
+                res = json_deep_copy(ls->base_attrs);
+        }
+        if (!json_is_object(res)) {
+                json_decref(res);
+                return NULL;
+        }
+        /* the stored form is the answer: id and meta added in place */
+        json_object_del(res, "members");
+        if (!json_is_array(json_object_get(res, "schemas")))
+                json_object_set_new(res, "schemas",
+                                    json_pack("[s]", SCIM_URN_USER));
+        json_object_set_new(res, "id", json_string(ls->id));
+        meta = json_object();
+        json_object_set_new(meta, "resourceType", json_string("User"));
+        scim_time_format(ls->created_ms, ts);
+        json_object_set_new(meta, "created", json_string(ts));
+        scim_time_format(ls->last_ms, ts);
+        json_object_set_new(meta, "lastModified", json_string(ts));
+        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)ls->version);
+        json_object_set_new(meta, "version", json_string(ver));
+        json_object_set_new(res, "meta", meta);
+        return res;
+}
+
+/* The filtered case: candidates are evaluated on several threads (each
+ * costs a log read and a parse), then the page is built in id order. */
+typedef struct lwork {
+        scim_store_t *st;
+        const char *tenant;
+        scim_rtype_t rt;
+        int64_t as_of_ms;
+        const scim_filter_t *filter;
+        lstate_t *c;
+        unsigned char *match;
+        size_t n, next; /* next: shared cursor (atomic) */
+} lwork_t;
+
+#define LIST_CHUNK 256
+
+static void *list_worker(void *arg)
+{
+        lwork_t *w = arg;
+
+        for (;;) {
+                size_t i = __atomic_fetch_add(&w->next, LIST_CHUNK,
+                                              __ATOMIC_RELAXED);
+                size_t end = i + LIST_CHUNK < w->n ? i + LIST_CHUNK : w->n;
+
+                if (i >= w->n)
+                        break;
+                for (; i < end; i++) {
+                        json_t *r = list_item(w->st, w->tenant, w->rt, &w->c[i],
+                                              w->as_of_ms);
+
+                        w->match[i] = r && scim_filter_match(w->filter, r);
+                        json_decref(r);
+                }
+        }
+        return NULL;
+}
+
+static int lstate_push(lstate_t **c, size_t *n, size_t *cap, const lstate_t *ls)
+{
+        if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 1024;
+                lstate_t *x = realloc(*c, nc * sizeof(*x));
+
+                if (!x)
+                        return -1;
+                *c = x;
+                *cap = nc;
+        }
+        (*c)[(*n)++] = *ls;
+        return 0;
+}
+
+int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
+                            scim_rtype_t rt, int64_t as_of_ms,
+                            const scim_filter_t *filter, size_t start_index,
+                            size_t count, size_t *total, json_t **out,
+                            scim_err_t *err)
+{
+        scim_buf_t pre = {0}, bpre = {0};
+        rocksdb_iterator_t *it, *bit;
+        scim_changes_horizon_t hz;
+        lstate_t ls, *cands = NULL;
+        size_t ncand = 0, capcand = 0, n = 0;
+        int have = 0, rc = 0;
+        char want = rt == SCIM_RT_GROUP ? CHANGES_R_GROUP : CHANGES_R_USER;
+
+        *total = 0;
+        *out = json_array();
+        if (start_index < 1)
+                start_index = 1;
+        scim_changes_horizon(st, tenant, &hz);
+        if (hz.through_ms && as_of_ms < hz.through_ms) {
+                char ts[32];
+
+                scim_time_format(hz.through_ms, ts);
+                return scim_err_set(err, 410, NULL,
+                                    "asOf is before this tenant's retained "
+                                    "history (change records are kept from "
+                                    "%s)",
+                                    ts);
+        }
+        key_start(&pre, tenant, 'R');
+        key_start(&bpre, tenant, 'B');
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        bit = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        rocksdb_iter_seek(bit, bpre.data, bpre.len);
+        memset(&ls, 0, sizeof(ls));
+        rocksdb_iter_seek(it, pre.data, pre.len);
+        /* 1. one walk of the resource-history index (and the bases) */
+        for (;;) {
+                size_t kl = 0, vl = 0, idl = 0;
+                const char *k = NULL, *id = NULL;
+                const unsigned char *rv = NULL;
+                int valid = rocksdb_iter_valid(it), same;
+
+                if (valid) {
+                        k = rocksdb_iter_key(it, &kl);
+                        if (kl < pre.len + 10 || memcmp(k, pre.data, pre.len))
+                                valid = 0;
+                }
+                if (valid) {
+                        id = k + pre.len;
+                        idl = kl - pre.len - 9;
+                        rv = (const unsigned char *)rocksdb_iter_value(it, &vl);
+                }
+                same = valid && have && strlen(ls.id) == idl &&
+                       !memcmp(ls.id, id, idl);
+                if (have && !same) { /* ls.id is complete */
+                        if (ls.exists && filter) {
+                                if (lstate_push(&cands, &ncand, &capcand,
+                                                &ls) < 0) {
+                                        rc = scim_err_set_retry(
+                                            err, 503, "out of memory");
+                                        goto out;
+                                }
+                                ls.base_attrs = NULL; /* the candidate's */
+                        } else if (ls.exists) {
+                                n++;
+                                if (n >= start_index &&
+                                    json_array_size(*out) < count) {
+                                        json_t *r = list_item(st, tenant, rt,
+                                                              &ls, as_of_ms);
+
+                                        if (r)
+                                                json_array_append_new(*out, r);
+                                }
+                        }
+                        json_decref(ls.base_attrs);
+                        have = 0;
+                }
+                if (!valid)
+                        break;
+                if (!have) { /* a new id: its base, if retention left one */
+                        memset(&ls, 0, sizeof(ls));
+                        if (idl > SCIM_MAX_ID_LEN) {
+                                rocksdb_iter_next(it);
+                                continue;
+                        }
+                        memcpy(ls.id, id, idl);
+                        ls.id[idl] = '\0';
+                        have = 1;
+                        /* the bases walk along in id order (no seek per
+                         * id: most tenants have none) */
+                        while (rocksdb_iter_valid(bit)) {
+                                size_t bkl, bvl;
+                                const char *bk = rocksdb_iter_key(bit, &bkl);
+                                size_t bl;
+                                int cmp;
+
+                                if (bkl < pre.len ||
+                                    memcmp(bk, bpre.data, pre.len))
+                                        break; /* past the tenant's bases */
+                                bl = bkl - pre.len;
+                                cmp = memcmp(bk + pre.len, ls.id,
+                                             bl < idl ? bl : idl);
+                                if (cmp < 0 || (cmp == 0 && bl < idl)) {
+                                        rocksdb_iter_next(bit);
+                                        continue;
+                                }
+                                if (cmp == 0 && bl == idl) {
+                                        const char *bv =
+                                            rocksdb_iter_value(bit, &bvl);
+                                        json_t *o = scim_json_load(bv, bvl);
+                                        hstate_t base;
+
+                                        hstate_init(&base);
+                                        if (hstate_load(&base, o) == 0 &&
+                                            base.exists && base.rtype == rt) {
+                                                ls.exists = 1;
+                                                ls.version = base.version;
+                                                ls.created_ms = base.created_ms;
+                                                ls.last_ms = base.last_ms;
+                                                ls.base_attrs =
+                                                    json_incref(base.attrs);
+                                        }
+                                        hstate_free(&base);
+                                        json_decref(o);
+                                }
+                                break;
+                        }
+                }
+                if (vl == CHANGES_RVAL_LEN && changes_get_time(rv) <= as_of_ms) {
+                        int64_t ms = changes_get_time(rv);
+
+                        if (rv[8] == want) {
+                                if (!ls.exists) {
+                                        ls.version = 0;
+                                        ls.created_ms = ms;
+                                }
+                                ls.exists = 1;
+                                ls.version++;
+                                ls.last_ms = ms;
+                                ls.seq = scim_get_be64(
+                                    (const unsigned char *)k + kl - 8);
+                                json_decref(ls.base_attrs);
+                                ls.base_attrs = NULL;
+                        } else if (rv[8] == CHANGES_R_DELETE) {
+                                ls.exists = 0;
+                                ls.seq = 0;
+                                json_decref(ls.base_attrs);
+                                ls.base_attrs = NULL;
+                        } else if (rv[8] == CHANGES_R_EFFECT && ls.exists) {
+                                ls.version++;
+                                ls.last_ms = ms;
+                        }
+                }
+                rocksdb_iter_next(it);
+        }
+        /* resources all of whose records retention pruned: bases only
+         * (after the others: such lists are not in strict id order) */
+        for (rocksdb_iter_seek(bit, bpre.data, pre.len);
+             rocksdb_iter_valid(bit); rocksdb_iter_next(bit)) {
+                size_t bkl, bvl;
+                const char *bk = rocksdb_iter_key(bit, &bkl);
+                scim_buf_t rk = {0};
+                rocksdb_iterator_t *ri;
+                int has_records = 0;
+                json_t *o;
+                hstate_t base;
+
+                if (bkl <= pre.len || memcmp(bk, bpre.data, pre.len))
+                        break;
+                if (bkl - pre.len > SCIM_MAX_ID_LEN)
+                        continue;
+                scim_buf_append(&rk, pre.data, pre.len);
+                scim_buf_append(&rk, bk + pre.len, bkl - pre.len);
+                scim_buf_append(&rk, "", 1);
+                ri = rocksdb_create_iterator_cf(st->db, st->ro,
+                                                st->cf[CF_CHIDX]);
+                rocksdb_iter_seek(ri, rk.data, rk.len);
+                if (rocksdb_iter_valid(ri)) {
+                        size_t rkl;
+                        const char *rkey = rocksdb_iter_key(ri, &rkl);
+
+                        has_records = rkl == rk.len + 8 &&
+                                      !memcmp(rkey, rk.data, rk.len);
+                }
+                rocksdb_iter_destroy(ri);
+                scim_buf_free(&rk);
+                if (has_records) /* handled with its records above */
+                        continue;
+                o = scim_json_load(rocksdb_iter_value(bit, &bvl), bvl);
+                hstate_init(&base);
+                if (o && hstate_load(&base, o) == 0 && base.exists &&
+                    base.rtype == rt) {
+                        memset(&ls, 0, sizeof(ls));
+                        memcpy(ls.id, bk + pre.len, bkl - pre.len);
+                        ls.exists = 1;
+                        ls.version = base.version;
+                        ls.created_ms = base.created_ms;
+                        ls.last_ms = base.last_ms;
+                        ls.base_attrs = json_incref(base.attrs);
+                        if (filter) {
+                                if (lstate_push(&cands, &ncand, &capcand,
+                                                &ls) < 0) {
+                                        json_decref(ls.base_attrs);
+                                        rc = scim_err_set_retry(
+                                            err, 503, "out of memory");
+                                }
+                        } else {
+                                n++;
+                                if (n >= start_index &&
+                                    json_array_size(*out) < count) {
+                                        json_t *r = list_item(st, tenant, rt,
+                                                              &ls, as_of_ms);
+
+                                        if (r)
+                                                json_array_append_new(*out, r);
+                                }
+                                json_decref(ls.base_attrs);
+                        }
+                }
+                hstate_free(&base);
+                json_decref(o);
+                if (rc < 0)
+                        goto out;
+        }
+        /* 2. filtered: evaluate the candidates in parallel */
+        if (filter && ncand) {
+                lwork_t w = {st,    tenant, rt, as_of_ms, filter, cands,
+                             NULL, ncand, 0};
+                pthread_t thr[3];
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                int nthr = cpus > 4 ? 3 : cpus > 1 ? (int)cpus - 1 : 0, started;
+
+                w.match = calloc(ncand, 1);
+                if (!w.match) {
+                        rc = scim_err_set_retry(err, 503, "out of memory");
+                        goto out;
+                }
+                if (ncand < 4 * LIST_CHUNK)
+                        nthr = 0;
+                for (started = 0; started < nthr; started++)
+                        if (pthread_create(&thr[started], NULL, list_worker,
+                                           &w) != 0)
+                                break;
+                list_worker(&w);
+                for (int i = 0; i < started; i++)
+                        pthread_join(thr[i], NULL);
+                /* 3. the page, in id order */
+                for (size_t i = 0; i < ncand; i++) {
+                        if (!w.match[i])
+                                continue;
+                        n++;
+                        if (n >= start_index &&
+                            json_array_size(*out) < count) {
+                                json_t *r = list_item(st, tenant, rt, &cands[i],
+                                                      as_of_ms);
+
+                                if (r)
+                                        json_array_append_new(*out, r);
+                        }
+                }
+                free(w.match);
+        }
+out:
+        for (size_t i = 0; i < ncand; i++)
+                json_decref(cands[i].base_attrs);
+        free(cands);
+        rocksdb_iter_destroy(it);
+        rocksdb_iter_destroy(bit);
+        scim_buf_free(&pre);
+        scim_buf_free(&bpre);
+        *total = n;
         return rc;
 }
 

@@ -57,6 +57,17 @@ int64_t changes_get_time(const unsigned char in[8]);
  * after '.', '[' or ':'; case-insensitive). */
 int changes_path_matches(const char *path, const char *attribute);
 
+/* The value of a resource-history key (chidx `tenant \0 R id \0 seq`): the
+ * event's time (changes_put_time) and what the record is to the resource:
+ * an applied create/replace/patch of a User or Group, an applied delete,
+ * a deleted member leaving this group, or anything else (refused). */
+#define CHANGES_RVAL_LEN 9
+#define CHANGES_R_USER 'U'
+#define CHANGES_R_GROUP 'G'
+#define CHANGES_R_DELETE 'D'
+#define CHANGES_R_EFFECT 'M'
+#define CHANGES_R_REFUSED 'R'
+
 /* What asOf rebuilds of one resource, and what retention keeps of its
  * pruned records (chidx `tenant \0 B id` -> hstate_dump). */
 typedef struct hstate {

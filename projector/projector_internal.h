@@ -42,7 +42,7 @@ enum {
  * 0006: change records name the v3 administration actions (schema_put,
  * token_rotate, tenant_disable, ...) instead of "unknown".
  * 0007: column family dkey (tenant data keys), sealed events. */
-#define SCIM_VIEWS_FORMAT "0007"
+#define SCIM_VIEWS_FORMAT "0008"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000

@@ -373,6 +373,21 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
                          scim_err_t *err);
 
 /*
+ * The tenant's Users or Groups as they were at as_of_ms, filtered (NULL:
+ * all) and paged like a live list (id order; startIndex 1-based): one walk
+ * of the tenant's resource-history index (its values carry each record's
+ * time and kind, so records are not read), then for each resource that
+ * existed then, its last applied event's resource (users; meta counted from
+ * the index) or its asOf rebuild (groups, with members). *total: all
+ * matches. 410 before the tenant's retained history. 0 or -1 with err.
+ */
+int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
+                            scim_rtype_t rt, int64_t as_of_ms,
+                            const scim_filter_t *filter, size_t start_index,
+                            size_t count, size_t *total, json_t **out,
+                            scim_err_t *err);
+
+/*
  * Change-record retention of a tenant (projector/retain.c). A tenant with
  * a retention (TENANT_UPDATE {"changeRetentionDays": N}) has its change
  * records, their indexes and its change stream records older than N days
