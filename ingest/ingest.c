@@ -70,6 +70,8 @@ struct scim_ingest {
                                   retries go first, in their own order */
         size_t qlen;
         int stopping;
+        int busy; /* under mu: a batch is being committed (by the committer
+                     thread, or inline by a request's own thread) */
         pthread_t thr;
         scim_ingest_stats_t stats;
         uint64_t refusals_dropped; /* under mu */
@@ -681,7 +683,7 @@ static void *committer_main(void *arg)
                 size_t n = 0;
 
                 pthread_mutex_lock(&ing->mu);
-                while (!ing->head && !ing->stopping)
+                while ((!ing->head && !ing->stopping) || ing->busy)
                         pthread_cond_wait(&ing->cv, &ing->mu);
                 if (!ing->head && ing->stopping) {
                         pthread_mutex_unlock(&ing->mu);
@@ -698,8 +700,12 @@ static void *committer_main(void *arg)
                         ing->qlen--;
                         batch[n++] = p;
                 }
+                ing->busy = 1;
                 pthread_mutex_unlock(&ing->mu);
                 commit_log(ing, batch, n);
+                pthread_mutex_lock(&ing->mu);
+                ing->busy = 0;
+                pthread_mutex_unlock(&ing->mu);
         }
         return NULL;
 }
@@ -761,26 +767,22 @@ void scim_ingest_destroy(scim_ingest_t *ing)
 }
 
 /* Queues p unless the queue is full or stopping. Returns 0 or -1 + err. */
-static int enqueue(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
+/* The admission checks of a write (stopping, queue bound, the tenant's
+ * share). Needs ing->mu. 0, or -1 with err. */
+static int admit_locked(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
 {
-        pthread_mutex_lock(&ing->mu);
-        if (ing->stopping) {
-                pthread_mutex_unlock(&ing->mu);
+        if (ing->stopping)
                 return scim_err_set_retry(err, 503, "server is shutting down");
-        }
-        if (ing->qlen >= QUEUE_MAX) {
-                pthread_mutex_unlock(&ing->mu);
+        if (ing->qlen >= QUEUE_MAX)
                 return scim_err_set_retry(err, 429,
                                           "too many writes in flight; retry "
                                           "shortly");
-        }
         if (p->req.tenant) { /* a SCIM write: the tenant's fair share */
                 size_t bytes = p->enc.len + p->req.body_len + 1;
                 int oom;
 
                 if (scim_share_take(ing->share, p->req.tenant, bytes, &oom) <
                     0) {
-                        pthread_mutex_unlock(&ing->mu);
                         if (oom)
                                 return scim_err_set_retry(err, 503,
                                                           "out of memory");
@@ -794,10 +796,53 @@ static int enqueue(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
                 p->share_bytes = bytes;
                 p->ing = ing;
         }
+        return 0;
+}
+
+static int enqueue(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
+{
+        pthread_mutex_lock(&ing->mu);
+        if (admit_locked(ing, p, err) < 0) {
+                pthread_mutex_unlock(&ing->mu);
+                return -1;
+        }
         enqueue_locked(ing, p, 0);
         pthread_cond_signal(&ing->cv);
         pthread_mutex_unlock(&ing->mu);
         return 0;
+}
+
+/*
+ * A write that finds nothing queued and nobody committing is committed on
+ * the caller's own thread (embedded log: one synced batch of one), so a
+ * lone client waits for fdatasync and the fold, not for two thread
+ * hand-offs (committer wake-up, then the answer's). Anything that arrives
+ * meanwhile queues and the committer takes it as one group commit after.
+ * Returns 1 when p was committed here (its callback has run), 0 when the
+ * caller should enqueue, -1 with err when it is refused.
+ */
+static int commit_inline(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
+{
+        if (scim_log_is_kafka(ing->log))
+                return 0; /* appends do not block there anyway */
+        pthread_mutex_lock(&ing->mu);
+        if (ing->head || ing->busy || ing->stopping) {
+                pthread_mutex_unlock(&ing->mu);
+                return 0;
+        }
+        if (admit_locked(ing, p, err) < 0) {
+                pthread_mutex_unlock(&ing->mu);
+                return -1;
+        }
+        ing->busy = 1;
+        pthread_mutex_unlock(&ing->mu);
+        commit_log(ing, &p, 1); /* p is freed after its callback */
+        pthread_mutex_lock(&ing->mu);
+        ing->busy = 0;
+        if (ing->head || ing->stopping)
+                pthread_cond_signal(&ing->cv);
+        pthread_mutex_unlock(&ing->mu);
+        return 1;
 }
 
 int scim_ingest_submit(scim_ingest_t *ing, const scim_write_t *w,
@@ -814,14 +859,24 @@ int scim_ingest_submit(scim_ingest_t *ing, const scim_write_t *w,
         }
         p->cb = cb;
         p->ctx = ctx;
-        if (prepare(ing, w, p, &now->err) < 0 ||
-            enqueue(ing, p, &now->err) < 0) {
-                now->status = now->err.status;
-                pending_free(p);
-                log_refusal(ing, w, &now->err); /* reports: issue 4 */
-                return 0;
+        if (prepare(ing, w, p, &now->err) < 0)
+                goto refused;
+        switch (commit_inline(ing, p, &now->err)) {
+        case 1:
+                return 1;
+        case -1:
+                goto refused;
+        default:
+                break;
         }
+        if (enqueue(ing, p, &now->err) < 0)
+                goto refused;
         return 1;
+refused:
+        now->status = now->err.status;
+        pending_free(p);
+        log_refusal(ing, w, &now->err); /* reports: issue 4 */
+        return 0;
 }
 
 /* ----------------------------------------------------------- admin */

@@ -1703,8 +1703,9 @@ typedef struct lstate {
  * event's resource (or the base's) plus meta counted from the index; a
  * group through scim_changes_as_of (its members need the deltas). New
  * reference, or NULL. */
-static json_t *list_item(scim_store_t *st, const char *tenant,
-                         scim_rtype_t rt, const lstate_t *ls, int64_t as_of_ms)
+static json_t *list_item_from(scim_store_t *st, const char *tenant,
+                              scim_rtype_t rt, const lstate_t *ls,
+                              int64_t as_of_ms, const char *logv, size_t logl)
 {
         json_t *res = NULL, *meta;
         scim_event_t ev;
@@ -1718,7 +1719,9 @@ static json_t *list_item(scim_store_t *st, const char *tenant,
         }
         if (ls->seq) {
                 memset(&ev, 0, sizeof(ev));
-                if (event_at(st, ls->seq, &ev) == 0 && ev.resource_json)
+                if ((logv ? changes_event_decode(st, logv, logl, &ev)
+                          : event_at(st, ls->seq, &ev)) == 0 &&
+                    ev.resource_json)
                         res = scim_json_load(ev.resource_json,
                                              strlen(ev.resource_json));
                 scim_event_clear(&ev);
@@ -1747,6 +1750,12 @@ static json_t *list_item(scim_store_t *st, const char *tenant,
         return res;
 }
 
+static json_t *list_item(scim_store_t *st, const char *tenant,
+                         scim_rtype_t rt, const lstate_t *ls, int64_t as_of_ms)
+{
+        return list_item_from(st, tenant, rt, ls, as_of_ms, NULL, 0);
+}
+
 /* The filtered case: candidates are evaluated on several threads (each
  * costs a log read and a parse), then the page is built in id order. */
 typedef struct lwork {
@@ -1762,22 +1771,77 @@ typedef struct lwork {
 
 #define LIST_CHUNK 256
 
+typedef struct lkey {
+        unsigned char k[8];
+        size_t i; /* the candidate */
+} lkey_t;
+
+static int lkey_cmp(const void *a, const void *b)
+{
+        return memcmp(((const lkey_t *)a)->k, ((const lkey_t *)b)->k, 8);
+}
+
 static void *list_worker(void *arg)
 {
         lwork_t *w = arg;
+        lkey_t keys[LIST_CHUNK];
+        const char *kp[LIST_CHUNK];
+        size_t kl[LIST_CHUNK];
+        rocksdb_pinnableslice_t *vals[LIST_CHUNK];
+        char *errs[LIST_CHUNK];
 
         for (;;) {
                 size_t i = __atomic_fetch_add(&w->next, LIST_CHUNK,
                                               __ATOMIC_RELAXED);
                 size_t end = i + LIST_CHUNK < w->n ? i + LIST_CHUNK : w->n;
+                size_t nk = 0;
 
                 if (i >= w->n)
                         break;
-                for (; i < end; i++) {
-                        json_t *r = list_item(w->st, w->tenant, w->rt, &w->c[i],
-                                              w->as_of_ms);
+                /* the chunk's log records in one sorted MultiGet (users:
+                 * groups rebuild through asOf) */
+                for (size_t j = i; j < end && w->rt == SCIM_RT_USER; j++)
+                        if (w->c[j].seq) {
+                                scim_put_be64(keys[nk].k, w->c[j].seq);
+                                keys[nk++].i = j;
+                        }
+                qsort(keys, nk, sizeof(*keys), lkey_cmp);
+                for (size_t j = 0; j < nk; j++) {
+                        kp[j] = (const char *)keys[j].k;
+                        kl[j] = 8;
+                        vals[j] = NULL;
+                        errs[j] = NULL;
+                }
+                if (nk)
+                        rocksdb_batched_multi_get_cf(
+                            w->st->db, w->st->ro, w->st->cf[CF_LOG], nk, kp,
+                            kl, vals, errs, 1);
+                for (size_t j = 0; j < nk; j++) {
+                        size_t vl = 0;
+                        const char *v =
+                            vals[j] ? rocksdb_pinnableslice_value(vals[j], &vl)
+                                    : NULL;
+                        json_t *r = v ? list_item_from(w->st, w->tenant, w->rt,
+                                                       &w->c[keys[j].i],
+                                                       w->as_of_ms, v, vl)
+                                      : NULL;
 
-                        w->match[i] = r && scim_filter_match(w->filter, r);
+                        w->match[keys[j].i] =
+                            r && scim_filter_match(w->filter, r) ? 1 : 2;
+                        json_decref(r);
+                        rocksdb_pinnableslice_destroy(vals[j]);
+                        free(errs[j]);
+                }
+                for (; i < end; i++) {
+                        json_t *r;
+
+                        if (w->match[i]) /* done above */
+                                continue;
+                        r = list_item(w->st, w->tenant, w->rt, &w->c[i],
+                                      w->as_of_ms);
+                        w->match[i] = r && scim_filter_match(w->filter, r)
+                                          ? 1
+                                          : 2;
                         json_decref(r);
                 }
         }
@@ -2048,7 +2112,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         pthread_join(thr[i], NULL);
                 /* 3. the page, in id order */
                 for (size_t i = 0; i < ncand; i++) {
-                        if (!w.match[i])
+                        if (w.match[i] != 1)
                                 continue;
                         n++;
                         if (n >= start_index &&
