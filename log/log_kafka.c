@@ -27,11 +27,22 @@
  *    and no event is applied twice (the fold also refuses a repeated
  *    event_id).
  *
+ * A fatal error of the idempotent producer (librdkafka raises one when it
+ * can no longer guarantee order and no duplicates, e.g. the broker
+ * answers a produce with an out-of-order sequence or a fenced epoch) ends
+ * that producer, not the node: writes are answered 503 at once while the
+ * poller thread purges it (queued messages are answered 503, nothing was
+ * written; messages in flight keep waiting for the fold, as for a
+ * timeout), destroys it and builds a new one from the same configuration
+ * (a new producer id). Writes work again without a restart.
+ *
  * Threads: the ingest committer (and the projector, for 412 retries) call
  * scim_kafka_submit; the projector thread calls on_verdict; one poller
- * thread serves librdkafka's delivery reports and expires waiters.
- * k->mu guards the waiter table, nwait and draining; callbacks always run
- * outside it.
+ * thread serves librdkafka's delivery reports, expires waiters and
+ * recreates a failed producer. k->mu guards the waiter table, nwait,
+ * draining and fatal; k->prod_lk guards k->prod (read-held around every
+ * use, write-held by the poller to swap it); callbacks always run
+ * outside k->mu.
  */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -60,6 +71,9 @@ struct scim_kafka {
         char *admin_topic; /* tenant and token events (never on topic) */
         int timeout_ms;
         rd_kafka_t *prod;
+        rd_kafka_conf_t *conf_tmpl; /* to build a new producer from */
+        pthread_rwlock_t prod_lk;
+        unsigned long recreated;
         scim_kproj_t *kp;
         char fp_hex[17];
         pthread_mutex_t mu;
@@ -231,20 +245,69 @@ static void expire(scim_kafka_t *k, int force)
         }
 }
 
+/* Poller thread: replaces a producer that raised a fatal error. The old
+ * one is purged (queued messages get NOT_PERSISTED delivery reports: 503
+ * at once; in-flight ones keep their waiters until the fold or the
+ * deadline) and destroyed; the new one has a new producer id. On failure
+ * (no memory) the node keeps answering 503 and tries again later. */
+static void recreate(scim_kafka_t *k)
+{
+        char errstr[512], why[512];
+        rd_kafka_conf_t *conf = rd_kafka_conf_dup(k->conf_tmpl);
+        rd_kafka_t *old = k->prod, *nu;
+
+        why[0] = '\0';
+        rd_kafka_fatal_error(old, why, sizeof(why));
+        rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE |
+                                RD_KAFKA_PURGE_F_INFLIGHT);
+        /* serve the purged messages' delivery reports (bounded) */
+        for (int i = 0; i < 100 && rd_kafka_outq_len(old) > 0; i++)
+                rd_kafka_poll(old, 10);
+        nu = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+                                 sizeof(errstr))
+                  : NULL;
+        if (!nu) {
+                if (conf)
+                        rd_kafka_conf_destroy(conf);
+                scim_event("error", "kafka_producer_recreate_failed",
+                           "cannot build a new kafka producer: %s",
+                           conf ? errstr : "out of memory");
+                return;
+        }
+        pthread_rwlock_wrlock(&k->prod_lk);
+        k->prod = nu;
+        pthread_rwlock_unlock(&k->prod_lk);
+        rd_kafka_destroy(old);
+        pthread_mutex_lock(&k->mu);
+        k->fatal = 0;
+        k->recreated++;
+        pthread_mutex_unlock(&k->mu);
+        scim_event("warn", "kafka_producer_recreated",
+                   "kafka producer replaced after a fatal error (%s)", why);
+}
+
 static void *poller_main(void *arg)
 {
         scim_kafka_t *k = arg;
+        int64_t next_try = 0;
 
         for (;;) {
-                int stop;
+                int stop, fatal;
 
+                pthread_rwlock_rdlock(&k->prod_lk);
                 rd_kafka_poll(k->prod, 100);
+                pthread_rwlock_unlock(&k->prod_lk);
                 expire(k, 0);
                 pthread_mutex_lock(&k->mu);
                 stop = k->stop_poller;
+                fatal = k->fatal && !k->draining;
                 pthread_mutex_unlock(&k->mu);
                 if (stop)
                         break;
+                if (fatal && scim_now_ms() >= next_try) {
+                        next_try = scim_now_ms() + 1000;
+                        recreate(k);
+                }
         }
         return NULL;
 }
@@ -272,8 +335,8 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
         if (k->draining || k->fatal) {
                 pthread_mutex_unlock(&k->mu);
                 scim_err_set_retry(err, 503,
-                                   k->fatal ? "the event log producer failed; "
-                                              "this node takes no writes"
+                                   k->fatal ? "the event log producer failed "
+                                              "and is being replaced; retry"
                                             : "server is shutting down");
                 goto out;
         }
@@ -292,6 +355,7 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
                 k->nwait++;
         }
         pthread_mutex_unlock(&k->mu);
+        pthread_rwlock_rdlock(&k->prod_lk);
         e = rd_kafka_producev(
             k->prod, RD_KAFKA_V_TOPIC(to),
             RD_KAFKA_V_KEY(ev->tenant, strlen(ev->tenant)),
@@ -300,6 +364,7 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
             RD_KAFKA_V_HEADER("event_type", action_symbol(ev->action), -1),
             RD_KAFKA_V_HEADER("schema_fingerprint", k->fp_hex, -1),
             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        pthread_rwlock_unlock(&k->prod_lk);
         if (e) {
                 /* Not produced: no verdict will come. The waiter may only be
                  * gone if a verdict did come, which cannot happen here. */
@@ -312,7 +377,14 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
                         goto out;
                 }
                 w = mine;
-                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                if (e == RD_KAFKA_RESP_ERR__FATAL) {
+                        pthread_mutex_lock(&k->mu);
+                        k->fatal = 1; /* the poller recreates it */
+                        pthread_mutex_unlock(&k->mu);
+                        scim_err_set_retry(err, 503,
+                                           "the event log producer failed "
+                                           "and is being replaced; retry");
+                } else if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         scim_err_set_retry(err, 429,
                                            "event log producer queue is "
                                            "full; retry shortly");
@@ -376,6 +448,7 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
                 return -1;
         }
         pthread_mutex_init(&k->mu, NULL);
+        pthread_rwlock_init(&k->prod_lk, NULL);
         k->st = st;
         k->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
                                             : TIMEOUT_DEFAULT_MS;
@@ -406,6 +479,11 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
         rd_kafka_conf_set_opaque(conf, k);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rd_kafka_conf_set_error_cb(conf, on_error);
+        k->conf_tmpl = rd_kafka_conf_dup(conf);
+        if (!k->conf_tmpl) {
+                snprintf(errstr, errlen, "out of memory");
+                goto fail;
+        }
         k->prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errlen);
         if (!k->prod)
                 goto fail;
@@ -473,6 +551,9 @@ void scim_kafka_stop(scim_kafka_t *k)
                 rd_kafka_destroy(k->prod);
         }
         expire(k, 1);
+        if (k->conf_tmpl)
+                rd_kafka_conf_destroy(k->conf_tmpl);
+        pthread_rwlock_destroy(&k->prod_lk);
         pthread_mutex_destroy(&k->mu);
         free(k->topic);
         free(k->admin_topic);
