@@ -673,6 +673,29 @@ verdict:
                                       ev->resource_id, "effect", "removed"));
                 json_object_set_new(o, "membershipEffects", fx);
         }
+        if (applied && ev && (ev->action == SCIM_ACT_CREATE ||
+                              ev->action == SCIM_ACT_REPLACE ||
+                              ev->action == SCIM_ACT_PATCH)) {
+                /* what the tenant's model dropped (unknownAttributes:
+                 * drop): at ingest (in the event) and in the fold */
+                json_t *a = ev->admin_json
+                                ? scim_json_load(ev->admin_json,
+                                                 strlen(ev->admin_json))
+                                : NULL;
+                json_t *d = json_array(), *x;
+                size_t i;
+
+                json_array_foreach(json_object_get(a, "droppedAttributes"), i,
+                                   x) if (json_is_string(x))
+                    json_array_append(d, x);
+                json_array_foreach(v->dropped, i, x)
+                    json_array_append(d, x);
+                if (json_array_size(d))
+                        json_object_set_new(o, "droppedAttributes", d);
+                else
+                        json_decref(d);
+                json_decref(a);
+        }
         set_str_or_null(o, "scimType", applied ? NULL : v->scim_type);
         set_str_or_null(o, "detail", applied ? NULL : v->detail);
         set_str_or_null(o, "actor", ev ? ev->actor : NULL);

@@ -596,9 +596,11 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                              "'%.64s'",
                                              rname, tenant);
                         } else {
+                                if (!v->dropped)
+                                        v->dropped = json_array();
                                 scim_model_enforce(m, (scim_rtype_t)rt, attrs,
                                                    prev, SCIM_ENFORCE_WRITE,
-                                                   NULL, &me);
+                                                   v->dropped, &me);
                         }
                         json_decref(prev);
                         scim_model_unref(m);
