@@ -220,27 +220,70 @@ static enum MHD_Result change_detail(rq_t *r, const char *seqs)
         return rc;
 }
 
+/* The asOf parameter as ms; -1 after answering 400. */
+static int as_of_param(rq_t *r, int64_t *ms, enum MHD_Result *rc)
+{
+        const char *t = param(r, "asof");
+
+        if (!t || !*t) {
+                *rc = fail(r, 400, "invalidValue",
+                           "asOf=TIME is required (RFC 3339 or ms)");
+                return -1;
+        }
+        if (scim_reports_parse_time(t, scim_now_ms(), ms) < 0) {
+                *rc = fail(r, 400, "invalidValue",
+                           "asOf: not a dateTime or ms since the epoch");
+                return -1;
+        }
+        return 0;
+}
+
+/* meta.location of a resource rebuilt as of a time: its live URL. */
+static void set_location(rq_t *r, scim_rtype_t rt, json_t *res)
+{
+        const char *host =
+            MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Host");
+        char loc[1024];
+
+        snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/%s/%s",
+                 r->tls ? "https" : "http", host ? host : "localhost",
+                 r->tenant, rt == SCIM_RT_USER ? "Users" : "Groups",
+                 json_string_value(json_object_get(res, "id"))
+                     ? json_string_value(json_object_get(res, "id"))
+                     : "");
+        json_object_set_new(json_object_get(res, "meta"), "location",
+                            json_string(loc));
+}
+
+static enum MHD_Result send_scim(rq_t *r, json_t *o)
+{
+        char *txt = scim_json_dumps(o);
+        enum MHD_Result rc =
+            txt ? send_body(r, 200, "application/scim+json; charset=utf-8",
+                            txt, strlen(txt), NULL)
+                : fail(r, 500, NULL, "out of memory");
+
+        free(txt);
+        return rc;
+}
+
 /* GET /reports/v1/{t}/Users|Groups?asOf=TIME[&filter=F][&startIndex=N]
  * [&count=N]: the tenant's resources as they were, as a ListResponse. */
 static enum MHD_Result as_of_list(rq_t *r, scim_rtype_t rt)
 {
-        const char *t = param(r, "asof"), *f = param(r, "filter");
+        const char *f = param(r, "filter");
         const char *si = param(r, "startindex"), *cn = param(r, "count");
         scim_filter_t *filter = NULL;
         long long start = 1, count = 100;
         int64_t ms;
-        size_t total = 0;
-        json_t *items = NULL, *o;
+        size_t total = 0, i;
+        json_t *items = NULL, *o, *it;
         scim_err_t e;
         char *end;
         enum MHD_Result rc;
 
-        if (!t || !*t)
-                return fail(r, 400, "invalidValue",
-                            "asOf=TIME is required (RFC 3339 or ms)");
-        if (scim_reports_parse_time(t, scim_now_ms(), &ms) < 0)
-                return fail(r, 400, "invalidValue",
-                            "asOf: not a dateTime or ms since the epoch");
+        if (as_of_param(r, &ms, &rc) < 0)
+                return rc;
         if (si && (start = strtoll(si, &end, 10), !*si || *end || start < 1))
                 return fail(r, 400, "invalidValue",
                             "startIndex is a number from 1");
@@ -259,78 +302,32 @@ static enum MHD_Result as_of_list(rq_t *r, scim_rtype_t rt)
                 return send_err(r, &e);
         }
         scim_filter_free(filter);
-        {
-                const char *host = MHD_lookup_connection_value(
-                    r->c, MHD_HEADER_KIND, "Host");
-                size_t i;
-                json_t *it;
-
-                json_array_foreach(items, i, it)
-                {
-                        char loc[1024];
-
-                        snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/%s/%s",
-                                 r->tls ? "https" : "http",
-                                 host ? host : "localhost", r->tenant,
-                                 rt == SCIM_RT_USER ? "Users" : "Groups",
-                                 json_string_value(json_object_get(it, "id")));
-                        json_object_set_new(json_object_get(it, "meta"),
-                                            "location", json_string(loc));
-                }
-        }
+        json_array_foreach(items, i, it) set_location(r, rt, it);
         o = json_pack("{s:[s], s:I, s:I, s:I, s:o, s:s}", "schemas",
                       "urn:ietf:params:scim:api:messages:2.0:ListResponse",
                       "totalResults", (json_int_t)total, "startIndex",
                       (json_int_t)start, "itemsPerPage",
                       (json_int_t)json_array_size(items), "Resources", items,
-                      "asOf", t);
-        {
-                char *txt = scim_json_dumps(o);
-
-                rc = txt ? send_body(r, 200,
-                                     "application/scim+json; charset=utf-8",
-                                     txt, strlen(txt), NULL)
-                         : fail(r, 500, NULL, "out of memory");
-                free(txt);
-        }
+                      "asOf", param(r, "asof"));
+        rc = send_scim(r, o);
         json_decref(o);
         return rc;
 }
 
 static enum MHD_Result as_of(rq_t *r, scim_rtype_t rt, const char *id)
 {
-        const char *t = param(r, "asof");
         int64_t ms;
-        json_t *res = NULL, *meta;
+        json_t *res = NULL;
         scim_err_t e;
-        char loc[1024];
-        const char *host;
         enum MHD_Result rc;
 
-        if (!t || !*t)
-                return fail(r, 400, "invalidValue",
-                            "asOf=TIME is required (RFC 3339 or ms)");
-        if (scim_reports_parse_time(t, scim_now_ms(), &ms) < 0)
-                return fail(r, 400, "invalidValue",
-                            "asOf: not a dateTime or ms since the epoch");
+        if (as_of_param(r, &ms, &rc) < 0)
+                return rc;
         scim_err_clear(&e);
         if (scim_changes_as_of(r->st, r->tenant, rt, id, ms, &res, &e) < 0)
                 return send_err(r, &e);
-        host = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Host");
-        snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/%s/%s",
-                 r->tls ? "https" : "http", host ? host : "localhost",
-                 r->tenant, rt == SCIM_RT_USER ? "Users" : "Groups", id);
-        meta = json_object_get(res, "meta");
-        json_object_set_new(meta, "location", json_string(loc));
-        {
-                char *txt = scim_json_dumps(res);
-
-                rc = txt ? send_body(r, 200,
-                                     "application/scim+json; charset=utf-8",
-                                     txt, strlen(txt), NULL)
-                         : fail(r, 500, NULL, "out of memory");
-                free(txt);
-        }
+        set_location(r, rt, res);
+        rc = send_scim(r, res);
         json_decref(res);
         return rc;
 }

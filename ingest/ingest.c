@@ -406,6 +406,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         int rc = -1, replace = 0;
         scim_model_t *model = scim_store_model(st, w->tenant);
         json_t *exts = NULL;
+        json_t *dropped = json_array(); /* unknownAttributes: drop */
 
         scim_event_clear(ev);
         scim_buf_free(&p->enc);
@@ -459,7 +460,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, NULL,
-                                       SCIM_ENFORCE_WRITE, NULL, err) < 0)
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
                         goto out;
                 scim_uuid4(idbuf);
                 ev->resource_id = strdup(idbuf);
@@ -487,7 +488,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, cur,
-                                       SCIM_ENFORCE_WRITE, NULL, err) < 0)
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
                         goto out;
                 ev->resource_id = strdup(w->id);
                 ev->expect_version = version;
@@ -522,7 +523,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         if (scim_resource_normalize(SCIM_RT_USER, patched,
                                                     &norm, NULL, err) < 0 ||
                             scim_model_enforce(model, SCIM_RT_USER, norm, cur,
-                                               SCIM_ENFORCE_WRITE, NULL,
+                                               SCIM_ENFORCE_WRITE, dropped,
                                                err) < 0)
                                 goto out;
                         ev->expect_version = version;
@@ -548,7 +549,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                     scim_model_enforce(model, SCIM_RT_GROUP,
                                                        norm, cur,
                                                        SCIM_ENFORCE_WRITE,
-                                                       NULL, err) < 0)
+                                                       dropped, err) < 0)
                                         goto out;
                                 ev->expect_version = version;
                         }
@@ -594,10 +595,18 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 ev->resource_parsed = json_incref(norm);
         }
+        if (json_array_size(dropped)) {
+                /* reported: the change record lists what was dropped */
+                json_t *o = json_pack("{s:O}", "droppedAttributes", dropped);
+
+                ev->admin_json = o ? scim_json_dumps(o) : NULL;
+                json_decref(o);
+        }
         if (encode_sealed(ing, ev, &p->enc, err) < 0)
                 goto out;
         rc = 0;
 out:
+        json_decref(dropped);
         json_decref(body);
         json_decref(norm);
         json_decref(cur);

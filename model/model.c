@@ -404,11 +404,15 @@ static int compile_attr(scim_model_t *m, const json_t *o, mattr_t *a,
         if (json_object_get(o, "uniqueness") && table_index(UNIQ_NAMES, s) < 0)
                 return bad(err, where,
                            "'uniqueness' must be none, server or global");
-        if (s && strcmp(s, "none"))
-                return bad(err, where,
-                           "uniqueness '%s' is not supported for extension "
-                           "attributes (only userName is unique)",
-                           s);
+        if (s && strcmp(s, "none")) {
+                if (depth > 0 || a->multi || a->type == SCIM_T_COMPLEX)
+                        return bad(err, where,
+                                   "uniqueness '%s' is supported for "
+                                   "single-valued, non-complex attributes of "
+                                   "an extension (not sub-attributes)",
+                                   s);
+                a->unique = 1; /* global: enforced per tenant */
+        }
         if ((v = json_object_get(o, "canonicalValues"))) {
                 size_t k;
                 json_t *e;
@@ -526,7 +530,8 @@ static json_t *attr_doc(const json_t *in, const mattr_t *a)
         v = json_object_get(in, "returned");
         json_object_set_new(o, "returned",
                             v ? json_incref(v) : json_string("default"));
-        json_object_set_new(o, "uniqueness", json_string("none"));
+        json_object_set_new(o, "uniqueness",
+                            json_string(a->unique ? "server" : "none"));
         if ((v = json_object_get(in, "referenceTypes")))
                 json_object_set(o, "referenceTypes", v);
         if (a->nsub) {
@@ -1212,4 +1217,25 @@ json_t *scim_model_ext_urns(const scim_model_t *m, scim_rtype_t rt)
                         json_array_append_new(a,
                                               json_string(m->schemas[i].urn));
         return a;
+}
+
+void scim_model_each_unique(const scim_model_t *m, scim_rtype_t rt,
+                            void (*fn)(void *ctx, const char *urn,
+                                       const char *name, int case_exact),
+                            void *ctx)
+{
+        int ri = model_rt_index(rt);
+
+        if (!m)
+                return;
+        for (size_t i = 0; i < m->nschemas; i++) {
+                const mschema_t *sc = &m->schemas[i];
+
+                if (sc->rt != ri)
+                        continue;
+                for (size_t j = 0; j < sc->nattrs; j++)
+                        if (sc->attrs[j].unique)
+                                fn(ctx, sc->urn, sc->attrs[j].name,
+                                   sc->attrs[j].case_exact);
+        }
 }

@@ -13,6 +13,7 @@ typedef struct mattr {
         char *name;            /* the schema's spelling */
         scim_atype_t type;
         int multi, required, case_exact, mut;
+        int unique;            /* uniqueness server|global: per tenant */
         json_t *canon;         /* canonicalValues (array) or NULL */
         int catalog;           /* index into model->cats, or -1 */
         json_t *dflt;          /* default or NULL */

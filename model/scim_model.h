@@ -125,4 +125,13 @@ int scim_model_catalog_edit(const scim_model_t *m, const char *name,
                             const char *op, const json_t *values,
                             json_t **out, scim_err_t *err);
 
+/* The attributes of rt's extensions declared unique (`uniqueness`
+ * server or global: enforced per tenant, by the fold, case-insensitively
+ * unless caseExact): fn(ctx, urn, name, case_exact) for each, in the
+ * schema's spelling. Nothing for the built-in model. */
+void scim_model_each_unique(const scim_model_t *m, scim_rtype_t rt,
+                            void (*fn)(void *ctx, const char *urn,
+                                       const char *name, int case_exact),
+                            void *ctx);
+
 #endif /* SCIM_MODEL_H */

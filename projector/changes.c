@@ -673,6 +673,29 @@ verdict:
                                       ev->resource_id, "effect", "removed"));
                 json_object_set_new(o, "membershipEffects", fx);
         }
+        if (applied && ev && (ev->action == SCIM_ACT_CREATE ||
+                              ev->action == SCIM_ACT_REPLACE ||
+                              ev->action == SCIM_ACT_PATCH)) {
+                /* what the tenant's model dropped (unknownAttributes:
+                 * drop): at ingest (in the event) and in the fold */
+                json_t *a = ev->admin_json
+                                ? scim_json_load(ev->admin_json,
+                                                 strlen(ev->admin_json))
+                                : NULL;
+                json_t *d = json_array(), *x;
+                size_t i;
+
+                json_array_foreach(json_object_get(a, "droppedAttributes"), i,
+                                   x) if (json_is_string(x))
+                    json_array_append(d, x);
+                json_array_foreach(v->dropped, i, x)
+                    json_array_append(d, x);
+                if (json_array_size(d))
+                        json_object_set_new(o, "droppedAttributes", d);
+                else
+                        json_decref(d);
+                json_decref(a);
+        }
         set_str_or_null(o, "scimType", applied ? NULL : v->scim_type);
         set_str_or_null(o, "detail", applied ? NULL : v->detail);
         set_str_or_null(o, "actor", ev ? ev->actor : NULL);
@@ -1863,43 +1886,40 @@ static int lstate_push(lstate_t **c, size_t *n, size_t *cap, const lstate_t *ls)
         return 0;
 }
 
-int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
-                            scim_rtype_t rt, int64_t as_of_ms,
-                            const scim_filter_t *filter, size_t start_index,
-                            size_t count, size_t *total, json_t **out,
-                            scim_err_t *err)
+/* One walk of part of the tenant's resource-history index: ids in
+ * [lo, hi) (hi empty: to the end of the tenant), with the bases alongside;
+ * every resource that existed at as_of_ms becomes a candidate. */
+typedef struct lwalk {
+        scim_store_t *st;
+        const char *tenant;
+        scim_rtype_t rt;
+        int64_t as_of_ms;
+        scim_buf_t lo, hi; /* full keys */
+        lstate_t *c;
+        size_t n, cap;
+        int oom;
+} lwalk_t;
+
+static void *list_walk(void *arg)
 {
+        lwalk_t *w = arg;
         scim_buf_t pre = {0}, bpre = {0};
         rocksdb_iterator_t *it, *bit;
-        scim_changes_horizon_t hz;
-        lstate_t ls, *cands = NULL;
-        size_t ncand = 0, capcand = 0, n = 0;
-        int have = 0, rc = 0;
-        char want = rt == SCIM_RT_GROUP ? CHANGES_R_GROUP : CHANGES_R_USER;
+        lstate_t ls;
+        int have = 0;
+        char want = w->rt == SCIM_RT_GROUP ? CHANGES_R_GROUP : CHANGES_R_USER;
 
-        *total = 0;
-        *out = json_array();
-        if (start_index < 1)
-                start_index = 1;
-        scim_changes_horizon(st, tenant, &hz);
-        if (hz.through_ms && as_of_ms < hz.through_ms) {
-                char ts[32];
-
-                scim_time_format(hz.through_ms, ts);
-                return scim_err_set(err, 410, NULL,
-                                    "asOf is before this tenant's retained "
-                                    "history (change records are kept from "
-                                    "%s)",
-                                    ts);
-        }
-        key_start(&pre, tenant, 'R');
-        key_start(&bpre, tenant, 'B');
-        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        bit = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        key_start(&pre, w->tenant, 'R');
+        key_start(&bpre, w->tenant, 'B');
+        it = rocksdb_create_iterator_cf(w->st->db, w->st->ro,
+                                        w->st->cf[CF_CHIDX]);
+        bit = rocksdb_create_iterator_cf(w->st->db, w->st->ro,
+                                         w->st->cf[CF_CHIDX]);
+        /* bases from the same id on */
+        scim_buf_append(&bpre, w->lo.data + pre.len, w->lo.len - pre.len);
         rocksdb_iter_seek(bit, bpre.data, bpre.len);
         memset(&ls, 0, sizeof(ls));
-        rocksdb_iter_seek(it, pre.data, pre.len);
-        /* 1. one walk of the resource-history index (and the bases) */
+        rocksdb_iter_seek(it, w->lo.data, w->lo.len);
         for (;;) {
                 size_t kl = 0, vl = 0, idl = 0;
                 const char *k = NULL, *id = NULL;
@@ -1910,6 +1930,13 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         k = rocksdb_iter_key(it, &kl);
                         if (kl < pre.len + 10 || memcmp(k, pre.data, pre.len))
                                 valid = 0;
+                        else if (w->hi.len) {
+                                int c = memcmp(k, w->hi.data,
+                                               kl < w->hi.len ? kl : w->hi.len);
+
+                                if (c > 0 || (c == 0 && kl >= w->hi.len))
+                                        valid = 0;
+                        }
                 }
                 if (valid) {
                         id = k + pre.len;
@@ -1919,26 +1946,17 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                 same = valid && have && strlen(ls.id) == idl &&
                        !memcmp(ls.id, id, idl);
                 if (have && !same) { /* ls.id is complete */
-                        if (ls.exists && filter) {
-                                if (lstate_push(&cands, &ncand, &capcand,
-                                                &ls) < 0) {
-                                        rc = scim_err_set_retry(
-                                            err, 503, "out of memory");
-                                        goto out;
+                        if (ls.exists) {
+                                if (lstate_push(&w->c, &w->n, &w->cap, &ls) <
+                                    0) {
+                                        w->oom = 1;
+                                        json_decref(ls.base_attrs);
+                                        break;
                                 }
-                                ls.base_attrs = NULL; /* the candidate's */
-                        } else if (ls.exists) {
-                                n++;
-                                if (n >= start_index &&
-                                    json_array_size(*out) < count) {
-                                        json_t *r = list_item(st, tenant, rt,
-                                                              &ls, as_of_ms);
-
-                                        if (r)
-                                                json_array_append_new(*out, r);
-                                }
+                        } else {
+                                json_decref(ls.base_attrs);
                         }
-                        json_decref(ls.base_attrs);
+                        ls.base_attrs = NULL;
                         have = 0;
                 }
                 if (!valid)
@@ -1955,9 +1973,8 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         /* the bases walk along in id order (no seek per
                          * id: most tenants have none) */
                         while (rocksdb_iter_valid(bit)) {
-                                size_t bkl, bvl;
+                                size_t bkl, bvl, bl;
                                 const char *bk = rocksdb_iter_key(bit, &bkl);
-                                size_t bl;
                                 int cmp;
 
                                 if (bkl < pre.len ||
@@ -1978,7 +1995,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
 
                                         hstate_init(&base);
                                         if (hstate_load(&base, o) == 0 &&
-                                            base.exists && base.rtype == rt) {
+                                            base.exists && base.rtype == w->rt) {
                                                 ls.exists = 1;
                                                 ls.version = base.version;
                                                 ls.created_ms = base.created_ms;
@@ -1992,7 +2009,8 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                                 break;
                         }
                 }
-                if (vl == CHANGES_RVAL_LEN && changes_get_time(rv) <= as_of_ms) {
+                if (vl == CHANGES_RVAL_LEN &&
+                    changes_get_time(rv) <= w->as_of_ms) {
                         int64_t ms = changes_get_time(rv);
 
                         if (rv[8] == want) {
@@ -2019,9 +2037,148 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                 }
                 rocksdb_iter_next(it);
         }
+        rocksdb_iter_destroy(it);
+        rocksdb_iter_destroy(bit);
+        scim_buf_free(&pre);
+        scim_buf_free(&bpre);
+        return NULL;
+}
+
+/* A key between the tenant's first and last resource-history keys (their
+ * bytewise average after the common prefix): the two halves' walks run
+ * on two threads. 0 when there is no useful split. */
+static int list_split(scim_store_t *st, const scim_buf_t *pre,
+                      scim_buf_t *mid)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        scim_buf_t first = {0}, last = {0}, end = {0};
+        int ok = 0;
+
+        rocksdb_iter_seek(it, pre->data, pre->len);
+        if (rocksdb_iter_valid(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl > pre->len && !memcmp(k, pre->data, pre->len))
+                        scim_buf_append(&first, k, kl);
+        }
+        scim_buf_append(&end, pre->data, pre->len - 1);
+        scim_buf_append(&end, "S", 1); /* 'R' + 1 */
+        rocksdb_iter_seek_for_prev(it, end.data, end.len);
+        if (rocksdb_iter_valid(it)) {
+                size_t kl;
+                const char *k = rocksdb_iter_key(it, &kl);
+
+                if (kl > pre->len && !memcmp(k, pre->data, pre->len))
+                        scim_buf_append(&last, k, kl);
+        }
+        if (first.len && last.len) {
+                size_t n = first.len < last.len ? first.len : last.len, i = 0;
+
+                while (i < n && first.data[i] == last.data[i])
+                        i++;
+                if (i < n) {
+                        unsigned a = (unsigned char)first.data[i];
+                        unsigned b = (unsigned char)last.data[i];
+                        unsigned a2 = i + 1 < first.len
+                                          ? (unsigned char)first.data[i + 1]
+                                          : 0;
+                        unsigned b2 = i + 1 < last.len
+                                          ? (unsigned char)last.data[i + 1]
+                                          : 0;
+                        unsigned v = ((a << 8 | a2) + (b << 8 | b2)) / 2;
+                        char m[2] = {(char)(v >> 8), (char)(v & 0xff)};
+
+                        scim_buf_append(mid, first.data, i);
+                        scim_buf_append(mid, m, 2);
+                        ok = memcmp(mid->data, first.data,
+                                    mid->len < first.len ? mid->len
+                                                         : first.len) > 0;
+                }
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&first);
+        scim_buf_free(&last);
+        scim_buf_free(&end);
+        return ok;
+}
+
+int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
+                            scim_rtype_t rt, int64_t as_of_ms,
+                            const scim_filter_t *filter, size_t start_index,
+                            size_t count, size_t *total, json_t **out,
+                            scim_err_t *err)
+{
+        scim_buf_t pre = {0}, bpre = {0}, mid = {0};
+        rocksdb_iterator_t *bit = NULL;
+        scim_changes_horizon_t hz;
+        lwalk_t wk[2];
+        lstate_t ls, *cands = NULL;
+        size_t ncand = 0, capcand = 0, n = 0;
+        unsigned char *match = NULL;
+        int rc = 0, nw = 1;
+
+        *total = 0;
+        *out = json_array();
+        if (start_index < 1)
+                start_index = 1;
+        scim_changes_horizon(st, tenant, &hz);
+        if (hz.through_ms && as_of_ms < hz.through_ms) {
+                char ts[32];
+
+                scim_time_format(hz.through_ms, ts);
+                return scim_err_set(err, 410, NULL,
+                                    "asOf is before this tenant's retained "
+                                    "history (change records are kept from "
+                                    "%s)",
+                                    ts);
+        }
+        key_start(&pre, tenant, 'R');
+        /* 1. walk the resource-history index, in two halves on two
+         * threads when the machine has the cores */
+        memset(wk, 0, sizeof(wk));
+        for (int i = 0; i < 2; i++) {
+                wk[i].st = st;
+                wk[i].tenant = tenant;
+                wk[i].rt = rt;
+                wk[i].as_of_ms = as_of_ms;
+        }
+        scim_buf_append(&wk[0].lo, pre.data, pre.len);
+        if (sysconf(_SC_NPROCESSORS_ONLN) > 1 && list_split(st, &pre, &mid)) {
+                pthread_t thr;
+
+                scim_buf_append(&wk[0].hi, mid.data, mid.len);
+                scim_buf_append(&wk[1].lo, mid.data, mid.len);
+                nw = 2;
+                if (pthread_create(&thr, NULL, list_walk, &wk[1]) == 0) {
+                        list_walk(&wk[0]);
+                        pthread_join(thr, NULL);
+                } else {
+                        list_walk(&wk[0]);
+                        list_walk(&wk[1]);
+                }
+        } else {
+                list_walk(&wk[0]);
+        }
+        for (int i = 0; i < nw; i++) { /* in id order: the halves follow */
+                for (size_t j = 0; j < wk[i].n; j++)
+                        if (lstate_push(&cands, &ncand, &capcand,
+                                        &wk[i].c[j]) < 0)
+                                wk[i].oom = 1;
+                free(wk[i].c);
+                if (wk[i].oom)
+                        rc = -1;
+        }
+        if (rc < 0) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
+        }
         /* resources all of whose records retention pruned: bases only
          * (after the others: such lists are not in strict id order) */
-        for (rocksdb_iter_seek(bit, bpre.data, pre.len);
+        key_start(&bpre, tenant, 'B');
+        bit = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        for (rocksdb_iter_seek(bit, bpre.data, bpre.len);
              rocksdb_iter_valid(bit); rocksdb_iter_next(bit)) {
                 size_t bkl, bvl;
                 const char *bk = rocksdb_iter_key(bit, &bkl);
@@ -2063,24 +2220,10 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         ls.created_ms = base.created_ms;
                         ls.last_ms = base.last_ms;
                         ls.base_attrs = json_incref(base.attrs);
-                        if (filter) {
-                                if (lstate_push(&cands, &ncand, &capcand,
-                                                &ls) < 0) {
-                                        json_decref(ls.base_attrs);
-                                        rc = scim_err_set_retry(
-                                            err, 503, "out of memory");
-                                }
-                        } else {
-                                n++;
-                                if (n >= start_index &&
-                                    json_array_size(*out) < count) {
-                                        json_t *r = list_item(st, tenant, rt,
-                                                              &ls, as_of_ms);
-
-                                        if (r)
-                                                json_array_append_new(*out, r);
-                                }
+                        if (lstate_push(&cands, &ncand, &capcand, &ls) < 0) {
                                 json_decref(ls.base_attrs);
+                                rc = scim_err_set_retry(err, 503,
+                                                        "out of memory");
                         }
                 }
                 hstate_free(&base);
@@ -2096,7 +2239,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                 long cpus = sysconf(_SC_NPROCESSORS_ONLN);
                 int nthr = cpus > 4 ? 3 : cpus > 1 ? (int)cpus - 1 : 0, started;
 
-                w.match = calloc(ncand, 1);
+                match = w.match = calloc(ncand, 1);
                 if (!w.match) {
                         rc = scim_err_set_retry(err, 503, "out of memory");
                         goto out;
@@ -2110,30 +2253,34 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                 list_worker(&w);
                 for (int i = 0; i < started; i++)
                         pthread_join(thr[i], NULL);
-                /* 3. the page, in id order */
-                for (size_t i = 0; i < ncand; i++) {
-                        if (w.match[i] != 1)
-                                continue;
-                        n++;
-                        if (n >= start_index &&
-                            json_array_size(*out) < count) {
-                                json_t *r = list_item(st, tenant, rt, &cands[i],
-                                                      as_of_ms);
+        }
+        /* 3. the page, in id order (unfiltered: every candidate counts) */
+        for (size_t i = 0; i < ncand; i++) {
+                if (match && match[i] != 1)
+                        continue;
+                n++;
+                if (n >= start_index && json_array_size(*out) < count) {
+                        json_t *r = list_item(st, tenant, rt, &cands[i],
+                                              as_of_ms);
 
-                                if (r)
-                                        json_array_append_new(*out, r);
-                        }
+                        if (r)
+                                json_array_append_new(*out, r);
                 }
-                free(w.match);
         }
 out:
+        free(match);
         for (size_t i = 0; i < ncand; i++)
                 json_decref(cands[i].base_attrs);
         free(cands);
-        rocksdb_iter_destroy(it);
-        rocksdb_iter_destroy(bit);
+        if (bit)
+                rocksdb_iter_destroy(bit);
+        for (int i = 0; i < 2; i++) {
+                scim_buf_free(&wk[i].lo);
+                scim_buf_free(&wk[i].hi);
+        }
         scim_buf_free(&pre);
         scim_buf_free(&bpre);
+        scim_buf_free(&mid);
         *total = n;
         return rc;
 }

@@ -473,6 +473,181 @@ static void member_del(txn_t *t, const char *tenant, const char *gid,
 
 /* pre_old: the stored resource changes_pre_load read for this event (or
  * NULL), reused rather than read and parsed again. */
+/* ------------------------------------------- extension uniqueness */
+
+/* An extension attribute declared unique (model uniqueness server|global)
+ * has one index key per value: idx `tenant \0 X rt urn \0 name \0 key` ->
+ * id, key the caseless form of a string (exact when caseExact), else the
+ * value's compact JSON. The fold checks it before a write, moves it with
+ * the value, and drops it with the resource. */
+enum { UQ_CHECK, UQ_APPLY, UQ_DROP };
+
+typedef struct uctx {
+        txn_t *t;
+        const char *tenant;
+        char rt;
+        const char *id;
+        const json_t *old, *cur; /* stored forms (either may be NULL) */
+        int phase;
+        scim_verdict_t *v;
+        int refused;
+} uctx_t;
+
+static char *uq_text(const json_t *val, int case_exact)
+{
+        if (!val || json_is_null(val))
+                return NULL;
+        if (json_is_string(val))
+                return case_exact ? strdup(json_string_value(val))
+                                  : scim_casefold(json_string_value(val));
+        return scim_json_dumps(val);
+}
+
+static void uq_key(scim_buf_t *b, const char *tenant, char rt, const char *urn,
+                   const char *name, const char *text)
+{
+        b->len = 0;
+        scim_buf_append(b, tenant, strlen(tenant) + 1);
+        scim_buf_append(b, "X", 1);
+        scim_buf_append(b, &rt, 1);
+        scim_buf_append(b, urn, strlen(urn) + 1);
+        scim_buf_append(b, name, strlen(name) + 1);
+        scim_buf_puts(b, text);
+}
+
+static void uq_one(void *ctx, const char *urn, const char *name, int ce)
+{
+        uctx_t *u = ctx;
+        char *tn, *to;
+        scim_buf_t k = {0};
+
+        if (u->refused)
+                return;
+        tn = uq_text(json_object_get(json_object_get(u->cur, urn), name), ce);
+        to = uq_text(json_object_get(json_object_get(u->old, urn), name), ce);
+        if (u->phase == UQ_CHECK && tn) {
+                size_t vl = 0;
+                char *owner;
+
+                uq_key(&k, u->tenant, u->rt, urn, name, tn);
+                owner = txn_get(u->t, CF_IDX, k.data, k.len, &vl);
+                if (owner && (vl != strlen(u->id) ||
+                              memcmp(owner, u->id, vl) != 0)) {
+                        const json_t *val =
+                            json_object_get(json_object_get(u->cur, urn), name);
+                        char *txt = json_is_string(val)
+                                        ? NULL
+                                        : scim_json_dumps(val);
+
+                        refuse(u->v, 409, "uniqueness",
+                               "%.256s:%.64s '%.128s' is already used by "
+                               "another %s",
+                               urn, name,
+                               json_is_string(val) ? json_string_value(val)
+                                                   : (txt ? txt : ""),
+                               u->rt == 'G' ? "Group" : "User");
+                        free(txt);
+                        u->refused = 1;
+                }
+                free(owner);
+        } else if (u->phase != UQ_CHECK) {
+                if (to && (u->phase == UQ_DROP || !tn || strcmp(to, tn))) {
+                        size_t vl = 0;
+                        char *owner;
+
+                        uq_key(&k, u->tenant, u->rt, urn, name, to);
+                        owner = txn_get(u->t, CF_IDX, k.data, k.len, &vl);
+                        if (owner && vl == strlen(u->id) &&
+                            !memcmp(owner, u->id, vl))
+                                txn_del(u->t, CF_IDX, k.data, k.len);
+                        free(owner);
+                }
+                if (u->phase == UQ_APPLY && tn && (!to || strcmp(to, tn))) {
+                        uq_key(&k, u->tenant, u->rt, urn, name, tn);
+                        txn_put(u->t, CF_IDX, k.data, k.len, u->id,
+                                strlen(u->id));
+                }
+        }
+        free(tn);
+        free(to);
+        scim_buf_free(&k);
+}
+
+/* Runs one phase over the unique attributes of the tenant's model; 1 when
+ * a check refused (v filled). */
+static int unique_phase(txn_t *t, const char *tenant, scim_rtype_t rt,
+                        const char *id, const json_t *old, const json_t *cur,
+                        int phase, scim_verdict_t *v)
+{
+        scim_model_t *m = txn_model(t, tenant);
+        uctx_t u = {t, tenant, (char)rt, id, old, cur, phase, v, 0};
+
+        if (m)
+                scim_model_each_unique(m, rt, uq_one, &u);
+        scim_model_unref(m);
+        return u.refused;
+}
+
+typedef struct urebuild {
+        txn_t *t;
+        const char *tenant;
+        const scim_model_t *m;
+        scim_rtype_t rt;
+} urebuild_t;
+
+static void rebuild_one(void *ctx, const char *k, size_t kl)
+{
+        urebuild_t *r = ctx;
+        size_t vl = 0, pl = strlen(r->tenant) + 2;
+        char *val = txn_get(r->t, CF_RES, k, kl, &vl);
+        json_t *res = val ? scim_json_load(val, vl) : NULL;
+        char id[SCIM_MAX_ID_LEN + 1];
+        scim_verdict_t dummy;
+        uctx_t u;
+
+        free(val);
+        if (res && kl > pl && kl - pl <= SCIM_MAX_ID_LEN) {
+                memcpy(id, k + pl, kl - pl);
+                id[kl - pl] = '\0';
+                memset(&dummy, 0, sizeof(dummy));
+                /* first holder (key order) keeps a value others share: a
+                 * forced change may leave duplicates behind */
+                memset(&u, 0, sizeof(u));
+                u.t = r->t;
+                u.tenant = r->tenant;
+                u.rt = (char)r->rt;
+                u.id = id;
+                u.cur = res;
+                u.phase = UQ_CHECK;
+                u.v = &dummy;
+                scim_model_each_unique(r->m, r->rt, uq_one, &u);
+                if (!u.refused) {
+                        u.phase = UQ_APPLY;
+                        scim_model_each_unique(r->m, r->rt, uq_one, &u);
+                }
+        }
+        json_decref(res);
+}
+
+void fold_unique_rebuild(txn_t *t, const char *tenant, const scim_model_t *m)
+{
+        scim_buf_t p = {0};
+        static const scim_rtype_t rts[] = {SCIM_RT_USER, SCIM_RT_GROUP};
+
+        scim_buf_append(&p, tenant, strlen(tenant) + 1);
+        scim_buf_append(&p, "X", 1);
+        txn_del_prefix(t, CF_IDX, p.data, p.len);
+        for (size_t i = 0; m && i < 2; i++) {
+                urebuild_t r = {t, tenant, m, rts[i]};
+                char c = (char)rts[i];
+
+                p.len = strlen(tenant) + 1;
+                scim_buf_append(&p, &c, 1);
+                txn_scan_prefix(t, CF_RES, p.data, p.len, rebuild_one, &r);
+        }
+        scim_buf_free(&p);
+}
+
 static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                           const json_t *pre_old)
 {
@@ -521,6 +696,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         }
         if (ev->action == SCIM_ACT_DELETE) {
                 index_all(t, tenant, rt, id, old, idx_del);
+                unique_phase(t, tenant, rt, id, old, NULL, UQ_DROP, v);
                 bump_holders(t, tenant, id, ev->time_ms);
                 drop_rows(t, tenant, 'R', 'G', id); /* groups holding it */
                 if (rt == SCIM_RT_GROUP)
@@ -596,9 +772,11 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                              "'%.64s'",
                                              rname, tenant);
                         } else {
+                                if (!v->dropped)
+                                        v->dropped = json_array();
                                 scim_model_enforce(m, (scim_rtype_t)rt, attrs,
                                                    prev, SCIM_ENFORCE_WRITE,
-                                                   NULL, &me);
+                                                   v->dropped, &me);
                         }
                         json_decref(prev);
                         scim_model_unref(m);
@@ -656,6 +834,9 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         json_decref(probe);
                 }
         }
+        if (unique_phase(t, tenant, rt, id, old, attrs, UQ_CHECK, v))
+                goto out;
+        unique_phase(t, tenant, rt, id, old, attrs, UQ_APPLY, v);
         stored = build_stored(attrs, id, rt, old, ev->time_ms, version + 1);
         index_update(t, tenant, rt, id, old, stored);
         store_res(t, tenant, rt, id, stored);

@@ -284,6 +284,7 @@ void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                         txn_put(t, CF_TENANT, b.data, b.len, g, (size_t)n);
                 }
                 scim_buf_free(&b);
+                fold_unique_rebuild(t, ev->tenant, NULL);
                 v->status = 204;
                 return;
         }
@@ -323,6 +324,7 @@ void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                         return;
                 }
                 txt = scim_json_dumps(scim_model_definition(m));
+                fold_unique_rebuild(t, ev->tenant, m);
                 scim_model_unref(m);
                 json_decref(def);
                 if (!txt) {
@@ -420,7 +422,41 @@ typedef struct vctx {
         json_t *violations;
         size_t max;
         long bad;
+        json_t *seen;  /* unique attribute values seen: key -> id */
+        json_t *res;   /* the resource being checked */
+        scim_err_t *e; /* its first violation */
 } vctx_t;
+
+/* A value of a unique attribute (the new model's) that an earlier resource
+ * already holds is a violation of the change. */
+static void check_unique(void *ctx, const char *urn, const char *name, int ce)
+{
+        vctx_t *v = ctx;
+        const json_t *val = json_object_get(json_object_get(v->res, urn), name);
+        char *text, key[1024];
+        const char *other;
+
+        if (!val || json_is_null(val) || v->e->status)
+                return;
+        text = json_is_string(val)
+                   ? (ce ? strdup(json_string_value(val))
+                         : scim_casefold(json_string_value(val)))
+                   : scim_json_dumps(val);
+        if (!text)
+                return;
+        snprintf(key, sizeof(key), "%c\x1f%s\x1f%s\x1f%s", (char)v->rt, urn,
+                 name, text);
+        other = json_string_value(json_object_get(v->seen, key));
+        if (other)
+                scim_err_set(v->e, 409, "uniqueness",
+                             "%.256s:%.64s '%.128s' is also held by %.128s",
+                             urn, name, text, other);
+        else if (json_string_value(json_object_get(v->res, "id")))
+                json_object_set_new(
+                    v->seen, key,
+                    json_string(json_string_value(json_object_get(v->res, "id"))));
+        free(text);
+}
 
 static int check_one(void *ctx, json_t *res)
 {
@@ -436,6 +472,13 @@ static int check_one(void *ctx, json_t *res)
         else
                 scim_model_enforce(v->m, v->rt, copy, NULL,
                                    SCIM_ENFORCE_CHECK, NULL, &e);
+        if (!e.status) {
+                v->res = copy;
+                v->e = &e;
+                scim_model_each_unique(v->m, v->rt, check_unique, v);
+                v->res = NULL;
+                v->e = NULL;
+        }
         if (e.status && v->old) { /* a violation the change does not add */
                 json_t *c2 = json_deep_copy(res);
                 scim_err_t e2;
@@ -469,7 +512,8 @@ json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
                                long *violating)
 {
         scim_model_t *old = scim_store_model(st, tenant);
-        vctx_t v = {m, old, 0, SCIM_RT_USER, json_array(), max_listed, 0};
+        vctx_t v = {m,          old, 0, SCIM_RT_USER, json_array(),
+                    max_listed, 0,   json_object(), NULL, NULL};
         long n = scim_store_each_resource(st, tenant, SCIM_RT_USER, check_one,
                                           &v);
 
@@ -477,6 +521,7 @@ json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
         n += scim_store_each_resource(st, tenant, SCIM_RT_GROUP, check_one,
                                       &v);
         scim_model_unref(old);
+        json_decref(v.seen);
         *violating = v.bad;
         return json_pack("{s:I, s:I, s:I, s:o}", "checked", (json_int_t)n,
                          "violating", (json_int_t)v.bad,

@@ -215,6 +215,10 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 int snapshot_restore(scim_store_t *src, uint64_t base, scim_store_t *dst,
                      scim_err_t *err);
 int snapshot_finish_replay(scim_store_t *dst, uint64_t base, scim_err_t *err);
+/* Rebuilds the tenant's extension-uniqueness keys for model m (NULL:
+ * none) from its resources (fold.c; a tenant definition changed). */
+void fold_unique_rebuild(txn_t *t, const char *tenant,
+                         const scim_model_t *m);
 /* TENANT_UPDATE (retain.c): admin_json {"changeRetentionDays": N|0|null,
  * "prune": true}: sets the tenant's change-record retention, then prunes
  * what is due at the event's time (at most SCIM_RETAIN_BUDGET records). */

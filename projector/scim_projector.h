@@ -57,6 +57,9 @@ typedef struct scim_verdict {
          * in stored form (id, schemas, meta without location; groups without
          * members). Owned by the verdict. NULL otherwise. */
         json_t *resource;
+        /* Attribute paths the tenant's model dropped in the fold
+         * (unknownAttributes: drop), for the change record. Owned. */
+        json_t *dropped;
 } scim_verdict_t;
 
 /* Releases v->resource and zeroes *v. NULL-safe. */

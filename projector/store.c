@@ -182,6 +182,7 @@ void scim_verdict_clear(scim_verdict_t *v)
         if (!v)
                 return;
         json_decref(v->resource);
+        json_decref(v->dropped);
         memset(v, 0, sizeof(*v));
 }
 

@@ -8,6 +8,7 @@ replay of the log (which still holds the tenant's sealed events) gives
 views identical to the live ones."""
 import json
 import os
+from scimtest import files_containing as scim_files_containing
 from scimtest import Check, Server, USER, GROUP, cli, patch_body
 
 c = Check()
@@ -22,17 +23,7 @@ KEEP = "Quentin-Keepable-5512"
 
 
 def files_containing(needle):
-    hits = []
-    for root, _, names in os.walk(srv.data):
-        for n in names:
-            p = os.path.join(root, n)
-            try:
-                with open(p, "rb") as f:
-                    if needle.encode() in f.read():
-                        hits.append(os.path.relpath(p, srv.data))
-            except OSError:
-                pass
-    return hits
+    return scim_files_containing(srv.data, needle)
 
 
 try:

@@ -14,6 +14,7 @@ server's own pruner (--prune-interval) prunes without being asked."""
 import json
 import os
 import time
+from scimtest import files_containing as scim_files_containing
 from scimtest import Check, Server, USER, GROUP, cli, patch_body
 
 c = Check()
@@ -27,17 +28,7 @@ MARK = "Xavier-Erasable-4417"
 
 
 def files_containing(needle):
-    hits = []
-    for root, _, names in os.walk(srv.data):
-        for n in names:
-            p = os.path.join(root, n)
-            try:
-                with open(p, "rb") as f:
-                    if needle.encode() in f.read():
-                        hits.append(os.path.relpath(p, srv.data))
-            except OSError:
-                pass
-    return hits
+    return scim_files_containing(srv.data, needle)
 
 
 def ts(ms):

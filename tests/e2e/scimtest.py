@@ -176,3 +176,19 @@ PATCHOP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 def patch_body(*ops):
     return {"schemas": [PATCHOP], "Operations": list(ops)}
+
+
+def files_containing(root, needle):
+    """Files under root (relative paths) whose bytes contain needle: where
+    erased data could still be (erasure tests)."""
+    hits = []
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            try:
+                with open(p, "rb") as f:
+                    if needle.encode() in f.read():
+                        hits.append(os.path.relpath(p, root))
+            except OSError:
+                pass
+    return hits
