@@ -59,7 +59,8 @@ static const char *usage_serve =
     "                     [--prune-interval S] [--snapshot-interval S]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
-    "                      [--admin-topic T] [--state-topic T]]\n"
+    "                      [--admin-topic T] [--state-topic T]\n"
+    "                      [--kafka-framing confluent --schema-registry URL]]\n"
     "\n"
     "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
     "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
@@ -113,7 +114,11 @@ static const char *usage_serve =
     "protocol, sasl.*, ssl.*, tuning) for every Kafka client. Tenant and\n"
     "token events use the admin topic (default scim.admin). --state-topic T\n"
     "publishes every resource's current state to T (compacted; key\n"
-    "tenant/type/id; tombstone on delete).\n";
+    "tenant/type/id; tombstone on delete). --kafka-framing confluent frames\n"
+    "events in the Confluent wire format (0, schema id, Avro datum) after\n"
+    "registering the writer schema with the registry at --schema-registry\n"
+    "URL (subject <topic>-value); with --schema-registry the consumer also\n"
+    "reads that framing (default framing: Avro single-object).\n";
 
 static const char *usage_tenant =
     "usage: scimlog tenant create NAME [--profile P] [--data DIR]\n"
@@ -246,7 +251,9 @@ static int wants_help(int argc, char **argv)
 #define KAFKA_MORE_OPTIONS                                                    \
         {"kafka-config", required_argument, NULL, 'C'},                       \
             {"admin-topic", required_argument, NULL, 'A'},                    \
-            {"state-topic", required_argument, NULL, 'S'},
+            {"state-topic", required_argument, NULL, 'S'},                \
+            {"kafka-framing", required_argument, NULL, 1101},             \
+            {"schema-registry", required_argument, NULL, 1102},
 static const char *kafka_config_path; /* --kafka-config */
 static scim_kafka_props_t *kafka_props; /* loaded once, freed by main */
 
@@ -259,6 +266,16 @@ static int kafka_more_option(int c, scim_kafka_config_t *k)
                 k->admin_topic = optarg;
         else if (c == 'S')
                 k->state_topic = optarg;
+        else if (c == 1101) {
+                if (strcmp(optarg, "confluent") &&
+                    strcmp(optarg, "single-object")) {
+                        fail("--kafka-framing: confluent or single-object, "
+                             "not %s", optarg);
+                        exit(2);
+                }
+                k->confluent = !strcmp(optarg, "confluent");
+        } else if (c == 1102)
+                k->schema_registry = optarg;
         else
                 return 0;
         return 1;
@@ -451,6 +468,8 @@ static int cmd_serve(int argc, char **argv)
                 case 'C':
                 case 'A':
                 case 'S':
+                case 1101:
+                case 1102:
                         kafka_more_option(c, &kcfg);
                         break;
                 case 1001:
@@ -1019,6 +1038,8 @@ static int cmd_replay(int argc, char **argv)
                 case 'C':
                 case 'A':
                 case 'S':
+                case 1101:
+                case 1102:
                         kafka_more_option(c, &kcfg);
                         break;
                 case 'h':

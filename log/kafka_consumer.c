@@ -58,6 +58,7 @@ struct scim_kproj {
         pthread_t thr;
         scim_kproj_verdict_cb cb;
         void *ctx;
+        scim_registry_t *reg; /* reads Confluent framing; NULL = none */
         /* replay only */
         const scim_kafka_until_t *until;
         uint64_t folded;
@@ -303,6 +304,7 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
         scim_verdict_t vs[BATCH_MAX];
         int64_t admin_next[MAX_PARTITIONS];
         rd_kafka_topic_partition_list_t *held = NULL;
+        unsigned char *unframed[BATCH_MAX];
         size_t n = 0;
         int rc = 0;
 
@@ -368,6 +370,8 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                 lg[n].admin = ti == T_ADMIN;
                 ms[n++] = m;
         }
+        for (size_t i = 0; i < n; i++)
+                unframed[i] = NULL;
         for (size_t i = 0; i < n; i++) {
                 lg[i].partition = ms[i]->partition;
                 lg[i].offset = ms[i]->offset;
@@ -375,6 +379,29 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
                 lg[i].key_len = ms[i]->key ? ms[i]->key_len : 0;
                 lg[i].data = ms[i]->payload;
                 lg[i].len = ms[i]->payload ? ms[i]->len : 0;
+                /* Confluent framing -> the single-object form the fold
+                 * decodes; a registry that cannot be asked is waited
+                 * for (skipping would fold the event as refused) */
+                while (kp->reg && lg[i].len > 0) {
+                        size_t ul = 0;
+                        int u = scim_registry_unframe(
+                            kp->reg, (const unsigned char *)lg[i].data,
+                            lg[i].len, &unframed[i], &ul);
+                        struct timespec ts = {1, 0};
+
+                        if (u == 1) {
+                                lg[i].data = unframed[i];
+                                lg[i].len = ul;
+                        }
+                        if (u >= 0)
+                                break;
+                        nanosleep(&ts, NULL);
+                        pthread_mutex_lock(&kp->mu);
+                        rc = kp->stopping ? -1 : 0;
+                        pthread_mutex_unlock(&kp->mu);
+                        if (rc < 0)
+                                goto out;
+                }
         }
         while (n > 0) {
                 scim_err_t err;
@@ -414,8 +441,10 @@ static int kp_step(scim_kproj_t *kp, int wait_ms)
         kp->folded += n;
         rc = (int)n;
 out:
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+                free(unframed[i]);
                 rd_kafka_message_destroy(ms[i]);
+        }
         if (held) {
                 /* fetch the held partitions again from their first held
                  * message, once the admin topic has moved on */
@@ -458,6 +487,7 @@ static void kp_free(scim_kproj_t *kp)
                 rd_kafka_consumer_close(kp->rk);
                 rd_kafka_destroy(kp->rk);
         }
+        scim_registry_free(kp->reg);
         pthread_mutex_destroy(&kp->mu);
         pthread_cond_destroy(&kp->cv);
         for (int i = 0; i < T_COUNT; i++) {
@@ -484,7 +514,10 @@ static scim_kproj_t *kp_new(scim_store_t *st, const scim_kafka_config_t *cfg)
         kp->t[T_ADMIN].admin = 1;
         pthread_mutex_init(&kp->mu, NULL);
         pthread_cond_init(&kp->cv, NULL);
-        if (!kp->t[T_DATA].name || !kp->t[T_ADMIN].name) {
+        if (cfg->schema_registry)
+                kp->reg = scim_registry_new(cfg->schema_registry);
+        if (!kp->t[T_DATA].name || !kp->t[T_ADMIN].name ||
+            (cfg->schema_registry && !kp->reg)) {
                 kp_free(kp);
                 return NULL;
         }

@@ -16,6 +16,28 @@
 int scim_kafka_props_apply(const scim_kafka_props_t *p, rd_kafka_conf_t *conf,
                            char *errstr, size_t errlen);
 
+/* --------------------------------------- schema registry (registry.c) */
+
+typedef struct scim_registry scim_registry_t;
+
+/* A client of the registry at url (http or https). NULL on no memory. */
+scim_registry_t *scim_registry_new(const char *url);
+void scim_registry_free(scim_registry_t *r);
+/* Registers the writer schema under <topic>-value; *id its schema id.
+ * Returns 0 or -1 with errstr. */
+int scim_registry_register(scim_registry_t *r, const char *topic,
+                           uint32_t *id, char *errstr, size_t errlen);
+/* Single-object encoded event -> Confluent framing (0, id BE, datum) in
+ * out (reset first). Returns 0 or -1 (not single-object, no memory). */
+int scim_registry_frame(uint32_t id, const unsigned char *so, size_t len,
+                        scim_buf_t *out);
+/* A Confluent-framed value whose schema is one of ours -> its
+ * single-object form in *out (malloc'd): returns 1. 0: not Confluent
+ * framing, or a schema none of ours (value unchanged, *out NULL). -1: the
+ * registry could not be asked (retry later). r may be NULL (returns 0). */
+int scim_registry_unframe(scim_registry_t *r, const unsigned char *data,
+                          size_t len, unsigned char **out, size_t *out_len);
+
 /* ------------------------------------------------ producer (log_kafka.c) */
 
 typedef struct scim_kafka scim_kafka_t;

@@ -76,6 +76,10 @@ typedef struct scim_kafka_config {
         const char *state_cursor; /* file of what the state topic has
                                      acknowledged; the publisher runs only
                                      when set (serve) */
+        int confluent;               /* --kafka-framing confluent */
+        const char *schema_registry; /* --schema-registry URL: needed to
+                                        write Confluent framing, and to
+                                        read it */
 } scim_kafka_config_t;
 
 #define SCIM_KAFKA_TOPIC_DEFAULT "scim.events"

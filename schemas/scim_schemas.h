@@ -365,5 +365,7 @@ uint64_t scim_event_writer_fingerprint(void);
  * (1-based); used by the evolution test and `scimlog schemas`. */
 int scim_event_schema_count(void);
 const char *scim_event_schema_text(int version);
+/* CRC-64-AVRO fingerprint of version v (1-based), 0 if unknown. */
+uint64_t scim_event_schema_fingerprint(int version);
 
 #endif /* SCIM_SCHEMAS_H */
