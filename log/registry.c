@@ -100,7 +100,7 @@ static json_t *http_json(const char *url, const char *post_body,
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body);
         rc = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        *status_out = rc == CURLE_OK ? status : 0;
+        *status_out = rc == CURLE_OK || b.too_big ? status : 0;
         if (rc != CURLE_OK)
                 snprintf(errstr, errlen, "schema registry %s: %s", url,
                          b.too_big ? "answer larger than 64 KiB"
@@ -242,8 +242,9 @@ static int fp_of(scim_registry_t *r, uint32_t id, uint64_t *fp)
         pthread_mutex_unlock(&r->mu);
         snprintf(url, sizeof(url), "%s/schemas/ids/%u", r->url, id);
         ans = http_json(url, NULL, &status, errstr, sizeof(errstr));
-        if (!ans && status == 404) {
-                /* the registry does not know the id: a value no reader can
+        if (!ans && (status == 404 || (status >= 200 && status < 300))) {
+                /* the registry does not know the id, or its answer is no
+                 * schema (not JSON, over 64 KiB): a value no reader can
                  * decode, refused by the fold like bad Avro */
                 *fp = 0;
                 goto cache;

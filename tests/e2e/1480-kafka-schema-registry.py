@@ -58,6 +58,16 @@ class Registry:
 
             def do_GET(self):
                 reg.calls.append(("GET", self.path, None))
+                hostile = {"/schemas/ids/7001": b"<html>not json</html>",
+                           "/schemas/ids/7002": b'{"schema": "' + b"x" * 100000 + b'"}',
+                           "/schemas/ids/7003": b'{"schema": 42}'}
+                if self.path in hostile:   # a broken or hostile registry
+                    b = hostile[self.path]
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(b)))
+                    self.end_headers()
+                    self.wfile.write(b)
+                    return
                 parts = self.path.strip("/").split("/")
                 if len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit() \
                         and 1 <= int(parts[2]) <= len(reg.schemas):
@@ -161,7 +171,8 @@ try:
     c.ok(st == 200 and j["userName"] == "bob-confluent", "the Confluent-framed user reads back", j)
 
     # 3. hostile values: an id the registry does not have, a schema that is
-    #    none of ours, a truncated frame: refused, nothing folded
+    #    none of ours, a truncated frame, ids the registry answers with
+    #    garbage, 100 KB or a non-string schema: nothing folded
     other = reg.register("scim.events-value", json.dumps(
         {"type": "record", "name": "Other", "fields": [{"name": "x", "type": "string"}]}))
     bad_ids = [str(uuid.uuid4()) for _ in range(2)]
@@ -170,6 +181,10 @@ try:
     kafka.produce("t1", b"\x00" + other.to_bytes(4, "big") +
                   w1.encode(user_event("t1", bad_ids[1], "nobody-2"))[10:])
     kafka.produce("t1", b"\x00\x00\x01")
+    for n, hid in enumerate((7001, 7002, 7003)):
+        bad_ids.append(str(uuid.uuid4()))
+        kafka.produce("t1", b"\x00" + hid.to_bytes(4, "big") +
+                      w1.encode(user_event("t1", bad_ids[-1], "hostile-%d" % n))[10:])
     last = str(uuid.uuid4())
     kafka.produce("t1", w1.encode(user_event("t1", last, "after-bad")))
     c.ok(wait_until(lambda: cl.get("/Users/" + last)[0] == 200, timeout=60),
