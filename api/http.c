@@ -262,6 +262,22 @@ static const char *etag_of(const json_t *res)
             json_object_get(json_object_get(res, "meta"), "version"));
 }
 
+/* Membership semantics of a type, from its row in the resource-type
+ * table: a container has `members`; a member carries derived `groups`. */
+static int has_members(scim_rtype_t rt)
+{
+        const scim_rtype_row_t *row = scim_rtype_row(rt);
+
+        return row && row->membership == SCIM_MEMBERSHIP_CONTAINER;
+}
+
+static int is_member(scim_rtype_t rt)
+{
+        const scim_rtype_row_t *row = scim_rtype_row(rt);
+
+        return row && row->membership == SCIM_MEMBERSHIP_MEMBER;
+}
+
 static void attach_members(scim_api_t *api, const char *tenant, json_t *res)
 {
         json_t *m = NULL;
@@ -330,11 +346,11 @@ static int finish_resource(struct MHD_Connection *c, scim_api_t *api,
                            json_t *q, int with_members, char *loc,
                            size_t loclen, scim_err_t *err)
 {
-        if (rt == SCIM_RT_GROUP && with_members &&
+        if (has_members(rt) && with_members &&
             !json_object_get(res, "members"))
                 attach_members(api, tenant, res);
-        if (rt == SCIM_RT_USER && q && scim_attr_list_has(qget(q, "attributes"),
-                                                          "groups")) {
+        if (is_member(rt) && q &&
+            scim_attr_list_has(qget(q, "attributes"), "groups")) {
                 json_t *g = NULL;
 
                 if (scim_store_user_groups(api->st, tenant,
@@ -392,7 +408,7 @@ static enum MHD_Result answer_write(struct MHD_Connection *c, scim_api_t *api,
         }
         if (!res->resource)
                 return send_text(c, r, 204, "", 0, NULL, NULL, 0);
-        with_members = rt == SCIM_RT_GROUP && strcmp(method, "PATCH") &&
+        with_members = has_members(rt) && strcmp(method, "PATCH") &&
                        members_wanted(q);
         scim_err_clear(&e);
         if (finish_resource(c, api, tenant, rt, res->resource, q, with_members,
@@ -481,7 +497,7 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                 return rc;
         }
         if (finish_resource(c, api, tenant, rt, res, q,
-                            rt == SCIM_RT_GROUP && members_wanted(q), loc,
+                            has_members(rt) && members_wanted(q), loc,
                             sizeof(loc), &e) < 0) {
                 json_decref(res);
                 return send_error(c, r, &e);
@@ -683,7 +699,7 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         query.filter = f;
         query.start_index = (size_t)start;
         query.count = (size_t)count;
-        query.with_members = rt == SCIM_RT_GROUP && members_wanted(q);
+        query.with_members = has_members(rt) && members_wanted(q);
         query.after_id = cursor ? after : NULL;
         query.more = &more;
         rc2 = scim_store_list(api->st, tenant, rt, &query, &total, &page, &e);
@@ -1229,9 +1245,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          target.n < 2                      ? ""
                          : !strcmp(target.seg[1], ".search") ? "/.search"
                                                              : "/{id}");
-                r->rt = !strcasecmp(target.seg[0], "Users")    ? SCIM_RT_USER
-                        : !strcasecmp(target.seg[0], "Groups") ? SCIM_RT_GROUP
-                                                               : 0;
+                r->rt = scim_rtype_by_endpoint(target.seg[0])
+                            ? scim_rtype_by_endpoint(target.seg[0])->code
+                            : 0;
         }
         /* the rest of routing sees /scim/v2/{tenant}/endpoint[/id] */
         seg[0] = "scim";
@@ -1296,10 +1312,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 scim_model_unref(m);
                 goto out;
         }
-        if (!strcasecmp(seg[3], "Users"))
-                rt = SCIM_RT_USER;
-        else if (!strcasecmp(seg[3], "Groups"))
-                rt = SCIM_RT_GROUP;
+        if (scim_rtype_by_endpoint(seg[3]))
+                rt = scim_rtype_by_endpoint(seg[3])->code;
         else if (!strcasecmp(seg[3], "Bulk") || !strcasecmp(seg[3], "Me") ||
                  !strcmp(seg[3], ".search")) {
                 /* RFC 7644 endpoints this server does not offer (bulk and
@@ -1581,10 +1595,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                 scim_metrics_request(
                     api->metrics, r->endpoint ? r->endpoint : "other",
                     r->tenant,
-                    !r->tenant[0]            ? ""
-                    : r->rt == SCIM_RT_GROUP ? "Group"
-                    : r->rt == SCIM_RT_USER  ? "User"
-                                             : "",
+                    !r->tenant[0] || !scim_rtype_name(r->rt)
+                        ? ""
+                        : scim_rtype_name(r->rt),
                     r->method, r->status,
                     (double)(t1.tv_sec - r->t0.tv_sec) +
                         (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9,

@@ -176,7 +176,9 @@ static void pending_free(pending_t *p)
 
 static const char *rtype_name(scim_rtype_t rt)
 {
-        return rt == SCIM_RT_GROUP ? "Group" : "User";
+        const char *name = scim_rtype_name(rt);
+
+        return name ? name : "User";
 }
 
 /* ETag comparison: accepts W/"n", "n" and *. */

@@ -165,7 +165,7 @@ const json_t *scim_model_definition(const scim_model_t *m)
 
 int scim_model_enabled(const scim_model_t *m, scim_rtype_t rt)
 {
-        if (rt != SCIM_RT_USER && rt != SCIM_RT_GROUP)
+        if (!scim_rtype_row(rt))
                 return 0;
         return m ? m->rt[model_rt_index(rt)].enabled : 1;
 }
@@ -710,7 +710,7 @@ static int resolve_path(scim_model_t *m, scim_rtype_t rt, const char *path,
                     !strcmp(scim_attr_name(a), "meta"))
                         return bad(err, where,
                                    "'%.200s' names no attribute of %s", path,
-                                   rt == SCIM_RT_USER ? "User" : "Group");
+                                   scim_rtype_name(rt));
                 if (urn && strcmp(urn, SCIM_URN_USER) &&
                     strcmp(urn, SCIM_URN_GROUP))
                         p->urn = strdup(urn);
@@ -774,10 +774,8 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                 if (keys_known(o, known, where, err) < 0)
                         return -1;
                 name = json_string_value(json_object_get(o, "name"));
-                if (name && !strcmp(name, "User"))
-                        rt = SCIM_RT_USER;
-                else if (name && !strcmp(name, "Group"))
-                        rt = SCIM_RT_GROUP;
+                if (scim_rtype_by_name(name))
+                        rt = scim_rtype_by_name(name)->code;
                 else
                         return bad(err, where,
                                    "'name' must be User or Group (tenant "
@@ -1098,12 +1096,12 @@ json_t *scim_model_resource_types_doc(const scim_model_t *m)
 
         json_array_foreach(in, i, rt)
         {
-                const char *id = json_string_value(json_object_get(rt, "id"));
-                scim_rtype_t t = id && !strcmp(id, "Group") ? SCIM_RT_GROUP
-                                                            : SCIM_RT_USER;
+                const scim_rtype_row_t *row = scim_rtype_by_name(
+                    json_string_value(json_object_get(rt, "id")));
+                scim_rtype_t t = row ? row->code : 0;
                 json_t *c, *ext;
 
-                if (!scim_model_enabled(m, t))
+                if (!row || !scim_model_enabled(m, t))
                         continue;
                 c = json_deep_copy(rt);
                 ext = json_object_get(c, "schemaExtensions");

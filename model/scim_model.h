@@ -134,4 +134,42 @@ void scim_model_each_unique(const scim_model_t *m, scim_rtype_t rt,
                                        const char *name, int case_exact),
                             void *ctx);
 
+/*
+ * The resource-type table (model/rtype.c): one row per resource type.
+ * Code paths that need a type's name, endpoint, schema, storage code,
+ * required / unique / indexed attributes or membership semantics look its
+ * row up instead of branching on User or Group.
+ */
+typedef enum scim_membership {
+        SCIM_MEMBERSHIP_NONE,      /* neither has nor is a member */
+        SCIM_MEMBERSHIP_MEMBER,    /* may be a member; `groups` is derived */
+        SCIM_MEMBERSHIP_CONTAINER, /* has `members` (users and groups) */
+} scim_membership_t;
+
+typedef struct scim_rtype_row {
+        const char *name;     /* "User" (ResourceType id and meta type) */
+        const char *endpoint; /* "/Users" */
+        const char *schema;   /* core schema URN */
+        scim_rtype_t code;    /* storage code: event rtype, key prefix byte */
+        const char *const *required; /* NULL-terminated attribute names */
+        const char *const *unique;   /* server-unique (case-insensitive) */
+        const char *const *indexed;  /* filters answered from an index */
+        scim_membership_t membership;
+} scim_rtype_row_t;
+
+/* The built-in rows, in ResourceTypes.json order. */
+size_t scim_rtype_count(void);
+const scim_rtype_row_t *scim_rtype_at(size_t i);
+/* Lookups; NULL when there is no such type. by_name is case-exact (the
+ * ResourceType id), by_endpoint case-insensitive ("Users" or "/Users"). */
+const scim_rtype_row_t *scim_rtype_row(scim_rtype_t rt);
+const scim_rtype_row_t *scim_rtype_by_name(const char *name);
+const scim_rtype_row_t *scim_rtype_by_endpoint(const char *seg);
+/* The type's name ("User", "Group") or NULL. */
+const char *scim_rtype_name(scim_rtype_t rt);
+/* The tenant's table: the rows its model enables, at most cap, into out.
+ * Returns how many. */
+size_t scim_model_rtypes(const scim_model_t *m, const scim_rtype_row_t **out,
+                         size_t cap);
+
 #endif /* SCIM_MODEL_H */

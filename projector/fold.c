@@ -316,6 +316,8 @@ static json_t *build_stored(const json_t *attrs, const char *id, char rt,
                             const json_t *old, int64_t time_ms,
                             int64_t version)
 {
+        /* fold_resource refused any rt without a row */
+        const scim_rtype_row_t *row = scim_rtype_row((scim_rtype_t)rt);
         json_t *o = json_object(), *meta, *schemas;
         const char *k;
         json_t *v;
@@ -326,9 +328,7 @@ static json_t *build_stored(const json_t *attrs, const char *id, char rt,
                 json_object_set(o, "schemas", schemas);
         else
                 json_object_set_new(o, "schemas",
-                                    json_pack("[s]", rt == SCIM_RT_USER
-                                                         ? SCIM_URN_USER
-                                                         : SCIM_URN_GROUP));
+                                    json_pack("[s]", row->schema));
         json_object_set_new(o, "id", json_string(id));
         json_object_foreach((json_t *)attrs, k, v)
         {
@@ -341,7 +341,7 @@ static json_t *build_stored(const json_t *attrs, const char *id, char rt,
         snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)version);
         meta = json_object();
         json_object_set_new(meta, "resourceType",
-                            json_string(rt == SCIM_RT_USER ? "User" : "Group"));
+                            json_string(row->name));
         if (old && json_object_get(json_object_get(old, "meta"), "created"))
                 json_object_set(meta, "created",
                                 json_object_get(json_object_get(old, "meta"),
@@ -632,14 +632,14 @@ static void rebuild_one(void *ctx, const char *k, size_t kl)
 void fold_unique_rebuild(txn_t *t, const char *tenant, const scim_model_t *m)
 {
         scim_buf_t p = {0};
-        static const scim_rtype_t rts[] = {SCIM_RT_USER, SCIM_RT_GROUP};
 
         scim_buf_append(&p, tenant, strlen(tenant) + 1);
         scim_buf_append(&p, "X", 1);
         txn_del_prefix(t, CF_IDX, p.data, p.len);
-        for (size_t i = 0; m && i < 2; i++) {
-                urebuild_t r = {t, tenant, m, rts[i]};
-                char c = (char)rts[i];
+        for (size_t i = 0; m && i < scim_rtype_count(); i++) {
+                scim_rtype_t code = scim_rtype_at(i)->code;
+                urebuild_t r = {t, tenant, m, code};
+                char c = (char)code;
 
                 p.len = strlen(tenant) + 1;
                 scim_buf_append(&p, &c, 1);
@@ -655,9 +655,10 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         const char *tenant = ev->tenant, *id = ev->resource_id;
         json_t *old = NULL, *attrs = NULL, *stored = NULL;
         int64_t version = 0;
-        const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
+        const scim_rtype_row_t *row = scim_rtype_row((scim_rtype_t)rt);
+        const char *rname = row ? row->name : NULL;
 
-        if (rt != SCIM_RT_USER && rt != SCIM_RT_GROUP) {
+        if (!row) {
                 refuse(v, 400, "invalidValue", "event has no resource type%s",
                        "");
                 return;

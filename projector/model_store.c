@@ -499,7 +499,7 @@ static int check_one(void *ctx, json_t *res)
                         json_array_append_new(
                             v->violations,
                             json_pack("{s:s, s:O?, s:s}", "resourceType",
-                                      v->rt == SCIM_RT_USER ? "User" : "Group",
+                                      scim_rtype_name(v->rt),
                                       "id", json_object_get(res, "id"),
                                       "detail", e.detail));
         }
@@ -514,12 +514,14 @@ json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
         scim_model_t *old = scim_store_model(st, tenant);
         vctx_t v = {m,          old, 0, SCIM_RT_USER, json_array(),
                     max_listed, 0,   json_object(), NULL, NULL};
-        long n = scim_store_each_resource(st, tenant, SCIM_RT_USER, check_one,
-                                          &v);
+        long n = 0;
 
-        v.rt = SCIM_RT_GROUP;
-        n += scim_store_each_resource(st, tenant, SCIM_RT_GROUP, check_one,
-                                      &v);
+        /* every type of the table, enabled or not: a type the new model
+         * disables may still hold resources */
+        for (size_t i = 0; i < scim_rtype_count(); i++) {
+                v.rt = scim_rtype_at(i)->code;
+                n += scim_store_each_resource(st, tenant, v.rt, check_one, &v);
+        }
         scim_model_unref(old);
         json_decref(v.seen);
         *violating = v.bad;

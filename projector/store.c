@@ -672,7 +672,9 @@ int scim_store_get_raw(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         scim_buf_free(&k);
         if (!v)
                 return scim_err_set(err, 404, NULL, "%s %.128s not found",
-                                    rt == SCIM_RT_USER ? "User" : "Group", id);
+                                    scim_rtype_name(rt) ? scim_rtype_name(rt)
+                                                        : "Resource",
+                                    id);
         scim_buf_append(out, v, vl);
         free(v);
         return 0;

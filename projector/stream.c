@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/scim_model.h"
 #include "projector/stream_internal.h"
 
 static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -42,7 +43,7 @@ static int resource_event(const scim_event_t *ev)
         if (!ev || !ev->tenant || !*ev->tenant ||
             strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
                 return 0;
-        if (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP)
+        if (!scim_rtype_row(ev->rtype))
                 return 0;
         switch (ev->action) {
         case SCIM_ACT_CREATE:
@@ -234,8 +235,7 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         json_object_set_new(o, "op",
                             json_string(op_name(ev, opbuf, sizeof(opbuf))));
         json_object_set_new(o, "resourceType",
-                            json_string(ev->rtype == SCIM_RT_USER ? "User"
-                                                                  : "Group"));
+                            json_string(scim_rtype_name(ev->rtype)));
         set_str(o, "id", valid_id(ev->resource_id) ? ev->resource_id : NULL);
         set_str(o, "eventId", ev->event_id);
         set_str(o, "requestId", ev->request_id);
