@@ -1133,15 +1133,18 @@ out:
         return rc;
 }
 
-int scim_changes_resource_known(scim_store_t *st, const char *tenant,
-                                const char *id)
+/* 1 if resource id (idl bytes) has a record in the tenant's
+ * resource-history index. */
+static int has_history(scim_store_t *st, const char *tenant, const char *id,
+                       size_t idl)
 {
         scim_buf_t pre = {0};
         rocksdb_iterator_t *it;
         int found = 0;
 
         key_start(&pre, tenant, 'R');
-        scim_buf_append(&pre, id, strlen(id) + 1);
+        scim_buf_append(&pre, id, idl);
+        scim_buf_append(&pre, "", 1);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
         rocksdb_iter_seek(it, pre.data, pre.len);
         if (rocksdb_iter_valid(it)) {
@@ -1151,17 +1154,25 @@ int scim_changes_resource_known(scim_store_t *st, const char *tenant,
                 found = kl == pre.len + 8 && !memcmp(k, pre.data, pre.len);
         }
         rocksdb_iter_destroy(it);
-        if (!found) { /* all its records pruned: retention kept a base */
-                size_t vl = 0;
-                char *v;
-
-                changes_base_key(&pre, tenant, id);
-                v = db_get(st, CF_CHIDX, pre.data, pre.len, &vl);
-                found = v != NULL;
-                free(v);
-        }
         scim_buf_free(&pre);
         return found;
+}
+
+int scim_changes_resource_known(scim_store_t *st, const char *tenant,
+                                const char *id)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+
+        if (has_history(st, tenant, id, strlen(id)))
+                return 1;
+        /* all its records pruned: retention kept a base */
+        changes_base_key(&k, tenant, id);
+        v = db_get(st, CF_CHIDX, k.data, k.len, &vl);
+        scim_buf_free(&k);
+        free(v);
+        return v != NULL;
 }
 
 /* ---------------------------------------------------------- summary */
@@ -2182,9 +2193,6 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
              rocksdb_iter_valid(bit); rocksdb_iter_next(bit)) {
                 size_t bkl, bvl;
                 const char *bk = rocksdb_iter_key(bit, &bkl);
-                scim_buf_t rk = {0};
-                rocksdb_iterator_t *ri;
-                int has_records = 0;
                 json_t *o;
                 hstate_t base;
 
@@ -2192,23 +2200,8 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         break;
                 if (bkl - pre.len > SCIM_MAX_ID_LEN)
                         continue;
-                scim_buf_append(&rk, pre.data, pre.len);
-                scim_buf_append(&rk, bk + pre.len, bkl - pre.len);
-                scim_buf_append(&rk, "", 1);
-                ri = rocksdb_create_iterator_cf(st->db, st->ro,
-                                                st->cf[CF_CHIDX]);
-                rocksdb_iter_seek(ri, rk.data, rk.len);
-                if (rocksdb_iter_valid(ri)) {
-                        size_t rkl;
-                        const char *rkey = rocksdb_iter_key(ri, &rkl);
-
-                        has_records = rkl == rk.len + 8 &&
-                                      !memcmp(rkey, rk.data, rk.len);
-                }
-                rocksdb_iter_destroy(ri);
-                scim_buf_free(&rk);
-                if (has_records) /* handled with its records above */
-                        continue;
+                if (has_history(st, tenant, bk + pre.len, bkl - pre.len))
+                        continue; /* handled with its records above */
                 o = scim_json_load(rocksdb_iter_value(bit, &bvl), bvl);
                 hstate_init(&base);
                 if (o && hstate_load(&base, o) == 0 && base.exists &&

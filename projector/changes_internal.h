@@ -97,5 +97,11 @@ void changes_retention_set(txn_t *t, const char *tenant, int64_t retention_ms);
  * its retention; returns how many. */
 size_t changes_prune(txn_t *t, const char *tenant, int64_t now_ms,
                      size_t budget);
+/* For each tenant with change records: fn(ctx, tenant, apply time and
+ * position of its oldest record). Any thread (committed state). */
+void changes_each_oldest(scim_store_t *st,
+                         void (*fn)(void *ctx, const char *tenant,
+                                    int64_t itime, uint64_t seq),
+                         void *ctx);
 
 #endif

@@ -498,47 +498,67 @@ out:
 
 /* ------------------------------------------------------------ due */
 
-json_t *scim_changes_prune_due(scim_store_t *st, int64_t now_ms)
+void changes_each_oldest(scim_store_t *st,
+                         void (*fn)(void *ctx, const char *tenant,
+                                    int64_t itime, uint64_t seq),
+                         void *ctx)
 {
-        json_t *out = json_array();
         rocksdb_iterator_t *it =
             rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_TENANT]);
+        rocksdb_iterator_t *ti =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
         scim_buf_t k = {0};
 
         for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {
-                size_t kl;
-                const char *key = rocksdb_iter_key(it, &kl);
-                scim_changes_horizon_t h;
-                rocksdb_iterator_t *ti;
+                size_t kl, tkl;
+                const char *key = rocksdb_iter_key(it, &kl), *tk;
                 char name[SCIM_MAX_TENANT_LEN + 1];
 
                 if (kl == 0 || kl > SCIM_MAX_TENANT_LEN || memchr(key, 0, kl))
                         continue; /* token rows: tenant \0 T id */
                 memcpy(name, key, kl);
                 name[kl] = '\0';
-                scim_changes_horizon(st, name, &h);
-                if (h.retention_ms <= 0)
-                        continue;
                 k.len = 0;
                 scim_buf_append(&k, name, kl + 1);
                 scim_buf_append(&k, "T", 1);
-                ti = rocksdb_create_iterator_cf(st->db, st->ro,
-                                                st->cf[CF_CHIDX]);
                 rocksdb_iter_seek(ti, k.data, k.len);
-                if (rocksdb_iter_valid(ti)) {
-                        size_t tkl;
-                        const char *tk = rocksdb_iter_key(ti, &tkl);
-
-                        if (tkl == k.len + 16 && !memcmp(tk, k.data, k.len) &&
-                            changes_get_time((const unsigned char *)tk +
-                                             k.len) <
-                                now_ms - h.retention_ms)
-                                json_array_append_new(out, json_string(name));
-                }
-                rocksdb_iter_destroy(ti);
+                if (!rocksdb_iter_valid(ti))
+                        continue;
+                tk = rocksdb_iter_key(ti, &tkl);
+                if (tkl == k.len + 16 && !memcmp(tk, k.data, k.len))
+                        fn(ctx, name,
+                           changes_get_time((const unsigned char *)tk + k.len),
+                           scim_get_be64((const unsigned char *)tk + k.len +
+                                         8));
         }
+        rocksdb_iter_destroy(ti);
         rocksdb_iter_destroy(it);
         scim_buf_free(&k);
-        return out;
+}
+
+typedef struct due {
+        scim_store_t *st;
+        int64_t now_ms;
+        json_t *out;
+} due_t;
+
+static void due_one(void *ctx, const char *tenant, int64_t itime,
+                    uint64_t seq)
+{
+        due_t *d = ctx;
+        scim_changes_horizon_t h;
+
+        (void)seq;
+        scim_changes_horizon(d->st, tenant, &h);
+        if (h.retention_ms > 0 && itime < d->now_ms - h.retention_ms)
+                json_array_append_new(d->out, json_string(tenant));
+}
+
+json_t *scim_changes_prune_due(scim_store_t *st, int64_t now_ms)
+{
+        due_t d = {st, now_ms, json_array()};
+
+        changes_each_oldest(st, due_one, &d);
+        return d.out;
 }

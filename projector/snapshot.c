@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "projector/projector_internal.h"
+#include "projector/changes_internal.h"
 
 #define MAX_SNAPSHOTS 64
 #define KEEP_NEWER 3 /* snapshots kept after the base (the candidates for the
@@ -240,43 +240,25 @@ out:
         return rc;
 }
 
+static void floor_one(void *ctx, const char *tenant, int64_t itime,
+                      uint64_t seq)
+{
+        uint64_t *floor = ctx;
+
+        (void)tenant;
+        (void)itime;
+        if (seq - 1 < *floor)
+                *floor = seq - 1;
+}
+
 /* Highest position no retained change record needs: one below the oldest
  * record of any tenant (its time index's first entry: apply order is
  * position order in the embedded log). */
 static uint64_t retained_floor(scim_store_t *st)
 {
         uint64_t floor = scim_store_position(st);
-        rocksdb_iterator_t *it =
-            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_TENANT]);
-        rocksdb_iterator_t *ti =
-            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        scim_buf_t k = {0};
 
-        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl, tkl;
-                const char *key = rocksdb_iter_key(it, &kl), *tk;
-
-                if (kl == 0 || memchr(key, 0, kl))
-                        continue; /* token rows */
-                k.len = 0;
-                scim_buf_append(&k, key, kl);
-                scim_buf_append(&k, "\0T", 2);
-                rocksdb_iter_seek(ti, k.data, k.len);
-                if (!rocksdb_iter_valid(ti))
-                        continue;
-                tk = rocksdb_iter_key(ti, &tkl);
-                if (tkl == k.len + 16 && !memcmp(tk, k.data, k.len)) {
-                        uint64_t seq =
-                            scim_get_be64((const unsigned char *)tk + k.len + 8);
-
-                        if (seq - 1 < floor)
-                                floor = seq - 1;
-                }
-        }
-        rocksdb_iter_destroy(ti);
-        rocksdb_iter_destroy(it);
-        scim_buf_free(&k);
+        changes_each_oldest(st, floor_one, &floor);
         return floor;
 }
 

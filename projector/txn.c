@@ -28,6 +28,7 @@
  * Kafka projector, replay). Memory: bounded by the batch (callers cap it).
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -504,26 +505,50 @@ size_t txn_size(const txn_t *t)
         return t->ov->n;
 }
 
-void txn_scan_prefix(txn_t *t, int cf, const char *prefix, size_t plen,
-                     void (*fn)(void *ctx, const char *k, size_t kl),
-                     void *ctx)
+/* 1 if key k sorts before limit (bytewise, a prefix before the longer). */
+static int key_below(const char *k, size_t kl, const char *limit, size_t llen)
+{
+        int c = memcmp(k, limit, kl < llen ? kl : llen);
+
+        return c < 0 || (c == 0 && kl < llen);
+}
+
+/* Keys under prefix that sort before limit (limit NULL: no bound): at
+ * most max from the database and the batch's puts, in key order, then
+ * every such record appended in this batch. */
+static void scan_core(txn_t *t, int cf, const char *prefix, size_t plen,
+                      const char *limit, size_t llen, size_t max,
+                      void (*fn)(void *ctx, const char *k, size_t kl),
+                      void *ctx)
 {
         rocksdb_iterator_t *it = txn_iter(t, cf);
+        size_t n = 0;
 
-        for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
+        for (rocksdb_iter_seek(it, prefix, plen);
+             rocksdb_iter_valid(it) && n < max; rocksdb_iter_next(it)) {
                 size_t kl;
                 const char *k = rocksdb_iter_key(it, &kl);
 
                 if (kl < plen || memcmp(k, prefix, plen))
                         break;
+                if (limit && !key_below(k, kl, limit, llen))
+                        break;
                 fn(ctx, k, kl);
+                n++;
         }
         rocksdb_iter_destroy(it);
         for (ov_entry_t *e = t->ov->appended; e; e = e->order)
                 if (e->cf == cf && e->state == OV_PUT && e->klen >= plen &&
-                    !memcmp(e->key, prefix, plen))
+                    !memcmp(e->key, prefix, plen) &&
+                    (!limit || key_below(e->key, e->klen, limit, llen)))
                         fn(ctx, e->key, e->klen);
+}
+
+void txn_scan_prefix(txn_t *t, int cf, const char *prefix, size_t plen,
+                     void (*fn)(void *ctx, const char *k, size_t kl),
+                     void *ctx)
+{
+        scan_core(t, cf, prefix, plen, NULL, 0, SIZE_MAX, fn, ctx);
 }
 
 typedef struct keylist {
@@ -607,32 +632,5 @@ void txn_scan_below(txn_t *t, int cf, const char *prefix, size_t plen,
                     void (*fn)(void *ctx, const char *k, size_t kl),
                     void *ctx)
 {
-        rocksdb_iterator_t *it = txn_iter(t, cf);
-        size_t n = 0;
-
-        for (rocksdb_iter_seek(it, prefix, plen);
-             rocksdb_iter_valid(it) && n < max; rocksdb_iter_next(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-                int c;
-
-                if (kl < plen || memcmp(k, prefix, plen))
-                        break;
-                c = memcmp(k, limit, kl < llen ? kl : llen);
-                if (c > 0 || (c == 0 && kl >= llen))
-                        break;
-                fn(ctx, k, kl);
-                n++;
-        }
-        rocksdb_iter_destroy(it);
-        for (ov_entry_t *e = t->ov->appended; e; e = e->order) {
-                int c;
-
-                if (e->cf != cf || e->state != OV_PUT || e->klen < plen ||
-                    memcmp(e->key, prefix, plen))
-                        continue;
-                c = memcmp(e->key, limit, e->klen < llen ? e->klen : llen);
-                if (c < 0 || (c == 0 && e->klen < llen))
-                        fn(ctx, e->key, e->klen);
-        }
+        scan_core(t, cf, prefix, plen, limit, llen, max, fn, ctx);
 }
