@@ -457,18 +457,19 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
         if (rt == SCIM_RT_USER && !qget(q, "attributes") &&
             !qget(q, "excludedattributes") && !inm) {
                 /* fast path: splice location into the stored text */
-                scim_buf_t b = {0};
-                json_t *ls;
+                scim_buf_t b = {0}, lb = {0};
                 char *lj, tag[48] = "", *v;
+                int ln;
 
                 if (scim_store_get_raw(api->st, tenant, rt, id, &b, &e) < 0) {
                         scim_buf_free(&b);
                         return send_error(c, r, &e);
                 }
-                snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
-                ls = json_string(loc);
-                lj = scim_json_dumps(ls);
-                json_decref(ls);
+                ln = snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
+                lj = ln >= 0 &&
+                             scim_json_dump_string(loc, strlen(loc), &lb) == 0
+                         ? lb.data
+                         : NULL;
                 /* meta is the stored text's last member, and its keys
                  * are the server's: a user's own "version" key (in an
                  * extension block) comes before it */
@@ -493,7 +494,7 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                 } else {
                         rc = send_text(c, r, 200, b.data, b.len, NULL, NULL, 0);
                 }
-                free(lj);
+                scim_buf_free(&lb);
                 scim_buf_free(&b);
                 return rc;
         }
@@ -548,11 +549,16 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
             "{\"schemas\":[\"" SCIM_URN_LIST "\"],\"totalResults\":";
         const char *value = NULL;
         scim_index_t ix = scim_filter_index_hint(f, SCIM_RT_USER, &value);
-        char id[SCIM_MAX_ID_LEN + 1], loc[1024], *lj;
+        char id[SCIM_MAX_ID_LEN + 1], loc[1024];
         scim_buf_t raw = {0}, o = {0};
-        json_t *res = NULL, *ls;
+        json_t *res = NULL;
         scim_err_t e;
         enum MHD_Result rc;
+        /* a single eq its index answers exactly (scim_filter_index_exact)
+         * needs no parse of the resource when the index entry and the
+         * resource were read from one state of the views */
+        int exact = scim_filter_index_exact(f, SCIM_RT_USER), found = 0;
+        uint64_t epoch = exact ? scim_store_read_epoch(api->st) : 0;
 
         *done = 0;
         if (!value || (ix != SCIM_IDX_USERNAME && ix != SCIM_IDX_ID))
@@ -565,26 +571,27 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
             (ix == SCIM_IDX_USERNAME &&
              scim_store_find_username(api->st, tenant, value, id,
                                       sizeof(id))))
-                if (scim_store_get_raw(api->st, tenant, SCIM_RT_USER, id, &raw,
-                                       &e) == 0)
-                        res = scim_json_load(raw.data, raw.len);
+                found = scim_store_get_raw(api->st, tenant, SCIM_RT_USER, id,
+                                           &raw, &e) == 0;
+        if (found && !(exact && scim_store_read_epoch(api->st) == epoch)) {
+                res = scim_json_load(raw.data, raw.len);
+                found = res && scim_filter_match(f, res);
+        }
         scim_buf_puts(&o, head);
-        if (!res || !scim_filter_match(f, res) || raw.len < 2 ||
-            raw.data[raw.len - 1] != '}' || raw.data[raw.len - 2] != '}') {
+        if (!found || raw.len < 2 || raw.data[raw.len - 1] != '}' ||
+            raw.data[raw.len - 2] != '}') {
                 scim_buf_puts(&o, "0,\"startIndex\":1,\"itemsPerPage\":0,"
                                   "\"Resources\":[]}");
         } else {
-                snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
-                ls = json_string(loc);
-                lj = scim_json_dumps(ls);
-                json_decref(ls);
+                int n = snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
+
                 scim_buf_puts(&o, "1,\"startIndex\":1,\"itemsPerPage\":1,"
                                   "\"Resources\":[");
                 scim_buf_append(&o, raw.data, raw.len - 2);
                 scim_buf_puts(&o, ",\"location\":");
-                scim_buf_puts(&o, lj ? lj : "null");
+                if (n < 0 || scim_json_dump_string(loc, strlen(loc), &o) < 0)
+                        scim_buf_puts(&o, "null");
                 scim_buf_puts(&o, "}}]}");
-                free(lj);
         }
         rc = o.data ? send_text(c, r, 200, o.data, o.len, NULL, NULL, 0)
                     : fail(c, r, 503, NULL, "out of memory");
@@ -1243,16 +1250,18 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                     MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                 "Forwarded"),
                     origin, sizeof(origin));
-                snprintf(r->base, sizeof(r->base), "%s%s", origin,
-                         target.base_path);
+                scim_strjoin(r->base, sizeof(r->base), origin,
+                             target.base_path, (char *)NULL);
                 tl_base = r->base;
-                snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
-                snprintf(r->actor, sizeof(r->actor), "%s", tid);
-                snprintf(r->tmpl, sizeof(r->tmpl), "%s/%s%s", target.mount,
-                         target.seg[0],
-                         target.n < 2                      ? ""
-                         : !strcmp(target.seg[1], ".search") ? "/.search"
-                                                             : "/{id}");
+                scim_strjoin(r->tenant, sizeof(r->tenant), tenant,
+                             (char *)NULL);
+                scim_strjoin(r->actor, sizeof(r->actor), tid, (char *)NULL);
+                scim_strjoin(r->tmpl, sizeof(r->tmpl), target.mount, "/",
+                             target.seg[0],
+                             target.n < 2                      ? ""
+                             : !strcmp(target.seg[1], ".search") ? "/.search"
+                                                                 : "/{id}",
+                             (char *)NULL);
                 if (scim_rtype_by_endpoint(target.seg[0])) {
                         r->rt = scim_rtype_by_endpoint(target.seg[0])->code;
                 } else {
@@ -1460,7 +1469,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                     c, MHD_HEADER_KIND, "Content-Length");
 
                 r->started = 1;
-                snprintf(r->method, sizeof(r->method), "%s", method);
+                scim_strjoin(r->method, sizeof(r->method), method,
+                             (char *)NULL);
                 scim_conn_guard_busy(api->guard, c);
                 set_request_id(c, r);
                 {

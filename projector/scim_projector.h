@@ -192,6 +192,12 @@ int scim_store_find_username(scim_store_t *st, const char *tenant,
                              const char *user_name, char *id_out,
                              size_t id_len);
 
+/* The views' state as a number that changes with every write batch
+ * (RocksDB's last sequence). Two reads made while it did not change saw
+ * one state of the views: a reader of an index entry and the resource it
+ * names compares it before and after. Any thread. */
+uint64_t scim_store_read_epoch(scim_store_t *st);
+
 /* Members of a group: new array of {"value","display"?,"type":"User"|
  * "Group"} in stable order. */
 int scim_store_group_members(scim_store_t *st, const char *tenant,

@@ -804,14 +804,45 @@ int scim_store_find_username(scim_store_t *st, const char *tenant,
                              const char *user_name, char *id_out,
                              size_t id_len)
 {
-        json_t *ids = index_ids(st, tenant, SCIM_RT_USER, 'u', user_name, 1);
-        int found = json_array_size(ids) > 0;
+        /* the unique index's point key, as index_ids builds it, read
+         * without the id array (the filter eq and POST hot paths) */
+        char kb[320], *k = kb, fb[256], *f, *v;
+        size_t tl = strlen(tenant), fl = 0, vl = 0;
+        int found = 0;
 
-        if (found)
-                snprintf(id_out, id_len, "%s",
-                         json_string_value(json_array_get(ids, 0)));
-        json_decref(ids);
+        f = scim_casefold_n(user_name, strlen(user_name), fb, sizeof(fb),
+                            &fl);
+        if (!f)
+                return 0;
+        if (tl + fl + 5 > sizeof(kb) && !(k = malloc(tl + fl + 5))) {
+                if (f != fb)
+                        free(f);
+                return 0;
+        }
+        memcpy(k, tenant, tl + 1);
+        k[tl + 1] = (char)SCIM_RT_USER;
+        k[tl + 2] = 'u';
+        k[tl + 3] = '\0';
+        memcpy(k + tl + 4, f, fl + 1);
+        v = db_get(st, CF_IDX, k, tl + fl + 5, &vl);
+        if (v && id_len > 0) {
+                size_t n = vl < id_len - 1 ? vl : id_len - 1;
+
+                memcpy(id_out, v, n);
+                id_out[n] = '\0';
+                found = 1;
+        }
+        free(v);
+        if (f != fb)
+                free(f);
+        if (k != kb)
+                free(k);
         return found;
+}
+
+uint64_t scim_store_read_epoch(scim_store_t *st)
+{
+        return rocksdb_get_latest_sequence_number(st->db);
 }
 
 static int scan_mem(scim_store_t *st, const char *tenant, char dir,
@@ -1247,8 +1278,10 @@ int scim_store_auth_scope(scim_store_t *st, const char *secret,
         if (slot->gen == gen && now - slot->at_ms < AUTH_CACHE_TTL_MS &&
             now >= slot->at_ms && scim_ct_equal(slot->hash, hash, 64) &&
             (!slot->expires_ms || now < slot->expires_ms)) {
-                snprintf(tenant_out, tenant_len, "%s", slot->tenant);
-                snprintf(token_id_out, token_id_len, "%s", slot->token_id);
+                scim_strjoin(tenant_out, tenant_len, slot->tenant,
+                             (char *)NULL);
+                scim_strjoin(token_id_out, token_id_len, slot->token_id,
+                             (char *)NULL);
                 *scope = slot->scope;
                 pthread_mutex_unlock(&st->auth_mu);
                 return 1;

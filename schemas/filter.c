@@ -920,6 +920,24 @@ scim_index_t scim_filter_index_hint(const scim_filter_t *f, scim_rtype_t rt,
         return SCIM_IDX_NONE;
 }
 
+int scim_filter_index_exact(const scim_filter_t *f, scim_rtype_t rt)
+{
+        const char *value = NULL;
+        scim_index_t ix;
+
+        if (!f || f->kind != N_CMP)
+                return 0;
+        ix = scim_filter_index_hint(f, rt, &value);
+        if (!value || strlen(value) != json_string_length(f->value))
+                return 0;
+        if (ix == SCIM_IDX_ID)
+                return 1;
+        /* the index key is the caseless key of userName, as the filter's
+         * comparison is when the attribute is not caseExact */
+        return ix == SCIM_IDX_USERNAME && f->path.attr_def &&
+               !scim_attr_case_exact(f->path.attr_def);
+}
+
 int scim_filter_mentions(const scim_filter_t *f, const char *attr)
 {
         if (!f)
