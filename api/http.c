@@ -247,11 +247,19 @@ static void add_location(struct MHD_Connection *c, scim_api_t *api,
         json_t *meta = json_object_get(res, "meta");
 
         (void)c;
-        (void)api;
-        (void)tenant;
-        snprintf(loc, loclen, "%s/%s/%s", tl_base,
-                 rt && !strcmp(rt, "Group") ? "Groups" : "Users",
-                 id ? id : "");
+        if (rt && strcmp(rt, "Group") && strcmp(rt, "User")) {
+                /* a tenant's own type: its endpoint from the model */
+                scim_model_t *m = scim_store_model(api->st, tenant);
+                const scim_rtype_row_t *row = scim_model_rtype_by_name(m, rt);
+
+                snprintf(loc, loclen, "%s%s/%s", tl_base,
+                         row ? row->endpoint : "/Users", id ? id : "");
+                scim_model_unref(m);
+        } else {
+                snprintf(loc, loclen, "%s/%s/%s", tl_base,
+                         rt && !strcmp(rt, "Group") ? "Groups" : "Users",
+                         id ? id : "");
+        }
         if (json_is_object(meta))
                 json_object_set_new(meta, "location", json_string(loc));
 }
@@ -1335,9 +1343,16 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                              : !strcmp(target.seg[1], ".search") ? "/.search"
                                                                  : "/{id}",
                              (char *)NULL);
-                r->rt = scim_rtype_by_endpoint(target.seg[0])
-                            ? scim_rtype_by_endpoint(target.seg[0])->code
-                            : 0;
+                if (scim_rtype_by_endpoint(target.seg[0])) {
+                        r->rt = scim_rtype_by_endpoint(target.seg[0])->code;
+                } else {
+                        scim_model_t *m = scim_store_model(api->st, tenant);
+                        const scim_rtype_row_t *row =
+                            scim_model_rtype_by_endpoint(m, target.seg[0]);
+
+                        r->rt = row ? row->code : 0;
+                        scim_model_unref(m);
+                }
         }
         /* the rest of routing sees /scim/v2/{tenant}/endpoint[/id] */
         seg[0] = "scim";
@@ -1402,7 +1417,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 scim_model_unref(m);
                 goto out;
         }
-        if (scim_rtype_by_endpoint(seg[3]))
+        if (r->rt) /* the tenant's table (built-in rows or its own) */
+                rt = r->rt;
+        else if (scim_rtype_by_endpoint(seg[3]))
                 rt = scim_rtype_by_endpoint(seg[3])->code;
         else if (!strcasecmp(seg[3], "Bulk") || !strcasecmp(seg[3], "Me") ||
                  !strcmp(seg[3], ".search")) {
@@ -1434,8 +1451,11 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                   rt == SCIM_RT_GROUP
                                       ? "Groups are not enabled for this "
                                         "tenant"
-                                      : "Users are not enabled for this "
-                                        "tenant");
+                                  : rt == SCIM_RT_USER
+                                      ? "Users are not enabled for this "
+                                        "tenant"
+                                      : "this resource type is not enabled "
+                                        "for this tenant");
                         goto out;
                 }
         }
@@ -1686,9 +1706,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                 scim_metrics_request(
                     api->metrics, r->endpoint ? r->endpoint : "other",
                     r->tenant,
-                    !r->tenant[0] || !scim_rtype_name(r->rt)
-                        ? ""
-                        : scim_rtype_name(r->rt),
+                    !r->tenant[0]                  ? ""
+                    : scim_rtype_is_tenant(r->rt)   ? "Custom"
+                    : !scim_rtype_name(r->rt)       ? ""
+                                                    : scim_rtype_name(r->rt),
                     r->method, r->status,
                     (double)(t1.tv_sec - r->t0.tv_sec) +
                         (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9,

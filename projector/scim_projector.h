@@ -309,6 +309,17 @@ int scim_store_purge(scim_store_t *st, scim_err_t *err);
  * most max_listed)}. A resource that violates the current model already
  * (a change applied with force) is counted in A, not in V: the change does
  * not add its violation. */
+/* The tenant's storage codes of its own resource types (name -> letter;
+ * new object, {} when none): compile a candidate definition with them
+ * (scim_model_compile_codes) so that it names the stored data. */
+json_t *scim_store_model_codes(scim_store_t *st, const char *tenant);
+
+/* 1 if a resource of the tenant holds a reference value (ingest's check of
+ * scim_model_check_refs; the fold checks again in its batch). */
+struct scim_model_ref;
+int scim_store_ref_exists(scim_store_t *st, const char *tenant,
+                          const struct scim_model_ref *ref, const char *value);
+
 json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
                                const struct scim_model *m, size_t max_listed,
                                long *violating);

@@ -776,6 +776,41 @@ static json_t *index_ids(scim_store_t *st, const char *tenant, char rt,
         return ids;
 }
 
+int scim_store_ref_exists(scim_store_t *st, const char *tenant,
+                          const scim_model_ref_t *ref, const char *value)
+{
+        if (ref->index == 'X') { /* the fold's uniqueness index */
+                scim_buf_t b = {0};
+                char rt = (char)ref->rt;
+                char *f = ref->case_exact ? strdup(value)
+                                          : scim_casefold(value);
+                size_t vl = 0;
+                char *v;
+
+                if (!f)
+                        return 0;
+                scim_buf_append(&b, tenant, strlen(tenant) + 1);
+                scim_buf_append(&b, "X", 1);
+                scim_buf_append(&b, &rt, 1);
+                scim_buf_append(&b, ref->urn, strlen(ref->urn) + 1);
+                scim_buf_append(&b, ref->name, strlen(ref->name) + 1);
+                scim_buf_puts(&b, f);
+                v = db_get(st, CF_IDX, b.data, b.len, &vl);
+                free(v);
+                free(f);
+                scim_buf_free(&b);
+                return v != NULL;
+        }
+        {
+                json_t *ids = index_ids(st, tenant, (char)ref->rt, ref->index,
+                                        value, !ref->case_exact);
+                int found = json_array_size(ids) > 0;
+
+                json_decref(ids);
+                return found;
+        }
+}
+
 int scim_store_find_username(scim_store_t *st, const char *tenant,
                              const char *user_name, char *id_out,
                              size_t id_len)
