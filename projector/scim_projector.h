@@ -223,6 +223,11 @@ typedef struct scim_query {
          * milliseconds (0: no bound). */
         size_t scan_limit;
         unsigned scan_ms;
+        /* Unfiltered index paging only (no filter, no after_id): each
+         * page element is [id, stored JSON text] (an array of two
+         * strings) instead of the parsed resource, for a reader that
+         * splices the stored text into its answer. */
+        int raw;
 } scim_query_t;
 
 /*
