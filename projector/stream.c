@@ -43,7 +43,8 @@ static int resource_event(const scim_event_t *ev)
         if (!ev || !ev->tenant || !*ev->tenant ||
             strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
                 return 0;
-        if (!scim_rtype_row(ev->rtype))
+        if (!scim_rtype_row(ev->rtype) &&
+            !(scim_rtype_is_tenant(ev->rtype) && ev->resource_type_name))
                 return 0;
         switch (ev->action) {
         case SCIM_ACT_CREATE:
@@ -225,7 +226,9 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         json_object_set_new(o, "op",
                             json_string(op_name(ev, opbuf, sizeof(opbuf))));
         json_object_set_new(o, "resourceType",
-                            json_string(scim_rtype_name(ev->rtype)));
+                            json_string(scim_rtype_name(ev->rtype)
+                                            ? scim_rtype_name(ev->rtype)
+                                            : ev->resource_type_name));
         set_str(o, "id", valid_id(ev->resource_id) ? ev->resource_id : NULL);
         set_str(o, "eventId", ev->event_id);
         set_str(o, "requestId", ev->request_id);

@@ -212,3 +212,18 @@ char *scim_json_dumps(const json_t *j)
         }
         return b.data;
 }
+
+int scim_json_dump_string(const char *s, size_t n, scim_buf_t *out)
+{
+        size_t len = out->len;
+
+        if (!scim_utf8_valid(s, n))
+                return -1;
+        if (put_string(out, s, n) < 0) {
+                out->len = len;
+                if (out->data)
+                        out->data[len] = '\0';
+                return -1;
+        }
+        return 0;
+}
