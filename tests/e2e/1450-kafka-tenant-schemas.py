@@ -110,11 +110,14 @@ try:
     c.ok(j.get("name") == "Ext" and j.get("schemas") == [ROLE], "as a Role", j)
     c.ok(wait_until(lambda: ca.raw("GET", "/reports/v1/t1/resources/%s/history" % widget, base=False)[0] == 200, 20),
          "the unknown type's event has a change record")
-    for rid, why in ((dup_role, "already used"), (widget, "not defined")):
-        st, _, j = cb.raw("GET", "/reports/v1/t1/resources/%s/history" % rid, base=False)
+    def refused_on(cl, rid, why):
+        st, _, j = cl.raw("GET", "/reports/v1/t1/resources/%s/history" % rid, base=False)
         recs = (j or {}).get("Resources") or (j or {}).get("changes") or []
-        c.ok(any(r.get("verdict") == "refused" and why in (r.get("detail") or "") for r in recs),
-             "refused on every node: " + why, (st, j))
+        return any(r.get("verdict") == "refused" and why in (r.get("detail") or "") for r in recs)
+
+    for rid, why in ((dup_role, "already used"), (widget, "not defined")):
+        c.ok(wait_until(lambda: refused_on(ca, rid, why) and refused_on(cb, rid, why), 20),
+             "refused on every node: " + why)
 
     # convergence
     a.stop()
