@@ -224,6 +224,13 @@ void fold_unique_rebuild(txn_t *t, const char *tenant,
  * what is due at the event's time (at most SCIM_RETAIN_BUDGET records). */
 void fold_tenant_update(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
+/* store_tune.c: memory settings applied at open, and a replay
+ * destination's bulk-load settings (begin) until it is done (end:
+ * serving settings, one compaction). */
+void store_tune_open(rocksdb_options_t *opts);
+size_t store_tune_cache_bytes(void);
+void replay_tune_begin(scim_store_t *dst);
+void replay_tune_end(scim_store_t *dst);
 void model_cache_forget(const void *st);
 
 /* A refusal verdict: status, scimType ("" for none), detail. */
