@@ -229,6 +229,7 @@ void store_copy_keys(scim_store_t *src, scim_store_t *dst);
  * serving settings, one compaction). */
 void store_tune_open(rocksdb_options_t *opts);
 size_t store_tune_cache_bytes(void);
+void store_tune_table(rocksdb_block_based_table_options_t *topts);
 void replay_tune_begin(scim_store_t *dst);
 void replay_tune_end(scim_store_t *dst);
 void model_cache_forget(const void *st);

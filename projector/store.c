@@ -51,6 +51,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         st->topts = rocksdb_block_based_options_create();
         st->cache = rocksdb_cache_create_lru(store_tune_cache_bytes());
         rocksdb_block_based_options_set_block_cache(st->topts, st->cache);
+        store_tune_table(st->topts); /* index/filter blocks in the cache */
         st->bloom = rocksdb_filterpolicy_create_bloom(10);
         rocksdb_block_based_options_set_filter_policy(st->topts, st->bloom);
         /* Point reads (GET by id, index lookups, the fold's reads): a hash

@@ -92,6 +92,11 @@ for bad in ("0", "47", "-5", "12x", "", "99999999999999999999"):
     c.ok(not os.path.exists(os.path.join(into, "CURRENT")), "nothing written for budget %r" % bad)
 p = cli("serve", "--data", srv.data, "--memory-mb", "1", check=False)
 c.ok(p.returncode != 0 and "--memory-mb" in p.stderr, "serve refuses a budget below 48", (p.returncode, p.stderr))
+# the config key's environment form reaches the same check
+os.environ["SCIMLOG_MEMORY_MB"] = "7"
+p = cli("serve", "--data", srv.data, check=False)
+del os.environ["SCIMLOG_MEMORY_MB"]
+c.ok(p.returncode != 0 and "--memory-mb" in p.stderr, "SCIMLOG_MEMORY_MB=7 refused too", (p.returncode, p.stderr))
 
 # serve under a budget: answers from the same views
 srv.extra = ["--memory-mb", "64"]
