@@ -174,7 +174,7 @@ try:
         st, _, u = write((a if i % 2 else b).client(t), "POST", "/Users",
                          {"schemas": [USER], "userName": "u@" + t, "displayName": "v0"})
         c.ok(st == 201, "create in %s" % t, (st, u))
-        users[t] = u["id"]
+        users[t] = (u or {}).get("id", "missing")
     steps = {t: 0 for t in ORDER}
 
     def patch_round(tenants, k):
@@ -198,7 +198,8 @@ try:
         with open(os.path.join(n.root, "serve.log"), errors="replace") as f:
             log = f.read()
         c.ok("partition 5 of scim.events added" in log and "partition 2 of scim.admin added" in log,
-             "node on port %d logs the partitions added" % n.port)
+             "node on port %d logs the partitions added" % n.port,
+             [x for x in log.splitlines() if "partition" in x or "kafka" in x][-12:])
 
     # 4. writes go on: old tenants stay on their pinned partitions
     for k in range(3, 6):
@@ -228,7 +229,7 @@ try:
         st, _, u = write((b if t == LATE[0] else a).client(t), "POST", "/Users",
                          {"schemas": [USER], "userName": "u@" + t, "displayName": "v0"})
         c.ok(st == 201, "create in new tenant %s" % t, (st, u))
-        users[t] = u["id"]
+        users[t] = (u or {}).get("id", "missing")
     LATER = LATE + [EXT]
     for k in range(4):
         patch_round(LATER, k)

@@ -8,21 +8,27 @@ clients and the mock brokers, hides the partitions >= K of chosen topics
 until the test reveals them.
 
 One listening port per mock broker. Every frame is forwarded unchanged,
-except two responses:
-  - ApiVersions: the advertised maximum version of Metadata (API key 3) is
-    lowered in place to METADATA_CAP, a non-flexible version this proxy
-    decodes and encodes again;
+except three responses:
+  - ApiVersions: the advertised maximum versions of Metadata (API key 3)
+    and FindCoordinator (10) are lowered in place to non-flexible versions
+    this proxy decodes and encodes again (CAPS);
   - Metadata: broker host/port are replaced by the proxy's own ports (the
     clients keep talking through the proxy), and partitions >= K of a
-    hidden topic are left out.
+    hidden topic are left out;
+  - FindCoordinator: the coordinator's host/port likewise (a consumer with
+    a group.id asks for it, and would otherwise connect to the mock broker
+    directly and see every partition).
 Stdlib only; threads; every socket closes when the proxy stops."""
 import socket
 import struct
 import threading
 
-METADATA_CAP = 4  # v0-v8 are non-flexible; v4 is what this file encodes
 API_METADATA = 3
+API_FIND_COORDINATOR = 10
 API_VERSIONS = 18
+# highest versions this file decodes: Metadata v0-v8 and FindCoordinator
+# v0-v2 are non-flexible
+CAPS = {API_METADATA: 4, API_FIND_COORDINATOR: 2}
 
 
 def _recv_exact(s, n):
@@ -85,9 +91,9 @@ def _int_array(a):
     return struct.pack(">i", len(a)) + b"".join(struct.pack(">i", x) for x in a)
 
 
-def cap_api_versions(body, version, cap=METADATA_CAP):
+def cap_api_versions(body, version, caps=CAPS):
     """ApiVersions response body (after the correlation id) with the
-    Metadata maximum lowered to cap, edited in place."""
+    maximum versions of the APIs in caps lowered, edited in place."""
     out = bytearray(body)
     r = _Reader(body)
     r.take(">h")  # error_code
@@ -97,8 +103,8 @@ def cap_api_versions(body, version, cap=METADATA_CAP):
         r.take(">h")  # min
         at = r.p
         mx = r.take(">h")
-        if key == API_METADATA and mx > cap:
-            struct.pack_into(">h", out, at, cap)
+        if key in caps and mx > caps[key]:
+            struct.pack_into(">h", out, at, caps[key])
         if version >= 3:  # tagged fields of the entry
             for _ in range(r.uvarint()):
                 r.uvarint()
@@ -160,6 +166,23 @@ def rewrite_metadata(body, v, addr_of, visible):
         out += struct.pack(">i", r.take(">i"))  # cluster authorized ops
     out += body[r.p:]
     return out
+
+
+def rewrite_find_coordinator(body, v, addr_of):
+    """FindCoordinator response body (v0-v2) with the coordinator's
+    address replaced."""
+    r = _Reader(body)
+    out = b""
+    if v >= 1:
+        out += struct.pack(">i", r.take(">i"))  # throttle_time_ms
+    out += struct.pack(">h", r.take(">h"))  # error_code
+    if v >= 1:
+        out += _string(r.string())  # error_message
+    node, host, port = r.take(">i"), r.string(), r.take(">i")
+    if host:
+        host, port = addr_of((host, port))
+    out += struct.pack(">i", node) + _string(host) + struct.pack(">i", port)
+    return out + body[r.p:]
 
 
 class KafkaProxy:
@@ -247,7 +270,9 @@ class KafkaProxy:
                 elif key == API_METADATA and ver is not None and ver <= 8:
                     f = f[:4] + rewrite_metadata(f[4:], ver, self._addr_of, visible)
                     self.metadata_seen += 1
-                elif key == API_METADATA:
+                elif key == API_FIND_COORDINATOR and ver is not None and ver <= 2:
+                    f = f[:4] + rewrite_find_coordinator(f[4:], ver, self._addr_of)
+                elif key in (API_METADATA, API_FIND_COORDINATOR):
                     self.uncapped += 1  # a flexible version got through
                 c.sendall(struct.pack(">i", len(f)) + f)
         except (EOFError, OSError, struct.error, IndexError, UnicodeDecodeError):
