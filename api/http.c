@@ -247,11 +247,19 @@ static void add_location(struct MHD_Connection *c, scim_api_t *api,
         json_t *meta = json_object_get(res, "meta");
 
         (void)c;
-        (void)api;
-        (void)tenant;
-        snprintf(loc, loclen, "%s/%s/%s", tl_base,
-                 rt && !strcmp(rt, "Group") ? "Groups" : "Users",
-                 id ? id : "");
+        if (rt && strcmp(rt, "Group") && strcmp(rt, "User")) {
+                /* a tenant's own type: its endpoint from the model */
+                scim_model_t *m = scim_store_model(api->st, tenant);
+                const scim_rtype_row_t *row = scim_model_rtype_by_name(m, rt);
+
+                snprintf(loc, loclen, "%s%s/%s", tl_base,
+                         row ? row->endpoint : "/Users", id ? id : "");
+                scim_model_unref(m);
+        } else {
+                snprintf(loc, loclen, "%s/%s/%s", tl_base,
+                         rt && !strcmp(rt, "Group") ? "Groups" : "Users",
+                         id ? id : "");
+        }
         if (json_is_object(meta))
                 json_object_set_new(meta, "location", json_string(loc));
 }
@@ -449,18 +457,19 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
         if (rt == SCIM_RT_USER && !qget(q, "attributes") &&
             !qget(q, "excludedattributes") && !inm) {
                 /* fast path: splice location into the stored text */
-                scim_buf_t b = {0};
-                json_t *ls;
+                scim_buf_t b = {0}, lb = {0};
                 char *lj, tag[48] = "", *v;
+                int ln;
 
                 if (scim_store_get_raw(api->st, tenant, rt, id, &b, &e) < 0) {
                         scim_buf_free(&b);
                         return send_error(c, r, &e);
                 }
-                snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
-                ls = json_string(loc);
-                lj = scim_json_dumps(ls);
-                json_decref(ls);
+                ln = snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
+                lj = ln >= 0 &&
+                             scim_json_dump_string(loc, strlen(loc), &lb) == 0
+                         ? lb.data
+                         : NULL;
                 /* meta is the stored text's last member, and its keys
                  * are the server's: a user's own "version" key (in an
                  * extension block) comes before it */
@@ -485,7 +494,7 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                 } else {
                         rc = send_text(c, r, 200, b.data, b.len, NULL, NULL, 0);
                 }
-                free(lj);
+                scim_buf_free(&lb);
                 scim_buf_free(&b);
                 return rc;
         }
@@ -540,11 +549,16 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
             "{\"schemas\":[\"" SCIM_URN_LIST "\"],\"totalResults\":";
         const char *value = NULL;
         scim_index_t ix = scim_filter_index_hint(f, SCIM_RT_USER, &value);
-        char id[SCIM_MAX_ID_LEN + 1], loc[1024], *lj;
+        char id[SCIM_MAX_ID_LEN + 1], loc[1024];
         scim_buf_t raw = {0}, o = {0};
-        json_t *res = NULL, *ls;
+        json_t *res = NULL;
         scim_err_t e;
         enum MHD_Result rc;
+        /* a single eq its index answers exactly (scim_filter_index_exact)
+         * needs no parse of the resource when the index entry and the
+         * resource were read from one state of the views */
+        int exact = scim_filter_index_exact(f, SCIM_RT_USER), found = 0;
+        uint64_t epoch = exact ? scim_store_read_epoch(api->st) : 0;
 
         *done = 0;
         if (!value || (ix != SCIM_IDX_USERNAME && ix != SCIM_IDX_ID))
@@ -557,26 +571,27 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
             (ix == SCIM_IDX_USERNAME &&
              scim_store_find_username(api->st, tenant, value, id,
                                       sizeof(id))))
-                if (scim_store_get_raw(api->st, tenant, SCIM_RT_USER, id, &raw,
-                                       &e) == 0)
-                        res = scim_json_load(raw.data, raw.len);
+                found = scim_store_get_raw(api->st, tenant, SCIM_RT_USER, id,
+                                           &raw, &e) == 0;
+        if (found && !(exact && scim_store_read_epoch(api->st) == epoch)) {
+                res = scim_json_load(raw.data, raw.len);
+                found = res && scim_filter_match(f, res);
+        }
         scim_buf_puts(&o, head);
-        if (!res || !scim_filter_match(f, res) || raw.len < 2 ||
-            raw.data[raw.len - 1] != '}' || raw.data[raw.len - 2] != '}') {
+        if (!found || raw.len < 2 || raw.data[raw.len - 1] != '}' ||
+            raw.data[raw.len - 2] != '}') {
                 scim_buf_puts(&o, "0,\"startIndex\":1,\"itemsPerPage\":0,"
                                   "\"Resources\":[]}");
         } else {
-                snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
-                ls = json_string(loc);
-                lj = scim_json_dumps(ls);
-                json_decref(ls);
+                int n = snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
+
                 scim_buf_puts(&o, "1,\"startIndex\":1,\"itemsPerPage\":1,"
                                   "\"Resources\":[");
                 scim_buf_append(&o, raw.data, raw.len - 2);
                 scim_buf_puts(&o, ",\"location\":");
-                scim_buf_puts(&o, lj ? lj : "null");
+                if (n < 0 || scim_json_dump_string(loc, strlen(loc), &o) < 0)
+                        scim_buf_puts(&o, "null");
                 scim_buf_puts(&o, "}}]}");
-                free(lj);
         }
         rc = o.data ? send_text(c, r, 200, o.data, o.len, NULL, NULL, 0)
                     : fail(c, r, 503, NULL, "out of memory");
@@ -625,6 +640,79 @@ static void scan_leave(scim_api_t *api, const char *tenant)
                         break;
                 }
         pthread_mutex_unlock(&api->scan_mu);
+}
+
+/* The answer to an unfiltered list page whose elements are [id, stored
+ * text] (scim_query_t.raw): each text gets its location spliced in as
+ * GET by id does; a text not ending in meta's "}}" is parsed and finished
+ * the slow way. Takes page. */
+static enum MHD_Result list_raw_answer(struct MHD_Connection *c,
+                                       scim_api_t *api, req_t *r,
+                                       const char *tenant, scim_rtype_t rt,
+                                       json_t *q, json_t *page, size_t total,
+                                       long start)
+{
+        scim_buf_t o = {0};
+        char loc[1024], num[32];
+        json_t *el;
+        size_t i, n = json_array_size(page);
+        enum MHD_Result rc;
+        scim_err_t e;
+
+        scim_buf_puts(&o, "{\"schemas\":[\"" SCIM_URN_LIST
+                          "\"],\"totalResults\":");
+        snprintf(num, sizeof(num), "%zu", total);
+        scim_buf_puts(&o, num);
+        snprintf(num, sizeof(num), "%ld", start);
+        scim_buf_puts(&o, ",\"startIndex\":");
+        scim_buf_puts(&o, num);
+        snprintf(num, sizeof(num), "%zu", n);
+        scim_buf_puts(&o, ",\"itemsPerPage\":");
+        scim_buf_puts(&o, num);
+        scim_buf_puts(&o, ",\"Resources\":[");
+        json_array_foreach(page, i, el)
+        {
+                const char *id = json_string_value(json_array_get(el, 0));
+                json_t *tj = json_array_get(el, 1);
+                const char *t = json_string_value(tj);
+                size_t tl = json_string_length(tj);
+
+                if (i)
+                        scim_buf_puts(&o, ",");
+                if (id && t && tl >= 2 && t[tl - 1] == '}' &&
+                    t[tl - 2] == '}') {
+                        scim_buf_append(&o, t, tl - 2);
+                        scim_buf_puts(&o, ",\"location\":");
+                        scim_strjoin(loc, sizeof(loc), tl_base, "/Users/", id,
+                                     (char *)NULL);
+                        if (scim_json_dump_string(loc, strlen(loc), &o) < 0)
+                                scim_buf_puts(&o, "null");
+                        scim_buf_puts(&o, "}}");
+                } else {
+                        json_t *res = t ? scim_json_load(t, tl) : NULL;
+
+                        scim_err_clear(&e);
+                        if (!res || finish_resource(c, api, tenant, rt, res, q,
+                                                    0, loc, sizeof(loc),
+                                                    &e) < 0 ||
+                            scim_json_dump(res, &o) < 0) {
+                                json_decref(res);
+                                json_decref(page);
+                                scim_buf_free(&o);
+                                if (!e.status)
+                                        scim_err_set(&e, 500, NULL,
+                                                     "stored resource corrupt");
+                                return send_error(c, r, &e);
+                        }
+                        json_decref(res);
+                }
+        }
+        scim_buf_puts(&o, "]}");
+        json_decref(page);
+        rc = o.data ? send_text(c, r, 200, o.data, o.len, NULL, NULL, 0)
+                    : fail(c, r, 503, NULL, "out of memory");
+        scim_buf_free(&o);
+        return rc;
 }
 
 static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
@@ -702,12 +790,20 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         query.with_members = has_members(rt) && members_wanted(q);
         query.after_id = cursor ? after : NULL;
         query.more = &more;
+        /* an unfiltered page of users with no projection splices the
+         * stored texts (list_raw_answer) instead of parsing and
+         * re-serialising each resource */
+        query.raw = rt == SCIM_RT_USER && !f && !cursor &&
+                    !qget(q, "attributes") && !qget(q, "excludedattributes");
         rc2 = scim_store_list(api->st, tenant, rt, &query, &total, &page, &e);
         if (scanning)
                 scan_leave(api, tenant);
         scim_filter_free(f);
         if (rc2 < 0)
                 return send_error(c, r, &e);
+        if (query.raw)
+                return list_raw_answer(c, api, r, tenant, rt, q, page, total,
+                                       start);
         json_array_foreach(page, i, res)
         {
                 if (finish_resource(c, api, tenant, rt, res, q, 0, loc,
@@ -1245,19 +1341,28 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                     MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                 "Forwarded"),
                     origin, sizeof(origin));
-                snprintf(r->base, sizeof(r->base), "%s%s", origin,
-                         target.base_path);
+                scim_strjoin(r->base, sizeof(r->base), origin,
+                             target.base_path, (char *)NULL);
                 tl_base = r->base;
-                snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
-                snprintf(r->actor, sizeof(r->actor), "%s", tid);
-                snprintf(r->tmpl, sizeof(r->tmpl), "%s/%s%s", target.mount,
-                         target.seg[0],
-                         target.n < 2                      ? ""
-                         : !strcmp(target.seg[1], ".search") ? "/.search"
-                                                             : "/{id}");
-                r->rt = scim_rtype_by_endpoint(target.seg[0])
-                            ? scim_rtype_by_endpoint(target.seg[0])->code
-                            : 0;
+                scim_strjoin(r->tenant, sizeof(r->tenant), tenant,
+                             (char *)NULL);
+                scim_strjoin(r->actor, sizeof(r->actor), tid, (char *)NULL);
+                scim_strjoin(r->tmpl, sizeof(r->tmpl), target.mount, "/",
+                             target.seg[0],
+                             target.n < 2                      ? ""
+                             : !strcmp(target.seg[1], ".search") ? "/.search"
+                                                                 : "/{id}",
+                             (char *)NULL);
+                if (scim_rtype_by_endpoint(target.seg[0])) {
+                        r->rt = scim_rtype_by_endpoint(target.seg[0])->code;
+                } else {
+                        scim_model_t *m = scim_store_model(api->st, tenant);
+                        const scim_rtype_row_t *row =
+                            scim_model_rtype_by_endpoint(m, target.seg[0]);
+
+                        r->rt = row ? row->code : 0;
+                        scim_model_unref(m);
+                }
         }
         /* the rest of routing sees /scim/v2/{tenant}/endpoint[/id] */
         seg[0] = "scim";
@@ -1322,7 +1427,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 scim_model_unref(m);
                 goto out;
         }
-        if (scim_rtype_by_endpoint(seg[3]))
+        if (r->rt) /* the tenant's table (built-in rows or its own) */
+                rt = r->rt;
+        else if (scim_rtype_by_endpoint(seg[3]))
                 rt = scim_rtype_by_endpoint(seg[3])->code;
         else if (!strcasecmp(seg[3], "Bulk") || !strcasecmp(seg[3], "Me") ||
                  !strcmp(seg[3], ".search")) {
@@ -1354,8 +1461,11 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                   rt == SCIM_RT_GROUP
                                       ? "Groups are not enabled for this "
                                         "tenant"
-                                      : "Users are not enabled for this "
-                                        "tenant");
+                                  : rt == SCIM_RT_USER
+                                      ? "Users are not enabled for this "
+                                        "tenant"
+                                      : "this resource type is not enabled "
+                                        "for this tenant");
                         goto out;
                 }
         }
@@ -1450,7 +1560,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                     c, MHD_HEADER_KIND, "Content-Length");
 
                 r->started = 1;
-                snprintf(r->method, sizeof(r->method), "%s", method);
+                scim_strjoin(r->method, sizeof(r->method), method,
+                             (char *)NULL);
                 scim_conn_guard_busy(api->guard, c);
                 set_request_id(c, r);
                 {
@@ -1605,9 +1716,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                 scim_metrics_request(
                     api->metrics, r->endpoint ? r->endpoint : "other",
                     r->tenant,
-                    !r->tenant[0] || !scim_rtype_name(r->rt)
-                        ? ""
-                        : scim_rtype_name(r->rt),
+                    !r->tenant[0]                  ? ""
+                    : scim_rtype_is_tenant(r->rt)   ? "Custom"
+                    : !scim_rtype_name(r->rt)       ? ""
+                                                    : scim_rtype_name(r->rt),
                     r->method, r->status,
                     (double)(t1.tv_sec - r->t0.tv_sec) +
                         (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9,

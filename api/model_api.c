@@ -171,8 +171,14 @@ static enum MHD_Result put_definition(mq_t *r, const json_t *def,
         enum MHD_Result rc;
 
         scim_err_clear(&e);
-        if (scim_model_compile(def, 0, &m, &e) < 0)
-                return send_err(r, &e);
+        {
+                json_t *codes = scim_store_model_codes(r->st, r->tenant);
+                int crc = scim_model_compile_codes(def, codes, 0, &m, &e);
+
+                json_decref(codes);
+                if (crc < 0)
+                        return send_err(r, &e);
+        }
         if (expect >= 0) { /* If-Match first: the check is against now */
                 scim_model_t *cur = scim_store_model(r->st, r->tenant);
                 int64_t g = scim_model_generation(cur);

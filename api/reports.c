@@ -22,6 +22,7 @@
 #include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
 #include "api/reports_internal.h"
+#include "model/scim_model.h"
 
 #define REPORTS_MAX_SEGS 8
 
@@ -36,6 +37,7 @@ typedef struct rq {
         int reports_only;
         json_t *params; /* lower-cased query parameters */
         scim_reports_write_t *wr; /* saved-report writes without waiting */
+        const char *endpoint;     /* asOf: the type's endpoint ("/Users") */
 } rq_t;
 
 static int g_def_write_busy; /* a blocking saved-report write is waiting
@@ -247,7 +249,10 @@ static void set_location(rq_t *r, scim_rtype_t rt, json_t *res)
 
         snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/%s/%s",
                  r->tls ? "https" : "http", host ? host : "localhost",
-                 r->tenant, rt == SCIM_RT_USER ? "Users" : "Groups",
+                 r->tenant,
+                 r->endpoint ? r->endpoint + 1
+                 : rt == SCIM_RT_USER ? "Users"
+                                      : "Groups",
                  json_string_value(json_object_get(res, "id"))
                      ? json_string_value(json_object_get(res, "id"))
                      : "");
@@ -605,6 +610,8 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
         rq_t r;
         char path[1024], *seg[REPORTS_MAX_SEGS + 1], *save = NULL, *tok;
         int n = 0;
+        scim_model_t *model = NULL;
+        const scim_rtype_row_t *row;
         const char *auth, *raw_q;
         scim_err_t e;
         enum MHD_Result rc;
@@ -691,24 +698,19 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                 else
                         rc =
                             answer_changes(&r, r.params, seg[4], 0, NULL, NULL);
-        } else if ((!strcasecmp(seg[3], "Users") ||
-                    !strcasecmp(seg[3], "Groups")) &&
-                   n == 4) {
-                rc = as_of_list(&r, !strcasecmp(seg[3], "Users")
-                                        ? SCIM_RT_USER
-                                        : SCIM_RT_GROUP);
-        } else if ((!strcasecmp(seg[3], "Users") ||
-                    !strcasecmp(seg[3], "Groups")) &&
-                   n == 5)
-                rc = as_of(&r,
-                           !strcasecmp(seg[3], "Users") ? SCIM_RT_USER
-                                                        : SCIM_RT_GROUP,
-                           seg[4]);
-        else if (!strcasecmp(seg[3], "summary") && n == 4)
+        } else if ((n == 4 || n == 5) &&
+                   (row = scim_model_rtype_by_endpoint(
+                        (model = scim_store_model(st, r.tenant)), seg[3]))) {
+                /* a type of the tenant's table: built in or its own */
+                r.endpoint = row->endpoint;
+                rc = n == 4 ? as_of_list(&r, row->code)
+                            : as_of(&r, row->code, seg[4]);
+        } else if (!strcasecmp(seg[3], "summary") && n == 4)
                 rc = summary(&r);
         else
                 rc = fail(&r, 404, NULL, "no such reports endpoint");
 out:
+        scim_model_unref(model);
         json_decref(r.params);
         return rc;
 }

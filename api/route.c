@@ -265,12 +265,12 @@ int scim_routes_resolve(const scim_routes_t *rt, const char *path,
                 size_t bl = 0;
 
                 for (int k = 0; k < m->nseg; k++)
-                        bl += (size_t)snprintf(t->base_path + bl,
-                                               sizeof(t->base_path) - bl, "/%s",
-                                               seg[k]);
+                        bl += scim_strjoin(t->base_path + bl,
+                                           sizeof(t->base_path) - bl, "/",
+                                           seg[k], (char *)NULL);
                 if (m->tenant_at >= 0) {
-                        snprintf(t->tenant, sizeof(t->tenant), "%s",
-                                 seg[m->tenant_at]);
+                        scim_strjoin(t->tenant, sizeof(t->tenant),
+                                     seg[m->tenant_at], (char *)NULL);
                         t->from = SCIM_TENANT_FROM_PATH;
                 } else if (tenant_from_host(rt, host, t->tenant,
                                             sizeof(t->tenant))) {
@@ -371,9 +371,11 @@ void scim_routes_origin(const scim_routes_t *rt, const struct sockaddr *peer,
 {
         char proto[16], h[256], prefix[256] = "";
 
-        snprintf(proto, sizeof(proto), "%s", tls ? "https" : "http");
-        snprintf(h, sizeof(h), "%s",
-                 host && scim_http_host_ok(host) ? host : "localhost");
+        scim_strjoin(proto, sizeof(proto), tls ? "https" : "http",
+                     (char *)NULL);
+        scim_strjoin(h, sizeof(h),
+                     host && scim_http_host_ok(host) ? host : "localhost",
+                     (char *)NULL);
         if (trusted(rt, peer)) {
                 char v[256];
 
@@ -411,5 +413,5 @@ void scim_routes_origin(const scim_routes_t *rt, const struct sockaddr *peer,
         }
         for (char *c = proto; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
-        snprintf(out, outlen, "%s://%s%s", proto, h, prefix);
+        scim_strjoin(out, outlen, proto, "://", h, prefix, (char *)NULL);
 }

@@ -80,8 +80,14 @@ static json_t *schema_put(scim_store_t *st, scim_ingest_t *ing,
         scim_err_clear(&e);
         if (!scim_store_tenant_exists(st, tenant))
                 return refused("no such tenant");
-        if (scim_model_compile(def, 0, &m, &e) < 0)
-                return refused(e.detail);
+        {
+                json_t *codes = scim_store_model_codes(st, tenant);
+                int crc = scim_model_compile_codes(def, codes, 0, &m, &e);
+
+                json_decref(codes);
+                if (crc < 0)
+                        return refused(e.detail);
+        }
         report = scim_store_model_check(st, tenant, m, 100, &bad);
         scim_model_unref(m);
         if (dry_run) {

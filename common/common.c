@@ -365,6 +365,28 @@ int scim_strcaseeq(const char *a, const char *b)
         return *a == *b;
 }
 
+size_t scim_strjoin(char *dst, size_t cap, ...)
+{
+        va_list ap;
+        const char *s;
+        size_t n = 0;
+
+        if (!cap)
+                return 0;
+        va_start(ap, cap);
+        while ((s = va_arg(ap, const char *)) != NULL) {
+                size_t l = strlen(s);
+
+                if (l > cap - 1 - n)
+                        l = cap - 1 - n;
+                memcpy(dst + n, s, l);
+                n += l;
+        }
+        va_end(ap);
+        dst[n] = '\0';
+        return n;
+}
+
 /* --------------------------------------------------------------- buffers */
 
 int scim_buf_append(scim_buf_t *b, const void *data, size_t n)

@@ -178,7 +178,7 @@ static const char *rtype_name(scim_rtype_t rt)
 {
         const char *name = scim_rtype_name(rt);
 
-        return name ? name : "User";
+        return name ? name : "resource";
 }
 
 /* ETag comparison: accepts W/"n", "n" and *. */
@@ -397,6 +397,20 @@ static int encode_sealed(scim_ingest_t *ing, scim_event_t *ev,
  * thread (first attempt) or the committer thread (retries). Returns 0 when
  * the event is ready, -1 with *err when the write is answered at once.
  */
+typedef struct ingest_ref {
+        scim_store_t *st;
+        const char *tenant;
+} ingest_ref_t;
+
+/* A reference value as the views stand (the fold checks it again). */
+static int ingest_ref_exists(void *ctx, const scim_model_ref_t *ref,
+                             const char *value)
+{
+        ingest_ref_t *r = ctx;
+
+        return scim_store_ref_exists(r->st, r->tenant, ref, value);
+}
+
 static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                    scim_err_t *err)
 {
@@ -407,8 +421,12 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         int64_t version = 0;
         int rc = -1, replace = 0;
         scim_model_t *model = scim_store_model(st, w->tenant);
-        json_t *exts = NULL;
+        json_t *exts = NULL, *core = NULL;
         json_t *dropped = json_array(); /* unknownAttributes: drop */
+        const scim_rtype_row_t *row = scim_model_rtype(model, w->rtype);
+        const char *rname = row ? row->name : rtype_name(w->rtype);
+        int tenant_type = scim_rtype_is_tenant(w->rtype);
+        ingest_ref_t refctx = {st, w->tenant};
 
         scim_event_clear(ev);
         scim_buf_free(&p->enc);
@@ -420,14 +438,23 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         ev->action = w->action;
         ev->time_ms = scim_now_ms();
         ev->expect_version = -1;
+        if (tenant_type) { /* on the wire: CUSTOM and the type's name */
+                ev->rtype = SCIM_RT_CUSTOM;
+                ev->resource_type_name = row ? strdup(row->name) : NULL;
+                if (!row) {
+                        scim_err_set(err, 404, NULL,
+                                     "no such resource type for this tenant");
+                        goto out;
+                }
+        }
         if (!ev->tenant || !ev->actor || !ev->request_id) {
                 scim_err_set_retry(err, 503, "out of memory");
                 goto out;
         }
         if (w->action != SCIM_ACT_CREATE &&
             (!w->id || !*w->id || strlen(w->id) > SCIM_MAX_ID_LEN)) {
-                scim_err_set(err, 404, NULL, "%s %.128s not found",
-                             rtype_name(w->rtype), w->id ? w->id : "");
+                scim_err_set(err, 404, NULL, "%s %.128s not found", rname,
+                             w->id ? w->id : "");
                 goto out;
         }
         if (w->action == SCIM_ACT_CREATE || w->action == SCIM_ACT_REPLACE ||
@@ -445,8 +472,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         }
         if (!scim_model_enabled(model, w->rtype)) {
                 scim_err_set(err, 404, NULL,
-                             "%s is not enabled for this tenant",
-                             rtype_name(w->rtype));
+                             "%s is not enabled for this tenant", rname);
                 goto out;
         }
 
@@ -462,7 +488,10 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, NULL,
-                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0 ||
+                    scim_model_check_refs(model, w->rtype, norm,
+                                          ingest_ref_exists, &refctx,
+                                          err) < 0)
                         goto out;
                 scim_uuid4(idbuf);
                 ev->resource_id = strdup(idbuf);
@@ -490,7 +519,10 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, cur,
-                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0 ||
+                    scim_model_check_refs(model, w->rtype, norm,
+                                          ingest_ref_exists, &refctx,
+                                          err) < 0)
                         goto out;
                 ev->resource_id = strdup(w->id);
                 ev->expect_version = version;
@@ -515,22 +547,31 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                 strip_server_fields(cur);
                 exts = scim_model_ext_urns(model, w->rtype);
                 scim_patch_set_extensions(exts);
-                if (w->rtype == SCIM_RT_USER) {
-                        int prc = scim_patch_user(cur, body, &patched, err);
+                if (w->rtype != SCIM_RT_GROUP) {
+                        int prc;
 
+                        core = scim_model_core_attrs(model, w->rtype);
+                        scim_patch_set_core(tenant_type ? core : NULL);
+                        prc = scim_patch_resource(w->rtype, cur, body,
+                                                  &patched, err);
                         scim_patch_set_extensions(NULL);
+                        scim_patch_set_core(NULL);
                         if (prc < 0)
                                 goto out;
                         strip_server_fields(patched);
-                        if (scim_resource_normalize(SCIM_RT_USER, patched,
-                                                    &norm, NULL, err) < 0 ||
-                            scim_model_enforce(model, SCIM_RT_USER, norm, cur,
+                        if (scim_resource_normalize(w->rtype, patched, &norm,
+                                                    NULL, err) < 0 ||
+                            scim_model_enforce(model, w->rtype, norm, cur,
                                                SCIM_ENFORCE_WRITE, dropped,
-                                               err) < 0)
+                                               err) < 0 ||
+                            scim_model_check_refs(model, w->rtype, norm,
+                                                  ingest_ref_exists, &refctx,
+                                                  err) < 0)
                                 goto out;
                         ev->expect_version = version;
-                        if (check_username(st, w->tenant, norm, w->id, err) <
-                            0)
+                        if (w->rtype == SCIM_RT_USER &&
+                            check_username(st, w->tenant, norm, w->id, err) <
+                                0)
                                 goto out;
                 } else {
                         int prc = scim_patch_group(cur, body, &attrs, &replace,
@@ -567,7 +608,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         case SCIM_ACT_DELETE:
                 if (!scim_store_exists(st, w->tenant, w->rtype, w->id)) {
                         scim_err_set(err, 404, NULL, "%s %.128s not found",
-                                     rtype_name(w->rtype), w->id);
+                                     rname, w->id);
                         goto out;
                 }
                 if (w->if_match) {
@@ -619,6 +660,7 @@ out:
         json_decref(added);
         scim_model_unref(model);
         json_decref(exts);
+        json_decref(core);
         return rc;
 }
 

@@ -22,6 +22,23 @@ static __thread const json_t *tl_exts;
 
 void scim_patch_set_extensions(const json_t *urns) { tl_exts = urns; }
 
+/* A tenant type's core attributes for the PATCH running on this thread. */
+static __thread const json_t *tl_core;
+
+void scim_patch_set_core(const json_t *attrs) { tl_core = attrs; }
+
+/* The tenant type's attribute that a bare top-level name names (any
+ * case): its entry {"name", "multi"}, or NULL. */
+static const json_t *core_attr(const char *name)
+{
+        size_t i;
+        json_t *a;
+
+        json_array_foreach(tl_core, i, a) if (scim_strcaseeq(
+            json_string_value(json_object_get(a, "name")), name)) return a;
+        return NULL;
+}
+
 /* The canonical spelling of an extension URN that a whole PATCH path
  * names: a built-in extension of rt, one of the tenant's, or a block the
  * resource already holds. NULL when the path is not a schema URN. */
@@ -190,6 +207,40 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
         }
         if (scim_path_parse(rt, pathstr, &p, err) < 0)
                 return -1;
+        if (!p->attr_def && !p->urn && tl_core && core_attr(p->attr)) {
+                /* an attribute of a tenant type: the model checks the
+                 * value (scim_model_enforce); stored under its spelling */
+                const json_t *ca = core_attr(p->attr);
+                const char *canon = json_string_value(json_object_get(ca, "name"));
+                int multi = json_is_true(json_object_get(ca, "multi"));
+
+                cur = scim_json_get_ci(res, canon);
+                if (p->filter || p->sub) {
+                        scim_err_set(err, 400, "invalidPath",
+                                     "PATCH path '%.200s': attributes of "
+                                     "this resource type take whole values",
+                                     pathstr);
+                        goto out;
+                }
+                if (op == P_REMOVE || is_empty_value(value) ||
+                    (json_is_array(value) && json_array_size(value) == 0)) {
+                        del_ci(res, canon);
+                } else if (op == P_ADD && multi && json_is_array(cur)) {
+                        if (json_is_array(value))
+                                json_array_extend(cur, (json_t *)value);
+                        else
+                                json_array_append(cur, (json_t *)value);
+                } else {
+                        del_ci(res, canon);
+                        json_object_set_new(
+                            res, canon,
+                            multi && !json_is_array(value)
+                                ? json_pack("[O]", value)
+                                : json_deep_copy(value));
+                }
+                rc = 0;
+                goto out;
+        }
         if (!p->attr_def && !p->urn) {
                 /* an attribute the schema does not have: a path names it,
                  * so the whole PATCH is refused (nothing of it applied); a
@@ -427,6 +478,12 @@ static int apply_pathless(scim_rtype_t rt, json_t *res, pop_t op,
 int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
                     scim_err_t *err)
 {
+        return scim_patch_resource(SCIM_RT_USER, current, patch, out, err);
+}
+
+int scim_patch_resource(scim_rtype_t rt, const json_t *current,
+                        const json_t *patch, json_t **out, scim_err_t *err)
+{
         json_t *ops, *op, *res;
         size_t i;
 
@@ -445,10 +502,9 @@ int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
                 if (read_op(op, &k, &path, &value, err) < 0)
                         goto fail;
                 if (!path) {
-                        if (apply_pathless(SCIM_RT_USER, res, k, value, err) < 0)
+                        if (apply_pathless(rt, res, k, value, err) < 0)
                                 goto fail;
-                } else if (apply_path(SCIM_RT_USER, res, path, k, value, 0,
-                                      err) < 0) {
+                } else if (apply_path(rt, res, path, k, value, 0, err) < 0) {
                         goto fail;
                 }
         }

@@ -53,6 +53,16 @@ int scim_json_parse(const char *body, size_t len, json_t **out,
 int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
                     scim_err_t *err);
 
+/* The same for a resource of a tenant's own type rt (storage code): its
+ * attributes are the ones scim_patch_set_core names; any other path is
+ * 400 invalidPath. */
+int scim_patch_resource(scim_rtype_t rt, const json_t *current,
+                        const json_t *patch, json_t **out, scim_err_t *err);
+/* The core attributes of the tenant type the PATCHes this thread runs
+ * next apply to ([{"name", "multi"}], borrowed; NULL none). Set before,
+ * cleared after. */
+void scim_patch_set_core(const json_t *attrs);
+
 /* The tenant's extension URNs (array of strings, borrowed; NULL for the
  * built-in ones only) for the PATCHes this thread runs next: a path that
  * is exactly one of them acts on the whole extension block (add/replace

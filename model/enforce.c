@@ -399,14 +399,12 @@ static int check_catpath(const scim_model_t *m, json_t *res, const mpath_t *p,
         return 0;
 }
 
-static void rebuild_schemas(json_t *res, scim_rtype_t rt)
+static void rebuild_schemas(json_t *res, const char *core)
 {
         json_t *s = json_array(), *v;
         const char *k;
 
-        json_array_append_new(s, json_string(rt == SCIM_RT_GROUP
-                                                 ? SCIM_URN_GROUP
-                                                 : SCIM_URN_USER));
+        json_array_append_new(s, json_string(core));
         json_object_foreach(res, k, v) if (!strncasecmp(k, "urn:", 4) &&
                                            json_is_object(v))
             json_array_append_new(s, json_string(k));
@@ -437,11 +435,71 @@ int scim_model_enforce(const scim_model_t *m, scim_rtype_t rt, json_t *res,
 
         if (!m || !json_is_object(res))
                 return 0;
-        r = model_rt_index(rt);
+        r = model_rt_index(m, rt);
+        if (r < 0)
+                return scim_err_set(err, 404, NULL,
+                                    "no such resource type for this tenant");
         row = &m->rt[r];
         keys = calloc(json_object_size(res) + 1, sizeof(char *));
         if (!keys)
                 return scim_err_set_retry(err, 503, "out of memory");
+        if (r >= RT_N && row->core >= 0) {
+                /* a tenant type: its core schema's attributes are the
+                 * top-level keys (not urn: blocks, schemas, externalId) */
+                const mschema_t *cs = &m->schemas[row->core];
+                json_t *blk = json_object(), *pblk = NULL, *nb = NULL;
+                void *tmp;
+
+                json_object_foreach(res, k, v) if (strncasecmp(k, "urn:", 4) &&
+                                                   strcmp(k, "schemas") &&
+                                                   strcmp(k, "externalId") &&
+                                                   strcmp(k, "id") &&
+                                                   strcmp(k, "meta"))
+                    json_object_set(blk, k, v);
+                if (prev) {
+                        pblk = json_object();
+                        json_object_foreach((json_t *)prev, k, v) if (
+                            strncasecmp(k, "urn:", 4) && strcmp(k, "schemas") &&
+                            strcmp(k, "externalId") && strcmp(k, "id") &&
+                            strcmp(k, "meta")) json_object_set(pblk, k, v);
+                }
+                {
+                        /* unknown attributes of a type of one's own: keep
+                         * means drop (nowhere to keep them unvalidated) */
+                        mrtype_t crow = *row;
+
+                        if (crow.unknown == UNKNOWN_KEEP)
+                                crow.unknown = UNKNOWN_DROP;
+                        rc = enforce_block(m, &crow, cs, blk, pblk, mode,
+                                           dropped, &nb, err);
+                }
+                json_decref(pblk);
+                if (rc < 0) {
+                        json_decref(blk);
+                        rc = -1;
+                        goto out;
+                }
+                rc = -1;
+                json_object_foreach_safe(res, tmp, k, v) if (json_object_get(
+                    blk, k)) json_object_del(res, k);
+                json_decref(blk);
+                json_object_update(res, nb);
+                json_decref(nb);
+                for (size_t j = 0; j < cs->nattrs; j++) {
+                        if (mode == SCIM_ENFORCE_WRITE && !prev &&
+                            cs->attrs[j].dflt &&
+                            is_empty(json_object_get(res, cs->attrs[j].name)))
+                                json_object_set(res, cs->attrs[j].name,
+                                                cs->attrs[j].dflt);
+                        if (cs->attrs[j].required &&
+                            is_empty(json_object_get(res, cs->attrs[j].name))) {
+                                scim_err_set(err, 400, "invalidValue",
+                                             "attribute '%s' is required",
+                                             cs->attrs[j].name);
+                                goto out;
+                        }
+                }
+        }
         json_object_foreach(res, k, v) keys[nkeys++] = k;
         for (i = 0; i < nkeys; i++) {
                 const mschema_t *s;
@@ -494,7 +552,7 @@ int scim_model_enforce(const scim_model_t *m, scim_rtype_t rt, json_t *res,
                 const mschema_t *s = &m->schemas[i];
                 json_t *pb = json_object_get(prev, s->urn);
 
-                if (s->rt != r || !json_is_object(pb))
+                if (s->rt != r || s->core || !json_is_object(pb))
                         continue;
                 for (size_t j = 0; j < s->nattrs; j++)
                         if (s->attrs[j].mut == MUT_READONLY &&
@@ -514,7 +572,7 @@ int scim_model_enforce(const scim_model_t *m, scim_rtype_t rt, json_t *res,
                 for (i = 0; i < m->nschemas; i++) {
                         const mschema_t *s = &m->schemas[i];
 
-                        if (s->rt != r)
+                        if (s->rt != r || s->core)
                                 continue;
                         for (size_t j = 0; j < s->nattrs; j++) {
                                 mpath_t p = {.urn = s->urn,
@@ -545,7 +603,7 @@ int scim_model_enforce(const scim_model_t *m, scim_rtype_t rt, json_t *res,
                 const mschema_t *s = &m->schemas[i];
                 json_t *blk = json_object_get(res, s->urn);
 
-                if (s->rt != r)
+                if (s->rt != r || s->core)
                         continue;
                 if (s->required && !blk) {
                         scim_err_set(err, 400, "invalidValue",
@@ -565,7 +623,9 @@ int scim_model_enforce(const scim_model_t *m, scim_rtype_t rt, json_t *res,
                                 goto out;
                         }
         }
-        rebuild_schemas(res, rt);
+        rebuild_schemas(res, r >= RT_N ? m->rt[r].row.schema
+                             : rt == SCIM_RT_GROUP ? SCIM_URN_GROUP
+                                                   : SCIM_URN_USER);
         rc = 0;
 out:
         free(keys);
@@ -583,9 +643,9 @@ int scim_model_unflatten(const scim_model_t *m, scim_rtype_t rt,
         json_t *v;
         const mrtype_t *row;
 
-        if (!m || !json_is_object(body))
+        if (!m || !json_is_object(body) || model_rt_index(m, rt) < 0)
                 return 0;
-        row = &m->rt[model_rt_index(rt)];
+        row = &m->rt[model_rt_index(m, rt)];
         keys = calloc(json_object_size(body) + 1, sizeof(char *));
         if (!keys)
                 return scim_err_set_retry(err, 503, "out of memory");
@@ -623,7 +683,7 @@ int scim_model_unflatten(const scim_model_t *m, scim_rtype_t rt,
         free(keys);
         /* unknownAttributes refuse: an unknown top-level key of the body is
          * named here, before the built-in normalisation drops it */
-        if (row->unknown == UNKNOWN_REFUSE)
+        if (row->unknown == UNKNOWN_REFUSE && model_rt_index(m, rt) < RT_N)
                 json_object_foreach(body, k, v)
                 {
                         if (!strcmp(k, "schemas") || !strcmp(k, "id") ||

@@ -97,6 +97,7 @@ static void attrs_free(mattr_t *a, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 free(a[i].name);
+                free(a[i].ref);
                 json_decref(a[i].canon);
                 json_decref(a[i].dflt);
                 attrs_free(a[i].sub, a[i].nsub);
@@ -130,12 +131,15 @@ static void model_free(scim_model_t *m)
                 free(m->cats[i].keys);
         }
         free(m->cats);
-        for (int r = 0; r < RT_N; r++) {
+        for (size_t r = 0; m->rt && r < m->nrt; r++) {
                 paths_free(m->rt[r].required, m->rt[r].nrequired);
                 paths_free(m->rt[r].defaults, m->rt[r].ndefaults);
                 paths_free(m->rt[r].catpaths, m->rt[r].ncatpaths);
                 free(m->rt[r].catidx);
+                free(m->rt[r].req_names);
+                free(m->rt[r].uniq_names);
         }
+        free(m->rt);
         json_decref(m->def);
         free(m);
 }
@@ -165,9 +169,11 @@ const json_t *scim_model_definition(const scim_model_t *m)
 
 int scim_model_enabled(const scim_model_t *m, scim_rtype_t rt)
 {
-        if (!scim_rtype_row(rt))
+        int r = model_rt_index(m, rt);
+
+        if (r < 0)
                 return 0;
-        return m ? m->rt[model_rt_index(rt)].enabled : 1;
+        return m ? m->rt[r].enabled : 1;
 }
 
 /* ------------------------------------------------------------ lookups */
@@ -183,14 +189,14 @@ const mattr_t *model_attr(const mattr_t *list, size_t n, const char *name)
 const mschema_t *model_ext(const scim_model_t *m, scim_rtype_t rt,
                            const char *urn, size_t urn_len)
 {
-        int r = model_rt_index(rt);
+        int r = model_rt_index(m, rt);
 
-        if (!m)
+        if (!m || r < 0)
                 return NULL;
         for (size_t i = 0; i < m->nschemas; i++) {
                 const mschema_t *s = &m->schemas[i];
 
-                if (s->rt == r && strlen(s->urn) == urn_len &&
+                if (s->rt == r && !s->core && strlen(s->urn) == urn_len &&
                     !strncasecmp(s->urn, urn, urn_len))
                         return s;
         }
@@ -408,8 +414,8 @@ static int compile_attr(scim_model_t *m, const json_t *o, mattr_t *a,
                 if (depth > 0 || a->multi || a->type == SCIM_T_COMPLEX)
                         return bad(err, where,
                                    "uniqueness '%s' is supported for "
-                                   "single-valued, non-complex attributes of "
-                                   "an extension (not sub-attributes)",
+                                   "single-valued, non-complex top-level "
+                                   "attributes (not sub-attributes)",
                                    s);
                 a->unique = 1; /* global: enforced per tenant */
         }
@@ -437,12 +443,20 @@ static int compile_attr(scim_model_t *m, const json_t *o, mattr_t *a,
                 json_array_foreach(v, k, e) if (!json_is_string(e)) return bad(
                     err, where, "referenceTypes[%zu] must be a string", k);
         }
-        if ((v = json_object_get(o, "catalog"))) {
+        if ((v = json_object_get(o, "catalog")) && json_is_string(v) &&
+            strchr(json_string_value(v), '.')) {
+                /* "Role.name": resolved once the resource types are */
+                if (a->type != SCIM_T_STRING)
+                        return bad(err, where,
+                                   "only string attributes take a catalog");
+                if (!(a->ref = strdup(json_string_value(v))))
+                        return scim_err_set_retry(err, 503, "out of memory");
+        } else if (v) {
                 if (!json_is_string(v) ||
                     (a->catalog = catalog_index(m, json_string_value(v))) < 0)
                         return bad(err, where,
                                    "'catalog' names no catalog of this "
-                                   "definition");
+                                   "definition (or no Type.attribute)");
                 if (a->type != SCIM_T_STRING)
                         return bad(err, where,
                                    "only string attributes take a catalog");
@@ -574,6 +588,7 @@ static int compile_schemas(scim_model_t *m, const json_t *arr,
 
                 snprintf(where, sizeof(where), "schemas[%zu]", i);
                 s->rt = -1;
+                s->core = 0;
                 m->nschemas++;
                 if (!json_is_object(o))
                         return bad(err, where, "must be an object");
@@ -593,7 +608,8 @@ static int compile_schemas(scim_model_t *m, const json_t *arr,
                     !strncasecmp(id, "urn:ietf:params:scim:api:", 25))
                         return bad(err, where,
                                    "'%.200s' is a built-in schema; define "
-                                   "extensions only",
+                                   "extensions and the core schemas of "
+                                   "resource types of your own only",
                                    id);
                 for (size_t j = 0; j < i; j++)
                         if (scim_strcaseeq(m->schemas[j].urn, id))
@@ -637,57 +653,73 @@ static int compile_schemas(scim_model_t *m, const json_t *arr,
         return 0;
 }
 
+/* Resolves "attr[.sub]" within schema s (core: top-level attributes). */
+static int resolve_in(const mschema_t *s, const char *name, int core,
+                      mpath_t *p, const mattr_t **def_out, const char *path,
+                      const char *where, scim_err_t *err)
+{
+        const char *dot = strchr(name, '.');
+        size_t tl = dot ? (size_t)(dot - name) : strlen(name);
+        char top[SCIM_MODEL_MAX_NAME_BYTES + 1];
+        const mattr_t *a;
+
+        if (tl > SCIM_MODEL_MAX_NAME_BYTES)
+                return bad(err, where, "unknown attribute");
+        memcpy(top, name, tl);
+        top[tl] = '\0';
+        if (!(a = model_attr(s->attrs, s->nattrs, top)))
+                return bad(err, where, "'%.200s' names no attribute of %.200s",
+                           path, s->urn);
+        p->urn = core ? NULL : strdup(s->urn);
+        p->attr = strdup(a->name);
+        *def_out = a;
+        if (dot) {
+                const mattr_t *sub = model_attr(a->sub, a->nsub, dot + 1);
+
+                if (!sub)
+                        return bad(err, where,
+                                   "'%.200s' names no sub-attribute", path);
+                p->sub = strdup(sub->name);
+                *def_out = sub;
+        }
+        return 0;
+}
+
 /* Resolves a path "attr", "attr.sub", "urn:...:attr[.sub]" for rt. */
 static int resolve_path(scim_model_t *m, scim_rtype_t rt, const char *path,
                         mpath_t *p, const mattr_t **def_out,
                         const scim_attr_t **core_out, const char *where,
                         scim_err_t *err)
 {
-        const char *name = path, *dot;
-        char top[SCIM_MODEL_MAX_NAME_BYTES + 1];
-        size_t tl;
+        const char *dot;
+        int r = model_rt_index(m, rt);
 
         *def_out = NULL;
         *core_out = NULL;
         if (!path || !*path || strlen(path) > 512)
                 return bad(err, where, "must be an attribute path");
+        if (r >= RT_N && m->rt[r].core >= 0) {
+                /* a tenant type: its core schema's attributes, given bare
+                 * or after the core URN */
+                const mschema_t *cs = &m->schemas[m->rt[r].core];
+                size_t cl = strlen(cs->urn);
+                const char *q = path;
+
+                if (!strncasecmp(q, cs->urn, cl) && q[cl] == ':')
+                        q += cl + 1;
+                if (strncasecmp(q, "urn:", 4) &&
+                    strncasecmp(q, "externalId", 10))
+                        return resolve_in(cs, q, 1, p, def_out, path, where,
+                                          err);
+        }
         if (!strncasecmp(path, "urn:", 4)) {
                 const char *colon = strrchr(path, ':');
                 const mschema_t *s =
                     model_ext(m, rt, path, (size_t)(colon - path));
 
-                if (s) {
-                        const mattr_t *a;
-
-                        name = colon + 1;
-                        dot = strchr(name, '.');
-                        tl = dot ? (size_t)(dot - name) : strlen(name);
-                        if (tl > SCIM_MODEL_MAX_NAME_BYTES)
-                                return bad(err, where, "unknown attribute");
-                        memcpy(top, name, tl);
-                        top[tl] = '\0';
-                        if (!(a = model_attr(s->attrs, s->nattrs, top)))
-                                return bad(err, where,
-                                           "'%.200s' names no attribute of "
-                                           "%.200s",
-                                           path, s->urn);
-                        p->urn = strdup(s->urn);
-                        p->attr = strdup(a->name);
-                        *def_out = a;
-                        if (dot) {
-                                const mattr_t *sub =
-                                    model_attr(a->sub, a->nsub, dot + 1);
-
-                                if (!sub)
-                                        return bad(err, where,
-                                                   "'%.200s' names no "
-                                                   "sub-attribute",
-                                                   path);
-                                p->sub = strdup(sub->name);
-                                *def_out = sub;
-                        }
-                        return 0;
-                }
+                if (s)
+                        return resolve_in(s, colon + 1, 0, p, def_out, path,
+                                          where, err);
                 /* the enterprise extension and core URN prefixes */
         }
         {
@@ -699,6 +731,7 @@ static int resolve_path(scim_model_t *m, scim_rtype_t rt, const char *path,
                 char *t;
                 const scim_attr_t *a;
                 const char *urn;
+                size_t tl;
 
                 dot = strchr(colon ? colon + 1 : path, '.');
                 tl = dot ? (size_t)(dot - path) : strlen(path);
@@ -710,9 +743,10 @@ static int resolve_path(scim_model_t *m, scim_rtype_t rt, const char *path,
                     !strcmp(scim_attr_name(a), "meta"))
                         return bad(err, where,
                                    "'%.200s' names no attribute of %s", path,
-                                   scim_rtype_name(rt));
+                                   r >= RT_N ? m->rt[r].row.name
+                                             : scim_rtype_name(rt));
                 if (urn && strcmp(urn, SCIM_URN_USER) &&
-                    strcmp(urn, SCIM_URN_GROUP))
+                    strcmp(urn, SCIM_URN_GROUP) && r < RT_N)
                         p->urn = strdup(urn);
                 p->attr = strdup(scim_attr_name(a));
                 *core_out = a;
@@ -731,33 +765,275 @@ static int resolve_path(scim_model_t *m, scim_rtype_t rt, const char *path,
         return 0;
 }
 
-static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
-                             scim_err_t *err);
+/* Endpoint names a tenant type may not take (any case). */
+static const char *const RESERVED_ENDPOINTS[] = {
+    "Users", "Groups", "Schemas", "ResourceTypes", "ServiceProviderConfig",
+    "Bulk", "Me", ".search", "Roles.search", NULL};
 
-static int compile_rtypes(scim_model_t *m, const json_t *arr, scim_err_t *err)
+static const char *INDEXED_TENANT[] = {"id", "externalId", "displayName",
+                                       NULL};
+
+/* The storage code map: codes (the store's, authoritative) or the
+ * definition's own storageCodes; checked; a new object. */
+static json_t *codes_start(const json_t *def, const json_t *codes,
+                           scim_err_t *err)
 {
-        json_t *empty_array = json_array(); /* a definition without the key */
-        int rc = compile_rtypes_in(m, arr ? arr : empty_array, err);
+        const json_t *in = codes ? codes : json_object_get(def, "storageCodes");
+        json_t *out = json_object(), *v;
+        const char *k;
+        int used[MODEL_MAX_TYPES] = {0};
 
-        json_decref(empty_array);
-        return rc;
+        if (in && !json_is_object(in)) {
+                json_decref(out);
+                bad(err, "storageCodes", "must be an object of name: letter");
+                return NULL;
+        }
+        json_object_foreach((json_t *)in, k, v)
+        {
+                const char *c = json_string_value(v);
+
+                if (!name_ok(k, 0) || !c || strlen(c) != 1 ||
+                    !model_is_tenant_code((scim_rtype_t)c[0]) ||
+                    used[c[0] - MODEL_CODE_FIRST]++) {
+                        json_decref(out);
+                        bad(err, "storageCodes",
+                            "'%.64s' must map to its own letter a-p (the "
+                            "codes are scimlog's: leave them as read)",
+                            k);
+                        return NULL;
+                }
+                json_object_set(out, k, v);
+        }
+        return out;
+}
+
+/* The storage code of tenant type `name`: its code in map, or the next
+ * letter nobody has had (added to map). 0 when all are taken. */
+static scim_rtype_t code_for(json_t *map, const char *name)
+{
+        const char *k;
+        json_t *v;
+        int used[MODEL_MAX_TYPES] = {0};
+
+        json_object_foreach(map, k, v)
+        {
+                if (scim_strcaseeq(k, name))
+                        return (scim_rtype_t)json_string_value(v)[0];
+                used[json_string_value(v)[0] - MODEL_CODE_FIRST] = 1;
+        }
+        for (int i = 0; i < MODEL_MAX_TYPES; i++)
+                if (!used[i]) {
+                        char c[2] = {(char)(MODEL_CODE_FIRST + i), 0};
+
+                        json_object_set_new(map, name, json_string(c));
+                        return (scim_rtype_t)c[0];
+                }
+        return (scim_rtype_t)0;
+}
+
+/* A tenant type's own keys: name, endpoint, core schema -> its row. */
+static int compile_tenant_type(scim_model_t *m, const json_t *o, int r,
+                               json_t *codes, const char *where,
+                               scim_err_t *err)
+{
+        mrtype_t *row = &m->rt[r];
+        const char *name = json_string_value(json_object_get(o, "name"));
+        const char *ep = json_string_value(json_object_get(o, "endpoint"));
+        const char *urn = json_string_value(json_object_get(o, "schema"));
+        size_t j, nreq = 0, nuq = 0;
+        mschema_t *cs = NULL;
+
+        if (!name_ok(name, 0))
+                return bad(err, where,
+                           "'name' must be User, Group, or 1-64 characters of "
+                           "A-Z a-z 0-9 _ - starting with a letter (a "
+                           "resource type of your own)");
+        if (scim_strcaseeq(name, "User") || scim_strcaseeq(name, "Group"))
+                return bad(err, where, "'name' %s is built in: spell it so",
+                           name);
+        if (!ep || ep[0] != '/' || !name_ok(ep + 1, 0))
+                return bad(err, where,
+                           "'endpoint' must be '/' and 1-64 characters of "
+                           "A-Z a-z 0-9 _ - starting with a letter");
+        for (j = 0; RESERVED_ENDPOINTS[j]; j++)
+                if (scim_strcaseeq(ep + 1, RESERVED_ENDPOINTS[j]))
+                        return bad(err, where,
+                                   "endpoint %s is taken by the protocol", ep);
+        for (j = RT_N; j < (size_t)r; j++) {
+                if (scim_strcaseeq(m->rt[j].row.name, name))
+                        return bad(err, where,
+                                   "resource type %s is listed twice", name);
+                if (scim_strcaseeq(m->rt[j].row.endpoint, ep))
+                        return bad(err, where,
+                                   "endpoint %s is used twice", ep);
+        }
+        for (j = 0; urn && j < m->nschemas; j++)
+                if (scim_strcaseeq(m->schemas[j].urn, urn))
+                        cs = &m->schemas[j];
+        if (!cs)
+                return bad(err, where,
+                           "'schema' must name a schema of this definition "
+                           "(the type's core schema)");
+        if (cs->rt >= 0)
+                return bad(err, where,
+                           "schema %.200s already belongs to another "
+                           "resource type",
+                           cs->urn);
+        cs->rt = r;
+        cs->core = 1;
+        row->core = (int)(cs - m->schemas);
+        row->row.code = code_for(codes, name);
+        if (!row->row.code)
+                return bad(err, where,
+                           "a tenant has at most %d resource types of its "
+                           "own, ever (names keep their storage code)",
+                           MODEL_MAX_TYPES);
+        row->row.name = name; /* borrowed from m->def */
+        row->row.endpoint = ep;
+        row->row.schema = cs->urn;
+        row->row.indexed = INDEXED_TENANT;
+        row->row.membership = SCIM_MEMBERSHIP_NONE;
+        row->req_names = calloc(cs->nattrs + 1, sizeof(char *));
+        row->uniq_names = calloc(cs->nattrs + 1, sizeof(char *));
+        if (!row->req_names || !row->uniq_names)
+                return scim_err_set_retry(err, 503, "out of memory");
+        for (j = 0; j < cs->nattrs; j++) {
+                if (cs->attrs[j].required)
+                        row->req_names[nreq++] = cs->attrs[j].name;
+                if (cs->attrs[j].unique)
+                        row->uniq_names[nuq++] = cs->attrs[j].name;
+                if (scim_strcaseeq(cs->attrs[j].name, "id") ||
+                    scim_strcaseeq(cs->attrs[j].name, "meta") ||
+                    scim_strcaseeq(cs->attrs[j].name, "schemas") ||
+                    scim_strcaseeq(cs->attrs[j].name, "externalId"))
+                        return bad(err, where,
+                                   "attribute '%s' of %.200s is common to "
+                                   "every resource: leave it out",
+                                   cs->attrs[j].name, cs->urn);
+        }
+        row->row.required = (const char *const *)row->req_names;
+        row->row.unique = (const char *const *)row->uniq_names;
+        return 0;
+}
+
+/* Resolves the "Type.attr" catalogs of the schemas' attributes. */
+static int resolve_refs_in(scim_model_t *m, mattr_t *list, size_t n,
+                           const char *urn, scim_err_t *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                mattr_t *a = &list[i];
+                char where[400], tname[SCIM_MODEL_MAX_NAME_BYTES + 1];
+                const char *dot;
+                size_t tl;
+                int r = -1;
+
+                if (a->nsub && resolve_refs_in(m, a->sub, a->nsub, urn, err) < 0)
+                        return -1;
+                if (!a->ref)
+                        continue;
+                snprintf(where, sizeof(where), "%.256s:%s.catalog", urn,
+                         a->name);
+                dot = strchr(a->ref, '.');
+                tl = (size_t)(dot - a->ref);
+                if (tl > SCIM_MODEL_MAX_NAME_BYTES)
+                        return bad(err, where, "names no resource type");
+                memcpy(tname, a->ref, tl);
+                tname[tl] = '\0';
+                for (size_t k = 0; k < m->nrt; k++) {
+                        const char *nm = k == RT_USER    ? "User"
+                                         : k == RT_GROUP ? "Group"
+                                                         : m->rt[k].row.name;
+
+                        if (nm && scim_strcaseeq(nm, tname))
+                                r = (int)k;
+                }
+                if (r < 0)
+                        return bad(err, where,
+                                   "'%.200s': %s is no resource type of this "
+                                   "tenant",
+                                   a->ref, tname);
+                a->ref_rt = r;
+                a->refw.rt = r == RT_USER    ? SCIM_RT_USER
+                             : r == RT_GROUP ? SCIM_RT_GROUP
+                                             : m->rt[r].row.code;
+                a->refw.type_name = r == RT_USER    ? "User"
+                                    : r == RT_GROUP ? "Group"
+                                                    : m->rt[r].row.name;
+                a->refw.attr_name = dot + 1;
+                if (scim_strcaseeq(dot + 1, "externalId")) {
+                        a->refw.index = 'x';
+                        a->refw.case_exact = 1;
+                } else if (scim_strcaseeq(dot + 1, "displayName") &&
+                           (r != RT_USER ||
+                            1)) {
+                        a->refw.index = 'd';
+                } else if (r == RT_USER && scim_strcaseeq(dot + 1, "userName")) {
+                        a->refw.index = 'u';
+                } else if (r >= RT_N) {
+                        const mschema_t *cs = &m->schemas[m->rt[r].core];
+                        const mattr_t *t =
+                            model_attr(cs->attrs, cs->nattrs, dot + 1);
+
+                        if (!t || !t->unique)
+                                return bad(err, where,
+                                           "'%.200s': a reference names "
+                                           "displayName, externalId, "
+                                           "userName (User) or an attribute "
+                                           "of the type's core schema with "
+                                           "uniqueness server",
+                                           a->ref);
+                        a->refw.index = 'X';
+                        a->refw.urn = cs->urn;
+                        a->refw.name = t->name;
+                        a->refw.attr_name = t->name;
+                        a->refw.case_exact = t->case_exact;
+                } else {
+                        return bad(err, where,
+                                   "'%.200s': a reference names displayName, "
+                                   "externalId, userName (User) or a unique "
+                                   "attribute of a resource type of your own",
+                                   a->ref);
+                }
+        }
+        return 0;
 }
 
 static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
-                             scim_err_t *err)
+                             json_t *codes, scim_err_t *err)
 {
         static const char *const known[] = {
             "name",     "schemaExtensions",  "required", "defaults",
             "enabled", "unknownAttributes", "description",
-            "attributeCatalogs", NULL};
+            "attributeCatalogs", "endpoint", "schema", NULL};
         static const char *const ext_known[] = {"schema", "required", NULL};
-        size_t i;
+        size_t i, ntenant = 0;
         json_t *o;
+        int *ridx;
 
-        for (int r = 0; r < RT_N; r++)
-                m->rt[r].enabled = 1;
         if (!json_is_array(arr))
                 return bad(err, "resourceTypes", "must be an array");
+        json_array_foreach(arr, i, o)
+        {
+                const char *name = json_string_value(json_object_get(o, "name"));
+
+                if (!scim_rtype_by_name(name))
+                        ntenant++;
+        }
+        if (ntenant > MODEL_MAX_TYPES)
+                return bad(err, "resourceTypes",
+                           "at most %d resource types of your own",
+                           MODEL_MAX_TYPES);
+        m->rt = calloc(RT_N + ntenant + 1, sizeof(mrtype_t));
+        ridx = calloc(json_array_size(arr) + 1, sizeof(int));
+        if (!m->rt || !ridx) {
+                free(ridx);
+                return scim_err_set_retry(err, 503, "out of memory");
+        }
+        m->nrt = RT_N;
+        for (int r = 0; r < RT_N; r++) {
+                m->rt[r].enabled = 1;
+                m->rt[r].core = -1;
+        }
         json_array_foreach(arr, i, o)
         {
                 char where[64];
@@ -766,44 +1042,73 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                 mrtype_t *row;
                 json_t *v, *e;
                 size_t k;
-                int u;
+                int u, r;
 
                 snprintf(where, sizeof(where), "resourceTypes[%zu]", i);
-                if (!json_is_object(o))
+                if (!json_is_object(o)) {
+                        free(ridx);
                         return bad(err, where, "must be an object");
-                if (keys_known(o, known, where, err) < 0)
+                }
+                if (keys_known(o, known, where, err) < 0) {
+                        free(ridx);
                         return -1;
+                }
                 name = json_string_value(json_object_get(o, "name"));
-                if (scim_rtype_by_name(name))
+                if (scim_rtype_by_name(name)) {
                         rt = scim_rtype_by_name(name)->code;
-                else
-                        return bad(err, where,
-                                   "'name' must be User or Group (tenant "
-                                   "resource types of their own are not "
-                                   "supported yet)");
-                row = &m->rt[model_rt_index(rt)];
-                for (size_t j = 0; j < i; j++)
-                        if (json_equal(json_object_get(json_array_get(arr, j),
-                                                       "name"),
-                                       json_object_get(o, "name")))
+                        r = model_rt_index(m, rt);
+                        if (json_object_get(o, "endpoint") ||
+                            json_object_get(o, "schema")) {
+                                free(ridx);
                                 return bad(err, where,
-                                           "resource type %s is listed twice",
+                                           "%s is built in: its endpoint "
+                                           "and schema are fixed",
                                            name);
+                        }
+                        for (size_t j = 0; j < i; j++)
+                                if (json_equal(
+                                        json_object_get(
+                                            json_array_get(arr, j), "name"),
+                                        json_object_get(o, "name"))) {
+                                        free(ridx);
+                                        return bad(err, where,
+                                                   "resource type %s is "
+                                                   "listed twice",
+                                                   name);
+                                }
+                } else {
+                        r = (int)m->nrt++;
+                        m->rt[r].enabled = 1;
+                        m->rt[r].core = -1;
+                        if (compile_tenant_type(m, o, r, codes, where, err) <
+                            0) {
+                                free(ridx);
+                                return -1;
+                        }
+                        rt = m->rt[r].row.code;
+                }
+                ridx[i] = r;
+                row = &m->rt[r];
+#define FAIL(x)                                                               \
+        do {                                                                  \
+                free(ridx);                                                   \
+                return (x);                                                   \
+        } while (0)
                 if (get_bool(o, "enabled", 1, &row->enabled, where, err) < 0)
-                        return -1;
+                        FAIL(-1);
                 s = json_string_value(json_object_get(o, "unknownAttributes"));
                 if (json_object_get(o, "unknownAttributes") &&
                     (u = table_index(UNKNOWN_NAMES, s)) < 0)
-                        return bad(err, where,
-                                   "'unknownAttributes' must be keep, drop or "
-                                   "refuse");
+                        FAIL(bad(err, where,
+                                 "'unknownAttributes' must be keep, drop or "
+                                 "refuse"));
                 row->unknown = json_object_get(o, "unknownAttributes")
                                    ? table_index(UNKNOWN_NAMES, s)
                                    : UNKNOWN_KEEP;
                 v = json_object_get(o, "schemaExtensions");
                 if (v && !json_is_array(v))
-                        return bad(err, where,
-                                   "'schemaExtensions' must be an array");
+                        FAIL(bad(err, where,
+                                 "'schemaExtensions' must be an array"));
                 json_array_foreach(v, k, e)
                 {
                         char w[96];
@@ -812,11 +1117,10 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
 
                         snprintf(w, sizeof(w), "%s.schemaExtensions[%zu]",
                                  where, k);
-                        if (!json_is_object(e) ||
-                            keys_known(e, ext_known, w, err) < 0)
-                                return json_is_object(e)
-                                           ? -1
-                                           : bad(err, w, "must be an object");
+                        if (!json_is_object(e))
+                                FAIL(bad(err, w, "must be an object"));
+                        if (keys_known(e, ext_known, w, err) < 0)
+                                FAIL(-1);
                         urn = json_string_value(json_object_get(e, "schema"));
                         if (urn && scim_strcaseeq(urn, SCIM_URN_ENTERPRISE) &&
                             rt == SCIM_RT_USER)
@@ -825,26 +1129,27 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                                 if (urn && scim_strcaseeq(m->schemas[j].urn, urn))
                                         break;
                         if (j == m->nschemas)
-                                return bad(err, w,
-                                           "'schema' must name a schema of "
-                                           "this definition");
+                                FAIL(bad(err, w,
+                                         "'schema' must name a schema of "
+                                         "this definition"));
                         if (m->schemas[j].rt >= 0)
-                                return bad(err, w,
-                                           "schema %.200s extends two "
-                                           "resource types",
-                                           m->schemas[j].urn);
-                        m->schemas[j].rt = model_rt_index(rt);
+                                FAIL(bad(err, w,
+                                         "schema %.200s extends two "
+                                         "resource types (or is a core "
+                                         "schema)",
+                                         m->schemas[j].urn));
+                        m->schemas[j].rt = r;
                         if (get_bool(e, "required", 0, &m->schemas[j].required,
                                      w, err) < 0)
-                                return -1;
+                                FAIL(-1);
                 }
                 v = json_object_get(o, "required");
                 if (v && !json_is_array(v))
-                        return bad(err, where,
-                                   "'required' must be an array of paths");
+                        FAIL(bad(err, where,
+                                 "'required' must be an array of paths"));
                 row->required = calloc(json_array_size(v) + 1, sizeof(mpath_t));
                 if (!row->required)
-                        return scim_err_set_retry(err, 503, "out of memory");
+                        FAIL(scim_err_set_retry(err, 503, "out of memory"));
                 json_array_foreach(v, k, e)
                 {
                         char w[96];
@@ -856,17 +1161,17 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                         if (resolve_path(m, rt, json_string_value(e),
                                          &row->required[k], &d, &c, w,
                                          err) < 0)
-                                return -1;
+                                FAIL(-1);
                 }
                 v = json_object_get(o, "defaults");
                 if (v && !json_is_object(v))
-                        return bad(err, where,
-                                   "'defaults' must be an object of path: "
-                                   "value");
+                        FAIL(bad(err, where,
+                                 "'defaults' must be an object of path: "
+                                 "value"));
                 row->defaults =
                     calloc(json_object_size(v) + 1, sizeof(mpath_t));
                 if (!row->defaults)
-                        return scim_err_set_retry(err, 503, "out of memory");
+                        FAIL(scim_err_set_retry(err, 503, "out of memory"));
                 {
                         const char *path;
 
@@ -881,42 +1186,43 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                                          where, path);
                                 if (resolve_path(m, rt, path, p, &d, &c, w,
                                                  err) < 0)
-                                        return -1;
+                                        FAIL(-1);
                                 if (p->sub)
-                                        return bad(err, w,
-                                                   "defaults take top-level "
-                                                   "attributes");
+                                        FAIL(bad(err, w,
+                                                 "defaults take top-level "
+                                                 "attributes"));
                                 if (d) {
                                         if (model_value_check(m, d, e,
                                                               &p->value, w,
                                                               err) < 0)
-                                                return -1;
+                                                FAIL(-1);
                                 } else {
                                         scim_err_t ve;
 
                                         scim_err_clear(&ve);
                                         if (scim_attr_read_only(c))
-                                                return bad(err, w,
-                                                           "attribute is "
-                                                           "readOnly");
+                                                FAIL(bad(err, w,
+                                                         "attribute is "
+                                                         "readOnly"));
                                         if (scim_value_normalize(
                                                 rt, c, e, &p->value, &ve) <
                                                 0 ||
                                             !p->value)
-                                                return bad(err, w,
-                                                           "not a value of "
-                                                           "the attribute: "
-                                                           "%.200s",
-                                                           ve.detail);
+                                                FAIL(bad(err, w,
+                                                         "not a value of "
+                                                         "the attribute: "
+                                                         "%.200s",
+                                                         ve.detail));
                                 }
                         }
                 }
         }
         json_array_foreach(arr, i, o)
         {
-                const char *name = json_string_value(json_object_get(o, "name"));
-                mrtype_t *row = &m->rt[model_rt_index(
-                    !strcmp(name, "Group") ? SCIM_RT_GROUP : SCIM_RT_USER)];
+                mrtype_t *row = &m->rt[ridx[i]];
+                scim_rtype_t rt = ridx[i] == RT_USER    ? SCIM_RT_USER
+                                  : ridx[i] == RT_GROUP ? SCIM_RT_GROUP
+                                                        : row->row.code;
                 json_t *v = json_object_get(o, "attributeCatalogs"), *e;
                 const char *path;
                 char where[64];
@@ -926,13 +1232,13 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                 if (!v)
                         continue;
                 if (!json_is_object(v))
-                        return bad(err, where,
-                                   "must be an object of path: catalog");
+                        FAIL(bad(err, where,
+                                 "must be an object of path: catalog"));
                 row->catpaths = calloc(json_object_size(v) + 1,
                                        sizeof(mpath_t));
                 row->catidx = calloc(json_object_size(v) + 1, sizeof(int));
                 if (!row->catpaths || !row->catidx)
-                        return scim_err_set_retry(err, 503, "out of memory");
+                        FAIL(scim_err_set_retry(err, 503, "out of memory"));
                 json_object_foreach(v, path, e)
                 {
                         const mattr_t *d;
@@ -941,24 +1247,24 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                         char w[160];
 
                         snprintf(w, sizeof(w), "%s.%.64s", where, path);
-                        if (resolve_path(m, name[0] == 'G' ? SCIM_RT_GROUP
-                                                           : SCIM_RT_USER,
-                                         path, &row->catpaths[k], &d, &c, w,
-                                         err) < 0)
-                                return -1;
+                        if (resolve_path(m, rt, path, &row->catpaths[k], &d,
+                                         &c, w, err) < 0)
+                                FAIL(-1);
                         if ((d ? d->type : scim_attr_type(c)) !=
                             SCIM_T_STRING)
-                                return bad(err, w,
-                                           "only string attributes take a "
-                                           "catalog");
+                                FAIL(bad(err, w,
+                                         "only string attributes take a "
+                                         "catalog"));
                         if (!json_is_string(e) ||
                             (row->catidx[k] = catalog_index(
                                  m, json_string_value(e))) < 0)
-                                return bad(err, w,
-                                           "names no catalog of this "
-                                           "definition");
+                                FAIL(bad(err, w,
+                                         "names no catalog of this "
+                                         "definition"));
                 }
         }
+#undef FAIL
+        free(ridx);
         /* an extension nobody names extends nothing: refuse, it would be
          * advertised but never accepted */
         for (size_t j = 0; j < m->nschemas; j++)
@@ -968,33 +1274,46 @@ static int compile_rtypes_in(scim_model_t *m, const json_t *arr,
                         snprintf(w, sizeof(w), "schemas[%zu]", j);
                         return bad(err, w,
                                    "schema %.200s is not in any resource "
-                                   "type's schemaExtensions",
+                                   "type's schemaExtensions (nor any type's "
+                                   "core schema)",
                                    m->schemas[j].urn);
                 }
+        for (size_t j = 0; j < m->nschemas; j++)
+                if (resolve_refs_in(m, m->schemas[j].attrs,
+                                    m->schemas[j].nattrs, m->schemas[j].urn,
+                                    err) < 0)
+                        return -1;
         return 0;
 }
 
-int scim_model_compile(const json_t *def, int64_t generation,
-                       scim_model_t **out, scim_err_t *err)
+int scim_model_compile_codes(const json_t *def, const json_t *codes,
+                             int64_t generation, scim_model_t **out,
+                             scim_err_t *err)
 {
         static const char *const known[] = {"profile",   "description",
                                             "schemas",   "resourceTypes",
-                                            "catalogs",  NULL};
+                                            "catalogs",  "storageCodes",
+                                            NULL};
         scim_model_t *m;
-        json_t *empty = NULL;
+        json_t *map = NULL, *empty = json_array();
         int rc = -1;
 
         *out = NULL;
-        if (!json_is_object(def))
+        if (!json_is_object(def)) {
+                json_decref(empty);
                 return bad(err, "document", "must be a JSON object");
-        if (keys_known(def, known, "document", err) < 0)
-                return -1;
-        if (json_object_get(def, "profile") &&
-            !json_is_string(json_object_get(def, "profile")))
-                return bad(err, "profile", "must be a string");
+        }
+        if (keys_known(def, known, "document", err) < 0 ||
+            (json_object_get(def, "profile") &&
+             !json_is_string(json_object_get(def, "profile")))) {
+                json_decref(empty);
+                return err->status ? -1 : bad(err, "profile", "must be a string");
+        }
         m = calloc(1, sizeof(*m));
-        if (!m)
+        if (!m) {
+                json_decref(empty);
                 return scim_err_set_retry(err, 503, "out of memory");
+        }
         m->refs = 1;
         m->generation = generation;
         m->def = json_deep_copy(def);
@@ -1002,18 +1321,41 @@ int scim_model_compile(const json_t *def, int64_t generation,
                 scim_err_set_retry(err, 503, "out of memory");
                 goto out;
         }
-        if (compile_catalogs(m, json_object_get(def, "catalogs"), err) < 0 ||
-            compile_schemas(m, json_object_get(def, "schemas"), err) < 0 ||
-            compile_rtypes(m, json_object_get(def, "resourceTypes"), err) < 0)
+        if (!(map = codes_start(def, codes, err)))
                 goto out;
+        if (compile_catalogs(m, json_object_get(m->def, "catalogs"), err) < 0 ||
+            compile_schemas(m, json_object_get(m->def, "schemas"), err) < 0)
+                goto out;
+        {
+                const json_t *rts = json_object_get(m->def, "resourceTypes");
+
+                if (compile_rtypes_in(m, rts ? rts : empty, map, err) < 0)
+                        goto out;
+        }
+        if (json_object_size(map))
+                json_object_set(m->def, "storageCodes", map);
+        else
+                json_object_del(m->def, "storageCodes");
         *out = m;
         m = NULL;
         rc = 0;
 out:
+        json_decref(map);
         json_decref(empty);
         if (m)
                 model_free(m);
         return rc;
+}
+
+int scim_model_compile(const json_t *def, int64_t generation,
+                       scim_model_t **out, scim_err_t *err)
+{
+        return scim_model_compile_codes(def, NULL, generation, out, err);
+}
+
+const json_t *scim_model_codes(const scim_model_t *m)
+{
+        return m ? json_object_get(m->def, "storageCodes") : NULL;
 }
 
 /* ------------------------------------------------------------ discovery */
@@ -1060,9 +1402,10 @@ json_t *scim_model_schemas_doc(const scim_model_t *m)
                 }
                 rt = !strcmp(id, SCIM_URN_GROUP) ? SCIM_RT_GROUP
                                                  : SCIM_RT_USER;
-                for (size_t r = 0; r < m->rt[model_rt_index(rt)].nrequired;
+                for (size_t r = 0; r < m->rt[model_rt_index(m, rt)].nrequired;
                      r++) {
-                        const mpath_t *p = &m->rt[model_rt_index(rt)].required[r];
+                        const mpath_t *p =
+                            &m->rt[model_rt_index(m, rt)].required[r];
                         const char *want = p->urn ? p->urn
                                            : rt == SCIM_RT_GROUP ? SCIM_URN_GROUP
                                                                  : SCIM_URN_USER;
@@ -1084,7 +1427,8 @@ json_t *scim_model_schemas_doc(const scim_model_t *m)
                 }
         }
         for (i = 0; i < m->nschemas; i++)
-                json_array_append(a, m->schemas[i].doc);
+                if (m->schemas[i].rt >= 0 && m->rt[m->schemas[i].rt].enabled)
+                        json_array_append(a, m->schemas[i].doc);
         return a;
 }
 
@@ -1106,7 +1450,8 @@ json_t *scim_model_resource_types_doc(const scim_model_t *m)
                 c = json_deep_copy(rt);
                 ext = json_object_get(c, "schemaExtensions");
                 for (size_t j = 0; m && j < m->nschemas; j++) {
-                        if (m->schemas[j].rt != model_rt_index(t))
+                        if (m->schemas[j].rt != model_rt_index(m, t) ||
+                            m->schemas[j].core)
                                 continue;
                         if (!ext) {
                                 ext = json_array();
@@ -1124,6 +1469,49 @@ json_t *scim_model_resource_types_doc(const scim_model_t *m)
                                            m->schemas[j].urn, "required",
                                            m->schemas[j].required));
                 }
+                json_array_append_new(out, c);
+        }
+        for (size_t r = RT_N; m && r < m->nrt; r++) {
+                const mrtype_t *t = &m->rt[r];
+                json_t *c, *ext = json_array();
+                const char *desc;
+
+                if (!t->enabled)
+                        continue;
+                for (size_t j = 0; j < m->nschemas; j++)
+                        if (m->schemas[j].rt == (int)r && !m->schemas[j].core)
+                                json_array_append_new(
+                                    ext, json_pack("{s:s, s:b}", "schema",
+                                                   m->schemas[j].urn,
+                                                   "required",
+                                                   m->schemas[j].required));
+                c = json_pack("{s:[s], s:s, s:s, s:s, s:s}", "schemas",
+                              "urn:ietf:params:scim:schemas:core:2.0:"
+                              "ResourceType",
+                              "id", t->row.name, "name", t->row.name,
+                              "endpoint", t->row.endpoint, "schema",
+                              t->row.schema);
+                for (size_t k = 0; k < json_array_size(
+                                           json_object_get(m->def,
+                                                           "resourceTypes"));
+                     k++) {
+                        json_t *e = json_array_get(
+                            json_object_get(m->def, "resourceTypes"), k);
+
+                        desc = json_string_value(
+                            json_object_get(e, "description"));
+                        if (desc && scim_strcaseeq(json_string_value(
+                                                       json_object_get(e, "name")),
+                                                   t->row.name))
+                                json_object_set_new(c, "description",
+                                                    json_string(desc));
+                }
+                if (json_array_size(ext))
+                        json_object_set(c, "schemaExtensions", ext);
+                json_decref(ext);
+                json_object_set_new(c, "meta",
+                                    json_pack("{s:s}", "resourceType",
+                                              "ResourceType"));
                 json_array_append_new(out, c);
         }
         return out;
@@ -1211,7 +1599,8 @@ json_t *scim_model_ext_urns(const scim_model_t *m, scim_rtype_t rt)
         json_t *a = json_array();
 
         for (size_t i = 0; m && i < m->nschemas; i++)
-                if (m->schemas[i].rt == model_rt_index(rt))
+                if (m->schemas[i].rt == model_rt_index(m, rt) &&
+                    !m->schemas[i].core)
                         json_array_append_new(a,
                                               json_string(m->schemas[i].urn));
         return a;
@@ -1222,9 +1611,9 @@ void scim_model_each_unique(const scim_model_t *m, scim_rtype_t rt,
                                        const char *name, int case_exact),
                             void *ctx)
 {
-        int ri = model_rt_index(rt);
+        int ri = model_rt_index(m, rt);
 
-        if (!m)
+        if (!m || ri < 0)
                 return;
         for (size_t i = 0; i < m->nschemas; i++) {
                 const mschema_t *sc = &m->schemas[i];
@@ -1236,4 +1625,121 @@ void scim_model_each_unique(const scim_model_t *m, scim_rtype_t rt,
                                 fn(ctx, sc->urn, sc->attrs[j].name,
                                    sc->attrs[j].case_exact);
         }
+}
+
+const json_t *scim_model_value(const json_t *res, const char *urn,
+                               const char *name)
+{
+        const json_t *blk = json_object_get(res, urn);
+
+        if (json_is_object(blk))
+                return json_object_get(blk, name);
+        /* the core schema of a tenant type: top-level, and `schemas`
+         * names it */
+        {
+                const json_t *sc = json_object_get(res, "schemas");
+                size_t i;
+                json_t *v;
+
+                json_array_foreach(sc, i, v) if (i == 0 &&
+                                                 json_string_value(v) &&
+                                                 !strcmp(json_string_value(v),
+                                                         urn))
+                    return json_object_get(res, name);
+        }
+        return NULL;
+}
+
+static int refs_in(const mattr_t *list, size_t n, const json_t *obj,
+                   const char *urn, scim_model_ref_fn fn, void *ctx,
+                   scim_err_t *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                const mattr_t *a = &list[i];
+                const json_t *v = json_object_get(obj, a->name), *e;
+                size_t k;
+
+                if (!v)
+                        continue;
+                if (a->nsub) {
+                        if (json_is_array(v)) {
+                                json_array_foreach(v, k, e) if (refs_in(
+                                    a->sub, a->nsub, e, urn, fn, ctx,
+                                    err) < 0) return -1;
+                        } else if (refs_in(a->sub, a->nsub, v, urn, fn, ctx,
+                                           err) < 0)
+                                return -1;
+                        continue;
+                }
+                if (!a->ref)
+                        continue;
+                for (k = 0; k < (json_is_array(v) ? json_array_size(v) : 1);
+                     k++) {
+                        const json_t *x = json_is_array(v) ? json_array_get(v, k)
+                                                           : v;
+                        const char *s = json_string_value(x);
+                        json_t *doc = NULL;
+                        int ok;
+
+                        if (!s || !*s)
+                                continue;
+                        /* a JSON document in a string: its "value" */
+                        if (s[0] == '{' && (doc = scim_json_load(s, strlen(s))) &&
+                            json_string_value(json_object_get(doc, "value")))
+                                s = json_string_value(
+                                    json_object_get(doc, "value"));
+                        ok = fn(ctx, &a->refw, s);
+                        if (!ok)
+                                scim_err_set(err, 400, "invalidValue",
+                                             "attribute '%.200s%s%s': "
+                                             "'%.100s' is no %s's %s",
+                                             urn ? urn : "", urn ? ":" : "",
+                                             a->name, s, a->refw.type_name,
+                                             a->refw.attr_name);
+                        json_decref(doc);
+                        if (!ok)
+                                return -1;
+                }
+        }
+        return 0;
+}
+
+int scim_model_check_refs(const scim_model_t *m, scim_rtype_t rt,
+                          const json_t *res, scim_model_ref_fn fn, void *ctx,
+                          scim_err_t *err)
+{
+        int r = model_rt_index(m, rt);
+
+        if (!m || r < 0 || !fn)
+                return 0;
+        for (size_t i = 0; i < m->nschemas; i++) {
+                const mschema_t *s = &m->schemas[i];
+                const json_t *obj = s->core ? res : json_object_get(res, s->urn);
+
+                if (s->rt != r || !json_is_object(obj))
+                        continue;
+                if (refs_in(s->attrs, s->nattrs, obj, s->core ? NULL : s->urn,
+                            fn, ctx, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+json_t *scim_model_core_attrs(const scim_model_t *m, scim_rtype_t rt)
+{
+        int r = model_rt_index(m, rt);
+        json_t *a = json_array();
+
+        if (!m || r < RT_N || m->rt[r].core < 0)
+                return a;
+        {
+                const mschema_t *cs = &m->schemas[m->rt[r].core];
+
+                for (size_t i = 0; i < cs->nattrs; i++)
+                        json_array_append_new(
+                            a, json_pack("{s:s, s:b}", "name",
+                                         cs->attrs[i].name, "multi",
+                                         cs->attrs[i].multi));
+        }
+        return a;
 }

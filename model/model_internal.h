@@ -8,6 +8,10 @@
 enum { MUT_READWRITE, MUT_READONLY, MUT_IMMUTABLE, MUT_WRITEONLY };
 enum { UNKNOWN_KEEP, UNKNOWN_DROP, UNKNOWN_REFUSE };
 enum { RT_USER, RT_GROUP, RT_N };
+/* Tenant resource types: at most this many names per tenant, ever (each
+ * gets a storage code 'a'.. that is never reused, see storageCodes). */
+#define MODEL_MAX_TYPES 16
+#define MODEL_CODE_FIRST 'a'
 
 typedef struct mattr {
         char *name;            /* the schema's spelling */
@@ -16,6 +20,10 @@ typedef struct mattr {
         int unique;            /* uniqueness server|global: per tenant */
         json_t *canon;         /* canonicalValues (array) or NULL */
         int catalog;           /* index into model->cats, or -1 */
+        char *ref;             /* "Type.attr": values must name an existing
+                                  resource's attribute (resolved below) */
+        int ref_rt;            /* its type: index into model->rt */
+        scim_model_ref_t refw; /* what the store looks up */
         json_t *dflt;          /* default or NULL */
         struct mattr *sub;     /* complex: sub-attributes */
         size_t nsub;
@@ -25,7 +33,10 @@ typedef struct mschema {
         char *urn;
         mattr_t *attrs;
         size_t nattrs;
-        int rt;        /* RT_USER or RT_GROUP: the type that names it, -1 none */
+        int rt;        /* index into model->rt of the type that names it
+                          (RT_USER, RT_GROUP, a tenant type), -1 none */
+        int core;      /* 1: the core schema of a tenant type (its
+                          attributes are top-level), 0: an extension */
         int required;  /* schemaExtensions[].required */
         json_t *doc;   /* the advertised Schema resource */
 } mschema_t;
@@ -46,6 +57,11 @@ typedef struct mpath {
 } mpath_t;
 
 typedef struct mrtype {
+        /* tenant types (index >= RT_N) only: the table row (name, endpoint,
+         * core schema URN, storage code, required / unique names) */
+        scim_rtype_row_t row;
+        int core;      /* its core schema (index into schemas), -1 none */
+        const char **req_names, **uniq_names; /* NULL-terminated */
         int enabled;
         int unknown;   /* UNKNOWN_* */
         mpath_t *required;
@@ -65,12 +81,29 @@ struct scim_model {
         size_t nschemas;
         mcatalog_t *cats;
         size_t ncats;
-        mrtype_t rt[RT_N];
+        mrtype_t *rt;  /* RT_USER, RT_GROUP, then the tenant types */
+        size_t nrt;
 };
 
-static inline int model_rt_index(scim_rtype_t rt)
+/* The index of storage code rt in m->rt, or -1 (a built-in code is
+ * always found, with or without a model). */
+static inline int model_rt_index(const scim_model_t *m, scim_rtype_t rt)
 {
-        return rt == SCIM_RT_GROUP ? RT_GROUP : RT_USER;
+        if (rt == SCIM_RT_USER)
+                return RT_USER;
+        if (rt == SCIM_RT_GROUP)
+                return RT_GROUP;
+        for (size_t i = RT_N; m && i < m->nrt; i++)
+                if (m->rt[i].row.code == rt)
+                        return (int)i;
+        return -1;
+}
+
+/* 1 if storage code rt names a tenant type (not User or Group). */
+static inline int model_is_tenant_code(scim_rtype_t rt)
+{
+        return (int)rt >= MODEL_CODE_FIRST &&
+               (int)rt < MODEL_CODE_FIRST + MODEL_MAX_TYPES;
 }
 
 /* The extension schema of model m with this URN (any case) that resource

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "model/scim_model.h"
+#include "model/model_internal.h"
 
 static const char *const USER_REQUIRED[] = {"userName", NULL};
 static const char *const USER_UNIQUE[] = {"userName", NULL};
@@ -84,5 +84,64 @@ size_t scim_model_rtypes(const scim_model_t *m, const scim_rtype_row_t **out,
         for (size_t i = 0; i < NBUILTIN; i++)
                 if (scim_model_enabled(m, BUILTIN[i].code) && n < cap)
                         out[n++] = &BUILTIN[i];
+        for (size_t r = RT_N; m && r < m->nrt && n < cap; r++)
+                if (m->rt[r].enabled)
+                        out[n++] = &m->rt[r].row;
         return n;
+}
+
+int scim_rtype_is_tenant(scim_rtype_t rt)
+{
+        return model_is_tenant_code(rt);
+}
+
+size_t scim_model_rtypes_all(const scim_model_t *m,
+                             const scim_rtype_row_t **out, size_t cap)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < NBUILTIN && n < cap; i++)
+                out[n++] = &BUILTIN[i];
+        for (size_t r = RT_N; m && r < m->nrt && n < cap; r++)
+                out[n++] = &m->rt[r].row;
+        return n;
+}
+
+const scim_rtype_row_t *scim_model_rtype(const scim_model_t *m,
+                                         scim_rtype_t rt)
+{
+        int r;
+
+        if (!model_is_tenant_code(rt))
+                return scim_rtype_row(rt);
+        r = model_rt_index(m, rt);
+        return r >= RT_N ? &m->rt[r].row : NULL;
+}
+
+const scim_rtype_row_t *scim_model_rtype_by_name(const scim_model_t *m,
+                                                 const char *name)
+{
+        const scim_rtype_row_t *b = scim_rtype_by_name(name);
+
+        if (b || !name)
+                return b;
+        for (size_t r = RT_N; m && r < m->nrt; r++)
+                if (scim_strcaseeq(m->rt[r].row.name, name))
+                        return &m->rt[r].row;
+        return NULL;
+}
+
+const scim_rtype_row_t *scim_model_rtype_by_endpoint(const scim_model_t *m,
+                                                     const char *seg)
+{
+        const scim_rtype_row_t *b = scim_rtype_by_endpoint(seg);
+
+        if (b || !seg)
+                return b;
+        if (*seg == '/')
+                seg++;
+        for (size_t r = RT_N; m && r < m->nrt; r++)
+                if (scim_strcaseeq(m->rt[r].row.endpoint + 1, seg))
+                        return &m->rt[r].row;
+        return NULL;
 }

@@ -51,6 +51,20 @@ typedef struct scim_model scim_model_t;
 int scim_model_compile(const json_t *def, int64_t generation,
                        scim_model_t **out, scim_err_t *err);
 
+/*
+ * The same, with the tenant's storage codes: `codes` (an object of type
+ * name -> one letter, the store keeps it, it only grows) names the code
+ * each tenant resource type had before; a type it does not name gets the
+ * next letter no name ever had. With codes NULL the definition's own
+ * `storageCodes` are used. The compiled definition carries the full map
+ * as `storageCodes` (scim_model_codes). At most 16 names per tenant, ever.
+ */
+int scim_model_compile_codes(const json_t *def, const json_t *codes,
+                             int64_t generation, scim_model_t **out,
+                             scim_err_t *err);
+/* The storageCodes map of a compiled model (borrowed) or NULL. */
+const json_t *scim_model_codes(const scim_model_t *m);
+
 scim_model_t *scim_model_ref(scim_model_t *m);
 void scim_model_unref(scim_model_t *m);
 
@@ -125,14 +139,47 @@ int scim_model_catalog_edit(const scim_model_t *m, const char *name,
                             const char *op, const json_t *values,
                             json_t **out, scim_err_t *err);
 
-/* The attributes of rt's extensions declared unique (`uniqueness`
- * server or global: enforced per tenant, by the fold, case-insensitively
- * unless caseExact): fn(ctx, urn, name, case_exact) for each, in the
- * schema's spelling. Nothing for the built-in model. */
+/* The attributes of rt's schemas declared unique (`uniqueness` server or
+ * global: enforced per tenant, by the fold, case-insensitively unless
+ * caseExact): fn(ctx, urn, name, case_exact) for each, in the schema's
+ * spelling. urn is the extension's URN, or the core schema's URN of a
+ * tenant resource type (its attributes are top-level: use
+ * scim_model_value). Nothing for the built-in model. */
 void scim_model_each_unique(const scim_model_t *m, scim_rtype_t rt,
                             void (*fn)(void *ctx, const char *urn,
                                        const char *name, int case_exact),
                             void *ctx);
+/* The value of attribute `name` of schema `urn` in resource res: in the
+ * extension block `urn`, or top-level when urn is the core schema of res's
+ * type (borrowed, or NULL). */
+const json_t *scim_model_value(const json_t *res, const char *urn,
+                               const char *name);
+
+/*
+ * References: an attribute whose `catalog` is "Type.attr" (Role.name,
+ * Group.displayName, User.userName) takes only values that an existing
+ * resource of that type holds in that attribute. The store answers: fn
+ * returns 1 when some resource of type ref->rt has the value (caseless
+ * unless ref->case_exact), 0 when none.
+ */
+typedef struct scim_model_ref {
+        scim_rtype_t rt;   /* the referenced type's storage code */
+        char index;        /* 'u' userName, 'd' displayName, 'x' externalId
+                              (the store's indexes), 'X' a unique attribute */
+        const char *urn;   /* 'X': the attribute's schema URN */
+        const char *name;  /* 'X': its name */
+        const char *type_name; /* for messages: "Role" */
+        const char *attr_name; /* for messages: "name" */
+        int case_exact;
+} scim_model_ref_t;
+typedef int (*scim_model_ref_fn)(void *ctx, const scim_model_ref_t *ref,
+                                 const char *value);
+/* Checks every reference value of res (type rt): 0, or -1 with 400
+ * invalidValue naming the attribute, the value and the type. With m NULL,
+ * or no references, 0. */
+int scim_model_check_refs(const scim_model_t *m, scim_rtype_t rt,
+                          const json_t *res, scim_model_ref_fn fn, void *ctx,
+                          scim_err_t *err);
 
 /*
  * The resource-type table (model/rtype.c): one row per resource type.
@@ -171,5 +218,23 @@ const char *scim_rtype_name(scim_rtype_t rt);
  * Returns how many. */
 size_t scim_model_rtypes(const scim_model_t *m, const scim_rtype_row_t **out,
                          size_t cap);
+/* Every row the tenant's model has, enabled or not (a disabled type may
+ * still hold resources). */
+size_t scim_model_rtypes_all(const scim_model_t *m,
+                             const scim_rtype_row_t **out, size_t cap);
+/* The tenant's lookups: built-in rows and the tenant's own types (NULL
+ * when none; by_name any case). A tenant type's storage code is a letter
+ * 'a'..'p'; events carry it as rtype CUSTOM + resource_type_name. */
+const scim_rtype_row_t *scim_model_rtype(const scim_model_t *m,
+                                         scim_rtype_t rt);
+const scim_rtype_row_t *scim_model_rtype_by_name(const scim_model_t *m,
+                                                 const char *name);
+const scim_rtype_row_t *scim_model_rtype_by_endpoint(const scim_model_t *m,
+                                                     const char *seg);
+/* 1 if rt is a tenant type's storage code. */
+int scim_rtype_is_tenant(scim_rtype_t rt);
+/* Names of the attributes of tenant type rt's core schema (new array:
+ * [{"name": .., "multi": bool}]) — what a PATCH path may name. */
+json_t *scim_model_core_attrs(const scim_model_t *m, scim_rtype_t rt);
 
 #endif /* SCIM_MODEL_H */

@@ -394,7 +394,8 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
         memset(pre, 0, sizeof(*pre));
         if (!ev || !ev->tenant || !*ev->tenant || !ev->resource_id ||
             !*ev->resource_id || strlen(ev->resource_id) > SCIM_MAX_ID_LEN ||
-            (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP))
+            (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP &&
+             !scim_rtype_is_tenant(ev->rtype)))
                 return;
         pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id);
         if (ev->action == SCIM_ACT_DELETE && pre->old) {
@@ -590,10 +591,15 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 json_object_set_new(o, "appliedAt", json_string(ts));
         }
         set_str_or_null(o, "tenant", ev->tenant);
-        json_object_set_new(o, "resourceType",
-                            ev->rtype == SCIM_RT_USER    ? json_string("User")
-                            : ev->rtype == SCIM_RT_GROUP ? json_string("Group")
-                                                         : json_null());
+        json_object_set_new(
+            o, "resourceType",
+            ev->rtype == SCIM_RT_USER    ? json_string("User")
+            : ev->rtype == SCIM_RT_GROUP ? json_string("Group")
+            : (scim_rtype_is_tenant(ev->rtype) ||
+               ev->rtype == SCIM_RT_CUSTOM) &&
+                    ev->resource_type_name
+                ? json_string(ev->resource_type_name)
+                : json_null());
         set_str_or_null(o, "id", ev->rtype ? ev->resource_id : NULL);
         /* userName / displayName: new state, else old, else the request */
         if (ev->action == SCIM_ACT_REFUSED && ev->resource_json)
@@ -623,7 +629,8 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                                     json_string(event_action_name(ev->action)));
         }
         if (applied &&
-            (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP)) {
+            (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP ||
+             scim_rtype_is_tenant(ev->rtype))) {
                 json_t *added = json_array(), *removed = json_array();
                 size_t n_attr;
 
@@ -734,8 +741,8 @@ verdict:
                 else if (applied && (ev->action == SCIM_ACT_CREATE ||
                                      ev->action == SCIM_ACT_REPLACE ||
                                      ev->action == SCIM_ACT_PATCH))
-                        kind = ev->rtype == SCIM_RT_GROUP ? CHANGES_R_GROUP
-                                                          : CHANGES_R_USER;
+                        /* 'U', 'G' or a tenant type's storage code */
+                        kind = (char)ev->rtype;
                 changes_put_time(rv, ev->time_ms);
                 rv[8] = (unsigned char)kind;
                 key_start(&key, ev->tenant, 'R');
@@ -1389,7 +1396,11 @@ json_t *hstate_dump(const hstate_t *h)
                          "created", (json_int_t)h->created_ms, "last",
                          (json_int_t)h->last_ms, "deleted",
                          (json_int_t)h->deleted_ms, "type",
-                         h->rtype == SCIM_RT_GROUP ? "Group" : "User", "attrs",
+                         h->rtype == SCIM_RT_GROUP   ? "Group"
+                         : scim_rtype_is_tenant(h->rtype)
+                             ? (const char[]){(char)h->rtype, 0}
+                             : "User",
+                         "attrs",
                          h->attrs, "members", h->members);
 }
 
@@ -1405,7 +1416,11 @@ int hstate_load(hstate_t *h, const json_t *o)
         h->created_ms = json_integer_value(json_object_get(o, "created"));
         h->last_ms = json_integer_value(json_object_get(o, "last"));
         h->deleted_ms = json_integer_value(json_object_get(o, "deleted"));
-        h->rtype = ty && !strcmp(ty, "Group") ? SCIM_RT_GROUP : SCIM_RT_USER;
+        h->rtype = ty && !strcmp(ty, "Group") ? SCIM_RT_GROUP
+                   : ty && strlen(ty) == 1 && scim_rtype_is_tenant(
+                                                  (scim_rtype_t)ty[0])
+                       ? (scim_rtype_t)ty[0]
+                       : SCIM_RT_USER;
         json_decref(h->attrs);
         h->attrs = json_is_object(json_object_get(o, "attrs"))
                        ? json_deep_copy(json_object_get(o, "attrs"))
@@ -1630,8 +1645,7 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         hstate_apply(&h, &ev);
                         continue;
                 }
-                if (kind != (rt == SCIM_RT_GROUP ? CHANGES_R_GROUP
-                                                 : CHANGES_R_USER))
+                if (kind != (char)rt) /* 'U', 'G' or the tenant code */
                         continue;
                 memset(&ev, 0, sizeof(ev));
                 if (event_at(st, seq, &ev) < 0) {
@@ -1918,7 +1932,7 @@ static void *list_walk(void *arg)
         rocksdb_iterator_t *it, *bit;
         lstate_t ls;
         int have = 0;
-        char want = w->rt == SCIM_RT_GROUP ? CHANGES_R_GROUP : CHANGES_R_USER;
+        char want = (char)w->rt; /* 'U', 'G' or a tenant type's code */
 
         key_start(&pre, w->tenant, 'R');
         key_start(&bpre, w->tenant, 'B');

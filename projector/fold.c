@@ -44,6 +44,16 @@ static void res_key(scim_buf_t *b, const char *tenant, char rt, const char *id)
         scim_buf_puts(b, id);
 }
 
+/* 1 if key k exists as the batch sees it. */
+static int txn_get_found(txn_t *t, int cf, const char *k, size_t kl)
+{
+        size_t vl = 0;
+        char *v = txn_get(t, cf, k, kl, &vl);
+
+        free(v);
+        return v != NULL;
+}
+
 static void idx_key(scim_buf_t *b, const char *tenant, char rt, char code,
                     const char *value, const char *id)
 {
@@ -312,12 +322,10 @@ static int64_t res_version(const json_t *res)
 }
 
 /* Builds the stored form: schemas, id, attributes, meta (last). */
-static json_t *build_stored(const json_t *attrs, const char *id, char rt,
-                            const json_t *old, int64_t time_ms,
-                            int64_t version)
+static json_t *build_stored(const json_t *attrs, const char *id,
+                            const scim_rtype_row_t *row, const json_t *old,
+                            int64_t time_ms, int64_t version)
 {
-        /* fold_resource refused any rt without a row */
-        const scim_rtype_row_t *row = scim_rtype_row((scim_rtype_t)rt);
         json_t *o = json_object(), *meta, *schemas;
         const char *k;
         json_t *v;
@@ -523,8 +531,8 @@ static void uq_one(void *ctx, const char *urn, const char *name, int ce)
 
         if (u->refused)
                 return;
-        tn = uq_text(json_object_get(json_object_get(u->cur, urn), name), ce);
-        to = uq_text(json_object_get(json_object_get(u->old, urn), name), ce);
+        tn = uq_text((json_t *)scim_model_value(u->cur, urn, name), ce);
+        to = uq_text((json_t *)scim_model_value(u->old, urn, name), ce);
         if (u->phase == UQ_CHECK && tn) {
                 size_t vl = 0;
                 char *owner;
@@ -533,8 +541,7 @@ static void uq_one(void *ctx, const char *urn, const char *name, int ce)
                 owner = txn_get(u->t, CF_IDX, k.data, k.len, &vl);
                 if (owner && (vl != strlen(u->id) ||
                               memcmp(owner, u->id, vl) != 0)) {
-                        const json_t *val =
-                            json_object_get(json_object_get(u->cur, urn), name);
+                        const json_t *val = scim_model_value(u->cur, urn, name);
                         char *txt = json_is_string(val)
                                         ? NULL
                                         : scim_json_dumps(val);
@@ -545,7 +552,9 @@ static void uq_one(void *ctx, const char *urn, const char *name, int ce)
                                urn, name,
                                json_is_string(val) ? json_string_value(val)
                                                    : (txt ? txt : ""),
-                               u->rt == 'G' ? "Group" : "User");
+                               u->rt == 'G'   ? "Group"
+                               : u->rt == 'U' ? "User"
+                                              : "resource of the type");
                         free(txt);
                         u->refused = 1;
                 }
@@ -636,8 +645,11 @@ void fold_unique_rebuild(txn_t *t, const char *tenant, const scim_model_t *m)
         scim_buf_append(&p, tenant, strlen(tenant) + 1);
         scim_buf_append(&p, "X", 1);
         txn_del_prefix(t, CF_IDX, p.data, p.len);
-        for (size_t i = 0; m && i < scim_rtype_count(); i++) {
-                scim_rtype_t code = scim_rtype_at(i)->code;
+        const scim_rtype_row_t *rows[64];
+        size_t nrows = scim_model_rtypes_all(m, rows, 64);
+
+        for (size_t i = 0; m && i < nrows; i++) {
+                scim_rtype_t code = rows[i]->code;
                 urebuild_t r = {t, tenant, m, code};
                 char c = (char)code;
 
@@ -648,6 +660,54 @@ void fold_unique_rebuild(txn_t *t, const char *tenant, const scim_model_t *m)
         scim_buf_free(&p);
 }
 
+typedef struct refctx {
+        txn_t *t;
+        const char *tenant;
+        int found;
+} refctx_t;
+
+static void ref_found(void *ctx, const char *k, size_t kl)
+{
+        (void)k;
+        (void)kl;
+        ((refctx_t *)ctx)->found = 1;
+}
+
+/* A reference value (scim_model_check_refs): 1 when a resource of the
+ * referenced type holds it, as this batch sees the indexes. */
+static int fold_ref_exists(void *ctx, const scim_model_ref_t *ref,
+                           const char *value)
+{
+        refctx_t *r = ctx;
+        scim_buf_t b = {0};
+        char *f = ref->case_exact ? strdup(value) : scim_casefold(value);
+        int found = 0;
+
+        if (!f)
+                return 0;
+        if (ref->index == 'X') {
+                uq_key(&b, r->tenant, (char)ref->rt, ref->urn, ref->name, f);
+                found = txn_get_found(r->t, CF_IDX, b.data, b.len);
+        } else if (ref->index == 'u') {
+                idx_key(&b, r->tenant, (char)ref->rt, 'u', f, NULL);
+                found = txn_get_found(r->t, CF_IDX, b.data, b.len);
+        } else {
+                scim_buf_t lim = {0};
+
+                idx_key(&b, r->tenant, (char)ref->rt, ref->index, f, "");
+                scim_buf_append(&lim, b.data, b.len);
+                scim_buf_append(&lim, "\xff", 1);
+                r->found = 0;
+                txn_scan_below(r->t, CF_IDX, b.data, b.len, lim.data, lim.len,
+                               1, ref_found, r);
+                found = r->found;
+                scim_buf_free(&lim);
+        }
+        free(f);
+        scim_buf_free(&b);
+        return found;
+}
+
 static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                           const json_t *pre_old)
 {
@@ -655,12 +715,25 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         const char *tenant = ev->tenant, *id = ev->resource_id;
         json_t *old = NULL, *attrs = NULL, *stored = NULL;
         int64_t version = 0;
-        const scim_rtype_row_t *row = scim_rtype_row((scim_rtype_t)rt);
+        scim_model_t *tm = tenant ? txn_model(t, tenant) : NULL;
+        const scim_rtype_row_t *row = scim_model_rtype(tm, (scim_rtype_t)rt);
         const char *rname = row ? row->name : NULL;
 
+        /* the model stays alive while row is used: txn_model keeps a
+         * reference in its cache, and this fold holds one more */
         if (!row) {
-                refuse(v, 400, "invalidValue", "event has no resource type%s",
-                       "");
+                if (ev->rtype == SCIM_RT_CUSTOM || scim_rtype_is_tenant(ev->rtype))
+                        refuse(v, 404, NULL,
+                               "resource type '%.64s' is not defined for "
+                               "tenant '%.64s'",
+                               ev->resource_type_name
+                                   ? ev->resource_type_name
+                                   : "",
+                               tenant ? tenant : "");
+                else
+                        refuse(v, 400, "invalidValue",
+                               "event has no resource type%s", "");
+                scim_model_unref(tm);
                 return;
         }
         if (!id || !*id || strlen(id) > SCIM_MAX_ID_LEN) {
@@ -775,9 +848,15 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         } else {
                                 if (!v->dropped)
                                         v->dropped = json_array();
-                                scim_model_enforce(m, (scim_rtype_t)rt, attrs,
-                                                   prev, SCIM_ENFORCE_WRITE,
-                                                   v->dropped, &me);
+                                refctx_t rc = {t, tenant, 0};
+
+                                if (scim_model_enforce(m, (scim_rtype_t)rt,
+                                                       attrs, prev,
+                                                       SCIM_ENFORCE_WRITE,
+                                                       v->dropped, &me) == 0)
+                                        scim_model_check_refs(
+                                            m, (scim_rtype_t)rt, attrs,
+                                            fold_ref_exists, &rc, &me);
                         }
                         json_decref(prev);
                         scim_model_unref(m);
@@ -806,7 +885,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         goto out;
                 }
                 free(owner);
-        } else {
+        } else if (rt == SCIM_RT_GROUP) {
                 if (!json_string_value(json_object_get(attrs, "displayName"))) {
                         refuse(v, 400, "invalidValue",
                                "displayName is required%s", "");
@@ -838,7 +917,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         if (unique_phase(t, tenant, rt, id, old, attrs, UQ_CHECK, v))
                 goto out;
         unique_phase(t, tenant, rt, id, old, attrs, UQ_APPLY, v);
-        stored = build_stored(attrs, id, rt, old, ev->time_ms, version + 1);
+        stored = build_stored(attrs, id, row, old, ev->time_ms, version + 1);
         index_update(t, tenant, rt, id, old, stored);
         store_res(t, tenant, rt, id, stored);
         if (!old)
@@ -864,6 +943,7 @@ out:
         json_decref(old);
         json_decref(attrs);
         json_decref(stored);
+        scim_model_unref(tm);
 }
 
 static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
@@ -972,11 +1052,37 @@ out:
         scim_buf_free(&b);
 }
 
-void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
+/* An event of a tenant's own resource type names it (rtype CUSTOM and
+ * resource_type_name, or ingest's storage code and the name): the fold
+ * works on a shallow copy whose rtype is the type's storage code in the
+ * tenant's model as it stands at this point of the log; a name the model
+ * does not define keeps CUSTOM (fold_resource refuses it). */
+static const scim_event_t *resolve_type(txn_t *t, const scim_event_t *ev,
+                                        scim_event_t *copy)
+{
+        scim_model_t *m;
+        const scim_rtype_row_t *row;
+
+        if (!ev || !ev->tenant ||
+            (ev->rtype != SCIM_RT_CUSTOM && !scim_rtype_is_tenant(ev->rtype)))
+                return ev;
+        *copy = *ev;
+        copy->rtype = SCIM_RT_CUSTOM;
+        m = txn_model(t, ev->tenant);
+        row = scim_model_rtype_by_name(m, ev->resource_type_name);
+        if (row && scim_rtype_is_tenant(row->code))
+                copy->rtype = row->code;
+        scim_model_unref(m);
+        return copy;
+}
+
+void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
                 const scim_err_t *derr, scim_verdict_t *v)
 {
         changes_pre_t pre; /* state before, for the change record */
         stream_pre_t spre; /* and for the change stream record */
+        scim_event_t copy;
+        const scim_event_t *ev = resolve_type(t, ev0, &copy);
 
         memset(v, 0, sizeof(*v));
         v->seq = seq;

@@ -308,8 +308,28 @@ void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                                  "(admin_json)");
                         return;
                 }
+                json_t *codes = NULL;
+
+                /* the tenant's storage codes (they only grow, and outlive
+                 * a SCHEMA_DELETE): a type's resources keep their keys */
+                {
+                        size_t cl = 0;
+                        char *ct;
+
+                        mkey(&b, ev->tenant, 'S');
+                        ct = txn_get(t, CF_TENANT, b.data, b.len, &cl);
+                        codes = ct ? scim_json_load(ct, cl) : NULL;
+                        free(ct);
+                        if (!json_is_object(codes)) {
+                                json_decref(codes);
+                                codes = json_object();
+                        }
+                }
                 if (strlen(ev->admin_json) > SCIM_MODEL_MAX_BYTES ||
-                    scim_model_compile(def, next, &m, &err) < 0) {
+                    scim_model_compile_codes(def, codes,
+                                             next, &m, &err) < 0) {
+                        json_decref(codes);
+                        scim_buf_free(&b);
                         if (!err.status)
                                 scim_err_set(&err, 413, NULL,
                                              "tenant definition over %d "
@@ -322,6 +342,16 @@ void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                                  err.detail);
                         json_decref(def);
                         return;
+                }
+                json_decref(codes);
+                if (scim_model_codes(m)) {
+                        char *ct = scim_json_dumps(scim_model_codes(m));
+
+                        mkey(&b, ev->tenant, 'S');
+                        if (ct)
+                                txn_put(t, CF_TENANT, b.data, b.len, ct,
+                                        strlen(ct));
+                        free(ct);
                 }
                 txt = scim_json_dumps(scim_model_definition(m));
                 fold_unique_rebuild(t, ev->tenant, m);
@@ -340,6 +370,21 @@ void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 scim_buf_free(&b);
                 v->status = gen > 0 ? 200 : 201;
         }
+}
+
+json_t *scim_store_model_codes(scim_store_t *st, const char *tenant)
+{
+        scim_buf_t b = {0};
+        size_t vl = 0;
+        char *v;
+        json_t *j;
+
+        mkey(&b, tenant, 'S');
+        v = db_read(st, b.data, b.len, &vl);
+        scim_buf_free(&b);
+        j = v ? scim_json_load(v, vl) : NULL;
+        free(v);
+        return json_is_object(j) ? j : (json_decref(j), json_object());
 }
 
 /* --------------------------------------------------- checking a change */
@@ -419,6 +464,7 @@ typedef struct vctx {
         const scim_model_t *old; /* the current model (NULL: built-in) */
         long before;             /* violating it already: not counted */
         scim_rtype_t rt;
+        const char *rname;
         json_t *violations;
         size_t max;
         long bad;
@@ -432,7 +478,7 @@ typedef struct vctx {
 static void check_unique(void *ctx, const char *urn, const char *name, int ce)
 {
         vctx_t *v = ctx;
-        const json_t *val = json_object_get(json_object_get(v->res, urn), name);
+        const json_t *val = scim_model_value(v->res, urn, name);
         char *text, key[1024];
         const char *other;
 
@@ -499,7 +545,7 @@ static int check_one(void *ctx, json_t *res)
                         json_array_append_new(
                             v->violations,
                             json_pack("{s:s, s:O?, s:s}", "resourceType",
-                                      scim_rtype_name(v->rt),
+                                      v->rname,
                                       "id", json_object_get(res, "id"),
                                       "detail", e.detail));
         }
@@ -512,14 +558,17 @@ json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
                                long *violating)
 {
         scim_model_t *old = scim_store_model(st, tenant);
-        vctx_t v = {m,          old, 0, SCIM_RT_USER, json_array(),
+        vctx_t v = {m,          old, 0, SCIM_RT_USER, "User", json_array(),
                     max_listed, 0,   json_object(), NULL, NULL};
         long n = 0;
+        const scim_rtype_row_t *rows[64];
+        size_t nrows = scim_model_rtypes_all(old, rows, 64);
 
         /* every type of the table, enabled or not: a type the new model
-         * disables may still hold resources */
-        for (size_t i = 0; i < scim_rtype_count(); i++) {
-                v.rt = scim_rtype_at(i)->code;
+         * disables (or drops) may still hold resources */
+        for (size_t i = 0; i < nrows; i++) {
+                v.rt = rows[i]->code;
+                v.rname = rows[i]->name;
                 n += scim_store_each_resource(st, tenant, v.rt, check_one, &v);
         }
         scim_model_unref(old);

@@ -237,6 +237,16 @@ static void base_apply(txn_t *t, json_t *bases, const char *tenant,
                 meta = json_object_get(after, "meta");
                 h.rtype = rt && !strcmp(rt, "Group") ? SCIM_RT_GROUP
                                                      : SCIM_RT_USER;
+                if (rt && strcmp(rt, "Group") && strcmp(rt, "User")) {
+                        /* a tenant type: its storage code */
+                        scim_model_t *m = txn_model(t, tenant);
+                        const scim_rtype_row_t *row =
+                            scim_model_rtype_by_name(m, rt);
+
+                        if (row)
+                                h.rtype = row->code;
+                        scim_model_unref(m);
+                }
                 h.exists = 1;
                 h.deleted_ms = 0;
                 h.created_ms = meta_ms(meta, "created", ms);

@@ -192,6 +192,12 @@ int scim_store_find_username(scim_store_t *st, const char *tenant,
                              const char *user_name, char *id_out,
                              size_t id_len);
 
+/* The views' state as a number that changes with every write batch
+ * (RocksDB's last sequence). Two reads made while it did not change saw
+ * one state of the views: a reader of an index entry and the resource it
+ * names compares it before and after. Any thread. */
+uint64_t scim_store_read_epoch(scim_store_t *st);
+
 /* Members of a group: new array of {"value","display"?,"type":"User"|
  * "Group"} in stable order. */
 int scim_store_group_members(scim_store_t *st, const char *tenant,
@@ -217,6 +223,11 @@ typedef struct scim_query {
          * milliseconds (0: no bound). */
         size_t scan_limit;
         unsigned scan_ms;
+        /* Unfiltered index paging only (no filter, no after_id): each
+         * page element is [id, stored JSON text] (an array of two
+         * strings) instead of the parsed resource, for a reader that
+         * splices the stored text into its answer. */
+        int raw;
 } scim_query_t;
 
 /*
@@ -305,6 +316,17 @@ int scim_store_purge(scim_store_t *st, scim_err_t *err);
  * most max_listed)}. A resource that violates the current model already
  * (a change applied with force) is counted in A, not in V: the change does
  * not add its violation. */
+/* The tenant's storage codes of its own resource types (name -> letter;
+ * new object, {} when none): compile a candidate definition with them
+ * (scim_model_compile_codes) so that it names the stored data. */
+json_t *scim_store_model_codes(scim_store_t *st, const char *tenant);
+
+/* 1 if a resource of the tenant holds a reference value (ingest's check of
+ * scim_model_check_refs; the fold checks again in its batch). */
+struct scim_model_ref;
+int scim_store_ref_exists(scim_store_t *st, const char *tenant,
+                          const struct scim_model_ref *ref, const char *value);
+
 json_t *scim_store_model_check(scim_store_t *st, const char *tenant,
                                const struct scim_model *m, size_t max_listed,
                                long *violating);

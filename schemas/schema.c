@@ -231,11 +231,19 @@ const char *scim_schema_extension(scim_rtype_t rt, const char *urn)
         return NULL;
 }
 
+/* 1 for User and Group; a tenant type (any other code) has only the
+ * common attributes here: its own schema is the tenant model's. */
+static int builtin_rt(scim_rtype_t rt)
+{
+        return rt == SCIM_RT_USER || rt == SCIM_RT_GROUP;
+}
+
 static const scim_attr_t *top_attr(scim_rtype_t rt, const char *name,
                                    size_t len)
 {
         const schema_tab_t *t = rt == SCIM_RT_GROUP ? &tab_group : &tab_user;
-        const scim_attr_t *a = find_in(t->attrs, t->n, name, len);
+        const scim_attr_t *a =
+            builtin_rt(rt) ? find_in(t->attrs, t->n, name, len) : NULL;
 
         return a ? a : find_in(common_attrs, 3, name, len);
 }
@@ -250,6 +258,8 @@ const scim_attr_t *scim_schema_attr(scim_rtype_t rt, const scim_attr_t *parent,
                 return NULL;
         if (parent)
                 return find_in(parent->subs, parent->nsubs, name, strlen(name));
+        if (!builtin_rt(rt))
+                return top_attr(rt, name, strlen(name));
         core_len = strlen(core);
         if (strncasecmp(name, core, core_len) == 0 && name[core_len] == ':')
                 return top_attr(rt, name + core_len + 1,
@@ -657,6 +667,13 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                         continue;
                 }
                 a = scim_schema_attr(rt, NULL, k);
+                if (!a && !builtin_rt(rt)) {
+                        /* a tenant type's attribute: the tenant model
+                         * checks it (scim_model_enforce); "no value"s go */
+                        if (!is_empty(v))
+                                json_object_set_new(o, k, json_deep_copy(v));
+                        continue;
+                }
                 if (!a || a->read_only || !strcmp(a->name, "password"))
                         continue;
                 if (norm_value(rt, a, v, &nv, err, 1) < 0)
@@ -679,9 +696,11 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                 goto out;
         }
         schemas = json_array();
-        json_array_append_new(schemas, json_string(rt == SCIM_RT_GROUP
-                                                       ? SCIM_URN_GROUP
-                                                       : SCIM_URN_USER));
+        if (builtin_rt(rt)) /* a tenant type's: the model rebuilds it */
+                json_array_append_new(schemas,
+                                      json_string(rt == SCIM_RT_GROUP
+                                                      ? SCIM_URN_GROUP
+                                                      : SCIM_URN_USER));
         if (json_object_size(ent) > 0) {
                 json_array_append_new(schemas, json_string(SCIM_URN_ENTERPRISE));
                 json_object_set(o, SCIM_URN_ENTERPRISE, ent);

@@ -205,6 +205,13 @@ typedef enum scim_index {
 scim_index_t scim_filter_index_hint(const scim_filter_t *f, scim_rtype_t rt,
                                     const char **value);
 
+/* 1 when f is a single `eq` that its index answers exactly: `id eq X`, or
+ * (Users) `userName eq X` with userName case-insensitive, X a string
+ * without NUL. A resource found under X's index key then matches f, so a
+ * reader that read the index entry and the resource from one state of the
+ * views need not evaluate f. Otherwise 0. */
+int scim_filter_index_exact(const scim_filter_t *f, scim_rtype_t rt);
+
 /* For a filter that is an `eq` or an `and` of `eq`s on plain attributes
  * (type eq "work" and primary eq true), a new object {attr: value, ...};
  * else NULL. PATCH uses it to create the element a value filter names. */
@@ -222,6 +229,12 @@ json_t *scim_json_load(const char *text, size_t len);
  * same escapes), several times faster. Returns 0, or -1 (out of memory,
  * nesting deeper than 128) with *out unchanged. */
 int scim_json_dump(const json_t *j, scim_buf_t *out);
+
+/* Appends s (n bytes) as a JSON string literal, byte for byte what
+ * scim_json_dump of json_stringn(s, n) writes, without building the
+ * value. Returns 0, or -1 (not UTF-8, out of memory) with *out as it was.
+ */
+int scim_json_dump_string(const char *s, size_t n, scim_buf_t *out);
 
 /* Same, as a new NUL-terminated string (caller frees), or NULL. */
 char *scim_json_dumps(const json_t *j);

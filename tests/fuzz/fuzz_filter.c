@@ -35,7 +35,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
                 if (scim_filter_parse(t, s, &f, &err) == 0) {
                         scim_filter_match(f, res);
-                        scim_filter_index_hint(f, t, &v);
+                        /* an index-exact filter matches any resource
+                         * whose indexed attribute holds its literal (the
+                         * read path answers it from the index alone) */
+                        if (scim_filter_index_hint(f, t, &v) &&
+                            scim_filter_index_exact(f, t)) {
+                                json_t *r = json_pack("{s:s,s:s}", "id", v,
+                                                      "userName", v);
+
+                                if (!r || !scim_filter_match(f, r))
+                                        abort();
+                                json_decref(r);
+                        }
                         json_decref(scim_filter_eq_object(f));
                         scim_filter_free(f);
                 }
