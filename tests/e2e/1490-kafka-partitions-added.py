@@ -281,6 +281,14 @@ try:
     c.ok(all(pins.get(t) == key_partition(t, OLD) for t in MOVED + STAYS + [LEGACY]) and
          all(pins.get(t) == key_partition(t, NEW) for t in LATER),
          "tenant list --kafka shows every pin", pins)
+    # `tenant pin --kafka` without a server: folds the topics first, then
+    # finds nothing left to pin; embedded mode has no partitions
+    out = json.loads(cli("tenant", "pin", "--data", os.path.join(b.root, "pindir"),
+                         "--kafka", proxy.bootstrap).stdout)
+    c.ok(out == {"pinned": []}, "tenant pin --kafka: every tenant is pinned already", out)
+    emb = cli("tenant", "pin", "--data", os.path.join(b.root, "embedded"), check=False)
+    c.ok(emb.returncode == 1 and "Kafka mode" in emb.stderr, "tenant pin in embedded mode refused",
+         (emb.returncode, emb.stderr))
     c.ok(proxy.uncapped == 0 and proxy.metadata_seen > 0, "every Metadata answer went through the proxy's rewrite",
          (proxy.uncapped, proxy.metadata_seen))
 
