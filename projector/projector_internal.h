@@ -247,6 +247,15 @@ void fold_unique_rebuild(txn_t *t, const char *tenant,
  * "prune": true}: sets the tenant's change-record retention, then prunes
  * what is due at the event's time (at most SCIM_RETAIN_BUDGET records). */
 void fold_tenant_update(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* Tenant partition pins (tenant_pin.c). tenant_pin_txn: the tenant's pin
+ * as the batch sees it, -1 unpinned, SCIM_TENANT_NONE no such tenant.
+ * tenant_pin_create: puts admin_json's "partition" of a TENANT_CREATE in
+ * rec; -1 (v refused) when it is not a valid partition. fold_tenant_pin:
+ * folds a TENANT_UPDATE {"partition": P} and returns 1; 0 when the
+ * update is not a pin (fold_tenant_update's). */
+int tenant_pin_txn(txn_t *t, const char *tenant);
+int tenant_pin_create(json_t *rec, const scim_event_t *ev, scim_verdict_t *v);
+int fold_tenant_pin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 void model_cache_forget(const void *st);
 

@@ -73,13 +73,14 @@ static const char *action_symbol(scim_action_t a)
 }
 
 /* Folds one decoded event, refusing it first when the message breaks the
- * topic contract (key != tenant) or repeats an event_id. */
+ * topic contract (key != tenant, a pinned tenant's event on another
+ * partition) or repeats an event_id. */
 static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
                      const scim_event_t *ev, const scim_err_t *derr,
                      scim_verdict_t *v)
 {
         scim_event_t refused;
-        char detail[160];
+        char detail[256];
         scim_buf_t k = {0};
         char *prev;
         size_t pl = 0;
@@ -115,6 +116,26 @@ static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
                 refused.refused_detail = detail;
                 fold_event(t, seq, &refused, NULL, v);
                 return;
+        }
+        if (!m->admin) {
+                /* a pinned tenant's data lives in one partition
+                 * (tenant_pin.c): an event found elsewhere (a producer
+                 * hashing keys over a grown partition count) is never
+                 * applied, whatever order a node reads partitions in */
+                int pin = tenant_pin_txn(t, ev->tenant);
+
+                if (pin >= 0 && pin != m->partition) {
+                        refused.refused_status = 400;
+                        refused.refused_scim_type = (char *)"invalidValue";
+                        snprintf(detail, sizeof(detail),
+                                 "tenant %.64s is pinned to partition %d "
+                                 "of the data topic; this event came from "
+                                 "partition %d",
+                                 ev->tenant, pin, (int)m->partition);
+                        refused.refused_detail = detail;
+                        fold_event(t, seq, &refused, NULL, v);
+                        return;
+                }
         }
         scim_buf_append(&k, "evid", 5);
         scim_buf_puts(&k, ev->event_id);
