@@ -783,6 +783,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         scim_buf_free(&b);
                 }
                 counter_add(t, tenant, rt, -1);
+                posidx_note(t, '-', tenant, rt, id);
                 v->status = 204;
                 goto out;
         }
@@ -920,8 +921,10 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         stored = build_stored(attrs, id, row, old, ev->time_ms, version + 1);
         index_update(t, tenant, rt, id, old, stored);
         store_res(t, tenant, rt, id, stored);
-        if (!old)
+        if (!old) {
                 counter_add(t, tenant, rt, 1);
+                posidx_note(t, '+', tenant, rt, id);
+        }
         if (rt == SCIM_RT_GROUP) {
                 if (ev->members_replace)
                         drop_rows(t, tenant, 'G', 'R', id);

@@ -43,6 +43,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         }
         pthread_mutex_init(&st->auth_mu, NULL);
         pthread_mutex_init(&st->pos_mu, NULL);
+        pthread_mutex_init(&st->pidx_mu, NULL);
         st->opts = rocksdb_options_create();
         rocksdb_options_set_create_if_missing(st->opts, 1);
         rocksdb_options_set_create_missing_column_families(st->opts, 1);
@@ -178,6 +179,8 @@ void scim_store_close(scim_store_t *st)
         rocksdb_cache_destroy(st->cache);
         pthread_mutex_destroy(&st->auth_mu);
         pthread_mutex_destroy(&st->pos_mu);
+        posidx_free_all(st);
+        pthread_mutex_destroy(&st->pidx_mu);
         model_cache_forget(st);
         free(st->dir);
         free(st);
@@ -221,7 +224,9 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
         }
         scim_put_be64(k, first + n - 1);
         txn_put(&t, CF_DEFAULT, "position", 8, (char *)k, 8);
+        posidx_write_begin(st);
         txn_write(&t, wo, &werr);
+        posidx_write_end(st, werr == NULL);
         txn_end(&t);
         if (werr) {
                 scim_err_set_retry(err, 503, "log write failed: %.400s", werr);
@@ -1137,6 +1142,7 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 size_t start = q->start_index < 1 ? 1 : q->start_index;
                 uint64_t gen = __atomic_load_n(&st->list_gen, __ATOMIC_ACQUIRE);
                 int unfiltered = !q->filter;
+                size_t cpos = 0;
 
                 scim_buf_append(&pre, tenant, strlen(tenant) + 1);
                 scim_buf_append(&pre, &c, 1);
@@ -1156,6 +1162,11 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                            pos_recall(st, tenant, c, start, gen, &pre)) {
                         /* a remembered position: the id at start */
                         matched = start - 1;
+                } else if (unfiltered && !q->after_id &&
+                           posidx_seek(st, tenant, c, start, &pre, &cpos)) {
+                        /* a checkpoint at most a few hundred keys before
+                         * start (posindex.c) */
+                        matched = cpos - 1;
                 } else {
                         rocksdb_iter_seek(it, pre.data, pre.len);
                 }

@@ -231,7 +231,9 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                 scim_put_be64(be, (uint64_t)next[j]);
                 txn_put(&t, CF_DEFAULT, k.data, k.len, (char *)be, 8);
         }
+        posidx_write_begin(st);
         txn_write(&t, st->wo_nosync, &werr);
+        posidx_write_end(st, werr == NULL);
         if (werr) {
                 scim_err_set_retry(err, 503, "view write failed: %.400s",
                                    werr);
@@ -249,6 +251,7 @@ out:
         if (rc < 0)
                 for (size_t i = 0; i < n; i++)
                         scim_verdict_clear(&verdicts[i]);
+        st->pidx_pending.len = 0; /* a batch never written notes nothing */
         txn_end(&t);
         scim_buf_free(&k);
         return rc;
