@@ -1084,6 +1084,51 @@ static int scan_over(const scim_query_t *q, size_t scanned,
         return ms > (long)q->scan_ms;
 }
 
+/* A filter that is an eq (or an and of eqs) on a unique core attribute
+ * of a tenant type: the one id the uniqueness index names for it (a new
+ * array, empty when nobody holds the value), or NULL when the filter has
+ * no such eq. The whole filter is still evaluated on the candidate. */
+static json_t *unique_eq_ids(scim_store_t *st, const char *tenant,
+                             scim_rtype_t rt, const scim_filter_t *f)
+{
+        json_t *eqs = scim_filter_eq_object(f), *v, *ids = NULL;
+        scim_model_t *m = eqs ? scim_store_model(st, tenant) : NULL;
+        const char *k;
+
+        json_object_foreach(eqs, k, v)
+        {
+                const char *urn, *canon;
+                int ce;
+                char *text, rc = (char)rt, *owner;
+                scim_buf_t b = {0};
+                size_t vl = 0;
+
+                if (ids || !json_is_string(v) ||
+                    !scim_model_core_unique(m, rt, k, &urn, &canon, &ce))
+                        continue;
+                text = ce ? strdup(json_string_value(v))
+                          : scim_casefold(json_string_value(v));
+                if (!text)
+                        continue;
+                scim_buf_append(&b, tenant, strlen(tenant) + 1);
+                scim_buf_append(&b, "X", 1);
+                scim_buf_append(&b, &rc, 1);
+                scim_buf_append(&b, urn, strlen(urn) + 1);
+                scim_buf_append(&b, canon, strlen(canon) + 1);
+                scim_buf_puts(&b, text);
+                owner = db_get(st, CF_IDX, b.data, b.len, &vl);
+                ids = json_array();
+                if (owner)
+                        json_array_append_new(ids, json_stringn(owner, vl));
+                free(owner);
+                free(text);
+                scim_buf_free(&b);
+        }
+        scim_model_unref(m);
+        json_decref(eqs);
+        return ids;
+}
+
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                     const scim_query_t *q, size_t *total, json_t **out,
                     scim_err_t *err)
@@ -1095,14 +1140,22 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         scim_query_t qq = *q; /* count shrinks when the page is full */
         struct timespec t0;
 
+        json_t *uq_ids = NULL; /* a tenant type's unique attribute eq */
+
         q = &qq;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         *out = NULL;
-        if (ix != SCIM_IDX_NONE && value) {
+        if ((ix == SCIM_IDX_NONE || !value) && q->filter &&
+            scim_rtype_is_tenant(rt))
+                uq_ids = unique_eq_ids(st, tenant, rt, q->filter);
+        if ((ix != SCIM_IDX_NONE && value) || uq_ids) {
                 json_t *ids = NULL, *idv;
                 size_t i;
 
-                switch (ix) {
+                switch (uq_ids ? SCIM_IDX_NONE : ix) {
+                case SCIM_IDX_NONE:
+                        ids = uq_ids;
+                        break;
                 case SCIM_IDX_ID:
                         ids = json_pack("[s]", value);
                         break;
