@@ -198,6 +198,8 @@ static void test_tenant_types(void **state)
         assert_true(has(role->required, "name"));
         assert_true(has(role->unique, "name"));
         assert_true(has(role->indexed, "externalId"));
+        assert_true(has(role->indexed, "name")); /* unique: indexed */
+        assert_false(has(role->indexed, "level"));
         assert_int_equal(role->membership, SCIM_MEMBERSHIP_NONE);
         assert_true(scim_model_enabled(m, role->code));
         assert_int_equal(scim_model_rtypes(m, rows, 8), 4);
