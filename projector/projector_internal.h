@@ -257,14 +257,10 @@ int tenant_pin_txn(txn_t *t, const char *tenant);
 int tenant_pin_create(json_t *rec, const scim_event_t *ev, scim_verdict_t *v);
 int fold_tenant_pin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
-/* store_tune.c: memory settings applied at open, and a replay
- * destination's bulk-load settings (begin) until it is done (end:
- * serving settings, one compaction). */
+/* store_tune.c: memory settings applied at open. */
 void store_tune_open(rocksdb_options_t *opts);
 size_t store_tune_cache_bytes(void);
 void store_tune_table(rocksdb_block_based_table_options_t *topts);
-void replay_tune_begin(scim_store_t *dst);
-void replay_tune_end(scim_store_t *dst);
 void model_cache_forget(const void *st);
 
 /* A refusal verdict: status, scimType ("" for none), detail. */

@@ -463,7 +463,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                                                                   : src->position) -
                          base;
         uint64_t done = 0;
-        int64_t last = scim_now_ms(), start_ms = last;
+        int64_t last = scim_now_ms();
         int rc = 0, k = 0, started = 0;
         pthread_t thr;
 
@@ -495,7 +495,6 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 rc = -1;
                 goto out;
         }
-        replay_tune_begin(dst); /* bulk-load settings until the end */
         if (pthread_create(&thr, NULL, replay_reader, rp) != 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot start a thread");
                 goto out;
@@ -531,13 +530,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 rc = snapshot_finish_replay(dst, base, err);
         if (rc == 0) {
                 /* everything on disk, then the mark goes */
-                int64_t t0 = scim_now_ms();
                 flush_all(dst);
-                replay_tune_end(dst);
-                if (getenv("SCIMLOG_REPLAY_STATS"))
-                        fprintf(stderr, "replay: fold %.1f s, end %.1f s\n",
-                                (double)(t0 - start_ms) / 1000.0,
-                                (double)(scim_now_ms() - t0) / 1000.0);
                 if (replay_mark_set(dst, 0) < 0)
                         rc = scim_err_set(err, 500, NULL,
                                           "cannot finish the new dir");

@@ -1,6 +1,5 @@
 /*
- * store_tune.c — how much memory a store may use, and the RocksDB settings
- * of a replay's destination while it is being rebuilt.
+ * store_tune.c — how much memory a store may use.
  *
  * Memory: a store's RSS is its block cache, its memtables and whatever the
  * writer holds (the fold overlay of one batch). Left alone RocksDB gives
@@ -13,18 +12,17 @@
  * Index and filter blocks are kept in the block cache (store_tune_table),
  * so they too are bounded by it rather than by the size of the data.
  *
- * Replay (store.c scim_store_replay) bulk-loads a new dir nobody reads
- * yet: replay_tune_begin turns automatic compaction off for its column
- * families, replay_tune_end turns it back on and compacts once. None of
- * this changes a key or a value: digests are the same whatever the
- * settings.
+ * None of this changes a key or a value: digests are the same whatever
+ * the settings. (Measured and not kept, README "Replay": replay without
+ * automatic compaction and one compaction at the end saves ~4% CPU at 1M
+ * events but lets level 0 grow with the data, so every read and iterator
+ * of the fold gets slower as the log grows; batches of 8,000 events
+ * instead of 2,000 save nothing and hold more memory.)
  *
  * Threads: scim_store_set_memory before any store is opened (process
- * setup); replay_tune_* on the replay thread.
+ * setup).
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
 #include "projector/projector_internal.h"
 
@@ -69,63 +67,4 @@ void store_tune_table(rocksdb_block_based_table_options_t *topts)
             topts, 1);
         rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(
             topts, 1);
-}
-
-/* Applies "k=v;k=v" to every column family; -1 on a RocksDB refusal. */
-static int set_all(scim_store_t *st, const char *spec)
-{
-        char *copy = strdup(spec), *save = NULL, *kv;
-        int rc = 0;
-
-        if (!copy)
-                return -1;
-        for (kv = strtok_r(copy, ";", &save); kv;
-             kv = strtok_r(NULL, ";", &save)) {
-                char *eq = strchr(kv, '=');
-                const char *k[1], *v[1];
-
-                if (!eq)
-                        continue;
-                *eq = '\0';
-                k[0] = kv;
-                v[0] = eq + 1;
-                for (int c = 0; c < CF_COUNT; c++) {
-                        char *err = NULL;
-
-                        rocksdb_set_options_cf(st->db, st->cf[c], 1, k, v,
-                                               &err);
-                        if (err) {
-                                fprintf(stderr, "replay: option %s: %s\n",
-                                        kv, err);
-                                free(err);
-                                rc = -1;
-                        }
-                }
-        }
-        free(copy);
-        return rc;
-}
-
-/* Bulk load: no compaction while loading (measured at 1M events: less
- * CPU in all than compacting along the way, see README), one at the end.
- * The memtable bloom filters are on in every store (store.c). */
-static const char bulk[] = "disable_auto_compactions=true";
-static const char serving[] = "disable_auto_compactions=false";
-
-void replay_tune_begin(scim_store_t *dst)
-{
-        const char *x = getenv("SCIMLOG_REPLAY_OPTS");
-
-        set_all(dst, x ? x : bulk);
-}
-
-void replay_tune_end(scim_store_t *dst)
-{
-        const char *x = getenv("SCIMLOG_REPLAY_OPTS_END");
-
-        set_all(dst, x ? x : serving);
-        if (!getenv("SCIMLOG_REPLAY_NO_COMPACT"))
-                for (int c = 0; c < CF_COUNT; c++)
-                        rocksdb_compact_range_cf(dst->db, dst->cf[c], NULL, 0,
-                                                 NULL, 0);
 }
