@@ -60,7 +60,8 @@ static const char *usage_serve =
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]\n"
-    "                      [--kafka-framing confluent --schema-registry URL]]\n"
+    "                      [--kafka-framing confluent --schema-registry URL]\n"
+    "                      [--kafka-metadata-refresh MS]]\n"
     "\n"
     "Serves SCIM 2.0 at http://HOST:PORT/scim/v2/{tenant}/ with the embedded\n"
     "log in DIR (default ./data). Defaults: --listen 127.0.0.1:8080,\n"
@@ -118,7 +119,9 @@ static const char *usage_serve =
     "events in the Confluent wire format (0, schema id, Avro datum) after\n"
     "registering the writer schema with the registry at --schema-registry\n"
     "URL (subject <topic>-value); with --schema-registry the consumer also\n"
-    "reads that framing (default framing: Avro single-object).\n";
+    "reads that framing (default framing: Avro single-object).\n"
+    "--kafka-metadata-refresh MS: how often a running node looks for\n"
+    "partitions added to the topics (default 5000).\n";
 
 static const char *usage_tenant =
     "usage: scimlog tenant create NAME [--profile P] [--data DIR]\n"
@@ -128,6 +131,8 @@ static const char *usage_tenant =
     "       scimlog tenant token revoke NAME TOKEN_ID [--data DIR]\n"
     "       scimlog tenant token rotate NAME TOKEN_ID [--overlap SECONDS]\n"
     "       scimlog tenant disable|enable NAME\n"
+    "       scimlog tenant pin [NAME] --kafka BROKERS   (pin to the data\n"
+    "                          partition; before adding partitions)\n"
     "       scimlog tenant delete NAME --erase\n"
     "       scimlog tenant schema get NAME\n"
     "       scimlog tenant schema put NAME FILE|--profile P [--dry-run]\n"
@@ -253,7 +258,8 @@ static int wants_help(int argc, char **argv)
             {"admin-topic", required_argument, NULL, 'A'},                    \
             {"state-topic", required_argument, NULL, 'S'},                \
             {"kafka-framing", required_argument, NULL, 1101},             \
-            {"schema-registry", required_argument, NULL, 1102},
+            {"schema-registry", required_argument, NULL, 1102},          \
+            {"kafka-metadata-refresh", required_argument, NULL, 1103},
 static const char *kafka_config_path; /* --kafka-config */
 static scim_kafka_props_t *kafka_props; /* loaded once, freed by main */
 
@@ -276,6 +282,17 @@ static int kafka_more_option(int c, scim_kafka_config_t *k)
                 k->confluent = !strcmp(optarg, "confluent");
         } else if (c == 1102)
                 k->schema_registry = optarg;
+        else if (c == 1103) {
+                char *end;
+                long ms = strtol(optarg, &end, 10);
+
+                if (*end || ms < 100 || ms > 3600000) {
+                        fail("--kafka-metadata-refresh: 100 to 3600000 ms, "
+                             "not %s", optarg);
+                        exit(2);
+                }
+                k->metadata_refresh_ms = (int)ms;
+        }
         else
                 return 0;
         return 1;
@@ -470,6 +487,7 @@ static int cmd_serve(int argc, char **argv)
                 case 'S':
                 case 1101:
                 case 1102:
+                case 1103:
                         kafka_more_option(c, &kcfg);
                         break;
                 case 1001:
@@ -1040,6 +1058,7 @@ static int cmd_replay(int argc, char **argv)
                 case 'S':
                 case 1101:
                 case 1102:
+                case 1103:
                         kafka_more_option(c, &kcfg);
                         break;
                 case 'h':

@@ -1063,6 +1063,16 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                         scim_metrics_sample(
                             &b, "scimlog_kafka_consumer_lag_messages", NULL,
                             (double)ks.consumer_lag);
+                        scim_metrics_family(
+                            &b, "scimlog_kafka_partitions", "gauge",
+                            "Partitions of each topic this node reads "
+                            "(partitions added later included)");
+                        scim_metrics_sample(&b, "scimlog_kafka_partitions",
+                                            "topic=\"data\"",
+                                            (double)ks.partitions_data);
+                        scim_metrics_sample(&b, "scimlog_kafka_partitions",
+                                            "topic=\"admin\"",
+                                            (double)ks.partitions_admin);
                         scim_metrics_family(&b, "scimlog_kafka_errors_total",
                                             "counter",
                                             "Kafka errors: librdkafka error "

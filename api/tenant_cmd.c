@@ -25,7 +25,7 @@ extern const scim_embedded_file_t scim_profile_files[];
         "client register NAME | client revoke NAME ID | key rotate NAME | "   \
         "schema get NAME | schema put NAME (with a definition) | "            \
         "schema delete NAME | retention NAME DAYS | prune NAME | "           \
-        "settings NAME (with settings)"
+        "settings NAME (with settings) | pin [NAME] (Kafka)"
 
 static json_t *refused(const char *detail)
 {
@@ -146,6 +146,54 @@ json_t *scim_tenant_retention(scim_store_t *st, const char *tenant)
 }
 
 #define retention_of scim_tenant_retention
+
+/* `tenant pin [NAME]` (Kafka mode): pins NAME, or every tenant this node
+ * knows without a pin, to its data partition with a TENANT_UPDATE
+ * {"partition": "auto"} that the producer resolves (log/kafka_pin.c: the
+ * pin the views have, else the key hash over today's partition count).
+ * Run it before adding partitions when tenants were created by a scimlog
+ * without pins (README, Kafka: growing a topic). */
+static json_t *pin_cmd(scim_store_t *st, scim_ingest_t *ing,
+                       const char *one, const char *actor)
+{
+        json_t *names = json_array(), *list = NULL, *e, *res = json_array();
+        scim_err_t err;
+        size_t i;
+
+        scim_err_clear(&err);
+        if (!ing || !scim_ingest_is_kafka(ing)) {
+                json_decref(names);
+                json_decref(res);
+                return refused("partition pins are for Kafka mode (--kafka)");
+        }
+        if (one) {
+                json_array_append_new(names, json_string(one));
+        } else if (scim_store_tenant_list(st, &list, &err) == 0) {
+                json_array_foreach(list, i, e) if (!json_object_get(
+                                                       e, "partition"))
+                    json_array_append(names, json_object_get(e, "tenant"));
+        }
+        json_decref(list);
+        json_array_foreach(names, i, e)
+        {
+                const char *t = json_string_value(e);
+                int status = 0;
+
+                scim_err_clear(&err);
+                if (scim_ingest_tenant_update(ing, t, actor,
+                                              "{\"partition\":\"auto\"}",
+                                              &status, &err) < 0) {
+                        json_decref(names);
+                        json_decref(res);
+                        return refused(err.detail);
+                }
+                json_array_append_new(
+                    res, json_pack("{s:s, s:i}", "tenant", t, "partition",
+                                   scim_store_tenant_partition(st, t)));
+        }
+        json_decref(names);
+        return ok(json_pack("{s:o}", "pinned", res));
+}
 
 json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                             const json_t *req)
@@ -333,6 +381,9 @@ json_t *scim_tenant_command(scim_store_t *st, scim_ingest_t *ing,
                 return ok(json_pack("{s:s, s:b, s:b}", "tenant", a[1],
                                     "deleted", 1, "erased", 1));
         }
+        if (!strcmp(a[0], "pin") && n <= 2)
+                return pin_cmd(st, ing, n == 2 ? a[1] : NULL,
+                               json_string_value(json_object_get(req, "actor")));
         if ((!strcmp(a[0], "settings") && n == 2) ||
             (!strcmp(a[0], "retention") && n == 3) ||
             (!strcmp(a[0], "prune") && n == 2)) {

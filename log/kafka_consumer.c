@@ -13,6 +13,12 @@
  * kp->mu guards each topic's next[] (the next offset the views reflect,
  * per partition) and kp->stopping.
  *
+ * Partitions added later: every --kafka-metadata-refresh ms (default
+ * 5000) the projector thread asks for both topics' metadata and assigns
+ * each partition it has not seen (rd_kafka_incremental_assign) at its
+ * stored offset or from offset 0, logging "partition N of T added". A
+ * replay reads the partitions present when it starts.
+ *
  * Trade-off: partitions are folded interleaved in arrival order, which
  * differs from node to node. That is safe because the key is the tenant:
  * every event of a tenant lives in one partition and the fold never lets
@@ -34,6 +40,8 @@
 #define BATCH_MAX 512       /* messages folded per WriteBatch */
 #define MAX_PARTITIONS 1024 /* ceiling on a topic's partition count */
 #define METADATA_WAIT_MS 30000
+#define REFRESH_DEFAULT_MS 5000
+#define REFRESH_WAIT_MS 2000 /* bound of one refresh's metadata request */
 
 enum { T_DATA, T_ADMIN, T_COUNT };
 
@@ -59,6 +67,8 @@ struct scim_kproj {
         scim_kproj_verdict_cb cb;
         void *ctx;
         scim_registry_t *reg; /* reads Confluent framing; NULL = none */
+        int refresh_ms;        /* metadata refresh period (serve) */
+        int64_t next_refresh;  /* projector thread only */
         /* replay only */
         const scim_kafka_until_t *until;
         uint64_t folded;
@@ -69,6 +79,24 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
 {
         if (rd_kafka_conf_set(conf, k, v, errstr, errlen) != RD_KAFKA_CONF_OK)
                 return -1;
+        return 0;
+}
+
+/* Adds partition p of t to parts at its stored offset, or from the
+ * beginning when this store never folded it; returns the offset the views
+ * reflect (the value for t->next[p]). */
+static int64_t part_start(scim_kproj_t *kp, ktopic_t *t, int32_t p,
+                          rd_kafka_topic_partition_list_t *parts)
+{
+        int64_t off = 0;
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_add(parts, t->name, p);
+
+        if (scim_store_kafka_offset(kp->st, t->name, p, &off)) {
+                tp->offset = off;
+                return off;
+        }
+        tp->offset = RD_KAFKA_OFFSET_BEGINNING;
         return 0;
 }
 
@@ -121,19 +149,8 @@ static int kp_topic_open(scim_kproj_t *kp, ktopic_t *t, const char *brokers,
                 snprintf(errstr, errlen, "out of memory");
                 goto out;
         }
-        for (int32_t p = 0; p < t->nparts; p++) {
-                int64_t off = 0;
-                rd_kafka_topic_partition_t *tp =
-                    rd_kafka_topic_partition_list_add(parts, t->name, p);
-
-                if (scim_store_kafka_offset(kp->st, t->name, p, &off)) {
-                        tp->offset = off;
-                        t->next[p] = off;
-                } else {
-                        tp->offset = RD_KAFKA_OFFSET_BEGINNING;
-                        t->next[p] = 0;
-                }
-        }
+        for (int32_t p = 0; p < t->nparts; p++)
+                t->next[p] = part_start(kp, t, p, parts);
         rc = 0;
 out:
         if (md)
@@ -256,7 +273,7 @@ static int replay_wants(scim_kproj_t *kp, ktopic_t *t,
 
 /*
  * The admin topic first: a data message whose tenant (its key) this store
- * does not know yet is held back while the admin topic has messages this
+ * does not know yet, or knows without a partition pin, is held back while the admin topic has messages this
  * node has not folded (as far as the watermarks at open and the latest
  * fetches show), so a tenant's first events are not refused as "unknown
  * tenant" on a node that read the topics in another order (a fresh node,
@@ -272,8 +289,11 @@ static int hold_data(scim_kproj_t *kp, const rd_kafka_message_t *m,
                 return 0;
         memcpy(tenant, m->key, m->key_len);
         tenant[m->key_len] = '\0';
+        /* a pinned tenant's data waits for nothing; an unknown tenant
+         * waits for its TENANT_CREATE, an unpinned one (created before
+         * pins) for a pin that may be on its way (tenant_pin.c) */
         if (memchr(tenant, '\0', m->key_len) ||
-            scim_store_tenant_exists(kp->st, tenant))
+            scim_store_tenant_partition(kp->st, tenant) >= 0)
                 return 0;
         for (int32_t p = 0; p < a->nparts; p++) {
                 int64_t lo = 0, hi = 0;
@@ -463,6 +483,74 @@ out:
         return rc;
 }
 
+/*
+ * Partitions added later: asks for t's metadata (bounded) and assigns
+ * every partition beyond the ones this node reads, at its stored offset
+ * or from offset 0 (incremental: the others keep their fetch positions).
+ * A topic never loses partitions in Kafka; a smaller count (a broker
+ * answering from stale metadata) is ignored. Runs on the projector
+ * thread, between two steps (nothing consumed is unfolded then).
+ */
+static void kp_refresh_topic(scim_kproj_t *kp, ktopic_t *t)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(kp->rk, t->name, NULL);
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        int64_t start[MAX_PARTITIONS];
+        rd_kafka_error_t *ae;
+        int32_t cnt;
+
+        if (!rkt)
+                return;
+        if (rd_kafka_metadata(kp->rk, 0, rkt, &md, REFRESH_WAIT_MS) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            md->topic_cnt != 1 ||
+            md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+                goto out;
+        cnt = md->topics[0].partition_cnt;
+        if (cnt <= t->nparts)
+                goto out;
+        if (cnt > MAX_PARTITIONS) {
+                scim_event("error", "kafka_partitions_max",
+                           "kafka: topic %s has %d partitions; only the "
+                           "first %d are read",
+                           t->name, (int)cnt, MAX_PARTITIONS);
+                cnt = MAX_PARTITIONS;
+                if (cnt <= t->nparts)
+                        goto out;
+        }
+        parts = rd_kafka_topic_partition_list_new(cnt - t->nparts);
+        for (int32_t p = t->nparts; p < cnt; p++)
+                start[p] = part_start(kp, t, p, parts);
+        ae = rd_kafka_incremental_assign(kp->rk, parts);
+        if (ae) {
+                scim_event("warn", "kafka_assign_failed",
+                           "kafka: cannot assign the new partitions of %s "
+                           "(%s); trying again later",
+                           t->name, rd_kafka_error_string(ae));
+                rd_kafka_error_destroy(ae);
+                goto out;
+        }
+        pthread_mutex_lock(&kp->mu);
+        for (int32_t p = t->nparts; p < cnt; p++)
+                t->next[p] = start[p];
+        for (int32_t p = t->nparts; p < cnt; p++)
+                scim_event("info", "kafka_partition_added",
+                           "kafka: partition %d of %s added (reading from "
+                           "offset %lld)",
+                           (int)p, t->name, (long long)start[p]);
+        t->nparts = cnt;
+        pthread_cond_broadcast(&kp->cv);
+        pthread_mutex_unlock(&kp->mu);
+        scim_kafka_stats_partitions(t->admin, cnt);
+out:
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+}
+
 static void *proj_main(void *arg)
 {
         scim_kproj_t *kp = arg;
@@ -473,10 +561,27 @@ static void *proj_main(void *arg)
                 pthread_mutex_lock(&kp->mu);
                 stop = kp->stopping;
                 pthread_mutex_unlock(&kp->mu);
-                if (stop || kp_step(kp, 100) < 0)
+                if (stop)
+                        break;
+                if (scim_now_ms() >= kp->next_refresh) {
+                        for (int i = 0; i < T_COUNT; i++)
+                                kp_refresh_topic(kp, &kp->t[i]);
+                        kp->next_refresh = scim_now_ms() + kp->refresh_ms;
+                }
+                if (kp_step(kp, 100) < 0)
                         break;
         }
         return NULL;
+}
+
+int32_t scim_kproj_partitions(scim_kproj_t *kp)
+{
+        int32_t n;
+
+        pthread_mutex_lock(&kp->mu);
+        n = kp->t[T_DATA].nparts;
+        pthread_mutex_unlock(&kp->mu);
+        return n;
 }
 
 static void kp_free(scim_kproj_t *kp)
@@ -537,10 +642,16 @@ int scim_kproj_start(scim_store_t *st, const scim_kafka_config_t *cfg,
         }
         kp->cb = cb;
         kp->ctx = ctx;
+        kp->refresh_ms = cfg->metadata_refresh_ms > 0
+                             ? cfg->metadata_refresh_ms
+                             : REFRESH_DEFAULT_MS;
         if (kp_open(kp, cfg, errstr, errlen) < 0) {
                 kp_free(kp);
                 return -1;
         }
+        kp->next_refresh = scim_now_ms() + kp->refresh_ms;
+        for (int i = 0; i < T_COUNT; i++)
+                scim_kafka_stats_partitions(kp->t[i].admin, kp->t[i].nparts);
         if (pthread_create(&kp->thr, NULL, proj_main, kp) != 0) {
                 snprintf(errstr, errlen, "cannot start projector thread");
                 kp_free(kp);
@@ -559,12 +670,17 @@ int scim_kproj_catch_up(scim_kproj_t *kp, int timeout_ms, char *errstr,
         int rc = -1;
 
         for (int i = 0; i < T_COUNT; i++) {
+                int32_t np;
+
                 hi[i] = calloc(MAX_PARTITIONS, sizeof(**hi));
                 if (!hi[i]) {
                         snprintf(errstr, errlen, "out of memory");
                         goto out;
                 }
-                for (int32_t p = 0; p < kp->t[i].nparts; p++) {
+                pthread_mutex_lock(&kp->mu);
+                np = kp->t[i].nparts; /* grows on the projector thread */
+                pthread_mutex_unlock(&kp->mu);
+                for (int32_t p = 0; p < np; p++) {
                         int64_t lo = 0, h = 0;
                         rd_kafka_resp_err_t e;
 

@@ -28,6 +28,14 @@ void scim_kafka_stats_folded(int64_t msg_ts_ms)
                 SET(last_folded_ms, msg_ts_ms);
 }
 
+void scim_kafka_stats_partitions(int admin, int32_t n)
+{
+        if (admin)
+                SET(partitions_admin, (uint64_t)n);
+        else
+                SET(partitions_data, (uint64_t)n);
+}
+
 int scim_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
         json_t *j = json_loadb(json, len, 0, NULL), *x, *b, *t, *p;
@@ -89,4 +97,6 @@ void scim_kafka_stats_get(scim_kafka_stats_t *out)
         out->consumer_lag = GET(consumer_lag);
         out->last_folded_ms = GET(last_folded_ms);
         out->updated_ms = GET(updated_ms);
+        out->partitions_data = GET(partitions_data);
+        out->partitions_admin = GET(partitions_admin);
 }

@@ -65,6 +65,21 @@ void scim_kafka_drain(scim_kafka_t *k, int timeout_ms);
 /* Stops the consumer and the producer and frees. NULL-safe. */
 void scim_kafka_stop(scim_kafka_t *k);
 
+/* --------------------------------------- partition pins (kafka_pin.c) */
+
+/* The partition librdkafka's default partitioner gives tenant among
+ * nparts (RD_KAFKA_PARTITION_UA when nparts <= 0). */
+int32_t scim_kafka_key_partition(const char *tenant, int32_t nparts);
+/* Where a data event of tenant goes: its pin in st, or
+ * RD_KAFKA_PARTITION_UA (no pin: the key hash). */
+int32_t scim_kafka_data_partition(scim_store_t *st, const char *tenant);
+/* Puts the partition pin into a TENANT_CREATE (none given) or a
+ * TENANT_UPDATE {"partition": "auto"}: returns 1 with the re-encoded event
+ * in out (reset first), 0 when ev goes as it is, -1 with err (503). */
+int scim_kafka_pin_event(scim_store_t *st, int32_t nparts,
+                         const scim_event_t *ev, scim_buf_t *out,
+                         scim_err_t *err);
+
 /* ------------------------------------------ state topic (state_topic.c) */
 
 typedef struct state_pub state_pub_t;
@@ -97,6 +112,9 @@ int scim_kproj_start(scim_store_t *st, const scim_kafka_config_t *cfg,
  * called (high watermarks). Returns 0, or -1 with errstr on timeout. */
 int scim_kproj_catch_up(scim_kproj_t *kp, int timeout_ms, char *errstr,
                         size_t errlen);
+/* The number of data topic partitions the projector reads now (grows as
+ * partitions are added). Any thread. */
+int32_t scim_kproj_partitions(scim_kproj_t *kp);
 /* Stops the thread and frees. NULL-safe. */
 void scim_kproj_stop(scim_kproj_t *kp);
 

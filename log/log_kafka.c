@@ -3,7 +3,8 @@
  * waiting for their verdict.
  *
  * A write's event is produced with librdkafka's idempotent producer
- * (acks=all; retries cannot duplicate or reorder it) to the data topic, or
+ * (acks=all; retries cannot duplicate or reorder it) to the data topic
+ * (at its tenant's pinned partition, kafka_pin.c), or
  * for tenant and token events to the admin topic (token hashes never reach
  * the data topic, and the fold refuses admin events read from it), key =
  * tenant, headers event_type (the Action symbol) and schema_fingerprint
@@ -84,6 +85,8 @@ struct scim_kafka {
         int draining;
         int fatal;
         int stop_poller;
+        int refresh; /* a write named a partition the producer does not
+                        know: the poller asks for metadata */
         int poller_started;
         pthread_t poller;
 };
@@ -288,13 +291,30 @@ static void recreate(scim_kafka_t *k)
                    "kafka producer replaced after a fatal error (%s)", why);
 }
 
+/* Poller thread: reads the data topic's metadata again (bounded), so that
+ * the producer learns partitions added since its last refresh. */
+static void refresh_metadata(scim_kafka_t *k)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt;
+
+        pthread_rwlock_rdlock(&k->prod_lk);
+        rkt = rd_kafka_topic_new(k->prod, k->topic, NULL);
+        if (rkt && rd_kafka_metadata(k->prod, 0, rkt, &md, 2000) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_metadata_destroy(md);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+        pthread_rwlock_unlock(&k->prod_lk);
+}
+
 static void *poller_main(void *arg)
 {
         scim_kafka_t *k = arg;
         int64_t next_try = 0;
 
         for (;;) {
-                int stop, fatal;
+                int stop, fatal, refresh;
 
                 pthread_rwlock_rdlock(&k->prod_lk);
                 rd_kafka_poll(k->prod, 100);
@@ -310,6 +330,12 @@ static void *poller_main(void *arg)
                         next_try = scim_now_ms() + 1000;
                         recreate(k);
                 }
+                pthread_mutex_lock(&k->mu);
+                refresh = k->refresh;
+                k->refresh = 0;
+                pthread_mutex_unlock(&k->mu);
+                if (refresh)
+                        refresh_metadata(k);
         }
         return NULL;
 }
@@ -321,13 +347,28 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
         waiter_t *w = calloc(1, sizeof(*w));
         char *opaque = malloc(37);
         const char *to = scim_event_is_admin(ev) ? k->admin_topic : k->topic;
-        scim_buf_t framed = {0};
+        int32_t part = RD_KAFKA_PARTITION_UA; /* admin: key hash */
+        scim_buf_t framed = {0}, pinned = {0};
         rd_kafka_resp_err_t e;
         int rc = -1;
 
         if (!w || !opaque) {
                 scim_err_set_retry(err, 503, "out of memory");
                 goto out;
+        }
+        /* partition pins (kafka_pin.c): a tenant's data goes to its
+         * pinned partition; a new tenant's pin travels in its
+         * TENANT_CREATE */
+        if (!scim_event_is_admin(ev)) {
+                part = scim_kafka_data_partition(k->st, ev->tenant);
+        } else {
+                int pr = scim_kafka_pin_event(
+                    k->st, scim_kproj_partitions(k->kp), ev, &pinned, err);
+
+                if (pr < 0)
+                        goto out;
+                if (pr > 0)
+                        enc = &pinned;
         }
         if (k->reg) { /* Confluent wire format: 0, schema id, datum */
                 if (scim_registry_frame(
@@ -370,7 +411,7 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
         pthread_mutex_unlock(&k->mu);
         pthread_rwlock_rdlock(&k->prod_lk);
         e = rd_kafka_producev(
-            k->prod, RD_KAFKA_V_TOPIC(to),
+            k->prod, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_PARTITION(part),
             RD_KAFKA_V_KEY(ev->tenant, strlen(ev->tenant)),
             RD_KAFKA_V_VALUE(enc->data, enc->len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -397,6 +438,17 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
                         scim_err_set_retry(err, 503,
                                            "the event log producer failed "
                                            "and is being replaced; retry");
+                } else if (e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+                        /* the tenant's pin is a partition added after
+                         * this producer last read the topic's metadata */
+                        pthread_mutex_lock(&k->mu);
+                        k->refresh = 1; /* the poller asks for it */
+                        pthread_mutex_unlock(&k->mu);
+                        scim_err_set_retry(err, 503,
+                                           "partition %d of %s is not known "
+                                           "to this node yet (added "
+                                           "lately); retry",
+                                           (int)part, to);
                 } else if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         scim_err_set_retry(err, 429,
                                            "event log producer queue is "
@@ -411,6 +463,7 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
         rc = 0;
 out:
         scim_buf_free(&framed);
+        scim_buf_free(&pinned);
         free(w);
         free(opaque);
         return rc;
@@ -454,7 +507,7 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
 {
         scim_kafka_t *k = calloc(1, sizeof(*k));
         rd_kafka_conf_t *conf = NULL;
-        char tmo[32];
+        char tmo[32], refresh[32];
 
         *out = NULL;
         if (!k) {
@@ -491,6 +544,9 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
                         goto fail;
         }
         snprintf(tmo, sizeof(tmo), "%d", k->timeout_ms);
+        snprintf(refresh, sizeof(refresh), "%d",
+                 cfg->metadata_refresh_ms > 0 ? cfg->metadata_refresh_ms
+                                              : 5000);
         conf = rd_kafka_conf_new();
         if (!k->topic || !k->admin_topic || !conf ||
             set(conf, "bootstrap.servers", cfg->brokers, errstr, errlen) <
@@ -505,6 +561,9 @@ int scim_kafka_start(scim_store_t *st, const scim_kafka_config_t *cfg,
                 0 ||
             set(conf, "log_level", "3", errstr, errlen) < 0 ||
             set(conf, "statistics.interval.ms", "1000", errstr, errlen) < 0 ||
+            /* learn added partitions as often as the projector does */
+            set(conf, "topic.metadata.refresh.interval.ms", refresh, errstr,
+                errlen) < 0 ||
             scim_kafka_props_apply(cfg->props, conf, errstr, errlen) < 0)
                 goto fail;
         rd_kafka_conf_set_stats_cb(conf, scim_kafka_stats_cb);

@@ -10,8 +10,10 @@
  *    caller hands a whole batch to one scim_log_append call), so each
  *    callback runs before scim_log_append returns, in order.
  *  - Kafka (`--kafka`): a topic. Appends are produced (idempotent
- *    producer, acks=all, key = tenant) and never block; a consumer thread
- *    assigns every partition at the offsets stored with the views, folds
+ *    producer, acks=all, key = tenant; a data event goes to its tenant's
+ *    pinned partition) and never block; a consumer thread assigns every
+ *    partition, and those added later, at the offsets stored with the
+ *    views, folds
  *    what it reads, and calls the callback of each of this node's appends
  *    once this node has folded it (read-your-writes).
  *
@@ -80,6 +82,10 @@ typedef struct scim_kafka_config {
         const char *schema_registry; /* --schema-registry URL: needed to
                                         write Confluent framing, and to
                                         read it */
+        int metadata_refresh_ms;     /* --kafka-metadata-refresh: how
+                                        often a running node looks for
+                                        partitions added to the topics;
+                                        0 = 5000 */
 } scim_kafka_config_t;
 
 #define SCIM_KAFKA_TOPIC_DEFAULT "scim.events"
@@ -175,11 +181,16 @@ typedef struct scim_kafka_stats {
         uint64_t consumer_lag;       /* messages behind the partition ends */
         int64_t last_folded_ms;      /* newest folded message's timestamp */
         int64_t updated_ms;
+        uint64_t partitions_data;    /* partitions this node reads */
+        uint64_t partitions_admin;
 } scim_kafka_stats_t;
 
 void scim_kafka_stats_get(scim_kafka_stats_t *out);
 void scim_kafka_stats_error(void);
 void scim_kafka_stats_folded(int64_t msg_ts_ms);
+/* The number of partitions of the data (admin 0) or admin topic this
+ * node reads (grows when partitions are added). */
+void scim_kafka_stats_partitions(int admin, int32_t n);
 struct rd_kafka_s;
 int scim_kafka_stats_cb(struct rd_kafka_s *rk, char *json, size_t len,
                         void *opaque);

@@ -138,6 +138,7 @@ static void model_free(scim_model_t *m)
                 free(m->rt[r].catidx);
                 free(m->rt[r].req_names);
                 free(m->rt[r].uniq_names);
+                free(m->rt[r].idx_names);
         }
         free(m->rt);
         json_decref(m->def);
@@ -891,7 +892,6 @@ static int compile_tenant_type(scim_model_t *m, const json_t *o, int r,
         row->row.name = name; /* borrowed from m->def */
         row->row.endpoint = ep;
         row->row.schema = cs->urn;
-        row->row.indexed = INDEXED_TENANT;
         row->row.membership = SCIM_MEMBERSHIP_NONE;
         row->req_names = calloc(cs->nattrs + 1, sizeof(char *));
         row->uniq_names = calloc(cs->nattrs + 1, sizeof(char *));
@@ -913,6 +913,16 @@ static int compile_tenant_type(scim_model_t *m, const json_t *o, int r,
         }
         row->row.required = (const char *const *)row->req_names;
         row->row.unique = (const char *const *)row->uniq_names;
+        /* filters answered from an index: the common ones, and each
+         * unique attribute (the uniqueness index) */
+        row->idx_names = calloc(4 + nuq, sizeof(char *));
+        if (!row->idx_names)
+                return scim_err_set_retry(err, 503, "out of memory");
+        for (j = 0; INDEXED_TENANT[j]; j++)
+                row->idx_names[j] = INDEXED_TENANT[j];
+        for (size_t u = 0; u < nuq; u++)
+                row->idx_names[j + u] = row->uniq_names[u];
+        row->row.indexed = (const char *const *)row->idx_names;
         return 0;
 }
 
@@ -1742,4 +1752,24 @@ json_t *scim_model_core_attrs(const scim_model_t *m, scim_rtype_t rt)
                                          cs->attrs[i].multi));
         }
         return a;
+}
+
+int scim_model_core_unique(const scim_model_t *m, scim_rtype_t rt,
+                           const char *name, const char **urn,
+                           const char **canon, int *case_exact)
+{
+        int r = model_rt_index(m, rt);
+        const mschema_t *cs;
+        const mattr_t *a;
+
+        if (!m || r < RT_N || m->rt[r].core < 0 || !name)
+                return 0;
+        cs = &m->schemas[m->rt[r].core];
+        a = model_attr(cs->attrs, cs->nattrs, name);
+        if (!a || !a->unique)
+                return 0;
+        *urn = cs->urn;
+        *canon = a->name;
+        *case_exact = a->case_exact;
+        return 1;
 }

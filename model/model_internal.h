@@ -61,7 +61,7 @@ typedef struct mrtype {
          * core schema URN, storage code, required / unique names) */
         scim_rtype_row_t row;
         int core;      /* its core schema (index into schemas), -1 none */
-        const char **req_names, **uniq_names; /* NULL-terminated */
+        const char **req_names, **uniq_names, **idx_names; /* NULL-ended */
         int enabled;
         int unknown;   /* UNKNOWN_* */
         mpath_t *required;

@@ -231,6 +231,12 @@ const scim_rtype_row_t *scim_model_rtype_by_name(const scim_model_t *m,
                                                  const char *name);
 const scim_rtype_row_t *scim_model_rtype_by_endpoint(const scim_model_t *m,
                                                      const char *seg);
+/* A core attribute of tenant type rt declared unique (answered from the
+ * uniqueness index): 1 with its schema URN, its spelling and caseExact
+ * (borrowed), 0 when name is no such attribute. */
+int scim_model_core_unique(const scim_model_t *m, scim_rtype_t rt,
+                           const char *name, const char **urn,
+                           const char **canon, int *case_exact);
 /* 1 if rt is a tenant type's storage code. */
 int scim_rtype_is_tenant(scim_rtype_t rt);
 /* Names of the attributes of tenant type rt's core schema (new array:

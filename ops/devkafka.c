@@ -5,6 +5,7 @@
  * partition). No broker can be installed on the development machines.
  *
  *   scimlog-devkafka [--brokers N] [--topic T] [--partitions P]
+ *                    [--admin-partitions A]
  *
  * Prints "bootstrap HOST:PORT,..." on stdout once the cluster is up (the
  * librdkafka 2.0 mock picks free ports itself), then reads fault-injection
@@ -26,7 +27,7 @@
  *                               message (HEADERS: name=value,...)
  *   watermark PARTITION [TOPIC] answers "ok LOW HIGH"
  * TOPIC defaults to the data topic. Besides it the cluster holds the admin
- * topic scim.admin (1 partition) and the state topic scim.state (as many
+ * topic scim.admin (A partitions, default 1) and the state topic scim.state (as many
  * partitions as the data topic).
  *   quit
  * At end of input it keeps running until SIGINT/SIGTERM.
@@ -300,7 +301,7 @@ static void command(rd_kafka_mock_cluster_t *mc, char *line)
 
 int main(int argc, char **argv)
 {
-        int brokers = 3, partitions = 3;
+        int brokers = 3, partitions = 3, admin_partitions = 1;
         char errstr[512];
         static char line[1 << 20]; /* produce carries hex bytes */
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -313,17 +314,22 @@ int main(int argc, char **argv)
                         brokers = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--partitions") && i + 1 < argc)
                         partitions = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--admin-partitions") &&
+                         i + 1 < argc)
+                        admin_partitions = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--topic") && i + 1 < argc)
                         topic = argv[++i];
                 else {
                         fprintf(stderr,
                                 "usage: scimlog-devkafka [--brokers N] "
-                                "[--topic T] [--partitions P]\n");
+                                "[--topic T] [--partitions P] "
+                                "[--admin-partitions A]\n");
                         return 2;
                 }
         }
         if (brokers < 1 || brokers > 16 || partitions < 1 ||
-            partitions > 1024) {
+            partitions > 1024 || admin_partitions < 1 ||
+            admin_partitions > 1024) {
                 fprintf(stderr, "scimlog-devkafka: 1-16 brokers, 1-1024 "
                                 "partitions\n");
                 return 2;
@@ -348,7 +354,8 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (!e)
-                e = rd_kafka_mock_topic_create(mc, "scim.admin", 1,
+                e = rd_kafka_mock_topic_create(mc, "scim.admin",
+                                               admin_partitions,
                                                brokers < 3 ? brokers : 3);
         if (!e)
                 e = rd_kafka_mock_topic_create(mc, "scim.state", partitions,

@@ -373,6 +373,7 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
         ectx_t ec = {t, tl + 2};
         void *ka[4];
 
+        posidx_note(t, 'X', tn, 0, NULL); /* its position indexes go */
         free(rec);
         snprintf(created, sizeof(created), "%s",
                  json_string_value(json_object_get(rj, "created"))

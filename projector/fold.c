@@ -783,6 +783,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         scim_buf_free(&b);
                 }
                 counter_add(t, tenant, rt, -1);
+                posidx_note(t, '-', tenant, rt, id);
                 v->status = 204;
                 goto out;
         }
@@ -920,8 +921,10 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         stored = build_stored(attrs, id, row, old, ev->time_ms, version + 1);
         index_update(t, tenant, rt, id, old, stored);
         store_res(t, tenant, rt, id, stored);
-        if (!old)
+        if (!old) {
                 counter_add(t, tenant, rt, 1);
+                posidx_note(t, '+', tenant, rt, id);
+        }
         if (rt == SCIM_RT_GROUP) {
                 if (ev->members_replace)
                         drop_rows(t, tenant, 'G', 'R', id);
@@ -971,6 +974,10 @@ static void fold_admin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                         return;
                 }
                 o = json_pack("{s:s}", "created", ts);
+                if (tenant_pin_create(o, ev, v) < 0) { /* tenant_pin.c */
+                        json_decref(o);
+                        return;
+                }
                 txt = scim_json_dumps(o);
                 txn_put(t, CF_TENANT, ev->tenant, strlen(ev->tenant), txt,
                         strlen(txt));
@@ -1115,7 +1122,8 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
                         fold_tenant_delete(t, ev, v);
                         break;
                 case SCIM_ACT_TENANT_UPDATE:
-                        fold_tenant_update(t, ev, v);
+                        if (!fold_tenant_pin(t, ev, v)) /* tenant_pin.c */
+                                fold_tenant_update(t, ev, v);
                         break;
                 case SCIM_ACT_TENANT_DISABLE:
                 case SCIM_ACT_TENANT_ENABLE:

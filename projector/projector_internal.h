@@ -60,6 +60,7 @@ typedef struct auth_slot {
  * start_index of an unfiltered list, valid while gen equals the store's
  * list_gen (bumped by every batch that creates or deletes anything). */
 #define LIST_POS_SLOTS 64
+#define POSIDX_SLOTS 16
 typedef struct list_pos {
         char tenant[SCIM_MAX_TENANT_LEN + 1];
         char rt;
@@ -92,6 +93,13 @@ struct scim_store {
         pthread_mutex_t pos_mu; /* guards pos[] and pos_clock */
         list_pos_t pos[LIST_POS_SLOTS];
         uint64_t pos_clock;
+        /* position indexes (posindex.c); pidx_mu also spans each view
+         * write and the application of its creates and deletes */
+        pthread_mutex_t pidx_mu;
+        struct posidx *pidx[POSIDX_SLOTS];
+        uint64_t pidx_clock;
+        scim_buf_t pidx_pending; /* the batch's creates and deletes (the
+                                    writer's, until posidx_write_end) */
         char *dir;         /* the data dir (snapshot.c) */
         uint64_t log_base; /* the log starts after this position: a log
                               snapshot holds the views at it (snapshot.c) */
@@ -170,6 +178,22 @@ void txn_scan_below(txn_t *t, int cf, const char *prefix, size_t plen,
                     void (*fn)(void *ctx, const char *k, size_t kl),
                     void *ctx);
 
+/* Position indexes (posindex.c): deep startIndex pages in bounded time.
+ * The fold notes each create ('+') and delete ('-') of a resource, and a
+ * tenant delete ('X', rt 0, id NULL); the writer brackets each view write
+ * with posidx_write_begin / posidx_write_end(ok) (applied when ok, every
+ * index dropped when not). posidx_seek appends to key (tenant \0 rt) the
+ * id of the last checkpoint at or before start, sets *cp_pos to its
+ * position and returns 1; 0 when there is none (start small, no keys). */
+struct txn;
+void posidx_note(struct txn *t, char sign, const char *tenant, char rt,
+                 const char *id);
+void posidx_write_begin(scim_store_t *st);
+void posidx_write_end(scim_store_t *st, int ok);
+int posidx_seek(scim_store_t *st, const char *tenant, char rt, size_t start,
+                scim_buf_t *key, size_t *cp_pos);
+void posidx_free_all(scim_store_t *st);
+
 /* Key builder: tenant \0 then parts; returns length. */
 size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
                 const char *c);
@@ -223,6 +247,15 @@ void fold_unique_rebuild(txn_t *t, const char *tenant,
  * "prune": true}: sets the tenant's change-record retention, then prunes
  * what is due at the event's time (at most SCIM_RETAIN_BUDGET records). */
 void fold_tenant_update(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* Tenant partition pins (tenant_pin.c). tenant_pin_txn: the tenant's pin
+ * as the batch sees it, -1 unpinned, SCIM_TENANT_NONE no such tenant.
+ * tenant_pin_create: puts admin_json's "partition" of a TENANT_CREATE in
+ * rec; -1 (v refused) when it is not a valid partition. fold_tenant_pin:
+ * folds a TENANT_UPDATE {"partition": P} and returns 1; 0 when the
+ * update is not a pin (fold_tenant_update's). */
+int tenant_pin_txn(txn_t *t, const char *tenant);
+int tenant_pin_create(json_t *rec, const scim_event_t *ev, scim_verdict_t *v);
+int fold_tenant_pin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 void model_cache_forget(const void *st);
 

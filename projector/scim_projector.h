@@ -261,6 +261,13 @@ int scim_store_auth(scim_store_t *st, const char *secret, char *tenant_out,
 /* 1 if the tenant exists. */
 int scim_store_tenant_exists(scim_store_t *st, const char *tenant);
 
+/* Kafka mode: the data partition a tenant is pinned to (projector/
+ * tenant_pin.c), 0 and up; -1 when the tenant has no pin (created before
+ * pins existed); SCIM_TENANT_NONE when there is no such tenant. */
+#define SCIM_TENANT_NONE (-2)
+#define SCIM_TENANT_PARTITION_MAX 1024 /* = the partitions a node reads */
+int scim_store_tenant_partition(scim_store_t *st, const char *tenant);
+
 /* The tenant's model as committed (model/scim_model.h): a new reference
  * the caller releases with scim_model_unref, or NULL for the built-in
  * model (no definition, or no such tenant). A point Get plus a cache of

@@ -43,6 +43,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         }
         pthread_mutex_init(&st->auth_mu, NULL);
         pthread_mutex_init(&st->pos_mu, NULL);
+        pthread_mutex_init(&st->pidx_mu, NULL);
         st->opts = rocksdb_options_create();
         rocksdb_options_set_create_if_missing(st->opts, 1);
         rocksdb_options_set_create_missing_column_families(st->opts, 1);
@@ -178,6 +179,8 @@ void scim_store_close(scim_store_t *st)
         rocksdb_cache_destroy(st->cache);
         pthread_mutex_destroy(&st->auth_mu);
         pthread_mutex_destroy(&st->pos_mu);
+        posidx_free_all(st);
+        pthread_mutex_destroy(&st->pidx_mu);
         model_cache_forget(st);
         free(st->dir);
         free(st);
@@ -221,7 +224,9 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
         }
         scim_put_be64(k, first + n - 1);
         txn_put(&t, CF_DEFAULT, "position", 8, (char *)k, 8);
+        posidx_write_begin(st);
         txn_write(&t, wo, &werr);
+        posidx_write_end(st, werr == NULL);
         txn_end(&t);
         if (werr) {
                 scim_err_set_retry(err, 503, "log write failed: %.400s", werr);
@@ -1079,6 +1084,51 @@ static int scan_over(const scim_query_t *q, size_t scanned,
         return ms > (long)q->scan_ms;
 }
 
+/* A filter that is an eq (or an and of eqs) on a unique core attribute
+ * of a tenant type: the one id the uniqueness index names for it (a new
+ * array, empty when nobody holds the value), or NULL when the filter has
+ * no such eq. The whole filter is still evaluated on the candidate. */
+static json_t *unique_eq_ids(scim_store_t *st, const char *tenant,
+                             scim_rtype_t rt, const scim_filter_t *f)
+{
+        json_t *eqs = scim_filter_eq_object(f), *v, *ids = NULL;
+        scim_model_t *m = eqs ? scim_store_model(st, tenant) : NULL;
+        const char *k;
+
+        json_object_foreach(eqs, k, v)
+        {
+                const char *urn, *canon;
+                int ce;
+                char *text, rc = (char)rt, *owner;
+                scim_buf_t b = {0};
+                size_t vl = 0;
+
+                if (ids || !json_is_string(v) ||
+                    !scim_model_core_unique(m, rt, k, &urn, &canon, &ce))
+                        continue;
+                text = ce ? strdup(json_string_value(v))
+                          : scim_casefold(json_string_value(v));
+                if (!text)
+                        continue;
+                scim_buf_append(&b, tenant, strlen(tenant) + 1);
+                scim_buf_append(&b, "X", 1);
+                scim_buf_append(&b, &rc, 1);
+                scim_buf_append(&b, urn, strlen(urn) + 1);
+                scim_buf_append(&b, canon, strlen(canon) + 1);
+                scim_buf_puts(&b, text);
+                owner = db_get(st, CF_IDX, b.data, b.len, &vl);
+                ids = json_array();
+                if (owner)
+                        json_array_append_new(ids, json_stringn(owner, vl));
+                free(owner);
+                free(text);
+                scim_buf_free(&b);
+        }
+        scim_model_unref(m);
+        json_decref(eqs);
+        return ids;
+}
+
 int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                     const scim_query_t *q, size_t *total, json_t **out,
                     scim_err_t *err)
@@ -1090,14 +1140,22 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         scim_query_t qq = *q; /* count shrinks when the page is full */
         struct timespec t0;
 
+        json_t *uq_ids = NULL; /* a tenant type's unique attribute eq */
+
         q = &qq;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         *out = NULL;
-        if (ix != SCIM_IDX_NONE && value) {
+        if ((ix == SCIM_IDX_NONE || !value) && q->filter &&
+            scim_rtype_is_tenant(rt))
+                uq_ids = unique_eq_ids(st, tenant, rt, q->filter);
+        if ((ix != SCIM_IDX_NONE && value) || uq_ids) {
                 json_t *ids = NULL, *idv;
                 size_t i;
 
-                switch (ix) {
+                switch (uq_ids ? SCIM_IDX_NONE : ix) {
+                case SCIM_IDX_NONE:
+                        ids = uq_ids;
+                        break;
                 case SCIM_IDX_ID:
                         ids = json_pack("[s]", value);
                         break;
@@ -1137,6 +1195,7 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 size_t start = q->start_index < 1 ? 1 : q->start_index;
                 uint64_t gen = __atomic_load_n(&st->list_gen, __ATOMIC_ACQUIRE);
                 int unfiltered = !q->filter;
+                size_t cpos = 0;
 
                 scim_buf_append(&pre, tenant, strlen(tenant) + 1);
                 scim_buf_append(&pre, &c, 1);
@@ -1156,6 +1215,11 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                            pos_recall(st, tenant, c, start, gen, &pre)) {
                         /* a remembered position: the id at start */
                         matched = start - 1;
+                } else if (unfiltered && !q->after_id &&
+                           posidx_seek(st, tenant, c, start, &pre, &cpos)) {
+                        /* a checkpoint at most a few hundred keys before
+                         * start (posindex.c) */
+                        matched = cpos - 1;
                 } else {
                         rocksdb_iter_seek(it, pre.data, pre.len);
                 }
@@ -1431,6 +1495,11 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                             cur, "disabled",
                             json_boolean(json_is_true(
                                 json_object_get(meta, "disabled"))));
+                        if (json_is_integer(
+                                json_object_get(meta, "partition")))
+                                json_object_set(
+                                    cur, "partition",
+                                    json_object_get(meta, "partition"));
                         json_object_set_new(cur, "tokens", json_array());
                         json_array_append_new(*out, cur);
                         json_decref(meta);

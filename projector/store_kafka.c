@@ -73,13 +73,14 @@ static const char *action_symbol(scim_action_t a)
 }
 
 /* Folds one decoded event, refusing it first when the message breaks the
- * topic contract (key != tenant) or repeats an event_id. */
+ * topic contract (key != tenant, a pinned tenant's event on another
+ * partition) or repeats an event_id. */
 static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
                      const scim_event_t *ev, const scim_err_t *derr,
                      scim_verdict_t *v)
 {
         scim_event_t refused;
-        char detail[160];
+        char detail[256];
         scim_buf_t k = {0};
         char *prev;
         size_t pl = 0;
@@ -115,6 +116,26 @@ static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
                 refused.refused_detail = detail;
                 fold_event(t, seq, &refused, NULL, v);
                 return;
+        }
+        if (!m->admin) {
+                /* a pinned tenant's data lives in one partition
+                 * (tenant_pin.c): an event found elsewhere (a producer
+                 * hashing keys over a grown partition count) is never
+                 * applied, whatever order a node reads partitions in */
+                int pin = tenant_pin_txn(t, ev->tenant);
+
+                if (pin >= 0 && pin != m->partition) {
+                        refused.refused_status = 400;
+                        refused.refused_scim_type = (char *)"invalidValue";
+                        snprintf(detail, sizeof(detail),
+                                 "tenant %.64s is pinned to partition %d "
+                                 "of the data topic; this event came from "
+                                 "partition %d",
+                                 ev->tenant, pin, (int)m->partition);
+                        refused.refused_detail = detail;
+                        fold_event(t, seq, &refused, NULL, v);
+                        return;
+                }
         }
         scim_buf_append(&k, "evid", 5);
         scim_buf_puts(&k, ev->event_id);
@@ -210,7 +231,9 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                 scim_put_be64(be, (uint64_t)next[j]);
                 txn_put(&t, CF_DEFAULT, k.data, k.len, (char *)be, 8);
         }
+        posidx_write_begin(st);
         txn_write(&t, st->wo_nosync, &werr);
+        posidx_write_end(st, werr == NULL);
         if (werr) {
                 scim_err_set_retry(err, 503, "view write failed: %.400s",
                                    werr);
@@ -228,6 +251,7 @@ out:
         if (rc < 0)
                 for (size_t i = 0; i < n; i++)
                         scim_verdict_clear(&verdicts[i]);
+        st->pidx_pending.len = 0; /* a batch never written notes nothing */
         txn_end(&t);
         scim_buf_free(&k);
         return rc;

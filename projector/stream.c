@@ -66,26 +66,16 @@ static int valid_id(const char *id)
 void stream_pre_load(txn_t *t, const scim_event_t *ev, stream_pre_t *spre)
 {
         scim_buf_t p = {0};
-        rocksdb_iterator_t *it;
 
         memset(spre, 0, sizeof(*spre));
         if (!resource_event(ev) || ev->action != SCIM_ACT_DELETE ||
             !valid_id(ev->resource_id))
                 return;
-        spre->held_by = json_array();
-        it = txn_iter(t, CF_MEM);
+        /* the groups holding the resource: a CF_MEM parent's children
+         * (the overlay's per-parent list merged with the database range;
+         * a full batch iterator here cost ~45% of a replay) */
         key_make(&p, ev->tenant, 'R', ev->resource_id, NULL);
-        for (rocksdb_iter_seek(it, p.data, p.len); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-
-                if (kl < p.len || memcmp(k, p.data, p.len) != 0)
-                        break;
-                json_array_append_new(spre->held_by,
-                                      json_stringn(k + p.len, kl - p.len));
-        }
-        rocksdb_iter_destroy(it);
+        spre->held_by = txn_children(t, p.data, p.len);
         scim_buf_free(&p);
 }
 

@@ -14,6 +14,7 @@
  *
  * Thread safety: reentrant, no shared state.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,23 @@ static inline int put(scim_buf_t *b, const char *s, size_t n)
         return scim_buf_append(b, s, n);
 }
 
+/* 1 if any of the 8 bytes at p is below 0x20, '"' or '\\' (the bytes a
+ * JSON string escapes). Exact: the "has a byte less than n" and "has a
+ * zero byte" word tricks have no false positives for n <= 128. */
+static inline int needs_escape8(const char *p)
+{
+        const uint64_t ones = 0x0101010101010101ULL;
+        const uint64_t high = 0x8080808080808080ULL;
+        uint64_t x, q, bs;
+
+        memcpy(&x, p, 8);
+        q = x ^ (ones * '"');
+        bs = x ^ (ones * '\\');
+        return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+                ((bs - ones) & ~bs)) &
+               high ? 1 : 0;
+}
+
 static int put_string(scim_buf_t *b, const char *s, size_t n)
 {
         static const char hx[] = "0123456789ABCDEF";
@@ -41,10 +59,17 @@ static int put_string(scim_buf_t *b, const char *s, size_t n)
         if (put(b, "\"", 1) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
+                unsigned char c;
                 char esc[6];
                 size_t el = 2;
 
+                /* eight plain bytes at a time (replay profile: this loop
+                 * was ~9% of all instructions one byte at a time) */
+                while (i + 8 <= n && !needs_escape8(s + i))
+                        i += 8;
+                if (i >= n)
+                        break;
+                c = (unsigned char)s[i];
                 if (c >= 0x20 && c != '"' && c != '\\')
                         continue;
                 if (i > run && put(b, s + run, i - run) < 0)

@@ -58,7 +58,9 @@ srv = Server(tenants=("acme", "other"))
 OP = "op-" + "7" * 40
 with open(os.path.join(srv.root, "op"), "w") as f:
     f.write(OP)
-srv.extra = ["--operator-token-file", os.path.join(srv.root, "op")]
+# a scan may examine 2 resources: a filter on a unique attribute of a
+# type of one's own is answered from the uniqueness index instead
+srv.extra = ["--operator-token-file", os.path.join(srv.root, "op"), "--scan-limit", "2"]
 srv.start()
 try:
     a, o = srv.client("acme"), srv.client("other")
@@ -150,6 +152,15 @@ try:
     st, _, j = a.post("/Roles", {"schemas": [ROLE], "name": "Supervisor"})
     c.ok(st == 201, "the old name is free after the PUT", (st, j))
     r3 = j
+    st, _, j = a.get("/Roles?filter=" + quote('description eq "answers calls"'))
+    c.error_body(st, j, 400, "tooMany", "three roles: a scan is over the limit")
+    st, _, j = a.get("/Roles?filter=" + quote('name eq "AGENT" and level eq 1'))
+    c.ok(st == 200 and [x["id"] for x in j.get("Resources", [])] == [r1["id"]],
+         "name eq is answered from the uniqueness index (the rest of the filter still applies)", (st, j))
+    st, _, j = a.get("/Roles?filter=" + quote('name eq "AGENT" and level eq 2'))
+    c.ok(st == 200 and j.get("totalResults") == 0, "and refuses a candidate the rest rules out", (st, j))
+    st, _, j = a.get("/Roles?filter=" + quote('name eq "nobody"'))
+    c.ok(st == 200 and j.get("totalResults") == 0, "no holder: no result", (st, j))
 
     # references from a User extension
     def user(n, role=None, teams=None):

@@ -76,6 +76,49 @@ try:
                     c2.post("/Users", {"schemas": [USER], "userName": "x"})[0] == 400, 20),
          "node b serves the profile's rules")
 
+    # a resource type of the tenant's own (issue 8 item 1): defined through
+    # node a, served by node b; an external producer's event names it by
+    # rtype CUSTOM + resource_type_name and is folded the same on both
+    ROLE = "urn:acme:params:scim:schemas:core:2.0:Role"
+    st, _, cur = ad.raw("GET", "/admin/v1/tenants/t1/schema", base=False)
+    td3 = cur["definition"]
+    td3["schemas"].append({"id": ROLE, "attributes": [
+        {"name": "name", "required": True, "uniqueness": "server"}]})
+    td3["resourceTypes"].append({"name": "Role", "endpoint": "/Roles", "schema": ROLE})
+    st, _, j = ad.raw("PUT", "/admin/v1/tenants/t1/schema", td3, base=False)
+    c.ok(st == 200, "a Role type added through node a", (st, j))
+    c.ok(wait_until(lambda: cb.get("/Roles")[0] == 200, 20), "node b serves /Roles")
+    st, _, r1 = cb.post("/Roles", {"name": "Agent"})
+    c.ok(st == 201 and r1.get("meta", {}).get("resourceType") == "Role", "POST /Roles on node b", (st, r1))
+    c.ok(wait_until(lambda: ca.get("/Roles/" + r1["id"])[0] == 200, 20), "node a folds it")
+    w3 = EventWriter(3)
+    ext_role = str(uuid.uuid4())
+    kafka.produce("t1", w3.encode(dict(user_event("t1", ext_role, "x"), schema_version=3,
+                                       resource_type="CUSTOM", resource_type_name="Role",
+                                       resource_json=json.dumps({"name": "Ext"}))))
+    dup_role = str(uuid.uuid4())
+    kafka.produce("t1", w3.encode(dict(user_event("t1", dup_role, "x"), schema_version=3,
+                                       resource_type="CUSTOM", resource_type_name="Role",
+                                       resource_json=json.dumps({"name": "AGENT"}))))
+    widget = str(uuid.uuid4())
+    kafka.produce("t1", w3.encode(dict(user_event("t1", widget, "x"), schema_version=3,
+                                       resource_type="CUSTOM", resource_type_name="Widget",
+                                       resource_json=json.dumps({"name": "w"}))))
+    c.ok(wait_until(lambda: ca.get("/Roles/" + ext_role)[0] == 200 and cb.get("/Roles/" + ext_role)[0] == 200, 20),
+         "an external producer's Role event is folded by both nodes")
+    st, _, j = ca.get("/Roles/" + ext_role)
+    c.ok(j.get("name") == "Ext" and j.get("schemas") == [ROLE], "as a Role", j)
+    c.ok(wait_until(lambda: ca.raw("GET", "/reports/v1/t1/resources/%s/history" % widget, base=False)[0] == 200, 20),
+         "the unknown type's event has a change record")
+    def refused_on(cl, rid, why):
+        st, _, j = cl.raw("GET", "/reports/v1/t1/resources/%s/history" % rid, base=False)
+        recs = (j or {}).get("Resources") or (j or {}).get("changes") or []
+        return any(r.get("verdict") == "refused" and why in (r.get("detail") or "") for r in recs)
+
+    for rid, why in ((dup_role, "already used"), (widget, "not defined")):
+        c.ok(wait_until(lambda: refused_on(ca, rid, why) and refused_on(cb, rid, why), 20),
+             "refused on every node: " + why)
+
     # convergence
     a.stop()
     b.stop()

@@ -21,9 +21,10 @@ TOPIC = "scim.events"
 class DevKafka:
     """A mock Kafka cluster in a child process, controlled over stdin."""
 
-    def __init__(self, brokers=3, partitions=3):
+    def __init__(self, brokers=3, partitions=3, admin_partitions=1):
         os.makedirs(TMP, exist_ok=True)
-        self.proc = subprocess.Popen([DEVKAFKA, "--brokers", str(brokers), "--partitions", str(partitions)],
+        self.proc = subprocess.Popen([DEVKAFKA, "--brokers", str(brokers), "--partitions", str(partitions),
+                                      "--admin-partitions", str(admin_partitions)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         line = self.proc.stdout.readline()
         if not line.startswith("bootstrap "):

@@ -127,7 +127,7 @@ static void test_tenant_table(void **state)
         scim_model_unref(m);
         json_decref(def);
 
-        /* a name that is no row of the table is refused by the compiler */
+        /* a type of the tenant's own needs an endpoint and a schema */
         def = json_loads("{\"resourceTypes\": [{\"name\": \"Users\"}]}", 0,
                          NULL);
         m = NULL;
@@ -135,6 +135,192 @@ static void test_tenant_table(void **state)
         assert_int_equal(err.status, 400);
         assert_null(m);
         json_decref(def);
+}
+
+
+/* A definition with two types of the tenant's own, as a JSON text with
+ * the Role type first or second. */
+static const char *ROLE_TEAM =
+    "{\"schemas\": ["
+    " {\"id\": \"urn:acme:params:scim:schemas:core:2.0:Role\","
+    "  \"attributes\": [{\"name\": \"name\", \"required\": true,"
+    "                    \"uniqueness\": \"server\"},"
+    "                   {\"name\": \"level\", \"type\": \"integer\","
+    "                    \"default\": 1}]},"
+    " {\"id\": \"urn:acme:params:scim:schemas:core:2.0:Team\","
+    "  \"attributes\": [{\"name\": \"displayName\"}]},"
+    " {\"id\": \"urn:acme:params:scim:schemas:extension:x:2.0:User\","
+    "  \"attributes\": [{\"name\": \"role\", \"catalog\": \"Role.name\"},"
+    "                   {\"name\": \"team\", \"catalog\": \"Team.displayName\"},"
+    "                   {\"name\": \"boss\", \"catalog\": \"User.userName\"}]}],"
+    " \"resourceTypes\": ["
+    "  {\"name\": \"User\", \"schemaExtensions\": [{\"schema\":"
+    "    \"urn:acme:params:scim:schemas:extension:x:2.0:User\"}]},"
+    "  {\"name\": \"Role\", \"endpoint\": \"/Roles\","
+    "   \"schema\": \"urn:acme:params:scim:schemas:core:2.0:Role\"},"
+    "  {\"name\": \"Team\", \"endpoint\": \"/Teams\","
+    "   \"schema\": \"urn:acme:params:scim:schemas:core:2.0:Team\"}]}";
+
+static scim_model_t *compile_text(const char *txt, const json_t *codes,
+                                  scim_err_t *err)
+{
+        json_t *def = json_loads(txt, 0, NULL);
+        scim_model_t *m = NULL;
+
+        assert_non_null(def);
+        memset(err, 0, sizeof(*err));
+        scim_model_compile_codes(def, codes, 1, &m, err);
+        json_decref(def);
+        return m;
+}
+
+static void test_tenant_types(void **state)
+{
+        scim_err_t err;
+        scim_model_t *m = compile_text(ROLE_TEAM, NULL, &err);
+        const scim_rtype_row_t *rows[8], *role, *team;
+        json_t *codes;
+
+        (void)state;
+        assert_non_null(m);
+        role = scim_model_rtype_by_endpoint(m, "roles");
+        team = scim_model_rtype_by_name(m, "team");
+        assert_non_null(role);
+        assert_non_null(team);
+        assert_string_equal(role->name, "Role");
+        assert_string_equal(role->endpoint, "/Roles");
+        assert_string_equal(role->schema,
+                            "urn:acme:params:scim:schemas:core:2.0:Role");
+        assert_true(scim_rtype_is_tenant(role->code));
+        assert_true(scim_rtype_is_tenant(team->code));
+        assert_int_not_equal(role->code, team->code);
+        assert_ptr_equal(scim_model_rtype(m, role->code), role);
+        assert_true(has(role->required, "name"));
+        assert_true(has(role->unique, "name"));
+        assert_true(has(role->indexed, "externalId"));
+        assert_true(has(role->indexed, "name")); /* unique: indexed */
+        assert_false(has(role->indexed, "level"));
+        assert_int_equal(role->membership, SCIM_MEMBERSHIP_NONE);
+        assert_true(scim_model_enabled(m, role->code));
+        assert_int_equal(scim_model_rtypes(m, rows, 8), 4);
+        /* the built-in lookups do not see a tenant's types */
+        assert_null(scim_rtype_by_endpoint("Roles"));
+        assert_null(scim_model_rtype_by_endpoint(NULL, "Roles"));
+        assert_null(scim_model_rtype(NULL, role->code));
+        /* the advertised documents carry them */
+        {
+                json_t *d = scim_model_resource_types_doc(m);
+                char *t = json_dumps(d, 0);
+
+                assert_non_null(strstr(t, "\"/Roles\""));
+                free(t);
+                json_decref(d);
+        }
+        /* the codes are kept: a later definition listing Team first keeps
+         * both codes; a new type gets a letter nobody had */
+        codes = json_deep_copy(scim_model_codes(m));
+        {
+                scim_rtype_t rc = role->code, tc = team->code;
+                scim_model_t *m2;
+                char *swapped = calloc(1, strlen(ROLE_TEAM) + 32);
+                char *r;
+
+                strcpy(swapped, ROLE_TEAM);
+                r = strstr(swapped, "{\"name\": \"Role\"");
+
+                /* rename Role -> Rank: a new name, a new code (the
+                 * reference to Role.name goes to Team.displayName) */
+                memcpy(r + 10, "Rank", 4);
+                {
+                        char *ref = strstr(swapped, "\"Role.name\"");
+
+                        memmove(ref + 18, ref + 11, strlen(ref + 11) + 1);
+                        memcpy(ref, "\"Team.displayName\"", 18);
+                }
+                m2 = compile_text(swapped, codes, &err);
+                assert_non_null(m2);
+                assert_int_equal(scim_model_rtype_by_name(m2, "Team")->code,
+                                 tc);
+                assert_int_not_equal(
+                    scim_model_rtype_by_name(m2, "Rank")->code, rc);
+                assert_int_not_equal(
+                    scim_model_rtype_by_name(m2, "Rank")->code, tc);
+                /* the map still names Role's code */
+                assert_non_null(
+                    json_object_get(scim_model_codes(m2), "Role"));
+                scim_model_unref(m2);
+                free(swapped);
+        }
+        json_decref(codes);
+        scim_model_unref(m);
+}
+
+static void expect_400(const char *txt, const char *needle)
+{
+        scim_err_t err;
+        scim_model_t *m = compile_text(txt, NULL, &err);
+
+        assert_null(m);
+        assert_int_equal(err.status, 400);
+        if (!strstr(err.detail, needle))
+                fail_msg("'%s' not in '%s'", needle, err.detail);
+}
+
+static void test_tenant_type_errors(void **state)
+{
+        (void)state;
+        expect_400("{\"resourceTypes\": [{\"name\": \"Role\"}]}", "endpoint");
+        expect_400("{\"schemas\": [{\"id\": \"urn:a:b:c:Role\", \"attributes\": []}],"
+                   "\"resourceTypes\": [{\"name\": \"Role\", \"endpoint\": \"/Users\","
+                   "\"schema\": \"urn:a:b:c:Role\"}]}",
+                   "taken");
+        expect_400("{\"resourceTypes\": [{\"name\": \"Role\", \"endpoint\": \"/Roles\","
+                   "\"schema\": \"urn:a:b:c:Nope\"}]}",
+                   "core schema");
+        expect_400("{\"schemas\": [{\"id\": \"urn:a:b:c:Role\", \"attributes\": []}],"
+                   "\"resourceTypes\": [{\"name\": \"user\", \"endpoint\": \"/Roles\","
+                   "\"schema\": \"urn:a:b:c:Role\"}]}",
+                   "built in");
+        expect_400("{\"schemas\": [{\"id\": \"urn:a:b:c:Role\", \"attributes\": ["
+                   "{\"name\": \"id\"}]}],"
+                   "\"resourceTypes\": [{\"name\": \"Role\", \"endpoint\": \"/Roles\","
+                   "\"schema\": \"urn:a:b:c:Role\"}]}",
+                   "common");
+        expect_400("{\"schemas\": [{\"id\": \"urn:a:b:c:Role\", \"attributes\": ["
+                   "{\"name\": \"x\", \"catalog\": \"Nope.name\"}]}],"
+                   "\"resourceTypes\": [{\"name\": \"Role\", \"endpoint\": \"/Roles\","
+                   "\"schema\": \"urn:a:b:c:Role\"}]}",
+                   "no resource type");
+        expect_400("{\"schemas\": [{\"id\": \"urn:a:b:c:Role\", \"attributes\": ["
+                   "{\"name\": \"x\", \"catalog\": \"Role.x\"}]}],"
+                   "\"resourceTypes\": [{\"name\": \"Role\", \"endpoint\": \"/Roles\","
+                   "\"schema\": \"urn:a:b:c:Role\"}]}",
+                   "uniqueness server");
+        expect_400("{\"storageCodes\": {\"Role\": \"a\", \"Team\": \"a\"}}",
+                   "storageCodes");
+        expect_400("{\"storageCodes\": {\"Role\": \"Z\"}}", "storageCodes");
+        {
+                /* 16 names ever: the 17th is refused */
+                json_t *codes = json_object();
+                scim_err_t err;
+                scim_model_t *m;
+
+                for (int i = 0; i < 16; i++) {
+                        char k[8], v[2] = {(char)('a' + i), 0};
+
+                        snprintf(k, sizeof(k), "T%d", i);
+                        json_object_set_new(codes, k, json_string(v));
+                }
+                m = compile_text(
+                    "{\"schemas\": [{\"id\": \"urn:a:b:c:Role\", \"attributes\": []}],"
+                    "\"resourceTypes\": [{\"name\": \"Role\", \"endpoint\": \"/Roles\","
+                    "\"schema\": \"urn:a:b:c:Role\"}]}",
+                    codes, &err);
+                assert_null(m);
+                assert_int_equal(err.status, 400);
+                assert_non_null(strstr(err.detail, "at most 16"));
+                json_decref(codes);
+        }
 }
 
 int main(void)
@@ -150,6 +336,8 @@ int main(void)
             cmocka_unit_test(test_lookups),
             cmocka_unit_test(test_rows_match_discovery),
             cmocka_unit_test(test_tenant_table),
+            cmocka_unit_test(test_tenant_types),
+            cmocka_unit_test(test_tenant_type_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
