@@ -1404,6 +1404,30 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return refuse_msg(api, c, r, 401, target_tenant(&target), NULL,
                                   auth, "the bearer token is not valid");
         reports_only = scope == SCIM_SCOPE_REPORTS;
+        if (target.from == SCIM_TENANT_FROM_PATH &&
+            strcmp(tenant, target.tenant) != 0 && target.n < 4 &&
+            target.mount && !strcmp(target.mount, "/scim/v2/{tenant}")) {
+                /* /scim/v2/Roles/{id} with the token of a tenant that has
+                 * a /Roles endpoint of its own: the token-implied shape
+                 * (/scim/v2 + endpoint + id), not a tenant named Roles */
+                scim_model_t *m = scim_store_model(api->st, tenant);
+
+                if (scim_model_rtype_by_endpoint(m, target.tenant) &&
+                    scim_rtype_is_tenant(
+                        scim_model_rtype_by_endpoint(m, target.tenant)->code)) {
+                        char *sl = strrchr(target.base_path, '/');
+
+                        for (int k = target.n; k > 0; k--)
+                                target.seg[k] = target.seg[k - 1];
+                        target.seg[0] = target.tenant;
+                        target.n++;
+                        if (sl)
+                                *sl = '\0';
+                        target.from = SCIM_TENANT_FROM_TOKEN;
+                        target.mount = "/scim/v2";
+                }
+                scim_model_unref(m);
+        }
         if (target.from != SCIM_TENANT_FROM_TOKEN &&
             strcmp(tenant, target.tenant) != 0) {
                 char msg[300];

@@ -114,6 +114,17 @@ try:
     st, _, t1 = a.post("/Teams", {"displayName": "Blue"})
     c.ok(st == 201 and t1.get("meta", {}).get("resourceType") == "Team", "POST /Teams", (st, t1))
 
+    # the token-implied URL shape (/scim/v2 + endpoint): /scim/v2/Roles/{id}
+    # is acme's Roles endpoint, not a tenant named Roles
+    st, _, j = a.raw("GET", "/scim/v2/Roles/" + r1["id"], base=False)
+    c.ok(st == 200 and j.get("name") == "Agent" and
+         j.get("meta", {}).get("location", "").endswith("/scim/v2/Roles/" + r1["id"]),
+         "token-implied GET /scim/v2/Roles/{id}", (st, j))
+    st, _, j = a.raw("GET", "/scim/v2/Roles", base=False)
+    c.ok(st == 200 and j.get("totalResults") == 2, "token-implied GET /scim/v2/Roles", (st, j))
+    st, _, j = o.raw("GET", "/scim/v2/Roles/" + r1["id"], base=False)
+    c.ok(st == 401, "another tenant's token: no such tenant Roles (401)", (st, j))
+
     # read, filter, paging
     st, _, j = a.get("/Roles/" + r1["id"])
     c.ok(st == 200 and j.get("name") == "Agent", "GET /Roles/{id}", (st, j))
