@@ -348,11 +348,104 @@ static void add_refs(json_t *res, const char *key)
         }
 }
 
+static int finish_resource_in(struct MHD_Connection *c, scim_api_t *api,
+                              const char *tenant, scim_rtype_t rt,
+                              json_t *res, json_t *q, int with_members,
+                              char *loc, size_t loclen, scim_err_t *err);
+
+/* `returned` of the tenant's model (scim_model_each_returned) applied
+ * to one resource: never and unasked-for request attributes go, always
+ * ones are kept aside and put back after the projection. */
+typedef struct returned_ctx {
+        json_t *res;
+        const char *attrs;
+        json_t *always; /* [urn or null, name, value] */
+} returned_ctx_t;
+
+static void returned_one(void *ctx, const char *urn, const char *name,
+                         char kind)
+{
+        returned_ctx_t *x = ctx;
+        json_t *blk = urn ? json_object_get(x->res, urn) : x->res;
+        json_t *v = json_object_get(blk, name);
+        char full[400];
+
+        if (!v)
+                return;
+        snprintf(full, sizeof(full), "%s%s%s", urn ? urn : "", urn ? ":" : "",
+                 name);
+        if (kind == 'a') {
+                json_array_append_new(x->always,
+                                      json_pack("[s?, s, O]", urn, name, v));
+                return;
+        }
+        if (kind == 'r' && x->attrs &&
+            (scim_attr_list_has(x->attrs, full) ||
+             (!urn && scim_attr_list_has(x->attrs, name))))
+                return;
+        json_object_del(blk, name);
+        if (urn && json_object_size(blk) == 0)
+                json_object_del(x->res, urn);
+}
+
+/* 1 when the tenant's model says something about `returned` for rt: the
+ * spliced fast paths (stored text as is) are then not taken. */
+static int has_returned_rules(scim_api_t *api, const char *tenant,
+                              scim_rtype_t rt)
+{
+        scim_model_t *m = scim_store_model(api->st, tenant);
+        size_t n = scim_model_each_returned(m, rt, NULL, NULL);
+
+        scim_model_unref(m);
+        return n > 0;
+}
+
 /* Finishes a resource for the wire: members, location, projection. */
 static int finish_resource(struct MHD_Connection *c, scim_api_t *api,
                            const char *tenant, scim_rtype_t rt, json_t *res,
                            json_t *q, int with_members, char *loc,
                            size_t loclen, scim_err_t *err)
+{
+        scim_model_t *m = scim_store_model(api->st, tenant);
+        returned_ctx_t rx = {res, q ? qget(q, "attributes") : NULL, NULL};
+        int rc = 0;
+
+        if (m && scim_model_each_returned(m, rt, NULL, NULL)) {
+                rx.always = json_array();
+                scim_model_each_returned(m, rt, returned_one, &rx);
+        }
+        scim_model_unref(m);
+        rc = finish_resource_in(c, api, tenant, rt, res, q, with_members, loc,
+                                loclen, err);
+        if (rc == 0 && rx.always) {
+                size_t i;
+                json_t *e;
+
+                json_array_foreach(rx.always, i, e)
+                {
+                        const char *urn = json_string_value(json_array_get(e, 0));
+                        json_t *blk = res;
+
+                        if (urn) {
+                                blk = json_object_get(res, urn);
+                                if (!json_is_object(blk)) {
+                                        blk = json_object();
+                                        json_object_set_new(res, urn, blk);
+                                }
+                        }
+                        json_object_set(blk,
+                                        json_string_value(json_array_get(e, 1)),
+                                        json_array_get(e, 2));
+                }
+        }
+        json_decref(rx.always);
+        return rc;
+}
+
+static int finish_resource_in(struct MHD_Connection *c, scim_api_t *api,
+                              const char *tenant, scim_rtype_t rt,
+                              json_t *res, json_t *q, int with_members,
+                              char *loc, size_t loclen, scim_err_t *err)
 {
         if (has_members(rt) && with_members &&
             !json_object_get(res, "members"))
@@ -455,7 +548,8 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
 
         scim_err_clear(&e);
         if (rt == SCIM_RT_USER && !qget(q, "attributes") &&
-            !qget(q, "excludedattributes") && !inm) {
+            !qget(q, "excludedattributes") && !inm &&
+            !has_returned_rules(api, tenant, rt)) {
                 /* fast path: splice location into the stored text */
                 scim_buf_t b = {0}, lb = {0};
                 char *lj, tag[48] = "", *v;
@@ -756,7 +850,8 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
             scim_filter_parse(rt, qget(q, "filter"), &f, &e) < 0)
                 return send_error(c, r, &e);
         if (f && rt == SCIM_RT_USER && !cursor && start == 1 && count >= 1 &&
-            !qget(q, "attributes") && !qget(q, "excludedattributes")) {
+            !qget(q, "attributes") && !qget(q, "excludedattributes") &&
+            !has_returned_rules(api, tenant, rt)) {
                 int done;
 
                 rc = list_one_fast(c, api, r, tenant, f, &done);
@@ -794,7 +889,8 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
          * stored texts (list_raw_answer) instead of parsing and
          * re-serialising each resource */
         query.raw = rt == SCIM_RT_USER && !f && !cursor &&
-                    !qget(q, "attributes") && !qget(q, "excludedattributes");
+                    !qget(q, "attributes") && !qget(q, "excludedattributes") &&
+                    !has_returned_rules(api, tenant, rt);
         rc2 = scim_store_list(api->st, tenant, rt, &query, &total, &page, &e);
         if (scanning)
                 scan_leave(api, tenant);
@@ -1308,6 +1404,30 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return refuse_msg(api, c, r, 401, target_tenant(&target), NULL,
                                   auth, "the bearer token is not valid");
         reports_only = scope == SCIM_SCOPE_REPORTS;
+        if (target.from == SCIM_TENANT_FROM_PATH &&
+            strcmp(tenant, target.tenant) != 0 && target.n < 4 &&
+            target.mount && !strcmp(target.mount, "/scim/v2/{tenant}")) {
+                /* /scim/v2/Roles/{id} with the token of a tenant that has
+                 * a /Roles endpoint of its own: the token-implied shape
+                 * (/scim/v2 + endpoint + id), not a tenant named Roles */
+                scim_model_t *m = scim_store_model(api->st, tenant);
+
+                if (scim_model_rtype_by_endpoint(m, target.tenant) &&
+                    scim_rtype_is_tenant(
+                        scim_model_rtype_by_endpoint(m, target.tenant)->code)) {
+                        char *sl = strrchr(target.base_path, '/');
+
+                        for (int k = target.n; k > 0; k--)
+                                target.seg[k] = target.seg[k - 1];
+                        target.seg[0] = target.tenant;
+                        target.n++;
+                        if (sl)
+                                *sl = '\0';
+                        target.from = SCIM_TENANT_FROM_TOKEN;
+                        target.mount = "/scim/v2";
+                }
+                scim_model_unref(m);
+        }
         if (target.from != SCIM_TENANT_FROM_TOKEN &&
             strcmp(tenant, target.tenant) != 0) {
                 char msg[300];

@@ -58,6 +58,17 @@ int scim_kafka_pin_event(scim_store_t *st, int32_t nparts,
                                              strlen(ev->admin_json))
                             : NULL;
         p = json_object_get(in, "partition");
+        if (json_is_integer(p) && nparts > 0 &&
+            json_integer_value(p) >= nparts) {
+                /* a pin never changes: one to a partition that does not
+                 * exist would leave the tenant without a place to write */
+                rc = scim_err_set(err, 400, "invalidValue",
+                                  "the data topic has no partition %lld "
+                                  "(this node reads %d partitions)",
+                                  (long long)json_integer_value(p),
+                                  (int)nparts);
+                goto out;
+        }
         if (ev->action == SCIM_ACT_TENANT_CREATE) {
                 if (p || (ev->admin_json && !json_is_object(in)))
                         goto out; /* given (the fold checks it) */

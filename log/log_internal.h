@@ -75,7 +75,8 @@ int32_t scim_kafka_key_partition(const char *tenant, int32_t nparts);
 int32_t scim_kafka_data_partition(scim_store_t *st, const char *tenant);
 /* Puts the partition pin into a TENANT_CREATE (none given) or a
  * TENANT_UPDATE {"partition": "auto"}: returns 1 with the re-encoded event
- * in out (reset first), 0 when ev goes as it is, -1 with err (503). */
+ * in out (reset first), 0 when ev goes as it is, -1 with err (400: an
+ * explicit pin >= nparts; 503: no partitions known, no memory). */
 int scim_kafka_pin_event(scim_store_t *st, int32_t nparts,
                          const scim_event_t *ev, scim_buf_t *out,
                          scim_err_t *err);

@@ -362,9 +362,17 @@ int scim_kafka_submit(scim_kafka_t *k, const scim_event_t *ev,
         if (!scim_event_is_admin(ev)) {
                 part = scim_kafka_data_partition(k->st, ev->tenant);
         } else {
-                int pr = scim_kafka_pin_event(
-                    k->st, scim_kproj_partitions(k->kp), ev, &pinned, err);
+                /* a tenant's administration: where its TENANT_CREATE is */
+                int ap = ev->action == SCIM_ACT_TENANT_CREATE
+                             ? -1
+                             : scim_store_tenant_admin_partition(k->st,
+                                                                 ev->tenant);
+                int pr;
 
+                if (ap >= 0)
+                        part = ap;
+                pr = scim_kafka_pin_event(k->st, scim_kproj_partitions(k->kp),
+                                          ev, &pinned, err);
                 if (pr < 0)
                         goto out;
                 if (pr > 0)

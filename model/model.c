@@ -407,6 +407,7 @@ static int compile_attr(scim_model_t *m, const json_t *o, mattr_t *a,
                 return bad(err, where,
                            "'returned' must be always, never, default or "
                            "request");
+        a->ret = s ? table_index(RETURNED_NAMES, s) : 2; /* default */
         s = json_string_value(json_object_get(o, "uniqueness"));
         if (json_object_get(o, "uniqueness") && table_index(UNIQ_NAMES, s) < 0)
                 return bad(err, where,
@@ -1772,4 +1773,34 @@ int scim_model_core_unique(const scim_model_t *m, scim_rtype_t rt,
         *canon = a->name;
         *case_exact = a->case_exact;
         return 1;
+}
+
+size_t scim_model_each_returned(const scim_model_t *m, scim_rtype_t rt,
+                                void (*fn)(void *ctx, const char *urn,
+                                           const char *name, char kind),
+                                void *ctx)
+{
+        static const char KIND[] = {'a', 'n', 0, 'r'};
+        int r = model_rt_index(m, rt);
+        size_t n = 0;
+
+        if (!m || r < 0)
+                return 0;
+        for (size_t i = 0; i < m->nschemas; i++) {
+                const mschema_t *sc = &m->schemas[i];
+
+                if (sc->rt != r)
+                        continue;
+                for (size_t j = 0; j < sc->nattrs; j++) {
+                        int k = sc->attrs[j].ret;
+
+                        if (k < 0 || k > 3 || !KIND[k])
+                                continue;
+                        n++;
+                        if (fn)
+                                fn(ctx, sc->core ? NULL : sc->urn,
+                                   sc->attrs[j].name, KIND[k]);
+                }
+        }
+        return n;
 }

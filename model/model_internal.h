@@ -18,6 +18,8 @@ typedef struct mattr {
         scim_atype_t type;
         int multi, required, case_exact, mut;
         int unique;            /* uniqueness server|global: per tenant */
+        int ret;               /* returned: index into RETURNED_NAMES
+                                  (always, never, default, request) */
         json_t *canon;         /* canonicalValues (array) or NULL */
         int catalog;           /* index into model->cats, or -1 */
         char *ref;             /* "Type.attr": values must name an existing

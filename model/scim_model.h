@@ -231,6 +231,17 @@ const scim_rtype_row_t *scim_model_rtype_by_name(const scim_model_t *m,
                                                  const char *name);
 const scim_rtype_row_t *scim_model_rtype_by_endpoint(const scim_model_t *m,
                                                      const char *seg);
+/* `returned` (RFC 7643 section 7) of the tenant's attributes of rt: fn
+ * for each top-level attribute whose `returned` is not default, with kind
+ * 'a' always (even when excludedAttributes names it), 'n' never, 'r'
+ * request (only when attributes names it); urn is the extension's URN, or
+ * NULL for a core attribute of a type of the tenant's own. Returns how
+ * many (fn may be NULL: just count). */
+size_t scim_model_each_returned(const scim_model_t *m, scim_rtype_t rt,
+                                void (*fn)(void *ctx, const char *urn,
+                                           const char *name, char kind),
+                                void *ctx);
+
 /* A core attribute of tenant type rt declared unique (answered from the
  * uniqueness index): 1 with its schema URN, its spelling and caseExact
  * (borrowed), 0 when name is no such attribute. */

@@ -41,8 +41,10 @@ enum {
  * (and their history lists it); tenant definitions (tenant\0M, \0D).
  * 0006: change records name the v3 administration actions (schema_put,
  * token_rotate, tenant_disable, ...) instead of "unknown".
- * 0007: column family dkey (tenant data keys), sealed events. */
-#define SCIM_VIEWS_FORMAT "0008"
+ * 0007: column family dkey (tenant data keys), sealed events.
+ * 0009: Kafka mode: the tenant record holds "adminPartition", the admin
+ * partition of its TENANT_CREATE (projector/tenant_pin.c). */
+#define SCIM_VIEWS_FORMAT "0009"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
@@ -254,6 +256,10 @@ void fold_tenant_update(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
  * folds a TENANT_UPDATE {"partition": P} and returns 1; 0 when the
  * update is not a pin (fold_tenant_update's). */
 int tenant_pin_txn(txn_t *t, const char *tenant);
+/* The admin partition of the tenant's TENANT_CREATE (same returns), and
+ * its recording after a TENANT_CREATE folded from the admin topic. */
+int tenant_admin_pin_txn(txn_t *t, const char *tenant);
+void tenant_admin_pin_set(txn_t *t, const char *tenant, int32_t partition);
 int tenant_pin_create(json_t *rec, const scim_event_t *ev, scim_verdict_t *v);
 int fold_tenant_pin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);

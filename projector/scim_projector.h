@@ -271,6 +271,9 @@ int scim_store_tenant_exists(scim_store_t *st, const char *tenant);
 #define SCIM_TENANT_NONE (-2)
 #define SCIM_TENANT_PARTITION_MAX 1024 /* = the partitions a node reads */
 int scim_store_tenant_partition(scim_store_t *st, const char *tenant);
+/* The admin topic partition of the tenant's TENANT_CREATE, where its
+ * administration events go (same returns). */
+int scim_store_tenant_admin_partition(scim_store_t *st, const char *tenant);
 
 /* The tenant's model as committed (model/scim_model.h): a new reference
  * the caller releases with scim_model_unref, or NULL for the built-in

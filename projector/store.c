@@ -1508,6 +1508,11 @@ int scim_store_tenant_list(scim_store_t *st, json_t **out, scim_err_t *err)
                                 json_object_set(
                                     cur, "partition",
                                     json_object_get(meta, "partition"));
+                        if (json_is_integer(
+                                json_object_get(meta, "adminPartition")))
+                                json_object_set(
+                                    cur, "adminPartition",
+                                    json_object_get(meta, "adminPartition"));
                         json_object_set_new(cur, "tokens", json_array());
                         json_array_append_new(*out, cur);
                         json_decref(meta);

@@ -136,6 +136,25 @@ static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
                         fold_event(t, seq, &refused, NULL, v);
                         return;
                 }
+        } else if (ev->action != SCIM_ACT_TENANT_CREATE) {
+                /* a tenant's administration stays on the admin partition
+                 * of its TENANT_CREATE (tenant_pin.c); from another one it
+                 * is refused as for a tenant that does not exist, so the
+                 * verdict does not depend on which partition a node reads
+                 * first */
+                int apin = tenant_admin_pin_txn(t, ev->tenant);
+
+                if (apin == SCIM_TENANT_NONE ||
+                    (apin >= 0 && apin != m->partition)) {
+                        refused.refused_status = 404;
+                        snprintf(detail, sizeof(detail),
+                                 "tenant '%.64s' does not exist on "
+                                 "partition %d of the admin topic",
+                                 ev->tenant, (int)m->partition);
+                        refused.refused_detail = detail;
+                        fold_event(t, seq, &refused, NULL, v);
+                        return;
+                }
         }
         scim_buf_append(&k, "evid", 5);
         scim_buf_puts(&k, ev->event_id);
@@ -156,6 +175,9 @@ static void fold_one(txn_t *t, uint64_t seq, const scim_logged_t *m,
                 scim_put_be64(be, seq);
                 txn_put(t, CF_DEFAULT, k.data, k.len, (char *)be, 8);
                 fold_event(t, seq, ev, NULL, v);
+                if (m->admin && ev->action == SCIM_ACT_TENANT_CREATE &&
+                    v->status == 201)
+                        tenant_admin_pin_set(t, ev->tenant, m->partition);
         }
         free(prev);
         scim_buf_free(&k);

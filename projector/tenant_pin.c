@@ -21,8 +21,18 @@
  *    refused (store_kafka.c), recorded as REFUSED with the partition named.
  * Every input is in the events, so every node and every replay agree.
  *
+ * The admin topic may grow too, and a tenant's administration events
+ * (tokens, settings, lifecycle) must stay in order with its TENANT_CREATE:
+ * the admin partition the TENANT_CREATE was read from is the tenant's
+ * "adminPartition" (store_kafka.c records it; scimlog's producer sends the
+ * tenant's later admin events there). An admin event read from any other
+ * admin partition is refused exactly as one for a tenant that does not
+ * exist ("does not exist on partition Q of the admin topic"), so the
+ * verdict is the same whichever partition a node reads first.
+ *
  * The tenant record (column family `tenant`, key = tenant) is a JSON
- * object; the pin is its "partition" member (no key layout change).
+ * object; the pins are its "partition" and "adminPartition" members
+ * (views_format 0009: stores folded before hold no adminPartition).
  *
  * Threads: the fold functions run on the single writer (projector thread
  * or the embedded committer); scim_store_tenant_partition on any thread.
@@ -33,10 +43,11 @@
 
 #include "projector/projector_internal.h"
 
-/* The pin in a tenant record, -1 when none. */
-static int pin_of(const json_t *rec)
+/* The pin (member "partition" or "adminPartition") in a tenant record,
+ * -1 when none. */
+static int pin_named(const json_t *rec, const char *member)
 {
-        json_t *p = json_object_get(rec, "partition");
+        json_t *p = json_object_get(rec, member);
 
         if (!json_is_integer(p) || json_integer_value(p) < 0 ||
             json_integer_value(p) >= SCIM_TENANT_PARTITION_MAX)
@@ -44,7 +55,12 @@ static int pin_of(const json_t *rec)
         return (int)json_integer_value(p);
 }
 
-static int pin_from_record(const char *row, size_t len)
+static int pin_of(const json_t *rec)
+{
+        return pin_named(rec, "partition");
+}
+
+static int pin_from_record(const char *row, size_t len, const char *member)
 {
         json_t *rec;
         int pin;
@@ -52,22 +68,52 @@ static int pin_from_record(const char *row, size_t len)
         if (!row)
                 return SCIM_TENANT_NONE;
         rec = scim_json_load(row, len);
-        pin = pin_of(rec);
+        pin = pin_named(rec, member);
         json_decref(rec);
         return pin;
 }
 
-int tenant_pin_txn(txn_t *t, const char *tenant)
+static int txn_pin(txn_t *t, const char *tenant, const char *member)
 {
         size_t vl = 0;
         char *row = txn_get(t, CF_TENANT, tenant, strlen(tenant), &vl);
-        int pin = pin_from_record(row, vl);
+        int pin = pin_from_record(row, vl, member);
 
         free(row);
         return pin;
 }
 
-int scim_store_tenant_partition(scim_store_t *st, const char *tenant)
+int tenant_pin_txn(txn_t *t, const char *tenant)
+{
+        return txn_pin(t, tenant, "partition");
+}
+
+int tenant_admin_pin_txn(txn_t *t, const char *tenant)
+{
+        return txn_pin(t, tenant, "adminPartition");
+}
+
+void tenant_admin_pin_set(txn_t *t, const char *tenant, int32_t partition)
+{
+        size_t vl = 0;
+        char *row = txn_get(t, CF_TENANT, tenant, strlen(tenant), &vl), *txt;
+        json_t *rec = row ? scim_json_load(row, vl) : NULL;
+
+        if (json_is_object(rec) && partition >= 0 &&
+            partition < SCIM_TENANT_PARTITION_MAX) {
+                json_object_set_new(rec, "adminPartition",
+                                    json_integer(partition));
+                txt = scim_json_dumps(rec);
+                if (txt)
+                        txn_put(t, CF_TENANT, tenant, strlen(tenant), txt,
+                                strlen(txt));
+                free(txt);
+        }
+        json_decref(rec);
+        free(row);
+}
+
+static int store_pin(scim_store_t *st, const char *tenant, const char *member)
 {
         char *err = NULL, *row;
         size_t vl = 0;
@@ -78,9 +124,19 @@ int scim_store_tenant_partition(scim_store_t *st, const char *tenant)
         row = rocksdb_get_cf(st->db, st->ro, st->cf[CF_TENANT], tenant,
                              strlen(tenant), &vl, &err);
         free(err);
-        pin = pin_from_record(row, vl);
+        pin = pin_from_record(row, vl, member);
         free(row);
         return pin;
+}
+
+int scim_store_tenant_partition(scim_store_t *st, const char *tenant)
+{
+        return store_pin(st, tenant, "partition");
+}
+
+int scim_store_tenant_admin_partition(scim_store_t *st, const char *tenant)
+{
+        return store_pin(st, tenant, "adminPartition");
 }
 
 /* A partition value from admin_json: 0 and up, or -1 (bad). */

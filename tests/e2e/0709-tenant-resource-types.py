@@ -25,13 +25,17 @@ def definition(roles=True, teams=True):
         {"id": EXT, "name": "TalkdeskUser", "attributes": [
             {"name": "rolesString", "type": "string", "catalog": "Role.name"},
             {"name": "teamsString", "type": "string", "multiValued": True,
-             "catalog": "Team.displayName"}]},
+             "catalog": "Team.displayName"},
+            {"name": "pin", "type": "string", "returned": "never"}]},
     ]
     rts = [{"name": "User", "schemaExtensions": [{"schema": EXT, "required": False}]}]
     if roles:
         schemas += [
             {"id": ROLE, "name": "Role", "description": "an app role", "attributes": [
-                {"name": "name", "type": "string", "required": True, "uniqueness": "server"},
+                {"name": "name", "type": "string", "required": True, "uniqueness": "server",
+                 "returned": "always"},
+                {"name": "secret", "type": "string", "returned": "never"},
+                {"name": "notes", "type": "string", "returned": "request"},
                 {"name": "description", "type": "string"},
                 {"name": "level", "type": "integer", "default": 1},
                 {"name": "permissions", "type": "string", "multiValued": True,
@@ -110,6 +114,17 @@ try:
     st, _, t1 = a.post("/Teams", {"displayName": "Blue"})
     c.ok(st == 201 and t1.get("meta", {}).get("resourceType") == "Team", "POST /Teams", (st, t1))
 
+    # the token-implied URL shape (/scim/v2 + endpoint): /scim/v2/Roles/{id}
+    # is acme's Roles endpoint, not a tenant named Roles
+    st, _, j = a.raw("GET", "/scim/v2/Roles/" + r1["id"], base=False)
+    c.ok(st == 200 and j.get("name") == "Agent" and
+         j.get("meta", {}).get("location", "").endswith("/scim/v2/Roles/" + r1["id"]),
+         "token-implied GET /scim/v2/Roles/{id}", (st, j))
+    st, _, j = a.raw("GET", "/scim/v2/Roles", base=False)
+    c.ok(st == 200 and j.get("totalResults") == 2, "token-implied GET /scim/v2/Roles", (st, j))
+    st, _, j = o.raw("GET", "/scim/v2/Roles/" + r1["id"], base=False)
+    c.ok(st == 401, "another tenant's token: no such tenant Roles (401)", (st, j))
+
     # read, filter, paging
     st, _, j = a.get("/Roles/" + r1["id"])
     c.ok(st == 200 and j.get("name") == "Agent", "GET /Roles/{id}", (st, j))
@@ -180,6 +195,32 @@ try:
     c.error_body(st, j, 400, "invalidValue", "a team that does not exist")
     st, _, j = a.patch("/Users/" + u1["id"], patch_body({"op": "replace", "path": EXT + ":rolesString", "value": "Lead"}))
     c.ok(st in (200, 204), "PATCH to another existing role", (st, j))
+
+    # returned: never / request / always (RFC 7643 section 7)
+    st, _, rr = a.post("/Roles", {"name": "Vault", "secret": "s3", "notes": "n1"})
+    c.ok(st == 201 and "secret" not in rr and "notes" not in rr and rr.get("name") == "Vault",
+         "returned never/request: not in the POST answer", (st, rr))
+    st, _, j = a.get("/Roles/" + rr["id"])
+    c.ok("secret" not in j and "notes" not in j, "nor in a GET", j)
+    st, _, j = a.get("/Roles/" + rr["id"] + "?attributes=notes")
+    c.ok(j.get("notes") == "n1" and j.get("name") == "Vault" and "secret" not in j,
+         "request: returned when asked; always: returned anyway", j)
+    st, _, j = a.get("/Roles/" + rr["id"] + "?attributes=secret")
+    c.ok("secret" not in j, "never: not even when asked", j)
+    st, _, j = a.get("/Roles/" + rr["id"] + "?excludedAttributes=name")
+    c.ok(j.get("name") == "Vault", "always: excludedAttributes does not remove it", j)
+    st, _, j = a.get("/Roles?count=100")
+    c.ok("s3" not in json.dumps(j) and "n1" not in json.dumps(j), "nor in a list", j)
+    st, _, j = a.patch("/Roles/" + rr["id"], patch_body({"op": "replace", "path": "description", "value": "d"}))
+    st, _, j = a.get("/Roles/" + rr["id"] + "?attributes=notes")
+    c.ok(j.get("notes") == "n1", "a PATCH keeps what is not returned", j)
+    st, _, pu = a.post("/Users", {"schemas": [USER, EXT], "userName": "pin@x.com", EXT: {"pin": "1234"}})
+    c.ok(st == 201 and "1234" not in json.dumps(pu), "a user's never attribute: not in the POST answer", pu)
+    for path in ("/Users/" + pu["id"], "/Users?count=100",
+                 "/Users?filter=" + quote('userName eq "pin@x.com"')):
+        st, _, j = a.get(path)
+        c.ok(st == 200 and "1234" not in json.dumps(j), "nor in GET " + path.split("?")[0], (path, j))
+    st, _, j = a.delete("/Roles/" + rr["id"])
 
     # delete
     st, _, j = a.delete("/Roles/" + r3["id"])

@@ -12,6 +12,7 @@ none of ours, folds nothing and the projector goes on. Without
 import io
 import json
 import os
+import tempfile
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import avro.io
 import avro.schema
 
-from scimtest import Check, USER, cli, SRC
+from scimtest import Check, USER, cli, SRC, TMP
 from kafkatest import DevKafka, Node, EventWriter, user_event, wait_until
 
 c = Check()
@@ -105,7 +106,10 @@ kafka = DevKafka(partitions=2)
 reg = Registry()
 try:
     # refused without a registry (checked before anything is written)
-    p = cli("serve", "--data", "/nonexistent-1480", "--kafka", kafka.bootstrap,
+    # a dir of its own (a fixed path outside the test's tmp could hold a
+    # store an older run left, refused for its views format first)
+    p = cli("serve", "--data", os.path.join(tempfile.mkdtemp(prefix="e2e-1480-", dir=TMP), "absent"),
+            "--kafka", kafka.bootstrap,
             "--kafka-framing", "confluent", check=False)
     c.ok(p.returncode != 0 and "--schema-registry" in p.stderr, "confluent framing without a registry is refused",
          p.stderr[-300:])

@@ -8,7 +8,9 @@ scimlog_kafka_partitions gauge) and fold what is written there; a tenant
 keeps the partition it was pinned to at creation (the key hash for 3
 partitions) while writes go on through both nodes, in order; tenants created
 after the growth are pinned among 6 and readable on both nodes, including
-ones an external producer creates on a new admin partition; an unpinned
+ones an external producer creates on a new admin partition (a tenant's
+admin events stay on its TENANT_CREATE's admin partition; one elsewhere is
+refused); an unpinned
 tenant (an older producer's TENANT_CREATE) is pinned with `tenant pin`;
 events an external producer sends to a tenant's other partition (hashing
 over 6) are refused on every node with a change record naming the pinned
@@ -138,6 +140,19 @@ def tenant_info(tenant):
     return j if st == 200 else None
 
 
+def diff(d1, d2):
+    """Where two data dirs differ: the column families, and a few keys."""
+    c1 = json.loads(cli("digest", "--data", d1).stdout)["columnFamilies"]
+    c2 = json.loads(cli("digest", "--data", d2).stdout)["columnFamilies"]
+    out = []
+    for cf in sorted(set(c1) | set(c2)):
+        if c1.get(cf) != c2.get(cf):
+            l1 = set(cli("digest", "--data", d1, "--dump", cf).stdout.splitlines())
+            l2 = set(cli("digest", "--data", d2, "--dump", cf).stdout.splitlines())
+            out.append((cf, sorted(l1 - l2)[:3], sorted(l2 - l1)[:3]))
+    return out
+
+
 def refused(cl):
     st, _, j = cl.raw("GET", "/reports/v1/%s/changes?verdict=refused&count=100" % cl.tenant, base=False)
     return j.get("changes", []) if st == 200 else []
@@ -201,6 +216,18 @@ try:
              "node on port %d logs the partitions added" % n.port,
              [x for x in log.splitlines() if "partition" in x or "kafka" in x][-12:])
 
+    # an operator's explicit pin: beyond the partitions, or another one
+    # than the tenant's, is refused; the tenant's own pin is a no-op
+    t0 = MOVED[0]
+    st, _, j = a.client("x", token=OP).raw("PATCH", "/admin/v1/tenants/" + t0, {"partition": 99}, base=False)
+    c.ok(st == 400 and "no partition 99" in (j or {}).get("detail", ""), "pin to partition 99 refused", (st, j))
+    other = (key_partition(t0, OLD) + 1) % NEW
+    st, _, j = a.client("x", token=OP).raw("PATCH", "/admin/v1/tenants/" + t0, {"partition": other}, base=False)
+    c.ok(st in (400, 409) and "never changes" in (j or {}).get("detail", ""), "a different pin refused", (st, j))
+    st, _, j = a.client("x", token=OP).raw("PATCH", "/admin/v1/tenants/" + t0,
+                                           {"partition": key_partition(t0, OLD)}, base=False)
+    c.ok(st == 200, "the same pin again is accepted", (st, j))
+
     # 4. writes go on: old tenants stay on their pinned partitions
     for k in range(3, 6):
         patch_round(ORDER, k)
@@ -248,6 +275,12 @@ try:
         c.ok(p == key_partition(t, NEW) and p != key_partition(t, OLD),
              "external event of %s went to partition %d (hash over 6)" % (t, p), p)
         stray[t] = (uid, p)
+    # an admin event on another admin partition than the tenant's
+    # TENANT_CREATE (0 here): refused as for an unknown tenant, everywhere
+    sec3 = "8" * 64
+    c.ok(produce_to(ADMIN, MOVED[0], admin_event(MOVED[0], "TOKEN_ISSUE", token_id="a5a5a5a5a5a5a5a5",
+                                                 token_hash=hashlib.sha256(sec3.encode()).hexdigest()), 2),
+         "external token event on admin partition 2")
     good = str(uuid.uuid4())
     c.ok(produce_to(DATA, MOVED[0], w1.encode(user_event(MOVED[0], good, "pinned@" + MOVED[0])),
                     key_partition(MOVED[0], OLD)), "external event sent to the pinned partition")
@@ -263,6 +296,10 @@ try:
                  "node on port %d records the stray event of %s as refused, naming partition %d"
                  % (n.port, t, key_partition(t, OLD)), refused(n.client(t))[:2])
             c.ok(n.client(t).get("/Users/" + uid)[0] == 404, "and never applies it (%s)" % t)
+        c.ok(wait_until(lambda: any("does not exist on partition 2 of the admin topic" in (r.get("detail") or "")
+                                    for r in refused(n.client(MOVED[0]))), 60),
+             "node on port %d refuses the admin event off the tenant's admin partition" % n.port)
+        c.ok(n.client(MOVED[0], token=sec3).get("/Users")[0] == 401, "and its token does not authenticate")
 
     # 7. every tenant's writes applied in order, the same on both nodes
     for t in ORDER + LATER:
@@ -281,6 +318,10 @@ try:
     c.ok(all(pins.get(t) == key_partition(t, OLD) for t in MOVED + STAYS + [LEGACY]) and
          all(pins.get(t) == key_partition(t, NEW) for t in LATER),
          "tenant list --kafka shows every pin", pins)
+    apins = {x["tenant"]: x.get("adminPartition") for x in lst}
+    c.ok(all(apins.get(t) == 0 for t in MOVED + STAYS + [LEGACY]) and apins.get(EXT) == key_partition(EXT, NEW_A)
+         and all(apins.get(t) in range(NEW_A) for t in LATE),
+         "and the admin partition of every tenant's TENANT_CREATE", apins)
     # `tenant pin --kafka` without a server: folds the topics first, then
     # finds nothing left to pin; embedded mode has no partitions
     out = json.loads(cli("tenant", "pin", "--data", os.path.join(b.root, "pindir"),
@@ -303,7 +344,7 @@ try:
         into = os.path.join(a.root, "replayed-%d" % i)
         cli("replay", "--kafka", src, "--into", into)
         dr = json.loads(cli("digest", "--data", into).stdout)["digest"]
-        c.ok(dr == da, "a replay into a new dir gives the same views", (dr, da))
+        c.ok(dr == da, "a replay into a new dir gives the same views", (dr, da) if dr == da else diff(a.data, into))
 finally:
     a.cleanup()
     b.cleanup()

@@ -4,7 +4,8 @@
  * events are applied from P only and refused from any other partition
  * (the detail names both); an unpinned tenant accepts any partition until
  * a TENANT_UPDATE {"partition": P} pins it; a pin never changes (the same
- * value again is a no-op); bad values are refused.
+ * value again is a no-op); bad values are refused; a tenant's admin events
+ * are applied from the admin partition of its TENANT_CREATE only.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -200,6 +201,36 @@ static void test_bad_values(void **state)
                          404);
 }
 
+/* 4. administration stays on the admin partition of TENANT_CREATE */
+static void test_admin_partition(void **state)
+{
+        char d[512];
+
+        (void)state;
+        assert_int_equal(fold(SCIM_ACT_TENANT_CREATE, "a", NULL,
+                              "{\"partition\":0}", 1, 1, NULL, 0),
+                         201);
+        assert_int_equal(scim_store_tenant_admin_partition(st, "a"), 1);
+        /* from another admin partition: as for an unknown tenant */
+        assert_int_equal(fold(SCIM_ACT_TENANT_DISABLE, "a", NULL, NULL, 1, 2,
+                              d, sizeof(d)),
+                         404);
+        assert_non_null(strstr(d, "does not exist on partition 2"));
+        assert_int_equal(fold(SCIM_ACT_TENANT_DISABLE, "zz", NULL, NULL, 1, 2,
+                              d, sizeof(d)),
+                         404);
+        assert_non_null(strstr(d, "does not exist on partition 2"));
+        /* from its own: applied */
+        assert_int_equal(fold(SCIM_ACT_TENANT_DISABLE, "a", NULL, NULL, 1, 1,
+                              NULL, 0),
+                         200);
+        /* a duplicate create elsewhere changes nothing */
+        assert_int_equal(fold(SCIM_ACT_TENANT_CREATE, "a", NULL, NULL, 1, 0,
+                              NULL, 0),
+                         409);
+        assert_int_equal(scim_store_tenant_admin_partition(st, "a"), 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -208,6 +239,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_unpinned_then_pinned, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_admin_partition, setup,
+                                            teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
