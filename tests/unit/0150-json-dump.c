@@ -69,6 +69,41 @@ static void test_embedded_nul_and_keys(void **state)
         json_decref(o);
 }
 
+/* The writer scans plain bytes eight at a time: every byte that needs an
+ * escape (and the bytes next to the ranges the word test looks at: 0x1f,
+ * 0x20, '!', '#', '[', ']', 0x7f, 0x80, 0xff in UTF-8) at every offset of
+ * strings of 1..40 bytes, alone and next to a second one. */
+static void test_escapes_at_every_offset(void **state)
+{
+        static const char *specials[] = {"\x01", "\x1f", " ", "!", "\"",
+                                          "#", "\\", "[", "]", "\x7f",
+                                          "\xc2\x80", "\xc3\xbf", "\t",
+                                          "\n"};
+        (void)state;
+        for (size_t n = 1; n <= 40; n++)
+                for (size_t at = 0; at < n; at++)
+                        for (size_t s = 0;
+                             s < sizeof(specials) / sizeof(*specials); s++) {
+                                char buf[64];
+                                size_t sl = strlen(specials[s]);
+                                json_t *j;
+
+                                memset(buf, 'a', n);
+                                memcpy(buf + at, specials[s],
+                                       at + sl <= n ? sl : n - at);
+                                if (at + 9 < n)
+                                        buf[at + 9] = '"';
+                                buf[n] = '\0';
+                                /* the UTF-8 pair may be cut at the end:
+                                 * jansson refuses that, so skip it */
+                                j = json_string(buf);
+                                if (!j)
+                                        continue;
+                                same_as_jansson(j);
+                                json_decref(j);
+                        }
+}
+
 static void test_appends_and_depth_ceiling(void **state)
 {
         scim_buf_t b = {0};
@@ -187,6 +222,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_documents),
             cmocka_unit_test(test_embedded_nul_and_keys),
+            cmocka_unit_test(test_escapes_at_every_offset),
             cmocka_unit_test(test_appends_and_depth_ceiling),
             cmocka_unit_test(test_load),
         };
