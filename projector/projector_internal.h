@@ -157,6 +157,12 @@ void txn_append(txn_t *t, int cf, const char *k, size_t klen, const char *v,
  * in this batch (database rows merged with the batch's puts and deletes),
  * as a new JSON array of the key suffixes in key order (caller owns). */
 json_t *txn_children(txn_t *t, const char *prefix, size_t plen);
+/* Replay's pipeline (store.c): t's reads see below (the previous batch,
+ * being written by another thread; read only) between t's own overlay
+ * and the database. Scans and txn_get_any call settle(ctx) first (it
+ * waits until below is written) and then read the database alone. */
+void txn_stack(txn_t *t, txn_t *below, void (*settle)(void *ctx), void *ctx);
+void txn_settle(txn_t *t);
 /* Iterator over batch + database for cf; caller destroys it. Correct but
  * slow (copies the batch's keys of cf): prefer txn_children. */
 rocksdb_iterator_t *txn_iter(txn_t *t, int cf);

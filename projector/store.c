@@ -203,6 +203,25 @@ void scim_verdict_clear(scim_verdict_t *v)
 
 /* ------------------------------------------------------ append+fold */
 
+/* Folds events (and their log records) into t, starting at seq first. */
+static void fold_into(txn_t *t, const scim_buf_t *encoded,
+                      const scim_event_t *events, const int *decoded,
+                      const scim_err_t *derrs, size_t n, uint64_t first,
+                      scim_verdict_t *verdicts)
+{
+        unsigned char k[8];
+
+        for (size_t i = 0; i < n; i++) {
+                scim_put_be64(k, first + i);
+                txn_append(t, CF_LOG, (char *)k, 8, encoded[i].data,
+                           encoded[i].len);
+                fold_event(t, first + i, decoded[i] ? &events[i] : NULL,
+                           &derrs[i], &verdicts[i]);
+        }
+        scim_put_be64(k, first + n - 1);
+        txn_put(t, CF_DEFAULT, "position", 8, (char *)k, 8);
+}
+
 /* Folds events into a fresh batch starting at seq first, optionally
  * copying log records; writes with the given options. */
 static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
@@ -212,19 +231,10 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
                       const rocksdb_writeoptions_t *wo, scim_err_t *err)
 {
         txn_t t;
-        unsigned char k[8];
         char *werr = NULL;
 
         txn_begin(&t, st);
-        for (size_t i = 0; i < n; i++) {
-                scim_put_be64(k, first + i);
-                txn_append(&t, CF_LOG, (char *)k, 8, encoded[i].data,
-                           encoded[i].len);
-                fold_event(&t, first + i, decoded[i] ? &events[i] : NULL,
-                           &derrs[i], &verdicts[i]);
-        }
-        scim_put_be64(k, first + n - 1);
-        txn_put(&t, CF_DEFAULT, "position", 8, (char *)k, 8);
+        fold_into(&t, encoded, events, decoded, derrs, n, first, verdicts);
         posidx_write_begin(st);
         txn_write(&t, wo, &werr);
         posidx_write_end(st, werr == NULL);
@@ -451,13 +461,98 @@ static void *replay_reader(void *arg)
         return NULL;
 }
 
+/* Replay's write stage: batch N is written to RocksDB (memtable inserts,
+ * ~a quarter of the fold thread's instructions) on this thread while the
+ * fold thread folds batch N+1 over it (txn_stack: N+1 reads N's overlay
+ * before the database; scans wait for N's write). One write in flight,
+ * batches written in log order, so the database ends the same. */
+typedef struct rwriter {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        txn_t *job; /* being written; NULL when idle */
+        const rocksdb_writeoptions_t *wo;
+        char *werr; /* the first write error */
+        int quit;
+} rwriter_t;
+
+static void *rwriter_main(void *arg)
+{
+        rwriter_t *w = arg;
+
+        pthread_mutex_lock(&w->mu);
+        for (;;) {
+                txn_t *t;
+                char *e = NULL;
+
+                while (!w->job && !w->quit)
+                        pthread_cond_wait(&w->cv, &w->mu);
+                if (!w->job)
+                        break;
+                t = w->job;
+                pthread_mutex_unlock(&w->mu);
+                txn_write(t, w->wo, &e);
+                pthread_mutex_lock(&w->mu);
+                if (e && !w->werr)
+                        w->werr = e;
+                else
+                        free(e);
+                w->job = NULL;
+                pthread_cond_broadcast(&w->cv);
+        }
+        pthread_mutex_unlock(&w->mu);
+        return NULL;
+}
+
+/* Waits until the batch in flight is written (txn_stack's settle). */
+static void rwriter_wait(void *arg)
+{
+        rwriter_t *w = arg;
+
+        pthread_mutex_lock(&w->mu);
+        while (w->job)
+                pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+}
+
+static void rwriter_start(rwriter_t *w, txn_t *t)
+{
+        pthread_mutex_lock(&w->mu);
+        w->job = t;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+}
+
+/* After batch [first, first+n) is written: what fold_write does then. */
+static void replay_written(scim_store_t *dst, scim_verdict_t *vs, size_t n,
+                           uint64_t first, int auth, int model)
+{
+        store_note_batch(dst, vs, n);
+        __atomic_store_n(&dst->position, first + n - 1, __ATOMIC_RELEASE);
+        if (auth)
+                __atomic_add_fetch(&dst->auth_gen, 1, __ATOMIC_RELEASE);
+        if (model)
+                __atomic_add_fetch(&dst->model_gen, 1, __ATOMIC_RELEASE);
+        for (size_t i = 0; i < n; i++)
+                scim_verdict_clear(&vs[i]);
+        /* nobody lists the new dir while it is rebuilt: drop the notes */
+        posidx_write_begin(dst);
+        posidx_write_end(dst, 1);
+}
+
 int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                       void (*progress)(uint64_t done, uint64_t total),
                       scim_err_t *err)
 {
         replay_t *rp = calloc(1, sizeof(*rp));
-        scim_verdict_t *vs = calloc(REPLAY_BATCH, sizeof(*vs));
+        scim_verdict_t *vs[2] = {calloc(REPLAY_BATCH, sizeof(**vs)),
+                                 calloc(REPLAY_BATCH, sizeof(**vs))};
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+        rwriter_t w = {.wo = wo};
+        txn_t tx[2];
+        size_t pn = 0; /* the batch in flight: tx[cur ^ 1], vs[cur ^ 1] */
+        uint64_t pfirst = 0;
+        int pending = 0, pauth = 0, pmodel = 0, cur = 0, wstarted = 0;
+        pthread_t wthr;
         uint64_t base = src->log_base;
         uint64_t total = (until_seq && until_seq < src->position ? until_seq
                                                                   : src->position) -
@@ -467,7 +562,9 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         int rc = 0, k = 0, started = 0;
         pthread_t thr;
 
-        if (!rp || !vs) {
+        pthread_mutex_init(&w.mu, NULL);
+        pthread_cond_init(&w.cv, NULL);
+        if (!rp || !vs[0] || !vs[1]) {
                 rc = scim_err_set(err, 500, NULL, "out of memory");
                 goto out;
         }
@@ -500,8 +597,16 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 goto out;
         }
         started = 1;
+        if (pthread_create(&wthr, NULL, rwriter_main, &w) != 0) {
+                rc = scim_err_set(err, 500, NULL, "cannot start a thread");
+                goto out;
+        }
+        wstarted = 1;
         while (rc == 0) {
                 rbatch_t *rb = &rp->b[k];
+                size_t n;
+                uint64_t first;
+                int auth = 0, model = 0;
 
                 pthread_mutex_lock(&rp->mu);
                 while (!rb->full && !rp->done)
@@ -509,21 +614,59 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 pthread_mutex_unlock(&rp->mu);
                 if (!rb->full)
                         break; /* the log ended */
-                rc = fold_write(dst, rb->enc, rb->evs, rb->decoded, rb->derrs,
-                                rb->n, rb->first, vs, wo, err);
-                for (size_t i = 0; i < rb->n; i++)
-                        scim_verdict_clear(&vs[i]);
-                done += rb->n;
+                /* fold batch k over the one being written */
+                txn_begin(&tx[cur], dst);
+                if (pending)
+                        txn_stack(&tx[cur], &tx[cur ^ 1], rwriter_wait, &w);
+                fold_into(&tx[cur], rb->enc, rb->evs, rb->decoded, rb->derrs,
+                          rb->n, rb->first, vs[cur]);
+                n = rb->n;
+                first = rb->first;
+                for (size_t i = 0; i < n; i++) {
+                        auth |= rb->decoded[i] && event_changes_auth(&rb->evs[i]);
+                        model |=
+                            rb->decoded[i] && event_changes_model(&rb->evs[i]);
+                }
                 pthread_mutex_lock(&rp->mu);
-                rb->full = 0;
+                rb->full = 0; /* the txn holds copies of what it needs */
                 pthread_cond_broadcast(&rp->cv);
                 pthread_mutex_unlock(&rp->mu);
                 k ^= 1;
+                txn_settle(&tx[cur]); /* the previous batch is written */
+                if (pending) {
+                        txn_end(&tx[cur ^ 1]);
+                        replay_written(dst, vs[cur ^ 1], pn, pfirst, pauth,
+                                       pmodel);
+                        pending = 0;
+                }
+                if (w.werr) {
+                        txn_end(&tx[cur]);
+                        for (size_t i = 0; i < n; i++)
+                                scim_verdict_clear(&vs[cur][i]);
+                        break;
+                }
+                rwriter_start(&w, &tx[cur]);
+                pending = 1;
+                pn = n;
+                pfirst = first;
+                pauth = auth;
+                pmodel = model;
+                cur ^= 1;
+                done += n;
                 if (progress && scim_now_ms() - last >= 1000) {
                         progress(done, total);
                         last = scim_now_ms();
                 }
         }
+        if (pending) {
+                rwriter_wait(&w);
+                txn_end(&tx[cur ^ 1]);
+                replay_written(dst, vs[cur ^ 1], pn, pfirst, pauth, pmodel);
+                pending = 0;
+        }
+        if (w.werr && rc == 0)
+                rc = scim_err_set_retry(err, 503, "log write failed: %.400s",
+                                        w.werr);
         if (progress)
                 progress(done, total);
         if (rc == 0 && base)
@@ -537,6 +680,16 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 flush_all(dst);
         }
 out:
+        if (wstarted) {
+                pthread_mutex_lock(&w.mu);
+                w.quit = 1;
+                pthread_cond_broadcast(&w.cv);
+                pthread_mutex_unlock(&w.mu);
+                pthread_join(wthr, NULL);
+        }
+        free(w.werr);
+        pthread_mutex_destroy(&w.mu);
+        pthread_cond_destroy(&w.cv);
         if (started) {
                 pthread_mutex_lock(&rp->mu);
                 rp->stop = 1;
@@ -554,7 +707,8 @@ out:
                 pthread_cond_destroy(&rp->cv);
         }
         free(rp);
-        free(vs);
+        free(vs[0]);
+        free(vs[1]);
         rocksdb_writeoptions_destroy(wo);
         return rc;
 }

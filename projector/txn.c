@@ -68,6 +68,11 @@ struct txn_overlay {
         size_t nappended;
         rocksdb_writebatch_wi_t **compat; /* txn_iter's temporaries */
         size_t ncompat;
+        /* txn_stack: the previous batch, still being written by another
+         * thread (read only here); settle waits for that write */
+        struct txn_overlay *below;
+        void (*settle)(void *ctx);
+        void *settle_ctx;
 };
 
 static uint64_t hash_bytes(int cf, const char *k, size_t n)
@@ -250,6 +255,25 @@ char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
         ov_entry_t *e = find(o, cf, k, klen, h);
         char *v;
 
+        if (!e && o->below) {
+                /* the batch being written: its value is the database's
+                 * once that write is done (CLEAN here: not written again) */
+                ov_entry_t *b = find(o->below, cf, k, klen, h);
+
+                if (b) {
+                        e = add(o, cf, k, klen, h);
+                        if (b->state == OV_PUT || b->state == OV_CLEAN) {
+                                e->val = malloc(b->vlen ? b->vlen : 1);
+                                if (!e->val)
+                                        abort();
+                                memcpy(e->val, b->val, b->vlen);
+                                e->vlen = b->vlen;
+                                e->state = OV_CLEAN;
+                        } else {
+                                e->state = OV_ABSENT;
+                        }
+                }
+        }
         if (!e) {
                 char *err = NULL;
                 size_t vl = 0;
@@ -371,6 +395,8 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
 {
         struct txn_overlay *o = t->ov;
         ov_parent_t *p = parent_find(o, prefix, plen, 0);
+        ov_parent_t *pb =
+            o->below ? parent_find(o->below, prefix, plen, 0) : NULL;
         rocksdb_iterator_t *it =
             rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[CF_MEM]);
         json_t *db = json_array(), *out = json_array();
@@ -388,6 +414,9 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
                         break;
                 e = p ? find(o, CF_MEM, k, kl, hash_bytes(CF_MEM, k, kl))
                       : NULL;
+                if (!e && pb) /* the batch being written decides next */
+                        e = find(o->below, CF_MEM, k, kl,
+                                 hash_bytes(CF_MEM, k, kl));
                 if (e) /* the batch decides: listed below if present */
                         continue;
                 json_array_append_new(db, json_stringn(k + plen, kl - plen));
@@ -401,6 +430,22 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
         {
                 all[n].s = json_string_value(s);
                 all[n++].n = json_string_length(s);
+        }
+        for (ov_entry_t *e = pb ? pb->children : NULL; e; e = e->sib) {
+                if (e->state != OV_PUT && e->state != OV_CLEAN)
+                        continue;
+                if (p && find(o, CF_MEM, e->key, e->klen,
+                              hash_bytes(CF_MEM, e->key, e->klen)))
+                        continue; /* this batch decides (next loop) */
+                if (n == cap) {
+                        child_t *a = realloc(all, (cap *= 2) * sizeof(*all));
+
+                        if (!a)
+                                abort();
+                        all = a;
+                }
+                all[n].s = e->key + plen;
+                all[n++].n = e->klen - plen;
         }
         for (ov_entry_t *e = p ? p->children : NULL; e; e = e->sib) {
                 if (e->state != OV_PUT && e->state != OV_CLEAN)
@@ -423,15 +468,34 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
         return out;
 }
 
+void txn_stack(txn_t *t, txn_t *below, void (*settle)(void *ctx), void *ctx)
+{
+        t->ov->below = below->ov;
+        t->ov->settle = settle;
+        t->ov->settle_ctx = ctx;
+}
+
+void txn_settle(txn_t *t)
+{
+        struct txn_overlay *o = t->ov;
+
+        if (o->below) {
+                o->settle(o->settle_ctx);
+                o->below = NULL;
+        }
+}
+
 rocksdb_iterator_t *txn_iter(txn_t *t, int cf)
 {
         struct txn_overlay *o = t->ov;
-        rocksdb_writebatch_wi_t *wi = rocksdb_writebatch_wi_create(0, 1);
-        rocksdb_writebatch_wi_t **c =
-            realloc(o->compat, (o->ncompat + 1) * sizeof(*c));
-        rocksdb_iterator_t *base =
-            rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[cf]);
+        rocksdb_writebatch_wi_t *wi;
+        rocksdb_writebatch_wi_t **c;
+        rocksdb_iterator_t *base;
 
+        txn_settle(t); /* scans read the database: the previous batch in */
+        wi = rocksdb_writebatch_wi_create(0, 1);
+        c = realloc(o->compat, (o->ncompat + 1) * sizeof(*c));
+        base = rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[cf]);
         if (!c)
                 abort();
         o->compat = c;
@@ -621,7 +685,10 @@ void txn_del_prefix(txn_t *t, int cf, const char *prefix, size_t plen)
 
 char *txn_get_any(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
 {
-        char *v = txn_get(t, cf, k, klen, vlen);
+        char *v;
+
+        txn_settle(t); /* the previous batch's appended records, written */
+        v = txn_get(t, cf, k, klen, vlen);
 
         if (v)
                 return v;
