@@ -41,6 +41,8 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
  * cache, and one budget for all memtables of a store together. Defaults
  * 256 and 128 MiB. Call before opening stores (store_tune.c). */
 void scim_store_set_memory(size_t cache_mb, size_t write_mb);
+/* Events per replay batch (0: the default, 2,000); for tests. */
+void scim_store_replay_batch(size_t n);
 /* 1 if the views in this store were built with the current key layout
  * (always for a new store); 0 if an older scimlog built them: serve and the
  * tenant commands refuse such a store, `scimlog replay` rebuilds it. */

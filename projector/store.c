@@ -326,6 +326,15 @@ uint64_t scim_store_log_each(scim_store_t *st, uint64_t until_seq,
  * and the two batches in flight stay a few MiB. */
 #define REPLAY_BATCH 2000
 
+/* Events per replay batch in use (tests cut the log finer to exercise
+ * the pipeline across many batch boundaries). */
+static size_t replay_batch = REPLAY_BATCH;
+
+void scim_store_replay_batch(size_t n)
+{
+        replay_batch = n && n < REPLAY_BATCH ? n : REPLAY_BATCH;
+}
+
 
 static int replay_mark_set(scim_store_t *dst, int on)
 {
@@ -383,7 +392,7 @@ typedef struct replay {
 static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
 {
         rb->n = 0;
-        while (rb->n < REPLAY_BATCH && rocksdb_iter_valid(it)) {
+        while (rb->n < replay_batch && rocksdb_iter_valid(it)) {
                 size_t kl, vl, i = rb->n;
                 const char *k = rocksdb_iter_key(it, &kl);
                 const char *v = rocksdb_iter_value(it, &vl);

@@ -25,7 +25,12 @@
  * (same last value per key), so digests do not change.
  *
  * Threads: a txn belongs to the single writer thread (ingest committer,
- * Kafka projector, replay). Memory: bounded by the batch (callers cap it).
+ * Kafka projector, replay). Replay's pipeline (store.c) hands a finished
+ * txn to its write thread and folds the next batch with txn_stack: the
+ * fold thread then only reads the finished overlay (never changes it)
+ * while the write thread builds and writes its WriteBatch; scans settle
+ * (wait for that write) first. Memory: bounded by the batch (callers cap
+ * it); two batches while pipelined.
  */
 #include <stddef.h>
 #include <stdint.h>

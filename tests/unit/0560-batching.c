@@ -10,6 +10,8 @@
  * userName, missing member, stale version), re-created ids, and
  * change-record retention: TENANT_UPDATE events that set a retention and
  * prune (retain.c), inside batches that also hold the records they prune.
+ * Replay is also run in batches of 1, 3 and 64 (its pipeline folds a
+ * batch while the previous one is written).
  * Also: cursor pages and remembered index positions of scim_store_list.
  */
 #include <setjmp.h>
@@ -258,6 +260,23 @@ static void test_batch_boundaries(void **state)
         assert_int_equal(scim_store_replay(a, r, 0, NULL, &err), 0);
         assert_int_equal(scim_store_digest(r, drep, &err), 0);
         assert_string_equal(d1, drep);
+        /* replay's pipeline (a batch folded while the previous one is
+         * written) across many batch boundaries: batches of 1, 3 and 64 */
+        for (size_t per = 1; per <= 64; per = per == 1 ? 3 : 64) {
+                scim_store_t *rp = NULL;
+                char dp[65];
+
+                snprintf(rdir, sizeof(rdir), "%s/replayed-%zu", base, per);
+                assert_int_equal(scim_store_open(rdir, &rp, e, sizeof(e)), 0);
+                scim_store_replay_batch(per);
+                assert_int_equal(scim_store_replay(a, rp, 0, NULL, &err), 0);
+                scim_store_replay_batch(0);
+                assert_int_equal(scim_store_digest(rp, dp, &err), 0);
+                assert_string_equal(d1, dp);
+                scim_store_close(rp);
+                if (per == 64)
+                        break;
+        }
         { /* retention pruned something, the same everywhere */
                 scim_changes_horizon_t h;
 
