@@ -19,10 +19,22 @@
 #include "log/log_internal.h"
 
 static scim_store_t *st;
+static char dir[256];
+
+/* The scratch store goes when the fuzzer exits. */
+static void cleanup(void)
+{
+        char cmd[300];
+
+        scim_store_close(st);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-        char dir[256], e[256];
+        char e[256];
         const char *tmp = getenv("SCIMLOG_TMP");
 
         (void)argc;
@@ -32,6 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         if (!mkdtemp(dir) || scim_schemas_init(e, sizeof(e)) != 0 ||
             scim_store_open(dir, &st, e, sizeof(e)) != 0)
                 abort();
+        atexit(cleanup);
         return 0;
 }
 
