@@ -57,6 +57,7 @@ static const char *usage_serve =
     "                     [--operator-token-file FILE] [--jwt-key-file FILE]\n"
     "                     [--jwt-ttl SECONDS] [--log-format text|json]\n"
     "                     [--prune-interval S] [--snapshot-interval S]\n"
+    "                     [--memory-mb N]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]\n"
@@ -165,6 +166,7 @@ static const char *usage_tenant =
 
 static const char *usage_replay =
     "usage: scimlog replay [--data DIR] --into NEWDIR [--until SEQ]\n"
+    "                      [--memory-mb N]\n"
     "       scimlog replay --kafka BROKERS [--topic T] [--admin-topic T]\n"
     "                      [--kafka-config FILE] --into NEWDIR\n"
     "                      [--until OFFSET|TIME]\n"
@@ -173,7 +175,10 @@ static const char *usage_replay =
     "must not exist or be empty), up to log position SEQ (default: all).\n"
     "With --kafka, from the topic: every partition up to and including\n"
     "OFFSET, or the messages whose timestamp is at most TIME (RFC 3339),\n"
-    "or everything present when replay starts.\n";
+    "or everything present when replay starts.\n"
+    "--memory-mb N (default 384) bounds RocksDB's memory in the new dir:\n"
+    "two thirds block cache, one third memtables (peak RSS is about N\n"
+    "plus 150 MiB of working set; see README, Benchmarks).\n";
 
 static const char *usage_digest =
     "usage: scimlog digest [--data DIR] [--dump CF]\n"
@@ -387,6 +392,21 @@ static void print_effective(const struct option *opts, int argc, char **argv)
         json_decref(o);
 }
 
+/* --memory-mb N: RocksDB's memory per store, two thirds block cache and
+ * one third memtables (store_tune.c); 0 on success. */
+static int memory_option(const char *arg)
+{
+        char *end = NULL;
+        unsigned long long mb = strtoull(arg, &end, 10);
+
+        if (!end || *end || mb < 48 || mb > 1048576)
+                return fail("--memory-mb takes 48 to 1048576 (MiB), got "
+                            "'%.40s'",
+                            arg);
+        scim_store_set_memory((size_t)(mb - mb / 3), (size_t)(mb / 3));
+        return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -420,6 +440,7 @@ static int cmd_serve(int argc, char **argv)
             {"log-format", required_argument, NULL, 1017},
             {"prune-interval", required_argument, NULL, 1018},
             {"snapshot-interval", required_argument, NULL, 1019},
+            {"memory-mb", required_argument, NULL, 1020},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -670,6 +691,10 @@ static int cmd_serve(int argc, char **argv)
                                 mcfg.snapshot_interval_ms = v * 1000;
                         break;
                 }
+                case 1020:
+                        if (memory_option(optarg))
+                                return 1;
+                        break;
                 case 'h':
                         fputs(usage_serve, stdout);
                         return 0;
@@ -1025,6 +1050,7 @@ static int cmd_replay(int argc, char **argv)
             {"kafka", required_argument, NULL, 'K'},
             {"topic", required_argument, NULL, 'T'},
             KAFKA_MORE_OPTIONS
+            {"memory-mb", required_argument, NULL, 1020},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *into = NULL, *until_arg = NULL;
@@ -1060,6 +1086,10 @@ static int cmd_replay(int argc, char **argv)
                 case 1102:
                 case 1103:
                         kafka_more_option(c, &kcfg);
+                        break;
+                case 1020:
+                        if (memory_option(optarg))
+                                return 1;
                         break;
                 case 'h':
                         fputs(usage_replay, stdout);

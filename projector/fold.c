@@ -309,6 +309,23 @@ static json_t *load_res(txn_t *t, const char *tenant, char rt, const char *id)
         return j;
 }
 
+/* 1 if the resource is stored (what load_res != NULL says, without
+ * parsing it: a member check needs only its existence and type). */
+static int res_exists(txn_t *t, const char *tenant, char rt, const char *id)
+{
+        scim_buf_t b = {0};
+        size_t vlen = 0;
+        char *v;
+        int found;
+
+        res_key(&b, tenant, rt, id);
+        v = txn_get(t, CF_RES, b.data, b.len, &vlen);
+        found = v != NULL;
+        free(v);
+        scim_buf_free(&b);
+        return found;
+}
+
 static int64_t res_version(const json_t *res)
 {
         const char *v = json_string_value(
@@ -894,7 +911,6 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                 }
                 for (size_t i = 0; i < ev->n_added; i++) {
                         const char *mid = ev->added[i].value;
-                        json_t *probe;
 
                         if (!mid || !strcmp(mid, id)) {
                                 refuse(v, 400, "invalidValue",
@@ -902,17 +918,14 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                        "");
                                 goto out;
                         }
-                        probe = load_res(t, tenant, SCIM_RT_USER, mid);
-                        if (!probe)
-                                probe = load_res(t, tenant, SCIM_RT_GROUP, mid);
-                        if (!probe) {
+                        if (!res_exists(t, tenant, SCIM_RT_USER, mid) &&
+                            !res_exists(t, tenant, SCIM_RT_GROUP, mid)) {
                                 refuse(v, 400, "invalidValue",
                                        "member '%.128s' is not a user or group "
                                        "of this tenant",
                                        mid);
                                 goto out;
                         }
-                        json_decref(probe);
                 }
         }
         if (unique_phase(t, tenant, rt, id, old, attrs, UQ_CHECK, v))
@@ -930,14 +943,12 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         drop_rows(t, tenant, 'G', 'R', id);
                 for (size_t i = 0; i < ev->n_removed; i++)
                         member_del(t, tenant, id, ev->removed[i]);
-                for (size_t i = 0; i < ev->n_added; i++) {
-                        json_t *u = load_res(t, tenant, SCIM_RT_USER,
-                                             ev->added[i].value);
-
+                for (size_t i = 0; i < ev->n_added; i++)
                         member_put(t, tenant, id, &ev->added[i],
-                                   u ? "User" : "Group");
-                        json_decref(u);
-                }
+                                   res_exists(t, tenant, SCIM_RT_USER,
+                                              ev->added[i].value)
+                                       ? "User"
+                                       : "Group");
         }
         v->status = ev->action == SCIM_ACT_CREATE ? 201 : 200;
         v->resource = stored;

@@ -263,6 +263,10 @@ void tenant_admin_pin_set(txn_t *t, const char *tenant, int32_t partition);
 int tenant_pin_create(json_t *rec, const scim_event_t *ev, scim_verdict_t *v);
 int fold_tenant_pin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
+/* store_tune.c: memory settings applied at open. */
+void store_tune_open(rocksdb_options_t *opts);
+size_t store_tune_cache_bytes(void);
+void store_tune_table(rocksdb_block_based_table_options_t *topts);
 void model_cache_forget(const void *st);
 
 /* A refusal verdict: status, scimType ("" for none), detail. */

@@ -37,6 +37,10 @@ typedef struct scim_store scim_store_t;
  * message in errstr (e.g. "data dir is locked by a running server"). */
 int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                     size_t errlen);
+/* Memory of every store opened afterwards (0 keeps a value): the block
+ * cache, and one budget for all memtables of a store together. Defaults
+ * 256 and 128 MiB. Call before opening stores (store_tune.c). */
+void scim_store_set_memory(size_t cache_mb, size_t write_mb);
 /* 1 if the views in this store were built with the current key layout
  * (always for a new store); 0 if an older scimlog built them: serve and the
  * tenant commands refuse such a store, `scimlog replay` rebuilds it. */

@@ -48,10 +48,11 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         rocksdb_options_set_create_if_missing(st->opts, 1);
         rocksdb_options_set_create_missing_column_families(st->opts, 1);
         rocksdb_options_increase_parallelism(st->opts, 2);
-        rocksdb_options_set_write_buffer_size(st->opts, 64 << 20);
+        store_tune_open(st->opts); /* memtable sizes and budget */
         st->topts = rocksdb_block_based_options_create();
-        st->cache = rocksdb_cache_create_lru(256 << 20);
+        st->cache = rocksdb_cache_create_lru(store_tune_cache_bytes());
         rocksdb_block_based_options_set_block_cache(st->topts, st->cache);
+        store_tune_table(st->topts); /* index/filter blocks in the cache */
         st->bloom = rocksdb_filterpolicy_create_bloom(10);
         rocksdb_block_based_options_set_filter_policy(st->topts, st->bloom);
         /* Point reads (GET by id, index lookups, the fold's reads): a hash
@@ -408,9 +409,15 @@ static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
 static void *replay_reader(void *arg)
 {
         replay_t *rp = arg;
-        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
-            rp->src->db, rp->src->ro, rp->src->cf[CF_LOG]);
+        /* one sequential pass: the log's blocks would only evict
+         * everything else from the source's block cache (RSS) */
+        rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+        rocksdb_iterator_t *it;
         int k = 0;
+
+        rocksdb_readoptions_set_fill_cache(ro, 0);
+        rocksdb_readoptions_set_readahead_size(ro, 2 << 20);
+        it = rocksdb_create_iterator_cf(rp->src->db, ro, rp->src->cf[CF_LOG]);
 
         {
                 unsigned char from[8]; /* the log starts after its base */
@@ -440,6 +447,7 @@ static void *replay_reader(void *arg)
                 k ^= 1;
         }
         rocksdb_iter_destroy(it);
+        rocksdb_readoptions_destroy(ro);
         return NULL;
 }
 

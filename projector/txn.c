@@ -253,14 +253,27 @@ char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
         if (!e) {
                 char *err = NULL;
                 size_t vl = 0;
+                /* pinned: the value is copied once, from the block cache
+                 * or memtable into the overlay (rocksdb_get_cf copies it
+                 * into a std::string first: ~5% of a 1M-event replay) */
+                rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(
+                    t->st->db, t->st->ro, t->st->cf[cf], k, klen, &err);
+                const char *pv;
 
-                v = rocksdb_get_cf(t->st->db, t->st->ro, t->st->cf[cf], k, klen,
-                                   &vl, &err);
                 if (err) {
                         /* not cached: a read error is not an answer */
                         free(err);
-                        free(v);
+                        rocksdb_pinnableslice_destroy(ps);
                         return NULL;
+                }
+                v = NULL;
+                if (ps) {
+                        pv = rocksdb_pinnableslice_value(ps, &vl);
+                        v = malloc(vl ? vl : 1);
+                        if (!v)
+                                abort();
+                        memcpy(v, pv, vl);
+                        rocksdb_pinnableslice_destroy(ps);
                 }
                 e = add(o, cf, k, klen, h);
                 e->state = v ? OV_CLEAN : OV_ABSENT;
