@@ -699,8 +699,11 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                         rc =
                             answer_changes(&r, r.params, seg[4], 0, NULL, NULL);
         } else if ((n == 4 || n == 5) &&
-                   (row = scim_model_rtype_by_endpoint(
-                        (model = scim_store_model(st, r.tenant)), seg[3]))) {
+                   ((row = scim_model_rtype_by_endpoint(
+                         (model = scim_store_model(st, r.tenant)), seg[3])) ||
+                    (row = scim_model_rtype_by_name(model, seg[3])))) {
+                /* by endpoint (Roles) or by type name (Role: what change
+                 * records call it) */
                 /* a type of the tenant's table: built in or its own */
                 r.endpoint = row->endpoint;
                 rc = n == 4 ? as_of_list(&r, row->code)

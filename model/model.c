@@ -769,8 +769,10 @@ static int resolve_path(scim_model_t *m, scim_rtype_t rt, const char *path,
 
 /* Endpoint names a tenant type may not take (any case). */
 static const char *const RESERVED_ENDPOINTS[] = {
-    "Users", "Groups", "Schemas", "ResourceTypes", "ServiceProviderConfig",
-    "Bulk", "Me", ".search", "Roles.search", NULL};
+    "Users",   "Groups", "Schemas",   "ResourceTypes", "ServiceProviderConfig",
+    "Bulk",    "Me",     ".search",   "serviceConfiguration",
+    /* the reports API's own paths (/reports/v1/{t}/changes, ...) */
+    "changes", "resources", "summary", "reports", "User", "Group", NULL};
 
 static const char *INDEXED_TENANT[] = {"id", "externalId", "displayName",
                                        NULL};
@@ -853,6 +855,12 @@ static int compile_tenant_type(scim_model_t *m, const json_t *o, int r,
         if (scim_strcaseeq(name, "User") || scim_strcaseeq(name, "Group"))
                 return bad(err, where, "'name' %s is built in: spell it so",
                            name);
+        for (j = 0; RESERVED_ENDPOINTS[j]; j++)
+                if (scim_strcaseeq(name, RESERVED_ENDPOINTS[j]))
+                        return bad(err, where,
+                                   "'name' %s is taken by the protocol or "
+                                   "the reports API",
+                                   name);
         if (!ep || ep[0] != '/' || !name_ok(ep + 1, 0))
                 return bad(err, where,
                            "'endpoint' must be '/' and 1-64 characters of "

@@ -94,6 +94,61 @@ static int key_of(scim_store_t *st, const char *tenant, const char *kid,
         return ok;
 }
 
+/*
+ * The last current keys seen, by (tenant, the bytes of its pointer row),
+ * under key_mu: a sealed write reads the pointer row (one Get) and, when
+ * its bytes are the ones cached, takes the key without parsing the row or
+ * reading the key's own (issue 13: ~8k instructions of a ~535k POST). The
+ * bytes name the key id, ids are random per key, and a key is erased only
+ * together with the pointer naming it (fold_tenant_delete), so equal bytes
+ * mean the same, live key; rotation writes other bytes.
+ */
+#define KEY_CACHE 16
+static struct key_cache {
+        char tenant[SCIM_MAX_TENANT_LEN + 1];
+        char ptr[64]; /* the pointer row's bytes ({"current":"<kid>"}) */
+        size_t ptr_len;
+        char kid[17];
+        uint8_t key[32];
+        unsigned used;
+} key_cache[KEY_CACHE];
+static unsigned key_clock;
+
+static int key_cached(const char *tenant, const char *ptr, size_t pl,
+                      char kid[17], uint8_t key[32])
+{
+        for (int i = 0; i < KEY_CACHE; i++) {
+                struct key_cache *c = &key_cache[i];
+
+                if (c->used && c->ptr_len == pl && !memcmp(c->ptr, ptr, pl) &&
+                    !strcmp(c->tenant, tenant)) {
+                        memcpy(kid, c->kid, 17);
+                        memcpy(key, c->key, 32);
+                        c->used = ++key_clock;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+static void key_remember(const char *tenant, const char *ptr, size_t pl,
+                         const char kid[17], const uint8_t key[32])
+{
+        struct key_cache *v = &key_cache[0];
+
+        if (strlen(tenant) > SCIM_MAX_TENANT_LEN || pl > sizeof(v->ptr))
+                return;
+        for (int i = 1; i < KEY_CACHE && v->used; i++)
+                if (key_cache[i].used < v->used)
+                        v = &key_cache[i];
+        memcpy(v->tenant, tenant, strlen(tenant) + 1);
+        memcpy(v->ptr, ptr, pl);
+        v->ptr_len = pl;
+        memcpy(v->kid, kid, 17);
+        memcpy(v->key, key, 32);
+        v->used = ++key_clock;
+}
+
 /* The tenant's current key, created when it has none. */
 static int current_key(scim_store_t *st, const char *tenant, char kid[17],
                        uint8_t key[32], scim_err_t *err)
@@ -106,13 +161,20 @@ static int current_key(scim_store_t *st, const char *tenant, char kid[17],
 
         pthread_mutex_lock(&key_mu);
         v = dk_get(st, tenant, strlen(tenant), &vl);
+        if (v && key_cached(tenant, v, vl, kid, key)) {
+                free(v);
+                pthread_mutex_unlock(&key_mu);
+                return 0;
+        }
         o = v ? scim_json_load(v, vl) : NULL;
-        free(v);
         cur = json_string_value(json_object_get(o, "current"));
         if (cur && strlen(cur) == 16 && key_of(st, tenant, cur, key)) {
                 memcpy(kid, cur, 17);
+                key_remember(tenant, v, vl, kid, key);
+                free(v);
                 rc = 0;
-        } else { /* the first sealed write: a new random key, synced */
+        } else {
+                free(v); /* the first sealed write: a new random key, synced */
                 uint8_t raw[8];
                 char hx[65], *e = NULL;
                 scim_buf_t k = {0};
@@ -173,26 +235,69 @@ static int current_key(scim_store_t *st, const char *tenant, char kid[17],
  * the display names of added members}; the encoded event has them NULL. */
 static char *payload(const scim_event_t *ev)
 {
-        json_t *o = json_object(), *m = NULL;
+        /* written directly: the bytes the jansson object {"r","d","m"}
+         * dumped to (a member whose string is not UTF-8 left out, as
+         * jansson refused it), without building and escaping it twice */
+        scim_buf_t b = {0};
+        size_t mark;
+        int any = 0, m = 0;
         char *txt;
 
-        if (ev->resource_json)
-                json_object_set_new(o, "r", json_string(ev->resource_json));
-        if (ev->refused_detail)
-                json_object_set_new(o, "d", json_string(ev->refused_detail));
+        scim_buf_puts(&b, "{");
+        if (ev->resource_json) {
+                mark = b.len;
+                scim_buf_puts(&b, "\"r\":");
+                if (scim_json_dump_string(ev->resource_json,
+                                          strlen(ev->resource_json), &b) == 0)
+                        any = 1;
+                else
+                        b.len = mark;
+        }
+        if (ev->refused_detail) {
+                mark = b.len;
+                scim_buf_puts(&b, any ? ",\"d\":" : "\"d\":");
+                if (scim_json_dump_string(ev->refused_detail,
+                                          strlen(ev->refused_detail), &b) == 0)
+                        any = 1;
+                else
+                        b.len = mark;
+        }
         for (size_t i = 0; i < ev->n_added; i++)
                 if (ev->added[i].display) {
-                        m = json_array();
+                        m = 1;
                         break;
                 }
-        for (size_t i = 0; m && i < ev->n_added; i++)
-                json_array_append_new(m, ev->added[i].display
-                                             ? json_string(ev->added[i].display)
-                                             : json_null());
-        if (m)
-                json_object_set_new(o, "m", m);
-        txt = json_object_size(o) ? scim_json_dumps(o) : NULL;
-        json_decref(o);
+        if (m) {
+                size_t nm = 0;
+
+                scim_buf_puts(&b, any ? ",\"m\":[" : "\"m\":[");
+                for (size_t i = 0; i < ev->n_added; i++) {
+                        const char *d = ev->added[i].display;
+
+                        mark = b.len;
+                        if (nm)
+                                scim_buf_puts(&b, ",");
+                        if (!d || scim_json_dump_string(d, strlen(d), &b) < 0) {
+                                /* jansson: a NULL display is null; one
+                                 * that is not UTF-8 is not appended */
+                                if (d) {
+                                        b.len = mark;
+                                        continue;
+                                }
+                                scim_buf_puts(&b, "null");
+                        }
+                        nm++;
+                }
+                scim_buf_puts(&b, "]");
+                any = 1;
+        }
+        scim_buf_puts(&b, "}");
+        if (!any || !b.data) {
+                scim_buf_free(&b);
+                return NULL;
+        }
+        txt = strndup(b.data, b.len);
+        scim_buf_free(&b);
         return txt;
 }
 

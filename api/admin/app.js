@@ -423,7 +423,8 @@
   async function openHistory(id, rtype, name) {
     const gen = ++state.historyGen;
     state.historyId = id;
-    state.historyType = rtype === "Group" ? "Group" : "User";
+    /* User, Group, or a resource type of the tenant's own (its name) */
+    state.historyType = rtype || "User";
     $("history-panel").hidden = false;
     $("history-title").textContent = (name || id) + " (" + state.historyType + ")";
     $("history-id").textContent = id;
@@ -491,7 +492,9 @@
     const gen = ++state.asofGen;
     busy("asof-result", true);
     try {
-      const path = (state.historyType === "Group" ? "Groups/" : "Users/") + encodeURIComponent(state.historyId);
+      const t = state.historyType;
+      const path = (t === "Group" ? "Groups/" : t === "User" ? "Users/" : encodeURIComponent(t) + "/") +
+        encodeURIComponent(state.historyId);
       const res = await api(path, { asOf: when });
       if (gen !== state.asofGen) return;
       $("asof-caption").textContent = "As of " + fmtTime(when) + ":";

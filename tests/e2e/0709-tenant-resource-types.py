@@ -260,6 +260,8 @@ try:
     c.ok(st == 200 and j.get("name") == "Agent" and "description" not in j and
          j.get("meta", {}).get("location", "").endswith("/Roles/" + r1["id"]),
          "a role asOf its creation", (st, j))
+    st, _, j2 = a.raw("GET", "/reports/v1/acme/Role/%s?asOf=%s" % (r1["id"], quote(t_create)), base=False)
+    c.ok(st == 200 and j2 == j, "the same by the type's name (what change records say)", (st, j2))
     st, _, j = a.raw("GET", "/reports/v1/acme/Roles?asOf=%s" % quote(t_create), base=False)
     c.ok(st == 200 and [x["id"] for x in j.get("Resources", [])] == [r1["id"]],
          "the roles asOf then: only Agent", (st, j))

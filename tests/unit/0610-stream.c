@@ -6,7 +6,8 @@
  * admin events and other tenants left out; exact resumption after a
  * position and bounded reads; scim_log_read from a position; the reports
  * time index in apply order (an event stamped earlier but folded later is
- * found from the last appliedAt seen); a replay writes identical records.
+ * found from the last appliedAt seen); a replay writes identical records;
+ * every record's text is the compact JSON dump of its value.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -97,8 +98,16 @@ static void append(scim_event_t *e, int want)
 static int collect(void *ctx, uint64_t pos, const char *json, size_t len)
 {
         json_t *arr = ctx, *r = json_loadb(json, len, 0, NULL);
+        char *again;
 
         assert_non_null(r);
+        /* the record's text is exactly the compact dump of its value (it
+         * is written member by member, not dumped: same bytes) */
+        again = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
+        assert_non_null(again);
+        assert_int_equal(strlen(again), len);
+        assert_memory_equal(again, json, len);
+        free(again);
         assert_int_equal((uint64_t)json_integer_value(
                              json_object_get(r, "position")),
                          pos);
