@@ -982,9 +982,7 @@ static int resolve_refs_in(scim_model_t *m, mattr_t *list, size_t n,
                 if (scim_strcaseeq(dot + 1, "externalId")) {
                         a->refw.index = 'x';
                         a->refw.case_exact = 1;
-                } else if (scim_strcaseeq(dot + 1, "displayName") &&
-                           (r != RT_USER ||
-                            1)) {
+                } else if (scim_strcaseeq(dot + 1, "displayName")) {
                         a->refw.index = 'd';
                 } else if (r == RT_USER && scim_strcaseeq(dot + 1, "userName")) {
                         a->refw.index = 'u';

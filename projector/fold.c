@@ -528,8 +528,8 @@ static char *uq_text(const json_t *val, int case_exact)
         return scim_json_dumps(val);
 }
 
-static void uq_key(scim_buf_t *b, const char *tenant, char rt, const char *urn,
-                   const char *name, const char *text)
+void key_unique(scim_buf_t *b, const char *tenant, char rt, const char *urn,
+                const char *name, const char *text)
 {
         b->len = 0;
         scim_buf_append(b, tenant, strlen(tenant) + 1);
@@ -554,7 +554,7 @@ static void uq_one(void *ctx, const char *urn, const char *name, int ce)
                 size_t vl = 0;
                 char *owner;
 
-                uq_key(&k, u->tenant, u->rt, urn, name, tn);
+                key_unique(&k, u->tenant, u->rt, urn, name, tn);
                 owner = txn_get(u->t, CF_IDX, k.data, k.len, &vl);
                 if (owner && (vl != strlen(u->id) ||
                               memcmp(owner, u->id, vl) != 0)) {
@@ -581,7 +581,7 @@ static void uq_one(void *ctx, const char *urn, const char *name, int ce)
                         size_t vl = 0;
                         char *owner;
 
-                        uq_key(&k, u->tenant, u->rt, urn, name, to);
+                        key_unique(&k, u->tenant, u->rt, urn, name, to);
                         owner = txn_get(u->t, CF_IDX, k.data, k.len, &vl);
                         if (owner && vl == strlen(u->id) &&
                             !memcmp(owner, u->id, vl))
@@ -589,7 +589,7 @@ static void uq_one(void *ctx, const char *urn, const char *name, int ce)
                         free(owner);
                 }
                 if (u->phase == UQ_APPLY && tn && (!to || strcmp(to, tn))) {
-                        uq_key(&k, u->tenant, u->rt, urn, name, tn);
+                        key_unique(&k, u->tenant, u->rt, urn, name, tn);
                         txn_put(u->t, CF_IDX, k.data, k.len, u->id,
                                 strlen(u->id));
                 }
@@ -703,7 +703,7 @@ static int fold_ref_exists(void *ctx, const scim_model_ref_t *ref,
         if (!f)
                 return 0;
         if (ref->index == 'X') {
-                uq_key(&b, r->tenant, (char)ref->rt, ref->urn, ref->name, f);
+                key_unique(&b, r->tenant, (char)ref->rt, ref->urn, ref->name, f);
                 found = txn_get_found(r->t, CF_IDX, b.data, b.len);
         } else if (ref->index == 'u') {
                 idx_key(&b, r->tenant, (char)ref->rt, 'u', f, NULL);

@@ -205,6 +205,11 @@ void posidx_free_all(scim_store_t *st);
 /* Key builder: tenant \0 then parts; returns length. */
 size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,
                 const char *c);
+/* The uniqueness index key (CF_IDX): tenant \0 'X' rt urn \0 name \0 text,
+ * text the value as compared (case-folded unless caseExact) -> the id of
+ * its holder. */
+void key_unique(scim_buf_t *b, const char *tenant, char rt, const char *urn,
+                const char *name, const char *text);
 
 /* 1 if folding ev changes what a bearer token authenticates as (tenant and
  * token events): after such a batch lands, the writer bumps st->auth_gen

@@ -952,30 +952,35 @@ static json_t *index_ids(scim_store_t *st, const char *tenant, char rt,
         return ids;
 }
 
+/* The holder of a unique attribute's value (the fold's uniqueness index):
+ * malloc'd id, or NULL. */
+static char *unique_owner(scim_store_t *st, const char *tenant, char rt,
+                          const char *urn, const char *name, const char *value,
+                          int case_exact, size_t *idlen)
+{
+        scim_buf_t b = {0};
+        char *f = case_exact ? strdup(value) : scim_casefold(value), *owner;
+
+        if (!f)
+                return NULL;
+        key_unique(&b, tenant, rt, urn, name, f);
+        owner = db_get(st, CF_IDX, b.data, b.len, idlen);
+        free(f);
+        scim_buf_free(&b);
+        return owner;
+}
+
 int scim_store_ref_exists(scim_store_t *st, const char *tenant,
                           const scim_model_ref_t *ref, const char *value)
 {
         if (ref->index == 'X') { /* the fold's uniqueness index */
-                scim_buf_t b = {0};
-                char rt = (char)ref->rt;
-                char *f = ref->case_exact ? strdup(value)
-                                          : scim_casefold(value);
                 size_t vl = 0;
-                char *v;
+                char *owner = unique_owner(st, tenant, (char)ref->rt, ref->urn,
+                                           ref->name, value, ref->case_exact,
+                                           &vl);
 
-                if (!f)
-                        return 0;
-                scim_buf_append(&b, tenant, strlen(tenant) + 1);
-                scim_buf_append(&b, "X", 1);
-                scim_buf_append(&b, &rt, 1);
-                scim_buf_append(&b, ref->urn, strlen(ref->urn) + 1);
-                scim_buf_append(&b, ref->name, strlen(ref->name) + 1);
-                scim_buf_puts(&b, f);
-                v = db_get(st, CF_IDX, b.data, b.len, &vl);
-                free(v);
-                free(f);
-                scim_buf_free(&b);
-                return v != NULL;
+                free(owner);
+                return owner != NULL;
         }
         {
                 json_t *ids = index_ids(st, tenant, (char)ref->rt, ref->index,
@@ -1270,30 +1275,18 @@ static json_t *unique_eq_ids(scim_store_t *st, const char *tenant,
         {
                 const char *urn, *canon;
                 int ce;
-                char *text, rc = (char)rt, *owner;
-                scim_buf_t b = {0};
+                char *owner;
                 size_t vl = 0;
 
                 if (ids || !json_is_string(v) ||
                     !scim_model_core_unique(m, rt, k, &urn, &canon, &ce))
                         continue;
-                text = ce ? strdup(json_string_value(v))
-                          : scim_casefold(json_string_value(v));
-                if (!text)
-                        continue;
-                scim_buf_append(&b, tenant, strlen(tenant) + 1);
-                scim_buf_append(&b, "X", 1);
-                scim_buf_append(&b, &rc, 1);
-                scim_buf_append(&b, urn, strlen(urn) + 1);
-                scim_buf_append(&b, canon, strlen(canon) + 1);
-                scim_buf_puts(&b, text);
-                owner = db_get(st, CF_IDX, b.data, b.len, &vl);
+                owner = unique_owner(st, tenant, (char)rt, urn, canon,
+                                     json_string_value(v), ce, &vl);
                 ids = json_array();
                 if (owner)
                         json_array_append_new(ids, json_stringn(owner, vl));
                 free(owner);
-                free(text);
-                scim_buf_free(&b);
         }
         scim_model_unref(m);
         json_decref(eqs);
