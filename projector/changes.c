@@ -63,7 +63,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* tenant \0 kind */
-static void key_start(scim_buf_t *b, const char *tenant, char kind)
+void changes_key_start(scim_buf_t *b, const char *tenant, char kind)
 {
         b->len = 0;
         scim_buf_append(b, tenant, strlen(tenant) + 1);
@@ -516,7 +516,7 @@ static void count_hour(txn_t *t, const char *tenant, int64_t time_ms,
         uint64_t n = 0;
         unsigned char be[8];
 
-        key_start(&k, tenant, 'H');
+        changes_key_start(&k, tenant, 'H');
         key_time(&k, floor_div(time_ms, HOUR_MS));
         scim_buf_append(&k, action, strlen(action) + 1);
         scim_buf_append(&k, &vc, 1);
@@ -548,7 +548,7 @@ static int64_t apply_time(txn_t *t, const char *tenant, uint64_t seq,
         int64_t at = ev_ms;
         unsigned char x[8];
 
-        key_start(&k, tenant, 'L');
+        changes_key_start(&k, tenant, 'L');
         key_be(&k, seq >> 48);
         v = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
         if (v && vl == 8 && changes_get_time((unsigned char *)v) > at)
@@ -719,12 +719,12 @@ verdict:
             strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
                 goto out;
         /* time order (apply order: see apply_time) */
-        key_start(&key, ev->tenant, 'T');
+        changes_key_start(&key, ev->tenant, 'T');
         key_time(&key, itime);
         key_be(&key, seq);
         txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
         /* one action in time order (e.g. who was deleted last week) */
-        key_start(&key, ev->tenant, 'A');
+        changes_key_start(&key, ev->tenant, 'A');
         scim_buf_append(&key, action, strlen(action) + 1);
         key_time(&key, itime);
         key_be(&key, seq);
@@ -745,7 +745,7 @@ verdict:
                         kind = (char)ev->rtype;
                 changes_put_time(rv, ev->time_ms);
                 rv[8] = (unsigned char)kind;
-                key_start(&key, ev->tenant, 'R');
+                changes_key_start(&key, ev->tenant, 'R');
                 scim_buf_append(&key, ev->resource_id,
                                 strlen(ev->resource_id) + 1);
                 key_be(&key, seq);
@@ -763,7 +763,7 @@ verdict:
 
                         changes_put_time(rv, ev->time_ms);
                         rv[8] = CHANGES_R_EFFECT;
-                        key_start(&key, ev->tenant, 'R');
+                        changes_key_start(&key, ev->tenant, 'R');
                         scim_buf_append(&key, gid, strlen(gid) + 1);
                         key_be(&key, seq);
                         txn_append(t, CF_CHIDX, key.data, key.len, (char *)rv,
@@ -826,7 +826,7 @@ void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                               "0-9 . _ -");
                 goto out;
         }
-        key_start(&k, ev->tenant, 'S');
+        changes_key_start(&k, ev->tenant, 'S');
         scim_buf_puts(&k, ev->resource_id);
         prev = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
         if (ev->action == SCIM_ACT_REPORT_DELETE) {
@@ -1034,7 +1034,7 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 scim_err_set(err, 400, "invalidValue", "resource id invalid");
                 goto out;
         }
-        key_start(&pre, tenant, by_res ? 'R' : act[0] ? 'A' : 'T');
+        changes_key_start(&pre, tenant, by_res ? 'R' : act[0] ? 'A' : 'T');
         if (by_res)
                 scim_buf_append(&pre, q->resource, strlen(q->resource) + 1);
         else if (act[0])
@@ -1140,16 +1140,14 @@ out:
         return rc;
 }
 
-/* 1 if resource id (idl bytes) has a record in the tenant's
- * resource-history index. */
-static int has_history(scim_store_t *st, const char *tenant, const char *id,
+int changes_has_history(scim_store_t *st, const char *tenant, const char *id,
                        size_t idl)
 {
         scim_buf_t pre = {0};
         rocksdb_iterator_t *it;
         int found = 0;
 
-        key_start(&pre, tenant, 'R');
+        changes_key_start(&pre, tenant, 'R');
         scim_buf_append(&pre, id, idl);
         scim_buf_append(&pre, "", 1);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
@@ -1172,7 +1170,7 @@ int scim_changes_resource_known(scim_store_t *st, const char *tenant,
         size_t vl = 0;
         char *v;
 
-        if (has_history(st, tenant, id, strlen(id)))
+        if (changes_has_history(st, tenant, id, strlen(id)))
                 return 1;
         /* all its records pruned: retention kept a base */
         changes_base_key(&k, tenant, id);
@@ -1256,7 +1254,7 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
                 return scim_err_set(err, 400, "invalidValue",
                                     "bucket must be hour or day");
         }
-        key_start(&pre, tenant, 'H');
+        changes_key_start(&pre, tenant, 'H');
         scim_buf_append(&lo, pre.data, pre.len);
         key_time(&lo, from_h);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
@@ -1320,978 +1318,6 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
         return 0;
 }
 
-/* ------------------------------------------------------------ asOf */
-
-void hstate_init(hstate_t *h)
-{
-        memset(h, 0, sizeof(*h));
-        h->members = json_object();
-}
-
-void hstate_free(hstate_t *h)
-{
-        json_decref(h->attrs);
-        json_decref(h->members);
-        memset(h, 0, sizeof(*h));
-}
-
-void hstate_apply(hstate_t *h, const scim_event_t *ev)
-{
-        h->last_ms = ev->time_ms;
-        h->rtype = ev->rtype;
-        if (ev->action == SCIM_ACT_DELETE) {
-                h->exists = 0;
-                h->version = 0;
-                h->deleted_ms = ev->time_ms;
-                json_decref(h->attrs);
-                h->attrs = NULL;
-                json_object_clear(h->members);
-                return;
-        }
-        if (!h->exists) {
-                h->created_ms = ev->time_ms;
-                h->exists = 1;
-                h->deleted_ms = 0;
-        }
-        h->version++;
-        if (ev->resource_json) {
-                json_decref(h->attrs);
-                h->attrs =
-                    scim_json_load(ev->resource_json, strlen(ev->resource_json));
-        }
-        if (ev->rtype == SCIM_RT_GROUP) {
-                if (ev->members_replace)
-                        json_object_clear(h->members);
-                for (size_t i = 0; i < ev->n_removed; i++)
-                        if (ev->removed[i])
-                                json_object_del(h->members, ev->removed[i]);
-                for (size_t i = 0; i < ev->n_added; i++) {
-                        json_t *m = json_object();
-
-                        if (!ev->added[i].value) {
-                                json_decref(m);
-                                continue;
-                        }
-                        if (ev->added[i].display)
-                                json_object_set_new(
-                                    m, "display",
-                                    json_string(ev->added[i].display));
-                        json_object_set_new(h->members, ev->added[i].value, m);
-                }
-        }
-}
-
-void hstate_bump(hstate_t *h, int64_t ms)
-{
-        if (!h->exists)
-                return;
-        h->version++;
-        h->last_ms = ms;
-}
-
-json_t *hstate_dump(const hstate_t *h)
-{
-        return json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:O?, s:O}", "exists",
-                         h->exists, "version", (json_int_t)h->version,
-                         "created", (json_int_t)h->created_ms, "last",
-                         (json_int_t)h->last_ms, "deleted",
-                         (json_int_t)h->deleted_ms, "type",
-                         h->rtype == SCIM_RT_GROUP   ? "Group"
-                         : scim_rtype_is_tenant(h->rtype)
-                             ? (const char[]){(char)h->rtype, 0}
-                             : "User",
-                         "attrs",
-                         h->attrs, "members", h->members);
-}
-
-int hstate_load(hstate_t *h, const json_t *o)
-{
-        const json_t *m = json_object_get(o, "members");
-        const char *ty = json_string_value(json_object_get(o, "type"));
-
-        if (!json_is_object(o))
-                return -1;
-        h->exists = json_is_true(json_object_get(o, "exists"));
-        h->version = json_integer_value(json_object_get(o, "version"));
-        h->created_ms = json_integer_value(json_object_get(o, "created"));
-        h->last_ms = json_integer_value(json_object_get(o, "last"));
-        h->deleted_ms = json_integer_value(json_object_get(o, "deleted"));
-        h->rtype = ty && !strcmp(ty, "Group") ? SCIM_RT_GROUP
-                   : ty && strlen(ty) == 1 && scim_rtype_is_tenant(
-                                                  (scim_rtype_t)ty[0])
-                       ? (scim_rtype_t)ty[0]
-                       : SCIM_RT_USER;
-        json_decref(h->attrs);
-        h->attrs = json_is_object(json_object_get(o, "attrs"))
-                       ? json_deep_copy(json_object_get(o, "attrs"))
-                       : NULL;
-        if (json_is_object(m))
-                json_object_update(h->members, (json_t *)m);
-        return 0;
-}
-
-void changes_base_key(scim_buf_t *b, const char *tenant, const char *id)
-{
-        key_start(b, tenant, 'B');
-        scim_buf_puts(b, id);
-}
-
-/* The state retention folded in for id (what its pruned records did), or
- * 0 when there is none. */
-static int base_of(scim_store_t *st, const char *tenant, const char *id,
-                   hstate_t *h)
-{
-        scim_buf_t k = {0};
-        size_t vl = 0;
-        char *v;
-        json_t *o;
-        int found = 0;
-
-        changes_base_key(&k, tenant, id);
-        v = db_get(st, CF_CHIDX, k.data, k.len, &vl);
-        o = v ? scim_json_load(v, vl) : NULL;
-        if (o && hstate_load(h, o) == 0)
-                found = 1;
-        json_decref(o);
-        free(v);
-        scim_buf_free(&k);
-        return found;
-}
-
-int changes_event_decode(scim_store_t *st, const char *v, size_t vl,
-                         scim_event_t *ev)
-{
-        scim_err_t e;
-        int rc = scim_event_decode(v, vl, ev, &e);
-
-        if (rc == 0 && scim_store_unseal(st, ev) != 0)
-                return -1; /* erased (or damaged): no state to rebuild */
-        return rc;
-}
-
-/* Decodes the log event at seq into *ev (caller clears). */
-static int event_at(scim_store_t *st, uint64_t seq, scim_event_t *ev)
-{
-        unsigned char k[8];
-        size_t vl = 0;
-        char *v;
-        int rc;
-
-        scim_put_be64(k, seq);
-        v = db_get(st, CF_LOG, (char *)k, 8, &vl);
-        if (!v)
-                return -1;
-        rc = changes_event_decode(st, v, vl, ev);
-        free(v);
-        return rc;
-}
-
-/* 1 if member id was deleted by an applied event stamped at or before
- * as_of_ms (ids are never reused, so any such delete counts); a delete
- * retention folded into the member's base counts too (it is older than
- * any time asOf still answers). */
-static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
-                      int64_t as_of_ms)
-{
-        scim_buf_t pre = {0};
-        rocksdb_iterator_t *it;
-        hstate_t base;
-        int gone = 0;
-
-        hstate_init(&base);
-        if (base_of(st, tenant, id, &base) && base.deleted_ms &&
-            !base.exists)
-                gone = 1;
-        hstate_free(&base);
-        if (gone)
-                return 1;
-        key_start(&pre, tenant, 'R');
-        scim_buf_append(&pre, id, strlen(id) + 1);
-        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl, vl;
-                const char *k = rocksdb_iter_key(it, &kl);
-                const unsigned char *rv =
-                    (const unsigned char *)rocksdb_iter_value(it, &vl);
-
-                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
-                        break;
-                if (vl == CHANGES_RVAL_LEN && rv[8] == CHANGES_R_DELETE &&
-                    changes_get_time(rv) <= as_of_ms) {
-                        gone = 1;
-                        break;
-                }
-        }
-        rocksdb_iter_destroy(it);
-        scim_buf_free(&pre);
-        return gone;
-}
-
-static const char *member_type(scim_store_t *st, const char *tenant,
-                               const char *id)
-{
-        scim_buf_t pre = {0};
-        rocksdb_iterator_t *it;
-        const char *type = "User";
-        hstate_t base;
-
-        hstate_init(&base);
-        if (base_of(st, tenant, id, &base)) {
-                type = base.rtype == SCIM_RT_GROUP ? "Group" : "User";
-                hstate_free(&base);
-                return type;
-        }
-        hstate_free(&base);
-        key_start(&pre, tenant, 'R');
-        scim_buf_append(&pre, id, strlen(id) + 1);
-        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl, vl;
-                const char *k = rocksdb_iter_key(it, &kl);
-                const unsigned char *rv =
-                    (const unsigned char *)rocksdb_iter_value(it, &vl);
-
-                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
-                        break;
-                if (vl == CHANGES_RVAL_LEN && (rv[8] == CHANGES_R_USER ||
-                                               rv[8] == CHANGES_R_GROUP)) {
-                        type = rv[8] == CHANGES_R_GROUP ? "Group" : "User";
-                        break;
-                }
-        }
-        rocksdb_iter_destroy(it);
-        scim_buf_free(&pre);
-        return type;
-}
-
-int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
-                       const char *id, int64_t as_of_ms, json_t **out,
-                       scim_err_t *err)
-{
-        scim_buf_t pre = {0};
-        rocksdb_iterator_t *it = NULL;
-        json_t *res = NULL, *meta, *mem_arr;
-        hstate_t h;
-        scim_changes_horizon_t hz;
-        size_t steps = 0;
-        int rc = -1;
-        const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
-        char ts[32], ver[32];
-
-        *out = NULL;
-        hstate_init(&h);
-        if (!id || !*id || strlen(id) > SCIM_MAX_ID_LEN) {
-                scim_err_set(err, 404, NULL, "%s not found", rname);
-                goto out;
-        }
-        scim_changes_horizon(st, tenant, &hz);
-        if (hz.through_ms && as_of_ms < hz.through_ms) {
-                scim_time_format(hz.through_ms, ts);
-                scim_err_set(err, 410, NULL,
-                             "asOf is before this tenant's retained history "
-                             "(change records are kept from %s: retention "
-                             "%lld days)",
-                             ts, (long long)(hz.retention_ms / 86400000));
-                goto out;
-        }
-        if (base_of(st, tenant, id, &h) && h.rtype != rt)
-                hstate_free(&h), hstate_init(&h);
-        key_start(&pre, tenant, 'R');
-        scim_buf_append(&pre, id, strlen(id) + 1);
-        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-                uint64_t seq;
-                scim_event_t ev;
-                int64_t ms;
-                char kind;
-
-                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
-                        break;
-                if (++steps > SCIM_CHANGES_MAX_HISTORY) {
-                        scim_err_set(err, 400, "tooMany",
-                                     "history longer than %d events",
-                                     SCIM_CHANGES_MAX_HISTORY);
-                        goto out;
-                }
-                seq = scim_get_be64((const unsigned char *)k + pre.len);
-                {
-                        size_t vl;
-                        const unsigned char *rv = (const unsigned char *)
-                            rocksdb_iter_value(it, &vl);
-
-                        if (vl != CHANGES_RVAL_LEN)
-                                continue;
-                        ms = changes_get_time(rv);
-                        kind = (char)rv[8];
-                }
-                if (ms > as_of_ms || kind == CHANGES_R_REFUSED)
-                        continue;
-                if (kind == CHANGES_R_EFFECT) {
-                        /* a deleted member left this group: the live
-                         * fold bumped the group's version */
-                        hstate_bump(&h, ms);
-                        continue;
-                }
-                if (kind == CHANGES_R_DELETE) {
-                        memset(&ev, 0, sizeof(ev));
-                        ev.action = SCIM_ACT_DELETE;
-                        ev.rtype = rt;
-                        ev.time_ms = ms;
-                        hstate_apply(&h, &ev);
-                        continue;
-                }
-                if (kind != (char)rt) /* 'U', 'G' or the tenant code */
-                        continue;
-                memset(&ev, 0, sizeof(ev));
-                if (event_at(st, seq, &ev) < 0) {
-                        scim_event_clear(&ev);
-                        continue;
-                }
-                hstate_apply(&h, &ev);
-                scim_event_clear(&ev);
-        }
-        if (!h.exists || !json_is_object(h.attrs)) {
-                scim_err_set(err, 404, NULL, "%s %.128s did not exist then",
-                             rname, id);
-                goto out;
-        }
-        res = json_object();
-        if (json_is_array(json_object_get(h.attrs, "schemas")))
-                json_object_set(res, "schemas",
-                                json_object_get(h.attrs, "schemas"));
-        else
-                json_object_set_new(res, "schemas",
-                                    json_pack("[s]", rt == SCIM_RT_USER
-                                                         ? SCIM_URN_USER
-                                                         : SCIM_URN_GROUP));
-        json_object_set_new(res, "id", json_string(id));
-        {
-                const char *k;
-                json_t *v;
-
-                json_object_foreach(h.attrs, k, v)
-                {
-                        if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
-                            !strcmp(k, "meta") || !strcmp(k, "members"))
-                                continue;
-                        json_object_set(res, k, v);
-                }
-        }
-        if (rt == SCIM_RT_GROUP) {
-                /* members in id order, like the live view; drop members
-                 * deleted by then */
-                const char **ids =
-                    calloc(json_object_size(h.members) + 1, sizeof(*ids));
-                const char *k;
-                json_t *v;
-                size_t n = 0;
-
-                mem_arr = json_array();
-                json_object_foreach(h.members, k, v) if (ids) ids[n++] = k;
-                if (ids)
-                        qsort(ids, n, sizeof(*ids), cmp_str);
-                for (size_t i = 0; ids && i < n; i++) {
-                        json_t *m, *src = json_object_get(h.members, ids[i]);
-
-                        if (deleted_by(st, tenant, ids[i], as_of_ms))
-                                continue;
-                        m = json_pack("{s:s}", "value", ids[i]);
-                        if (json_object_get(src, "display"))
-                                json_object_set(
-                                    m, "display",
-                                    json_object_get(src, "display"));
-                        json_object_set_new(
-                            m, "type",
-                            json_string(member_type(st, tenant, ids[i])));
-                        json_array_append_new(mem_arr, m);
-                }
-                free(ids);
-                if (json_array_size(mem_arr))
-                        json_object_set_new(res, "members", mem_arr);
-                else
-                        json_decref(mem_arr);
-        }
-        meta = json_object();
-        json_object_set_new(meta, "resourceType", json_string(rname));
-        scim_time_format(h.created_ms, ts);
-        json_object_set_new(meta, "created", json_string(ts));
-        scim_time_format(h.last_ms, ts);
-        json_object_set_new(meta, "lastModified", json_string(ts));
-        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)h.version);
-        json_object_set_new(meta, "version", json_string(ver));
-        json_object_set_new(res, "meta", meta);
-        *out = res;
-        res = NULL;
-        rc = 0;
-out:
-        if (it)
-                rocksdb_iter_destroy(it);
-        scim_buf_free(&pre);
-        hstate_free(&h);
-        json_decref(res);
-        return rc;
-}
-
-/* One resource of a tenant-wide asOf list, walking the R index in key
- * order: what it was at the asOf time. */
-typedef struct lstate {
-        char id[SCIM_MAX_ID_LEN + 1];
-        int exists;     /* after the records seen so far */
-        uint64_t seq;   /* its last applied create/replace/patch */
-        int64_t version, created_ms, last_ms;
-        json_t *base_attrs; /* exists through the base only: its attrs */
-} lstate_t;
-
-/* The resource's state for the list: a user from its last applied
- * event's resource (or the base's) plus meta counted from the index; a
- * group through scim_changes_as_of (its members need the deltas). New
- * reference, or NULL. */
-static json_t *list_item_from(scim_store_t *st, const char *tenant,
-                              scim_rtype_t rt, const lstate_t *ls,
-                              int64_t as_of_ms, const char *logv, size_t logl)
-{
-        json_t *res = NULL, *meta;
-        scim_event_t ev;
-        scim_err_t e;
-        char ts[32], ver[32];
-
-        if (rt == SCIM_RT_GROUP) {
-                scim_err_clear(&e);
-                scim_changes_as_of(st, tenant, rt, ls->id, as_of_ms, &res, &e);
-                return res;
-        }
-        if (ls->seq) {
-                memset(&ev, 0, sizeof(ev));
-                if ((logv ? changes_event_decode(st, logv, logl, &ev)
-                          : event_at(st, ls->seq, &ev)) == 0 &&
-                    ev.resource_json)
-                        res = scim_json_load(ev.resource_json,
-                                             strlen(ev.resource_json));
-                scim_event_clear(&ev);
-        } else if (ls->base_attrs) {
-                res = json_deep_copy(ls->base_attrs);
-        }
-        if (!json_is_object(res)) {
-                json_decref(res);
-                return NULL;
-        }
-        /* the stored form is the answer: id and meta added in place */
-        json_object_del(res, "members");
-        if (!json_is_array(json_object_get(res, "schemas")))
-                json_object_set_new(res, "schemas",
-                                    json_pack("[s]", SCIM_URN_USER));
-        json_object_set_new(res, "id", json_string(ls->id));
-        meta = json_object();
-        json_object_set_new(meta, "resourceType", json_string("User"));
-        scim_time_format(ls->created_ms, ts);
-        json_object_set_new(meta, "created", json_string(ts));
-        scim_time_format(ls->last_ms, ts);
-        json_object_set_new(meta, "lastModified", json_string(ts));
-        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)ls->version);
-        json_object_set_new(meta, "version", json_string(ver));
-        json_object_set_new(res, "meta", meta);
-        return res;
-}
-
-static json_t *list_item(scim_store_t *st, const char *tenant,
-                         scim_rtype_t rt, const lstate_t *ls, int64_t as_of_ms)
-{
-        return list_item_from(st, tenant, rt, ls, as_of_ms, NULL, 0);
-}
-
-/* The filtered case: candidates are evaluated on several threads (each
- * costs a log read and a parse), then the page is built in id order. */
-typedef struct lwork {
-        scim_store_t *st;
-        const char *tenant;
-        scim_rtype_t rt;
-        int64_t as_of_ms;
-        const scim_filter_t *filter;
-        lstate_t *c;
-        unsigned char *match;
-        size_t n, next; /* next: shared cursor (atomic) */
-} lwork_t;
-
-#define LIST_CHUNK 256
-
-typedef struct lkey {
-        unsigned char k[8];
-        size_t i; /* the candidate */
-} lkey_t;
-
-static int lkey_cmp(const void *a, const void *b)
-{
-        return memcmp(((const lkey_t *)a)->k, ((const lkey_t *)b)->k, 8);
-}
-
-static void *list_worker(void *arg)
-{
-        lwork_t *w = arg;
-        lkey_t keys[LIST_CHUNK];
-        const char *kp[LIST_CHUNK];
-        size_t kl[LIST_CHUNK];
-        rocksdb_pinnableslice_t *vals[LIST_CHUNK];
-        char *errs[LIST_CHUNK];
-
-        for (;;) {
-                size_t i = __atomic_fetch_add(&w->next, LIST_CHUNK,
-                                              __ATOMIC_RELAXED);
-                size_t end = i + LIST_CHUNK < w->n ? i + LIST_CHUNK : w->n;
-                size_t nk = 0;
-
-                if (i >= w->n)
-                        break;
-                /* the chunk's log records in one sorted MultiGet (users:
-                 * groups rebuild through asOf) */
-                for (size_t j = i; j < end && w->rt == SCIM_RT_USER; j++)
-                        if (w->c[j].seq) {
-                                scim_put_be64(keys[nk].k, w->c[j].seq);
-                                keys[nk++].i = j;
-                        }
-                qsort(keys, nk, sizeof(*keys), lkey_cmp);
-                for (size_t j = 0; j < nk; j++) {
-                        kp[j] = (const char *)keys[j].k;
-                        kl[j] = 8;
-                        vals[j] = NULL;
-                        errs[j] = NULL;
-                }
-                if (nk)
-                        rocksdb_batched_multi_get_cf(
-                            w->st->db, w->st->ro, w->st->cf[CF_LOG], nk, kp,
-                            kl, vals, errs, 1);
-                for (size_t j = 0; j < nk; j++) {
-                        size_t vl = 0;
-                        const char *v =
-                            vals[j] ? rocksdb_pinnableslice_value(vals[j], &vl)
-                                    : NULL;
-                        json_t *r = v ? list_item_from(w->st, w->tenant, w->rt,
-                                                       &w->c[keys[j].i],
-                                                       w->as_of_ms, v, vl)
-                                      : NULL;
-
-                        w->match[keys[j].i] =
-                            r && scim_filter_match(w->filter, r) ? 1 : 2;
-                        json_decref(r);
-                        rocksdb_pinnableslice_destroy(vals[j]);
-                        free(errs[j]);
-                }
-                for (; i < end; i++) {
-                        json_t *r;
-
-                        if (w->match[i]) /* done above */
-                                continue;
-                        r = list_item(w->st, w->tenant, w->rt, &w->c[i],
-                                      w->as_of_ms);
-                        w->match[i] = r && scim_filter_match(w->filter, r)
-                                          ? 1
-                                          : 2;
-                        json_decref(r);
-                }
-        }
-        return NULL;
-}
-
-static int lstate_push(lstate_t **c, size_t *n, size_t *cap, const lstate_t *ls)
-{
-        if (*n == *cap) {
-                size_t nc = *cap ? *cap * 2 : 1024;
-                lstate_t *x = realloc(*c, nc * sizeof(*x));
-
-                if (!x)
-                        return -1;
-                *c = x;
-                *cap = nc;
-        }
-        (*c)[(*n)++] = *ls;
-        return 0;
-}
-
-/* One walk of part of the tenant's resource-history index: ids in
- * [lo, hi) (hi empty: to the end of the tenant), with the bases alongside;
- * every resource that existed at as_of_ms becomes a candidate. */
-typedef struct lwalk {
-        scim_store_t *st;
-        const char *tenant;
-        scim_rtype_t rt;
-        int64_t as_of_ms;
-        scim_buf_t lo, hi; /* full keys */
-        lstate_t *c;
-        size_t n, cap;
-        int oom;
-} lwalk_t;
-
-static void *list_walk(void *arg)
-{
-        lwalk_t *w = arg;
-        scim_buf_t pre = {0}, bpre = {0};
-        rocksdb_iterator_t *it, *bit;
-        lstate_t ls;
-        int have = 0;
-        char want = (char)w->rt; /* 'U', 'G' or a tenant type's code */
-
-        key_start(&pre, w->tenant, 'R');
-        key_start(&bpre, w->tenant, 'B');
-        it = rocksdb_create_iterator_cf(w->st->db, w->st->ro,
-                                        w->st->cf[CF_CHIDX]);
-        bit = rocksdb_create_iterator_cf(w->st->db, w->st->ro,
-                                         w->st->cf[CF_CHIDX]);
-        /* bases from the same id on */
-        scim_buf_append(&bpre, w->lo.data + pre.len, w->lo.len - pre.len);
-        rocksdb_iter_seek(bit, bpre.data, bpre.len);
-        memset(&ls, 0, sizeof(ls));
-        rocksdb_iter_seek(it, w->lo.data, w->lo.len);
-        for (;;) {
-                size_t kl = 0, vl = 0, idl = 0;
-                const char *k = NULL, *id = NULL;
-                const unsigned char *rv = NULL;
-                int valid = rocksdb_iter_valid(it), same;
-
-                if (valid) {
-                        k = rocksdb_iter_key(it, &kl);
-                        if (kl < pre.len + 10 || memcmp(k, pre.data, pre.len))
-                                valid = 0;
-                        else if (w->hi.len) {
-                                int c = memcmp(k, w->hi.data,
-                                               kl < w->hi.len ? kl : w->hi.len);
-
-                                if (c > 0 || (c == 0 && kl >= w->hi.len))
-                                        valid = 0;
-                        }
-                }
-                if (valid) {
-                        id = k + pre.len;
-                        idl = kl - pre.len - 9;
-                        rv = (const unsigned char *)rocksdb_iter_value(it, &vl);
-                }
-                same = valid && have && strlen(ls.id) == idl &&
-                       !memcmp(ls.id, id, idl);
-                if (have && !same) { /* ls.id is complete */
-                        if (ls.exists) {
-                                if (lstate_push(&w->c, &w->n, &w->cap, &ls) <
-                                    0) {
-                                        w->oom = 1;
-                                        json_decref(ls.base_attrs);
-                                        break;
-                                }
-                        } else {
-                                json_decref(ls.base_attrs);
-                        }
-                        ls.base_attrs = NULL;
-                        have = 0;
-                }
-                if (!valid)
-                        break;
-                if (!have) { /* a new id: its base, if retention left one */
-                        memset(&ls, 0, sizeof(ls));
-                        if (idl > SCIM_MAX_ID_LEN) {
-                                rocksdb_iter_next(it);
-                                continue;
-                        }
-                        memcpy(ls.id, id, idl);
-                        ls.id[idl] = '\0';
-                        have = 1;
-                        /* the bases walk along in id order (no seek per
-                         * id: most tenants have none) */
-                        while (rocksdb_iter_valid(bit)) {
-                                size_t bkl, bvl, bl;
-                                const char *bk = rocksdb_iter_key(bit, &bkl);
-                                int cmp;
-
-                                if (bkl < pre.len ||
-                                    memcmp(bk, bpre.data, pre.len))
-                                        break; /* past the tenant's bases */
-                                bl = bkl - pre.len;
-                                cmp = memcmp(bk + pre.len, ls.id,
-                                             bl < idl ? bl : idl);
-                                if (cmp < 0 || (cmp == 0 && bl < idl)) {
-                                        rocksdb_iter_next(bit);
-                                        continue;
-                                }
-                                if (cmp == 0 && bl == idl) {
-                                        const char *bv =
-                                            rocksdb_iter_value(bit, &bvl);
-                                        json_t *o = scim_json_load(bv, bvl);
-                                        hstate_t base;
-
-                                        hstate_init(&base);
-                                        if (hstate_load(&base, o) == 0 &&
-                                            base.exists && base.rtype == w->rt) {
-                                                ls.exists = 1;
-                                                ls.version = base.version;
-                                                ls.created_ms = base.created_ms;
-                                                ls.last_ms = base.last_ms;
-                                                ls.base_attrs =
-                                                    json_incref(base.attrs);
-                                        }
-                                        hstate_free(&base);
-                                        json_decref(o);
-                                }
-                                break;
-                        }
-                }
-                if (vl == CHANGES_RVAL_LEN &&
-                    changes_get_time(rv) <= w->as_of_ms) {
-                        int64_t ms = changes_get_time(rv);
-
-                        if (rv[8] == want) {
-                                if (!ls.exists) {
-                                        ls.version = 0;
-                                        ls.created_ms = ms;
-                                }
-                                ls.exists = 1;
-                                ls.version++;
-                                ls.last_ms = ms;
-                                ls.seq = scim_get_be64(
-                                    (const unsigned char *)k + kl - 8);
-                                json_decref(ls.base_attrs);
-                                ls.base_attrs = NULL;
-                        } else if (rv[8] == CHANGES_R_DELETE) {
-                                ls.exists = 0;
-                                ls.seq = 0;
-                                json_decref(ls.base_attrs);
-                                ls.base_attrs = NULL;
-                        } else if (rv[8] == CHANGES_R_EFFECT && ls.exists) {
-                                ls.version++;
-                                ls.last_ms = ms;
-                        }
-                }
-                rocksdb_iter_next(it);
-        }
-        rocksdb_iter_destroy(it);
-        rocksdb_iter_destroy(bit);
-        scim_buf_free(&pre);
-        scim_buf_free(&bpre);
-        return NULL;
-}
-
-/* A key between the tenant's first and last resource-history keys (their
- * bytewise average after the common prefix): the two halves' walks run
- * on two threads. 0 when there is no useful split. */
-static int list_split(scim_store_t *st, const scim_buf_t *pre,
-                      scim_buf_t *mid)
-{
-        rocksdb_iterator_t *it =
-            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        scim_buf_t first = {0}, last = {0}, end = {0};
-        int ok = 0;
-
-        rocksdb_iter_seek(it, pre->data, pre->len);
-        if (rocksdb_iter_valid(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-
-                if (kl > pre->len && !memcmp(k, pre->data, pre->len))
-                        scim_buf_append(&first, k, kl);
-        }
-        scim_buf_append(&end, pre->data, pre->len - 1);
-        scim_buf_append(&end, "S", 1); /* 'R' + 1 */
-        rocksdb_iter_seek_for_prev(it, end.data, end.len);
-        if (rocksdb_iter_valid(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-
-                if (kl > pre->len && !memcmp(k, pre->data, pre->len))
-                        scim_buf_append(&last, k, kl);
-        }
-        if (first.len && last.len) {
-                size_t n = first.len < last.len ? first.len : last.len, i = 0;
-
-                while (i < n && first.data[i] == last.data[i])
-                        i++;
-                if (i < n) {
-                        unsigned a = (unsigned char)first.data[i];
-                        unsigned b = (unsigned char)last.data[i];
-                        unsigned a2 = i + 1 < first.len
-                                          ? (unsigned char)first.data[i + 1]
-                                          : 0;
-                        unsigned b2 = i + 1 < last.len
-                                          ? (unsigned char)last.data[i + 1]
-                                          : 0;
-                        unsigned v = ((a << 8 | a2) + (b << 8 | b2)) / 2;
-                        char m[2] = {(char)(v >> 8), (char)(v & 0xff)};
-
-                        scim_buf_append(mid, first.data, i);
-                        scim_buf_append(mid, m, 2);
-                        ok = memcmp(mid->data, first.data,
-                                    mid->len < first.len ? mid->len
-                                                         : first.len) > 0;
-                }
-        }
-        rocksdb_iter_destroy(it);
-        scim_buf_free(&first);
-        scim_buf_free(&last);
-        scim_buf_free(&end);
-        return ok;
-}
-
-int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
-                            scim_rtype_t rt, int64_t as_of_ms,
-                            const scim_filter_t *filter, size_t start_index,
-                            size_t count, size_t *total, json_t **out,
-                            scim_err_t *err)
-{
-        scim_buf_t pre = {0}, bpre = {0}, mid = {0};
-        rocksdb_iterator_t *bit = NULL;
-        scim_changes_horizon_t hz;
-        lwalk_t wk[2];
-        lstate_t ls, *cands = NULL;
-        size_t ncand = 0, capcand = 0, n = 0;
-        unsigned char *match = NULL;
-        int rc = 0, nw = 1;
-
-        *total = 0;
-        *out = json_array();
-        if (start_index < 1)
-                start_index = 1;
-        scim_changes_horizon(st, tenant, &hz);
-        if (hz.through_ms && as_of_ms < hz.through_ms) {
-                char ts[32];
-
-                scim_time_format(hz.through_ms, ts);
-                return scim_err_set(err, 410, NULL,
-                                    "asOf is before this tenant's retained "
-                                    "history (change records are kept from "
-                                    "%s)",
-                                    ts);
-        }
-        key_start(&pre, tenant, 'R');
-        /* 1. walk the resource-history index, in two halves on two
-         * threads when the machine has the cores */
-        memset(wk, 0, sizeof(wk));
-        for (int i = 0; i < 2; i++) {
-                wk[i].st = st;
-                wk[i].tenant = tenant;
-                wk[i].rt = rt;
-                wk[i].as_of_ms = as_of_ms;
-        }
-        scim_buf_append(&wk[0].lo, pre.data, pre.len);
-        if (sysconf(_SC_NPROCESSORS_ONLN) > 1 && list_split(st, &pre, &mid)) {
-                pthread_t thr;
-
-                scim_buf_append(&wk[0].hi, mid.data, mid.len);
-                scim_buf_append(&wk[1].lo, mid.data, mid.len);
-                nw = 2;
-                if (pthread_create(&thr, NULL, list_walk, &wk[1]) == 0) {
-                        list_walk(&wk[0]);
-                        pthread_join(thr, NULL);
-                } else {
-                        list_walk(&wk[0]);
-                        list_walk(&wk[1]);
-                }
-        } else {
-                list_walk(&wk[0]);
-        }
-        for (int i = 0; i < nw; i++) { /* in id order: the halves follow */
-                for (size_t j = 0; j < wk[i].n; j++)
-                        if (lstate_push(&cands, &ncand, &capcand,
-                                        &wk[i].c[j]) < 0)
-                                wk[i].oom = 1;
-                free(wk[i].c);
-                if (wk[i].oom)
-                        rc = -1;
-        }
-        if (rc < 0) {
-                scim_err_set_retry(err, 503, "out of memory");
-                goto out;
-        }
-        /* resources all of whose records retention pruned: bases only
-         * (after the others: such lists are not in strict id order) */
-        key_start(&bpre, tenant, 'B');
-        bit = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        for (rocksdb_iter_seek(bit, bpre.data, bpre.len);
-             rocksdb_iter_valid(bit); rocksdb_iter_next(bit)) {
-                size_t bkl, bvl;
-                const char *bk = rocksdb_iter_key(bit, &bkl);
-                json_t *o;
-                hstate_t base;
-
-                if (bkl <= pre.len || memcmp(bk, bpre.data, pre.len))
-                        break;
-                if (bkl - pre.len > SCIM_MAX_ID_LEN)
-                        continue;
-                if (has_history(st, tenant, bk + pre.len, bkl - pre.len))
-                        continue; /* handled with its records above */
-                o = scim_json_load(rocksdb_iter_value(bit, &bvl), bvl);
-                hstate_init(&base);
-                if (o && hstate_load(&base, o) == 0 && base.exists &&
-                    base.rtype == rt) {
-                        memset(&ls, 0, sizeof(ls));
-                        memcpy(ls.id, bk + pre.len, bkl - pre.len);
-                        ls.exists = 1;
-                        ls.version = base.version;
-                        ls.created_ms = base.created_ms;
-                        ls.last_ms = base.last_ms;
-                        ls.base_attrs = json_incref(base.attrs);
-                        if (lstate_push(&cands, &ncand, &capcand, &ls) < 0) {
-                                json_decref(ls.base_attrs);
-                                rc = scim_err_set_retry(err, 503,
-                                                        "out of memory");
-                        }
-                }
-                hstate_free(&base);
-                json_decref(o);
-                if (rc < 0)
-                        goto out;
-        }
-        /* 2. filtered: evaluate the candidates in parallel */
-        if (filter && ncand) {
-                lwork_t w = {st,    tenant, rt, as_of_ms, filter, cands,
-                             NULL, ncand, 0};
-                pthread_t thr[3];
-                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-                int nthr = cpus > 4 ? 3 : cpus > 1 ? (int)cpus - 1 : 0, started;
-
-                match = w.match = calloc(ncand, 1);
-                if (!w.match) {
-                        rc = scim_err_set_retry(err, 503, "out of memory");
-                        goto out;
-                }
-                if (ncand < 4 * LIST_CHUNK)
-                        nthr = 0;
-                for (started = 0; started < nthr; started++)
-                        if (pthread_create(&thr[started], NULL, list_worker,
-                                           &w) != 0)
-                                break;
-                list_worker(&w);
-                for (int i = 0; i < started; i++)
-                        pthread_join(thr[i], NULL);
-        }
-        /* 3. the page, in id order (unfiltered: every candidate counts) */
-        for (size_t i = 0; i < ncand; i++) {
-                if (match && match[i] != 1)
-                        continue;
-                n++;
-                if (n >= start_index && json_array_size(*out) < count) {
-                        json_t *r = list_item(st, tenant, rt, &cands[i],
-                                              as_of_ms);
-
-                        if (r)
-                                json_array_append_new(*out, r);
-                }
-        }
-out:
-        free(match);
-        for (size_t i = 0; i < ncand; i++)
-                json_decref(cands[i].base_attrs);
-        free(cands);
-        if (bit)
-                rocksdb_iter_destroy(bit);
-        for (int i = 0; i < 2; i++) {
-                scim_buf_free(&wk[i].lo);
-                scim_buf_free(&wk[i].hi);
-        }
-        scim_buf_free(&pre);
-        scim_buf_free(&bpre);
-        scim_buf_free(&mid);
-        *total = n;
-        return rc;
-}
-
 /* --------------------------------------------------- saved reports */
 
 int scim_reports_saved_get(scim_store_t *st, const char *tenant,
@@ -2302,7 +1328,7 @@ int scim_reports_saved_get(scim_store_t *st, const char *tenant,
         char *v;
 
         *out = NULL;
-        key_start(&k, tenant, 'S');
+        changes_key_start(&k, tenant, 'S');
         scim_buf_puts(&k, name);
         v = db_get(st, CF_CHIDX, k.data, k.len, &vl);
         scim_buf_free(&k);
@@ -2322,7 +1348,7 @@ int scim_reports_saved_list(scim_store_t *st, const char *tenant, json_t **out,
         rocksdb_iterator_t *it;
 
         *out = json_array();
-        key_start(&pre, tenant, 'S');
+        changes_key_start(&pre, tenant, 'S');
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
         for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {

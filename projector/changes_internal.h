@@ -86,6 +86,12 @@ void hstate_apply(hstate_t *h, const scim_event_t *ev);
 void hstate_bump(hstate_t *h, int64_t ms);
 json_t *hstate_dump(const hstate_t *h);
 int hstate_load(hstate_t *h, const json_t *o);
+/* Starts a chidx key: tenant \0 kind. */
+void changes_key_start(scim_buf_t *b, const char *tenant, char kind);
+/* 1 if resource id (idl bytes) has a record in the tenant's
+ * resource-history index (committed state). */
+int changes_has_history(scim_store_t *st, const char *tenant, const char *id,
+                        size_t idl);
 void changes_base_key(scim_buf_t *b, const char *tenant, const char *id);
 /* Decodes (and unseals) a log record; -1 when undecodable or erased. */
 int changes_event_decode(scim_store_t *st, const char *v, size_t vl,
