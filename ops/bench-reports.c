@@ -40,6 +40,16 @@ static double now_s(void)
         return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* CPU seconds of all the process's threads (less sensitive than wall time
+ * to others sharing the cores) */
+static double cpu_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
         double x = *(const double *)a, y = *(const double *)b;
@@ -73,6 +83,7 @@ static void mk(scim_event_t *e, scim_action_t act, const char *tenant,
 }
 
 static long n_refused;
+static int list_runs = LIST_RUNS;
 static scim_buf_t enc[BATCH];
 static scim_event_t evs[BATCH];
 static scim_verdict_t vs[BATCH];
@@ -349,6 +360,7 @@ int main(int argc, char **argv)
         long n = argc > 2 ? atol(argv[2]) : 1000000;
         long users = argc > 3 ? atol(argv[3]) : 100000, groups = 1;
         int query_only = argc > 4 && !strcmp(argv[4], "--query-only");
+        int load_only = argc > 4 && !strcmp(argv[4], "--load-only");
         int64_t span = 30LL * 86400000, t0;
         double t_load, t[RUNS];
         scim_err_t err;
@@ -358,7 +370,7 @@ int main(int argc, char **argv)
 
         if (argc < 2 || n < users + users / 100 + 3 || users < 100) {
                 fprintf(stderr, "usage: bench-reports DATADIR [N] [USERS] "
-                                "[--query-only]\n");
+                                "[--query-only|--load-only]\n");
                 return 2;
         }
         /* the load's start time, kept next to the data dir so that a
@@ -401,9 +413,21 @@ int main(int argc, char **argv)
                        "%.1f s: %.0f events/s through the fold, one synced "
                        "batch per %d, %ld refused\n",
                        n, users, groups, t_load, n / t_load, BATCH, n_refused);
+                fflush(stdout);
+                if (load_only) {
+                        scim_store_close(st);
+                        scim_schemas_shutdown();
+                        return 0;
+                }
         }
+        if (getenv("BENCH_LIST_RUNS")) /* the whole-tenant lists' runs */
+                list_runs = atoi(getenv("BENCH_LIST_RUNS"));
+        if (list_runs < 2 || list_runs > LIST_RUNS)
+                list_runs = LIST_RUNS;
 
-        /* ---- queries */
+        /* ---- queries (BENCH_ONLY=asof: the point-in-time ones only) */
+        if (getenv("BENCH_ONLY") && !strncmp(getenv("BENCH_ONLY"), "asof", 4))
+                goto as_of;
         {
                 scim_change_query_t q;
                 scim_buf_t next = {0};
@@ -556,6 +580,7 @@ int main(int argc, char **argv)
                 json_decref(out);
         }
         report("summary 7 days by hour", t, RUNS, rows);
+as_of:
         /* asOf: random user at a random time */
         rows = 0;
         for (int r = 0; r < RUNS; r++) {
@@ -585,14 +610,15 @@ int main(int argc, char **argv)
                 for (size_t fi = 0; fi < 2; fi++) {
                         scim_filter_t *f = NULL;
                         size_t total = 0, tot_live = 0;
+                        double cpu = 0;
 
                         if (fs[fi] &&
                             scim_filter_parse(SCIM_RT_USER, fs[fi], &f, &err) < 0)
                                 return 1;
-                        for (int r = 0; r < LIST_RUNS; r++) {
+                        for (int r = 0; r < list_runs; r++) {
                                 json_t *out = NULL;
                                 scim_query_t lq;
-                                double a = now_s();
+                                double a = now_s(), c = cpu_s();
 
                                 if (scim_changes_list_as_of(
                                         st, "bench", SCIM_RT_USER,
@@ -604,6 +630,7 @@ int main(int argc, char **argv)
                                         return 1;
                                 }
                                 past[r] = now_s() - a;
+                                cpu += cpu_s() - c;
                                 json_decref(out);
                                 memset(&lq, 0, sizeof(lq));
                                 lq.filter = f;
@@ -620,37 +647,41 @@ int main(int argc, char **argv)
                                 live[r] = now_s() - a;
                                 json_decref(out);
                         }
-                        qsort(past, LIST_RUNS, sizeof(double), cmp_d);
-                        qsort(live, LIST_RUNS, sizeof(double), cmp_d);
+                        qsort(past, list_runs, sizeof(double), cmp_d);
+                        qsort(live, list_runs, sizeof(double), cmp_d);
                         printf("RESULT scenario=asof_list filter=%s users=%ld "
                                "events=%ld p50_ms=%.1f p99_ms=%.1f "
-                               "live_p50_ms=%.1f ratio=%.2f\n",
+                               "live_p50_ms=%.1f ratio=%.2f cpu_ms=%.1f\n",
                                fs[fi] ? "title_eq" : "none", users, n,
-                               past[LIST_RUNS / 2] * 1e3,
-                               past[LIST_RUNS - 1] * 1e3,
-                               live[LIST_RUNS / 2] * 1e3,
-                               live[LIST_RUNS / 2] / past[LIST_RUNS / 2]);
+                               past[list_runs / 2] * 1e3,
+                               past[list_runs - 1] * 1e3,
+                               live[list_runs / 2] * 1e3,
+                               live[list_runs / 2] / past[list_runs / 2],
+                               cpu / list_runs * 1e3);
                         scim_filter_free(f);
                 }
         }
+        if (getenv("BENCH_ONLY") && !strcmp(getenv("BENCH_ONLY"), "asof_users"))
+                goto done;
         /* "who was a member of group X on date T": one group as of a
          * random time (GET Groups/{id}?asOf=T with its members), group 0
          * (thousands of members, the longest history) and a random group,
          * against a live GET of the same group in the same run */
         for (int big = 1; big >= 0; big--) {
-                int runs = big ? LIST_RUNS * 5 : RUNS / 4;
-                double past[RUNS], live[RUNS];
+                int runs = big ? list_runs * 5 : RUNS / 4;
+                double past[RUNS], live[RUNS], cpu = 0;
                 size_t members = 0;
 
                 for (int r = 0; r < runs; r++) {
                         char id[40];
                         json_t *out = NULL;
                         int64_t v;
-                        double a;
+                        double a, c;
 
                         gid(id, sizeof(id),
                             big ? 0 : (long)(next_rand() % (uint64_t)groups));
                         a = now_s();
+                        c = cpu_s();
                         if (scim_changes_as_of(
                                 st, "bench", SCIM_RT_GROUP, id,
                                 t0 + users + groups + 2 +
@@ -662,6 +693,7 @@ int main(int argc, char **argv)
                                 return 1;
                         }
                         past[r] = now_s() - a;
+                        cpu += cpu_s() - c;
                         members += json_array_size(
                             json_object_get(out, "members"));
                         json_decref(out);
@@ -680,34 +712,40 @@ int main(int argc, char **argv)
                 qsort(live, (size_t)runs, sizeof(double), cmp_d);
                 printf("RESULT scenario=asof_group group=%s members_avg=%zu "
                        "users=%ld events=%ld p50_ms=%.2f p99_ms=%.2f "
-                       "live_p50_ms=%.2f ratio=%.3f\n",
+                       "live_p50_ms=%.2f ratio=%.3f cpu_ms=%.2f\n",
                        big ? "big" : "random", members / (size_t)runs, users,
                        n, past[runs / 2] * 1e3, past[(runs * 99) / 100] * 1e3,
                        live[runs / 2] * 1e3,
-                       live[runs / 2] / past[runs / 2]);
+                       live[runs / 2] / past[runs / 2], cpu / runs * 1e3);
         }
         /* the tenant's groups as of a random time: a page of 100, and
          * "which groups held user U then" (members.value eq), against the
          * same live list */
         for (int fi = 0; fi < 2; fi++) {
-                double live[LIST_RUNS], past[LIST_RUNS];
+                double live[LIST_RUNS], past[LIST_RUNS], cpu = 0;
                 size_t total = 0, tot_live = 0, found = 0;
 
-                for (int r = 0; r < LIST_RUNS; r++) {
+                for (int r = 0; r < list_runs; r++) {
                         scim_filter_t *f = NULL;
                         json_t *out = NULL;
                         scim_query_t lq;
                         char fs[96], id[40];
-                        double a;
+                        double a, c;
 
+                        /* users of group 0's first members: most are in
+                         * some group at most times */
                         uid(id, sizeof(id),
-                            (long)(next_rand() % (uint64_t)users));
+                            (long)(next_rand() % BIG_GROUP) *
+                                (users / BIG_GROUP > 0 ? users / BIG_GROUP
+                                                       : 1) %
+                                users);
                         snprintf(fs, sizeof(fs), "members.value eq \"%s\"",
                                  id);
                         if (fi && scim_filter_parse(SCIM_RT_GROUP, fs, &f,
                                                     &err) < 0)
                                 return 1;
                         a = now_s();
+                        c = cpu_s();
                         if (scim_changes_list_as_of(
                                 st, "bench", SCIM_RT_GROUP,
                                 t0 + (int64_t)(next_rand() % (uint64_t)span),
@@ -717,6 +755,7 @@ int main(int argc, char **argv)
                                 return 1;
                         }
                         past[r] = now_s() - a;
+                        cpu += cpu_s() - c;
                         found += total;
                         json_decref(out);
                         memset(&lq, 0, sizeof(lq));
@@ -733,16 +772,18 @@ int main(int argc, char **argv)
                         json_decref(out);
                         scim_filter_free(f);
                 }
-                qsort(past, LIST_RUNS, sizeof(double), cmp_d);
-                qsort(live, LIST_RUNS, sizeof(double), cmp_d);
+                qsort(past, list_runs, sizeof(double), cmp_d);
+                qsort(live, list_runs, sizeof(double), cmp_d);
                 printf("RESULT scenario=asof_group_list filter=%s groups=%ld "
-                       "users=%ld events=%ld total_avg=%zu p50_ms=%.1f "
-                       "p99_ms=%.1f live_p50_ms=%.1f ratio=%.3f\n",
+                       "users=%ld events=%ld total_avg=%.1f p50_ms=%.1f "
+                       "p99_ms=%.1f live_p50_ms=%.1f ratio=%.3f cpu_ms=%.1f\n",
                        fi ? "members_value_eq" : "none", groups, users, n,
-                       found / LIST_RUNS, past[LIST_RUNS / 2] * 1e3,
-                       past[LIST_RUNS - 1] * 1e3, live[LIST_RUNS / 2] * 1e3,
-                       live[LIST_RUNS / 2] / past[LIST_RUNS / 2]);
+                       (double)found / list_runs, past[list_runs / 2] * 1e3,
+                       past[list_runs - 1] * 1e3, live[list_runs / 2] * 1e3,
+                       live[list_runs / 2] / past[list_runs / 2],
+                       cpu / list_runs * 1e3);
         }
+done:
         /* one record by seq */
         rows = 0;
         for (int r = 0; r < RUNS; r++) {

@@ -941,6 +941,10 @@ typedef struct lwork {
         lstate_t *c;
         unsigned char *match;
         size_t n, next; /* next: shared cursor (atomic) */
+        /* users and tenant types: the candidates with a log record, in the
+         * order of their records (neighbours share the log's blocks), and
+         * a second cursor over the others (bases only; groups) */
+        size_t *order, n_order, next2;
         /* literals one of which a match's resource JSON holds
          * (scim_filter_needles; users and tenant types only) */
         const char *lit[LIST_NEEDLES];
@@ -1027,72 +1031,75 @@ static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
 
 #define LIST_CHUNK 256
 
-typedef struct lkey {
-        unsigned char k[8];
-        size_t i; /* the candidate */
-} lkey_t;
+/* (seq, candidate) pairs sorted by seq */
+typedef struct lseq {
+        uint64_t seq;
+        size_t i;
+} lseq_t;
 
-static int lkey_cmp(const void *a, const void *b)
+static int lseq_cmp(const void *a, const void *b)
 {
-        return memcmp(((const lkey_t *)a)->k, ((const lkey_t *)b)->k, 8);
+        uint64_t x = ((const lseq_t *)a)->seq, y = ((const lseq_t *)b)->seq;
+
+        return x < y ? -1 : x > y;
 }
 
 static void *list_worker(void *arg)
 {
         lwork_t *w = arg;
-        lkey_t keys[LIST_CHUNK];
         const char *kp[LIST_CHUNK];
+        unsigned char keys[LIST_CHUNK][8];
         size_t kl[LIST_CHUNK];
         rocksdb_pinnableslice_t *vals[LIST_CHUNK];
         char *errs[LIST_CHUNK];
         opener_t op;
 
         opener_init(&op, w->st, w->tenant);
-        for (;;) {
+        for (;;) { /* records: one sorted MultiGet per chunk */
                 size_t i = __atomic_fetch_add(&w->next, LIST_CHUNK,
                                               __ATOMIC_RELAXED);
+                size_t end = i + LIST_CHUNK < w->n_order ? i + LIST_CHUNK
+                                                          : w->n_order;
+
+                if (i >= w->n_order)
+                        break;
+                for (size_t j = i; j < end; j++) {
+                        scim_put_be64(keys[j - i], w->c[w->order[j]].seq);
+                        kp[j - i] = (const char *)keys[j - i];
+                        kl[j - i] = 8;
+                        vals[j - i] = NULL;
+                        errs[j - i] = NULL;
+                }
+                rocksdb_batched_multi_get_cf(w->st->db, w->st->ro,
+                                             w->st->cf[CF_LOG], end - i, kp,
+                                             kl, vals, errs, 1);
+                for (size_t j = i; j < end; j++) {
+                        size_t vl = 0, c = w->order[j];
+                        const char *v =
+                            vals[j - i]
+                                ? rocksdb_pinnableslice_value(vals[j - i], &vl)
+                                : NULL;
+
+                        w->match[c] =
+                            v ? (unsigned char)list_eval(w, &op, &w->c[c], v,
+                                                         vl)
+                              : 2;
+                        rocksdb_pinnableslice_destroy(vals[j - i]);
+                        free(errs[j - i]);
+                }
+        }
+        for (;;) { /* the others, one by one */
+                size_t i = __atomic_fetch_add(&w->next2, LIST_CHUNK,
+                                              __ATOMIC_RELAXED);
                 size_t end = i + LIST_CHUNK < w->n ? i + LIST_CHUNK : w->n;
-                size_t nk = 0;
 
                 if (i >= w->n)
                         break;
-                /* the chunk's log records in one sorted MultiGet (users
-                 * and tenant types: groups rebuild through asOf) */
-                for (size_t j = i; j < end && w->rt != SCIM_RT_GROUP; j++)
-                        if (w->c[j].seq) {
-                                scim_put_be64(keys[nk].k, w->c[j].seq);
-                                keys[nk++].i = j;
-                        }
-                qsort(keys, nk, sizeof(*keys), lkey_cmp);
-                for (size_t j = 0; j < nk; j++) {
-                        kp[j] = (const char *)keys[j].k;
-                        kl[j] = 8;
-                        vals[j] = NULL;
-                        errs[j] = NULL;
-                }
-                if (nk)
-                        rocksdb_batched_multi_get_cf(
-                            w->st->db, w->st->ro, w->st->cf[CF_LOG], nk, kp,
-                            kl, vals, errs, 1);
-                for (size_t j = 0; j < nk; j++) {
-                        size_t vl = 0;
-                        const char *v =
-                            vals[j] ? rocksdb_pinnableslice_value(vals[j], &vl)
-                                    : NULL;
-
-                        w->match[keys[j].i] =
-                            v ? (unsigned char)list_eval(w, &op,
-                                                         &w->c[keys[j].i], v,
-                                                         vl)
-                              : 2;
-                        rocksdb_pinnableslice_destroy(vals[j]);
-                        free(errs[j]);
-                }
                 for (; i < end; i++) {
                         json_t *r;
 
-                        if (w->match[i]) /* done above */
-                                continue;
+                        if (w->rt != SCIM_RT_GROUP && w->c[i].seq)
+                                continue; /* the first loop's */
                         r = list_item(w->st, w->tenant, w->rt, &w->c[i],
                                       w->as_of_ms);
                         w->match[i] = r && scim_filter_match(w->filter, r)
@@ -1351,6 +1358,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         lstate_t ls, *cands = NULL;
         size_t ncand = 0, capcand = 0, n = 0;
         unsigned char *match = NULL;
+        size_t *order = NULL;
         int rc = 0, nw = 1;
 
         *total = 0;
@@ -1469,9 +1477,27 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         w.any_caseless |= w.caseless[k];
 
                 match = w.match = calloc(ncand, 1);
-                if (!w.match) {
+                order = w.order = calloc(ncand, sizeof(*order));
+                if (!w.match || !w.order) {
                         rc = scim_err_set_retry(err, 503, "out of memory");
                         goto out;
+                }
+                if (rt != SCIM_RT_GROUP) {
+                        lseq_t *byseq = malloc(ncand * sizeof(*byseq));
+
+                        if (!byseq) {
+                                rc = scim_err_set_retry(err, 503,
+                                                        "out of memory");
+                                goto out;
+                        }
+                        for (size_t i = 0; i < ncand; i++)
+                                if (cands[i].seq)
+                                        byseq[w.n_order++] =
+                                            (lseq_t){cands[i].seq, i};
+                        qsort(byseq, w.n_order, sizeof(*byseq), lseq_cmp);
+                        for (size_t i = 0; i < w.n_order; i++)
+                                order[i] = byseq[i].i;
+                        free(byseq);
                 }
                 if (ncand < 4 * LIST_CHUNK)
                         nthr = 0;
@@ -1498,6 +1524,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         }
 out:
         free(match);
+        free(order);
         for (size_t i = 0; i < ncand; i++)
                 json_decref(cands[i].base_attrs);
         free(cands);

@@ -89,7 +89,7 @@ static int64_t avr_block(avr_t *r)
 
         if (n < 0) {
                 if (n == INT64_MIN)
-                        r->bad = 1;
+                        return r->bad = 1, 0;
                 n = -n;
                 (void)avr_long(r);
         }
