@@ -46,7 +46,7 @@
 #include "projector/projector_internal.h"
 #include "projector/scim_projector.h"
 
-#define BATCH 1000     /* live fold: events per synced batch */
+#define BATCH 1000      /* live fold: events per synced batch */
 #define LOG_BATCH 10000 /* log only: events per write */
 
 static uint64_t rng = 88172645463325252ULL;
@@ -72,7 +72,7 @@ static scim_event_t evs[BATCH];
 static scim_verdict_t vs[BATCH];
 static size_t nb;
 static long refused;
-static int log_only;  /* `log`: no fold, records straight into the log */
+static int log_only;      /* `log`: no fold, records straight into the log */
 static uint64_t numbered; /* events numbered so far (= log position) */
 
 /* `log`: writes enc[0..nb) at positions after the log's end and the new
@@ -161,7 +161,8 @@ static void mk(scim_event_t *e, scim_action_t act, scim_rtype_t rt,
         /* numbered, not random: `gen` and `log` write the same bytes */
         numbered++;
         snprintf(e->event_id, sizeof(e->event_id),
-                 "00000000-0000-4000-8000-%012llx", (unsigned long long)numbered);
+                 "00000000-0000-4000-8000-%012llx",
+                 (unsigned long long)numbered);
         e->tenant = strdup("bench");
         e->rtype = rt;
         e->resource_id = id ? strdup(id) : NULL;
@@ -370,8 +371,8 @@ static int gen(const char *dir, long n, long users, const char *keys)
         printf("generated %ld events (%ld users, %ld groups) %s in %.1f s: "
                "%.0f events/s, %ld refused\n",
                made, users, groups,
-               log_only ? "into the log (no fold)" : "through the live fold",
-               t, (double)made / t, refused);
+               log_only ? "into the log (no fold)" : "through the live fold", t,
+               (double)made / t, refused);
         for (long u = 0; u < next_user; u++)
                 live += alive[u];
         if (keys && write_keys(keys, alive, next_user, live) < 0)
