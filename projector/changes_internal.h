@@ -34,6 +34,20 @@ void changes_pre_free(changes_pre_t *pre);
 void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                     const scim_verdict_t *v, const changes_pre_t *pre);
 
+/* The change record's JSON text (appended to *b, which starts empty):
+ * *action_out is its action, *itime_out its apply time (0 without a
+ * tenant; reading and advancing the tenant's apply time is the one effect
+ * on t). 0, or -1 when the text cannot be written (then not stored).
+ * Exposed for the unit test, which compares it with a jansson dump. */
+int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
+                        const scim_event_t *ev, const scim_verdict_t *v,
+                        const changes_pre_t *pre, const char **action_out,
+                        int64_t *itime_out);
+/* Member ids really added / removed by an applied group event (appended
+ * to the arrays added and removed as strings). */
+void changes_member_delta(const scim_event_t *ev, const changes_pre_t *pre,
+                          json_t *added, json_t *removed);
+
 /* Folds REPORT_SAVE / REPORT_DELETE into `chidx` and fills *v. */
 void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 
