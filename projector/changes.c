@@ -95,7 +95,52 @@ static void key_time(scim_buf_t *b, int64_t ms)
 
 /* --------------------------------------------------------- the diff */
 
-static void flat(json_t *acc, const char *prefix, const json_t *v, int depth);
+/*
+ * The diff flattens each side into leaves (path -> value) and walks both
+ * lists in path order. A leaf list is an array of (path, value, order):
+ * paths live in one buffer, values are borrowed from the resource, and
+ * when two leaves share a path the later one counts (as a JSON object
+ * keyed by path kept the last value set: e.g. a key "a.b" and a.b).
+ */
+typedef struct leaf {
+        size_t off;        /* path: offset in the leaves' text */
+        const json_t *v;   /* borrowed */
+        size_t order;      /* insertion order (the later of a path wins) */
+} leaf_t;
+
+typedef struct leaves {
+        scim_buf_t text; /* NUL-terminated paths */
+        leaf_t *l;
+        size_t n, cap;
+        int oom;
+} leaves_t;
+
+static void leaf_add(leaves_t *acc, const char *path, size_t plen,
+                     const json_t *v)
+{
+        if (acc->n == acc->cap) {
+                size_t cap = acc->cap ? 2 * acc->cap : 32;
+                leaf_t *l = realloc(acc->l, cap * sizeof(*l));
+
+                if (!l) {
+                        acc->oom = 1;
+                        return;
+                }
+                acc->l = l;
+                acc->cap = cap;
+        }
+        acc->l[acc->n].off = acc->text.len;
+        if (scim_buf_append(&acc->text, path, plen) < 0 ||
+            scim_buf_append(&acc->text, "", 1) < 0) {
+                acc->oom = 1;
+                return;
+        }
+        acc->l[acc->n].v = v;
+        acc->l[acc->n].order = acc->n;
+        acc->n++;
+}
+
+static void flat(leaves_t *acc, scim_buf_t *p, const json_t *v, int depth);
 
 /* A multi-valued attribute whose elements are objects with distinct string
  * "type" values is addressed by type; returns 1 when that holds. */
@@ -121,129 +166,153 @@ static int typed_array(const json_t *arr)
         return 1;
 }
 
-static void flat_object(json_t *acc, const char *prefix, char sep,
-                        const json_t *o, int depth)
+/* Members of o under prefix p (p->len restored after each); skip: a key
+ * left out ("type" of an element addressed by type). */
+static void flat_object(leaves_t *acc, scim_buf_t *p, char sep,
+                        const json_t *o, const char *skip, int depth)
 {
         const char *k;
         json_t *v;
-        scim_buf_t p = {0};
+        size_t mark = p->len;
 
         json_object_foreach((json_t *)o, k, v)
         {
-                p.len = 0;
-                if (prefix) {
-                        scim_buf_puts(&p, prefix);
-                        scim_buf_append(&p, &sep, 1);
-                }
-                scim_buf_puts(&p, k);
-                if (p.data)
-                        flat(acc, p.data, v, depth + 1);
+                if (skip && !strcmp(k, skip))
+                        continue;
+                p->len = mark;
+                scim_buf_append(p, &sep, 1);
+                scim_buf_puts(p, k);
+                if (p->data)
+                        flat(acc, p, v, depth + 1);
         }
-        scim_buf_free(&p);
+        p->len = mark;
 }
 
-static void flat(json_t *acc, const char *prefix, const json_t *v, int depth)
+/* The leaves of v at path p (p->data[0 .. p->len)). */
+static void flat(leaves_t *acc, scim_buf_t *p, const json_t *v, int depth)
 {
-        size_t i;
+        size_t i, mark = p->len;
         json_t *e;
-        scim_buf_t p = {0};
 
         if (depth > DIFF_MAX_DEPTH ||
             (!json_is_object(v) && !json_is_array(v))) {
-                json_object_set(acc, prefix, (json_t *)v);
+                leaf_add(acc, p->data, p->len, v);
                 return;
         }
         if (json_is_object(v)) {
                 if (json_object_size(v) == 0)
-                        json_object_set(acc, prefix, (json_t *)v);
+                        leaf_add(acc, p->data, p->len, v);
                 else
-                        flat_object(acc, prefix, '.', v, depth);
+                        flat_object(acc, p, '.', v, NULL, depth);
                 return;
         }
         if (typed_array(v)) {
                 json_array_foreach(v, i, e)
                 {
-                        json_t *copy = json_deep_copy(e);
                         json_t *ty = json_object_get(e, "type");
 
-                        p.len = 0;
-                        scim_buf_printf(&p, "%s[type eq ", prefix);
-                        {
-                                char *q = json_dumps(ty, JSON_ENCODE_ANY);
-
-                                scim_buf_puts(&p, q ? q : "\"\"");
-                                free(q);
-                        }
-                        scim_buf_puts(&p, "]");
-                        json_object_del(copy, "type");
-                        if (json_object_size(copy) == 0)
-                                json_object_set(copy, "type", ty);
-                        if (p.data)
-                                flat_object(acc, p.data, '.', copy, depth);
-                        json_decref(copy);
-                }
-        } else {
-                int objects = 1;
-
-                json_array_foreach(v, i, e) if (!json_is_object(e)) objects = 0;
-                if (!objects) {
-                        json_object_set(acc, prefix, (json_t *)v);
-                        scim_buf_free(&p);
-                        return;
-                }
-                json_array_foreach(v, i, e)
-                {
-                        p.len = 0;
-                        scim_buf_printf(&p, "%s[%zu]", prefix, i);
-                        if (!p.data)
+                        p->len = mark;
+                        scim_buf_puts(p, "[type eq ");
+                        if (scim_json_dump(ty, p) < 0)
+                                scim_buf_puts(p, "\"\"");
+                        scim_buf_puts(p, "]");
+                        if (!p->data)
                                 continue;
-                        if (json_object_size(e) == 0)
-                                json_object_set(acc, p.data, e);
-                        else
-                                flat_object(acc, p.data, '.', e, depth);
+                        /* the element without its type, or {"type"} when
+                         * that is all it has */
+                        flat_object(acc, p, '.', e,
+                                    json_object_size(e) > 1 ? "type" : NULL,
+                                    depth);
                 }
+                p->len = mark;
+                return;
         }
-        scim_buf_free(&p);
+        json_array_foreach(v, i, e) if (!json_is_object(e))
+        {
+                leaf_add(acc, p->data, p->len, v);
+                return;
+        }
+        json_array_foreach(v, i, e)
+        {
+                char num[32];
+
+                p->len = mark;
+                snprintf(num, sizeof(num), "[%zu]", i);
+                scim_buf_puts(p, num);
+                if (!p->data)
+                        continue;
+                if (json_object_size(e) == 0)
+                        leaf_add(acc, p->data, p->len, e);
+                else
+                        flat_object(acc, p, '.', e, NULL, depth);
+        }
+        p->len = mark;
 }
 
-/* Flattens a stored resource into path -> leaf value (new object). */
-static json_t *flatten(const json_t *res)
+static int leaf_cmp(const void *a, const void *b, void *ctx)
 {
-        json_t *acc = json_object();
+        const leaf_t *x = a, *y = b;
+        const char *t = ctx;
+        int c = strcmp(t + x->off, t + y->off);
+
+        return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* Flattens a stored resource into acc: its leaves sorted by path, one per
+ * path (the last set). */
+static void flatten(leaves_t *acc, const json_t *res)
+{
         const char *k;
         json_t *v;
+        scim_buf_t p = {0};
+        size_t o = 0;
 
         if (!json_is_object(res))
-                return acc;
+                return;
         json_object_foreach((json_t *)res, k, v)
         {
                 if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
                     !strcmp(k, "meta") || !strcmp(k, "members"))
                         continue;
+                p.len = 0;
+                scim_buf_puts(&p, k);
+                if (!p.data)
+                        continue;
                 if (!strncmp(k, "urn:", 4) && json_is_object(v)) {
                         /* extension block: urn:...:User:attr[.sub] */
                         const char *sk;
                         json_t *sv;
-                        scim_buf_t p = {0};
 
                         json_object_foreach(v, sk, sv)
                         {
-                                p.len = 0;
-                                scim_buf_printf(&p, "%s:%s", k, sk);
+                                p.len = strlen(k);
+                                scim_buf_puts(&p, ":");
+                                scim_buf_puts(&p, sk);
                                 if (p.data)
-                                        flat(acc, p.data, sv, 1);
+                                        flat(acc, &p, sv, 1);
                         }
-                        scim_buf_free(&p);
                         continue;
                 }
-                flat(acc, k, v, 0);
+                flat(acc, &p, v, 0);
         }
-        return acc;
+        scim_buf_free(&p);
+        if (acc->n > 1)
+                qsort_r(acc->l, acc->n, sizeof(*acc->l), leaf_cmp,
+                        acc->text.data);
+        /* one per path: the last */
+        for (size_t i = 0; i < acc->n; i++) {
+                if (o && !strcmp(acc->text.data + acc->l[o - 1].off,
+                                 acc->text.data + acc->l[i].off))
+                        o--;
+                acc->l[o++] = acc->l[i];
+        }
+        acc->n = o;
 }
 
-static int cmp_str(const void *a, const void *b)
+static void leaves_free(leaves_t *acc)
 {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
+        scim_buf_free(&acc->text);
+        free(acc->l);
 }
 
 /* The attributes of x whose value differs from y's (shallow new object;
@@ -283,40 +352,96 @@ static json_t *differing(const json_t *x, const json_t *y)
         return o;
 }
 
-json_t *changes_diff(const json_t *old, const json_t *cur)
+/* Calls fn for each attribute change of old -> cur in path order: path,
+ * old value, new value (either NULL when absent). Returns -1 when out of
+ * memory (fn not called), else 0. */
+static int diff_walk(const json_t *old, const json_t *cur,
+                     void (*fn)(void *ctx, const char *path, const json_t *x,
+                                const json_t *y),
+                     void *ctx)
 {
         json_t *da = differing(old, cur), *db = differing(cur, old);
-        json_t *a = flatten(json_is_object(old) ? da : old);
-        json_t *b = flatten(json_is_object(cur) ? db : cur);
-        json_t *out = json_array();
-        size_t n = json_object_size(a) + json_object_size(b), m = 0;
-        const char **keys = calloc(n ? n : 1, sizeof(*keys));
-        const char *k;
-        json_t *v;
+        leaves_t a = {0}, b = {0};
+        size_t i = 0, j = 0;
+        int rc = 0;
 
-        if (!keys)
+        flatten(&a, json_is_object(old) ? da : old);
+        flatten(&b, json_is_object(cur) ? db : cur);
+        if (a.oom || b.oom) {
+                rc = -1;
                 goto out;
-        json_object_foreach(a, k, v) keys[m++] = k;
-        json_object_foreach(b, k, v) if (!json_object_get(a, k)) keys[m++] = k;
-        qsort(keys, m, sizeof(*keys), cmp_str);
-        for (size_t i = 0; i < m; i++) {
-                json_t *x = json_object_get(a, keys[i]);
-                json_t *y = json_object_get(b, keys[i]);
+        }
+        while (i < a.n || j < b.n) {
+                const char *pa = i < a.n ? a.text.data + a.l[i].off : NULL;
+                const char *pb = j < b.n ? b.text.data + b.l[j].off : NULL;
+                int c = !pa ? 1 : !pb ? -1 : strcmp(pa, pb);
+                const json_t *x = c <= 0 ? a.l[i].v : NULL;
+                const json_t *y = c >= 0 ? b.l[j].v : NULL;
 
-                if (x && y && json_equal(x, y))
-                        continue;
-                json_array_append_new(out, json_pack("{s:s, s:O, s:O}", "path",
-                                                     keys[i], "old",
-                                                     x ? x : json_null(), "new",
-                                                     y ? y : json_null()));
+                if (!(x && y && json_equal((json_t *)x, (json_t *)y)))
+                        fn(ctx, c <= 0 ? pa : pb, x, y);
+                if (c <= 0)
+                        i++;
+                if (c >= 0)
+                        j++;
         }
 out:
-        free(keys);
-        json_decref(a);
-        json_decref(b);
+        leaves_free(&a);
+        leaves_free(&b);
         json_decref(da);
         json_decref(db);
+        return rc;
+}
+
+static void diff_json_one(void *ctx, const char *path, const json_t *x,
+                          const json_t *y)
+{
+        json_array_append_new(ctx, json_pack("{s:s, s:O, s:O}", "path", path,
+                                             "old", x ? x : json_null(), "new",
+                                             y ? y : json_null()));
+}
+
+json_t *changes_diff(const json_t *old, const json_t *cur)
+{
+        json_t *out = json_array();
+
+        diff_walk(old, cur, diff_json_one, out);
         return out;
+}
+
+/* The diff as the text changes_diff's array dumps to, without brackets:
+ * elements appended to b, counted in n; err set when one cannot be
+ * printed. */
+typedef struct diff_text {
+        scim_buf_t *b;
+        size_t n;
+        int err;
+} diff_text_t;
+
+static void diff_text_one(void *ctx, const char *path, const json_t *x,
+                          const json_t *y)
+{
+        diff_text_t *d = ctx;
+        size_t mark = d->b->len;
+
+        if (d->n)
+                scim_buf_puts(d->b, ",");
+        scim_buf_puts(d->b, "{\"path\":");
+        if (changes_json_str(d->b, path, strlen(path)) < 0) {
+                /* json_pack refused it: no element */
+                d->b->len = mark;
+                if (d->b->data)
+                        d->b->data[mark] = '\0';
+                return;
+        }
+        scim_buf_puts(d->b, ",\"old\":");
+        if (x ? scim_json_dump(x, d->b) < 0 : scim_buf_puts(d->b, "null") < 0)
+                d->err = 1;
+        scim_buf_puts(d->b, ",\"new\":");
+        if (y ? scim_json_dump(y, d->b) < 0 : scim_buf_puts(d->b, "null") < 0)
+                d->err = 1;
+        scim_buf_puts(d->b, "}");
+        d->n++;
 }
 
 const char *changes_classify(const scim_event_t *ev, const json_t *old,
@@ -362,8 +487,10 @@ int changes_path_matches(const char *path, const char *attribute)
 
 /* ------------------------------------------------------ writer side */
 
+/* The stored resource (new reference, or NULL) and its text in *text
+ * (malloc'd, NULL with it) when it parses. */
 static json_t *load_stored(txn_t *t, const char *tenant, char rt,
-                           const char *id)
+                           const char *id, char **text, size_t *tlen)
 {
         scim_buf_t b = {0};
         size_t vlen = 0;
@@ -377,7 +504,12 @@ static json_t *load_stored(txn_t *t, const char *tenant, char rt,
         v = txn_get(t, CF_RES, b.data, b.len, &vlen);
         if (v)
                 j = scim_json_load(v, vlen);
-        free(v);
+        if (j) {
+                *text = v;
+                *tlen = vlen;
+        } else {
+                free(v);
+        }
         scim_buf_free(&b);
         return j;
 }
@@ -404,7 +536,8 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
             (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP &&
              !scim_rtype_is_tenant(ev->rtype)))
                 return;
-        pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id);
+        pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id,
+                               &pre->old_text, &pre->old_len);
         if (ev->action == SCIM_ACT_DELETE && pre->old) {
                 scim_buf_t p = {0};
 
@@ -449,6 +582,7 @@ void changes_pre_free(changes_pre_t *pre)
         if (!pre)
                 return;
         json_decref(pre->old);
+        free(pre->old_text);
         json_decref(pre->old_members);
         free(pre->added_was);
         free(pre->removed_was);
@@ -579,6 +713,20 @@ static void rec_key(scim_buf_t *b, const char *k)
         scim_buf_puts(b, "\":");
 }
 
+int changes_json_str(scim_buf_t *b, const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+                        return scim_json_dump_string(s, n, b);
+        }
+        /* printable ASCII without quote or backslash: written as is */
+        scim_buf_append(b, "\"", 1);
+        scim_buf_append(b, s, n);
+        return scim_buf_append(b, "\"", 1);
+}
+
 /* A string member: NULL (and "" unless keep_empty) is null. */
 static void rec_str_as(scim_buf_t *b, const char *k, const char *s,
                        int keep_empty)
@@ -588,7 +736,7 @@ static void rec_str_as(scim_buf_t *b, const char *k, const char *s,
         rec_key(b, k);
         if (!s || (!*s && !keep_empty)) {
                 scim_buf_puts(b, "null");
-        } else if (scim_json_dump_string(s, strlen(s), b) < 0) {
+        } else if (changes_json_str(b, s, strlen(s)) < 0) {
                 b->len = mark; /* not UTF-8: no member */
                 if (b->data)
                         b->data[mark] = '\0';
@@ -622,7 +770,9 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
                         const changes_pre_t *pre, const char **action_out,
                         int64_t *itime_out)
 {
-        json_t *modified = NULL, *req = NULL;
+        json_t *req = NULL;
+        scim_buf_t mod = {0}; /* the elements of "modified" */
+        int have_mod = 0;
         const json_t *cur = v->resource, *old = pre ? pre->old : NULL;
         const json_t *names;
         int applied = v->status > 0 && v->status < 400, rc = 0;
@@ -688,20 +838,31 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
             (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP ||
              scim_rtype_is_tenant(ev->rtype))) {
                 json_t *added = json_array(), *removed = json_array();
+                diff_text_t d = {&mod, 0, 0};
                 size_t n_attr;
 
-                modified = ev->action == SCIM_ACT_DELETE
-                               ? json_array()
-                               : changes_diff(old, cur);
-                n_attr = json_array_size(modified);
+                have_mod = 1;
+                if (ev->action != SCIM_ACT_DELETE)
+                        diff_walk(old, cur, diff_text_one, &d);
+                if (d.err)
+                        rc = -1;
+                n_attr = d.n;
                 if (ev->rtype == SCIM_RT_GROUP &&
                     ev->action != SCIM_ACT_DELETE && pre)
                         changes_member_delta(ev, pre, added, removed);
-                if (json_array_size(added) || json_array_size(removed))
-                        json_array_append_new(
-                            modified,
+                if (json_array_size(added) || json_array_size(removed)) {
+                        json_t *me =
                             json_pack("{s:s, s:O, s:O}", "path", "members",
-                                      "added", added, "removed", removed));
+                                      "added", added, "removed", removed);
+
+                        if (me) {
+                                if (d.n)
+                                        scim_buf_puts(&mod, ",");
+                                if (scim_json_dump(me, &mod) < 0)
+                                        rc = -1;
+                        }
+                        json_decref(me);
+                }
                 action = changes_classify(ev, old, cur, n_attr,
                                           json_array_size(added),
                                           json_array_size(removed));
@@ -762,18 +923,15 @@ verdict:
         rec_str(b, "actor", ev ? ev->actor : NULL);
         rec_str(b, "requestId", ev ? ev->request_id : NULL);
         rec_str(b, "eventId", ev ? ev->event_id : NULL);
-        if (modified) {
-                if (rec_json(b, "modified", modified) < 0)
-                        rc = -1;
-        } else {
-                rec_key(b, "modified");
-                scim_buf_puts(b, "[]");
-        }
-        scim_buf_puts(b, "}");
-        if (!b->data)
+        rec_key(b, "modified");
+        scim_buf_puts(b, "[");
+        if (have_mod && mod.len)
+                scim_buf_append(b, mod.data, mod.len);
+        scim_buf_puts(b, "]}");
+        if (!b->data || (have_mod && mod.len && !mod.data))
                 rc = -1;
         *action_out = action;
-        json_decref(modified);
+        scim_buf_free(&mod);
         json_decref(req);
         return rc;
 }

@@ -12,6 +12,9 @@
 /* What the record needs from the state BEFORE the event is folded. */
 typedef struct changes_pre {
         json_t *old;                /* stored resource, or NULL (owned) */
+        char *old_text;             /* its stored text (owned; the change
+                                       stream's "before" is these bytes) */
+        size_t old_len;
         json_t *old_members;        /* groups with members_replace: object
                                        member id -> true (owned) */
         unsigned char *added_was;   /* per ev->added: already a member */
@@ -55,6 +58,11 @@ void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
  * array of {"path","old","new"} sorted by path; id, meta, schemas and
  * members are left out. Exposed for the unit test. */
 json_t *changes_diff(const json_t *old, const json_t *cur);
+
+/* Appends s (n bytes) as a JSON string literal: scim_json_dump_string's
+ * bytes, printable ASCII copied without its UTF-8 check. 0 or -1 (not
+ * UTF-8). */
+int changes_json_str(scim_buf_t *b, const char *s, size_t n);
 
 /* Action name of an applied resource event given its diff (create, update,
  * disable, enable, delete, member_add, member_remove). */

@@ -143,6 +143,12 @@ void txn_end(txn_t *t);
 /* Writes the batch (appended records, then the overlay's last value or
  * tombstone per key) with wo; *werr as rocksdb_write sets it. */
 void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr);
+/* The stored text of the resource the event being folded created or
+ * changed (fold.c sets it, taking text, a malloc'd string of len bytes,
+ * or NULL at the start of each event; stream.c writes it as the record's
+ * "after" instead of printing the resource again). */
+void txn_set_text(txn_t *t, char *text, size_t len);
+const char *txn_text(const txn_t *t, size_t *len);
 /* Number of distinct keys the overlay holds (for batch sizing). */
 size_t txn_size(const txn_t *t);
 
@@ -151,8 +157,9 @@ char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
 void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
              size_t vlen);
 void txn_del(txn_t *t, int cf, const char *k, size_t klen);
-/* txn_get for a key nearly every event reads and writes (the change
- * records' apply-time and hourly counters): its committed value comes from
+/* txn_get for a key nearly every event reads (a tenant's row, model
+ * generation and resource counters, the change records' apply-time and
+ * hourly counters): its committed value comes from
  * the writer's hot cache when there, and goes there at txn_committed. */
 char *txn_get_hot(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
 /* After txn_write succeeded (writer thread): the hot cache takes the

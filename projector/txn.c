@@ -80,6 +80,8 @@ struct txn_overlay {
         struct txn_overlay *below;
         void (*settle)(void *ctx);
         void *settle_ctx;
+        char *res_text; /* txn_set_text: the event's stored resource */
+        size_t res_len;
 };
 
 static uint64_t hash_bytes(int cf, const char *k, size_t n)
@@ -99,9 +101,11 @@ void txn_begin(txn_t *t, scim_store_t *st)
         t->ov = calloc(1, sizeof(*t->ov));
         if (!t->ov)
                 abort(); /* the writer cannot fold without it */
-        t->ov->nslots = 1024;
+        /* small to start (a POST's batch holds ~20 keys; zeroing 10 KiB
+         * of slots was ~9k instructions of it): both tables grow */
+        t->ov->nslots = 64;
         t->ov->slots = calloc(t->ov->nslots, sizeof(*t->ov->slots));
-        t->ov->npslots = 256;
+        t->ov->npslots = 16;
         t->ov->pslots = calloc(t->ov->npslots, sizeof(*t->ov->pslots));
         t->ov->wb = rocksdb_writebatch_create();
         if (!t->ov->slots || !t->ov->pslots)
@@ -132,6 +136,7 @@ void txn_end(txn_t *t)
         for (size_t i = 0; i < o->ncompat; i++)
                 rocksdb_writebatch_wi_destroy(o->compat[i]);
         free(o->compat);
+        free(o->res_text);
         free(o->slots);
         free(o->pslots);
         rocksdb_writebatch_destroy(o->wb);
@@ -256,8 +261,9 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
 }
 
 /*
- * The hot cache: the committed values of a few keys every event reads and
- * writes (the change records' apply-time and hourly counters), kept in the
+ * The hot cache: the committed values of a few keys nearly every event
+ * reads (the tenant's row, its model generation and resource counters, the
+ * change records' apply-time and hourly counters), kept in the
  * writer's memory across batches so an event does not read them from
  * RocksDB (~12k instructions per memtable Get). Direct-mapped, HOT_SLOTS
  * entries, so its memory is bounded whatever the number of tenants and
@@ -706,6 +712,19 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         }
         free(v);
         rocksdb_write(t->st->db, wo, o->wb, werr);
+}
+
+void txn_set_text(txn_t *t, char *text, size_t len)
+{
+        free(t->ov->res_text);
+        t->ov->res_text = text;
+        t->ov->res_len = len;
+}
+
+const char *txn_text(const txn_t *t, size_t *len)
+{
+        *len = t->ov->res_len;
+        return t->ov->res_text;
 }
 
 size_t txn_size(const txn_t *t)

@@ -129,6 +129,123 @@ static void test_diff_paths(void **state)
         json_decref(b);
 }
 
+/* Edge cases of the diff, with what it printed before its leaves were
+ * kept in sorted arrays instead of a JSON object keyed by path (issue 13):
+ * a path set twice (the later wins), elements addressed by a type that
+ * needs escaping or is all they have, empty containers, arrays mixing
+ * objects and values, nesting past the depth limit, extension blocks and
+ * an empty key. Each case: old, cur, diff(old, cur), diff(NULL, cur),
+ * diff(old, NULL). */
+static void test_diff_edges(void **state)
+{
+        static const char *const cases[][5] = {
+            {"{\"a.b\":1,\"a\":{\"b\":2},\"x\":1}",
+             "{\"a\":{\"b\":3},\"a.b\":1}",
+             "[{\"path\":\"a.b\",\"old\":2,\"new\":3},{\"path\":\"x\",\"old\":"
+             "1,\"new\":null}]",
+             "[{\"path\":\"a.b\",\"old\":null,\"new\":1}]",
+             "[{\"path\":\"a.b\",\"old\":2,\"new\":null},{\"path\":\"x\","
+             "\"old\":1,\"new\":null}]"},
+            {"{\"emails\":[{\"type\":\"work\"},{\"type\":\"ho\\\"me\",\"v\":1,"
+             "\"w\":{}}]}",
+             "{\"emails\":[{\"type\":\"work\",\"v\":2},{\"type\":\"ho\\\"me\"}]"
+             "}",
+             "[{\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].type\",\"old\":null,\"new\":\"ho\\\"me\"},{"
+             "\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].v\",\"old\":1,\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].w\",\"old\":{},\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"work\\\"].type\",\"old\":\"work\",\"new\":null},{\"path\":"
+             "\"emails[type eq \\\"work\\\"].v\",\"old\":null,\"new\":2}]",
+             "[{\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].type\",\"old\":null,\"new\":\"ho\\\"me\"},{"
+             "\"path\":\"emails[type eq "
+             "\\\"work\\\"].v\",\"old\":null,\"new\":2}]",
+             "[{\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].v\",\"old\":1,\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].w\",\"old\":{},\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"work\\\"].type\",\"old\":\"work\",\"new\":null}]"},
+            {"{\"e\":[],\"o\":{},\"m\":[1,{\"a\":1}],\"n\":[{},{\"a\":[1]}]}",
+             "{\"e\":[1],\"o\":{\"k\":null},\"m\":[{\"a\":1}],\"n\":[{\"a\":{}}"
+             "]}",
+             "[{\"path\":\"e\",\"old\":null,\"new\":[1]},{\"path\":\"m\","
+             "\"old\":[1,{\"a\":1}],\"new\":null},{\"path\":\"m[0].a\",\"old\":"
+             "null,\"new\":1},{\"path\":\"n[0]\",\"old\":{},\"new\":null},{"
+             "\"path\":\"n[0].a\",\"old\":null,\"new\":{}},{\"path\":\"n[1]."
+             "a\",\"old\":[1],\"new\":null},{\"path\":\"o\",\"old\":{},\"new\":"
+             "null},{\"path\":\"o.k\",\"old\":null,\"new\":null}]",
+             "[{\"path\":\"e\",\"old\":null,\"new\":[1]},{\"path\":\"m[0].a\","
+             "\"old\":null,\"new\":1},{\"path\":\"n[0].a\",\"old\":null,"
+             "\"new\":{}},{\"path\":\"o.k\",\"old\":null,\"new\":null}]",
+             "[{\"path\":\"m\",\"old\":[1,{\"a\":1}],\"new\":null},{\"path\":"
+             "\"n[0]\",\"old\":{},\"new\":null},{\"path\":\"n[1].a\",\"old\":["
+             "1],\"new\":null},{\"path\":\"o\",\"old\":{},\"new\":null}]"},
+            {"{\"d\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{"
+             "\"i\":{\"j\":1}}}}}}}}}}}",
+             "{\"d\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{"
+             "\"i\":{\"j\":2}}}}}}}}}}}",
+             "[{\"path\":\"d.a.b.c.d.e.f.g.h.i\",\"old\":{\"j\":1},\"new\":{"
+             "\"j\":2}}]",
+             "[{\"path\":\"d.a.b.c.d.e.f.g.h.i\",\"old\":null,\"new\":{\"j\":2}"
+             "}]",
+             "[{\"path\":\"d.a.b.c.d.e.f.g.h.i\",\"old\":{\"j\":1},\"new\":"
+             "null}]"},
+            {"{\"urn:x:2.0:User\":{\"k\":{\"s\":[{\"type\":\"a\",\"v\":1}]},"
+             "\"z\":1},\"urn:x:2.0:User:k.s[type eq \\\"a\\\"].v\":5}",
+             "{\"urn:x:2.0:User\":{\"k\":{\"s\":[{\"type\":\"a\",\"v\":2}]}}}",
+             "[{\"path\":\"urn:x:2.0:User:k.s[type eq "
+             "\\\"a\\\"].v\",\"old\":5,\"new\":2},{\"path\":\"urn:x:2.0:User:"
+             "z\",\"old\":1,\"new\":null}]",
+             "[{\"path\":\"urn:x:2.0:User:k.s[type eq "
+             "\\\"a\\\"].v\",\"old\":null,\"new\":2}]",
+             "[{\"path\":\"urn:x:2.0:User:k.s[type eq "
+             "\\\"a\\\"].v\",\"old\":5,\"new\":null},{\"path\":\"urn:x:2.0:"
+             "User:z\",\"old\":1,\"new\":null}]"},
+            {"{\"\":{\"k\":1},\"t\":[{\"type\":\"a\"},{\"type\":\"A\"}]}",
+             "{\"\":{\"k\":2},\"t\":[{\"type\":\"a\",\"q\":\"\\u00e9\"}]}",
+             "[{\"path\":\".k\",\"old\":1,\"new\":2},{\"path\":\"t[0].type\","
+             "\"old\":\"a\",\"new\":null},{\"path\":\"t[1].type\",\"old\":"
+             "\"A\",\"new\":null},{\"path\":\"t[type eq "
+             "\\\"a\\\"].q\",\"old\":null,\"new\":\"é\"}]",
+             "[{\"path\":\".k\",\"old\":null,\"new\":2},{\"path\":\"t[type eq "
+             "\\\"a\\\"].q\",\"old\":null,\"new\":\"é\"}]",
+             "[{\"path\":\".k\",\"old\":1,\"new\":null},{\"path\":\"t[0]."
+             "type\",\"old\":\"a\",\"new\":null},{\"path\":\"t[1].type\","
+             "\"old\":\"A\",\"new\":null}]"},
+            {"{\"urn:y\":5,\"n\":1.5,\"i\":-0}",
+             "{\"urn:y\":{\"p\":1},\"n\":1.50,\"i\":0}",
+             "[{\"path\":\"urn:y\",\"old\":5,\"new\":null},{\"path\":\"urn:y:"
+             "p\",\"old\":null,\"new\":1}]",
+             "[{\"path\":\"i\",\"old\":null,\"new\":0},{\"path\":\"n\",\"old\":"
+             "null,\"new\":1.5},{\"path\":\"urn:y:p\",\"old\":null,\"new\":1}]",
+             "[{\"path\":\"i\",\"old\":0,\"new\":null},{\"path\":\"n\",\"old\":"
+             "1.5,\"new\":null},{\"path\":\"urn:y\",\"old\":5,\"new\":null}]"},
+        };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                json_t *a = J(cases[i][0]), *b = J(cases[i][1]);
+                json_t *d[3] = {changes_diff(a, b), changes_diff(NULL, b),
+                                changes_diff(a, NULL)};
+
+                for (int k = 0; k < 3; k++) {
+                        char *got = json_dumps(d[k], JSON_COMPACT);
+
+                        if (strcmp(got, cases[i][2 + k]))
+                                fail_msg("case %zu/%d:\ngot  %s\nwant %s", i, k,
+                                         got, cases[i][2 + k]);
+                        free(got);
+                        json_decref(d[k]);
+                }
+                json_decref(a);
+                json_decref(b);
+        }
+}
+
 static void test_classify(void **state)
 {
         scim_event_t ev;
@@ -973,6 +1090,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_diff_paths),
+            cmocka_unit_test(test_diff_edges),
             cmocka_unit_test(test_classify),
             cmocka_unit_test(test_record_text),
             cmocka_unit_test(test_time_keys_order),
