@@ -2,9 +2,20 @@
  * bench-replay.c — the replay benchmark's helper (ops/bench --replay, issue
  * 13). Not part of CTest: it prints figures, it asserts nothing.
  *
- *   bench-replay gen DIR N [USERS]   writes N events through the live fold
+ *   bench-replay gen DIR N [USERS [KEYS]]
+ *                                    writes N events through the live fold
  *                                    (scim_store_append_fold, batches of
  *                                    1,000, each synced) into a new DIR
+ *   bench-replay log DIR N [USERS [KEYS]]
+ *                                    writes the same N events straight into
+ *                                    DIR's embedded log (column family
+ *                                    `log`, key = position, and the
+ *                                    position; batches of 10,000, no fold,
+ *                                    no views): the source `scimlog replay`
+ *                                    builds the views from, as a restore
+ *                                    does (ops/bench-scale, issue 13 item
+ *                                    6: 10M events without an hour of
+ *                                    synced live batches)
  *   bench-replay decode DIR          Avro-decodes every log record of DIR
  *                                    (no fold, no writes): the decode-only
  *                                    rate replay is compared with
@@ -17,16 +28,26 @@
  * event is valid when written, so each one is applied (the generator keeps
  * its own picture of which users live and which memberships exist).
  *
- * Single-threaded; deterministic (fixed xorshift seed, fixed times).
+ * Single-threaded; deterministic (fixed xorshift seed, fixed times, event
+ * ids numbered in log order), so `gen` and `log` write the same log
+ * bytes: a `log` dir replayed has the digest of the `gen` dir of the same
+ * N and USERS (ops/bench-scale checks it on its scaled-down run).
+ *
+ * KEYS (optional): KEYS.ids and KEYS.names get the ids and userNames of
+ * up to 20,000 users alive at the end, drawn at random from all of them
+ * (wrk's keys for GET by id and filter eq). Last line on stdout:
+ * `live users=U groups=G` (what the views must hold).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "projector/projector_internal.h"
 #include "projector/scim_projector.h"
 
-#define BATCH 1000
+#define BATCH 1000      /* live fold: events per synced batch */
+#define LOG_BATCH 10000 /* log only: events per write */
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -46,11 +67,44 @@ static double now_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static scim_buf_t enc[BATCH];
+static scim_buf_t enc[LOG_BATCH];
 static scim_event_t evs[BATCH];
 static scim_verdict_t vs[BATCH];
 static size_t nb;
 static long refused;
+static int log_only;      /* `log`: no fold, records straight into the log */
+static uint64_t numbered; /* events numbered so far (= log position) */
+
+/* `log`: writes enc[0..nb) at positions after the log's end and the new
+ * position in one write, as the fold's batch writes them (store.c
+ * fold_into) but without the views; unsynced (close flushes). */
+static int flush_log(scim_store_t *st)
+{
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        uint64_t pos = scim_store_position(st);
+        unsigned char k[8];
+        char *werr = NULL;
+
+        for (size_t i = 0; i < nb; i++) {
+                scim_put_be64(k, pos + 1 + i);
+                rocksdb_writebatch_put_cf(wb, st->cf[CF_LOG], (char *)k, 8,
+                                          enc[i].data, enc[i].len);
+                enc[i].len = 0;
+        }
+        scim_put_be64(k, pos + nb);
+        rocksdb_writebatch_put_cf(wb, st->cf[CF_DEFAULT], "position", 8,
+                                  (char *)k, 8);
+        rocksdb_write(st->db, st->wo_nosync, wb, &werr);
+        rocksdb_writebatch_destroy(wb);
+        st->position = pos + nb;
+        nb = 0;
+        if (werr) {
+                fprintf(stderr, "log write: %s\n", werr);
+                free(werr);
+                return -1;
+        }
+        return 0;
+}
 
 static int flush(scim_store_t *st)
 {
@@ -59,6 +113,8 @@ static int flush(scim_store_t *st)
 
         if (!nb)
                 return 0;
+        if (log_only)
+                return flush_log(st);
         scim_err_clear(&err);
         if (scim_store_append_fold(st, enc, evs, nb, vs, &err) < 0) {
                 fprintf(stderr, "append: %s\n", err.detail);
@@ -86,6 +142,12 @@ static int add(scim_store_t *st, scim_event_t *e)
                 fprintf(stderr, "encode: %s\n", err.detail);
                 return -1;
         }
+        if (log_only) {
+                scim_event_clear(e);
+                if (++nb == LOG_BATCH)
+                        return flush(st);
+                return 0;
+        }
         evs[nb] = *e;
         if (++nb == BATCH)
                 return flush(st);
@@ -96,7 +158,11 @@ static void mk(scim_event_t *e, scim_action_t act, scim_rtype_t rt,
                const char *id, char *json, int64_t t)
 {
         memset(e, 0, sizeof(*e));
-        scim_uuid4(e->event_id);
+        /* numbered, not random: `gen` and `log` write the same bytes */
+        numbered++;
+        snprintf(e->event_id, sizeof(e->event_id),
+                 "00000000-0000-4000-8000-%012llx",
+                 (unsigned long long)numbered);
         e->tenant = strdup("bench");
         e->rtype = rt;
         e->resource_id = id ? strdup(id) : NULL;
@@ -155,12 +221,51 @@ typedef struct row {
         long g, u;
 } row_t;
 
-static int gen(const char *dir, long n, long users)
+/* KEYS.ids and KEYS.names: up to 20,000 users alive at the end, drawn at
+ * random over every user number ever used (so over the whole key space,
+ * not the first pages). 0 or -1. */
+static int write_keys(const char *keys, const unsigned char *alive,
+                      long next_user, long live)
+{
+        char path[4096], id[64];
+        FILE *fi, *fn;
+        long want = live < 20000 ? live : 20000, got = 0;
+        int rc = 0;
+
+        snprintf(path, sizeof(path), "%s.ids", keys);
+        fi = fopen(path, "w");
+        snprintf(path, sizeof(path), "%s.names", keys);
+        fn = fopen(path, "w");
+        if (!fi || !fn) {
+                fprintf(stderr, "cannot write %s.ids / .names\n", keys);
+                rc = -1;
+                goto out;
+        }
+        while (got < want) {
+                long u = (long)(next_rand() % (uint64_t)next_user);
+
+                if (!alive[u])
+                        continue;
+                uid(id, sizeof(id), u);
+                fprintf(fi, "%s\n", id);
+                fprintf(fn, "user%ld@example.com\n", u);
+                got++;
+        }
+out:
+        if (fi && fclose(fi))
+                rc = -1;
+        if (fn && fclose(fn))
+                rc = -1;
+        return rc;
+}
+
+static int gen(const char *dir, long n, long users, const char *keys)
 {
         scim_store_t *st = NULL;
         char errstr[512], id[64], mid[64];
         long groups = users / 100 > 0 ? users / 100 : 1, made = 0, cap;
         int64_t span = 30LL * 86400000, t0 = 1767225600000LL; /* 2026-01-01 */
+        long next_user = users, live = 0;
         unsigned char *alive;
         row_t *rows;
         size_t nrows = 0, rows_cap;
@@ -198,7 +303,7 @@ static int gen(const char *dir, long n, long users)
                         goto out;
         }
         {
-                long next_user = users, i0 = made;
+                long i0 = made;
 
                 for (; made < n; made++) {
                         int64_t when =
@@ -256,16 +361,23 @@ static int gen(const char *dir, long n, long users)
                         }
                         if (add(st, &e))
                                 goto out;
-                        if (made % 100000 == 0)
+                        if (made % (log_only ? 1000000 : 100000) == 0)
                                 fprintf(stderr, "  %ld events...\n", made);
                 }
         }
         if (flush(st))
                 goto out;
         t = now_s() - t;
-        printf("generated %ld events (%ld users, %ld groups) through the live "
-               "fold in %.1f s: %.0f events/s, %ld refused\n",
-               made, users, groups, t, (double)made / t, refused);
+        printf("generated %ld events (%ld users, %ld groups) %s in %.1f s: "
+               "%.0f events/s, %ld refused\n",
+               made, users, groups,
+               log_only ? "into the log (no fold)" : "through the live fold", t,
+               (double)made / t, refused);
+        for (long u = 0; u < next_user; u++)
+                live += alive[u];
+        if (keys && write_keys(keys, alive, next_user, live) < 0)
+                goto out;
+        printf("live users=%ld groups=%ld\n", live, groups);
         rc = refused ? 1 : 0;
 out:
         scim_store_close(st);
@@ -325,7 +437,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", errstr);
                 return 1;
         }
-        if (argc >= 4 && !strcmp(argv[1], "gen")) {
+        if (argc >= 4 && argc <= 6 &&
+            (!strcmp(argv[1], "gen") || !strcmp(argv[1], "log"))) {
                 long n = atol(argv[3]);
                 long users = argc > 4 ? atol(argv[4]) : n / 10;
 
@@ -333,10 +446,12 @@ int main(int argc, char **argv)
                         fprintf(stderr, "N >= 10, 1 <= USERS < N\n");
                         return 2;
                 }
-                return gen(argv[2], n, users);
+                log_only = !strcmp(argv[1], "log");
+                return gen(argv[2], n, users, argc > 5 ? argv[5] : NULL);
         }
         if (argc == 3 && !strcmp(argv[1], "decode"))
                 return decode(argv[2]);
-        fprintf(stderr, "usage: bench-replay gen DIR N [USERS] | decode DIR\n");
+        fprintf(stderr, "usage: bench-replay gen|log DIR N [USERS [KEYS]] | "
+                        "decode DIR\n");
         return 2;
 }

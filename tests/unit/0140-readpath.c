@@ -79,6 +79,30 @@ static void dump_both(const char *s, size_t n)
         scim_buf_free(&b);
 }
 
+/* scim_ct_equal (word at a time) agrees with memcmp for every length and
+ * every position of a difference. */
+static void test_ct_equal_like_memcmp(void **state)
+{
+        unsigned char a[80], b[80];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(a); i++)
+                a[i] = b[i] = (unsigned char)(i * 37 + 11);
+        for (size_t n = 0; n <= sizeof(a); n++) {
+                assert_true(scim_ct_equal(a, b, n));
+                for (size_t k = 0; k < n; k++) {
+                        b[k] ^= (unsigned char)(1u << (k % 8));
+                        assert_false(scim_ct_equal(a, b, n));
+                        assert_true(scim_ct_equal(a, b, k)); /* before k */
+                        b[k] = a[k];
+                }
+        }
+        /* unaligned starts */
+        assert_true(scim_ct_equal(a + 3, b + 3, 70));
+        b[60] ^= 0x80;
+        assert_false(scim_ct_equal(a + 3, b + 3, 70));
+}
+
 static void test_dump_string_like_jansson(void **state)
 {
         static const char *cases[] = {
@@ -197,6 +221,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_strjoin_like_snprintf),
             cmocka_unit_test(test_dump_string_like_jansson),
+            cmocka_unit_test(test_ct_equal_like_memcmp),
             cmocka_unit_test(test_index_exact_which),
             cmocka_unit_test(test_index_exact_implies_match),
         };
