@@ -265,6 +265,15 @@ void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 /* TENANT_DELETE: every row of the tenant, its data keys destroyed
  * (erase.c); and the replay's copy of the data keys. */
 void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* For readers opening many sealed events of a tenant (asOf lists,
+ * asof.c; any thread, committed state): its data key kid (1), 0 when
+ * erased or unknown; and a sealed_json (b64, len bytes) of tenant opened
+ * with key, its payload text ({"r","d","m"}, NUL-terminated) appended to
+ * *plain: 0, or -1 when damaged or forged (*plain unchanged). */
+int erase_data_key(scim_store_t *st, const char *tenant, const char *kid,
+                   uint8_t key[32]);
+int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
+               size_t len, scim_buf_t *plain);
 /* Replay of a truncated log (snapshot.c): copies src's base snapshot into
  * dst (every column family but the log and the data keys; dst's position
  * becomes the snapshot's) and a copy of the snapshot into dst's dir; after
