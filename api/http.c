@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,7 +86,6 @@ typedef struct req {
          * base URL, for the answer after a suspended write */
         char tenant[SCIM_MAX_TENANT_LEN + 8];
         scim_rtype_t rt;
-        char base[1300];
         /* for /metrics: when parsing began, the answer sent by
          * send_text, the endpoint family and the method */
         struct timespec t0;
@@ -95,7 +95,19 @@ typedef struct req {
         char method[8];
         char actor[64];  /* token id, once authenticated */
         char tmpl[160];  /* path template, e.g. /scim/v2/{tenant}/Users/{id} */
+        /* the request headers the SCIM path reads, collected in one pass
+         * over the header list when the request starts (first occurrence
+         * of each, as MHD_lookup_connection_value answers; the strings
+         * live in the connection's pool until the request completes) */
+        struct req_headers {
+                const char *host, *auth, *clen, *ctype, *xrid, *crid;
+                const char *inm, *ifmatch, *xfproto, *xfhost, *xfprefix;
+                const char *fwd;
+        } h;
         scim_reports_write_t rw; /* a saved-report write in flight */
+        /* last, and not cleared when the request starts (route() writes
+         * it before anything reads it) */
+        char base[1300];
 } req_t;
 
 /* ------------------------------------------------------- responses */
@@ -523,6 +535,28 @@ static enum MHD_Result answer_write(struct MHD_Connection *c, scim_api_t *api,
 
 /* ------------------------------------------------------- reads */
 
+/* W/"n" into tag (at least 28 bytes), as snprintf's "W/\"%lld\"". */
+static void weak_etag(char *tag, long long n)
+{
+        char d[24];
+        size_t k = 0, o = 0;
+        unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n
+                                     : (unsigned long long)n;
+
+        do
+                d[k++] = (char)('0' + u % 10);
+        while ((u /= 10) > 0);
+        tag[o++] = 'W';
+        tag[o++] = '/';
+        tag[o++] = '"';
+        if (n < 0)
+                tag[o++] = '-';
+        while (k > 0)
+                tag[o++] = d[--k];
+        tag[o++] = '"';
+        tag[o] = '\0';
+}
+
 /* The last "meta":{ in stored resource text, or NULL. */
 static const char *last_meta(const char *text, size_t len)
 {
@@ -542,8 +576,7 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
         json_t *res = NULL;
         scim_err_t e;
         char loc[1024];
-        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                      "If-None-Match");
+        const char *inm = r->h.inm;
         enum MHD_Result rc;
 
         scim_err_clear(&e);
@@ -559,9 +592,9 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                         scim_buf_free(&b);
                         return send_error(c, r, &e);
                 }
-                ln = snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
-                lj = ln >= 0 &&
-                             scim_json_dump_string(loc, strlen(loc), &lb) == 0
+                ln = (int)scim_strjoin(loc, sizeof(loc), tl_base, "/Users/",
+                                       id, (char *)NULL);
+                lj = scim_json_dump_string(loc, (size_t)ln, &lb) == 0
                          ? lb.data
                          : NULL;
                 /* meta is the stored text's last member, and its keys
@@ -569,11 +602,8 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
                  * extension block) comes before it */
                 v = (char *)last_meta(b.data, b.len);
                 v = v ? strstr(v, "\"version\":\"W/\\\"") : NULL;
-                if (v) {
-                        long long n = strtoll(v + 15, NULL, 10);
-
-                        snprintf(tag, sizeof(tag), "W/\"%lld\"", n);
-                }
+                if (v)
+                        weak_etag(tag, strtoll(v + 15, NULL, 10));
                 if (lj && b.len >= 2 && b.data[b.len - 1] == '}' &&
                     b.data[b.len - 2] == '}') {
                         scim_buf_t o = {0};
@@ -677,13 +707,14 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
                 scim_buf_puts(&o, "0,\"startIndex\":1,\"itemsPerPage\":0,"
                                   "\"Resources\":[]}");
         } else {
-                int n = snprintf(loc, sizeof(loc), "%s/Users/%s", tl_base, id);
+                size_t n = scim_strjoin(loc, sizeof(loc), tl_base, "/Users/",
+                                        id, (char *)NULL);
 
                 scim_buf_puts(&o, "1,\"startIndex\":1,\"itemsPerPage\":1,"
                                   "\"Resources\":[");
                 scim_buf_append(&o, raw.data, raw.len - 2);
                 scim_buf_puts(&o, ",\"location\":");
-                if (n < 0 || scim_json_dump_string(loc, strlen(loc), &o) < 0)
+                if (scim_json_dump_string(loc, n, &o) < 0)
                         scim_buf_puts(&o, "null");
                 scim_buf_puts(&o, "}}]}");
         }
@@ -980,10 +1011,9 @@ static enum MHD_Result discovery(struct MHD_Connection *c, req_t *r,
 
 /* ------------------------------------------------------- routing */
 
-static int content_type_ok(struct MHD_Connection *c)
+static int content_type_ok(const req_t *r)
 {
-        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     "Content-Type");
+        const char *ct = r->h.ctype;
 
         if (!ct || !*ct)
                 return 1;
@@ -992,15 +1022,57 @@ static int content_type_ok(struct MHD_Connection *c)
                strncasecmp(ct, "text/plain", 10) == 0;
 }
 
-static void set_request_id(struct MHD_Connection *c, req_t *r)
+/* MHD_get_connection_values callback: keeps the first value of each
+ * header req_t.h names (names compared without case, as libmicrohttpd's
+ * lookup does). */
+static enum MHD_Result header_one(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value)
 {
-        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                    "X-Request-Id");
-        size_t n = h ? strlen(h) : 0;
+        struct req_headers *h = cls;
+        const char **slot = NULL;
 
-        if (!h)
-                h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                "client-request-id");
+        (void)kind;
+        if (!key || !value)
+                return MHD_YES;
+        switch (key[0] | 0x20) {
+        case 'h':
+                slot = !strcasecmp(key, "Host") ? &h->host : NULL;
+                break;
+        case 'a':
+                slot = !strcasecmp(key, "Authorization") ? &h->auth : NULL;
+                break;
+        case 'c':
+                slot = !strcasecmp(key, "Content-Length") ? &h->clen
+                       : !strcasecmp(key, "Content-Type") ? &h->ctype
+                       : !strcasecmp(key, "client-request-id") ? &h->crid
+                                                               : NULL;
+                break;
+        case 'x':
+                slot = !strcasecmp(key, "X-Request-Id")         ? &h->xrid
+                       : !strcasecmp(key, "X-Forwarded-Proto")  ? &h->xfproto
+                       : !strcasecmp(key, "X-Forwarded-Host")   ? &h->xfhost
+                       : !strcasecmp(key, "X-Forwarded-Prefix") ? &h->xfprefix
+                                                                : NULL;
+                break;
+        case 'i':
+                slot = !strcasecmp(key, "If-None-Match") ? &h->inm
+                       : !strcasecmp(key, "If-Match")    ? &h->ifmatch
+                                                         : NULL;
+                break;
+        case 'f':
+                slot = !strcasecmp(key, "Forwarded") ? &h->fwd : NULL;
+                break;
+        }
+        if (slot && !*slot)
+                *slot = value;
+        return MHD_YES;
+}
+
+static void set_request_id(req_t *r)
+{
+        const char *h = r->h.xrid ? r->h.xrid : r->h.crid;
+        size_t n;
+
         n = h ? strlen(h) : 0;
         if (n > 0 && n <= 64) {
                 for (size_t i = 0; i < n; i++)
@@ -1008,7 +1080,7 @@ static void set_request_id(struct MHD_Connection *c, req_t *r)
                                 n = 0;
         }
         if (n > 0 && n <= 64)
-                snprintf(r->request_id, sizeof(r->request_id), "%s", h);
+                memcpy(r->request_id, h, n + 1);
         else
                 scim_uuid4(r->request_id);
 }
@@ -1365,17 +1437,13 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 r->submitted = r->rw.submitted;
                 return rc;
         }
-        if (!scim_routes_resolve(api->routes, url,
-                                 MHD_lookup_connection_value(
-                                     c, MHD_HEADER_KIND, "Host"),
-                                 &target) ||
+        if (!scim_routes_resolve(api->routes, url, r->h.host, &target) ||
             target.n < 1 || target.n > 2)
                 return fail(c, r, 404, NULL,
                             "no such endpoint; the SCIM base URL is "
                             "/scim/v2/{tenant}/ (or /scim/v2/ with the "
                             "tenant's token, or a configured mount)");
-        auth = scim_http_bearer(MHD_lookup_connection_value(
-            c, MHD_HEADER_KIND, "Authorization"));
+        auth = scim_http_bearer(r->h.auth);
         if (!auth)
                 return refuse_msg(api, c, r, 401, target_tenant(&target),
                                   "anonymous", NULL,
@@ -1449,18 +1517,10 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                     c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
                 char origin[700];
 
-                scim_routes_origin(
-                    api->routes, ci ? ci->client_addr : NULL, api->tls,
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                "X-Forwarded-Proto"),
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                "X-Forwarded-Host"),
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                "X-Forwarded-Prefix"),
-                    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                "Forwarded"),
-                    origin, sizeof(origin));
+                scim_routes_origin(api->routes, ci ? ci->client_addr : NULL,
+                                   api->tls, r->h.host, r->h.xfproto,
+                                   r->h.xfhost, r->h.xfprefix, r->h.fwd,
+                                   origin, sizeof(origin));
                 scim_strjoin(r->base, sizeof(r->base), origin,
                              target.base_path, (char *)NULL);
                 tl_base = r->base;
@@ -1599,7 +1659,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
 
                 if (strcmp(method, "POST"))
                         rc = fail(c, r, 405, NULL, ".search takes POST");
-                else if (!content_type_ok(c))
+                else if (!content_type_ok(r))
                         rc = fail(c, r, 415, NULL,
                                   "send application/scim+json or "
                                   "application/json");
@@ -1629,7 +1689,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                   "method not allowed on this endpoint");
                         goto out;
                 }
-                if (w.action != SCIM_ACT_DELETE && !content_type_ok(c)) {
+                if (w.action != SCIM_ACT_DELETE && !content_type_ok(r)) {
                         rc = fail(c, r, 415, NULL,
                                   "send application/scim+json or "
                                   "application/json");
@@ -1643,8 +1703,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 w.id = n == 5 ? seg[4] : NULL;
                 w.body = r->body.data;
                 w.body_len = r->body.len;
-                w.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                         "If-Match");
+                w.if_match = r->h.ifmatch;
                 r->conn = c;
                 r->submitted = 1;
                 /* suspend first: the verdict may arrive before submit
@@ -1676,14 +1735,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
         if (!r) /* no URI log callback ran: should not happen */
                 return MHD_NO;
         if (!r->started) {
-                const char *cl = MHD_lookup_connection_value(
-                    c, MHD_HEADER_KIND, "Content-Length");
+                const char *cl;
 
+                MHD_get_connection_values(c, MHD_HEADER_KIND, header_one,
+                                          &r->h);
+                cl = r->h.clen;
                 r->started = 1;
                 scim_strjoin(r->method, sizeof(r->method), method,
                              (char *)NULL);
                 scim_conn_guard_busy(api->guard, c);
-                set_request_id(c, r);
+                set_request_id(r);
                 {
                         char detail[160];
                         int st = scim_conn_guard_oversize(c, r->raw_uri,
@@ -1695,8 +1756,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                                 return fail(c, r, st, NULL, detail);
                         }
                 }
-                if (!scim_http_host_ok(MHD_lookup_connection_value(
-                        c, MHD_HEADER_KIND, "Host")))
+                if (!scim_http_host_ok(r->h.host))
                         /* it would be copied into Location (RFC 9112 3.2:
                          * an invalid Host is a 400) */
                         return fail(c, r, 400, "invalidValue",
@@ -1773,10 +1833,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
-        req_t *r = calloc(1, sizeof(*r));
+        req_t *r = malloc(sizeof(*r));
 
         if (!r)
                 return NULL;
+        memset(r, 0, offsetof(req_t, base));
+        r->base[0] = '\0';
         r->raw_uri = strdup(uri ? uri : "");
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         pthread_mutex_init(&r->mu, NULL);

@@ -166,6 +166,12 @@ char *scim_casefold_n(const char *s, size_t n, char *buf, size_t cap,
  * are NULL). Out of memory compares unequal. */
 int scim_caseeq(const char *a, const char *b);
 
+/* Decodes standard base64 with '=' padding (n a multiple of 4, no other
+ * character, unused bits zero: what an encoder writes) into out (room
+ * for n / 4 * 3 bytes). Returns the byte count, or -1 for anything else
+ * (decode that with a general decoder). common/b64.c. */
+long scim_b64_decode_strict(const char *in, size_t n, unsigned char *out);
+
 /* --------------------------------------------------------------- buffers */
 
 /* A growable byte buffer. Zero-initialise ({0}) before use. */

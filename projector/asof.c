@@ -7,10 +7,12 @@
  * retention keeps as a pruned resource's base. Reader side: any thread,
  * committed state only.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "projector/changes_internal.h"
@@ -185,102 +187,363 @@ static int event_at(scim_store_t *st, uint64_t seq, scim_event_t *ev)
         return rc;
 }
 
-/* 1 if member id was deleted by an applied event stamped at or before
- * as_of_ms (ids are never reused, so any such delete counts); a delete
- * retention folded into the member's base counts too (it is older than
- * any time asOf still answers). */
-static int deleted_by(scim_store_t *st, const char *tenant, const char *id,
-                      int64_t as_of_ms)
+/* ------------------------------------------------ reading the log */
+
+/* Opens the records of one tenant for an asOf reader without decoding
+ * them: a record is peeked in place (scim_event_peek), and a sealed one
+ * opened with its key, a few of which are remembered (a key lookup parses
+ * a row). One per thread. */
+typedef struct opener {
+        scim_store_t *st;
+        const char *tenant;
+        struct {
+                char kid[17];
+                uint8_t key[32];
+                int ok;
+        } keys[4];
+        int nkeys;
+        scim_buf_t plain; /* the last opened payload */
+} opener_t;
+
+static void opener_init(opener_t *o, scim_store_t *st, const char *tenant)
 {
-        scim_buf_t pre = {0};
-        rocksdb_iterator_t *it;
-        hstate_t base;
-        int gone = 0;
-
-        hstate_init(&base);
-        if (base_of(st, tenant, id, &base) && base.deleted_ms &&
-            !base.exists)
-                gone = 1;
-        hstate_free(&base);
-        if (gone)
-                return 1;
-        changes_key_start(&pre, tenant, 'R');
-        scim_buf_append(&pre, id, strlen(id) + 1);
-        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl, vl;
-                const char *k = rocksdb_iter_key(it, &kl);
-                const unsigned char *rv =
-                    (const unsigned char *)rocksdb_iter_value(it, &vl);
-
-                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
-                        break;
-                if (vl == CHANGES_RVAL_LEN && rv[8] == CHANGES_R_DELETE &&
-                    changes_get_time(rv) <= as_of_ms) {
-                        gone = 1;
-                        break;
-                }
-        }
-        rocksdb_iter_destroy(it);
-        scim_buf_free(&pre);
-        return gone;
+        memset(o, 0, sizeof(*o));
+        o->st = st;
+        o->tenant = tenant;
 }
 
-static const char *member_type(scim_store_t *st, const char *tenant,
-                               const char *id)
+static void opener_free(opener_t *o)
 {
-        scim_buf_t pre = {0};
-        rocksdb_iterator_t *it;
-        const char *type = "User";
-        hstate_t base;
-
-        hstate_init(&base);
-        if (base_of(st, tenant, id, &base)) {
-                type = base.rtype == SCIM_RT_GROUP ? "Group" : "User";
-                hstate_free(&base);
-                return type;
-        }
-        hstate_free(&base);
-        changes_key_start(&pre, tenant, 'R');
-        scim_buf_append(&pre, id, strlen(id) + 1);
-        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
-        for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl, vl;
-                const char *k = rocksdb_iter_key(it, &kl);
-                const unsigned char *rv =
-                    (const unsigned char *)rocksdb_iter_value(it, &vl);
-
-                if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
-                        break;
-                if (vl == CHANGES_RVAL_LEN && (rv[8] == CHANGES_R_USER ||
-                                               rv[8] == CHANGES_R_GROUP)) {
-                        type = rv[8] == CHANGES_R_GROUP ? "Group" : "User";
-                        break;
-                }
-        }
-        rocksdb_iter_destroy(it);
-        scim_buf_free(&pre);
-        return type;
+        scim_buf_free(&o->plain);
+        memset(o->keys, 0, sizeof(o->keys));
 }
 
+/* The text that holds a peeked record's resource JSON: the resource JSON
+ * itself (*sealed 0), or its opened seal's payload (*sealed 1: the
+ * resource JSON is the string "r" in it, display names the array "m");
+ * NULL when it has neither (or its key is erased, or the seal is
+ * damaged). Valid until the next call. */
+static const char *opener_text(opener_t *o, const scim_event_peek_t *pk,
+                               size_t *tl, int *sealed)
+{
+        int k;
+
+        if (pk->rj) {
+                *tl = pk->rjl;
+                *sealed = 0;
+                return pk->rj;
+        }
+        if (!pk->sealed || !pk->kid || pk->kidl != 16)
+                return NULL;
+        for (k = 0; k < o->nkeys; k++)
+                if (!memcmp(o->keys[k].kid, pk->kid, 16))
+                        break;
+        if (k == o->nkeys) {
+                if (o->nkeys < 4)
+                        o->nkeys++;
+                else
+                        k = (int)(pk->kid[0] & 3); /* any slot will do */
+                memcpy(o->keys[k].kid, pk->kid, 16);
+                o->keys[k].kid[16] = '\0';
+                o->keys[k].ok = erase_data_key(o->st, o->tenant,
+                                               o->keys[k].kid, o->keys[k].key);
+        }
+        if (!o->keys[k].ok)
+                return NULL;
+        o->plain.len = 0;
+        if (erase_open(o->keys[k].key, o->tenant, pk->sealed, pk->sealedl,
+                       &o->plain) < 0)
+                return NULL;
+        *tl = o->plain.len;
+        *sealed = 1;
+        return o->plain.data;
+}
+
+/* A peeked record's resource JSON into *rj (new C string, NULL when it
+ * has none) and for a sealed one its display names (*m, new reference or
+ * NULL), as scim_store_unseal gives them. -1 when a sealed record cannot
+ * be opened (its key erased, or damaged): decoding it would fail too. */
+static int opener_open(opener_t *o, const scim_event_peek_t *pk, char **rj,
+                       json_t **m)
+{
+        size_t tl = 0;
+        int sealed = 0;
+        const char *t = opener_text(o, pk, &tl, &sealed), *r;
+        json_t *p;
+
+        *rj = NULL;
+        if (m)
+                *m = NULL;
+        if (!t)
+                return pk->rj || !pk->sealed ? 0 : -1;
+        if (!sealed) {
+                *rj = strndup(t, tl);
+                return 0;
+        }
+        p = scim_json_load(t, tl);
+        if (!json_is_object(p)) {
+                json_decref(p);
+                return -1;
+        }
+        r = json_string_value(json_object_get(p, "r"));
+        *rj = r ? strdup(r) : NULL;
+        if (m)
+                *m = json_incref(json_object_get(p, "m"));
+        json_decref(p);
+        return 0;
+}
+
+/* Reads the log records at seqs[0..n) (ascending) into vals (NULL where
+ * absent; the caller destroys each). */
+#define LOG_CHUNK 256
+static void log_read(scim_store_t *st, const uint64_t *seqs, size_t n,
+                     rocksdb_pinnableslice_t **vals)
+{
+        unsigned char keys[LOG_CHUNK][8];
+        const char *kp[LOG_CHUNK];
+        size_t kl[LOG_CHUNK];
+        char *errs[LOG_CHUNK];
+
+        for (size_t i = 0; i < n; i += LOG_CHUNK) {
+                size_t m = n - i < LOG_CHUNK ? n - i : LOG_CHUNK;
+
+                for (size_t j = 0; j < m; j++) {
+                        scim_put_be64(keys[j], seqs[i + j]);
+                        kp[j] = (const char *)keys[j];
+                        kl[j] = 8;
+                        errs[j] = NULL;
+                        vals[i + j] = NULL;
+                }
+                rocksdb_batched_multi_get_cf(st->db, st->ro, st->cf[CF_LOG], m,
+                                             kp, kl, vals + i, errs, 1);
+                for (size_t j = 0; j < m; j++)
+                        free(errs[j]);
+        }
+}
+
+/* ------------------------------------------- one resource as of T */
+
+/* The group part of hstate_apply: members of one applied group event. */
+static void members_apply(hstate_t *h, const scim_event_t *ev)
+{
+        if (ev->members_replace)
+                json_object_clear(h->members);
+        for (size_t i = 0; i < ev->n_removed; i++)
+                if (ev->removed[i])
+                        json_object_del(h->members, ev->removed[i]);
+        for (size_t i = 0; i < ev->n_added; i++) {
+                json_t *m;
+
+                if (!ev->added[i].value)
+                        continue;
+                m = json_object();
+                if (ev->added[i].display)
+                        json_object_set_new(m, "display",
+                                            json_string(ev->added[i].display));
+                json_object_set_new(h->members, ev->added[i].value, m);
+        }
+}
+
+/* The same from a peeked record (display names from the record, or from
+ * the seal's "m" by position, as scim_store_unseal fills them). */
+typedef struct madd {
+        hstate_t *h;
+        json_t *readded; /* ids added after the base */
+        const json_t *m;
+        size_t i;
+} madd_t;
+
+static void member_removed(void *ctx, const char *v, size_t vl, const char *d,
+                           size_t dl)
+{
+        madd_t *a = ctx;
+        char *id = strndup(v, vl);
+
+        (void)d;
+        (void)dl;
+        if (id)
+                json_object_del(a->h->members, id);
+        free(id);
+}
+
+static void member_added(void *ctx, const char *v, size_t vl, const char *d,
+                         size_t dl)
+{
+        madd_t *a = ctx;
+        char *id = strndup(v, vl);
+        const json_t *x = json_array_get(a->m, a->i++);
+        json_t *m;
+
+        if (!id)
+                return;
+        m = json_object();
+        if (d) {
+                char *ds = strndup(d, dl);
+
+                if (ds)
+                        json_object_set_new(m, "display", json_string(ds));
+                free(ds);
+        } else if (json_is_string(x)) {
+                json_object_set(m, "display", (json_t *)x);
+        }
+        json_object_set_new(a->h->members, id, m);
+        if (a->readded)
+                json_object_set_new(a->readded, id, json_true());
+        free(id);
+}
+
+/* One entry of a resource's history index up to T. */
+typedef struct hent {
+        uint64_t seq;
+        int64_t ms;
+        char kind;
+} hent_t;
+
+/* Each member's type ("User" or "Group": from its base, else from its
+ * first record) and whether it is gone: a member the group's base brought
+ * (not added again since) whose own base says retention folded its delete
+ * in (a delete after the horizon removed it through the group's own
+ * history already). ids sorted; one iterator over the resource-history
+ * index seeks each id, one over the bases walks along. */
+static void members_out(scim_store_t *st, const char *tenant, const char **ids,
+                        size_t n, const json_t *readded, int had_base,
+                        const json_t *members, json_t *arr)
+{
+        scim_buf_t pre = {0}, bpre = {0}, k = {0};
+        rocksdb_iterator_t *it, *bit;
+        int bases = 1;
+
+        changes_key_start(&pre, tenant, 'R');
+        changes_key_start(&bpre, tenant, 'B');
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        bit = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        if (n) {
+                k.len = 0;
+                scim_buf_append(&k, bpre.data, bpre.len);
+                scim_buf_puts(&k, ids[0]);
+                rocksdb_iter_seek(bit, k.data, k.len);
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *type = NULL, *id = ids[i];
+                size_t idl = strlen(id);
+                int gone = 0;
+                json_t *m, *src = json_object_get(members, id);
+
+                /* the bases, in id order */
+                while (bases && rocksdb_iter_valid(bit)) {
+                        size_t bkl, bl;
+                        const char *bk = rocksdb_iter_key(bit, &bkl);
+                        int c;
+
+                        if (bkl < bpre.len ||
+                            memcmp(bk, bpre.data, bpre.len)) {
+                                bases = 0; /* past the tenant's bases */
+                                break;
+                        }
+                        bl = bkl - bpre.len;
+                        c = memcmp(bk + bpre.len, id, bl < idl ? bl : idl);
+                        if (c < 0 || (c == 0 && bl < idl)) {
+                                rocksdb_iter_next(bit);
+                                continue;
+                        }
+                        if (c == 0 && bl == idl) {
+                                size_t bvl;
+                                const char *bv = rocksdb_iter_value(bit, &bvl);
+                                json_t *o = scim_json_load(bv, bvl);
+                                hstate_t b;
+
+                                hstate_init(&b);
+                                if (o && hstate_load(&b, o) == 0) {
+                                        type = b.rtype == SCIM_RT_GROUP
+                                                   ? "Group"
+                                                   : "User";
+                                        if (had_base && b.deleted_ms &&
+                                            !b.exists &&
+                                            !json_object_get(readded, id))
+                                                gone = 1;
+                                }
+                                hstate_free(&b);
+                                json_decref(o);
+                        }
+                        break;
+                }
+                if (bases && !rocksdb_iter_valid(bit))
+                        bases = 0;
+                if (gone)
+                        continue;
+                if (!type) { /* its first record of a user or group */
+                        k.len = 0;
+                        scim_buf_append(&k, pre.data, pre.len);
+                        scim_buf_append(&k, id, idl + 1);
+                        type = "User";
+                        for (rocksdb_iter_seek(it, k.data, k.len);
+                             rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+                                size_t kl, vl;
+                                const char *key = rocksdb_iter_key(it, &kl);
+                                const unsigned char *rv =
+                                    (const unsigned char *)rocksdb_iter_value(
+                                        it, &vl);
+
+                                if (kl != k.len + 8 ||
+                                    memcmp(key, k.data, k.len))
+                                        break;
+                                if (vl == CHANGES_RVAL_LEN &&
+                                    (rv[8] == CHANGES_R_USER ||
+                                     rv[8] == CHANGES_R_GROUP)) {
+                                        type = rv[8] == CHANGES_R_GROUP
+                                                   ? "Group"
+                                                   : "User";
+                                        break;
+                                }
+                        }
+                }
+                m = json_pack("{s:s}", "value", id);
+                if (json_object_get(src, "display"))
+                        json_object_set(m, "display",
+                                        json_object_get(src, "display"));
+                json_object_set_new(m, "type", json_string(type));
+                json_array_append_new(arr, m);
+        }
+        rocksdb_iter_destroy(it);
+        rocksdb_iter_destroy(bit);
+        scim_buf_free(&pre);
+        scim_buf_free(&bpre);
+        scim_buf_free(&k);
+}
+
+/*
+ * One resource as it stood at as_of_ms: its base (what retention folded
+ * in), then its history index entries up to then. Only what the answer
+ * needs is read: the last delete wipes what came before; meta (version,
+ * created, lastModified) comes from the index values; a user's attributes
+ * from its last record; a group's members from its records since the
+ * delete (each peeked in place, sealed ones opened), with members a
+ * deleted resource left (the index's 'M' entries: the record there is
+ * that member's delete) dropped then. The same state hstate_apply gives
+ * by applying every event.
+ */
 int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                        const char *id, int64_t as_of_ms, json_t **out,
                        scim_err_t *err)
 {
-        scim_buf_t pre = {0};
+        scim_buf_t pre = {0}, last_rj = {0};
         rocksdb_iterator_t *it = NULL;
-        json_t *res = NULL, *meta, *mem_arr;
+        json_t *res = NULL, *meta, *mem_arr, *readded = NULL;
         hstate_t h;
         scim_changes_horizon_t hz;
-        size_t steps = 0;
-        int rc = -1;
+        hent_t *ents = NULL;
+        uint64_t *seqs = NULL;
+        size_t *pos = NULL;
+        rocksdb_pinnableslice_t **vals = NULL;
+        size_t n = 0, cap = 0, from = 0, nread = 0;
+        int rc = -1, had_base = 0, have_rj = 0;
         const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
         char ts[32], ver[32];
+        opener_t op;
 
         *out = NULL;
         hstate_init(&h);
+        opener_init(&op, st, tenant);
         if (!id || !*id || strlen(id) > SCIM_MAX_ID_LEN) {
                 scim_err_set(err, 404, NULL, "%s not found", rname);
                 goto out;
@@ -295,66 +558,224 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                              ts, (long long)(hz.retention_ms / 86400000));
                 goto out;
         }
-        if (base_of(st, tenant, id, &h) && h.rtype != rt)
-                hstate_free(&h), hstate_init(&h);
+        if (base_of(st, tenant, id, &h)) {
+                if (h.rtype != rt)
+                        hstate_free(&h), hstate_init(&h);
+                else
+                        had_base = 1;
+        }
+        /* 1. its index entries up to as_of_ms */
         changes_key_start(&pre, tenant, 'R');
         scim_buf_append(&pre, id, strlen(id) + 1);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
         for (rocksdb_iter_seek(it, pre.data, pre.len); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {
-                size_t kl;
+                size_t kl, vl;
                 const char *k = rocksdb_iter_key(it, &kl);
-                uint64_t seq;
-                scim_event_t ev;
-                int64_t ms;
-                char kind;
+                const unsigned char *rv =
+                    (const unsigned char *)rocksdb_iter_value(it, &vl);
+                hent_t e;
 
                 if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
                         break;
-                if (++steps > SCIM_CHANGES_MAX_HISTORY) {
+                if (n >= SCIM_CHANGES_MAX_HISTORY) {
                         scim_err_set(err, 400, "tooMany",
                                      "history longer than %d events",
                                      SCIM_CHANGES_MAX_HISTORY);
                         goto out;
                 }
-                seq = scim_get_be64((const unsigned char *)k + pre.len);
-                {
-                        size_t vl;
-                        const unsigned char *rv = (const unsigned char *)
-                            rocksdb_iter_value(it, &vl);
+                if (vl != CHANGES_RVAL_LEN)
+                        continue;
+                e.seq = scim_get_be64((const unsigned char *)k + pre.len);
+                e.ms = changes_get_time(rv);
+                e.kind = (char)rv[8];
+                if (e.ms > as_of_ms || e.kind == CHANGES_R_REFUSED ||
+                    (e.kind != CHANGES_R_EFFECT && e.kind != CHANGES_R_DELETE &&
+                     e.kind != (char)rt)) /* 'U', 'G' or the tenant code */
+                        continue;
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 64;
+                        hent_t *x = realloc(ents, nc * sizeof(*x));
 
-                        if (vl != CHANGES_RVAL_LEN)
-                                continue;
-                        ms = changes_get_time(rv);
-                        kind = (char)rv[8];
+                        if (!x) {
+                                scim_err_set_retry(err, 503, "out of memory");
+                                goto out;
+                        }
+                        ents = x;
+                        cap = nc;
                 }
-                if (ms > as_of_ms || kind == CHANGES_R_REFUSED)
-                        continue;
-                if (kind == CHANGES_R_EFFECT) {
-                        /* a deleted member left this group: the live
-                         * fold bumped the group's version */
-                        hstate_bump(&h, ms);
-                        continue;
-                }
-                if (kind == CHANGES_R_DELETE) {
+                ents[n++] = e;
+        }
+        /* 2. the last delete wipes what came before it */
+        for (size_t i = n; i-- > 0;)
+                if (ents[i].kind == CHANGES_R_DELETE) {
+                        scim_event_t ev;
+
                         memset(&ev, 0, sizeof(ev));
                         ev.action = SCIM_ACT_DELETE;
                         ev.rtype = rt;
-                        ev.time_ms = ms;
+                        ev.time_ms = ents[i].ms;
                         hstate_apply(&h, &ev);
-                        continue;
+                        had_base = 0;
+                        from = i + 1;
+                        break;
                 }
-                if (kind != (char)rt) /* 'U', 'G' or the tenant code */
-                        continue;
-                memset(&ev, 0, sizeof(ev));
-                if (event_at(st, seq, &ev) < 0) {
-                        scim_event_clear(&ev);
-                        continue;
-                }
-                hstate_apply(&h, &ev);
-                scim_event_clear(&ev);
+        /* 3. meta from the entries since; which records to read */
+        seqs = calloc(n - from + 1, sizeof(*seqs));
+        pos = calloc(n - from + 1, sizeof(*pos));
+        if (!seqs || !pos) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
         }
-        if (!h.exists || !json_is_object(h.attrs)) {
+        for (size_t i = from; i < n; i++) {
+                if (ents[i].kind == CHANGES_R_EFFECT) {
+                        /* a deleted member left this group: the live
+                         * fold bumped the group's version */
+                        hstate_bump(&h, ents[i].ms);
+                        if (rt == SCIM_RT_GROUP)
+                                pos[nread] = i, seqs[nread++] = ents[i].seq;
+                        continue;
+                }
+                h.last_ms = ents[i].ms;
+                h.rtype = rt;
+                if (!h.exists) {
+                        h.created_ms = ents[i].ms;
+                        h.exists = 1;
+                        h.deleted_ms = 0;
+                }
+                h.version++;
+                if (rt == SCIM_RT_GROUP)
+                        pos[nread] = i, seqs[nread++] = ents[i].seq;
+        }
+        if (!h.exists) {
+                scim_err_set(err, 404, NULL, "%s %.128s did not exist then",
+                             rname, id);
+                goto out;
+        }
+        if (rt != SCIM_RT_GROUP) {
+                /* attributes: the last record that carries them */
+                for (size_t i = n; i-- > from && !have_rj;) {
+                        rocksdb_pinnableslice_t *v = NULL;
+                        size_t vl = 0;
+                        const char *vp;
+                        scim_event_peek_t pk;
+                        char *rj = NULL;
+
+                        if (ents[i].kind == CHANGES_R_EFFECT)
+                                continue;
+                        log_read(st, &ents[i].seq, 1, &v);
+                        vp = v ? rocksdb_pinnableslice_value(v, &vl) : NULL;
+                        if (vp && scim_event_peek(vp, vl, &pk) == 0) {
+                                (void)opener_open(&op, &pk, &rj, NULL);
+                        } else if (vp) {
+                                scim_event_t ev;
+
+                                memset(&ev, 0, sizeof(ev));
+                                if (changes_event_decode(st, vp, vl, &ev) ==
+                                        0 &&
+                                    ev.resource_json)
+                                        rj = strdup(ev.resource_json);
+                                scim_event_clear(&ev);
+                        }
+                        rocksdb_pinnableslice_destroy(v);
+                        if (rj) {
+                                scim_buf_puts(&last_rj, rj);
+                                have_rj = 1;
+                        }
+                        free(rj);
+                }
+        } else {
+                /* members: every record since, in order */
+                readded = had_base ? json_object() : NULL;
+                vals = calloc(nread + 1, sizeof(*vals));
+                if (!vals) {
+                        scim_err_set_retry(err, 503, "out of memory");
+                        goto out;
+                }
+                log_read(st, seqs, nread, vals);
+                for (size_t r = 0; r < nread; r++) {
+                        size_t vl = 0;
+                        const char *vp =
+                            vals[r] ? rocksdb_pinnableslice_value(vals[r], &vl)
+                                    : NULL;
+                        scim_event_peek_t pk;
+                        int effect = ents[pos[r]].kind == CHANGES_R_EFFECT;
+
+                        if (!vp)
+                                continue;
+                        if (scim_event_peek(vp, vl, &pk) == 0) {
+                                madd_t a = {&h, readded, NULL, 0};
+                                json_t *mm = NULL;
+                                char *rj = NULL;
+
+                                if (effect) { /* the member's delete */
+                                        char *mid =
+                                            pk.rid ? strndup(pk.rid, pk.ridl)
+                                                   : NULL;
+
+                                        if (mid)
+                                                json_object_del(h.members,
+                                                                mid);
+                                        free(mid);
+                                        continue;
+                                }
+                                if (opener_open(&op, &pk, &rj, &mm) < 0)
+                                        continue; /* as a failed decode */
+                                if (rj) {
+                                        last_rj.len = 0;
+                                        scim_buf_puts(&last_rj, rj);
+                                        have_rj = 1;
+                                }
+                                free(rj);
+                                a.m = mm;
+                                if (pk.members_replace)
+                                        json_object_clear(h.members);
+                                scim_event_peek_members(&pk, 0, member_removed,
+                                                        &a);
+                                scim_event_peek_members(&pk, 1, member_added,
+                                                        &a);
+                                json_decref(mm);
+                        } else { /* another writer schema */
+                                scim_event_t ev;
+
+                                memset(&ev, 0, sizeof(ev));
+                                if (changes_event_decode(st, vp, vl, &ev) ==
+                                    0) {
+                                        if (effect) {
+                                                if (ev.resource_id)
+                                                        json_object_del(
+                                                            h.members,
+                                                            ev.resource_id);
+                                        } else {
+                                                if (ev.resource_json) {
+                                                        last_rj.len = 0;
+                                                        scim_buf_puts(
+                                                            &last_rj,
+                                                            ev.resource_json);
+                                                        have_rj = 1;
+                                                }
+                                                members_apply(&h, &ev);
+                                                for (size_t j = 0;
+                                                     readded &&
+                                                     j < ev.n_added;
+                                                     j++)
+                                                        if (ev.added[j].value)
+                                                                json_object_set_new(
+                                                                    readded,
+                                                                    ev.added[j]
+                                                                        .value,
+                                                                    json_true());
+                                        }
+                                }
+                                scim_event_clear(&ev);
+                        }
+                }
+        }
+        if (have_rj) {
+                json_decref(h.attrs);
+                h.attrs = scim_json_load(last_rj.data, last_rj.len);
+        }
+        if (!json_is_object(h.attrs)) {
                 scim_err_set(err, 404, NULL, "%s %.128s did not exist then",
                              rname, id);
                 goto out;
@@ -382,33 +803,19 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 }
         }
         if (rt == SCIM_RT_GROUP) {
-                /* members in id order, like the live view; drop members
-                 * deleted by then */
+                /* members in id order, like the live view */
                 const char **ids =
                     calloc(json_object_size(h.members) + 1, sizeof(*ids));
                 const char *k;
                 json_t *v;
-                size_t n = 0;
+                size_t nm = 0;
 
                 mem_arr = json_array();
-                json_object_foreach(h.members, k, v) if (ids) ids[n++] = k;
+                json_object_foreach(h.members, k, v) if (ids) ids[nm++] = k;
                 if (ids)
-                        qsort(ids, n, sizeof(*ids), cmp_str);
-                for (size_t i = 0; ids && i < n; i++) {
-                        json_t *m, *src = json_object_get(h.members, ids[i]);
-
-                        if (deleted_by(st, tenant, ids[i], as_of_ms))
-                                continue;
-                        m = json_pack("{s:s}", "value", ids[i]);
-                        if (json_object_get(src, "display"))
-                                json_object_set(
-                                    m, "display",
-                                    json_object_get(src, "display"));
-                        json_object_set_new(
-                            m, "type",
-                            json_string(member_type(st, tenant, ids[i])));
-                        json_array_append_new(mem_arr, m);
-                }
+                        qsort(ids, nm, sizeof(*ids), cmp_str);
+                members_out(st, tenant, ids, ids ? nm : 0, readded, had_base,
+                            h.members, mem_arr);
                 free(ids);
                 if (json_array_size(mem_arr))
                         json_object_set_new(res, "members", mem_arr);
@@ -430,7 +837,16 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
 out:
         if (it)
                 rocksdb_iter_destroy(it);
+        for (size_t r = 0; vals && r < nread; r++)
+                rocksdb_pinnableslice_destroy(vals[r]);
+        free(vals);
+        free(seqs);
+        free(pos);
+        free(ents);
+        json_decref(readded);
+        opener_free(&op);
         scim_buf_free(&pre);
+        scim_buf_free(&last_rj);
         hstate_free(&h);
         json_decref(res);
         return rc;
@@ -450,31 +866,13 @@ typedef struct lstate {
  * event's resource (or the base's) plus meta counted from the index; a
  * group through scim_changes_as_of (its members need the deltas). New
  * reference, or NULL. */
-static json_t *list_item_from(scim_store_t *st, const char *tenant,
-                              scim_rtype_t rt, const lstate_t *ls,
-                              int64_t as_of_ms, const char *logv, size_t logl)
+/* A user's state for the list from its stored form res (taken; NULL:
+ * none) plus meta counted from the index. New reference, or NULL. */
+static json_t *list_item_done(const lstate_t *ls, json_t *res)
 {
-        json_t *res = NULL, *meta;
-        scim_event_t ev;
-        scim_err_t e;
+        json_t *meta;
         char ts[32], ver[32];
 
-        if (rt == SCIM_RT_GROUP) {
-                scim_err_clear(&e);
-                scim_changes_as_of(st, tenant, rt, ls->id, as_of_ms, &res, &e);
-                return res;
-        }
-        if (ls->seq) {
-                memset(&ev, 0, sizeof(ev));
-                if ((logv ? changes_event_decode(st, logv, logl, &ev)
-                          : event_at(st, ls->seq, &ev)) == 0 &&
-                    ev.resource_json)
-                        res = scim_json_load(ev.resource_json,
-                                             strlen(ev.resource_json));
-                scim_event_clear(&ev);
-        } else if (ls->base_attrs) {
-                res = json_deep_copy(ls->base_attrs);
-        }
         if (!json_is_object(res)) {
                 json_decref(res);
                 return NULL;
@@ -497,6 +895,33 @@ static json_t *list_item_from(scim_store_t *st, const char *tenant,
         return res;
 }
 
+static json_t *list_item_from(scim_store_t *st, const char *tenant,
+                              scim_rtype_t rt, const lstate_t *ls,
+                              int64_t as_of_ms, const char *logv, size_t logl)
+{
+        json_t *res = NULL;
+        scim_event_t ev;
+        scim_err_t e;
+
+        if (rt == SCIM_RT_GROUP) {
+                scim_err_clear(&e);
+                scim_changes_as_of(st, tenant, rt, ls->id, as_of_ms, &res, &e);
+                return res;
+        }
+        if (ls->seq) {
+                memset(&ev, 0, sizeof(ev));
+                if ((logv ? changes_event_decode(st, logv, logl, &ev)
+                          : event_at(st, ls->seq, &ev)) == 0 &&
+                    ev.resource_json)
+                        res = scim_json_load(ev.resource_json,
+                                             strlen(ev.resource_json));
+                scim_event_clear(&ev);
+        } else if (ls->base_attrs) {
+                res = json_deep_copy(ls->base_attrs);
+        }
+        return list_item_done(ls, res);
+}
+
 static json_t *list_item(scim_store_t *st, const char *tenant,
                          scim_rtype_t rt, const lstate_t *ls, int64_t as_of_ms)
 {
@@ -504,7 +929,9 @@ static json_t *list_item(scim_store_t *st, const char *tenant,
 }
 
 /* The filtered case: candidates are evaluated on several threads (each
- * costs a log read and a parse), then the page is built in id order. */
+ * costs a log read, and most only a look at the record's bytes: see
+ * text_may_match), then the page is built in id order. */
+#define LIST_NEEDLES 8
 typedef struct lwork {
         scim_store_t *st;
         const char *tenant;
@@ -514,76 +941,165 @@ typedef struct lwork {
         lstate_t *c;
         unsigned char *match;
         size_t n, next; /* next: shared cursor (atomic) */
+        /* users and tenant types: the candidates with a log record, in the
+         * order of their records (neighbours share the log's blocks), and
+         * a second cursor over the others (bases only; groups) */
+        size_t *order, n_order, next2;
+        /* literals one of which a match's resource JSON holds
+         * (scim_filter_needles; users and tenant types only) */
+        const char *lit[LIST_NEEDLES];
+        size_t lit_len[LIST_NEEDLES];
+        int caseless[LIST_NEEDLES], nlit, any_caseless;
 } lwork_t;
+
+/* 1 if l (ln > 0 bytes, ASCII) is in t, ASCII-caselessly. */
+static int find_caseless(const char *t, size_t n, const char *l, size_t ln)
+{
+        int lo = tolower((unsigned char)l[0]), up = toupper((unsigned char)l[0]);
+
+        for (size_t i = 0; i + ln <= n; i++)
+                if ((t[i] == lo || t[i] == up) &&
+                    !strncasecmp(t + i + 1, l + 1, ln - 1))
+                        return 1;
+        return 0;
+}
+
+/*
+ * 0 when the resource whose JSON text t holds (the text itself, or a
+ * sealed record's payload where it is a JSON string) cannot match the
+ * filter: none of the filter's literals is in it. A literal is printable
+ * ASCII without ", \ or /, so its bytes in a JSON string are itself,
+ * escaped once or twice alike, unless the text writes characters as \u
+ * escapes (then 1: evaluate). A caseless literal is looked for only in
+ * ASCII text: a Unicode fold can turn other bytes into ASCII.
+ */
+static int text_may_match(const lwork_t *w, const char *t, size_t n)
+{
+        if (!w->nlit || memmem(t, n, "\\u", 2))
+                return 1;
+        if (w->any_caseless)
+                for (size_t i = 0; i < n; i++)
+                        if ((unsigned char)t[i] & 0x80)
+                                return 1;
+        for (int k = 0; k < w->nlit; k++)
+                if (w->caseless[k]
+                        ? find_caseless(t, n, w->lit[k], w->lit_len[k])
+                        : memmem(t, n, w->lit[k], w->lit_len[k]) != NULL)
+                        return 1;
+        return 0;
+}
+
+/* A user (or tenant type) candidate of a filtered list from its log
+ * record v: 1 if it matches, 2 if not. The record is peeked, a sealed
+ * one opened (op), its text tested for the filter's literals, and only
+ * then parsed, built and evaluated. */
+static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
+                     const char *v, size_t vl)
+{
+        scim_event_peek_t pk;
+        const char *t;
+        size_t tl = 0;
+        int sealed = 0, hit;
+        char *rj = NULL;
+        json_t *r;
+
+        if (scim_event_peek(v, vl, &pk) < 0) { /* another writer schema */
+                r = list_item_from(w->st, w->tenant, w->rt, ls, w->as_of_ms,
+                                   v, vl);
+                hit = r && scim_filter_match(w->filter, r);
+                json_decref(r);
+                return hit ? 1 : 2;
+        }
+        t = opener_text(op, &pk, &tl, &sealed);
+        if (!t || !text_may_match(w, t, tl))
+                return 2; /* no resource (erased, damaged), or no literal */
+        if (sealed) {
+                json_t *p = scim_json_load(t, tl);
+                const char *s = json_string_value(json_object_get(p, "r"));
+
+                rj = s ? strdup(s) : NULL;
+                json_decref(p);
+        } else {
+                rj = strndup(t, tl);
+        }
+        r = rj ? list_item_done(ls, scim_json_load(rj, strlen(rj))) : NULL;
+        hit = r && scim_filter_match(w->filter, r);
+        json_decref(r);
+        free(rj);
+        return hit ? 1 : 2;
+}
 
 #define LIST_CHUNK 256
 
-typedef struct lkey {
-        unsigned char k[8];
-        size_t i; /* the candidate */
-} lkey_t;
+/* (seq, candidate) pairs sorted by seq */
+typedef struct lseq {
+        uint64_t seq;
+        size_t i;
+} lseq_t;
 
-static int lkey_cmp(const void *a, const void *b)
+static int lseq_cmp(const void *a, const void *b)
 {
-        return memcmp(((const lkey_t *)a)->k, ((const lkey_t *)b)->k, 8);
+        uint64_t x = ((const lseq_t *)a)->seq, y = ((const lseq_t *)b)->seq;
+
+        return x < y ? -1 : x > y;
 }
 
 static void *list_worker(void *arg)
 {
         lwork_t *w = arg;
-        lkey_t keys[LIST_CHUNK];
         const char *kp[LIST_CHUNK];
+        unsigned char keys[LIST_CHUNK][8];
         size_t kl[LIST_CHUNK];
         rocksdb_pinnableslice_t *vals[LIST_CHUNK];
         char *errs[LIST_CHUNK];
+        opener_t op;
 
-        for (;;) {
+        opener_init(&op, w->st, w->tenant);
+        for (;;) { /* records: one sorted MultiGet per chunk */
                 size_t i = __atomic_fetch_add(&w->next, LIST_CHUNK,
                                               __ATOMIC_RELAXED);
+                size_t end = i + LIST_CHUNK < w->n_order ? i + LIST_CHUNK
+                                                          : w->n_order;
+
+                if (i >= w->n_order)
+                        break;
+                for (size_t j = i; j < end; j++) {
+                        scim_put_be64(keys[j - i], w->c[w->order[j]].seq);
+                        kp[j - i] = (const char *)keys[j - i];
+                        kl[j - i] = 8;
+                        vals[j - i] = NULL;
+                        errs[j - i] = NULL;
+                }
+                rocksdb_batched_multi_get_cf(w->st->db, w->st->ro,
+                                             w->st->cf[CF_LOG], end - i, kp,
+                                             kl, vals, errs, 1);
+                for (size_t j = i; j < end; j++) {
+                        size_t vl = 0, c = w->order[j];
+                        const char *v =
+                            vals[j - i]
+                                ? rocksdb_pinnableslice_value(vals[j - i], &vl)
+                                : NULL;
+
+                        w->match[c] =
+                            v ? (unsigned char)list_eval(w, &op, &w->c[c], v,
+                                                         vl)
+                              : 2;
+                        rocksdb_pinnableslice_destroy(vals[j - i]);
+                        free(errs[j - i]);
+                }
+        }
+        for (;;) { /* the others, one by one */
+                size_t i = __atomic_fetch_add(&w->next2, LIST_CHUNK,
+                                              __ATOMIC_RELAXED);
                 size_t end = i + LIST_CHUNK < w->n ? i + LIST_CHUNK : w->n;
-                size_t nk = 0;
 
                 if (i >= w->n)
                         break;
-                /* the chunk's log records in one sorted MultiGet (users:
-                 * groups rebuild through asOf) */
-                for (size_t j = i; j < end && w->rt == SCIM_RT_USER; j++)
-                        if (w->c[j].seq) {
-                                scim_put_be64(keys[nk].k, w->c[j].seq);
-                                keys[nk++].i = j;
-                        }
-                qsort(keys, nk, sizeof(*keys), lkey_cmp);
-                for (size_t j = 0; j < nk; j++) {
-                        kp[j] = (const char *)keys[j].k;
-                        kl[j] = 8;
-                        vals[j] = NULL;
-                        errs[j] = NULL;
-                }
-                if (nk)
-                        rocksdb_batched_multi_get_cf(
-                            w->st->db, w->st->ro, w->st->cf[CF_LOG], nk, kp,
-                            kl, vals, errs, 1);
-                for (size_t j = 0; j < nk; j++) {
-                        size_t vl = 0;
-                        const char *v =
-                            vals[j] ? rocksdb_pinnableslice_value(vals[j], &vl)
-                                    : NULL;
-                        json_t *r = v ? list_item_from(w->st, w->tenant, w->rt,
-                                                       &w->c[keys[j].i],
-                                                       w->as_of_ms, v, vl)
-                                      : NULL;
-
-                        w->match[keys[j].i] =
-                            r && scim_filter_match(w->filter, r) ? 1 : 2;
-                        json_decref(r);
-                        rocksdb_pinnableslice_destroy(vals[j]);
-                        free(errs[j]);
-                }
                 for (; i < end; i++) {
                         json_t *r;
 
-                        if (w->match[i]) /* done above */
-                                continue;
+                        if (w->rt != SCIM_RT_GROUP && w->c[i].seq)
+                                continue; /* the first loop's */
                         r = list_item(w->st, w->tenant, w->rt, &w->c[i],
                                       w->as_of_ms);
                         w->match[i] = r && scim_filter_match(w->filter, r)
@@ -592,6 +1108,7 @@ static void *list_worker(void *arg)
                         json_decref(r);
                 }
         }
+        opener_free(&op);
         return NULL;
 }
 
@@ -841,6 +1358,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         lstate_t ls, *cands = NULL;
         size_t ncand = 0, capcand = 0, n = 0;
         unsigned char *match = NULL;
+        size_t *order = NULL;
         int rc = 0, nw = 1;
 
         *total = 0;
@@ -939,16 +1457,47 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         }
         /* 2. filtered: evaluate the candidates in parallel */
         if (filter && ncand) {
-                lwork_t w = {st,    tenant, rt, as_of_ms, filter, cands,
-                             NULL, ncand, 0};
+                lwork_t w;
                 pthread_t thr[3];
                 long cpus = sysconf(_SC_NPROCESSORS_ONLN);
                 int nthr = cpus > 4 ? 3 : cpus > 1 ? (int)cpus - 1 : 0, started;
 
+                memset(&w, 0, sizeof(w));
+                w.st = st;
+                w.tenant = tenant;
+                w.rt = rt;
+                w.as_of_ms = as_of_ms;
+                w.filter = filter;
+                w.c = cands;
+                w.n = ncand;
+                if (rt != SCIM_RT_GROUP)
+                        w.nlit = scim_filter_needles(filter, w.lit, w.lit_len,
+                                                     w.caseless, LIST_NEEDLES);
+                for (int k = 0; k < w.nlit; k++)
+                        w.any_caseless |= w.caseless[k];
+
                 match = w.match = calloc(ncand, 1);
-                if (!w.match) {
+                order = w.order = calloc(ncand, sizeof(*order));
+                if (!w.match || !w.order) {
                         rc = scim_err_set_retry(err, 503, "out of memory");
                         goto out;
+                }
+                if (rt != SCIM_RT_GROUP) {
+                        lseq_t *byseq = malloc(ncand * sizeof(*byseq));
+
+                        if (!byseq) {
+                                rc = scim_err_set_retry(err, 503,
+                                                        "out of memory");
+                                goto out;
+                        }
+                        for (size_t i = 0; i < ncand; i++)
+                                if (cands[i].seq)
+                                        byseq[w.n_order++] =
+                                            (lseq_t){cands[i].seq, i};
+                        qsort(byseq, w.n_order, sizeof(*byseq), lseq_cmp);
+                        for (size_t i = 0; i < w.n_order; i++)
+                                order[i] = byseq[i].i;
+                        free(byseq);
                 }
                 if (ncand < 4 * LIST_CHUNK)
                         nthr = 0;
@@ -975,6 +1524,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         }
 out:
         free(match);
+        free(order);
         for (size_t i = 0; i < ncand; i++)
                 json_decref(cands[i].base_attrs);
         free(cands);

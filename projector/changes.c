@@ -11,8 +11,12 @@
  * it stands at that point of the log, so a replay writes identical records.
  * Reader side (scim_changes_*, scim_reports_saved_*) runs on any thread.
  *
- * Trade-off: index entries carry no value; a page does one point read of
- * the record per entry (records live once, in `change`, keyed by seq).
+ * Trade-off: index entries carry small values only (the time index the
+ * record's action, the resource index its time and kind); a page does one
+ * point read of the record per entry it returns (records live once, in
+ * `change`, keyed by seq). One index in time order serves every action
+ * (views_format 0010: there was a second one per action, one more memtable
+ * insert per event for a query that now skips entries by their value).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +28,9 @@
 
 #define DIFF_MAX_DEPTH 8
 #define HOUR_MS 3600000LL
+/* Time-index entries of other actions a page skips by their value (no
+ * record read, ~0.3 us each) before it ends with a cursor. */
+#define CHANGES_SKIP_LIMIT (16 * SCIM_CHANGES_SCAN_LIMIT)
 
 static const char *const event_action_names[] = {
     "create",      "replace",       "patch",       "delete",
@@ -88,7 +95,52 @@ static void key_time(scim_buf_t *b, int64_t ms)
 
 /* --------------------------------------------------------- the diff */
 
-static void flat(json_t *acc, const char *prefix, const json_t *v, int depth);
+/*
+ * The diff flattens each side into leaves (path -> value) and walks both
+ * lists in path order. A leaf list is an array of (path, value, order):
+ * paths live in one buffer, values are borrowed from the resource, and
+ * when two leaves share a path the later one counts (as a JSON object
+ * keyed by path kept the last value set: e.g. a key "a.b" and a.b).
+ */
+typedef struct leaf {
+        size_t off;        /* path: offset in the leaves' text */
+        const json_t *v;   /* borrowed */
+        size_t order;      /* insertion order (the later of a path wins) */
+} leaf_t;
+
+typedef struct leaves {
+        scim_buf_t text; /* NUL-terminated paths */
+        leaf_t *l;
+        size_t n, cap;
+        int oom;
+} leaves_t;
+
+static void leaf_add(leaves_t *acc, const char *path, size_t plen,
+                     const json_t *v)
+{
+        if (acc->n == acc->cap) {
+                size_t cap = acc->cap ? 2 * acc->cap : 32;
+                leaf_t *l = realloc(acc->l, cap * sizeof(*l));
+
+                if (!l) {
+                        acc->oom = 1;
+                        return;
+                }
+                acc->l = l;
+                acc->cap = cap;
+        }
+        acc->l[acc->n].off = acc->text.len;
+        if (scim_buf_append(&acc->text, path, plen) < 0 ||
+            scim_buf_append(&acc->text, "", 1) < 0) {
+                acc->oom = 1;
+                return;
+        }
+        acc->l[acc->n].v = v;
+        acc->l[acc->n].order = acc->n;
+        acc->n++;
+}
+
+static void flat(leaves_t *acc, scim_buf_t *p, const json_t *v, int depth);
 
 /* A multi-valued attribute whose elements are objects with distinct string
  * "type" values is addressed by type; returns 1 when that holds. */
@@ -114,202 +166,256 @@ static int typed_array(const json_t *arr)
         return 1;
 }
 
-static void flat_object(json_t *acc, const char *prefix, char sep,
-                        const json_t *o, int depth)
+/* Members of o under prefix p (p->len restored after each); skip: a key
+ * left out ("type" of an element addressed by type). */
+static void flat_object(leaves_t *acc, scim_buf_t *p, char sep,
+                        const json_t *o, const char *skip, int depth)
 {
         const char *k;
         json_t *v;
-        scim_buf_t p = {0};
+        size_t mark = p->len;
 
         json_object_foreach((json_t *)o, k, v)
         {
-                p.len = 0;
-                if (prefix) {
-                        scim_buf_puts(&p, prefix);
-                        scim_buf_append(&p, &sep, 1);
-                }
-                scim_buf_puts(&p, k);
-                if (p.data)
-                        flat(acc, p.data, v, depth + 1);
+                if (skip && !strcmp(k, skip))
+                        continue;
+                p->len = mark;
+                scim_buf_append(p, &sep, 1);
+                scim_buf_puts(p, k);
+                if (p->data)
+                        flat(acc, p, v, depth + 1);
         }
-        scim_buf_free(&p);
+        p->len = mark;
 }
 
-static void flat(json_t *acc, const char *prefix, const json_t *v, int depth)
+/* The leaves of v at path p (p->data[0 .. p->len)). */
+static void flat(leaves_t *acc, scim_buf_t *p, const json_t *v, int depth)
 {
-        size_t i;
+        size_t i, mark = p->len;
         json_t *e;
-        scim_buf_t p = {0};
 
         if (depth > DIFF_MAX_DEPTH ||
             (!json_is_object(v) && !json_is_array(v))) {
-                json_object_set(acc, prefix, (json_t *)v);
+                leaf_add(acc, p->data, p->len, v);
                 return;
         }
         if (json_is_object(v)) {
                 if (json_object_size(v) == 0)
-                        json_object_set(acc, prefix, (json_t *)v);
+                        leaf_add(acc, p->data, p->len, v);
                 else
-                        flat_object(acc, prefix, '.', v, depth);
+                        flat_object(acc, p, '.', v, NULL, depth);
                 return;
         }
         if (typed_array(v)) {
                 json_array_foreach(v, i, e)
                 {
-                        json_t *copy = json_deep_copy(e);
                         json_t *ty = json_object_get(e, "type");
 
-                        p.len = 0;
-                        scim_buf_printf(&p, "%s[type eq ", prefix);
-                        {
-                                char *q = json_dumps(ty, JSON_ENCODE_ANY);
-
-                                scim_buf_puts(&p, q ? q : "\"\"");
-                                free(q);
-                        }
-                        scim_buf_puts(&p, "]");
-                        json_object_del(copy, "type");
-                        if (json_object_size(copy) == 0)
-                                json_object_set(copy, "type", ty);
-                        if (p.data)
-                                flat_object(acc, p.data, '.', copy, depth);
-                        json_decref(copy);
-                }
-        } else {
-                int objects = 1;
-
-                json_array_foreach(v, i, e) if (!json_is_object(e)) objects = 0;
-                if (!objects) {
-                        json_object_set(acc, prefix, (json_t *)v);
-                        scim_buf_free(&p);
-                        return;
-                }
-                json_array_foreach(v, i, e)
-                {
-                        p.len = 0;
-                        scim_buf_printf(&p, "%s[%zu]", prefix, i);
-                        if (!p.data)
+                        p->len = mark;
+                        scim_buf_puts(p, "[type eq ");
+                        if (scim_json_dump(ty, p) < 0)
+                                scim_buf_puts(p, "\"\"");
+                        scim_buf_puts(p, "]");
+                        if (!p->data)
                                 continue;
-                        if (json_object_size(e) == 0)
-                                json_object_set(acc, p.data, e);
-                        else
-                                flat_object(acc, p.data, '.', e, depth);
+                        /* the element without its type, or {"type"} when
+                         * that is all it has */
+                        flat_object(acc, p, '.', e,
+                                    json_object_size(e) > 1 ? "type" : NULL,
+                                    depth);
                 }
+                p->len = mark;
+                return;
         }
-        scim_buf_free(&p);
+        json_array_foreach(v, i, e) if (!json_is_object(e))
+        {
+                leaf_add(acc, p->data, p->len, v);
+                return;
+        }
+        json_array_foreach(v, i, e)
+        {
+                char num[32];
+
+                p->len = mark;
+                snprintf(num, sizeof(num), "[%zu]", i);
+                scim_buf_puts(p, num);
+                if (!p->data)
+                        continue;
+                if (json_object_size(e) == 0)
+                        leaf_add(acc, p->data, p->len, e);
+                else
+                        flat_object(acc, p, '.', e, NULL, depth);
+        }
+        p->len = mark;
 }
 
-/* Flattens a stored resource into path -> leaf value (new object). */
-static json_t *flatten(const json_t *res)
+static int leaf_cmp(const void *a, const void *b, void *ctx)
 {
-        json_t *acc = json_object();
+        const leaf_t *x = a, *y = b;
+        const char *t = ctx;
+        int c = strcmp(t + x->off, t + y->off);
+
+        return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* Flattens the attributes of stored resource res whose value differs
+ * from other's (other NULL or not an object: all of them; an extension
+ * block present in both keeps only its differing sub-attributes) into
+ * acc: its leaves sorted by path, one per path (the last set). Leaves
+ * under an equal attribute are equal, so the diff of these is the diff of
+ * the whole resources, at the cost of the changed attributes only. */
+static void flatten(leaves_t *acc, const json_t *res, const json_t *other)
+{
         const char *k;
-        json_t *v;
+        json_t *v, *w;
+        scim_buf_t p = {0};
+        size_t o = 0;
 
         if (!json_is_object(res))
-                return acc;
+                return;
+        if (!json_is_object(other))
+                other = NULL;
         json_object_foreach((json_t *)res, k, v)
         {
                 if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
                     !strcmp(k, "meta") || !strcmp(k, "members"))
                         continue;
+                w = other ? json_object_get(other, k) : NULL;
+                if (w && json_equal(v, w))
+                        continue;
+                p.len = 0;
+                scim_buf_puts(&p, k);
+                if (!p.data)
+                        continue;
                 if (!strncmp(k, "urn:", 4) && json_is_object(v)) {
                         /* extension block: urn:...:User:attr[.sub] */
                         const char *sk;
-                        json_t *sv;
-                        scim_buf_t p = {0};
+                        json_t *sv, *sw;
 
+                        if (!json_is_object(w))
+                                w = NULL;
                         json_object_foreach(v, sk, sv)
                         {
-                                p.len = 0;
-                                scim_buf_printf(&p, "%s:%s", k, sk);
+                                sw = w ? json_object_get(w, sk) : NULL;
+                                if (sw && json_equal(sv, sw))
+                                        continue;
+                                p.len = strlen(k);
+                                scim_buf_puts(&p, ":");
+                                scim_buf_puts(&p, sk);
                                 if (p.data)
-                                        flat(acc, p.data, sv, 1);
+                                        flat(acc, &p, sv, 1);
                         }
-                        scim_buf_free(&p);
                         continue;
                 }
-                flat(acc, k, v, 0);
+                flat(acc, &p, v, 0);
         }
-        return acc;
+        scim_buf_free(&p);
+        if (acc->n > 1)
+                qsort_r(acc->l, acc->n, sizeof(*acc->l), leaf_cmp,
+                        acc->text.data);
+        /* one per path: the last */
+        for (size_t i = 0; i < acc->n; i++) {
+                if (o && !strcmp(acc->text.data + acc->l[o - 1].off,
+                                 acc->text.data + acc->l[i].off))
+                        o--;
+                acc->l[o++] = acc->l[i];
+        }
+        acc->n = o;
 }
 
-static int cmp_str(const void *a, const void *b)
+static void leaves_free(leaves_t *acc)
 {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
+        scim_buf_free(&acc->text);
+        free(acc->l);
 }
 
-/* The attributes of x whose value differs from y's (shallow new object;
- * extension blocks present in both as objects keep only their differing
- * sub-attributes). Leaves under an equal attribute are equal, so the diff
- * of the restricted resources is the diff of the whole ones, at the cost
- * of the changed attributes only. */
-static json_t *differing(const json_t *x, const json_t *y)
+/* Calls fn for each attribute change of old -> cur in path order: path,
+ * old value, new value (either NULL when absent). Returns -1 when out of
+ * memory (fn not called), else 0. */
+static int diff_walk(const json_t *old, const json_t *cur,
+                     void (*fn)(void *ctx, const char *path, const json_t *x,
+                                const json_t *y),
+                     void *ctx)
 {
-        json_t *o = json_object(), *v, *w;
-        const char *k;
+        leaves_t a = {0}, b = {0};
+        size_t i = 0, j = 0;
+        int rc = 0;
 
-        if (!json_is_object(x))
-                return o;
-        json_object_foreach((json_t *)x, k, v)
-        {
-                w = json_is_object(y) ? json_object_get(y, k) : NULL;
-                if (w && json_equal(v, w))
-                        continue;
-                if (w && !strncmp(k, "urn:", 4) && json_is_object(v) &&
-                    json_is_object(w)) {
-                        json_t *sub = json_object(), *sv;
-                        const char *sk;
-
-                        json_object_foreach(v, sk, sv)
-                        {
-                                json_t *sw = json_object_get(w, sk);
-
-                                if (!sw || !json_equal(sv, sw))
-                                        json_object_set(sub, sk, sv);
-                        }
-                        json_object_set_new(o, k, sub);
-                        continue;
-                }
-                json_object_set(o, k, v);
+        flatten(&a, old, cur);
+        flatten(&b, cur, old);
+        if (a.oom || b.oom) {
+                rc = -1;
+                goto out;
         }
-        return o;
+        while (i < a.n || j < b.n) {
+                const char *pa = i < a.n ? a.text.data + a.l[i].off : NULL;
+                const char *pb = j < b.n ? b.text.data + b.l[j].off : NULL;
+                int c = !pa ? 1 : !pb ? -1 : strcmp(pa, pb);
+                const json_t *x = c <= 0 ? a.l[i].v : NULL;
+                const json_t *y = c >= 0 ? b.l[j].v : NULL;
+
+                if (!(x && y && json_equal((json_t *)x, (json_t *)y)))
+                        fn(ctx, c <= 0 ? pa : pb, x, y);
+                if (c <= 0)
+                        i++;
+                if (c >= 0)
+                        j++;
+        }
+out:
+        leaves_free(&a);
+        leaves_free(&b);
+        return rc;
+}
+
+static void diff_json_one(void *ctx, const char *path, const json_t *x,
+                          const json_t *y)
+{
+        json_array_append_new(ctx, json_pack("{s:s, s:O, s:O}", "path", path,
+                                             "old", x ? x : json_null(), "new",
+                                             y ? y : json_null()));
 }
 
 json_t *changes_diff(const json_t *old, const json_t *cur)
 {
-        json_t *da = differing(old, cur), *db = differing(cur, old);
-        json_t *a = flatten(json_is_object(old) ? da : old);
-        json_t *b = flatten(json_is_object(cur) ? db : cur);
         json_t *out = json_array();
-        size_t n = json_object_size(a) + json_object_size(b), m = 0;
-        const char **keys = calloc(n ? n : 1, sizeof(*keys));
-        const char *k;
-        json_t *v;
 
-        if (!keys)
-                goto out;
-        json_object_foreach(a, k, v) keys[m++] = k;
-        json_object_foreach(b, k, v) if (!json_object_get(a, k)) keys[m++] = k;
-        qsort(keys, m, sizeof(*keys), cmp_str);
-        for (size_t i = 0; i < m; i++) {
-                json_t *x = json_object_get(a, keys[i]);
-                json_t *y = json_object_get(b, keys[i]);
-
-                if (x && y && json_equal(x, y))
-                        continue;
-                json_array_append_new(out, json_pack("{s:s, s:O, s:O}", "path",
-                                                     keys[i], "old",
-                                                     x ? x : json_null(), "new",
-                                                     y ? y : json_null()));
-        }
-out:
-        free(keys);
-        json_decref(a);
-        json_decref(b);
-        json_decref(da);
-        json_decref(db);
+        diff_walk(old, cur, diff_json_one, out);
         return out;
+}
+
+/* The diff as the text changes_diff's array dumps to, without brackets:
+ * elements appended to b, counted in n; err set when one cannot be
+ * printed. */
+typedef struct diff_text {
+        scim_buf_t *b;
+        size_t n;
+        int err;
+} diff_text_t;
+
+static void diff_text_one(void *ctx, const char *path, const json_t *x,
+                          const json_t *y)
+{
+        diff_text_t *d = ctx;
+        size_t mark = d->b->len;
+
+        if (d->n)
+                scim_buf_puts(d->b, ",");
+        scim_buf_puts(d->b, "{\"path\":");
+        if (changes_json_str(d->b, path, strlen(path)) < 0) {
+                /* json_pack refused it: no element */
+                d->b->len = mark;
+                if (d->b->data)
+                        d->b->data[mark] = '\0';
+                return;
+        }
+        scim_buf_puts(d->b, ",\"old\":");
+        if (x ? scim_json_dump(x, d->b) < 0 : scim_buf_puts(d->b, "null") < 0)
+                d->err = 1;
+        scim_buf_puts(d->b, ",\"new\":");
+        if (y ? scim_json_dump(y, d->b) < 0 : scim_buf_puts(d->b, "null") < 0)
+                d->err = 1;
+        scim_buf_puts(d->b, "}");
+        d->n++;
 }
 
 const char *changes_classify(const scim_event_t *ev, const json_t *old,
@@ -355,8 +461,10 @@ int changes_path_matches(const char *path, const char *attribute)
 
 /* ------------------------------------------------------ writer side */
 
+/* The stored resource (new reference, or NULL) and its text in *text
+ * (malloc'd, NULL with it) when it parses. */
 static json_t *load_stored(txn_t *t, const char *tenant, char rt,
-                           const char *id)
+                           const char *id, char **text, size_t *tlen)
 {
         scim_buf_t b = {0};
         size_t vlen = 0;
@@ -370,7 +478,12 @@ static json_t *load_stored(txn_t *t, const char *tenant, char rt,
         v = txn_get(t, CF_RES, b.data, b.len, &vlen);
         if (v)
                 j = scim_json_load(v, vlen);
-        free(v);
+        if (j) {
+                *text = v;
+                *tlen = vlen;
+        } else {
+                free(v);
+        }
         scim_buf_free(&b);
         return j;
 }
@@ -397,7 +510,8 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
             (ev->rtype != SCIM_RT_USER && ev->rtype != SCIM_RT_GROUP &&
              !scim_rtype_is_tenant(ev->rtype)))
                 return;
-        pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id);
+        pre->old = load_stored(t, ev->tenant, (char)ev->rtype, ev->resource_id,
+                               &pre->old_text, &pre->old_len);
         if (ev->action == SCIM_ACT_DELETE && pre->old) {
                 scim_buf_t p = {0};
 
@@ -438,10 +552,11 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
 
 void changes_pre_free(changes_pre_t *pre)
 {
-        json_decref(pre->holders);
         if (!pre)
                 return;
+        json_decref(pre->holders);
         json_decref(pre->old);
+        free(pre->old_text);
         json_decref(pre->old_members);
         free(pre->added_was);
         free(pre->removed_was);
@@ -449,8 +564,8 @@ void changes_pre_free(changes_pre_t *pre)
 }
 
 /* Member ids really added / removed by an applied group event. */
-static void member_delta(const scim_event_t *ev, const changes_pre_t *pre,
-                         json_t *added, json_t *removed)
+void changes_member_delta(const scim_event_t *ev, const changes_pre_t *pre,
+                          json_t *added, json_t *removed)
 {
         json_t *in_added = json_object();
         const char *k;
@@ -501,11 +616,6 @@ static void member_delta(const scim_event_t *ev, const changes_pre_t *pre,
         json_decref(in_added);
 }
 
-static void set_str_or_null(json_t *o, const char *k, const char *s)
-{
-        json_object_set_new(o, k, s && *s ? json_string(s) : json_null());
-}
-
 /* Adds 1 to the hourly counter of (action, verdict). */
 static void count_hour(txn_t *t, const char *tenant, int64_t time_ms,
                        const char *action, int applied)
@@ -520,7 +630,7 @@ static void count_hour(txn_t *t, const char *tenant, int64_t time_ms,
         key_time(&k, floor_div(time_ms, HOUR_MS));
         scim_buf_append(&k, action, strlen(action) + 1);
         scim_buf_append(&k, &vc, 1);
-        v = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
+        v = txn_get_hot(t, CF_CHIDX, k.data, k.len, &vl);
         if (v && vl == 8)
                 n = scim_get_be64((unsigned char *)v);
         free(v);
@@ -550,7 +660,7 @@ static int64_t apply_time(txn_t *t, const char *tenant, uint64_t seq,
 
         changes_key_start(&k, tenant, 'L');
         key_be(&k, seq >> 48);
-        v = txn_get(t, CF_CHIDX, k.data, k.len, &vl);
+        v = txn_get_hot(t, CF_CHIDX, k.data, k.len, &vl);
         if (v && vl == 8 && changes_get_time((unsigned char *)v) > at)
                 at = changes_get_time((unsigned char *)v);
         free(v);
@@ -560,59 +670,180 @@ static int64_t apply_time(txn_t *t, const char *tenant, uint64_t seq,
         return at;
 }
 
-void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
-                    const scim_verdict_t *v, const changes_pre_t *pre)
+/*
+ * The record's text is written member by member (issue 13: building a
+ * jansson object of ~20 members and dumping it cost ~30k instructions of a
+ * POST), as stream.c's stream_record does: the bytes scim_json_dumps wrote
+ * of the object this function built before, members in the same order; a
+ * string member that is not UTF-8 is left out as json_string's NULL left
+ * it out. The rare nested parts (modified, membershipEffects,
+ * droppedAttributes) are still jansson values, dumped in place. Unit 0600
+ * compares the text with the old object's dump for tricky values.
+ */
+static void rec_key(scim_buf_t *b, const char *k)
 {
-        json_t *o = json_object(), *modified = json_array();
+        changes_json_key(b, k);
+}
+
+/* 1 when none of the 8 bytes of x needs escaping or checking: each is
+ * printable ASCII (0x20-0x7e) other than '"' and '\\' (exact presence
+ * tests: "has a byte below n", "has a zero byte"). */
+static int plain8(uint64_t x)
+{
+        const uint64_t ones = 0x0101010101010101ULL;
+        const uint64_t high = 0x8080808080808080ULL;
+        uint64_t q = x ^ (ones * '"'), s = x ^ (ones * '\\');
+
+        return !(((x - ones * 0x20) & ~x & high) | (x & high) |
+                 (((x & ~high) + ones) & high) | ((q - ones) & ~q & high) |
+                 ((s - ones) & ~s & high));
+}
+
+int changes_json_str(scim_buf_t *b, const char *s, size_t n)
+{
+        size_t i = 0;
+
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+
+                memcpy(&x, s + i, 8);
+                if (!plain8(x))
+                        return scim_json_dump_string(s, n, b);
+        }
+        for (; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+
+                if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+                        return scim_json_dump_string(s, n, b);
+        }
+        /* printable ASCII without quote or backslash: written as is */
+        if (n < 256) {
+                char q[258];
+
+                q[0] = '"';
+                memcpy(q + 1, s, n);
+                q[n + 1] = '"';
+                return scim_buf_append(b, q, n + 2);
+        }
+        scim_buf_append(b, "\"", 1);
+        scim_buf_append(b, s, n);
+        return scim_buf_append(b, "\"", 1);
+}
+
+void changes_json_key(scim_buf_t *b, const char *k)
+{
+        size_t n = strlen(k), o = 0;
+        char q[64];
+
+        if (n + 4 > sizeof(q)) {
+                scim_buf_puts(b, b->len > 1 ? ",\"" : "\"");
+                scim_buf_puts(b, k);
+                scim_buf_puts(b, "\":");
+                return;
+        }
+        if (b->len > 1) /* after "{": the first member has no comma */
+                q[o++] = ',';
+        q[o++] = '"';
+        memcpy(q + o, k, n);
+        o += n;
+        q[o++] = '"';
+        q[o++] = ':';
+        scim_buf_append(b, q, o);
+}
+
+/* A string member: NULL (and "" unless keep_empty) is null. */
+static void rec_str_as(scim_buf_t *b, const char *k, const char *s,
+                       int keep_empty)
+{
+        size_t mark = b->len;
+
+        rec_key(b, k);
+        if (!s || (!*s && !keep_empty)) {
+                scim_buf_puts(b, "null");
+        } else if (changes_json_str(b, s, strlen(s)) < 0) {
+                b->len = mark; /* not UTF-8: no member */
+                if (b->data)
+                        b->data[mark] = '\0';
+        }
+}
+
+static void rec_str(scim_buf_t *b, const char *k, const char *s)
+{
+        rec_str_as(b, k, s, 0);
+}
+
+static void rec_int(scim_buf_t *b, const char *k, json_int_t n)
+{
+        char num[32];
+
+        rec_key(b, k);
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, n);
+        scim_buf_puts(b, num);
+}
+
+/* A JSON value member; -1 when it cannot be written (the record is then
+ * not written, as a failed dump of the whole object was not). */
+static int rec_json(scim_buf_t *b, const char *k, const json_t *val)
+{
+        rec_key(b, k);
+        return scim_json_dump(val, b);
+}
+
+int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
+                        const scim_event_t *ev, const scim_verdict_t *v,
+                        const changes_pre_t *pre, const char **action_out,
+                        int64_t *itime_out)
+{
         json_t *req = NULL;
+        scim_buf_t mod = {0}; /* the elements of "modified" */
+        int have_mod = 0;
         const json_t *cur = v->resource, *old = pre ? pre->old : NULL;
         const json_t *names;
-        int applied = v->status > 0 && v->status < 400;
+        int applied = v->status > 0 && v->status < 400, rc = 0;
         const char *action = "refused";
-        unsigned char k8[8];
-        char ts[32], *txt;
-        scim_buf_t key = {0};
-        int64_t itime = 0; /* apply time: the time indexes' order */
+        char ts[32];
 
-        json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+        *itime_out = 0;
+        scim_buf_puts(b, "{");
+        rec_int(b, "seq", (json_int_t)seq);
         if (!ev) {
-                json_object_set_new(o, "time", json_null());
-                json_object_set_new(o, "tenant", json_null());
-                json_object_set_new(o, "action", json_string("refused"));
-                json_object_set_new(o, "eventAction", json_null());
+                rec_str(b, "time", NULL);
+                rec_str(b, "tenant", NULL);
+                rec_str_as(b, "action", "refused", 1);
+                rec_str(b, "eventAction", NULL);
                 goto verdict;
         }
         scim_time_format(ev->time_ms, ts);
-        json_object_set_new(o, "time", json_string(ts));
+        rec_str_as(b, "time", ts, 1);
         if (ev->tenant && *ev->tenant &&
             strlen(ev->tenant) <= SCIM_MAX_TENANT_LEN) {
-                itime = apply_time(t, ev->tenant, seq, ev->time_ms);
-                scim_time_format(itime, ts);
-                json_object_set_new(o, "appliedAt", json_string(ts));
+                *itime_out = apply_time(t, ev->tenant, seq, ev->time_ms);
+                scim_time_format(*itime_out, ts);
+                rec_str_as(b, "appliedAt", ts, 1);
         }
-        set_str_or_null(o, "tenant", ev->tenant);
-        json_object_set_new(
-            o, "resourceType",
-            ev->rtype == SCIM_RT_USER    ? json_string("User")
-            : ev->rtype == SCIM_RT_GROUP ? json_string("Group")
-            : (scim_rtype_is_tenant(ev->rtype) ||
-               ev->rtype == SCIM_RT_CUSTOM) &&
-                    ev->resource_type_name
-                ? json_string(ev->resource_type_name)
-                : json_null());
-        set_str_or_null(o, "id", ev->rtype ? ev->resource_id : NULL);
+        rec_str(b, "tenant", ev->tenant);
+        if (ev->rtype == SCIM_RT_USER)
+                rec_str_as(b, "resourceType", "User", 1);
+        else if (ev->rtype == SCIM_RT_GROUP)
+                rec_str_as(b, "resourceType", "Group", 1);
+        else if ((scim_rtype_is_tenant(ev->rtype) ||
+                  ev->rtype == SCIM_RT_CUSTOM) &&
+                 ev->resource_type_name)
+                rec_str_as(b, "resourceType", ev->resource_type_name, 1);
+        else
+                rec_str(b, "resourceType", NULL);
+        rec_str(b, "id", ev->rtype ? ev->resource_id : NULL);
         /* userName / displayName: new state, else old, else the request */
         if (ev->action == SCIM_ACT_REFUSED && ev->resource_json)
-                req = scim_json_load(ev->resource_json, strlen(ev->resource_json));
+                req = scim_json_load(ev->resource_json,
+                                     strlen(ev->resource_json));
         names = cur ? cur : old ? old : req;
-        set_str_or_null(
-            o, "userName",
-            ev->rtype == SCIM_RT_USER
-                ? json_string_value(json_object_get(names, "userName"))
-                : NULL);
-        set_str_or_null(
-            o, "displayName",
-            json_string_value(json_object_get(names, "displayName")));
+        rec_str(b, "userName",
+                ev->rtype == SCIM_RT_USER
+                    ? json_string_value(json_object_get(names, "userName"))
+                    : NULL);
+        rec_str(b, "displayName",
+                json_string_value(json_object_get(names, "displayName")));
         if (ev->action == SCIM_ACT_REFUSED) {
                 char lower[32];
                 const char *a = ev->attempted_action;
@@ -623,30 +854,39 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                             (char)((a[i] >= 'A' && a[i] <= 'Z') ? a[i] + 32
                                                                 : a[i]);
                 lower[i] = '\0';
-                set_str_or_null(o, "eventAction", a ? lower : "refused");
+                rec_str(b, "eventAction", a ? lower : "refused");
         } else {
-                json_object_set_new(o, "eventAction",
-                                    json_string(event_action_name(ev->action)));
+                rec_str_as(b, "eventAction", event_action_name(ev->action), 1);
         }
         if (applied &&
             (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP ||
              scim_rtype_is_tenant(ev->rtype))) {
                 json_t *added = json_array(), *removed = json_array();
+                diff_text_t d = {&mod, 0, 0};
                 size_t n_attr;
 
-                json_decref(modified);
-                modified = ev->action == SCIM_ACT_DELETE
-                               ? json_array()
-                               : changes_diff(old, cur);
-                n_attr = json_array_size(modified);
+                have_mod = 1;
+                if (ev->action != SCIM_ACT_DELETE)
+                        diff_walk(old, cur, diff_text_one, &d);
+                if (d.err)
+                        rc = -1;
+                n_attr = d.n;
                 if (ev->rtype == SCIM_RT_GROUP &&
                     ev->action != SCIM_ACT_DELETE && pre)
-                        member_delta(ev, pre, added, removed);
-                if (json_array_size(added) || json_array_size(removed))
-                        json_array_append_new(
-                            modified,
+                        changes_member_delta(ev, pre, added, removed);
+                if (json_array_size(added) || json_array_size(removed)) {
+                        json_t *me =
                             json_pack("{s:s, s:O, s:O}", "path", "members",
-                                      "added", added, "removed", removed));
+                                      "added", added, "removed", removed);
+
+                        if (me) {
+                                if (d.n)
+                                        scim_buf_puts(&mod, ",");
+                                if (scim_json_dump(me, &mod) < 0)
+                                        rc = -1;
+                        }
+                        json_decref(me);
+                }
                 action = changes_classify(ev, old, cur, n_attr,
                                           json_array_size(added),
                                           json_array_size(removed));
@@ -655,18 +895,16 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         } else if (applied) {
                 action = event_action_name(ev->action);
         }
-        json_object_set_new(o, "action", json_string(action));
+        rec_str_as(b, "action", action, 1);
 verdict:
-        json_object_set_new(o, "verdict",
-                            json_string(applied ? "applied" : "refused"));
+        rec_str_as(b, "verdict", applied ? "applied" : "refused", 1);
         /* the status the client got: PATCH answers 204 (the fold's
          * verdict says 200 because it carries the resource) */
-        json_object_set_new(o, "status",
-                            json_integer(applied && ev &&
-                                                 ev->action == SCIM_ACT_PATCH &&
-                                                 v->status == 200
-                                             ? 204
-                                             : v->status));
+        rec_int(b, "status",
+                applied && ev && ev->action == SCIM_ACT_PATCH &&
+                        v->status == 200
+                    ? 204
+                    : v->status);
         if (applied && ev && ev->action == SCIM_ACT_DELETE && pre &&
             json_array_size(pre->holders)) {
                 /* a deleted member leaves its groups: each group's history
@@ -674,61 +912,77 @@ verdict:
                 json_t *fx = json_array(), *g;
                 size_t i;
 
-                json_array_foreach(pre->holders, i, g)
-                    json_array_append_new(
-                        fx, json_pack("{s:O, s:s, s:s}", "group", g, "member",
-                                      ev->resource_id, "effect", "removed"));
-                json_object_set_new(o, "membershipEffects", fx);
+                json_array_foreach(pre->holders, i, g) json_array_append_new(
+                    fx, json_pack("{s:O, s:s, s:s}", "group", g, "member",
+                                  ev->resource_id, "effect", "removed"));
+                if (rec_json(b, "membershipEffects", fx) < 0)
+                        rc = -1;
+                json_decref(fx);
         }
-        if (applied && ev && (ev->action == SCIM_ACT_CREATE ||
-                              ev->action == SCIM_ACT_REPLACE ||
-                              ev->action == SCIM_ACT_PATCH)) {
+        if (applied && ev &&
+            (ev->action == SCIM_ACT_CREATE || ev->action == SCIM_ACT_REPLACE ||
+             ev->action == SCIM_ACT_PATCH) &&
+            (ev->admin_json || json_array_size(v->dropped))) {
                 /* what the tenant's model dropped (unknownAttributes:
                  * drop): at ingest (in the event) and in the fold */
-                json_t *a = ev->admin_json
-                                ? scim_json_load(ev->admin_json,
-                                                 strlen(ev->admin_json))
-                                : NULL;
+                json_t *a =
+                    ev->admin_json
+                        ? scim_json_load(ev->admin_json, strlen(ev->admin_json))
+                        : NULL;
                 json_t *d = json_array(), *x;
                 size_t i;
 
                 json_array_foreach(json_object_get(a, "droppedAttributes"), i,
                                    x) if (json_is_string(x))
                     json_array_append(d, x);
-                json_array_foreach(v->dropped, i, x)
-                    json_array_append(d, x);
-                if (json_array_size(d))
-                        json_object_set_new(o, "droppedAttributes", d);
-                else
-                        json_decref(d);
+                json_array_foreach(v->dropped, i, x) json_array_append(d, x);
+                if (json_array_size(d) &&
+                    rec_json(b, "droppedAttributes", d) < 0)
+                        rc = -1;
+                json_decref(d);
                 json_decref(a);
         }
-        set_str_or_null(o, "scimType", applied ? NULL : v->scim_type);
-        set_str_or_null(o, "detail", applied ? NULL : v->detail);
-        set_str_or_null(o, "actor", ev ? ev->actor : NULL);
-        set_str_or_null(o, "requestId", ev ? ev->request_id : NULL);
-        set_str_or_null(o, "eventId", ev ? ev->event_id : NULL);
-        json_object_set_new(o, "modified", modified);
-        modified = NULL;
-        txt = scim_json_dumps(o);
+        rec_str(b, "scimType", applied ? NULL : v->scim_type);
+        rec_str(b, "detail", applied ? NULL : v->detail);
+        rec_str(b, "actor", ev ? ev->actor : NULL);
+        rec_str(b, "requestId", ev ? ev->request_id : NULL);
+        rec_str(b, "eventId", ev ? ev->event_id : NULL);
+        rec_key(b, "modified");
+        scim_buf_puts(b, "[");
+        if (have_mod && mod.len)
+                scim_buf_append(b, mod.data, mod.len);
+        scim_buf_puts(b, "]}");
+        if (!b->data || (have_mod && mod.len && !mod.data))
+                rc = -1;
+        *action_out = action;
+        scim_buf_free(&mod);
+        json_decref(req);
+        return rc;
+}
+
+void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                    const scim_verdict_t *v, const changes_pre_t *pre)
+{
+        int applied = v->status > 0 && v->status < 400;
+        const char *action = "refused";
+        unsigned char k8[8];
+        scim_buf_t key = {0}, txt = {0};
+        int64_t itime = 0; /* apply time: the time indexes' order */
+
         scim_put_be64(k8, seq);
-        if (txt)
-                txn_append(t, CF_CHANGE, (char *)k8, 8, txt, strlen(txt));
-        free(txt);
+        if (changes_record_text(&txt, t, seq, ev, v, pre, &action, &itime) == 0)
+                txn_append(t, CF_CHANGE, (char *)k8, 8, txt.data, txt.len);
+        scim_buf_free(&txt);
         if (!ev || !ev->tenant || !*ev->tenant ||
             strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
                 goto out;
-        /* time order (apply order: see apply_time) */
+        /* time order (apply order: see apply_time); the value is the
+         * record's action, so a query for some actions (who was deleted
+         * last week) skips the others without reading their records */
         changes_key_start(&key, ev->tenant, 'T');
         key_time(&key, itime);
         key_be(&key, seq);
-        txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
-        /* one action in time order (e.g. who was deleted last week) */
-        changes_key_start(&key, ev->tenant, 'A');
-        scim_buf_append(&key, action, strlen(action) + 1);
-        key_time(&key, itime);
-        key_be(&key, seq);
-        txn_append(t, CF_CHIDX, key.data, key.len, "", 0);
+        txn_append(t, CF_CHIDX, key.data, key.len, action, strlen(action));
         /* one resource's history; the value says what asOf needs without
          * reading the record: the event's time and its kind */
         if (ev->rtype && ev->resource_id && *ev->resource_id &&
@@ -773,8 +1027,6 @@ verdict:
         count_hour(t, ev->tenant, ev->time_ms, action, applied);
 out:
         scim_buf_free(&key);
-        json_decref(req);
-        json_decref(o);
 }
 
 /* --------------------------------------------------- saved reports */
@@ -1010,23 +1262,10 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
         size_t tlen = strlen(tenant) + 1, examined = 0;
         size_t count = q->count ? q->count : 100;
         int rc = -1, by_res = q->resource != NULL;
-        char act[32] = "";
         size_t suffix = by_res ? 8 : 16; /* seq, or time + seq */
-        size_t page_bytes = 0, rbytes = 0;
+        size_t page_bytes = 0, rbytes = 0, skipped = 0;
 
         *out = json_array();
-        if (!by_res && q->actions && !strchr(q->actions, ',')) {
-                /* one action: walk its own index (tenant\0 A action\0) */
-                const char *a = q->actions;
-                size_t n = 0;
-
-                while (*a == ' ')
-                        a++;
-                for (; a[n] && a[n] != ' ' && n + 1 < sizeof(act); n++)
-                        act[n] = (char)((a[n] >= 'A' && a[n] <= 'Z') ? a[n] + 32
-                                                                     : a[n]);
-                act[n] = '\0';
-        }
         if (count > SCIM_CHANGES_MAX_COUNT)
                 count = SCIM_CHANGES_MAX_COUNT;
         if (by_res &&
@@ -1034,11 +1273,9 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 scim_err_set(err, 400, "invalidValue", "resource id invalid");
                 goto out;
         }
-        changes_key_start(&pre, tenant, by_res ? 'R' : act[0] ? 'A' : 'T');
+        changes_key_start(&pre, tenant, by_res ? 'R' : 'T');
         if (by_res)
                 scim_buf_append(&pre, q->resource, strlen(q->resource) + 1);
-        else if (act[0])
-                scim_buf_append(&pre, act, strlen(act) + 1);
         scim_buf_append(&lo, pre.data, pre.len);
         scim_buf_append(&hi, pre.data, pre.len);
         if (by_res) {
@@ -1092,10 +1329,30 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 }
                 if (json_array_size(*out) >= count ||
                     examined >= SCIM_CHANGES_SCAN_LIMIT ||
+                    skipped >= CHANGES_SKIP_LIMIT ||
                     page_bytes >= scim_page_bytes()) {
                         /* more to come: the cursor is the last key we
                          * returned or examined */
                         break;
+                }
+                if (!by_res && q->actions) {
+                        /* the time index's value is the action: skip
+                         * the others without reading their records */
+                        size_t vl;
+                        const char *v = rocksdb_iter_value(it, &vl);
+                        char an[32];
+
+                        if (vl && vl < sizeof(an)) {
+                                memcpy(an, v, vl);
+                                an[vl] = '\0';
+                                if (!in_list(q->actions, an)) {
+                                        skipped++;
+                                        next->len = 0;
+                                        scim_buf_append(next, k + tlen,
+                                                        kl - tlen);
+                                        continue;
+                                }
+                        }
                 }
                 examined++;
                 next->len = 0;
@@ -1110,9 +1367,10 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
                 }
                 json_decref(r);
         }
-        if (!rocksdb_iter_valid(it) || (json_array_size(*out) < count &&
-                                        examined < SCIM_CHANGES_SCAN_LIMIT &&
-                                        page_bytes < scim_page_bytes()))
+        if (!rocksdb_iter_valid(it) ||
+            (json_array_size(*out) < count &&
+             examined < SCIM_CHANGES_SCAN_LIMIT &&
+             skipped < CHANGES_SKIP_LIMIT && page_bytes < scim_page_bytes()))
                 next->len = 0; /* reached the end of the range */
         else {
                 /* is there really another entry in range? */

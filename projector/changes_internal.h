@@ -12,6 +12,9 @@
 /* What the record needs from the state BEFORE the event is folded. */
 typedef struct changes_pre {
         json_t *old;                /* stored resource, or NULL (owned) */
+        char *old_text;             /* its stored text (owned; the change
+                                       stream's "before" is these bytes) */
+        size_t old_len;
         json_t *old_members;        /* groups with members_replace: object
                                        member id -> true (owned) */
         unsigned char *added_was;   /* per ev->added: already a member */
@@ -34,6 +37,20 @@ void changes_pre_free(changes_pre_t *pre);
 void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                     const scim_verdict_t *v, const changes_pre_t *pre);
 
+/* The change record's JSON text (appended to *b, which starts empty):
+ * *action_out is its action, *itime_out its apply time (0 without a
+ * tenant; reading and advancing the tenant's apply time is the one effect
+ * on t). 0, or -1 when the text cannot be written (then not stored).
+ * Exposed for the unit test, which compares it with a jansson dump. */
+int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
+                        const scim_event_t *ev, const scim_verdict_t *v,
+                        const changes_pre_t *pre, const char **action_out,
+                        int64_t *itime_out);
+/* Member ids really added / removed by an applied group event (appended
+ * to the arrays added and removed as strings). */
+void changes_member_delta(const scim_event_t *ev, const changes_pre_t *pre,
+                          json_t *added, json_t *removed);
+
 /* Folds REPORT_SAVE / REPORT_DELETE into `chidx` and fills *v. */
 void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 
@@ -41,6 +58,14 @@ void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
  * array of {"path","old","new"} sorted by path; id, meta, schemas and
  * members are left out. Exposed for the unit test. */
 json_t *changes_diff(const json_t *old, const json_t *cur);
+
+/* Appends s (n bytes) as a JSON string literal: scim_json_dump_string's
+ * bytes, printable ASCII copied without its UTF-8 check. 0 or -1 (not
+ * UTF-8). */
+int changes_json_str(scim_buf_t *b, const char *s, size_t n);
+/* Appends the member name k of a record being written ("{" first): `"k":`,
+ * after a comma unless it is the first member. */
+void changes_json_key(scim_buf_t *b, const char *k);
 
 /* Action name of an applied resource event given its diff (create, update,
  * disable, enable, delete, member_add, member_remove). */

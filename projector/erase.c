@@ -349,13 +349,77 @@ int scim_store_seal(scim_store_t *st, scim_event_t *ev, scim_err_t *err)
         return 0;
 }
 
+int erase_data_key(scim_store_t *st, const char *tenant, const char *kid,
+                   uint8_t key[32])
+{
+        return key_of(st, tenant, kid, key);
+}
+
+/* The last key erase_open used on this thread, expanded (the key schedule
+ * and GCM's hash tables cost more than opening a small event). */
+static __thread struct {
+        uint8_t key[32];
+        struct gcm_aes256_ctx g;
+        int set;
+} keyed;
+
+int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
+               size_t len, scim_buf_t *plain)
+{
+        uint8_t tag[TAG], stackbuf[2048], *buf = stackbuf;
+        struct base64_decode_ctx bc;
+        size_t dl = BASE64_DECODE_LENGTH(len), mark = plain->len;
+        long fast;
+        int rc = -1;
+
+        if (dl + 1 > sizeof(stackbuf) && !(buf = malloc(dl + 1)))
+                return -1;
+        fast = scim_b64_decode_strict(b64, len, buf);
+        if (fast >= 0) {
+                dl = (size_t)fast; /* what the encoder wrote: the fast way */
+        } else {
+                base64_decode_init(&bc);
+                if (!base64_decode_update(&bc, &dl, buf, len, b64) ||
+                    !base64_decode_final(&bc))
+                        goto out;
+        }
+        if (dl < NONCE + TAG)
+                goto out;
+        if (plain->len + dl + 1 > plain->cap) { /* room for the text */
+                char *p = realloc(plain->data, plain->len + dl + 1);
+
+                if (!p)
+                        goto out;
+                plain->data = p;
+                plain->cap = plain->len + dl + 1;
+        }
+        if (!keyed.set || memcmp(keyed.key, key, 32)) {
+                gcm_aes256_set_key(&keyed.g, key);
+                memcpy(keyed.key, key, 32);
+                keyed.set = 1;
+        }
+        gcm_aes256_set_iv(&keyed.g, NONCE, buf);
+        gcm_aes256_update(&keyed.g, strlen(tenant), (const uint8_t *)tenant);
+        gcm_aes256_decrypt(&keyed.g, dl - NONCE - TAG,
+                           (uint8_t *)plain->data + plain->len, buf + NONCE);
+        gcm_aes256_digest(&keyed.g, TAG, tag);
+        if (memcmp(tag, buf + dl - TAG, TAG)) /* forged or damaged */
+                goto out;
+        plain->len += dl - NONCE - TAG;
+        plain->data[plain->len] = '\0';
+        rc = 0;
+out:
+        if (rc && plain->data)
+                plain->data[plain->len = mark] = '\0';
+        if (buf != stackbuf)
+                free(buf);
+        return rc;
+}
+
 int scim_store_unseal(scim_store_t *st, scim_event_t *ev)
 {
-        uint8_t key[32], tag[TAG];
-        struct base64_decode_ctx bc;
-        struct gcm_aes256_ctx g;
-        size_t len, dl;
-        uint8_t *buf;
+        uint8_t key[32];
+        scim_buf_t pb = {0};
         char *plain;
 
         if (!ev->sealed_json || ev->resource_json || !ev->tenant)
@@ -364,35 +428,14 @@ int scim_store_unseal(scim_store_t *st, scim_event_t *ev)
                 ev->erased = 1; /* its key is destroyed (or never was) */
                 return 1;
         }
-        len = strlen(ev->sealed_json);
-        buf = malloc(BASE64_DECODE_LENGTH(len) + 1);
-        if (!buf)
-                return -1;
-        base64_decode_init(&bc);
-        dl = BASE64_DECODE_LENGTH(len);
-        if (!base64_decode_update(&bc, &dl, buf, len, ev->sealed_json) ||
-            !base64_decode_final(&bc) || dl < NONCE + TAG) {
-                free(buf);
+        if (erase_open(key, ev->tenant, ev->sealed_json,
+                       strlen(ev->sealed_json), &pb) < 0) {
+                memset(key, 0, sizeof(key));
+                scim_buf_free(&pb);
                 return -1; /* the fold refuses it: no resource */
         }
-        plain = malloc(dl - NONCE - TAG + 1);
-        if (!plain) {
-                free(buf);
-                return -1;
-        }
-        gcm_aes256_set_key(&g, key);
-        gcm_aes256_set_iv(&g, NONCE, buf);
-        gcm_aes256_update(&g, strlen(ev->tenant), (const uint8_t *)ev->tenant);
-        gcm_aes256_decrypt(&g, dl - NONCE - TAG, (uint8_t *)plain, buf + NONCE);
-        gcm_aes256_digest(&g, TAG, tag);
         memset(key, 0, sizeof(key));
-        if (memcmp(tag, buf + dl - TAG, TAG)) { /* forged or damaged */
-                free(buf);
-                free(plain);
-                return -1;
-        }
-        plain[dl - NONCE - TAG] = '\0';
-        free(buf);
+        plain = pb.data;
         {
                 json_t *o = scim_json_load(plain, strlen(plain)), *m;
                 const char *r = json_string_value(json_object_get(o, "r"));

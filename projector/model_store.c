@@ -227,7 +227,8 @@ static int64_t tx_gen(txn_t *t, const char *tenant)
         int64_t gen;
 
         mkey(&b, tenant, 'M');
-        v = txn_get(t, CF_TENANT, b.data, b.len, &vl);
+        /* asked several times per event: the writer's hot cache (txn.c) */
+        v = txn_get_hot(t, CF_TENANT, b.data, b.len, &vl);
         scim_buf_free(&b);
         gen = parse_gen(v, vl);
         free(v);

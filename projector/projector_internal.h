@@ -43,8 +43,10 @@ enum {
  * token_rotate, tenant_disable, ...) instead of "unknown".
  * 0007: column family dkey (tenant data keys), sealed events.
  * 0009: Kafka mode: the tenant record holds "adminPartition", the admin
- * partition of its TENANT_CREATE (projector/tenant_pin.c). */
-#define SCIM_VIEWS_FORMAT "0009"
+ * partition of its TENANT_CREATE (projector/tenant_pin.c).
+ * 0010: no per-action change index (chidx tenant\0 A); the time index's
+ * value (tenant\0 T time seq) is the record's action. */
+#define SCIM_VIEWS_FORMAT "0010"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
@@ -106,6 +108,7 @@ struct scim_store {
         uint64_t log_base; /* the log starts after this position: a log
                               snapshot holds the views at it (snapshot.c) */
         int kafka;         /* the log is a topic: no log snapshots */
+        struct txn_hot *hot; /* the writer's hot cache (txn.c) */
 };
 
 /* After a batch is written: invalidates remembered list positions when
@@ -140,6 +143,12 @@ void txn_end(txn_t *t);
 /* Writes the batch (appended records, then the overlay's last value or
  * tombstone per key) with wo; *werr as rocksdb_write sets it. */
 void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr);
+/* The stored text of the resource the event being folded created or
+ * changed (fold.c sets it, taking text, a malloc'd string of len bytes,
+ * or NULL at the start of each event; stream.c writes it as the record's
+ * "after" instead of printing the resource again). */
+void txn_set_text(txn_t *t, char *text, size_t len);
+const char *txn_text(const txn_t *t, size_t *len);
 /* Number of distinct keys the overlay holds (for batch sizing). */
 size_t txn_size(const txn_t *t);
 
@@ -148,6 +157,17 @@ char *txn_get(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
 void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
              size_t vlen);
 void txn_del(txn_t *t, int cf, const char *k, size_t klen);
+/* txn_get for a key nearly every event reads (a tenant's row, model
+ * generation and resource counters, the change records' apply-time and
+ * hourly counters): its committed value comes from
+ * the writer's hot cache when there, and goes there at txn_committed. */
+char *txn_get_hot(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
+/* After txn_write succeeded (writer thread): the hot cache takes the
+ * batch's values of hot keys and of any cached key it wrote or deleted.
+ * Not called for a batch that failed: the cache keeps the database's
+ * state. txn_hot_free (store close) releases the cache. */
+void txn_committed(txn_t *t);
+void txn_hot_free(scim_store_t *st);
 /* A write the fold never reads back in the same batch (log and change
  * records, change indexes): straight into the batch, not the overlay. A
  * key written this way must not also be written with txn_put/txn_del. */
@@ -245,6 +265,15 @@ void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 /* TENANT_DELETE: every row of the tenant, its data keys destroyed
  * (erase.c); and the replay's copy of the data keys. */
 void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* For readers opening many sealed events of a tenant (asOf lists,
+ * asof.c; any thread, committed state): its data key kid (1), 0 when
+ * erased or unknown; and a sealed_json (b64, len bytes) of tenant opened
+ * with key, its payload text ({"r","d","m"}, NUL-terminated) appended to
+ * *plain: 0, or -1 when damaged or forged (*plain unchanged). */
+int erase_data_key(scim_store_t *st, const char *tenant, const char *kid,
+                   uint8_t key[32]);
+int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
+               size_t len, scim_buf_t *plain);
 /* Replay of a truncated log (snapshot.c): copies src's base snapshot into
  * dst (every column family but the log and the data keys; dst's position
  * becomes the snapshot's) and a copy of the snapshot into dst's dir; after

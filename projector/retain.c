@@ -13,7 +13,7 @@
  *   tenant \0 B id              -> hstate_dump of what the pruned records
  *                                  of resource id did (asOf starts there)
  *
- * A pruned record takes with it: its `change` row, its time, action and
+ * A pruned record takes with it: its `change` row, its time and
  * resource index keys (and those of the groups a deleted member left), its
  * change stream record. The hourly counters stay (summaries keep counting
  * older periods). The log itself is not touched here: see snapshot.c.
@@ -333,7 +333,7 @@ size_t changes_prune(txn_t *t, const char *tenant, int64_t now_ms,
                 size_t vl = 0;
                 char *rv;
                 json_t *rec, *fx, *e;
-                const char *action, *id, *rtn;
+                const char *id, *rtn;
                 size_t j;
 
                 itime = changes_get_time(kk + pre.len);
@@ -342,20 +342,11 @@ size_t changes_prune(txn_t *t, const char *tenant, int64_t now_ms,
                                  &vl);
                 rec = rv ? scim_json_load(rv, vl) : NULL;
                 free(rv);
-                action = json_string_value(json_object_get(rec, "action"));
                 id = json_string_value(json_object_get(rec, "id"));
                 rtn = json_string_value(json_object_get(rec, "resourceType"));
                 /* the record and its keys */
                 txn_del(t, CF_CHANGE, (char *)kk + pre.len + 8, 8);
                 txn_del(t, CF_CHIDX, l.k[i], l.want);
-                if (action) {
-                        k.len = 0;
-                        scim_buf_append(&k, tenant, tl + 1);
-                        scim_buf_append(&k, "A", 1);
-                        scim_buf_append(&k, action, strlen(action) + 1);
-                        scim_buf_append(&k, kk + pre.len, 16);
-                        txn_del(t, CF_CHIDX, k.data, k.len);
-                }
                 del_r(t, &k, tenant, id, seq);
                 fx = json_object_get(rec, "membershipEffects");
                 json_array_foreach(fx, j, e)

@@ -181,6 +181,7 @@ void scim_store_close(scim_store_t *st)
         pthread_mutex_destroy(&st->auth_mu);
         pthread_mutex_destroy(&st->pos_mu);
         posidx_free_all(st);
+        txn_hot_free(st);
         pthread_mutex_destroy(&st->pidx_mu);
         model_cache_forget(st);
         free(st->dir);
@@ -238,6 +239,8 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
         posidx_write_begin(st);
         txn_write(&t, wo, &werr);
         posidx_write_end(st, werr == NULL);
+        if (!werr)
+                txn_committed(&t);
         txn_end(&t);
         if (werr) {
                 scim_err_set_retry(err, 503, "log write failed: %.400s", werr);
@@ -643,6 +646,8 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 k ^= 1;
                 txn_settle(&tx[cur]); /* the previous batch is written */
                 if (pending) {
+                        if (!w.werr)
+                                txn_committed(&tx[cur ^ 1]);
                         txn_end(&tx[cur ^ 1]);
                         replay_written(dst, vs[cur ^ 1], pn, pfirst, pauth,
                                        pmodel);
@@ -669,6 +674,8 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         }
         if (pending) {
                 rwriter_wait(&w);
+                if (!w.werr)
+                        txn_committed(&tx[cur ^ 1]);
                 txn_end(&tx[cur ^ 1]);
                 replay_written(dst, vs[cur ^ 1], pn, pfirst, pauth, pmodel);
                 pending = 0;

@@ -262,6 +262,7 @@ int scim_store_fold_logged(scim_store_t *st, const char *topic,
                 free(werr);
                 goto out;
         }
+        txn_committed(&t); /* before txn_end: the hot cache (txn.c) */
         store_note_batch(st, verdicts, n);
         if (auth_changed) /* cached authentications are stale now */
                 __atomic_add_fetch(&st->auth_gen, 1, __ATOMIC_RELEASE);

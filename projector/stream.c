@@ -36,6 +36,7 @@
 
 static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
 
+
 /* ------------------------------------------------------------ writer */
 
 static int resource_event(const scim_event_t *ev)
@@ -211,9 +212,7 @@ static const char *op_name(const scim_event_t *ev, char *buf, size_t len)
  * that is not UTF-8 left out as jansson left it out. */
 static void rec_key(scim_buf_t *b, const char *k)
 {
-        scim_buf_puts(b, b->len > 1 ? ",\"" : "\"");
-        scim_buf_puts(b, k);
-        scim_buf_puts(b, "\":");
+        changes_json_key(b, k);
 }
 
 /* set_str's member (NULL and "" are null); with keep_empty, json_string's
@@ -226,7 +225,7 @@ static void rec_str_as(scim_buf_t *b, const char *k, const char *s,
         rec_key(b, k);
         if (!s || (!*s && !keep_empty)) {
                 scim_buf_puts(b, "null");
-        } else if (scim_json_dump_string(s, strlen(s), b) < 0) {
+        } else if (changes_json_str(b, s, strlen(s)) < 0) {
                 b->len = mark;
                 if (b->data)
                         b->data[mark] = '\0';
@@ -290,9 +289,15 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                         goto out;
                 goto write;
         }
-        if (ev->action != SCIM_ACT_CREATE && pre && pre->old &&
-            rec_json(&b, "before", json_incref(pre->old)) < 0)
-                goto out;
+        if (ev->action != SCIM_ACT_CREATE && pre && pre->old) {
+                /* the stored text, as read: the bytes the parsed resource
+                 * printed (stored texts are what scim_json_dumps wrote) */
+                if (pre->old_text) {
+                        rec_key(&b, "before");
+                        scim_buf_append(&b, pre->old_text, pre->old_len);
+                } else if (rec_json(&b, "before", json_incref(pre->old)) < 0)
+                        goto out;
+        }
         if (ev->action == SCIM_ACT_DELETE) {
                 json_t *fx = json_array();
                 size_t i;
@@ -314,9 +319,9 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                         gv = txn_get(t, CF_RES, gk.data, gk.len, &vl);
                         g = gv ? scim_json_load(gv, vl) : NULL;
                         json_array_append_new(
-                            fx, json_pack("{s:O, s:s, s:s, s:O?}", "group",
-                                          gid, "member", ev->resource_id,
-                                          "effect", "removed", "meta",
+                            fx, json_pack("{s:O, s:s, s:s, s:O?}", "group", gid,
+                                          "member", ev->resource_id, "effect",
+                                          "removed", "meta",
                                           json_object_get(g, "meta")));
                         json_decref(g);
                         free(gv);
@@ -326,9 +331,17 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                         goto out;
                 goto write;
         }
-        if (v->resource &&
-            rec_json(&b, "after", json_incref(v->resource)) < 0)
-                goto out;
+        if (v->resource) {
+                /* the text the fold stored for it (fold.c store_res) */
+                size_t tl = 0;
+                const char *tx = txn_text(t, &tl);
+
+                if (tx) {
+                        rec_key(&b, "after");
+                        scim_buf_append(&b, tx, tl);
+                } else if (rec_json(&b, "after", json_incref(v->resource)) < 0)
+                        goto out;
+        }
         if (ev->rtype == SCIM_RT_GROUP && pre) {
                 json_t *d = member_delta(t, ev, pre);
 

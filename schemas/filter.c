@@ -985,3 +985,108 @@ json_t *scim_filter_eq_object(const scim_filter_t *f)
         }
         return o;
 }
+
+/* ------------------------------------------------ necessary literals */
+
+/* 1 if a literal can be looked for as bytes in a stored JSON text (and in
+ * that text JSON-escaped once more): printable ASCII without the bytes a
+ * JSON writer escapes (", \, and / which some writers escape). */
+static int needle_ok(const char *s, size_t n)
+{
+        if (n == 0)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' ||
+                    s[i] == '\\' || s[i] == '/')
+                        return 0;
+        return 1;
+}
+
+/* Attributes a stored resource's JSON text does not hold as such (added
+ * or rebuilt when the resource is served). */
+static int path_outside_text(const apath_t *a)
+{
+        return scim_strcaseeq(a->attr, "id") ||
+               scim_strcaseeq(a->attr, "meta") ||
+               scim_strcaseeq(a->attr, "schemas");
+}
+
+/* The comparison of def (string or reference, known to the schema, so the
+ * stored value is a string: the fold validates every resource) with a
+ * string literal by eq, co, sw or ew: the value contains the literal. */
+static int cmp_needle(op_t op, const json_t *lit, const scim_attr_t *def,
+                      const char **l, size_t *n, int *caseless)
+{
+        scim_atype_t t;
+
+        if (!def || !json_is_string(lit) ||
+            (op != OP_EQ && op != OP_CO && op != OP_SW && op != OP_EW))
+                return 0;
+        t = scim_attr_type(def);
+        if (t != SCIM_T_STRING && t != SCIM_T_REFERENCE)
+                return 0;
+        *l = json_string_value(lit);
+        *n = json_string_length(lit);
+        *caseless = !scim_attr_case_exact(def);
+        return needle_ok(*l, *n);
+}
+
+static int needles(const scim_filter_t *f, const char **lit, size_t *len,
+                   int *caseless, int max)
+{
+        int a, b;
+
+        if (max < 1)
+                return 0;
+        switch (f->kind) {
+        case N_AND:
+                a = needles(f->l, lit, len, caseless, max);
+                b = needles(f->r, lit + a, len + a, caseless + a, max - a);
+                if (a && b) { /* either side's set will do: the smaller */
+                        if (b < a) {
+                                memmove(lit, lit + a, (size_t)b * sizeof(*lit));
+                                memmove(len, len + a, (size_t)b * sizeof(*len));
+                                memmove(caseless, caseless + a,
+                                        (size_t)b * sizeof(*caseless));
+                                return b;
+                        }
+                        return a;
+                }
+                if (!a && b) {
+                        memmove(lit, lit + a, (size_t)b * sizeof(*lit));
+                        memmove(len, len + a, (size_t)b * sizeof(*len));
+                        memmove(caseless, caseless + a,
+                                (size_t)b * sizeof(*caseless));
+                }
+                return a ? a : b;
+        case N_OR:
+                a = needles(f->l, lit, len, caseless, max);
+                b = a ? needles(f->r, lit + a, len + a, caseless + a, max - a)
+                      : 0;
+                return a && b ? a + b : 0; /* one side without: nothing */
+        case N_CMP:
+                if (path_outside_text(&f->path))
+                        return 0;
+                return cmp_needle(f->op, f->value,
+                                  f->path.sub_def ? f->path.sub_def
+                                                  : f->path.sub ? NULL
+                                                                : f->path.attr_def,
+                                  lit, len, caseless);
+        case N_VALPATH:
+                if (path_outside_text(&f->path))
+                        return 0;
+                if (f->has_sub_cmp && !f->sub_is_pr &&
+                    cmp_needle(f->op, f->value, f->path.sub_def, lit, len,
+                               caseless))
+                        return 1;
+                return needles(f->l, lit, len, caseless, max);
+        default: /* not, pr */
+                return 0;
+        }
+}
+
+int scim_filter_needles(const scim_filter_t *f, const char **lit, size_t *len,
+                        int *caseless, int max)
+{
+        return f ? needles(f, lit, len, caseless, max) : 0;
+}

@@ -15,5 +15,13 @@ void scim_event_shutdown(void);
 /* event.c: CRC-64-AVRO fingerprint of writer schema version v (1-based), 0
  * if unknown; for the schema evolution test. */
 uint64_t scim_event_schema_fingerprint(int version);
+/* event.c: scim_event_encode through avro-c's generic values, the
+ * independent implementation the direct encoder is compared with (unit
+ * 0310, fuzz_event); same contract and bytes. */
+struct scim_event;
+struct scim_buf;
+struct scim_err;
+int scim_event_encode_avroc(const struct scim_event *ev, struct scim_buf *out,
+                            struct scim_err *err);
 
 #endif /* SCIM_SCHEMAS_INTERNAL_H */

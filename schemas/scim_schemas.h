@@ -185,6 +185,21 @@ int scim_filter_match(const scim_filter_t *f, const json_t *resource);
  * multi-valued attribute. Returns 1 or 0. */
 int scim_filter_match_element(const scim_filter_t *f, const json_t *element);
 
+/*
+ * Literals one of which the stored JSON text of a resource must contain
+ * for f to match it (a test that spares parsing most non-matches): for a
+ * comparison of a string or reference attribute by eq, co, sw or ew with
+ * a string (alone, under an `and`, or on every branch of an `or`), up to
+ * max literals into lit/len (borrowed from f; printable ASCII without ",
+ * \ or /), caseless[i] 1 when that attribute compares caselessly (an
+ * ASCII literal then matches only ASCII text, or text a Unicode fold turns
+ * into ASCII: callers look for it ASCII-caselessly in text without other
+ * bytes). id, meta and schemas (not in the stored text), not and pr give
+ * none. Returns how many, 0 when no such condition is known.
+ */
+int scim_filter_needles(const scim_filter_t *f, const char **lit, size_t *len,
+                        int *caseless, int max);
+
 /* Index the store can use for a filter. */
 typedef enum scim_index {
         SCIM_IDX_NONE = 0,
@@ -367,6 +382,36 @@ int scim_event_encode(const scim_event_t *ev, scim_buf_t *out, scim_err_t *err);
  */
 int scim_event_decode(const void *data, size_t len, scim_event_t *ev,
                       scim_err_t *err);
+
+/*
+ * A log record read in place (schemas/event_peek.c): where some of its
+ * fields are in the bytes, for readers that need few fields of many
+ * records. Pointers point into the record (not NUL-terminated); a null
+ * union is a NULL pointer. Records of writer schema versions 1-3 only.
+ */
+typedef struct scim_event_peek {
+        int64_t rtype_index, action_index; /* enum positions as written */
+        int64_t time_ms;
+        const char *rid, *rj, *sealed, *kid; /* resource_id, resource_json,
+                                                sealed_json, key_id */
+        size_t ridl, rjl, sealedl, kidl;
+        int members_replace;
+        const unsigned char *added, *removed, *end; /* the member arrays */
+} scim_event_peek_t;
+
+/* Fills *pk from single-object encoded bytes (no allocation). Returns 0,
+ * or -1 when the record is malformed or of another writer schema (decode
+ * it with scim_event_decode then). Never crashes on hostile input. */
+int scim_event_peek(const void *data, size_t len, scim_event_peek_t *pk);
+
+/* Calls fn for each member of members_added (added 1: value and display,
+ * the display NULL when null) or members_removed (0: value only) of a
+ * peeked record, in order. Returns 0, -1 when malformed. */
+int scim_event_peek_members(const scim_event_peek_t *pk, int added,
+                            void (*fn)(void *ctx, const char *value,
+                                       size_t value_len, const char *display,
+                                       size_t display_len),
+                            void *ctx);
 
 /* CRC-64-AVRO (Rabin) fingerprint of a canonical schema text. */
 uint64_t scim_avro_fingerprint(const char *canonical, size_t len);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schemas/schemas_internal.h"
 #include "schemas/scim_schemas.h"
 
 static int str_eq(const char *a, const char *b)
@@ -78,6 +79,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fprintf(stderr, "decoded event does not re-encode: %s\n",
                         err.detail);
                 abort();
+        }
+        {
+                scim_buf_t ref = {0};
+
+                if (scim_event_encode_avroc(&ev, &ref, &err) ||
+                    ref.len != b1.len || memcmp(ref.data, b1.data, b1.len)) {
+                        fprintf(stderr, "direct and avro-c encodings differ\n");
+                        abort();
+                }
+                scim_buf_free(&ref);
         }
         ev.schema_version = again.schema_version;
         if (!events_equal(&ev, &again))

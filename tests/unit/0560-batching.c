@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "projector/projector_internal.h"
 #include "projector/scim_projector.h"
 
 #define MAXEV 700
@@ -108,6 +109,27 @@ static void settings(const char *json)
         assert_int_equal(scim_event_encode(e, &enc[nev - 1], &err), 0);
 }
 
+/* Moves the last event to tenant t2, dt ms earlier or later. */
+static void retarget(int64_t dt)
+{
+        scim_event_t *e = &evs[nev - 1];
+        scim_err_t err;
+
+        free(e->tenant);
+        e->tenant = strdup("t2");
+        e->time_ms += dt;
+        enc[nev - 1].len = 0;
+        assert_int_equal(scim_event_encode(e, &enc[nev - 1], &err), 0);
+}
+
+/* A tenant event of t2 (v3 for TENANT_DELETE) shifted by dt ms. */
+static void tenant_event(scim_action_t act, int64_t dt)
+{
+        add(act, 0, NULL, NULL, -1);
+        evs[nev - 1].schema_version = act == SCIM_ACT_TENANT_DELETE ? 3 : 2;
+        retarget(dt);
+}
+
 static void build(void)
 {
         char name[64], gid[32], uid[32];
@@ -168,6 +190,26 @@ static void build(void)
         add(SCIM_ACT_DELETE, SCIM_RT_GROUP, "group-5", NULL, -1);
         add(SCIM_ACT_PATCH, SCIM_RT_GROUP, "group-4", NULL, -1);
         member(&evs[nev - 1], "group-3", NULL, 1); /* a nested group */
+        /* tenant t2: a clock behind (events stamped two hours back are
+         * indexed at the tenant's latest apply time, chidx L, and counted
+         * in their own hour, chidx H: the writer keeps both in memory
+         * across batches, txn.c's hot cache); then the tenant goes (its
+         * counters with it) and comes back: its counters start again
+         * from zero in the same hours */
+        tenant_event(SCIM_ACT_TENANT_CREATE, 0);
+        for (int u = 0; u < 6; u++) {
+                snprintf(name, sizeof(name), "late%d@example.com", u);
+                user(u, name, 1, 0);
+                retarget(-(u % 2) * 2 * 3600000LL);
+        }
+        tenant_event(SCIM_ACT_TENANT_DELETE, -3 * 3600000LL);
+        tenant_event(SCIM_ACT_TENANT_CREATE, -3 * 3600000LL);
+        for (int u = 0; u < 5; u++) {
+                snprintf(name, sizeof(name), "reborn%d@example.com", u);
+                user(u, name, 1, 0);
+                retarget(-(u % 2) * 2 * 3600000LL); /* the hours of
+                                                        t2's old counters */
+        }
 }
 
 /* Folds every event into a new store in batches of `per`; returns the
@@ -304,6 +346,55 @@ static void test_batch_boundaries(void **state)
         scim_store_close(c);
 }
 
+/* A batch folded but never written (a failed write) leaves nothing
+ * behind, not even in the writer's memory (txn.c's hot cache of the
+ * change records' apply-time and hourly counters): the events after it
+ * fold as if it had never been. The aborted batch's events are stamped
+ * ten hours ahead, so a leaked apply time would show in every later
+ * record's index keys and in the digest. */
+static void test_aborted_batch(void **state)
+{
+        static int sref[MAXEV];
+        char dref[65], dx[65], dir[700], e[256];
+        scim_store_t *ref = fold_into("abort-ref", 1, sref), *x = NULL;
+        scim_verdict_t v;
+        scim_err_t err;
+        size_t half = nev / 2;
+
+        (void)state;
+        snprintf(dir, sizeof(dir), "%s/abort-x", base);
+        assert_int_equal(scim_store_open(dir, &x, e, sizeof(e)), 0);
+        for (size_t i = 0; i < nev; i++) {
+                if (i == half) {
+                        txn_t t;
+
+                        txn_begin(&t, x);
+                        for (size_t j = half; j < half + 20 && j < nev; j++) {
+                                scim_event_t late = evs[j];
+
+                                late.time_ms += 10 * 3600000LL;
+                                fold_event(
+                                    &t, scim_store_position(x) + 1 + (j - half),
+                                    &late, NULL, &v);
+                                scim_verdict_clear(&v);
+                        }
+                        txn_end(&t); /* never written */
+                        x->pidx_pending.len = 0;
+                }
+                memset(&v, 0, sizeof(v));
+                assert_int_equal(
+                    scim_store_append_fold(x, enc + i, evs + i, 1, &v, &err),
+                    0);
+                assert_int_equal(v.status, sref[i]);
+                scim_verdict_clear(&v);
+        }
+        assert_int_equal(scim_store_digest(ref, dref, &err), 0);
+        assert_int_equal(scim_store_digest(x, dx, &err), 0);
+        assert_string_equal(dref, dx);
+        scim_store_close(x);
+        scim_store_close(ref);
+}
+
 /* Ids of a page, joined with ',' into out. */
 static void page_ids(json_t *page, char *out, size_t len)
 {
@@ -419,6 +510,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_batch_boundaries),
+            cmocka_unit_test(test_aborted_batch),
             cmocka_unit_test(test_cursor_and_positions),
         };
 

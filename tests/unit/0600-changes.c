@@ -129,6 +129,123 @@ static void test_diff_paths(void **state)
         json_decref(b);
 }
 
+/* Edge cases of the diff, with what it printed before its leaves were
+ * kept in sorted arrays instead of a JSON object keyed by path (issue 13):
+ * a path set twice (the later wins), elements addressed by a type that
+ * needs escaping or is all they have, empty containers, arrays mixing
+ * objects and values, nesting past the depth limit, extension blocks and
+ * an empty key. Each case: old, cur, diff(old, cur), diff(NULL, cur),
+ * diff(old, NULL). */
+static void test_diff_edges(void **state)
+{
+        static const char *const cases[][5] = {
+            {"{\"a.b\":1,\"a\":{\"b\":2},\"x\":1}",
+             "{\"a\":{\"b\":3},\"a.b\":1}",
+             "[{\"path\":\"a.b\",\"old\":2,\"new\":3},{\"path\":\"x\",\"old\":"
+             "1,\"new\":null}]",
+             "[{\"path\":\"a.b\",\"old\":null,\"new\":1}]",
+             "[{\"path\":\"a.b\",\"old\":2,\"new\":null},{\"path\":\"x\","
+             "\"old\":1,\"new\":null}]"},
+            {"{\"emails\":[{\"type\":\"work\"},{\"type\":\"ho\\\"me\",\"v\":1,"
+             "\"w\":{}}]}",
+             "{\"emails\":[{\"type\":\"work\",\"v\":2},{\"type\":\"ho\\\"me\"}]"
+             "}",
+             "[{\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].type\",\"old\":null,\"new\":\"ho\\\"me\"},{"
+             "\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].v\",\"old\":1,\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].w\",\"old\":{},\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"work\\\"].type\",\"old\":\"work\",\"new\":null},{\"path\":"
+             "\"emails[type eq \\\"work\\\"].v\",\"old\":null,\"new\":2}]",
+             "[{\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].type\",\"old\":null,\"new\":\"ho\\\"me\"},{"
+             "\"path\":\"emails[type eq "
+             "\\\"work\\\"].v\",\"old\":null,\"new\":2}]",
+             "[{\"path\":\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].v\",\"old\":1,\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"ho\\\\\\\"me\\\"].w\",\"old\":{},\"new\":null},{\"path\":"
+             "\"emails[type eq "
+             "\\\"work\\\"].type\",\"old\":\"work\",\"new\":null}]"},
+            {"{\"e\":[],\"o\":{},\"m\":[1,{\"a\":1}],\"n\":[{},{\"a\":[1]}]}",
+             "{\"e\":[1],\"o\":{\"k\":null},\"m\":[{\"a\":1}],\"n\":[{\"a\":{}}"
+             "]}",
+             "[{\"path\":\"e\",\"old\":null,\"new\":[1]},{\"path\":\"m\","
+             "\"old\":[1,{\"a\":1}],\"new\":null},{\"path\":\"m[0].a\",\"old\":"
+             "null,\"new\":1},{\"path\":\"n[0]\",\"old\":{},\"new\":null},{"
+             "\"path\":\"n[0].a\",\"old\":null,\"new\":{}},{\"path\":\"n[1]."
+             "a\",\"old\":[1],\"new\":null},{\"path\":\"o\",\"old\":{},\"new\":"
+             "null},{\"path\":\"o.k\",\"old\":null,\"new\":null}]",
+             "[{\"path\":\"e\",\"old\":null,\"new\":[1]},{\"path\":\"m[0].a\","
+             "\"old\":null,\"new\":1},{\"path\":\"n[0].a\",\"old\":null,"
+             "\"new\":{}},{\"path\":\"o.k\",\"old\":null,\"new\":null}]",
+             "[{\"path\":\"m\",\"old\":[1,{\"a\":1}],\"new\":null},{\"path\":"
+             "\"n[0]\",\"old\":{},\"new\":null},{\"path\":\"n[1].a\",\"old\":["
+             "1],\"new\":null},{\"path\":\"o\",\"old\":{},\"new\":null}]"},
+            {"{\"d\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{"
+             "\"i\":{\"j\":1}}}}}}}}}}}",
+             "{\"d\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{"
+             "\"i\":{\"j\":2}}}}}}}}}}}",
+             "[{\"path\":\"d.a.b.c.d.e.f.g.h.i\",\"old\":{\"j\":1},\"new\":{"
+             "\"j\":2}}]",
+             "[{\"path\":\"d.a.b.c.d.e.f.g.h.i\",\"old\":null,\"new\":{\"j\":2}"
+             "}]",
+             "[{\"path\":\"d.a.b.c.d.e.f.g.h.i\",\"old\":{\"j\":1},\"new\":"
+             "null}]"},
+            {"{\"urn:x:2.0:User\":{\"k\":{\"s\":[{\"type\":\"a\",\"v\":1}]},"
+             "\"z\":1},\"urn:x:2.0:User:k.s[type eq \\\"a\\\"].v\":5}",
+             "{\"urn:x:2.0:User\":{\"k\":{\"s\":[{\"type\":\"a\",\"v\":2}]}}}",
+             "[{\"path\":\"urn:x:2.0:User:k.s[type eq "
+             "\\\"a\\\"].v\",\"old\":5,\"new\":2},{\"path\":\"urn:x:2.0:User:"
+             "z\",\"old\":1,\"new\":null}]",
+             "[{\"path\":\"urn:x:2.0:User:k.s[type eq "
+             "\\\"a\\\"].v\",\"old\":null,\"new\":2}]",
+             "[{\"path\":\"urn:x:2.0:User:k.s[type eq "
+             "\\\"a\\\"].v\",\"old\":5,\"new\":null},{\"path\":\"urn:x:2.0:"
+             "User:z\",\"old\":1,\"new\":null}]"},
+            {"{\"\":{\"k\":1},\"t\":[{\"type\":\"a\"},{\"type\":\"A\"}]}",
+             "{\"\":{\"k\":2},\"t\":[{\"type\":\"a\",\"q\":\"\\u00e9\"}]}",
+             "[{\"path\":\".k\",\"old\":1,\"new\":2},{\"path\":\"t[0].type\","
+             "\"old\":\"a\",\"new\":null},{\"path\":\"t[1].type\",\"old\":"
+             "\"A\",\"new\":null},{\"path\":\"t[type eq "
+             "\\\"a\\\"].q\",\"old\":null,\"new\":\"é\"}]",
+             "[{\"path\":\".k\",\"old\":null,\"new\":2},{\"path\":\"t[type eq "
+             "\\\"a\\\"].q\",\"old\":null,\"new\":\"é\"}]",
+             "[{\"path\":\".k\",\"old\":1,\"new\":null},{\"path\":\"t[0]."
+             "type\",\"old\":\"a\",\"new\":null},{\"path\":\"t[1].type\","
+             "\"old\":\"A\",\"new\":null}]"},
+            {"{\"urn:y\":5,\"n\":1.5,\"i\":-0}",
+             "{\"urn:y\":{\"p\":1},\"n\":1.50,\"i\":0}",
+             "[{\"path\":\"urn:y\",\"old\":5,\"new\":null},{\"path\":\"urn:y:"
+             "p\",\"old\":null,\"new\":1}]",
+             "[{\"path\":\"i\",\"old\":null,\"new\":0},{\"path\":\"n\",\"old\":"
+             "null,\"new\":1.5},{\"path\":\"urn:y:p\",\"old\":null,\"new\":1}]",
+             "[{\"path\":\"i\",\"old\":0,\"new\":null},{\"path\":\"n\",\"old\":"
+             "1.5,\"new\":null},{\"path\":\"urn:y\",\"old\":5,\"new\":null}]"},
+        };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                json_t *a = J(cases[i][0]), *b = J(cases[i][1]);
+                json_t *d[3] = {changes_diff(a, b), changes_diff(NULL, b),
+                                changes_diff(a, NULL)};
+
+                for (int k = 0; k < 3; k++) {
+                        char *got = json_dumps(d[k], JSON_COMPACT);
+
+                        if (strcmp(got, cases[i][2 + k]))
+                                fail_msg("case %zu/%d:\ngot  %s\nwant %s", i, k,
+                                         got, cases[i][2 + k]);
+                        free(got);
+                        json_decref(d[k]);
+                }
+                json_decref(a);
+                json_decref(b);
+        }
+}
+
 static void test_classify(void **state)
 {
         scim_event_t ev;
@@ -163,6 +280,367 @@ static void test_classify(void **state)
         json_decref(on);
         json_decref(off);
         json_decref(none);
+}
+
+/* ------------------------------------ 2b. the record's text (issue 13) */
+
+/* The change record as changes_record built it before its text was
+ * written member by member: a jansson object dumped compact (the oracle
+ * the direct writer must match byte for byte). */
+static void ref_str(json_t *o, const char *k, const char *s)
+{
+        json_object_set_new(o, k, s && *s ? json_string(s) : json_null());
+}
+
+static const char *ref_action_name(scim_action_t a)
+{
+        static const char *const n[] = {
+            "create",        "replace",        "patch",
+            "delete",        "refused",        "tenant_create",
+            "token_issue",   "token_revoke",   "report_save",
+            "report_delete", "schema_put",     "schema_delete",
+            "tenant_update", "tenant_disable", "tenant_enable",
+            "tenant_delete", "token_rotate",   "client_register",
+            "client_revoke", "key_rotate"};
+
+        return (unsigned)a < sizeof(n) / sizeof(n[0]) ? n[a] : "unknown";
+}
+
+static char *ref_record(uint64_t seq, const scim_event_t *ev,
+                        const scim_verdict_t *v, const changes_pre_t *pre,
+                        int64_t itime)
+{
+        json_t *o = json_object(), *modified = json_array(), *req = NULL;
+        const json_t *cur = v->resource, *old = pre ? pre->old : NULL;
+        const json_t *names;
+        int applied = v->status > 0 && v->status < 400;
+        const char *action = "refused";
+        char ts[32], *txt;
+
+        json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+        if (!ev) {
+                json_object_set_new(o, "time", json_null());
+                json_object_set_new(o, "tenant", json_null());
+                json_object_set_new(o, "action", json_string("refused"));
+                json_object_set_new(o, "eventAction", json_null());
+                goto verdict;
+        }
+        scim_time_format(ev->time_ms, ts);
+        json_object_set_new(o, "time", json_string(ts));
+        if (ev->tenant && *ev->tenant &&
+            strlen(ev->tenant) <= SCIM_MAX_TENANT_LEN) {
+                scim_time_format(itime, ts);
+                json_object_set_new(o, "appliedAt", json_string(ts));
+        }
+        ref_str(o, "tenant", ev->tenant);
+        json_object_set_new(o, "resourceType",
+                            ev->rtype == SCIM_RT_USER    ? json_string("User")
+                            : ev->rtype == SCIM_RT_GROUP ? json_string("Group")
+                            : (scim_rtype_is_tenant(ev->rtype) ||
+                               ev->rtype == SCIM_RT_CUSTOM) &&
+                                    ev->resource_type_name
+                                ? json_string(ev->resource_type_name)
+                                : json_null());
+        ref_str(o, "id", ev->rtype ? ev->resource_id : NULL);
+        if (ev->action == SCIM_ACT_REFUSED && ev->resource_json)
+                req = json_loads(ev->resource_json, 0, NULL);
+        names = cur ? cur : old ? old : req;
+        ref_str(o, "userName",
+                ev->rtype == SCIM_RT_USER
+                    ? json_string_value(json_object_get(names, "userName"))
+                    : NULL);
+        ref_str(o, "displayName",
+                json_string_value(json_object_get(names, "displayName")));
+        if (ev->action == SCIM_ACT_REFUSED) {
+                char lower[32];
+                const char *a = ev->attempted_action;
+                size_t i = 0;
+
+                for (; a && a[i] && i + 1 < sizeof(lower); i++)
+                        lower[i] =
+                            (char)((a[i] >= 'A' && a[i] <= 'Z') ? a[i] + 32
+                                                                : a[i]);
+                lower[i] = '\0';
+                ref_str(o, "eventAction", a ? lower : "refused");
+        } else {
+                json_object_set_new(o, "eventAction",
+                                    json_string(ref_action_name(ev->action)));
+        }
+        if (applied &&
+            (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP ||
+             scim_rtype_is_tenant(ev->rtype))) {
+                json_t *added = json_array(), *removed = json_array();
+                size_t n_attr;
+
+                json_decref(modified);
+                modified = ev->action == SCIM_ACT_DELETE
+                               ? json_array()
+                               : changes_diff(old, cur);
+                n_attr = json_array_size(modified);
+                if (ev->rtype == SCIM_RT_GROUP &&
+                    ev->action != SCIM_ACT_DELETE && pre)
+                        changes_member_delta(ev, pre, added, removed);
+                if (json_array_size(added) || json_array_size(removed))
+                        json_array_append_new(
+                            modified,
+                            json_pack("{s:s, s:O, s:O}", "path", "members",
+                                      "added", added, "removed", removed));
+                action = changes_classify(ev, old, cur, n_attr,
+                                          json_array_size(added),
+                                          json_array_size(removed));
+                json_decref(added);
+                json_decref(removed);
+        } else if (applied) {
+                action = ref_action_name(ev->action);
+        }
+        json_object_set_new(o, "action", json_string(action));
+verdict:
+        json_object_set_new(o, "verdict",
+                            json_string(applied ? "applied" : "refused"));
+        json_object_set_new(o, "status",
+                            json_integer(applied && ev &&
+                                                 ev->action == SCIM_ACT_PATCH &&
+                                                 v->status == 200
+                                             ? 204
+                                             : v->status));
+        if (applied && ev && ev->action == SCIM_ACT_DELETE && pre &&
+            json_array_size(pre->holders)) {
+                json_t *fx = json_array(), *g;
+                size_t i;
+
+                json_array_foreach(pre->holders, i, g) json_array_append_new(
+                    fx, json_pack("{s:O, s:s, s:s}", "group", g, "member",
+                                  ev->resource_id, "effect", "removed"));
+                json_object_set_new(o, "membershipEffects", fx);
+        }
+        if (applied && ev &&
+            (ev->action == SCIM_ACT_CREATE || ev->action == SCIM_ACT_REPLACE ||
+             ev->action == SCIM_ACT_PATCH)) {
+                json_t *a =
+                    ev->admin_json ? json_loads(ev->admin_json, 0, NULL) : NULL;
+                json_t *d = json_array(), *x;
+                size_t i;
+
+                json_array_foreach(json_object_get(a, "droppedAttributes"), i,
+                                   x) if (json_is_string(x))
+                    json_array_append(d, x);
+                json_array_foreach(v->dropped, i, x) json_array_append(d, x);
+                if (json_array_size(d))
+                        json_object_set_new(o, "droppedAttributes", d);
+                else
+                        json_decref(d);
+                json_decref(a);
+        }
+        ref_str(o, "scimType", applied ? NULL : v->scim_type);
+        ref_str(o, "detail", applied ? NULL : v->detail);
+        ref_str(o, "actor", ev ? ev->actor : NULL);
+        ref_str(o, "requestId", ev ? ev->request_id : NULL);
+        ref_str(o, "eventId", ev ? ev->event_id : NULL);
+        json_object_set_new(o, "modified", modified);
+        txt = json_dumps(o, JSON_COMPACT);
+        json_decref(req);
+        json_decref(o);
+        return txt;
+}
+
+/* One case: the direct text equals the oracle's. */
+static void record_case(const char *what, uint64_t seq, const scim_event_t *ev,
+                        const scim_verdict_t *v, const changes_pre_t *pre)
+{
+        txn_t t;
+        scim_buf_t b = {0};
+        const char *action = NULL;
+        int64_t itime = 0;
+        char *want;
+
+        txn_begin(&t, st);
+        assert_int_equal(
+            changes_record_text(&b, &t, seq, ev, v, pre, &action, &itime), 0);
+        txn_end(&t); /* never written */
+        want = ref_record(seq, ev, v, pre, itime);
+        assert_non_null(want);
+        if (strcmp(b.data, want))
+                fail_msg("%s:\ngot  %s\nwant %s", what, b.data, want);
+        free(want);
+        scim_buf_free(&b);
+}
+
+/* The record writers' string fast path (8 bytes at a time) writes what
+ * scim_json_dump_string writes, and refuses what it refuses, wherever a
+ * byte that needs escaping or checking sits. */
+static void test_json_str(void **state)
+{
+        static const unsigned char special[] = {
+            0x00, 0x01, 0x1f, 0x20, '"', '\\', '/',  0x7e,
+            0x7f, 0x80, 0xc3, 0xff, 'a', 0x21, 0x5b, 0x5d};
+        char s[40];
+
+        (void)state;
+        for (size_t n = 0; n <= 33; n++)
+                for (size_t at = 0; at < (n ? n : 1); at++)
+                        for (size_t k = 0; k < sizeof(special); k++) {
+                                scim_buf_t a = {0}, b = {0};
+                                int ra, rb;
+
+                                for (size_t i = 0; i < n; i++)
+                                        s[i] = (char)('a' + i % 26);
+                                if (n)
+                                        s[at] = (char)special[k];
+                                if (n > at + 1 && special[k] == 0xc3)
+                                        s[at + 1] = (char)0xa9; /* é */
+                                ra = changes_json_str(&a, s, n);
+                                rb = scim_json_dump_string(s, n, &b);
+                                assert_int_equal(ra < 0, rb < 0);
+                                if (ra == 0) {
+                                        assert_int_equal(a.len, b.len);
+                                        assert_memory_equal(a.data, b.data,
+                                                            a.len);
+                                }
+                                scim_buf_free(&a);
+                                scim_buf_free(&b);
+                        }
+}
+
+static void test_record_text(void **state)
+{
+        scim_event_t e;
+        scim_verdict_t v;
+        changes_pre_t pre;
+        static const char bad_utf8[] = "bad \xff\xfe utf8";
+        static const char tricky[] =
+            "Zo\xc3\xab \"q\" \\ / \t\n\x01 \xe2\x80\xa8 \xf0\x9f\x98\x80 <>&'";
+        char longt[SCIM_MAX_TENANT_LEN + 8];
+
+        (void)state;
+        memset(&pre, 0, sizeof(pre));
+        /* undecodable: no event at all */
+        memset(&v, 0, sizeof(v));
+        v.status = 400;
+        snprintf(v.scim_type, sizeof(v.scim_type), "invalidSyntax");
+        snprintf(v.detail, sizeof(v.detail), "undecodable: %s", tricky);
+        record_case("undecodable", 7, NULL, &v, NULL);
+        v.seq = 0;
+        record_case("huge seq", UINT64_MAX - 3, NULL, &v, NULL);
+
+        /* a refusal answered by ingest, names from the request */
+        memset(&e, 0, sizeof(e));
+        snprintf(e.event_id, sizeof(e.event_id), "%s",
+                 "00000000-0000-4000-8000-000000000001");
+        e.tenant = (char *)"t\xc3\xa9nant \"x\"";
+        e.rtype = SCIM_RT_USER;
+        e.resource_id = (char *)"id/\xe2\x98\x83";
+        e.action = SCIM_ACT_REFUSED;
+        e.attempted_action = (char *)"PATCH";
+        e.time_ms = -86400000LL * 400 + 123; /* before 1970 */
+        e.actor = (char *)tricky;
+        e.request_id = (char *)"";
+        e.resource_json = (char *)"{\"userName\":\"u\\u00e9\\\"\\\\\\n\","
+                                  "\"displayName\":\"\\ud83d\\ude00 d\"}";
+        memset(&v, 0, sizeof(v));
+        v.status = 409;
+        snprintf(v.scim_type, sizeof(v.scim_type), "uniqueness");
+        snprintf(v.detail, sizeof(v.detail), "%s", tricky);
+        record_case("refused by ingest", 12, &e, &v, NULL);
+        e.attempted_action = (char *)"";
+        record_case("empty attempted action", 13, &e, &v, NULL);
+        e.attempted_action = NULL;
+        e.actor = (char *)bad_utf8; /* not UTF-8: the member goes */
+        record_case("actor not UTF-8", 14, &e, &v, NULL);
+
+        /* an applied create: numbers, nulls, nested, typed arrays */
+        e.action = SCIM_ACT_CREATE;
+        e.actor = (char *)"\xe2\x80\xa8";
+        e.request_id = (char *)"req-1";
+        e.admin_json =
+            (char *)"{\"droppedAttributes\":[\"x:y\",3,\"a\\u0001\"]}";
+        e.time_ms = 1767225600000LL;
+        memset(&v, 0, sizeof(v));
+        v.status = 201;
+        v.resource = J("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:"
+                       "2.0:User\"],\"id\":\"x\",\"userName\":\"Zo\\u00eb\","
+                       "\"displayName\":\"\\u2028\\\"\\\\\",\"n\":-0,"
+                       "\"r\":1.5e300,\"f\":0.1,\"i\":-9223372036854775807,"
+                       "\"z\":null,\"t\":true,\"emails\":[{\"type\":\"work\","
+                       "\"value\":\"a@b\"},{\"type\":\"home\",\"value\":"
+                       "\"\\ud834\\udd1e\"}],\"addresses\":[{\"a\":1},{}],"
+                       "\"urn:x:ext:2.0:User\":{\"k\":{\"deep\":[1,2,3]}},"
+                       "\"meta\":{\"version\":\"W/\\\"1\\\"\"}}");
+        v.dropped = J("[\"q\\\"uote\", \"\\u00ff\"]");
+        record_case("applied create", 20, &e, &v, &pre);
+        /* a patch: 200 in the fold, 204 to the client; from an old state */
+        e.action = SCIM_ACT_PATCH;
+        e.admin_json = NULL;
+        pre.old = J("{\"userName\":\"old \\u00e9\",\"active\":true,"
+                    "\"n\":1,\"emails\":[{\"type\":\"work\",\"value\":"
+                    "\"a@b\"}]}");
+        v.status = 200;
+        record_case("applied patch", 21, &e, &v, &pre);
+        json_decref(v.dropped);
+        v.dropped = NULL;
+        /* a custom type with an empty name; the tenant too long to index */
+        e.rtype = SCIM_RT_CUSTOM;
+        e.resource_type_name = (char *)"";
+        memset(longt, 'a', sizeof(longt) - 1);
+        longt[sizeof(longt) - 1] = '\0';
+        e.tenant = longt;
+        v.status = 400;
+        json_decref(v.resource);
+        v.resource = NULL;
+        record_case("custom type, long tenant", 22, &e, &v, &pre);
+        e.resource_type_name = (char *)bad_utf8;
+        record_case("type name not UTF-8", 23, &e, &v, &pre);
+        /* a delete of a member: membership effects */
+        e.tenant = (char *)"t1";
+        e.rtype = SCIM_RT_USER;
+        e.resource_type_name = NULL;
+        e.action = SCIM_ACT_DELETE;
+        memset(&v, 0, sizeof(v));
+        v.status = 204;
+        pre.holders = J("[\"g\\u00e9\", \"g2\"]");
+        record_case("delete with effects", 30, &e, &v, &pre);
+        json_decref(pre.holders);
+        pre.holders = NULL;
+        /* a group: members added (one already there) and removed */
+        e.rtype = SCIM_RT_GROUP;
+        e.action = SCIM_ACT_PATCH;
+        e.added = calloc(3, sizeof(*e.added));
+        e.added[0].value = (char *)"m\xc3\xa9";
+        e.added[1].value = (char *)"m2";
+        e.added[2].value = (char *)"m\xc3\xa9";
+        e.n_added = 3;
+        e.removed = calloc(1, sizeof(*e.removed));
+        e.removed[0] = (char *)"gone\"";
+        e.n_removed = 1;
+        pre.added_was = calloc(3, 1);
+        pre.added_was[1] = 1;
+        pre.removed_was = calloc(1, 1);
+        pre.removed_was[0] = 1;
+        json_decref(pre.old);
+        pre.old = J("{\"displayName\":\"G \\u00e9\"}");
+        v.status = 200;
+        v.resource = J("{\"displayName\":\"G \\u00e9\",\"id\":\"g\"}");
+        record_case("group members", 31, &e, &v, &pre);
+        /* an administration event (no resource) */
+        free(e.added);
+        free(e.removed);
+        e.added = NULL;
+        e.removed = NULL;
+        e.n_added = e.n_removed = 0;
+        e.rtype = 0;
+        e.resource_id = NULL;
+        e.action = SCIM_ACT_TENANT_CREATE;
+        json_decref(v.resource);
+        v.resource = NULL;
+        v.status = 201;
+        record_case("tenant create", 40, &e, &v, NULL);
+        e.action = SCIM_ACT_KEY_ROTATE;
+        v.status = 501;
+        snprintf(v.detail, sizeof(v.detail), "%s", bad_utf8);
+        record_case("detail not UTF-8", 41, &e, &v, NULL);
+        free(pre.added_was);
+        free(pre.removed_was);
+        pre.added_was = pre.removed_was = NULL;
+        changes_pre_free(&pre);
 }
 
 /* ------------------------------------------- 2. keys, paths, parsers */
@@ -482,7 +960,8 @@ static void test_store_records_pages_asof(void **state)
         seqs = all_pages("a", q, 4);
         assert_int_equal(json_array_size(seqs), 10);
         json_decref(seqs);
-        /* one action walks its own index: 31 creates in a (30 users and
+        /* one action: the time index's values name each record's action,
+         * so the others are skipped unread: 31 creates in a (30 users and
          * the group), 10 in ab, any case, either order, any page size */
         memset(&q, 0, sizeof(q));
         q.from_ms = INT64_MIN;
@@ -510,6 +989,12 @@ static void test_store_records_pages_asof(void **state)
         seqs = all_pages("a", q, 3);
         assert_int_equal(json_array_size(seqs), 1);
         json_decref(seqs);
+        q.actions = "delete,Create";
+        q.desc = 1;
+        seqs = all_pages("a", q, 5);
+        assert_int_equal(json_array_size(seqs), 32);
+        json_decref(seqs);
+        q.desc = 0;
         /* one resource: its 5 records, oldest first */
         memset(&q, 0, sizeof(q));
         q.from_ms = INT64_MIN;
@@ -641,7 +1126,10 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_diff_paths),
+            cmocka_unit_test(test_diff_edges),
             cmocka_unit_test(test_classify),
+            cmocka_unit_test(test_json_str),
+            cmocka_unit_test(test_record_text),
             cmocka_unit_test(test_time_keys_order),
             cmocka_unit_test(test_path_matches),
             cmocka_unit_test(test_csv_cells),
