@@ -258,21 +258,30 @@ static int leaf_cmp(const void *a, const void *b, void *ctx)
         return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-/* Flattens a stored resource into acc: its leaves sorted by path, one per
- * path (the last set). */
-static void flatten(leaves_t *acc, const json_t *res)
+/* Flattens the attributes of stored resource res whose value differs
+ * from other's (other NULL or not an object: all of them; an extension
+ * block present in both keeps only its differing sub-attributes) into
+ * acc: its leaves sorted by path, one per path (the last set). Leaves
+ * under an equal attribute are equal, so the diff of these is the diff of
+ * the whole resources, at the cost of the changed attributes only. */
+static void flatten(leaves_t *acc, const json_t *res, const json_t *other)
 {
         const char *k;
-        json_t *v;
+        json_t *v, *w;
         scim_buf_t p = {0};
         size_t o = 0;
 
         if (!json_is_object(res))
                 return;
+        if (!json_is_object(other))
+                other = NULL;
         json_object_foreach((json_t *)res, k, v)
         {
                 if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
                     !strcmp(k, "meta") || !strcmp(k, "members"))
+                        continue;
+                w = other ? json_object_get(other, k) : NULL;
+                if (w && json_equal(v, w))
                         continue;
                 p.len = 0;
                 scim_buf_puts(&p, k);
@@ -281,10 +290,15 @@ static void flatten(leaves_t *acc, const json_t *res)
                 if (!strncmp(k, "urn:", 4) && json_is_object(v)) {
                         /* extension block: urn:...:User:attr[.sub] */
                         const char *sk;
-                        json_t *sv;
+                        json_t *sv, *sw;
 
+                        if (!json_is_object(w))
+                                w = NULL;
                         json_object_foreach(v, sk, sv)
                         {
+                                sw = w ? json_object_get(w, sk) : NULL;
+                                if (sw && json_equal(sv, sw))
+                                        continue;
                                 p.len = strlen(k);
                                 scim_buf_puts(&p, ":");
                                 scim_buf_puts(&p, sk);
@@ -315,43 +329,6 @@ static void leaves_free(leaves_t *acc)
         free(acc->l);
 }
 
-/* The attributes of x whose value differs from y's (shallow new object;
- * extension blocks present in both as objects keep only their differing
- * sub-attributes). Leaves under an equal attribute are equal, so the diff
- * of the restricted resources is the diff of the whole ones, at the cost
- * of the changed attributes only. */
-static json_t *differing(const json_t *x, const json_t *y)
-{
-        json_t *o = json_object(), *v, *w;
-        const char *k;
-
-        if (!json_is_object(x))
-                return o;
-        json_object_foreach((json_t *)x, k, v)
-        {
-                w = json_is_object(y) ? json_object_get(y, k) : NULL;
-                if (w && json_equal(v, w))
-                        continue;
-                if (w && !strncmp(k, "urn:", 4) && json_is_object(v) &&
-                    json_is_object(w)) {
-                        json_t *sub = json_object(), *sv;
-                        const char *sk;
-
-                        json_object_foreach(v, sk, sv)
-                        {
-                                json_t *sw = json_object_get(w, sk);
-
-                                if (!sw || !json_equal(sv, sw))
-                                        json_object_set(sub, sk, sv);
-                        }
-                        json_object_set_new(o, k, sub);
-                        continue;
-                }
-                json_object_set(o, k, v);
-        }
-        return o;
-}
-
 /* Calls fn for each attribute change of old -> cur in path order: path,
  * old value, new value (either NULL when absent). Returns -1 when out of
  * memory (fn not called), else 0. */
@@ -360,13 +337,12 @@ static int diff_walk(const json_t *old, const json_t *cur,
                                 const json_t *y),
                      void *ctx)
 {
-        json_t *da = differing(old, cur), *db = differing(cur, old);
         leaves_t a = {0}, b = {0};
         size_t i = 0, j = 0;
         int rc = 0;
 
-        flatten(&a, json_is_object(old) ? da : old);
-        flatten(&b, json_is_object(cur) ? db : cur);
+        flatten(&a, old, cur);
+        flatten(&b, cur, old);
         if (a.oom || b.oom) {
                 rc = -1;
                 goto out;
@@ -388,8 +364,6 @@ static int diff_walk(const json_t *old, const json_t *cur,
 out:
         leaves_free(&a);
         leaves_free(&b);
-        json_decref(da);
-        json_decref(db);
         return rc;
 }
 
@@ -578,9 +552,9 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
 
 void changes_pre_free(changes_pre_t *pre)
 {
-        json_decref(pre->holders);
         if (!pre)
                 return;
+        json_decref(pre->holders);
         json_decref(pre->old);
         free(pre->old_text);
         json_decref(pre->old_members);
@@ -708,23 +682,73 @@ static int64_t apply_time(txn_t *t, const char *tenant, uint64_t seq,
  */
 static void rec_key(scim_buf_t *b, const char *k)
 {
-        scim_buf_puts(b, b->len > 1 ? ",\"" : "\"");
-        scim_buf_puts(b, k);
-        scim_buf_puts(b, "\":");
+        changes_json_key(b, k);
+}
+
+/* 1 when none of the 8 bytes of x needs escaping or checking: each is
+ * printable ASCII (0x20-0x7e) other than '"' and '\\' (exact presence
+ * tests: "has a byte below n", "has a zero byte"). */
+static int plain8(uint64_t x)
+{
+        const uint64_t ones = 0x0101010101010101ULL;
+        const uint64_t high = 0x8080808080808080ULL;
+        uint64_t q = x ^ (ones * '"'), s = x ^ (ones * '\\');
+
+        return !(((x - ones * 0x20) & ~x & high) | (x & high) |
+                 (((x & ~high) + ones) & high) | ((q - ones) & ~q & high) |
+                 ((s - ones) & ~s & high));
 }
 
 int changes_json_str(scim_buf_t *b, const char *s, size_t n)
 {
-        for (size_t i = 0; i < n; i++) {
+        size_t i = 0;
+
+        for (; i + 8 <= n; i += 8) {
+                uint64_t x;
+
+                memcpy(&x, s + i, 8);
+                if (!plain8(x))
+                        return scim_json_dump_string(s, n, b);
+        }
+        for (; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
 
                 if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
                         return scim_json_dump_string(s, n, b);
         }
         /* printable ASCII without quote or backslash: written as is */
+        if (n < 256) {
+                char q[258];
+
+                q[0] = '"';
+                memcpy(q + 1, s, n);
+                q[n + 1] = '"';
+                return scim_buf_append(b, q, n + 2);
+        }
         scim_buf_append(b, "\"", 1);
         scim_buf_append(b, s, n);
         return scim_buf_append(b, "\"", 1);
+}
+
+void changes_json_key(scim_buf_t *b, const char *k)
+{
+        size_t n = strlen(k), o = 0;
+        char q[64];
+
+        if (n + 4 > sizeof(q)) {
+                scim_buf_puts(b, b->len > 1 ? ",\"" : "\"");
+                scim_buf_puts(b, k);
+                scim_buf_puts(b, "\":");
+                return;
+        }
+        if (b->len > 1) /* after "{": the first member has no comma */
+                q[o++] = ',';
+        q[o++] = '"';
+        memcpy(q + o, k, n);
+        o += n;
+        q[o++] = '"';
+        q[o++] = ':';
+        scim_buf_append(b, q, o);
 }
 
 /* A string member: NULL (and "" unless keep_empty) is null. */

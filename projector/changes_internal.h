@@ -63,6 +63,9 @@ json_t *changes_diff(const json_t *old, const json_t *cur);
  * bytes, printable ASCII copied without its UTF-8 check. 0 or -1 (not
  * UTF-8). */
 int changes_json_str(scim_buf_t *b, const char *s, size_t n);
+/* Appends the member name k of a record being written ("{" first): `"k":`,
+ * after a comma unless it is the first member. */
+void changes_json_key(scim_buf_t *b, const char *k);
 
 /* Action name of an applied resource event given its diff (create, update,
  * disable, enable, delete, member_add, member_remove). */

@@ -212,9 +212,7 @@ static const char *op_name(const scim_event_t *ev, char *buf, size_t len)
  * that is not UTF-8 left out as jansson left it out. */
 static void rec_key(scim_buf_t *b, const char *k)
 {
-        scim_buf_puts(b, b->len > 1 ? ",\"" : "\"");
-        scim_buf_puts(b, k);
-        scim_buf_puts(b, "\":");
+        changes_json_key(b, k);
 }
 
 /* set_str's member (NULL and "" are null); with keep_empty, json_string's

@@ -103,6 +103,21 @@ static void test_ct_equal_like_memcmp(void **state)
         assert_false(scim_ct_equal(a + 3, b + 3, 70));
 }
 
+/* scim_json_dump_string against jansson's own json_dumps. */
+static void dump_vs_jansson(const char *s, size_t n)
+{
+        json_t *j = json_stringn(s, n);
+        char *want = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        scim_buf_t a = {0};
+
+        assert_non_null(want);
+        assert_int_equal(scim_json_dump_string(s, n, &a), 0);
+        assert_string_equal(a.data, want);
+        free(want);
+        json_decref(j);
+        scim_buf_free(&a);
+}
+
 static void test_dump_string_like_jansson(void **state)
 {
         static const char *cases[] = {
@@ -126,6 +141,23 @@ static void test_dump_string_like_jansson(void **state)
 
                                 dump_both(t, 2);
                         }
+                }
+        }
+        {
+                /* long strings that are mostly escapes (6 bytes for 1:
+                 * the writer grows its buffer mid-string), escapes at
+                 * every offset of the 8-byte blocks, and long plain runs */
+                static char s[5000];
+
+                for (size_t n = 1; n < sizeof(s); n = n * 3 + 1) {
+                        for (size_t k = 0; k < n; k++)
+                                s[k] = (char)(k % 3 ? 1 + k % 31 : 'a');
+                        dump_both(s, n);
+                        dump_vs_jansson(s, n);
+                        for (size_t k = 0; k < n; k++)
+                                s[k] = k % 11 == 5 ? '"' : 'x';
+                        dump_both(s, n);
+                        dump_vs_jansson(s, n);
                 }
         }
 }

@@ -465,6 +465,42 @@ static void record_case(const char *what, uint64_t seq, const scim_event_t *ev,
         scim_buf_free(&b);
 }
 
+/* The record writers' string fast path (8 bytes at a time) writes what
+ * scim_json_dump_string writes, and refuses what it refuses, wherever a
+ * byte that needs escaping or checking sits. */
+static void test_json_str(void **state)
+{
+        static const unsigned char special[] = {
+            0x00, 0x01, 0x1f, 0x20, '"', '\\', '/',  0x7e,
+            0x7f, 0x80, 0xc3, 0xff, 'a', 0x21, 0x5b, 0x5d};
+        char s[40];
+
+        (void)state;
+        for (size_t n = 0; n <= 33; n++)
+                for (size_t at = 0; at < (n ? n : 1); at++)
+                        for (size_t k = 0; k < sizeof(special); k++) {
+                                scim_buf_t a = {0}, b = {0};
+                                int ra, rb;
+
+                                for (size_t i = 0; i < n; i++)
+                                        s[i] = (char)('a' + i % 26);
+                                if (n)
+                                        s[at] = (char)special[k];
+                                if (n > at + 1 && special[k] == 0xc3)
+                                        s[at + 1] = (char)0xa9; /* é */
+                                ra = changes_json_str(&a, s, n);
+                                rb = scim_json_dump_string(s, n, &b);
+                                assert_int_equal(ra < 0, rb < 0);
+                                if (ra == 0) {
+                                        assert_int_equal(a.len, b.len);
+                                        assert_memory_equal(a.data, b.data,
+                                                            a.len);
+                                }
+                                scim_buf_free(&a);
+                                scim_buf_free(&b);
+                        }
+}
+
 static void test_record_text(void **state)
 {
         scim_event_t e;
@@ -1092,6 +1128,7 @@ int main(void)
             cmocka_unit_test(test_diff_paths),
             cmocka_unit_test(test_diff_edges),
             cmocka_unit_test(test_classify),
+            cmocka_unit_test(test_json_str),
             cmocka_unit_test(test_record_text),
             cmocka_unit_test(test_time_keys_order),
             cmocka_unit_test(test_path_matches),
