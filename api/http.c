@@ -264,13 +264,15 @@ static void add_location(struct MHD_Connection *c, scim_api_t *api,
                 scim_model_t *m = scim_store_model(api->st, tenant);
                 const scim_rtype_row_t *row = scim_model_rtype_by_name(m, rt);
 
-                snprintf(loc, loclen, "%s%s/%s", tl_base,
-                         row ? row->endpoint : "/Users", id ? id : "");
+                scim_strjoin(loc, loclen, tl_base,
+                             row ? row->endpoint : "/Users", "/",
+                             id ? id : "", (char *)NULL);
                 scim_model_unref(m);
         } else {
-                snprintf(loc, loclen, "%s/%s/%s", tl_base,
-                         rt && !strcmp(rt, "Group") ? "Groups" : "Users",
-                         id ? id : "");
+                scim_strjoin(loc, loclen, tl_base,
+                             rt && !strcmp(rt, "Group") ? "/Groups/"
+                                                        : "/Users/",
+                             id ? id : "", (char *)NULL);
         }
         if (json_is_object(meta))
                 json_object_set_new(meta, "location", json_string(loc));
@@ -351,11 +353,12 @@ static void add_refs(json_t *res, const char *key)
 
                 if (!v || json_object_get(e, "$ref"))
                         continue;
-                snprintf(ref, sizeof(ref), "%s/%s/%s", tl_base,
-                         !strcmp(key, "groups") || (t && !strcmp(t, "Group"))
-                             ? "Groups"
-                             : "Users",
-                         v);
+                scim_strjoin(ref, sizeof(ref), tl_base,
+                             !strcmp(key, "groups") ||
+                                     (t && !strcmp(t, "Group"))
+                                 ? "/Groups/"
+                                 : "/Users/",
+                             v, (char *)NULL);
                 json_object_set_new(e, "$ref", json_string(ref));
         }
 }
