@@ -240,8 +240,10 @@ static int require_current_views(scim_store_t *st, const char *dir)
         if (scim_store_views_current(st))
                 return 0;
         fprintf(stderr,
-                "scimlog: the views in %s were built by an older scimlog "
-                "(another key layout); rebuild them from the log with\n"
+                "scimlog: the views in %s are not current (built by an "
+                "older scimlog with another key layout, an interrupted "
+                "replay, or a log-only bulk load); rebuild them from the "
+                "log with\n"
                 "  scimlog replay --data %s --into NEWDIR\n"
                 "and serve NEWDIR\n",
                 dir, dir);

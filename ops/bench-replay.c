@@ -43,7 +43,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "projector/projector_internal.h"
 #include "projector/scim_projector.h"
 
 #define BATCH 1000      /* live fold: events per synced batch */
@@ -75,34 +74,20 @@ static long refused;
 static int log_only;      /* `log`: no fold, records straight into the log */
 static uint64_t numbered; /* events numbered so far (= log position) */
 
-/* `log`: writes enc[0..nb) at positions after the log's end and the new
- * position in one write, as the fold's batch writes them (store.c
- * fold_into) but without the views; unsynced (close flushes). */
+/* `log`: enc[0..nb) after the log's end, no fold (the dir becomes a
+ * replay source only: scim_store_log_load); unsynced (close flushes). */
 static int flush_log(scim_store_t *st)
 {
-        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-        uint64_t pos = scim_store_position(st);
-        unsigned char k[8];
-        char *werr = NULL;
+        scim_err_t err;
 
-        for (size_t i = 0; i < nb; i++) {
-                scim_put_be64(k, pos + 1 + i);
-                rocksdb_writebatch_put_cf(wb, st->cf[CF_LOG], (char *)k, 8,
-                                          enc[i].data, enc[i].len);
-                enc[i].len = 0;
-        }
-        scim_put_be64(k, pos + nb);
-        rocksdb_writebatch_put_cf(wb, st->cf[CF_DEFAULT], "position", 8,
-                                  (char *)k, 8);
-        rocksdb_write(st->db, st->wo_nosync, wb, &werr);
-        rocksdb_writebatch_destroy(wb);
-        st->position = pos + nb;
-        nb = 0;
-        if (werr) {
-                fprintf(stderr, "log write: %s\n", werr);
-                free(werr);
+        scim_err_clear(&err);
+        if (scim_store_log_load(st, enc, nb, &err) < 0) {
+                fprintf(stderr, "log write: %s\n", err.detail);
                 return -1;
         }
+        for (size_t i = 0; i < nb; i++)
+                enc[i].len = 0;
+        nb = 0;
         return 0;
 }
 

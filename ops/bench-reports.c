@@ -1,15 +1,23 @@
 /*
  * bench-reports.c — loads N change records (default 1,000,000) through the
  * real fold into a fresh data dir, then times the reports queries in
- * process (store API, no HTTP) and prints p50/p99 per query. Used by
- * ops/bench-reports; not part of CTest (figures, not assertions).
+ * process (store API, no HTTP) and prints p50/p99 per query, and RESULT
+ * lines for the point-in-time ones (asof_list, asof_group,
+ * asof_group_list: wall p50/p99, the CPU seconds of all threads per query,
+ * and a live reference from the same run). Used by ops/bench-reports; not
+ * part of CTest (figures, not assertions).
  *
- * Load: tenant "bench" plus a decoy tenant "bench2" sharing its prefix;
- * USERS users created, then updates (title changes, disable/enable) spread
- * evenly over 30 days, appended in batches of 1,000 events per synced
- * WriteBatch via scim_store_append_fold (the same path the server uses).
+ * Load: see load() — users, groups (one with thousands of members),
+ * replaces, member adds and removes, deletes, re-created users, renames,
+ * a decoy tenant; batches of 1,000 events per synced WriteBatch via
+ * scim_store_append_fold (the path the server uses), sealed as the
+ * embedded server's ingest seals them unless BENCH_REPORTS_SEAL=0.
  *
- * usage: bench-reports DATADIR [N] [USERS]
+ * usage: bench-reports DATADIR [N] [USERS] [--query-only|--load-only]
+ *   --query-only: query a data dir loaded before (DATADIR.t0 holds the
+ *   load's start time), e.g. with another build; BENCH_ONLY=asof (or
+ *   asof_users) runs the point-in-time queries only; BENCH_LIST_RUNS (2-20)
+ *   sets the whole-tenant lists' runs.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -302,6 +302,9 @@ int tenant_admin_pin_txn(txn_t *t, const char *tenant);
 void tenant_admin_pin_set(txn_t *t, const char *tenant, int32_t partition);
 int tenant_pin_create(json_t *rec, const scim_event_t *ev, scim_verdict_t *v);
 int fold_tenant_pin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* Sets (on) or clears the dir's "replay incomplete" mark: a store carrying
+ * it is not current and serve refuses it (store.c). 0 or -1. */
+int store_replay_mark_set(scim_store_t *dst, int on);
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 /* store_tune.c: memory settings applied at open. */
 void store_tune_open(rocksdb_options_t *opts);

@@ -150,6 +150,16 @@ uint64_t scim_store_log_each(scim_store_t *st, uint64_t until_seq,
                              void *ctx);
 
 /*
+ * Bulk load: appends n encoded events to the embedded log after its end
+ * WITHOUT folding them (one unsynced write; close flushes) and marks the
+ * dir as a replay source only: serve refuses it until `scimlog replay`
+ * has built its views into a new dir (what a restore does). For loaders
+ * of very large logs (ops/bench-replay.c `log`). 0 or -1 with err.
+ */
+int scim_store_log_load(scim_store_t *st, const scim_buf_t *encoded, size_t n,
+                        scim_err_t *err);
+
+/*
  * Rebuilds every view in dst from src's log, events 1..until_seq (0 = all),
  * copying the log records too. dst must be a fresh store. progress, if not
  * NULL, is called every ~1s with (done, total). Returns 0 or -1 with err.

@@ -339,7 +339,7 @@ void scim_store_replay_batch(size_t n)
 }
 
 
-static int replay_mark_set(scim_store_t *dst, int on)
+int store_replay_mark_set(scim_store_t *dst, int on)
 {
         char *werr = NULL;
 
@@ -596,7 +596,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 goto out;
         }
         store_copy_keys(src, dst); /* not in the log: copied */
-        if (replay_mark_set(dst, 1) < 0) {
+        if (store_replay_mark_set(dst, 1) < 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot write to the new dir");
                 goto out;
         }
@@ -690,7 +690,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         if (rc == 0) {
                 /* everything on disk, then the mark goes */
                 flush_all(dst);
-                if (replay_mark_set(dst, 0) < 0)
+                if (store_replay_mark_set(dst, 0) < 0)
                         rc = scim_err_set(err, 500, NULL,
                                           "cannot finish the new dir");
                 flush_all(dst);

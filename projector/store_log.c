@@ -54,3 +54,37 @@ long scim_store_log_scan(scim_store_t *st, uint64_t after, size_t max,
         rocksdb_iter_destroy(it);
         return n;
 }
+
+int scim_store_log_load(scim_store_t *st, const scim_buf_t *encoded, size_t n,
+                        scim_err_t *err)
+{
+        rocksdb_writebatch_t *wb;
+        uint64_t pos = scim_store_position(st);
+        unsigned char k[8];
+        char *werr = NULL;
+
+        if (n == 0)
+                return 0;
+        if (store_replay_mark_set(st, 1) < 0)
+                return scim_err_set(err, 500, NULL,
+                                    "cannot mark the dir as a replay source");
+        wb = rocksdb_writebatch_create();
+        for (size_t i = 0; i < n; i++) {
+                scim_put_be64(k, pos + 1 + i);
+                rocksdb_writebatch_put_cf(wb, st->cf[CF_LOG], (char *)k, 8,
+                                          encoded[i].data, encoded[i].len);
+        }
+        scim_put_be64(k, pos + n);
+        rocksdb_writebatch_put_cf(wb, st->cf[CF_DEFAULT], "position", 8,
+                                  (char *)k, 8);
+        rocksdb_write(st->db, st->wo_nosync, wb, &werr);
+        rocksdb_writebatch_destroy(wb);
+        if (werr) {
+                scim_err_set(err, 500, NULL, "log write: %s", werr);
+                free(werr);
+                return -1;
+        }
+        st->views_current = 0;
+        __atomic_store_n(&st->position, pos + n, __ATOMIC_RELEASE);
+        return 0;
+}
