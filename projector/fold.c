@@ -200,29 +200,52 @@ static size_t ikey_collect(ikey_t *out, size_t cap, const char *tenant,
         return n + 1;
 }
 
+/* 1 when attribute k is the same in both resources (present in both):
+ * its index keys are then the same on both sides and are not built. */
+static int same_attr(const json_t *res, const json_t *other, const char *k)
+{
+        json_t *a = json_object_get(res, k), *b;
+
+        if (!other || !a)
+                return 0;
+        b = json_object_get(other, k);
+        return b && json_equal(a, b);
+}
+
+/* The index entries of res, leaving out the attributes other has the
+ * same (other NULL: all of them; keys of different attributes never
+ * coincide, as each carries its attribute's code). */
 static size_t ikeys(ikey_t *out, const char *tenant, char rt, const char *id,
-                    const json_t *res)
+                    const json_t *res, const json_t *other)
 {
         size_t n = 0, i;
         json_t *e;
 
         if (!res)
                 return 0;
-        n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'x',
-                         json_string_value(json_object_get(res, "externalId")),
-                         0, id, n);
-        n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'd',
-                         json_string_value(json_object_get(res, "displayName")),
-                         1, id, n);
+        if (!same_attr(res, other, "externalId"))
+                n = ikey_collect(
+                    out, IKEYS_MAX, tenant, rt, 'x',
+                    json_string_value(json_object_get(res, "externalId")), 0,
+                    id, n);
+        if (!same_attr(res, other, "displayName"))
+                n = ikey_collect(
+                    out, IKEYS_MAX, tenant, rt, 'd',
+                    json_string_value(json_object_get(res, "displayName")), 1,
+                    id, n);
         if (rt != SCIM_RT_USER)
                 return n;
-        n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'u',
-                         json_string_value(json_object_get(res, "userName")), 1,
-                         id, n);
-        json_array_foreach(json_object_get(res, "emails"), i, e)
-            n = ikey_collect(out, IKEYS_MAX, tenant, rt, 'e',
-                             json_string_value(json_object_get(e, "value")), 1,
-                             id, n);
+        if (!same_attr(res, other, "userName"))
+                n = ikey_collect(
+                    out, IKEYS_MAX, tenant, rt, 'u',
+                    json_string_value(json_object_get(res, "userName")), 1, id,
+                    n);
+        if (!same_attr(res, other, "emails"))
+                json_array_foreach(json_object_get(res, "emails"), i, e)
+                    n = ikey_collect(
+                        out, IKEYS_MAX, tenant, rt, 'e',
+                        json_string_value(json_object_get(e, "value")), 1, id,
+                        n);
         return n;
 }
 
@@ -252,8 +275,10 @@ static void index_update(txn_t *t, const char *tenant, char rt, const char *id,
                 return;
         }
         b = a + IKEYS_MAX;
-        na = ikeys(a, tenant, rt, id, old);
-        nb = ikeys(b, tenant, rt, id, cur);
+        /* an attribute both sides have the same needs no key (a PATCH
+         * of `title` casefolds nothing) */
+        na = ikeys(a, tenant, rt, id, old, cur);
+        nb = ikeys(b, tenant, rt, id, cur, old);
         if (na == IKEYS_MAX || nb == IKEYS_MAX) {
                 /* too many to compare: the plain way */
                 index_all(t, tenant, rt, id, old, idx_del);
