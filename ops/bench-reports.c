@@ -17,7 +17,8 @@
  *   --query-only: query a data dir loaded before (DATADIR.t0 holds the
  *   load's start time), e.g. with another build; BENCH_ONLY=asof (or
  *   asof_users) runs the point-in-time queries only; BENCH_LIST_RUNS (2-20)
- *   sets the whole-tenant lists' runs.
+ *   sets the whole-tenant lists' runs; BENCH_MEMORY_MB the RocksDB budget
+ *   (as serve --memory-mb, default 384).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,6 +402,12 @@ int main(int argc, char **argv)
                 groups = users / 100 > 0 ? users / 100 : 1;
         } else {
                 t0 = scim_now_ms() - span;
+        }
+        if (getenv("BENCH_MEMORY_MB")) { /* as serve --memory-mb */
+                size_t mb = (size_t)atol(getenv("BENCH_MEMORY_MB"));
+
+                if (mb >= 48)
+                        scim_store_set_memory(mb - mb / 3, mb / 3);
         }
         if (getenv("BENCH_REPORTS_SEAL"))
                 g_seal = atoi(getenv("BENCH_REPORTS_SEAL")) != 0;
