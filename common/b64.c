@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 /* 0-63, or 64 for a character outside the alphabet */
+/* clang-format off */
 static const unsigned char val[256] = {
 #define X 64
     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
@@ -35,6 +36,7 @@ static const unsigned char val[256] = {
     X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,  X,
 #undef X
 };
+/* clang-format on */
 
 long scim_b64_decode_strict(const char *in, size_t n, unsigned char *out)
 {

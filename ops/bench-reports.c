@@ -17,7 +17,8 @@
  *   --query-only: query a data dir loaded before (DATADIR.t0 holds the
  *   load's start time), e.g. with another build; BENCH_ONLY=asof (or
  *   asof_users) runs the point-in-time queries only; BENCH_LIST_RUNS (2-20)
- *   sets the whole-tenant lists' runs.
+ *   sets the whole-tenant lists' runs; BENCH_MEMORY_MB the RocksDB budget
+ *   (as serve --memory-mb, default 384).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,15 +218,16 @@ static void gid(char *out, size_t n, long g)
  */
 #define BIG_GROUP 5000
 
-static int load(scim_store_t *st, long n, long users, int64_t t0,
-                int64_t span, long *groups_out)
+static int load(scim_store_t *st, long n, long users, int64_t t0, int64_t span,
+                long *groups_out)
 {
         long groups = users / 100 > 0 ? users / 100 : 1, made = 0;
         long next_user = users, ndead = 0, cap = users + n;
         unsigned char *alive = calloc((size_t)cap, 1);
         long *name = calloc((size_t)cap, sizeof(long));
         long *dead = calloc((size_t)cap, sizeof(long));
-        row_t *rows = calloc((size_t)n + BIG_GROUP + 10 * groups, sizeof(*rows));
+        row_t *rows =
+            calloc((size_t)n + BIG_GROUP + 10 * groups, sizeof(*rows));
         size_t nrows = 0;
         scim_event_t e;
         char id[40], mid[40];
@@ -259,9 +261,11 @@ static int load(scim_store_t *st, long n, long users, int64_t t0,
                 e.resource_json = group_json(g, 0);
                 e.added = calloc((size_t)k, sizeof(*e.added));
                 for (long j = 0; j < k; j++) {
-                        long u = g == 0 ? j * (users / BIG_GROUP > 0
+                        long u = g == 0 ? j *
+                                              (users / BIG_GROUP > 0
                                                    ? users / BIG_GROUP
-                                                   : 1) % users
+                                                   : 1) %
+                                              users
                                         : (g * 10 + j) % users;
 
                         uid(mid, sizeof(mid), u);
@@ -272,9 +276,9 @@ static int load(scim_store_t *st, long n, long users, int64_t t0,
                         goto out;
         }
         for (long i0 = made; made < n; made++) {
-                int64_t when = t0 + 1000 +
-                               (int64_t)((double)(span - 2000) * (made - i0) /
-                                         (n - i0));
+                int64_t when =
+                    t0 + 1000 +
+                    (int64_t)((double)(span - 2000) * (made - i0) / (n - i0));
                 unsigned r = (unsigned)(next_rand() % 100);
                 long u = (long)(next_rand() % (uint64_t)next_user);
                 long g = (long)(next_rand() % (uint64_t)groups);
@@ -398,6 +402,12 @@ int main(int argc, char **argv)
                 groups = users / 100 > 0 ? users / 100 : 1;
         } else {
                 t0 = scim_now_ms() - span;
+        }
+        if (getenv("BENCH_MEMORY_MB")) { /* as serve --memory-mb */
+                size_t mb = (size_t)atol(getenv("BENCH_MEMORY_MB"));
+
+                if (mb >= 48)
+                        scim_store_set_memory(mb - mb / 3, mb / 3);
         }
         if (getenv("BENCH_REPORTS_SEAL"))
                 g_seal = atoi(getenv("BENCH_REPORTS_SEAL")) != 0;
@@ -611,8 +621,7 @@ as_of:
          * against a live list with the same filter (a scan: title has no
          * index) measured in the same run */
         {
-                static const char *const fs[] = {
-                    "title eq \"title 42\"", NULL};
+                static const char *const fs[] = {"title eq \"title 42\"", NULL};
                 double live[LIST_RUNS], past[LIST_RUNS];
 
                 for (size_t fi = 0; fi < 2; fi++) {
@@ -620,8 +629,8 @@ as_of:
                         size_t total = 0, tot_live = 0;
                         double cpu = 0;
 
-                        if (fs[fi] &&
-                            scim_filter_parse(SCIM_RT_USER, fs[fi], &f, &err) < 0)
+                        if (fs[fi] && scim_filter_parse(SCIM_RT_USER, fs[fi],
+                                                        &f, &err) < 0)
                                 return 1;
                         for (int r = 0; r < list_runs; r++) {
                                 json_t *out = NULL;
@@ -702,13 +711,13 @@ as_of:
                         }
                         past[r] = now_s() - a;
                         cpu += cpu_s() - c;
-                        members += json_array_size(
-                            json_object_get(out, "members"));
+                        members +=
+                            json_array_size(json_object_get(out, "members"));
                         json_decref(out);
                         out = NULL;
                         a = now_s();
-                        if (scim_store_get(st, "bench", SCIM_RT_GROUP, id,
-                                           &out, &v, &err) < 0) {
+                        if (scim_store_get(st, "bench", SCIM_RT_GROUP, id, &out,
+                                           &v, &err) < 0) {
                                 fprintf(stderr, "get group %s: %s\n", id,
                                         err.detail);
                                 return 1;
@@ -721,10 +730,10 @@ as_of:
                 printf("RESULT scenario=asof_group group=%s members_avg=%zu "
                        "users=%ld events=%ld p50_ms=%.2f p99_ms=%.2f "
                        "live_p50_ms=%.2f ratio=%.3f cpu_ms=%.2f\n",
-                       big ? "big" : "random", members / (size_t)runs, users,
-                       n, past[runs / 2] * 1e3, past[(runs * 99) / 100] * 1e3,
-                       live[runs / 2] * 1e3,
-                       live[runs / 2] / past[runs / 2], cpu / runs * 1e3);
+                       big ? "big" : "random", members / (size_t)runs, users, n,
+                       past[runs / 2] * 1e3, past[(runs * 99) / 100] * 1e3,
+                       live[runs / 2] * 1e3, live[runs / 2] / past[runs / 2],
+                       cpu / runs * 1e3);
         }
         /* the tenant's groups as of a random time: a page of 100, and
          * "which groups held user U then" (members.value eq), against the
@@ -747,17 +756,16 @@ as_of:
                                 (users / BIG_GROUP > 0 ? users / BIG_GROUP
                                                        : 1) %
                                 users);
-                        snprintf(fs, sizeof(fs), "members.value eq \"%s\"",
-                                 id);
-                        if (fi && scim_filter_parse(SCIM_RT_GROUP, fs, &f,
-                                                    &err) < 0)
+                        snprintf(fs, sizeof(fs), "members.value eq \"%s\"", id);
+                        if (fi &&
+                            scim_filter_parse(SCIM_RT_GROUP, fs, &f, &err) < 0)
                                 return 1;
                         a = now_s();
                         c = cpu_s();
                         if (scim_changes_list_as_of(
                                 st, "bench", SCIM_RT_GROUP,
-                                t0 + (int64_t)(next_rand() % (uint64_t)span),
-                                f, 1, 100, &total, &out, &err) < 0) {
+                                t0 + (int64_t)(next_rand() % (uint64_t)span), f,
+                                1, 100, &total, &out, &err) < 0) {
                                 fprintf(stderr, "asOf groups: %s\n",
                                         err.detail);
                                 return 1;

@@ -23,6 +23,8 @@ static int cmp_str(const void *a, const void *b)
 }
 /* ------------------------------------------------------------ asOf */
 
+static void members_apply(hstate_t *h, const scim_event_t *ev);
+
 void hstate_init(hstate_t *h)
 {
         memset(h, 0, sizeof(*h));
@@ -57,29 +59,11 @@ void hstate_apply(hstate_t *h, const scim_event_t *ev)
         h->version++;
         if (ev->resource_json) {
                 json_decref(h->attrs);
-                h->attrs =
-                    scim_json_load(ev->resource_json, strlen(ev->resource_json));
+                h->attrs = scim_json_load(ev->resource_json,
+                                          strlen(ev->resource_json));
         }
-        if (ev->rtype == SCIM_RT_GROUP) {
-                if (ev->members_replace)
-                        json_object_clear(h->members);
-                for (size_t i = 0; i < ev->n_removed; i++)
-                        if (ev->removed[i])
-                                json_object_del(h->members, ev->removed[i]);
-                for (size_t i = 0; i < ev->n_added; i++) {
-                        json_t *m = json_object();
-
-                        if (!ev->added[i].value) {
-                                json_decref(m);
-                                continue;
-                        }
-                        if (ev->added[i].display)
-                                json_object_set_new(
-                                    m, "display",
-                                    json_string(ev->added[i].display));
-                        json_object_set_new(h->members, ev->added[i].value, m);
-                }
-        }
+        if (ev->rtype == SCIM_RT_GROUP)
+                members_apply(h, ev);
 }
 
 void hstate_bump(hstate_t *h, int64_t ms)
@@ -92,17 +76,15 @@ void hstate_bump(hstate_t *h, int64_t ms)
 
 json_t *hstate_dump(const hstate_t *h)
 {
-        return json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:O?, s:O}", "exists",
-                         h->exists, "version", (json_int_t)h->version,
-                         "created", (json_int_t)h->created_ms, "last",
-                         (json_int_t)h->last_ms, "deleted",
-                         (json_int_t)h->deleted_ms, "type",
-                         h->rtype == SCIM_RT_GROUP   ? "Group"
-                         : scim_rtype_is_tenant(h->rtype)
-                             ? (const char[]){(char)h->rtype, 0}
-                             : "User",
-                         "attrs",
-                         h->attrs, "members", h->members);
+        return json_pack(
+            "{s:b, s:I, s:I, s:I, s:I, s:s, s:O?, s:O}", "exists", h->exists,
+            "version", (json_int_t)h->version, "created",
+            (json_int_t)h->created_ms, "last", (json_int_t)h->last_ms,
+            "deleted", (json_int_t)h->deleted_ms, "type",
+            h->rtype == SCIM_RT_GROUP        ? "Group"
+            : scim_rtype_is_tenant(h->rtype) ? (const char[]){(char)h->rtype, 0}
+                                             : "User",
+            "attrs", h->attrs, "members", h->members);
 }
 
 int hstate_load(hstate_t *h, const json_t *o)
@@ -117,11 +99,11 @@ int hstate_load(hstate_t *h, const json_t *o)
         h->created_ms = json_integer_value(json_object_get(o, "created"));
         h->last_ms = json_integer_value(json_object_get(o, "last"));
         h->deleted_ms = json_integer_value(json_object_get(o, "deleted"));
-        h->rtype = ty && !strcmp(ty, "Group") ? SCIM_RT_GROUP
-                   : ty && strlen(ty) == 1 && scim_rtype_is_tenant(
-                                                  (scim_rtype_t)ty[0])
-                       ? (scim_rtype_t)ty[0]
-                       : SCIM_RT_USER;
+        h->rtype =
+            ty && !strcmp(ty, "Group") ? SCIM_RT_GROUP
+            : ty && strlen(ty) == 1 && scim_rtype_is_tenant((scim_rtype_t)ty[0])
+                ? (scim_rtype_t)ty[0]
+                : SCIM_RT_USER;
         json_decref(h->attrs);
         h->attrs = json_is_object(json_object_get(o, "attrs"))
                        ? json_deep_copy(json_object_get(o, "attrs"))
@@ -245,8 +227,8 @@ static const char *opener_text(opener_t *o, const scim_event_peek_t *pk,
                         k = (int)(pk->kid[0] & 3); /* any slot will do */
                 memcpy(o->keys[k].kid, pk->kid, 16);
                 o->keys[k].kid[16] = '\0';
-                o->keys[k].ok = erase_data_key(o->st, o->tenant,
-                                               o->keys[k].kid, o->keys[k].key);
+                o->keys[k].ok = erase_data_key(o->st, o->tenant, o->keys[k].kid,
+                                               o->keys[k].key);
         }
         if (!o->keys[k].ok)
                 return NULL;
@@ -435,8 +417,7 @@ static void members_out(scim_store_t *st, const char *tenant, const char **ids,
                         const char *bk = rocksdb_iter_key(bit, &bkl);
                         int c;
 
-                        if (bkl < bpre.len ||
-                            memcmp(bk, bpre.data, bpre.len)) {
+                        if (bkl < bpre.len || memcmp(bk, bpre.data, bpre.len)) {
                                 bases = 0; /* past the tenant's bases */
                                 break;
                         }
@@ -714,8 +695,7 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                                    : NULL;
 
                                         if (mid)
-                                                json_object_del(h.members,
-                                                                mid);
+                                                json_object_del(h.members, mid);
                                         free(mid);
                                         continue;
                                 }
@@ -756,8 +736,7 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                                 }
                                                 members_apply(&h, &ev);
                                                 for (size_t j = 0;
-                                                     readded &&
-                                                     j < ev.n_added;
+                                                     readded && j < ev.n_added;
                                                      j++)
                                                         if (ev.added[j].value)
                                                                 json_object_set_new(
@@ -856,8 +835,8 @@ out:
  * order: what it was at the asOf time. */
 typedef struct lstate {
         char id[SCIM_MAX_ID_LEN + 1];
-        int exists;     /* after the records seen so far */
-        uint64_t seq;   /* its last applied create/replace/patch */
+        int exists;   /* after the records seen so far */
+        uint64_t seq; /* its last applied create/replace/patch */
         int64_t version, created_ms, last_ms;
         json_t *base_attrs; /* exists through the base only: its attrs */
 } lstate_t;
@@ -922,8 +901,8 @@ static json_t *list_item_from(scim_store_t *st, const char *tenant,
         return list_item_done(ls, res);
 }
 
-static json_t *list_item(scim_store_t *st, const char *tenant,
-                         scim_rtype_t rt, const lstate_t *ls, int64_t as_of_ms)
+static json_t *list_item(scim_store_t *st, const char *tenant, scim_rtype_t rt,
+                         const lstate_t *ls, int64_t as_of_ms)
 {
         return list_item_from(st, tenant, rt, ls, as_of_ms, NULL, 0);
 }
@@ -955,7 +934,8 @@ typedef struct lwork {
 /* 1 if l (ln > 0 bytes, ASCII) is in t, ASCII-caselessly. */
 static int find_caseless(const char *t, size_t n, const char *l, size_t ln)
 {
-        int lo = tolower((unsigned char)l[0]), up = toupper((unsigned char)l[0]);
+        int lo = tolower((unsigned char)l[0]),
+            up = toupper((unsigned char)l[0]);
 
         for (size_t i = 0; i + ln <= n; i++)
                 if ((t[i] == lo || t[i] == up) &&
@@ -1004,8 +984,8 @@ static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
         json_t *r;
 
         if (scim_event_peek(v, vl, &pk) < 0) { /* another writer schema */
-                r = list_item_from(w->st, w->tenant, w->rt, ls, w->as_of_ms,
-                                   v, vl);
+                r = list_item_from(w->st, w->tenant, w->rt, ls, w->as_of_ms, v,
+                                   vl);
                 hit = r && scim_filter_match(w->filter, r);
                 json_decref(r);
                 return hit ? 1 : 2;
@@ -1056,10 +1036,10 @@ static void *list_worker(void *arg)
 
         opener_init(&op, w->st, w->tenant);
         for (;;) { /* records: one sorted MultiGet per chunk */
-                size_t i = __atomic_fetch_add(&w->next, LIST_CHUNK,
-                                              __ATOMIC_RELAXED);
-                size_t end = i + LIST_CHUNK < w->n_order ? i + LIST_CHUNK
-                                                          : w->n_order;
+                size_t i =
+                    __atomic_fetch_add(&w->next, LIST_CHUNK, __ATOMIC_RELAXED);
+                size_t end =
+                    i + LIST_CHUNK < w->n_order ? i + LIST_CHUNK : w->n_order;
 
                 if (i >= w->n_order)
                         break;
@@ -1071,8 +1051,8 @@ static void *list_worker(void *arg)
                         errs[j - i] = NULL;
                 }
                 rocksdb_batched_multi_get_cf(w->st->db, w->st->ro,
-                                             w->st->cf[CF_LOG], end - i, kp,
-                                             kl, vals, errs, 1);
+                                             w->st->cf[CF_LOG], end - i, kp, kl,
+                                             vals, errs, 1);
                 for (size_t j = i; j < end; j++) {
                         size_t vl = 0, c = w->order[j];
                         const char *v =
@@ -1080,17 +1060,16 @@ static void *list_worker(void *arg)
                                 ? rocksdb_pinnableslice_value(vals[j - i], &vl)
                                 : NULL;
 
-                        w->match[c] =
-                            v ? (unsigned char)list_eval(w, &op, &w->c[c], v,
-                                                         vl)
-                              : 2;
+                        w->match[c] = v ? (unsigned char)list_eval(
+                                              w, &op, &w->c[c], v, vl)
+                                        : 2;
                         rocksdb_pinnableslice_destroy(vals[j - i]);
                         free(errs[j - i]);
                 }
         }
         for (;;) { /* the others, one by one */
-                size_t i = __atomic_fetch_add(&w->next2, LIST_CHUNK,
-                                              __ATOMIC_RELAXED);
+                size_t i =
+                    __atomic_fetch_add(&w->next2, LIST_CHUNK, __ATOMIC_RELAXED);
                 size_t end = i + LIST_CHUNK < w->n ? i + LIST_CHUNK : w->n;
 
                 if (i >= w->n)
@@ -1102,9 +1081,8 @@ static void *list_worker(void *arg)
                                 continue; /* the first loop's */
                         r = list_item(w->st, w->tenant, w->rt, &w->c[i],
                                       w->as_of_ms);
-                        w->match[i] = r && scim_filter_match(w->filter, r)
-                                          ? 1
-                                          : 2;
+                        w->match[i] =
+                            r && scim_filter_match(w->filter, r) ? 1 : 2;
                         json_decref(r);
                 }
         }
@@ -1236,7 +1214,8 @@ static void *list_walk(void *arg)
 
                                         hstate_init(&base);
                                         if (hstate_load(&base, o) == 0 &&
-                                            base.exists && base.rtype == w->rt) {
+                                            base.exists &&
+                                            base.rtype == w->rt) {
                                                 ls.exists = 1;
                                                 ls.version = base.version;
                                                 ls.created_ms = base.created_ms;
@@ -1288,8 +1267,7 @@ static void *list_walk(void *arg)
 /* A key between the tenant's first and last resource-history keys (their
  * bytewise average after the common prefix): the two halves' walks run
  * on two threads. 0 when there is no useful split. */
-static int list_split(scim_store_t *st, const scim_buf_t *pre,
-                      scim_buf_t *mid)
+static int list_split(scim_store_t *st, const scim_buf_t *pre, scim_buf_t *mid)
 {
         rocksdb_iterator_t *it =
             rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
@@ -1405,8 +1383,8 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         }
         for (int i = 0; i < nw; i++) { /* in id order: the halves follow */
                 for (size_t j = 0; j < wk[i].n; j++)
-                        if (lstate_push(&cands, &ncand, &capcand,
-                                        &wk[i].c[j]) < 0)
+                        if (lstate_push(&cands, &ncand, &capcand, &wk[i].c[j]) <
+                            0)
                                 wk[i].oom = 1;
                 free(wk[i].c);
                 if (wk[i].oom)
@@ -1431,7 +1409,8 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         break;
                 if (bkl - pre.len > SCIM_MAX_ID_LEN)
                         continue;
-                if (changes_has_history(st, tenant, bk + pre.len, bkl - pre.len))
+                if (changes_has_history(st, tenant, bk + pre.len,
+                                        bkl - pre.len))
                         continue; /* handled with its records above */
                 o = scim_json_load(rocksdb_iter_value(bit, &bvl), bvl);
                 hstate_init(&base);
@@ -1515,8 +1494,8 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         continue;
                 n++;
                 if (n >= start_index && json_array_size(*out) < count) {
-                        json_t *r = list_item(st, tenant, rt, &cands[i],
-                                              as_of_ms);
+                        json_t *r =
+                            list_item(st, tenant, rt, &cands[i], as_of_ms);
 
                         if (r)
                                 json_array_append_new(*out, r);
@@ -1540,4 +1519,3 @@ out:
         *total = n;
         return rc;
 }
-

@@ -101,11 +101,10 @@ static int64_t avr_block(avr_t *r)
 /* Walks members_added (members 1) or members_removed (0) from p; calls fn
  * for each member unless fn is NULL. Returns where the array ends, NULL
  * when malformed. */
-static const unsigned char *
-walk_members(const unsigned char *p, const unsigned char *end, int added,
-             void (*fn)(void *ctx, const char *v, size_t vl, const char *d,
-                        size_t dl),
-             void *ctx)
+static const unsigned char *walk_members(
+    const unsigned char *p, const unsigned char *end, int added,
+    void (*fn)(void *ctx, const char *v, size_t vl, const char *d, size_t dl),
+    void *ctx)
 {
         avr_t r = {p, end, 0};
 
@@ -153,17 +152,17 @@ int scim_event_peek(const void *data, size_t len, scim_event_peek_t *pk)
         r.p = p + PEEK_HEADER_LEN;
         r.end = p + len;
         r.bad = 0;
-        avr_str(&r, &s, &n);              /* event_id */
-        (void)avr_long(&r);               /* schema_version */
-        avr_str(&r, &s, &n);              /* tenant */
-        pk->rtype_index = avr_long(&r);   /* resource_type */
+        avr_str(&r, &s, &n);               /* event_id */
+        (void)avr_long(&r);                /* schema_version */
+        avr_str(&r, &s, &n);               /* tenant */
+        pk->rtype_index = avr_long(&r);    /* resource_type */
         avr_ostr(&r, &pk->rid, &pk->ridl); /* resource_id */
-        pk->action_index = avr_long(&r);  /* action */
-        pk->time_ms = avr_long(&r);       /* time_ms */
-        avr_str(&r, &s, &n);              /* actor */
-        avr_str(&r, &s, &n);              /* request_id */
-        (void)avr_long(&r);               /* expect_version */
-        avr_ostr(&r, &pk->rj, &pk->rjl);  /* resource_json */
+        pk->action_index = avr_long(&r);   /* action */
+        pk->time_ms = avr_long(&r);        /* time_ms */
+        avr_str(&r, &s, &n);               /* actor */
+        avr_str(&r, &s, &n);               /* request_id */
+        (void)avr_long(&r);                /* expect_version */
+        avr_ostr(&r, &pk->rj, &pk->rjl);   /* resource_json */
         if (r.bad || r.p >= r.end || *r.p > 1)
                 return -1;
         pk->members_replace = *r.p++; /* members_replace */
@@ -183,9 +182,9 @@ int scim_event_peek(const void *data, size_t len, scim_event_peek_t *pk)
                 avr_skip_ostr(&r); /* attempted_action */
         }
         if (version >= 3) {
-                avr_skip_ostr(&r);                       /* resource_type_name */
-                avr_skip_ostr(&r);                       /* admin_json */
-                (void)avr_long(&r);                      /* expires_ms */
+                avr_skip_ostr(&r);  /* resource_type_name */
+                avr_skip_ostr(&r);  /* admin_json */
+                (void)avr_long(&r); /* expires_ms */
                 avr_ostr(&r, &pk->sealed, &pk->sealedl); /* sealed_json */
                 avr_ostr(&r, &pk->kid, &pk->kidl);       /* key_id */
         }

@@ -996,8 +996,8 @@ static int needle_ok(const char *s, size_t n)
         if (n == 0)
                 return 0;
         for (size_t i = 0; i < n; i++)
-                if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' ||
-                    s[i] == '\\' || s[i] == '/')
+                if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\' ||
+                    s[i] == '/')
                         return 0;
         return 1;
 }
@@ -1069,8 +1069,8 @@ static int needles(const scim_filter_t *f, const char **lit, size_t *len,
                         return 0;
                 return cmp_needle(f->op, f->value,
                                   f->path.sub_def ? f->path.sub_def
-                                                  : f->path.sub ? NULL
-                                                                : f->path.attr_def,
+                                  : f->path.sub   ? NULL
+                                                  : f->path.attr_def,
                                   lit, len, caseless);
         case N_VALPATH:
                 if (path_outside_text(&f->path))

@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         unsigned char *out = malloc(size / 4 * 3 + 1);
         unsigned char *ref = malloc(BASE64_DECODE_LENGTH(size) + 1);
-        char *enc = malloc(BASE64_ENCODE_LENGTH(size) +
-                           BASE64_ENCODE_FINAL_LENGTH + 1);
+        char *enc =
+            malloc(BASE64_ENCODE_LENGTH(size) + BASE64_ENCODE_FINAL_LENGTH + 1);
         unsigned char *back = malloc(size + 3);
         struct base64_decode_ctx d;
         struct base64_encode_ctx e;
