@@ -399,20 +399,28 @@ size_t scim_strjoin(char *dst, size_t cap, ...)
 
 /* --------------------------------------------------------------- buffers */
 
+int scim_buf_reserve(scim_buf_t *b, size_t extra)
+{
+        size_t cap;
+        char *p;
+
+        if (b->data && b->len + extra + 1 <= b->cap)
+                return 0;
+        cap = b->cap ? b->cap : 256;
+        while (cap < b->len + extra + 1)
+                cap *= 2;
+        p = realloc(b->data, cap);
+        if (!p)
+                return -1;
+        b->data = p;
+        b->cap = cap;
+        return 0;
+}
+
 int scim_buf_append(scim_buf_t *b, const void *data, size_t n)
 {
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 256;
-                char *p;
-
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                p = realloc(b->data, cap);
-                if (!p)
-                        return -1;
-                b->data = p;
-                b->cap = cap;
-        }
+        if (scim_buf_reserve(b, n) < 0)
+                return -1;
         if (n)
                 memcpy(b->data + b->len, data, n);
         b->len += n;

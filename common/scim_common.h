@@ -181,6 +181,9 @@ typedef struct scim_buf {
         size_t cap;
 } scim_buf_t;
 
+/* Makes room for extra more bytes and the NUL (data is then never NULL);
+ * 0 or -1 on allocation failure. */
+int scim_buf_reserve(scim_buf_t *b, size_t extra);
 /* Appends; returns 0 or -1 on allocation failure. */
 int scim_buf_append(scim_buf_t *b, const void *data, size_t n);
 int scim_buf_puts(scim_buf_t *b, const char *s);

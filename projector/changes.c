@@ -751,9 +751,8 @@ void changes_json_key(scim_buf_t *b, const char *k)
         scim_buf_append(b, q, o);
 }
 
-/* A string member: NULL (and "" unless keep_empty) is null. */
-static void rec_str_as(scim_buf_t *b, const char *k, const char *s,
-                       int keep_empty)
+void changes_json_str_member(scim_buf_t *b, const char *k, const char *s,
+                             int keep_empty)
 {
         size_t mark = b->len;
 
@@ -769,7 +768,7 @@ static void rec_str_as(scim_buf_t *b, const char *k, const char *s,
 
 static void rec_str(scim_buf_t *b, const char *k, const char *s)
 {
-        rec_str_as(b, k, s, 0);
+        changes_json_str_member(b, k, s, 0);
 }
 
 static void rec_int(scim_buf_t *b, const char *k, json_int_t n)
@@ -809,27 +808,27 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
         if (!ev) {
                 rec_str(b, "time", NULL);
                 rec_str(b, "tenant", NULL);
-                rec_str_as(b, "action", "refused", 1);
+                changes_json_str_member(b, "action", "refused", 1);
                 rec_str(b, "eventAction", NULL);
                 goto verdict;
         }
         scim_time_format(ev->time_ms, ts);
-        rec_str_as(b, "time", ts, 1);
+        changes_json_str_member(b, "time", ts, 1);
         if (ev->tenant && *ev->tenant &&
             strlen(ev->tenant) <= SCIM_MAX_TENANT_LEN) {
                 *itime_out = apply_time(t, ev->tenant, seq, ev->time_ms);
                 scim_time_format(*itime_out, ts);
-                rec_str_as(b, "appliedAt", ts, 1);
+                changes_json_str_member(b, "appliedAt", ts, 1);
         }
         rec_str(b, "tenant", ev->tenant);
         if (ev->rtype == SCIM_RT_USER)
-                rec_str_as(b, "resourceType", "User", 1);
+                changes_json_str_member(b, "resourceType", "User", 1);
         else if (ev->rtype == SCIM_RT_GROUP)
-                rec_str_as(b, "resourceType", "Group", 1);
+                changes_json_str_member(b, "resourceType", "Group", 1);
         else if ((scim_rtype_is_tenant(ev->rtype) ||
                   ev->rtype == SCIM_RT_CUSTOM) &&
                  ev->resource_type_name)
-                rec_str_as(b, "resourceType", ev->resource_type_name, 1);
+                changes_json_str_member(b, "resourceType", ev->resource_type_name, 1);
         else
                 rec_str(b, "resourceType", NULL);
         rec_str(b, "id", ev->rtype ? ev->resource_id : NULL);
@@ -856,7 +855,7 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
                 lower[i] = '\0';
                 rec_str(b, "eventAction", a ? lower : "refused");
         } else {
-                rec_str_as(b, "eventAction", event_action_name(ev->action), 1);
+                changes_json_str_member(b, "eventAction", event_action_name(ev->action), 1);
         }
         if (applied &&
             (ev->rtype == SCIM_RT_USER || ev->rtype == SCIM_RT_GROUP ||
@@ -895,9 +894,9 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
         } else if (applied) {
                 action = event_action_name(ev->action);
         }
-        rec_str_as(b, "action", action, 1);
+        changes_json_str_member(b, "action", action, 1);
 verdict:
-        rec_str_as(b, "verdict", applied ? "applied" : "refused", 1);
+        changes_json_str_member(b, "verdict", applied ? "applied" : "refused", 1);
         /* the status the client got: PATCH answers 204 (the fold's
          * verdict says 200 because it carries the resource) */
         rec_int(b, "status",

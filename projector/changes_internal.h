@@ -66,6 +66,11 @@ int changes_json_str(scim_buf_t *b, const char *s, size_t n);
 /* Appends the member name k of a record being written ("{" first): `"k":`,
  * after a comma unless it is the first member. */
 void changes_json_key(scim_buf_t *b, const char *k);
+/* Appends a string member `"k":"s"`: NULL (and "" unless keep_empty, as
+ * json_string keeps it) is null; s that is not UTF-8 leaves no member, as
+ * jansson's dump of the object left it out. */
+void changes_json_str_member(scim_buf_t *b, const char *k, const char *s,
+                             int keep_empty);
 
 /* Action name of an applied resource event given its diff (create, update,
  * disable, enable, delete, member_add, member_remove). */

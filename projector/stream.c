@@ -215,26 +215,10 @@ static void rec_key(scim_buf_t *b, const char *k)
         changes_json_key(b, k);
 }
 
-/* set_str's member (NULL and "" are null); with keep_empty, json_string's
- * ("" stays ""). */
-static void rec_str_as(scim_buf_t *b, const char *k, const char *s,
-                       int keep_empty)
-{
-        size_t mark = b->len;
-
-        rec_key(b, k);
-        if (!s || (!*s && !keep_empty)) {
-                scim_buf_puts(b, "null");
-        } else if (changes_json_str(b, s, strlen(s)) < 0) {
-                b->len = mark;
-                if (b->data)
-                        b->data[mark] = '\0';
-        }
-}
 
 static void rec_str(scim_buf_t *b, const char *k, const char *s)
 {
-        rec_str_as(b, k, s, 0);
+        changes_json_str_member(b, k, s, 0);
 }
 
 /* A value member; takes val. -1 when it cannot be written (the record is
@@ -268,12 +252,12 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, (json_int_t)seq);
         scim_buf_puts(&b, num);
         scim_time_format(ev->time_ms, ts);
-        rec_str_as(&b, "time", ts, 1);
-        rec_str_as(&b, "op", op_name(ev, opbuf, sizeof(opbuf)), 1);
+        changes_json_str_member(&b, "time", ts, 1);
+        changes_json_str_member(&b, "op", op_name(ev, opbuf, sizeof(opbuf)), 1);
         rtn = scim_rtype_name(ev->rtype) ? scim_rtype_name(ev->rtype)
                                           : ev->resource_type_name;
         if (rtn) /* json_string(NULL) was no member */
-                rec_str_as(&b, "resourceType", rtn, 1);
+                changes_json_str_member(&b, "resourceType", rtn, 1);
         rec_str(&b, "id", valid_id(ev->resource_id) ? ev->resource_id : NULL);
         rec_str(&b, "eventId", ev->event_id);
         rec_str(&b, "requestId", ev->request_id);

@@ -54,20 +54,7 @@ static inline int needs_escape8(const char *p)
 /* Makes room for `extra` more bytes and the NUL after them. */
 static int room(scim_buf_t *b, size_t extra)
 {
-        size_t cap;
-        char *p;
-
-        if (b->data && b->len + extra + 1 <= b->cap)
-                return 0;
-        cap = b->cap ? b->cap : 256;
-        while (cap < b->len + extra + 1)
-                cap *= 2;
-        p = realloc(b->data, cap);
-        if (!p)
-                return -1;
-        b->data = p;
-        b->cap = cap;
-        return 0;
+        return scim_buf_reserve(b, extra);
 }
 
 /* The escape of each byte: 0 plain, else the letter after the backslash
