@@ -495,7 +495,8 @@ int main(int argc, char **argv)
                 }
                 report("time range 1h, page of 100", t, RUNS, rows);
 
-                /* one action in one random day: walks the action index */
+                /* one action in one random day: walks the time index, skipping other
+                 * actions by the index value */
                 rows = 0;
                 for (int r = 0; r < RUNS / 10; r++) {
                         double a = now_s();
@@ -515,7 +516,7 @@ int main(int argc, char **argv)
                         rows += json_array_size(recs);
                         json_decref(recs);
                 }
-                report("1 day, action=disable (action index), 100", t,
+                report("1 day, action=disable (time index), 100", t,
                        RUNS / 10, rows);
 
                 /* two actions: post-filter over the time index */
