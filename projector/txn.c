@@ -528,6 +528,21 @@ static int child_cmp(const void *a, const void *b)
         return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
+/* Appends (s, n) to *all (n_all used of cap), doubling it when full. */
+static void child_push(child_t **all, size_t *n_all, size_t *cap,
+                       const char *s, size_t n)
+{
+        if (*n_all == *cap) {
+                child_t *a = realloc(*all, (*cap *= 2) * sizeof(**all));
+
+                if (!a)
+                        abort();
+                *all = a;
+        }
+        (*all)[*n_all].s = s;
+        (*all)[(*n_all)++].n = n;
+}
+
 json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
 {
         struct txn_overlay *o = t->ov;
@@ -574,28 +589,12 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
                 if (p && find(o, CF_MEM, e->key, e->klen,
                               hash_bytes(CF_MEM, e->key, e->klen)))
                         continue; /* this batch decides (next loop) */
-                if (n == cap) {
-                        child_t *a = realloc(all, (cap *= 2) * sizeof(*all));
-
-                        if (!a)
-                                abort();
-                        all = a;
-                }
-                all[n].s = e->key + plen;
-                all[n++].n = e->klen - plen;
+                child_push(&all, &n, &cap, e->key + plen, e->klen - plen);
         }
         for (ov_entry_t *e = p ? p->children : NULL; e; e = e->sib) {
                 if (e->state != OV_PUT && e->state != OV_CLEAN)
                         continue;
-                if (n == cap) {
-                        child_t *a = realloc(all, (cap *= 2) * sizeof(*all));
-
-                        if (!a)
-                                abort();
-                        all = a;
-                }
-                all[n].s = e->key + plen;
-                all[n++].n = e->klen - plen;
+                child_push(&all, &n, &cap, e->key + plen, e->klen - plen);
         }
         qsort(all, n, sizeof(*all), child_cmp);
         for (i = 0; i < n; i++)
