@@ -57,7 +57,8 @@ static const char *usage_serve =
     "                     [--operator-token-file FILE] [--jwt-key-file FILE]\n"
     "                     [--jwt-ttl SECONDS] [--log-format text|json]\n"
     "                     [--prune-interval S] [--snapshot-interval S]\n"
-    "                     [--memory-mb N]\n"
+    "                     [--memory-mb N] [--report-threads N]\n"
+    "                     [--report-queue N]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]\n"
@@ -79,6 +80,9 @@ static const char *usage_serve =
     "at a time (others 429), each stopped with 400 tooMany after\n"
     "--scan-limit (default 1000000) resources or --scan-ms (default 2000).\n"
     "--threads defaults to twice the cores (at least 4).\n"
+    "Point-in-time reads (?asOf=) run on --report-threads (default 1)\n"
+    "threads of their own, not the pool; --report-queue (default 8) more\n"
+    "may wait, at most 2 per tenant running or waiting (others 429).\n"
     "Answers waiting for slow readers may hold --unsent-limit-mb (default\n"
     "512) MiB in all; past it, answers over 64 KiB get 503 + Retry-After.\n"
     "Each tenant may make --rate-limit (default 100/200: 100 requests/s,\n"
@@ -464,6 +468,8 @@ static int cmd_serve(int argc, char **argv)
             {"prune-interval", required_argument, NULL, 1018},
             {"snapshot-interval", required_argument, NULL, 1019},
             {"memory-mb", required_argument, NULL, 1020},
+            {"report-threads", required_argument, NULL, 1021},
+            {"report-queue", required_argument, NULL, 1022},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -675,6 +681,24 @@ static int cmd_serve(int argc, char **argv)
                         if (memory_option(optarg))
                                 return 1;
                         break;
+                case 1021:
+                case 1022: { /* report workers and their queue */
+                        char *end = NULL;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        unsigned long hi = c == 1021 ? 16 : 1000;
+
+                        if (!end || *end || end == optarg || v < 1 || v > hi)
+                                return fail("--%s wants a number from 1 to "
+                                            "%lu, got '%s'",
+                                            c == 1021 ? "report-threads"
+                                                      : "report-queue",
+                                            hi, optarg);
+                        if (c == 1021)
+                                cfg.report_threads = (unsigned)v;
+                        else
+                                cfg.report_queue = (unsigned)v;
+                        break;
+                }
                 case 'h':
                         fputs(usage_serve, stdout);
                         return 0;
