@@ -1010,6 +1010,16 @@ typedef struct lstate {
         json_t *base_attrs; /* exists through the base only: its attrs */
 } lstate_t;
 
+/* An event's resource JSON parsed, without the meta a producer may have
+ * put in it (the fold builds its own). New reference, or NULL. */
+static json_t *event_res(const char *rj)
+{
+        json_t *r = scim_json_load(rj, strlen(rj));
+
+        json_object_del(r, "meta");
+        return r;
+}
+
 /* A user's (or a tenant type's) state for the list from its stored form
  * res (taken; NULL: none) plus meta counted from the index. New
  * reference, or NULL. */
@@ -1068,8 +1078,7 @@ static json_t *list_item_from(scim_store_t *st, const char *tenant,
                 if ((logv ? changes_event_decode(st, logv, logl, &ev)
                           : event_at(st, ls->seq, &ev)) == 0 &&
                     ev.resource_json)
-                        res = scim_json_load(ev.resource_json,
-                                             strlen(ev.resource_json));
+                        res = event_res(ev.resource_json);
                 scim_event_clear(&ev);
         } else if (ls->base_attrs) {
                 res = json_deep_copy(ls->base_attrs);
@@ -1105,6 +1114,11 @@ typedef struct lwork {
         const char *lit[LIST_NEEDLES];
         size_t lit_len[LIST_NEEDLES];
         int caseless[LIST_NEEDLES], nlit, any_caseless;
+        /* the tenant never had a definition (store_model_ever): each
+         * event's resource is what the fold stored, so the log's records
+         * are read (sealed, but a third smaller than stream records and
+         * not compressed: ~20% less CPU per candidate) */
+        int events;
 } lwork_t;
 
 /* 1 if l (ln > 0 bytes, ASCII) is in t, ASCII-caselessly. */
@@ -1179,7 +1193,7 @@ static int list_eval_log(lwork_t *w, opener_t *op, const lstate_t *ls,
         } else {
                 rj = strndup(t, tl);
         }
-        r = rj ? list_item_done(ls, scim_json_load(rj, strlen(rj))) : NULL;
+        r = rj ? list_item_done(ls, event_res(rj)) : NULL;
         hit = r && scim_filter_match(w->filter, r);
         json_decref(r);
         free(rj);
@@ -1271,15 +1285,24 @@ static void *list_worker(void *arg)
                 if (!keys)
                         continue;
                 for (size_t j = i; j < end; j++) {
-                        kl[j - i] = stream_key(keys[j - i], w->tenant,
-                                               w->c[w->order[j]].seq);
+                        uint64_t seq = w->c[w->order[j]].seq;
+
+                        if (w->events) {
+                                scim_put_be64((unsigned char *)keys[j - i],
+                                              seq);
+                                kl[j - i] = 8;
+                        } else {
+                                kl[j - i] =
+                                    stream_key(keys[j - i], w->tenant, seq);
+                        }
                         kp[j - i] = keys[j - i];
                         vals[j - i] = NULL;
                         errs[j - i] = NULL;
                 }
-                rocksdb_batched_multi_get_cf(w->st->db, w->st->ro,
-                                             w->st->cf[CF_STREAM], end - i, kp,
-                                             kl, vals, errs, 1);
+                rocksdb_batched_multi_get_cf(
+                    w->st->db, w->st->ro,
+                    w->st->cf[w->events ? CF_LOG : CF_STREAM], end - i, kp, kl,
+                    vals, errs, 1);
                 for (size_t j = i; j < end; j++) {
                         size_t vl = 0, c = w->order[j];
                         const char *v =
@@ -1287,8 +1310,14 @@ static void *list_worker(void *arg)
                                 ? rocksdb_pinnableslice_value(vals[j - i], &vl)
                                 : NULL;
 
-                        w->match[c] = (unsigned char)list_eval(
-                            w, &op, &w->c[c], v, vl);
+                        if (w->events)
+                                w->match[c] =
+                                    v ? (unsigned char)list_eval_log(
+                                            w, &op, &w->c[c], v, vl)
+                                      : 2;
+                        else
+                                w->match[c] = (unsigned char)list_eval(
+                                    w, &op, &w->c[c], v, vl);
                         rocksdb_pinnableslice_destroy(vals[j - i]);
                         free(errs[j - i]);
                 }
@@ -1676,6 +1705,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                 w.filter = filter;
                 w.c = cands;
                 w.n = ncand;
+                w.events = !store_model_ever(st, tenant);
                 if (rt != SCIM_RT_GROUP)
                         w.nlit = scim_filter_needles(filter, w.lit, w.lit_len,
                                                      w.caseless, LIST_NEEDLES);
