@@ -437,6 +437,7 @@ static void *replay_reader(void *arg)
         rocksdb_iterator_t *it;
         int k = 0;
 
+        store_tune_thread();
         rocksdb_readoptions_set_fill_cache(ro, 0);
         rocksdb_readoptions_set_readahead_size(ro, 2 << 20);
         it = rocksdb_create_iterator_cf(rp->src->db, ro, rp->src->cf[CF_LOG]);
