@@ -57,7 +57,8 @@ static const char *usage_serve =
     "                     [--operator-token-file FILE] [--jwt-key-file FILE]\n"
     "                     [--jwt-ttl SECONDS] [--log-format text|json]\n"
     "                     [--prune-interval S] [--snapshot-interval S]\n"
-    "                     [--memory-mb N]\n"
+    "                     [--memory-mb N] [--report-threads N]\n"
+    "                     [--report-queue N]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]\n"
@@ -79,6 +80,9 @@ static const char *usage_serve =
     "at a time (others 429), each stopped with 400 tooMany after\n"
     "--scan-limit (default 1000000) resources or --scan-ms (default 2000).\n"
     "--threads defaults to twice the cores (at least 4).\n"
+    "Point-in-time reads (?asOf=) run on --report-threads (default 1)\n"
+    "threads of their own, not the pool; --report-queue (default 8) more\n"
+    "may wait, at most 2 per tenant running or waiting (others 429).\n"
     "Answers waiting for slow readers may hold --unsent-limit-mb (default\n"
     "512) MiB in all; past it, answers over 64 KiB get 503 + Retry-After.\n"
     "Each tenant may make --rate-limit (default 100/200: 100 requests/s,\n"
@@ -198,6 +202,27 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
         va_end(ap);
         fputc('\n', stderr);
         return 1;
+}
+
+/* Reads the one-line secret a --*-file option names into buf (size
+ * cap): the first line, without its line end; shorter than min characters
+ * is an error (printed, naming the option and the file). 0 or 1. */
+static int secret_file(const char *opt, const char *path, char *buf,
+                       size_t cap, size_t min, const char *what)
+{
+        FILE *f = fopen(path, "r");
+        size_t got;
+
+        if (!f)
+                return fail("%s: cannot read %s", opt, path);
+        got = fread(buf, 1, cap - 1, f);
+        fclose(f);
+        buf[got] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (strlen(buf) < min)
+                return fail("%s: %s in %s is shorter than %zu characters",
+                            opt, what, path, min);
+        return 0;
 }
 
 static int open_store(const char *dir, scim_store_t **st)
@@ -443,6 +468,8 @@ static int cmd_serve(int argc, char **argv)
             {"prune-interval", required_argument, NULL, 1018},
             {"snapshot-interval", required_argument, NULL, 1019},
             {"memory-mb", required_argument, NULL, 1020},
+            {"report-threads", required_argument, NULL, 1021},
+            {"report-queue", required_argument, NULL, 1022},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -571,25 +598,12 @@ static int cmd_serve(int argc, char **argv)
                                             optarg);
                         cfg.access_log = optarg;
                         break;
-                case 1015: { /* the JWT signing master secret */
-                        FILE *f = fopen(optarg, "r");
-                        size_t got;
-
-                        if (!f)
-                                return fail("--jwt-key-file: cannot read %s",
-                                            optarg);
-                        got = fread(jwt_key, 1, sizeof(jwt_key) - 1, f);
-                        fclose(f);
-                        jwt_key[got] = '\0';
-                        jwt_key[strcspn(jwt_key, "\r\n")] = '\0';
-                        if (strlen(jwt_key) < 32)
-                                return fail("--jwt-key-file: the secret in "
-                                            "%s is shorter than 32 "
-                                            "characters",
-                                            optarg);
+                case 1015: /* the JWT signing master secret */
+                        if (secret_file("--jwt-key-file", optarg, jwt_key,
+                                        sizeof(jwt_key), 32, "the secret"))
+                                return 1;
                         cfg.jwt_key = jwt_key;
                         break;
-                }
                 case 1017: /* server events: text or JSON lines */
                         if (strcmp(optarg, "text") && strcmp(optarg, "json"))
                                 return fail("--log-format is text or json");
@@ -605,48 +619,18 @@ static int cmd_serve(int argc, char **argv)
                         cfg.jwt_ttl = v;
                         break;
                 }
-                case 1014: { /* the admin API's operator token */
-                        FILE *f = fopen(optarg, "r");
-                        size_t got;
-
-                        if (!f)
-                                return fail("--operator-token-file: cannot "
-                                            "read %s",
-                                            optarg);
-                        got = fread(operator_token, 1,
-                                    sizeof(operator_token) - 1, f);
-                        fclose(f);
-                        operator_token[got] = '\0';
-                        operator_token[strcspn(operator_token, "\r\n")] = '\0';
-                        if (strlen(operator_token) < 32)
-                                return fail("--operator-token-file: the token "
-                                            "in %s is shorter than 32 "
-                                            "characters",
-                                            optarg);
+                case 1014: /* the admin API's operator token */
+                        if (secret_file("--operator-token-file", optarg, operator_token,
+                                        sizeof(operator_token), 32, "the token"))
+                                return 1;
                         cfg.operator_token = operator_token;
                         break;
-                }
-                case 1012: { /* the /metrics bearer, from a file */
-                        FILE *f = fopen(optarg, "r");
-                        size_t got;
-
-                        if (!f)
-                                return fail("--metrics-token-file: cannot "
-                                            "read %s",
-                                            optarg);
-                        got = fread(metrics_token, 1,
-                                    sizeof(metrics_token) - 1, f);
-                        fclose(f);
-                        metrics_token[got] = '\0';
-                        metrics_token[strcspn(metrics_token, "\r\n")] = '\0';
-                        if (strlen(metrics_token) < 16)
-                                return fail("--metrics-token-file: the token "
-                                            "in %s is shorter than 16 "
-                                            "characters",
-                                            optarg);
+                case 1012: /* the /metrics bearer, from a file */
+                        if (secret_file("--metrics-token-file", optarg, metrics_token,
+                                        sizeof(metrics_token), 16, "the token"))
+                                return 1;
                         cfg.metrics_token = metrics_token;
                         break;
-                }
                 case 1008: { /* RATE[/BURST] or off */
                         char *end = NULL;
                         double rate, burst = 0;
@@ -697,6 +681,24 @@ static int cmd_serve(int argc, char **argv)
                         if (memory_option(optarg))
                                 return 1;
                         break;
+                case 1021:
+                case 1022: { /* report workers and their queue */
+                        char *end = NULL;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        unsigned long hi = c == 1021 ? 16 : 1000;
+
+                        if (!end || *end || end == optarg || v < 1 || v > hi)
+                                return fail("--%s wants a number from 1 to "
+                                            "%lu, got '%s'",
+                                            c == 1021 ? "report-threads"
+                                                      : "report-queue",
+                                            hi, optarg);
+                        if (c == 1021)
+                                cfg.report_threads = (unsigned)v;
+                        else
+                                cfg.report_queue = (unsigned)v;
+                        break;
+                }
                 case 'h':
                         fputs(usage_serve, stdout);
                         return 0;

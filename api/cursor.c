@@ -16,29 +16,12 @@
 
 char *scim_cursor_encode(const char *id)
 {
-        static const char hx[] = "0123456789abcdef";
         size_t n = strlen(id);
         char *out = malloc(2 * n + 1);
 
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                out[2 * i] = hx[(unsigned char)id[i] >> 4];
-                out[2 * i + 1] = hx[(unsigned char)id[i] & 15];
-        }
-        out[2 * n] = '\0';
+        if (out)
+                scim_hex_encode(id, n, out);
         return out;
-}
-
-static int nibble(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 int scim_cursor_decode(const char *cursor, char *id, size_t idlen,
@@ -52,13 +35,10 @@ int scim_cursor_decode(const char *cursor, char *id, size_t idlen,
         }
         if (n % 2 || n / 2 > SCIM_MAX_ID_LEN || n / 2 >= idlen)
                 goto bad;
-        for (size_t i = 0; i < n / 2; i++) {
-                int hi = nibble(cursor[2 * i]), lo = nibble(cursor[2 * i + 1]);
-
-                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                        goto bad;
-                id[i] = (char)(hi << 4 | lo);
-        }
+        /* an id never holds a NUL byte */
+        if (scim_hex_decode(cursor, n / 2, (unsigned char *)id) < 0 ||
+            memchr(id, '\0', n / 2))
+                goto bad;
         id[n / 2] = '\0';
         return 0;
 bad:

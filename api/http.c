@@ -33,6 +33,7 @@
 #include "api/metrics_internal.h"
 #include "api/ratelimit_internal.h"
 #include "api/http_internal.h"
+#include "api/report_jobs.h"
 #include "api/reports_internal.h"
 #include "api/scim_api.h"
 #include "api/stream_internal.h"
@@ -70,6 +71,7 @@ struct scim_api {
                 unsigned n;
         } scans[SCAN_SLOTS];
         volatile int stopping;     /* new requests get 503 + close */
+        scim_report_jobs_t *jobs;  /* point-in-time reads, off the pool */
 };
 
 typedef struct req {
@@ -1171,6 +1173,27 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                             "Requests refused 429 by a tenant's rate limit");
         scim_metrics_sample(&b, "scimlog_rate_limited_total", NULL,
                             (double)scim_ratelimit_refused(api->rate));
+        {
+                scim_report_jobs_stats_t js;
+
+                scim_report_jobs_stats(api->jobs, &js);
+                scim_metrics_family(&b, "scimlog_report_jobs", "gauge",
+                                    "Point-in-time reads on the report "
+                                    "workers, by state");
+                scim_metrics_sample(&b, "scimlog_report_jobs",
+                                    "state=\"running\"", js.running);
+                scim_metrics_sample(&b, "scimlog_report_jobs",
+                                    "state=\"waiting\"", js.waiting);
+                scim_metrics_sample(&b, "scimlog_report_jobs",
+                                    "state=\"threads\"", js.threads);
+                scim_metrics_family(&b, "scimlog_report_jobs_total", "counter",
+                                    "Point-in-time reads answered by the "
+                                    "report workers, and refused 429");
+                scim_metrics_sample(&b, "scimlog_report_jobs_total",
+                                    "result=\"done\"", (double)js.done);
+                scim_metrics_sample(&b, "scimlog_report_jobs_total",
+                                    "result=\"refused\"", (double)js.refused);
+        }
         scim_metrics_family(&b, "scimlog_unsent_answer_bytes", "gauge",
                             "Answer bytes waiting for their readers");
         scim_metrics_sample(&b, "scimlog_unsent_answer_bytes", NULL,
@@ -1432,8 +1455,11 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         if (scim_reports_match(url)) { /* the reports API, api/reports.c */
                 r->endpoint = "reports";
                 r->conn = c;
-                r->rw.cb = on_write_done; /* saved-report writes resume */
+                r->rw.cb = on_write_done; /* saved-report writes and
+                                             report workers resume */
                 r->rw.cb_ctx = r;
+                r->rw.jobs = api->jobs;
+                r->rw.jobs_per_tenant = SCIM_REPORT_PER_TENANT;
                 rc = scim_reports_handle(c, api->st, api->ing, api->tls, url,
                                          method, r->raw_uri, r->body.data,
                                          r->body.len, r->request_id, &r->rw);
@@ -2059,6 +2085,11 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                                 : NULL;
                 scim_resp_budget_set(cfg->unsent_bytes);
                 api->metrics = scim_metrics_new();
+                api->jobs = scim_report_jobs_new(
+                    cfg->report_threads ? cfg->report_threads : 1,
+                    cfg->report_queue ? cfg->report_queue
+                                      : SCIM_REPORT_QUEUE_DEFAULT,
+                    SCIM_REPORT_PER_TENANT);
                 api->metrics_token =
                     cfg->metrics_token ? strdup(cfg->metrics_token) : NULL;
                 if (cfg->operator_token)
@@ -2097,11 +2128,13 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                     MHD_OPTION_ARRAY, api->tls ? tls_opts : tls_opts + 2,
                     MHD_OPTION_END);
         }
-        if (!api->d || !api->guard) {
-                snprintf(errstr, errlen, "cannot listen on %s:%d",
-                         cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+        if (!api->d || !api->guard || !api->jobs) {
+                snprintf(errstr, errlen, "cannot listen on %s:%d%s",
+                         cfg->host ? cfg->host : "127.0.0.1", cfg->port,
+                         api->jobs ? "" : " (no report worker thread)");
                 if (api->d)
                         MHD_stop_daemon(api->d);
+                scim_report_jobs_free(api->jobs);
                 scim_conn_guard_free(api->guard);
                 scim_ratelimit_free(api->rate);
                 scim_routes_free(api->routes);
@@ -2178,6 +2211,14 @@ void scim_api_stop(scim_api_t *api)
                 nap(10);
                 waited += 10;
         }
+        /* point-in-time reads still waiting are answered 503; running
+         * ones complete (a connection must not be suspended at
+         * MHD_stop_daemon), and a pool thread sends their answers */
+        scim_report_jobs_stop(api->jobs);
+        for (waited = 0; scim_conn_guard_unsettled(api->guard) > 0 &&
+                         waited < 1000;
+             waited += 10)
+                nap(10);
         if (scim_conn_guard_unsettled(api->guard) > 0)
                 fprintf(stderr,
                         "scimlog: %u requests still in progress after %u ms; "
@@ -2185,6 +2226,7 @@ void scim_api_stop(scim_api_t *api)
                         scim_conn_guard_unsettled(api->guard), api->drain_ms);
         scim_conn_guard_close_idle(api->guard);
         MHD_stop_daemon(api->d);
+        scim_report_jobs_free(api->jobs);
         scim_conn_guard_free(api->guard);
         scim_ratelimit_free(api->rate);
         scim_routes_free(api->routes);

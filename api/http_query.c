@@ -13,16 +13,6 @@
 
 #define SCIM_URN_SEARCH "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c = (char)tolower((unsigned char)c);
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
 static char *decode(const char *s, size_t n, int lower, scim_err_t *err)
 {
         char *out = malloc(n + 1), *o = out;
@@ -37,8 +27,8 @@ static char *decode(const char *s, size_t n, int lower, scim_err_t *err)
                 if (c == '+') {
                         c = ' ';
                 } else if (c == '%') {
-                        int h = i + 1 < n ? hexval(s[i + 1]) : -1;
-                        int l = i + 2 < n ? hexval(s[i + 2]) : -1;
+                        int h = i + 1 < n ? scim_hex_digit(s[i + 1]) : -1;
+                        int l = i + 2 < n ? scim_hex_digit(s[i + 2]) : -1;
 
                         if (h < 0 || l < 0) {
                                 free(out);

@@ -11,7 +11,10 @@
  * Threads: runs on libmicrohttpd pool threads; reads go to the store. A
  * saved-report save/delete suspends its connection and is answered after
  * the commit (scim_reports_write_t), like SCIM writes: no pool thread
- * waits for it.
+ * waits for it. Point-in-time reads (`?asOf=`), which can take seconds,
+ * suspend their connection too and run on a report worker
+ * (api/report_jobs.c): the handler then runs on that worker with its
+ * answer captured (rq_t.cap) and sent by a pool thread after the resume.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include "api/audit_internal.h"
 #include "api/conn_guard_internal.h"
 #include "api/http_internal.h"
+#include "api/report_jobs.h"
 #include "api/reports_internal.h"
 #include "model/scim_model.h"
 
@@ -38,7 +42,36 @@ typedef struct rq {
         json_t *params; /* lower-cased query parameters */
         scim_reports_write_t *wr; /* saved-report writes without waiting */
         const char *endpoint;     /* asOf: the type's endpoint ("/Users") */
+        const char *host;         /* the Host header, for locations */
+        struct asof_job *cap;     /* on a report worker: the answer goes
+                                     here, not to the connection */
 } rq_t;
+
+/*
+ * A point-in-time read on a report worker. Made on the pool thread with
+ * copies of what the read needs (the request's strings die with the
+ * handler's frame), run by the worker, and answered by a pool thread
+ * after the resume (scim_reports_answer_write). Owned by the request's
+ * scim_reports_write_t (wr->job) from submit until that answer frees it.
+ */
+typedef struct asof_job {
+        scim_report_job_t job; /* first: the queue's view */
+        scim_store_t *st;
+        scim_reports_write_t *wr; /* resumes through wr->cb */
+        int tls;
+        scim_rtype_t rt;
+        int one;                 /* one resource (id), else a list */
+        char id[SCIM_MAX_ID_LEN + 1];
+        char *endpoint, *host, *request_id;
+        json_t *params;
+        /* the answer */
+        unsigned status;
+        const char *ctype;
+        char *body;
+        size_t len;
+} asof_job_t;
+
+static void asof_job_free(asof_job_t *j);
 
 static int g_def_write_busy; /* a blocking saved-report write is waiting
                                (atomic; only when no wr is given) */
@@ -49,6 +82,22 @@ static enum MHD_Result send_body(rq_t *r, unsigned status, const char *ctype,
                                  const char *body, size_t len,
                                  const char *next_cursor)
 {
+        if (r->cap) { /* a report worker: kept for the pool thread */
+                asof_job_t *j = r->cap;
+
+                free(j->body);
+                j->body = malloc(len + 1);
+                if (!j->body) {
+                        j->status = 0; /* answered 503 */
+                        return MHD_YES;
+                }
+                memcpy(j->body, body, len);
+                j->body[len] = '\0';
+                j->len = len;
+                j->status = status;
+                j->ctype = ctype; /* string literals only */
+                return MHD_YES;
+        }
         return scim_answer(r->c, status, ctype, body, len, r->request_id,
                            "X-Next-Cursor", next_cursor);
 }
@@ -243,8 +292,7 @@ static int as_of_param(rq_t *r, int64_t *ms, enum MHD_Result *rc)
 /* meta.location of a resource rebuilt as of a time: its live URL. */
 static void set_location(rq_t *r, scim_rtype_t rt, json_t *res)
 {
-        const char *host =
-            MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Host");
+        const char *host = r->host;
         char loc[1024];
 
         snprintf(loc, sizeof(loc), "%s://%s/scim/v2/%s/%s/%s",
@@ -412,7 +460,7 @@ static enum MHD_Result def_submit(rq_t *r, int action, const char *name,
 
 enum MHD_Result scim_reports_answer_write(struct MHD_Connection *c,
                                           scim_store_t *st,
-                                          const scim_reports_write_t *wr,
+                                          scim_reports_write_t *wr,
                                           scim_write_result_t *res,
                                           const char *request_id)
 {
@@ -427,6 +475,22 @@ enum MHD_Result scim_reports_answer_write(struct MHD_Connection *c,
         r.request_id = request_id;
         json_decref(res->resource);
         res->resource = NULL;
+        if (wr->job) { /* a point-in-time read a worker answered */
+                asof_job_t *j = wr->job;
+
+                if (j->job.refused)
+                        rc = fail(&r, 503, NULL,
+                                  "the server is shutting down; retry on "
+                                  "another node or after restart");
+                else if (!j->status)
+                        rc = fail(&r, 503, NULL, "out of memory");
+                else
+                        rc = send_body(&r, j->status, j->ctype, j->body,
+                                       j->len, NULL);
+                wr->job = NULL;
+                asof_job_free(j);
+                return rc;
+        }
         if (res->status >= 400 || res->status == 0)
                 return send_err(&r, &res->err);
         if (wr->action == SCIM_ACT_REPORT_DELETE)
@@ -592,6 +656,102 @@ static enum MHD_Result saved(rq_t *r, const char *method, char **seg, int n,
         return rc;
 }
 
+/* ------------------------------------------------- report workers */
+
+static void asof_job_free(asof_job_t *j)
+{
+        if (!j)
+                return;
+        free(j->endpoint);
+        free(j->host);
+        free(j->request_id);
+        json_decref(j->params);
+        free(j->body);
+        free(j);
+}
+
+/* Report worker: the read, its answer captured in j. */
+static void asof_job_run(scim_report_job_t *job)
+{
+        asof_job_t *j = (asof_job_t *)job;
+        rq_t r;
+
+        memset(&r, 0, sizeof(r));
+        r.st = j->st;
+        r.tls = j->tls;
+        r.request_id = j->request_id;
+        snprintf(r.tenant, sizeof(r.tenant), "%s", j->job.tenant);
+        r.params = j->params;
+        r.endpoint = j->endpoint;
+        r.host = j->host;
+        r.cap = j;
+        if (j->one)
+                as_of(&r, j->rt, j->id);
+        else
+                as_of_list(&r, j->rt);
+}
+
+/* Report worker, after the run (or instead of it when stopping): resumes
+ * the connection through the request's write callback; the pool thread
+ * then calls scim_reports_answer_write, which sends and frees j. */
+static void asof_job_finish(scim_report_job_t *job)
+{
+        asof_job_t *j = (asof_job_t *)job;
+        scim_write_result_t none;
+
+        memset(&none, 0, sizeof(none));
+        none.status = 200; /* not a write: the answer is j's */
+        j->wr->cb(j->wr->cb_ctx, &none);
+}
+
+/* Suspends the connection and queues the read on a report worker (r->wr
+ * with its worker pool). 429 when there is no room: the tenant already
+ * has its places, or every worker and queue place is taken. */
+static enum MHD_Result asof_submit(rq_t *r, scim_rtype_t rt, const char *id)
+{
+        asof_job_t *j = calloc(1, sizeof(*j));
+        scim_err_t e;
+
+        if (j) {
+                j->st = r->st;
+                j->wr = r->wr;
+                j->tls = r->tls;
+                j->rt = rt;
+                j->one = id != NULL;
+                if (id)
+                        snprintf(j->id, sizeof(j->id), "%s", id);
+                snprintf(j->job.tenant, sizeof(j->job.tenant), "%s",
+                         r->tenant);
+                j->job.run = asof_job_run;
+                j->job.finish = asof_job_finish;
+                j->endpoint = r->endpoint ? strdup(r->endpoint) : NULL;
+                j->host = strdup(r->host ? r->host : "localhost");
+                j->request_id = strdup(r->request_id ? r->request_id : "");
+                j->params = json_incref(r->params);
+        }
+        if (!j || !j->host || !j->request_id ||
+            (r->endpoint && !j->endpoint)) {
+                asof_job_free(j);
+                return fail(r, 503, NULL, "out of memory");
+        }
+        /* suspend first: a free worker may finish before submit returns */
+        MHD_suspend_connection(r->c);
+        if (scim_report_jobs_submit(r->wr->jobs, &j->job) < 0) {
+                MHD_resume_connection(r->c);
+                asof_job_free(j);
+                scim_err_clear(&e);
+                scim_err_set_retry(&e, 429,
+                                   "too many point-in-time reports in "
+                                   "progress (this tenant may run %u at "
+                                   "a time; the server a few); retry",
+                                   r->wr->jobs_per_tenant);
+                return send_err(r, &e);
+        }
+        r->wr->job = j;
+        r->wr->submitted = 1;
+        return MHD_YES;
+}
+
 /* ------------------------------------------------------- routing */
 
 int scim_reports_match(const char *url)
@@ -623,6 +783,7 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
         r.tls = tls;
         r.request_id = request_id;
         r.wr = wr;
+        r.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
         if (strlen(url) >= sizeof(path))
                 return fail(&r, 404, NULL, "no such endpoint");
         snprintf(path, sizeof(path), "%s", url);
@@ -706,8 +867,12 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                  * records call it) */
                 /* a type of the tenant's table: built in or its own */
                 r.endpoint = row->endpoint;
-                rc = n == 4 ? as_of_list(&r, row->code)
-                            : as_of(&r, row->code, seg[4]);
+                if (wr && wr->jobs) /* seconds of work: a report worker */
+                        rc = asof_submit(&r, row->code,
+                                         n == 5 ? seg[4] : NULL);
+                else
+                        rc = n == 4 ? as_of_list(&r, row->code)
+                                    : as_of(&r, row->code, seg[4]);
         } else if (!strcasecmp(seg[3], "summary") && n == 4)
                 rc = summary(&r);
         else

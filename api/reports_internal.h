@@ -32,6 +32,13 @@ typedef struct scim_reports_write {
         int action;    /* SCIM_ACT_REPORT_SAVE / _DELETE */
         char tenant[SCIM_MAX_TENANT_LEN + 8];
         char name[72];
+        /* point-in-time reads: with jobs set (http.c, api/report_jobs.c)
+         * they run on a report worker, the connection suspended; job is
+         * the read in flight (reports.c's), answered and freed by
+         * scim_reports_answer_write after cb resumed the connection */
+        struct scim_report_jobs *jobs;
+        unsigned jobs_per_tenant; /* for the 429's detail */
+        struct asof_job *job;
 } scim_reports_write_t;
 
 /*
@@ -47,11 +54,12 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                                     size_t body_len, const char *request_id,
                                     scim_reports_write_t *wr);
 
-/* The answer to a submitted saved-report write once its verdict is in
- * (pool thread, after the resume). Releases res->resource. */
+/* The answer to a submitted saved-report write once its verdict is in,
+ * or to a point-in-time read a report worker finished (pool thread, after
+ * the resume). Releases res->resource and the read (wr->job). */
 enum MHD_Result scim_reports_answer_write(struct MHD_Connection *c,
                                           scim_store_t *st,
-                                          const scim_reports_write_t *wr,
+                                          scim_reports_write_t *wr,
                                           scim_write_result_t *res,
                                           const char *request_id);
 

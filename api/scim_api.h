@@ -57,6 +57,10 @@ typedef struct scim_api_config {
         long jwt_ttl;               /* seconds a JWT lives (0: 3600) */
         const char *metrics_token; /* GET /metrics wants this bearer; NULL:
                                       open (loopback listeners) */
+        unsigned report_threads; /* report workers for point-in-time
+                                    reads (api/report_jobs.c); 0 = 1 */
+        unsigned report_queue;   /* ... reads that may wait beyond them;
+                                    0 = default */
         const char *access_log;  /* "off", "text" or "json" (one stderr line
                                     per request); NULL: SCIMLOG_ACCESS_LOG
                                     (1 = text, json), else off */
@@ -68,6 +72,8 @@ typedef struct scim_api_config {
 #define SCIM_DRAIN_MS_DEFAULT 10000
 #define SCIM_SCAN_LIMIT_DEFAULT 1000000
 #define SCIM_SCAN_MS_DEFAULT 2000
+#define SCIM_REPORT_QUEUE_DEFAULT 8
+#define SCIM_REPORT_PER_TENANT 2 /* point-in-time reads running or waiting */
 
 typedef struct scim_api scim_api_t;
 

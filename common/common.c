@@ -293,14 +293,9 @@ void scim_uuid4(char out[37])
 void scim_sha256_hex(const void *data, size_t n, char out[65])
 {
         unsigned char md[32];
-        static const char hx[] = "0123456789abcdef";
 
         gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, md);
-        for (int i = 0; i < 32; i++) {
-                out[2 * i] = hx[md[i] >> 4];
-                out[2 * i + 1] = hx[md[i] & 15];
-        }
-        out[64] = '\0';
+        scim_hex_encode(md, sizeof(md), out);
 }
 
 int scim_ct_equal(const void *a, const void *b, size_t n)

@@ -172,6 +172,15 @@ int scim_caseeq(const char *a, const char *b);
  * (decode that with a general decoder). common/b64.c. */
 long scim_b64_decode_strict(const char *in, size_t n, unsigned char *out);
 
+/* Hexadecimal (common/hex.c). scim_hex_digit: the value of one hex digit
+ * (either case), or -1. scim_hex_encode: n bytes as 2n lower-case digits
+ * and a NUL into out (room for 2n + 1). scim_hex_decode: 2n digits of s
+ * into n bytes of out; -1 (out partly written) if any is not a hex digit
+ * (s must hold 2n characters, or a NUL that stops it early as a non-digit). */
+int scim_hex_digit(int c);
+void scim_hex_encode(const void *data, size_t n, char *out);
+int scim_hex_decode(const char *s, size_t n, unsigned char *out);
+
 /* --------------------------------------------------------------- buffers */
 
 /* A growable byte buffer. Zero-initialise ({0}) before use. */

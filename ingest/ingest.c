@@ -984,17 +984,6 @@ static int enqueue_wait(scim_ingest_t *ing, pending_t *p,
         return rc;
 }
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-        static const char hx[] = "0123456789abcdef";
-
-        for (size_t i = 0; i < n; i++) {
-                out[2 * i] = hx[b[i] >> 4];
-                out[2 * i + 1] = hx[b[i] & 15];
-        }
-        out[2 * n] = '\0';
-}
-
 int scim_ingest_admin(scim_ingest_t *ing, scim_action_t action,
                       const char *tenant, const char *token_id,
                       char **secret_out, char *token_id_out,
@@ -1046,8 +1035,8 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
                         goto oom;
                 scim_random_bytes(raw, sizeof(raw));
                 scim_random_bytes(rid, sizeof(rid));
-                to_hex(raw, sizeof(raw), secret);
-                to_hex(rid, sizeof(rid), idhex);
+                scim_hex_encode(raw, sizeof(raw), secret);
+                scim_hex_encode(rid, sizeof(rid), idhex);
                 scim_sha256_hex(secret, 64, hash);
                 p->ev.token_id = strdup(idhex);
                 p->ev.token_hash = strdup(hash);
@@ -1542,7 +1531,7 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                 char hash[65], idhex[17];
 
                 scim_random_bytes(rid, sizeof(rid));
-                to_hex(rid, sizeof(rid), idhex);
+                scim_hex_encode(rid, sizeof(rid), idhex);
                 if (token_id_out)
                         snprintf(token_id_out, token_id_len, "%s", idhex);
                 if (action == SCIM_ACT_KEY_ROTATE) {
@@ -1563,7 +1552,7 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                         if (!secret)
                                 goto oom;
                         scim_random_bytes(raw, sizeof(raw));
-                        to_hex(raw, sizeof(raw), secret);
+                        scim_hex_encode(raw, sizeof(raw), secret);
                         scim_sha256_hex(secret, 64, hash);
                         p->ev.token_id = strdup(idhex);
                         p->ev.token_hash = strdup(hash);
@@ -1598,8 +1587,8 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                         goto oom;
                 scim_random_bytes(raw, sizeof(raw));
                 scim_random_bytes(rid, sizeof(rid));
-                to_hex(raw, sizeof(raw), secret);
-                to_hex(rid, sizeof(rid), idhex);
+                scim_hex_encode(raw, sizeof(raw), secret);
+                scim_hex_encode(rid, sizeof(rid), idhex);
                 scim_sha256_hex(secret, 64, hash);
                 p->ev.token_id = strdup(idhex);
                 p->ev.token_hash = strdup(hash);

@@ -34,42 +34,6 @@ static char *dk_get(scim_store_t *st, const char *k, size_t kl, size_t *vl)
         return db_get(st, CF_DKEY, k, kl, vl);
 }
 
-/* One hex digit's value, or -1. (sscanf("%1x") per digit cost ~36k
- * instructions per sealed write: issue 13.) */
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                int hi = hexval(s[2 * i]), lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
-
-                if (hi < 0 || lo < 0)
-                        return -1;
-                out[i] = (uint8_t)(hi << 4 | lo);
-        }
-        return 0;
-}
-
-static void tohex(const uint8_t *b, size_t n, char *out)
-{
-        static const char hx[] = "0123456789abcdef";
-
-        for (size_t i = 0; i < n; i++) {
-                out[2 * i] = hx[b[i] >> 4];
-                out[2 * i + 1] = hx[b[i] & 15];
-        }
-        out[2 * n] = '\0';
-}
-
 /* The key (tenant, kid): 1 with key, 0 erased or unknown. */
 static int key_of(scim_store_t *st, const char *tenant, const char *kid,
                   uint8_t key[32])
@@ -88,7 +52,7 @@ static int key_of(scim_store_t *st, const char *tenant, const char *kid,
         o = v ? scim_json_load(v, vl) : NULL;
         free(v);
         hx = json_string_value(json_object_get(o, "key"));
-        if (hx && strlen(hx) == 64 && unhex(hx, key, 32) == 0)
+        if (hx && strlen(hx) == 64 && scim_hex_decode(hx, 32, key) == 0)
                 ok = 1;
         json_decref(o);
         return ok;
@@ -188,9 +152,9 @@ static int current_key(scim_store_t *st, const char *tenant, char kid[17],
 
                 free(tr);
                 scim_random_bytes(raw, sizeof(raw));
-                tohex(raw, sizeof(raw), kid);
+                scim_hex_encode(raw, sizeof(raw), kid);
                 scim_random_bytes(key, 32);
-                tohex(key, 32, hx);
+                scim_hex_encode(key, 32, hx);
                 /* the key belongs to this incarnation of the tenant (its
                  * creation time, from the log): a deletion erases its own
                  * incarnation's keys, in a replay too */

@@ -341,6 +341,8 @@ void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 void store_tune_open(rocksdb_options_t *opts);
 size_t store_tune_cache_bytes(void);
 void store_tune_table(rocksdb_block_based_table_options_t *topts);
+/* RocksDB's per-thread perf counters off for the calling thread (once). */
+void store_tune_thread(void);
 void model_cache_forget(const void *st);
 
 /* A refusal verdict: status, scimType ("" for none), detail. */

@@ -437,6 +437,7 @@ static void *replay_reader(void *arg)
         rocksdb_iterator_t *it;
         int k = 0;
 
+        store_tune_thread();
         rocksdb_readoptions_set_fill_cache(ro, 0);
         rocksdb_readoptions_set_readahead_size(ro, 2 << 20);
         it = rocksdb_create_iterator_cf(rp->src->db, ro, rp->src->cf[CF_LOG]);
@@ -729,17 +730,6 @@ out:
         return rc;
 }
 
-static void hex32(const unsigned char *md, char out[65])
-{
-        static const char hx[] = "0123456789abcdef";
-
-        for (int i = 0; i < 32; i++) {
-                out[2 * i] = hx[md[i] >> 4];
-                out[2 * i + 1] = hx[md[i] & 15];
-        }
-        out[64] = '\0';
-}
-
 int scim_store_dump(scim_store_t *st, const char *cf_name, FILE *out)
 {
         int c = 0;
@@ -820,14 +810,14 @@ int scim_store_digest_cf(scim_store_t *st, char out[65], json_t *per_cf,
                         char x[65];
 
                         gnutls_hash_deinit(hc, md);
-                        hex32(md, x);
+                        scim_hex_encode(md, 32, x);
                         json_object_set_new(per_cf, cf_names[c],
                                             json_string(x));
                         hc = NULL;
                 }
         }
         gnutls_hash_deinit(h, md);
-        hex32(md, out);
+        scim_hex_encode(md, 32, out);
         return 0;
 }
 

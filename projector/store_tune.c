@@ -19,8 +19,16 @@
  * of the fold gets slower as the log grows; batches of 8,000 events
  * instead of 2,000 save nothing and hold more memory.)
  *
+ * Per-thread counters: RocksDB counts every key comparison, block read
+ * and memtable step in a thread-local perf context unless the calling
+ * thread's perf level says not to (its default counts). Nothing here
+ * reads those counters, and reaching the thread-local context from a
+ * shared library cost ~10% of a memtable insert (callgrind of replay:
+ * __tls_get_addr and the context's TLS init behind each comparison), so
+ * the threads that write and fold switch it off (store_tune_thread).
+ *
  * Threads: scim_store_set_memory before any store is opened (process
- * setup).
+ * setup); store_tune_thread from any thread (its own setting).
  */
 #include <stddef.h>
 
@@ -49,6 +57,16 @@ void store_tune_open(rocksdb_options_t *opts)
                 per_cf = (size_t)4 << 20;
         rocksdb_options_set_write_buffer_size(opts, per_cf);
         rocksdb_options_set_db_write_buffer_size(opts, write_bytes);
+}
+
+void store_tune_thread(void)
+{
+        static __thread int done;
+
+        if (!done) {
+                rocksdb_set_perf_level(rocksdb_disable);
+                done = 1;
+        }
 }
 
 size_t store_tune_cache_bytes(void)

@@ -97,6 +97,7 @@ static uint64_t hash_bytes(int cf, const char *k, size_t n)
 
 void txn_begin(txn_t *t, scim_store_t *st)
 {
+        store_tune_thread(); /* the folding thread: no perf counters */
         t->st = st;
         t->ov = calloc(1, sizeof(*t->ov));
         if (!t->ov)
@@ -668,6 +669,8 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         struct txn_overlay *o = t->ov;
         ov_entry_t **v = malloc((o->n + o->nappended + 1) * sizeof(*v));
         size_t n = 0;
+
+        store_tune_thread(); /* replay writes on its own thread */
 
         /* In key order per column family: each memtable insert then
          * continues from the previous one's position in the skiplist

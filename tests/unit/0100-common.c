@@ -79,11 +79,56 @@ static void test_uuid4(void **state)
         }
 }
 
+/* common/hex.c against sprintf("%02x") and sscanf("%2hhx") on every byte,
+ * and what the decoder refuses. */
+static void test_hex(void **state)
+{
+        unsigned char all[256], back[256];
+        char got[513], want[513];
+
+        (void)state;
+        for (int i = 0; i < 256; i++) {
+                all[i] = (unsigned char)i;
+                sprintf(want + 2 * i, "%02x", i);
+        }
+        scim_hex_encode(all, sizeof(all), got);
+        assert_string_equal(got, want);
+        assert_int_equal(scim_hex_decode(got, 256, back), 0);
+        assert_memory_equal(back, all, 256);
+        for (int i = 0; i < 256; i++) { /* upper case too */
+                char up[3];
+                unsigned char b;
+
+                sprintf(up, "%02X", i);
+                assert_int_equal(scim_hex_decode(up, 1, &b), 0);
+                assert_int_equal(b, i);
+        }
+        for (int c = 0; c < 256; c++) {
+                int want_v = -1;
+
+                if (c >= '0' && c <= '9')
+                        want_v = c - '0';
+                else if (c >= 'a' && c <= 'f')
+                        want_v = c - 'a' + 10;
+                else if (c >= 'A' && c <= 'F')
+                        want_v = c - 'A' + 10;
+                assert_int_equal(scim_hex_digit(c), want_v);
+        }
+        assert_int_equal(scim_hex_decode("0g", 1, back), -1);
+        assert_int_equal(scim_hex_decode("g0", 1, back), -1);
+        assert_int_equal(scim_hex_decode("ab", 2, back), -1); /* NUL stops */
+        assert_int_equal(scim_hex_decode("a", 1, back), -1);
+        assert_int_equal(scim_hex_decode(" 1", 1, back), -1);
+        scim_hex_encode("", 0, got);
+        assert_string_equal(got, "");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_time_format),
             cmocka_unit_test(test_uuid4),
+            cmocka_unit_test(test_hex),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
