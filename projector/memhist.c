@@ -98,8 +98,7 @@ int memhist_key(scim_buf_t *b, const char *tenant, const char *member,
 }
 
 int memhist_key_parse(const char *k, size_t kl, size_t plen, const char **gid,
-                      size_t *gidl, uint64_t *seq, const char **id,
-                      size_t *idl)
+                      size_t *gidl, uint64_t *seq, const char **id, size_t *idl)
 {
         const char *z;
         size_t rest;
@@ -198,8 +197,7 @@ void memhist_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                       (ev->action != SCIM_ACT_CREATE &&
                        ev->action != SCIM_ACT_REPLACE &&
                        ev->action != SCIM_ACT_PATCH) ||
-                      (!ev->n_added && !ev->n_removed &&
-                       !ev->members_replace))
+                      (!ev->n_added && !ev->n_removed && !ev->members_replace))
                 return;
         memset(&m, 0, sizeof(m));
         m.t = t;
@@ -214,11 +212,16 @@ void memhist_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
 
                 /* the deleted resource leaves the groups that held it */
                 json_array_foreach(pre->holders, i, g)
-                    mh_put(&m, ev->resource_id, json_string_value(g), '-');
+                {
+                        mh_put(&m, ev->resource_id, json_string_value(g), '-');
+                }
                 /* a deleted group's members leave it */
-                if (ev->rtype == SCIM_RT_GROUP)
+                if (ev->rtype == SCIM_RT_GROUP) {
                         json_object_foreach(pre->old_members, mid, g)
-                            mh_put(&m, mid, ev->resource_id, '-');
+                        {
+                                mh_put(&m, mid, ev->resource_id, '-');
+                        }
+                }
                 goto done;
         }
         add = calloc(ev->n_added + 1, sizeof(*add));
@@ -238,9 +241,11 @@ void memhist_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 json_t *x;
 
                 /* the replace clears: every member it does not add */
-                json_object_foreach(pre->old_members, mid, x) if (
-                    !in_sorted(add, na, mid)) mh_put(&m, mid, ev->resource_id,
-                                                     '-');
+                json_object_foreach(pre->old_members, mid, x)
+                {
+                        if (!in_sorted(add, na, mid))
+                                mh_put(&m, mid, ev->resource_id, '-');
+                }
         }
         for (size_t i = 0; i < nr; i++)
                 if (!in_sorted(add, na, rem[i]) &&
@@ -334,8 +339,7 @@ void memhist_prune(txn_t *t, const char *tenant, uint64_t seq)
                 /* the entry goes; what it said goes into the base */
                 txn_del(t, CF_CHIDX, key.data, key.len);
                 if (memhist_key(&key, tenant, mid, gid, 0, 1) == 0)
-                        base_fold(t, &key, mid, sign,
-                                  (const unsigned char *)v);
+                        base_fold(t, &key, mid, sign, (const unsigned char *)v);
         }
         if (v)
                 txn_del(t, CF_CHIDX, nk.data, nk.len);
@@ -426,13 +430,13 @@ int memhist_groups(scim_store_t *st, const char *tenant, const char *member,
                         if (kl < pre.len || memcmp(k, pre.data, pre.len))
                                 k = NULL;
                         else
-                                kind = memhist_key_parse(k, kl, pre.len, &gid,
-                                                         &gidl, &seq, &eid,
-                                                         &eidl);
+                                kind =
+                                    memhist_key_parse(k, kl, pre.len, &gid,
+                                                      &gidl, &seq, &eid, &eidl);
                 }
-                if (have && (!k || (kind >= 0 && (cur.len != gidl ||
-                                                  memcmp(cur.data, gid,
-                                                         gidl))))) {
+                if (have &&
+                    (!k || (kind >= 0 && (cur.len != gidl ||
+                                          memcmp(cur.data, gid, gidl))))) {
                         /* the group before is complete */
                         have = 0;
                         if (mg_take(&g)) {
@@ -473,9 +477,8 @@ int memhist_groups(scim_store_t *st, const char *tenant, const char *member,
                                         break;
                                 idl = (size_t)(z - id);
                                 p = (size_t)(z + 1 - v);
-                                if (changes_get_time(
-                                        (const unsigned char *)id - 8) >
-                                    as_of_ms)
+                                if (changes_get_time((const unsigned char *)id -
+                                                     8) > as_of_ms)
                                         continue;
                                 if (idl == fl && !memcmp(id, pre.data + fo, fl))
                                         id = NULL, idl = 0;

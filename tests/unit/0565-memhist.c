@@ -135,8 +135,8 @@ static void members(scim_event_t *e, int adding, int k, int self)
                         }
                 }
                 if (adding) {
-                        e->added = realloc(e->added,
-                                           (e->n_added + 1) * sizeof(*e->added));
+                        e->added = realloc(e->added, (e->n_added + 1) *
+                                                         sizeof(*e->added));
                         memset(&e->added[e->n_added], 0, sizeof(*e->added));
                         e->added[e->n_added++].value = strdup(id);
                 } else {
@@ -182,9 +182,9 @@ static void build(void)
                         members(e, 0, (int)(rnd() % 3), g);
                         if (e->n_added && rnd() % 4 == 0) {
                                 /* an id both removed and added */
-                                e->removed = realloc(
-                                    e->removed,
-                                    (e->n_removed + 1) * sizeof(char *));
+                                e->removed =
+                                    realloc(e->removed, (e->n_removed + 1) *
+                                                            sizeof(char *));
                                 e->removed[e->n_removed++] =
                                     strdup(e->added[0].value);
                         }
@@ -201,8 +201,7 @@ static void build(void)
                         } else {
                                 snprintf(js, sizeof(js),
                                          "{\"displayName\":\"G%d\"}", g);
-                                e = add(SCIM_ACT_CREATE, SCIM_RT_GROUP, id,
-                                        js);
+                                e = add(SCIM_ACT_CREATE, SCIM_RT_GROUP, id, js);
                                 e->members_replace = 1;
                                 members(e, 1, (int)(rnd() % 3), g);
                                 g_live[g] = 1;
@@ -222,8 +221,8 @@ static void build(void)
                                 u_live[u] = 1;
                         }
                 } else { /* a rename: no membership */
-                        snprintf(js, sizeof(js), "{\"displayName\":\"G%d-%zu\"}",
-                                 g, nev);
+                        snprintf(js, sizeof(js),
+                                 "{\"displayName\":\"G%d-%zu\"}", g, nev);
                         add(SCIM_ACT_PATCH, SCIM_RT_GROUP, id, js);
                 }
         }
@@ -295,8 +294,8 @@ static void dump(scim_store_t *st, const char *q)
 
                 if (kl < p.len || memcmp(k, p.data, p.len))
                         break;
-                kind = memhist_key_parse(k, kl, p.len, &gid, &gl, &seq, &id,
-                                         &il);
+                kind =
+                    memhist_key_parse(k, kl, p.len, &gid, &gl, &seq, &id, &il);
                 fprintf(stderr, "  %.*s %s seq %llu id %.*s vl %zu", (int)gl,
                         gid, kind == 1 ? "base" : "entry",
                         (unsigned long long)seq, (int)il, id ? id : "", vl);
@@ -370,8 +369,7 @@ static void model_at(const int *status, int64_t T, unsigned char in[NG][NM])
 /* Compares memhist_groups at T with the model, for every id and its
  * upper-case variant, and (asof set) with every group rebuilt at T by
  * scim_changes_as_of; returns how many (id, T) had a group. */
-static size_t check_at(scim_store_t *st, const int *status, int64_t T,
-                       int asof)
+static size_t check_at(scim_store_t *st, const int *status, int64_t T, int asof)
 {
         static unsigned char in[NG][NM];
         json_t *grp[NG];
@@ -394,9 +392,8 @@ static size_t check_at(scim_store_t *st, const int *status, int64_t T,
 
                 mname(id, sizeof(id), u);
                 for (size_t i = 0; i <= strlen(id); i++)
-                        up[i] = (char)(id[i] >= 'a' && id[i] <= 'z'
-                                           ? id[i] - 32
-                                           : id[i]);
+                        up[i] = (char)(id[i] >= 'a' && id[i] <= 'z' ? id[i] - 32
+                                                                    : id[i]);
                 for (int variant = 0; variant < 2; variant++) {
                         const char *q = variant ? up : id;
                         char want[256] = "", got[256] = "", asw[256] = "";
@@ -414,9 +411,9 @@ static size_t check_at(scim_store_t *st, const int *status, int64_t T,
                                         hit |= in[g][k] && scim_caseeq(x, q);
                                 }
                                 if (hit)
-                                        o += (size_t)snprintf(
-                                            want + o, sizeof(want) - o,
-                                            "grp-%d,", g);
+                                        o += (size_t)snprintf(want + o,
+                                                              sizeof(want) - o,
+                                                              "grp-%d,", g);
                                 hit = 0;
                                 json_array_foreach(
                                     json_object_get(grp[g], "members"), i, m)
@@ -425,9 +422,9 @@ static size_t check_at(scim_store_t *st, const int *status, int64_t T,
                                             json_object_get(m, "value")),
                                         q);
                                 if (hit)
-                                        oa += (size_t)snprintf(
-                                            asw + oa, sizeof(asw) - oa,
-                                            "grp-%d,", g);
+                                        oa += (size_t)snprintf(asw + oa,
+                                                               sizeof(asw) - oa,
+                                                               "grp-%d,", g);
                         }
                         assert_int_equal(
                             memhist_groups(st, "t1", q, T, &ids, &n), 0);
@@ -509,9 +506,9 @@ static void test_keys(void **state)
         assert_int_equal(memhist_prefix(&p, "t1", "USER-UP"), 0);
         assert_int_equal(p.len, strlen("t1") + 2 + strlen("user-up") + 1);
         assert_memory_equal(k.data, p.data, p.len);
-        assert_int_equal(memhist_key_parse(k.data, k.len, p.len, &gid, &gl,
-                                           &seq, &id, &il),
-                         0);
+        assert_int_equal(
+            memhist_key_parse(k.data, k.len, p.len, &gid, &gl, &seq, &id, &il),
+            0);
         assert_int_equal(gl, 5);
         assert_memory_equal(gid, "grp-1", 5);
         assert_int_equal(seq, 0x102);
@@ -521,41 +518,41 @@ static void test_keys(void **state)
                          0);
         assert_int_equal(k.len, sizeof(want) - 1 + strlen("User-Up"));
         assert_memory_equal(k.data, want, sizeof(want) - 1);
-        assert_int_equal(memhist_key_parse(k.data, k.len, p.len, &gid, &gl,
-                                           &seq, &id, &il),
-                         0);
+        assert_int_equal(
+            memhist_key_parse(k.data, k.len, p.len, &gid, &gl, &seq, &id, &il),
+            0);
         assert_int_equal(seq, 0x102);
         assert_int_equal(il, strlen("User-Up"));
         assert_memory_equal(id, "User-Up", il);
         /* a seq holding NUL bytes and a group id that is a prefix */
         assert_int_equal(memhist_key(&k, "t1", "user-up", "grp", 0, 0), 0);
-        assert_int_equal(memhist_key_parse(k.data, k.len, p.len, &gid, &gl,
-                                           &seq, &id, &il),
-                         0);
+        assert_int_equal(
+            memhist_key_parse(k.data, k.len, p.len, &gid, &gl, &seq, &id, &il),
+            0);
         assert_int_equal(gl, 3);
         assert_int_equal(seq, 0);
         /* the base: no seq, no id */
         assert_int_equal(memhist_key(&k, "t1", "User-Up", "grp-1", 9, 1), 0);
         assert_int_equal(k.len, p.len + strlen("grp-1") + 1);
-        assert_int_equal(memhist_key_parse(k.data, k.len, p.len, &gid, &gl,
-                                           &seq, &id, &il),
-                         1);
+        assert_int_equal(
+            memhist_key_parse(k.data, k.len, p.len, &gid, &gl, &seq, &id, &il),
+            1);
         assert_memory_equal(gid, "grp-1", 5);
         /* malformed: no group, no terminator, a short seq, empty group */
-        assert_int_equal(memhist_key_parse(k.data, p.len, p.len, &gid, &gl,
+        assert_int_equal(
+            memhist_key_parse(k.data, p.len, p.len, &gid, &gl, &seq, &id, &il),
+            -1);
+        assert_int_equal(memhist_key_parse(k.data, p.len + 3, p.len, &gid, &gl,
                                            &seq, &id, &il),
-                         -1);
-        assert_int_equal(memhist_key_parse(k.data, p.len + 3, p.len, &gid,
-                                           &gl, &seq, &id, &il),
                          -1);
         assert_int_equal(memhist_key(&k, "t1", "user-up", "grp-1", 9, 0), 0);
-        assert_int_equal(memhist_key_parse(k.data, k.len - 1, p.len, &gid,
-                                           &gl, &seq, &id, &il),
-                         -1);
-        k.data[p.len] = '\0';
-        assert_int_equal(memhist_key_parse(k.data, k.len, p.len, &gid, &gl,
+        assert_int_equal(memhist_key_parse(k.data, k.len - 1, p.len, &gid, &gl,
                                            &seq, &id, &il),
                          -1);
+        k.data[p.len] = '\0';
+        assert_int_equal(
+            memhist_key_parse(k.data, k.len, p.len, &gid, &gl, &seq, &id, &il),
+            -1);
         /* Unicode: the caseless key (NFKC of the full fold) */
         k.len = 0;
         assert_int_equal(memhist_fold(&k, "STRASSE"), 0);
@@ -648,8 +645,9 @@ static void test_retention(void **state)
         assert_int_equal(v.status, 200);
         scim_verdict_clear(&v);
         scim_changes_horizon(st, "t1", &h);
-        fprintf(stderr, "pruned %llu records; entries %zu -> %zu, lists %zu "
-                        "-> %zu\n",
+        fprintf(stderr,
+                "pruned %llu records; entries %zu -> %zu, lists %zu "
+                "-> %zu\n",
                 (unsigned long long)h.pruned, nm, count_kind(st, 'm'), nl,
                 count_kind(st, 'n'));
         assert_true(h.pruned > 300);
