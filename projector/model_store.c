@@ -200,6 +200,21 @@ scim_model_t *scim_store_model(scim_store_t *st, const char *tenant)
         return m;
 }
 
+int store_model_ever(scim_store_t *st, const char *tenant)
+{
+        scim_buf_t b = {0};
+        size_t vl = 0;
+        char *v;
+        int ever;
+
+        mkey(&b, tenant, 'M');
+        v = db_read(st, b.data, b.len, &vl);
+        ever = v != NULL;
+        free(v);
+        scim_buf_free(&b);
+        return ever;
+}
+
 /* --------------------------------------------------- the fold's view */
 
 typedef struct txctx {

@@ -291,6 +291,11 @@ static inline int event_changes_auth(const scim_event_t *ev)
  * and dropping a closing store's cache entries. */
 scim_model_t *txn_model(txn_t *t, const char *tenant);
 void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* 1 when the tenant ever had a definition (committed state; its
+ * generation key outlives a SCHEMA_DELETE), 0 when the built-in model was
+ * in force at every point of its log: the fold then stored each event's
+ * resource as it came (asof.c reads events instead of stream records). */
+int store_model_ever(scim_store_t *st, const char *tenant);
 /* TENANT_DISABLE / TENANT_ENABLE / TOKEN_ROTATE (admin_fold.c). */
 void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 /* TENANT_DELETE: every row of the tenant, its data keys destroyed
