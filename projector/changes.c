@@ -570,9 +570,10 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
                 scim_buf_free(&p);
         }
         if (ev->rtype != SCIM_RT_GROUP || !pre->old ||
-            ev->action == SCIM_ACT_REFUSED || ev->action == SCIM_ACT_DELETE)
+            ev->action == SCIM_ACT_REFUSED)
                 return;
-        if (ev->members_replace) {
+        /* a deleted group's members (the member-history index) */
+        if (ev->members_replace || ev->action == SCIM_ACT_DELETE) {
                 scim_buf_t p = {0};
                 json_t *ids, *mid;
                 size_t i;
@@ -586,6 +587,8 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
                 json_decref(ids);
                 scim_buf_free(&p);
         }
+        if (ev->action == SCIM_ACT_DELETE)
+                return;
         if (ev->n_added)
                 pre->added_was = calloc(ev->n_added, 1);
         if (ev->n_removed)
@@ -1112,6 +1115,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                                    sizeof(rv));
                 }
         }
+        memhist_record(t, seq, ev, v, pre); /* memhist.c */
         count_hour(t, ev->tenant, ev->time_ms, action, applied);
 out:
         scim_buf_free(&key);

@@ -15,8 +15,9 @@ typedef struct changes_pre {
         char *old_text;             /* its stored text (owned; the change
                                        stream's "before" is these bytes) */
         size_t old_len;
-        json_t *old_members;        /* groups with members_replace: object
-                                       member id -> true (owned) */
+        json_t *old_members;        /* groups with members_replace, and a
+                                       group's DELETE: object member id ->
+                                       true (owned) */
         unsigned char *added_was;   /* per ev->added: already a member */
         unsigned char *removed_was; /* per ev->removed: was a member */
         json_t *holders;            /* DELETE: ids of the groups that held
