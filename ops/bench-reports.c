@@ -16,7 +16,8 @@
  * usage: bench-reports DATADIR [N] [USERS] [--query-only|--load-only]
  *   --query-only: query a data dir loaded before (DATADIR.t0 holds the
  *   load's start time), e.g. with another build; BENCH_ONLY=asof (or
- *   asof_users) runs the point-in-time queries only; BENCH_LIST_RUNS (2-20)
+ *   asof_users, or asof_group_list: the Groups lists alone) runs the
+ *   point-in-time queries only; BENCH_LIST_RUNS (2-20)
  *   sets the whole-tenant lists' runs; BENCH_MEMORY_MB the RocksDB budget
  *   (as serve --memory-mb, default 384).
  */
@@ -600,6 +601,9 @@ int main(int argc, char **argv)
         }
         report("summary 7 days by hour", t, RUNS, rows);
 as_of:
+        if (getenv("BENCH_ONLY") &&
+            !strcmp(getenv("BENCH_ONLY"), "asof_group_list"))
+                goto group_lists;
         /* asOf: random user at a random time */
         rows = 0;
         for (int r = 0; r < RUNS; r++) {
@@ -736,6 +740,7 @@ as_of:
                        live[runs / 2] * 1e3, live[runs / 2] / past[runs / 2],
                        cpu / runs * 1e3);
         }
+group_lists:
         /* the tenant's groups as of a random time: a page of 100, and
          * "which groups held user U then" (members.value eq), against the
          * same live list */

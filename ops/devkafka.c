@@ -43,19 +43,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/scim_common.h"
+
 static const char *topic = "scim.events";
 static rd_kafka_t *prod, *cons; /* test clients of the mock, made lazily */
-
-static int hexval(int c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
@@ -90,15 +81,10 @@ static void cmd_produce(rd_kafka_mock_cluster_t *mc, const char *key,
         unsigned char *buf = malloc(n ? n : 1);
         rd_kafka_resp_err_t e;
 
-        for (size_t i = 0; i < n; i++) {
-                int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-                if (hi < 0 || lo < 0) {
-                        printf("error: bad hex\n");
-                        free(buf);
-                        return;
-                }
-                buf[i] = (unsigned char)(hi * 16 + lo);
+        if (!buf || scim_hex_decode(hex, n, buf) < 0) {
+                printf("error: bad hex\n");
+                free(buf);
+                return;
         }
         if (!prod)
                 prod = client(mc, RD_KAFKA_PRODUCER);

@@ -1122,6 +1122,7 @@ typedef struct lwork {
          * are read (sealed, but a third smaller than stream records and
          * not compressed: ~20% less CPU per candidate) */
         int events;
+        json_t **keep; /* non-NULL: each match as built (the page's) */
 } lwork_t;
 
 /* 1 if l (ln > 0 bytes, ASCII) is in t, ASCII-caselessly. */
@@ -1341,7 +1342,10 @@ static void *list_worker(void *arg)
                                       w->as_of_ms);
                         w->match[i] =
                             r && scim_filter_match(w->filter, r) ? 1 : 2;
-                        json_decref(r);
+                        if (w->keep && w->match[i] == 1)
+                                w->keep[i] = r;
+                        else
+                                json_decref(r);
                 }
         }
         opener_free(&op);
@@ -1582,6 +1586,43 @@ static int list_split(scim_store_t *st, const scim_buf_t *pre, scim_buf_t *mid)
         return ok;
 }
 
+/* The candidates of a Groups list whose filter needs member (see
+ * scim_filter_member_value): the groups the member-history index says
+ * held it at as_of_ms (memhist_groups), in the walk's order: groups with
+ * records in id order, then those retention left bases only. 0 or -1. */
+static int member_candidates(scim_store_t *st, const char *tenant,
+                             const char *member, int64_t as_of_ms,
+                             lstate_t **c, size_t *n, size_t *cap)
+{
+        char **ids = NULL;
+        size_t nid = 0;
+        int rc = memhist_groups(st, tenant, member, as_of_ms, &ids, &nid);
+        unsigned char *hist = nid ? calloc(nid, 1) : NULL;
+
+        if (nid && !hist)
+                rc = -1;
+        for (size_t i = 0; rc == 0 && i < nid; i++)
+                hist[i] = strlen(ids[i]) <= SCIM_MAX_ID_LEN &&
+                          changes_has_history(st, tenant, ids[i],
+                                              strlen(ids[i]));
+        for (int pass = 1; rc == 0 && pass >= 0; pass--)
+                for (size_t i = 0; rc == 0 && i < nid; i++) {
+                        lstate_t ls;
+
+                        if (hist[i] != pass || strlen(ids[i]) > SCIM_MAX_ID_LEN)
+                                continue;
+                        memset(&ls, 0, sizeof(ls));
+                        memcpy(ls.id, ids[i], strlen(ids[i]) + 1);
+                        ls.exists = 1;
+                        rc = lstate_push(c, n, cap, &ls);
+                }
+        for (size_t i = 0; i < nid; i++)
+                free(ids[i]);
+        free(ids);
+        free(hist);
+        return rc;
+}
+
 int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                             scim_rtype_t rt, int64_t as_of_ms,
                             const scim_filter_t *filter, size_t start_index,
@@ -1596,6 +1637,8 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         size_t ncand = 0, capcand = 0, n = 0;
         unsigned char *match = NULL;
         size_t *order = NULL;
+        json_t **keep = NULL;
+        const char *member = NULL;
         int rc = 0, nw = 1;
 
         *total = 0;
@@ -1614,9 +1657,22 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                                     ts);
         }
         changes_key_start(&pre, tenant, 'R');
+        memset(wk, 0, sizeof(wk));
+        /* "which groups held U at T": the candidates are the groups the
+         * member-history index names (memhist.c), built and filtered
+         * below like the others */
+        if (rt == SCIM_RT_GROUP &&
+            (member = scim_filter_member_value(filter)) != NULL) {
+                rc = member_candidates(st, tenant, member, as_of_ms, &cands,
+                                       &ncand, &capcand);
+                if (rc < 0) {
+                        scim_err_set_retry(err, 503, "out of memory");
+                        goto out;
+                }
+                goto filtered;
+        }
         /* 1. walk the resource-history index, in two halves on two
          * threads when the machine has the cores */
-        memset(wk, 0, sizeof(wk));
         for (int i = 0; i < 2; i++) {
                 wk[i].st = st;
                 wk[i].tenant = tenant;
@@ -1693,6 +1749,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                 if (rc < 0)
                         goto out;
         }
+filtered:
         /* 2. filtered: evaluate the candidates in parallel */
         if (filter && ncand) {
                 lwork_t w;
@@ -1717,7 +1774,10 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
 
                 match = w.match = calloc(ncand, 1);
                 order = w.order = calloc(ncand, sizeof(*order));
-                if (!w.match || !w.order) {
+                /* few candidates (by the index): keep what matched */
+                if (member)
+                        keep = w.keep = calloc(ncand, sizeof(*keep));
+                if (!w.match || !w.order || (member && !w.keep)) {
                         rc = scim_err_set_retry(err, 503, "out of memory");
                         goto out;
                 }
@@ -1754,14 +1814,21 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                         continue;
                 n++;
                 if (n >= start_index && json_array_size(*out) < count) {
-                        json_t *r =
-                            list_item(st, tenant, rt, &cands[i], as_of_ms);
+                        json_t *r = keep && keep[i] ? keep[i]
+                                                    : list_item(st, tenant, rt,
+                                                                &cands[i],
+                                                                as_of_ms);
 
+                        if (keep)
+                                keep[i] = NULL;
                         if (r)
                                 json_array_append_new(*out, r);
                 }
         }
 out:
+        for (size_t i = 0; keep && i < ncand; i++)
+                json_decref(keep[i]);
+        free(keep);
         free(match);
         free(order);
         for (size_t i = 0; i < ncand; i++)

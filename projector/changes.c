@@ -520,9 +520,10 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
                 scim_buf_free(&p);
         }
         if (ev->rtype != SCIM_RT_GROUP || !pre->old ||
-            ev->action == SCIM_ACT_REFUSED || ev->action == SCIM_ACT_DELETE)
+            ev->action == SCIM_ACT_REFUSED)
                 return;
-        if (ev->members_replace) {
+        /* a deleted group's members (the member-history index) */
+        if (ev->members_replace || ev->action == SCIM_ACT_DELETE) {
                 scim_buf_t p = {0};
                 json_t *ids, *mid;
                 size_t i;
@@ -536,6 +537,8 @@ void changes_pre_load(txn_t *t, const scim_event_t *ev, changes_pre_t *pre)
                 json_decref(ids);
                 scim_buf_free(&p);
         }
+        if (ev->action == SCIM_ACT_DELETE)
+                return;
         if (ev->n_added)
                 pre->added_was = calloc(ev->n_added, 1);
         if (ev->n_removed)
@@ -699,9 +702,19 @@ static int plain8(uint64_t x)
                  ((s - ones) & ~s & high));
 }
 
+/* Room for extra bytes and the NUL after them: the common case (room
+ * left) inline, else scim_buf_reserve. */
+static inline int room(scim_buf_t *b, size_t extra)
+{
+        if (b->data && b->len + extra + 1 <= b->cap)
+                return 0;
+        return scim_buf_reserve(b, extra);
+}
+
 int changes_json_str(scim_buf_t *b, const char *s, size_t n)
 {
         size_t i = 0;
+        char *o;
 
         for (; i + 8 <= n; i += 8) {
                 uint64_t x;
@@ -717,38 +730,33 @@ int changes_json_str(scim_buf_t *b, const char *s, size_t n)
                         return scim_json_dump_string(s, n, b);
         }
         /* printable ASCII without quote or backslash: written as is */
-        if (n < 256) {
-                char q[258];
-
-                q[0] = '"';
-                memcpy(q + 1, s, n);
-                q[n + 1] = '"';
-                return scim_buf_append(b, q, n + 2);
-        }
-        scim_buf_append(b, "\"", 1);
-        scim_buf_append(b, s, n);
-        return scim_buf_append(b, "\"", 1);
+        if (room(b, n + 2) < 0)
+                return -1;
+        o = b->data + b->len;
+        o[0] = '"';
+        memcpy(o + 1, s, n);
+        o[n + 1] = '"';
+        o[n + 2] = '\0';
+        b->len += n + 2;
+        return 0;
 }
 
 void changes_json_key(scim_buf_t *b, const char *k)
 {
-        size_t n = strlen(k), o = 0;
-        char q[64];
+        size_t n = strlen(k), o = b->len;
+        int comma = b->len > 1; /* after "{": the first member has none */
 
-        if (n + 4 > sizeof(q)) {
-                scim_buf_puts(b, b->len > 1 ? ",\"" : "\"");
-                scim_buf_puts(b, k);
-                scim_buf_puts(b, "\":");
+        if (room(b, n + 4) < 0)
                 return;
-        }
-        if (b->len > 1) /* after "{": the first member has no comma */
-                q[o++] = ',';
-        q[o++] = '"';
-        memcpy(q + o, k, n);
+        if (comma)
+                b->data[o++] = ',';
+        b->data[o++] = '"';
+        memcpy(b->data + o, k, n);
         o += n;
-        q[o++] = '"';
-        q[o++] = ':';
-        scim_buf_append(b, q, o);
+        b->data[o++] = '"';
+        b->data[o++] = ':';
+        b->data[o] = '\0';
+        b->len = o;
 }
 
 void changes_json_str_member(scim_buf_t *b, const char *k, const char *s,
@@ -771,13 +779,47 @@ static void rec_str(scim_buf_t *b, const char *k, const char *s)
         changes_json_str_member(b, k, s, 0);
 }
 
+size_t changes_int_text(char out[24], json_int_t n)
+{
+        char tmp[24];
+        size_t len = 0, i = 0;
+        /* the magnitude as unsigned: -INT64_MIN does not fit */
+        uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+
+        do {
+                tmp[i++] = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        if (n < 0)
+                out[len++] = '-';
+        while (i)
+                out[len++] = tmp[--i];
+        out[len] = '\0';
+        return len;
+}
+
+void changes_time_text(int64_t ms, char out[32])
+{
+        /* the writer formats an event's time three or four times (record,
+         * appliedAt, stream record, meta): the last one is kept per
+         * thread (gmtime_r takes a lock) */
+        static __thread int64_t last_ms;
+        static __thread char last[32];
+
+        if (!last[0] || ms != last_ms) {
+                scim_time_format(ms, last);
+                last_ms = ms;
+        }
+        memcpy(out, last, 32);
+}
+
 static void rec_int(scim_buf_t *b, const char *k, json_int_t n)
 {
-        char num[32];
+        char num[24];
+        size_t len = changes_int_text(num, n);
 
         rec_key(b, k);
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, n);
-        scim_buf_puts(b, num);
+        scim_buf_append(b, num, len);
 }
 
 /* A JSON value member; -1 when it cannot be written (the record is then
@@ -812,12 +854,12 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
                 rec_str(b, "eventAction", NULL);
                 goto verdict;
         }
-        scim_time_format(ev->time_ms, ts);
+        changes_time_text(ev->time_ms, ts);
         changes_json_str_member(b, "time", ts, 1);
         if (ev->tenant && *ev->tenant &&
             strlen(ev->tenant) <= SCIM_MAX_TENANT_LEN) {
                 *itime_out = apply_time(t, ev->tenant, seq, ev->time_ms);
-                scim_time_format(*itime_out, ts);
+                changes_time_text(*itime_out, ts);
                 changes_json_str_member(b, "appliedAt", ts, 1);
         }
         rec_str(b, "tenant", ev->tenant);
@@ -1023,6 +1065,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                                    sizeof(rv));
                 }
         }
+        memhist_record(t, seq, ev, v, pre); /* memhist.c */
         count_hour(t, ev->tenant, ev->time_ms, action, applied);
 out:
         scim_buf_free(&key);
@@ -1096,7 +1139,7 @@ void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
                 goto out;
         }
         old = prev ? scim_json_load(prev, vl) : NULL;
-        scim_time_format(ev->time_ms, ts);
+        changes_time_text(ev->time_ms, ts);
         json_object_set_new(def, "name", json_string(ev->resource_id));
         if (json_is_string(json_object_get(old, "created")))
                 json_object_set(def, "created",

@@ -15,8 +15,9 @@ typedef struct changes_pre {
         char *old_text;             /* its stored text (owned; the change
                                        stream's "before" is these bytes) */
         size_t old_len;
-        json_t *old_members;        /* groups with members_replace: object
-                                       member id -> true (owned) */
+        json_t *old_members;        /* groups with members_replace, and a
+                                       group's DELETE: object member id ->
+                                       true (owned) */
         unsigned char *added_was;   /* per ev->added: already a member */
         unsigned char *removed_was; /* per ev->removed: was a member */
         json_t *holders;            /* DELETE: ids of the groups that held
@@ -66,6 +67,10 @@ int changes_json_str(scim_buf_t *b, const char *s, size_t n);
 /* Appends the member name k of a record being written ("{" first): `"k":`,
  * after a comma unless it is the first member. */
 void changes_json_key(scim_buf_t *b, const char *k);
+/* n in decimal as "%" JSON_INTEGER_FORMAT writes it; returns its length. */
+size_t changes_int_text(char out[24], json_int_t n);
+/* scim_time_format, remembering the last time formatted by this thread. */
+void changes_time_text(int64_t ms, char out[32]);
 /* Appends a string member `"k":"s"`: NULL (and "" unless keep_empty, as
  * json_string keeps it) is null; s that is not UTF-8 leaves no member, as
  * jansson's dump of the object left it out. */

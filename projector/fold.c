@@ -366,6 +366,18 @@ static int64_t res_version(const json_t *res)
 }
 
 /* Builds the stored form: schemas, id, attributes, meta (last). */
+/* W/"<version>" as snprintf("W/\"%lld\"") wrote it. */
+static void version_text(char out[32], int64_t version)
+{
+        size_t n = changes_int_text(out + 3, (json_int_t)version);
+
+        out[0] = 'W';
+        out[1] = '/';
+        out[2] = '"';
+        out[3 + n] = '"';
+        out[4 + n] = '\0';
+}
+
 static json_t *build_stored(const json_t *attrs, const char *id,
                             const scim_rtype_row_t *row, const json_t *old,
                             int64_t time_ms, int64_t version)
@@ -389,8 +401,8 @@ static json_t *build_stored(const json_t *attrs, const char *id,
                         continue;
                 json_object_set(o, k, v);
         }
-        scim_time_format(time_ms, ts);
-        snprintf(ver, sizeof(ver), "W/\"%lld\"", (long long)version);
+        changes_time_text(time_ms, ts);
+        version_text(ver, version);
         meta = json_object();
         json_object_set_new(meta, "resourceType",
                             json_string(row->name));

@@ -45,8 +45,10 @@ enum {
  * 0009: Kafka mode: the tenant record holds "adminPartition", the admin
  * partition of its TENANT_CREATE (projector/tenant_pin.c).
  * 0010: no per-action change index (chidx tenant\0 A); the time index's
- * value (tenant\0 T time seq) is the record's action. */
-#define SCIM_VIEWS_FORMAT "0010"
+ * value (tenant\0 T time seq) is the record's action.
+ * 0011: the member-history index (chidx tenant\0 m, tenant\0 n:
+ * projector/memhist.c), "which groups held member U at T". */
+#define SCIM_VIEWS_FORMAT "0011"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
@@ -221,6 +223,35 @@ void posidx_write_end(scim_store_t *st, int ok);
 int posidx_seek(scim_store_t *st, const char *tenant, char rt, size_t start,
                 scim_buf_t *key, size_t *cp_pos);
 void posidx_free_all(scim_store_t *st);
+
+/* The member-history index (memhist.c; key layout there). The writer
+ * side runs on the writer thread in a fold transaction: memhist_record
+ * writes the entries of the event at seq (v its verdict, pre what
+ * changes_pre_load read before the fold), memhist_prune folds the entries
+ * of the pruned record seq into their bases (retain.c). memhist_groups
+ * (any thread, committed state): the ids of the groups (new strings in
+ * *ids, sorted bytewise; caller frees each and the array) whose entries
+ * say that an id with member's caseless key was a member at as_of_ms: a
+ * superset of the groups that held it then. 0, or -1 out of memory. */
+struct changes_pre;
+void memhist_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                    const scim_verdict_t *v, const struct changes_pre *pre);
+void memhist_prune(txn_t *t, const char *tenant, uint64_t seq);
+int memhist_groups(scim_store_t *st, const char *tenant, const char *member,
+                   int64_t as_of_ms, char ***ids, size_t *n);
+/* Key codec (exposed for the unit test). memhist_fold appends id's
+ * caseless key; memhist_prefix sets b to `tenant \0 m key(member) \0`;
+ * memhist_key to an entry's key (base: the base's, without seq). 0 or -1.
+ * memhist_key_parse splits the key k (kl bytes) after a prefix of plen:
+ * 0 an entry (gid, *seq, and the member's id when it is not the prefix's
+ * caseless key: *id, else NULL), 1 a base (gid), -1 neither. */
+int memhist_fold(scim_buf_t *b, const char *id);
+int memhist_prefix(scim_buf_t *b, const char *tenant, const char *member);
+int memhist_key(scim_buf_t *b, const char *tenant, const char *member,
+                const char *gid, uint64_t seq, int base);
+int memhist_key_parse(const char *k, size_t kl, size_t plen, const char **gid,
+                      size_t *gidl, uint64_t *seq, const char **id,
+                      size_t *idl);
 
 /* Key builder: tenant \0 then parts; returns length. */
 size_t key_make(scim_buf_t *b, const char *tenant, char rt, const char *a,

@@ -15,7 +15,8 @@
  *
  * A pruned record takes with it: its `change` row, its time and
  * resource index keys (and those of the groups a deleted member left), its
- * change stream record. The hourly counters stay (summaries keep counting
+ * change stream record; its member-history entries go into their bases
+ * (memhist.c). The hourly counters stay (summaries keep counting
  * older periods). The log itself is not touched here: see snapshot.c.
  */
 
@@ -358,6 +359,7 @@ size_t changes_prune(txn_t *t, const char *tenant, int64_t now_ms,
                         if (gid && *gid)
                                 base_bump(t, bases, tenant, gid, rec);
                 }
+                memhist_prune(t, tenant, seq); /* its member-history keys */
                 /* what it did to its resource goes into the base */
                 if (id && *id && rtn &&
                     (!strcmp(rtn, "User") || !strcmp(rtn, "Group")) &&

@@ -249,9 +249,8 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                   v->status < 400;
         scim_buf_puts(&b, "{");
         rec_key(&b, "position");
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, (json_int_t)seq);
-        scim_buf_puts(&b, num);
-        scim_time_format(ev->time_ms, ts);
+        scim_buf_append(&b, num, changes_int_text(num, (json_int_t)seq));
+        changes_time_text(ev->time_ms, ts);
         changes_json_str_member(&b, "time", ts, 1);
         changes_json_str_member(&b, "op", op_name(ev, opbuf, sizeof(opbuf)), 1);
         rtn = scim_rtype_name(ev->rtype) ? scim_rtype_name(ev->rtype)

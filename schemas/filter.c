@@ -946,6 +946,52 @@ int scim_filter_index_exact(const scim_filter_t *f, scim_rtype_t rt)
                !scim_attr_case_exact(f->path.attr_def);
 }
 
+/* The literal of `value eq "X"` inside a members[...] value path, alone
+ * or under an `and`. */
+static const char *member_inner(const scim_filter_t *f)
+{
+        const char *v;
+
+        if (!f)
+                return NULL;
+        if (f->kind == N_AND) {
+                v = member_inner(f->l);
+                return v ? v : member_inner(f->r);
+        }
+        if (f->kind != N_CMP || f->op != OP_EQ || !json_is_string(f->value) ||
+            f->path.urn || f->path.sub || !f->path.attr ||
+            !scim_strcaseeq(f->path.attr, "value") ||
+            strlen(json_string_value(f->value)) !=
+                json_string_length(f->value))
+                return NULL;
+        return json_string_value(f->value);
+}
+
+const char *scim_filter_member_value(const scim_filter_t *f)
+{
+        const char *v;
+
+        if (!f)
+                return NULL;
+        if (f->kind == N_AND) {
+                v = scim_filter_member_value(f->l);
+                return v ? v : scim_filter_member_value(f->r);
+        }
+        if (f->path.urn || !f->path.attr ||
+            !scim_strcaseeq(f->path.attr, "members"))
+                return NULL;
+        if (f->kind == N_VALPATH && !f->has_sub_cmp)
+                return member_inner(f->l);
+        if ((f->kind != N_CMP &&
+             (f->kind != N_VALPATH || f->sub_is_pr)) ||
+            f->op != OP_EQ || !json_is_string(f->value) ||
+            !f->path.sub || !scim_strcaseeq(f->path.sub, "value") ||
+            strlen(json_string_value(f->value)) !=
+                json_string_length(f->value))
+                return NULL;
+        return json_string_value(f->value);
+}
+
 int scim_filter_mentions(const scim_filter_t *f, const char *attr)
 {
         if (!f)

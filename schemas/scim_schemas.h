@@ -227,6 +227,16 @@ scim_index_t scim_filter_index_hint(const scim_filter_t *f, scim_rtype_t rt,
  * views need not evaluate f. Otherwise 0. */
 int scim_filter_index_exact(const scim_filter_t *f, scim_rtype_t rt);
 
+/* For a Groups filter that needs a member with a given value: `members.value
+ * eq "X"`, `members[value eq "X"]` (inside the brackets alone or under
+ * an `and`) or `members[...].value eq "X"`, alone or under an `and`
+ * (either side, recursively): X
+ * (borrowed from f; a string without NUL). Otherwise NULL. A group
+ * matching f has a member whose value equals X as the filter compares it
+ * (caselessly: members.value is not caseExact). The asOf Groups list
+ * reads the member-history index for it. */
+const char *scim_filter_member_value(const scim_filter_t *f);
+
 /* For a filter that is an `eq` or an `and` of `eq`s on plain attributes
  * (type eq "work" and primary eq true), a new object {attr: value, ...};
  * else NULL. PATCH uses it to create the element a value filter names. */

@@ -217,6 +217,44 @@ static void test_load(void **state)
         free(deep);
 }
 
+/* The string lexer skips plain bytes eight at a time: every byte that
+ * ends such a run (quote, backslash escape, control, DEL, UTF-8 lead and
+ * continuation, invalid UTF-8) at every offset of a long string, in a
+ * key and in a value, is accepted or refused as jansson does. */
+static void test_load_string_offsets(void **state)
+{
+        static const char *const special[] = {
+            "\\\"", "\\\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\x01", "\x1f",
+            "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3",
+            "\xff", "\x80", "\"", " ", "~"};
+        char text[128];
+
+        (void)state;
+        for (size_t s = 0; s < sizeof(special) / sizeof(special[0]); s++)
+                for (size_t at = 0; at <= 24; at++)
+                        for (int in_key = 0; in_key < 2; in_key++) {
+                                size_t n = 0, sl = strlen(special[s]);
+
+                                n += (size_t)snprintf(text + n, sizeof(text) - n,
+                                                      in_key ? "{\"" : "[\"");
+                                for (size_t i = 0; i < at; i++)
+                                        text[n++] = (char)('a' + i % 26);
+                                memcpy(text + n, special[s], sl);
+                                n += sl;
+                                for (size_t i = 0; i < 19; i++)
+                                        text[n++] = (char)('A' + i % 26);
+                                n += (size_t)snprintf(text + n, sizeof(text) - n,
+                                                      in_key ? "\":1}" : "\"]");
+                                {
+                                        json_error_t e;
+                                        json_t *j = json_loadb(text, n, 0, &e);
+
+                                        load_agrees(text, n, j != NULL);
+                                        json_decref(j);
+                                }
+                        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -225,6 +263,7 @@ int main(void)
             cmocka_unit_test(test_escapes_at_every_offset),
             cmocka_unit_test(test_appends_and_depth_ceiling),
             cmocka_unit_test(test_load),
+            cmocka_unit_test(test_load_string_offsets),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1122,6 +1122,35 @@ static void test_store_records_pages_asof(void **state)
         scim_store_close(rep);
 }
 
+/* The record's numbers and times: changes_int_text writes what
+ * snprintf("%" JSON_INTEGER_FORMAT) wrote, changes_time_text what
+ * scim_time_format writes, also when the time changes back and forth. */
+static void test_int_time_text(void **state)
+{
+        static const json_int_t nums[] = {0,  1,  -1, 9, 10, -10, 99, 100,
+                                          123456789, -987654321,
+                                          INT64_MAX, INT64_MIN,
+                                          INT64_MIN + 1, 1000000000000LL};
+        static const int64_t times[] = {0, 1, 999, -1, -1000, 1767225600123LL,
+                                        1767225600123LL, 253402300799999LL,
+                                        0, 1767225600124LL};
+        char a[32], b[32];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+                size_t n = changes_int_text(a, nums[i]);
+
+                snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT, nums[i]);
+                assert_string_equal(a, b);
+                assert_int_equal(n, strlen(b));
+        }
+        for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+                changes_time_text(times[i], a);
+                scim_time_format(times[i], b);
+                assert_string_equal(a, b);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1129,6 +1158,7 @@ int main(void)
             cmocka_unit_test(test_diff_edges),
             cmocka_unit_test(test_classify),
             cmocka_unit_test(test_json_str),
+            cmocka_unit_test(test_int_time_text),
             cmocka_unit_test(test_record_text),
             cmocka_unit_test(test_time_keys_order),
             cmocka_unit_test(test_path_matches),
