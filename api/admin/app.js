@@ -91,12 +91,20 @@
     for (const [k, v] of Object.entries(params || {}))
       if (v !== undefined && v !== null && v !== "") q.set(k, v);
     const qs = q.toString();
-    const resp = await fetch(base() + path + (qs ? "?" + qs : ""), {
-      headers: { Authorization: "Bearer " + state.token, Accept: "application/json" },
-      cache: "no-store",
-      credentials: "omit",
-      redirect: "error",
-    });
+    let resp;
+    /* 429 (a point-in-time read while the report workers are busy, or the
+     * tenant's rate limit): wait as Retry-After says, at most three times */
+    for (let attempt = 0; ; attempt++) {
+      resp = await fetch(base() + path + (qs ? "?" + qs : ""), {
+        headers: { Authorization: "Bearer " + state.token, Accept: "application/json" },
+        cache: "no-store",
+        credentials: "omit",
+        redirect: "error",
+      });
+      if (resp.status !== 429 || attempt >= 3) break;
+      const wait = Math.min(Math.max(Number(resp.headers.get("Retry-After")) || 1, 1), 5);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+    }
     let body = null;
     try {
       body = await resp.json();
