@@ -907,7 +907,10 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         }
                 }
         }
-        if (rt == SCIM_RT_GROUP)
+        /* a group's attributes: the stored ones, unless the tenant never
+         * had a definition (its events are what the fold stored, and the
+         * loop above read them already) */
+        if (rt == SCIM_RT_GROUP && have_rj && store_model_ever(st, tenant))
                 stored = stored_last(st, tenant, ents, from, n);
         if (stored) {
                 json_decref(h.attrs);

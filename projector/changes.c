@@ -264,7 +264,47 @@ static int leaf_cmp(const void *a, const void *b, void *ctx)
  * acc: its leaves sorted by path, one per path (the last set). Leaves
  * under an equal attribute are equal, so the diff of these is the diff of
  * the whole resources, at the cost of the changed attributes only. */
-static void flatten(leaves_t *acc, const json_t *res, const json_t *other)
+/* The attributes the diff leaves out. */
+static int diff_skips(const char *k)
+{
+        switch (k[0]) {
+        case 's':
+                return !strcmp(k, "schemas");
+        case 'i':
+                return k[1] == 'd' && !k[2];
+        case 'm':
+                return !strcmp(k, "meta") || !strcmp(k, "members");
+        default:
+                return 0;
+        }
+}
+
+/* The attribute values found equal by the first flatten of a diff, as
+ * (value in the second resource, value in the first) pairs: the second
+ * flatten asks the same questions the other way round, and equality is
+ * symmetric (pairs, not single values: one value may sit under two
+ * keys). */
+#define DIFF_SAME_MAX 64
+
+typedef struct same {
+        const json_t *a[DIFF_SAME_MAX], *b[DIFF_SAME_MAX];
+        size_t n;
+        int full; /* more than fit: not a complete list */
+} same_t;
+
+static int same_has(const same_t *sm, const json_t *v, const json_t *w)
+{
+        for (size_t i = 0; i < sm->n; i++)
+                if (sm->a[i] == v && sm->b[i] == w)
+                        return 1;
+        return 0;
+}
+
+/* out (optional): collects the (other's, res's) value pairs found equal;
+ * known (optional): a complete such list from the other direction
+ * (flatten(other, res)), which then answers instead of json_equal. */
+static void flatten(leaves_t *acc, const json_t *res, const json_t *other,
+                    same_t *out, const same_t *known)
 {
         const char *k;
         json_t *v, *w;
@@ -277,12 +317,19 @@ static void flatten(leaves_t *acc, const json_t *res, const json_t *other)
                 other = NULL;
         json_object_foreach((json_t *)res, k, v)
         {
-                if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
-                    !strcmp(k, "meta") || !strcmp(k, "members"))
+                if (diff_skips(k))
                         continue;
                 w = other ? json_object_get(other, k) : NULL;
-                if (w && json_equal(v, w))
+                if (w && (known && !known->full ? same_has(known, v, w)
+                                                 : json_equal(v, w))) {
+                        if (out && out->n < DIFF_SAME_MAX) {
+                                out->a[out->n] = w;
+                                out->b[out->n++] = v;
+                        } else if (out) {
+                                out->full = 1;
+                        }
                         continue;
+                }
                 p.len = 0;
                 scim_buf_puts(&p, k);
                 if (!p.data)
@@ -340,9 +387,12 @@ static int diff_walk(const json_t *old, const json_t *cur,
         leaves_t a = {0}, b = {0};
         size_t i = 0, j = 0;
         int rc = 0;
+        same_t sm; /* what the first flatten found equal */
 
-        flatten(&a, old, cur);
-        flatten(&b, cur, old);
+        sm.n = 0;
+        sm.full = 0;
+        flatten(&a, old, cur, &sm, NULL);
+        flatten(&b, cur, old, NULL, &sm);
         if (a.oom || b.oom) {
                 rc = -1;
                 goto out;

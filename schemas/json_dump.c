@@ -94,6 +94,13 @@ static int put_string(scim_buf_t *b, const char *s, size_t n)
                         i += 8;
                         continue;
                 }
+                /* the tail of a longer string: its last eight bytes
+                 * (overlapping what is done) checked at once */
+                if (i + 8 > n && n >= 8 && !needs_escape8(s + n - 8)) {
+                        memcpy(o, s + i, n - i);
+                        o += n - i;
+                        break;
+                }
                 /* a block with something to escape: byte by byte */
                 end = i + 8 < n ? i + 8 : n;
                 for (; i < end; i++) {

@@ -136,6 +136,37 @@ static void test_diff_paths(void **state)
  * objects and values, nesting past the depth limit, extension blocks and
  * an empty key. Each case: old, cur, diff(old, cur), diff(NULL, cur),
  * diff(old, NULL). */
+/* The second flatten of a diff reuses the first one's equal attributes
+ * by (value, value) pair: one value object under two keys of the new
+ * resource, equal to the old value of one key only, is a change of the
+ * other key (a lookup by the single value would miss it). */
+static void test_diff_shared_value(void **state)
+{
+        json_t *old = json_pack("{s:s, s:s, s:s}", "a", "x", "b", "y", "c",
+                                "z");
+        json_t *cur = json_object(), *x = json_string("x");
+        json_t *d;
+        char *txt;
+
+        (void)state;
+        json_object_set(cur, "a", x);
+        json_object_set(cur, "b", x);
+        json_object_set_new(cur, "c", json_string("z"));
+        d = changes_diff(old, cur);
+        txt = json_dumps(d, JSON_COMPACT);
+        assert_string_equal(txt, "[{\"path\":\"b\",\"old\":\"y\",\"new\":\"x\"}]");
+        free(txt);
+        json_decref(d);
+        d = changes_diff(cur, old); /* and the other way round */
+        txt = json_dumps(d, JSON_COMPACT);
+        assert_string_equal(txt, "[{\"path\":\"b\",\"old\":\"x\",\"new\":\"y\"}]");
+        free(txt);
+        json_decref(d);
+        json_decref(x);
+        json_decref(old);
+        json_decref(cur);
+}
+
 static void test_diff_edges(void **state)
 {
         static const char *const cases[][5] = {
@@ -1156,6 +1187,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_diff_paths),
             cmocka_unit_test(test_diff_edges),
+            cmocka_unit_test(test_diff_shared_value),
             cmocka_unit_test(test_classify),
             cmocka_unit_test(test_json_str),
             cmocka_unit_test(test_int_time_text),
