@@ -1459,7 +1459,6 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                              report workers resume */
                 r->rw.cb_ctx = r;
                 r->rw.jobs = api->jobs;
-                r->rw.jobs_per_tenant = SCIM_REPORT_PER_TENANT;
                 rc = scim_reports_handle(c, api->st, api->ing, api->tls, url,
                                          method, r->raw_uri, r->body.data,
                                          r->body.len, r->request_id, &r->rw);

@@ -196,6 +196,8 @@ void scim_report_jobs_stats(scim_report_jobs_t *q, scim_report_jobs_stats_t *s)
                 return;
         pthread_mutex_lock(&q->mu);
         s->threads = q->nth;
+        s->queue_max = q->queue_max;
+        s->per_tenant = q->per_tenant;
         s->running = q->running;
         s->waiting = q->waiting;
         s->refused = q->refused;

@@ -26,6 +26,7 @@ typedef struct scim_report_job {
 
 typedef struct scim_report_jobs_stats {
         unsigned threads, running, waiting;
+        unsigned queue_max, per_tenant; /* the limits it was made with */
         unsigned long long refused, done;
 } scim_report_jobs_stats_t;
 

@@ -739,12 +739,16 @@ static enum MHD_Result asof_submit(rq_t *r, scim_rtype_t rt, const char *id)
         if (scim_report_jobs_submit(r->wr->jobs, &j->job) < 0) {
                 MHD_resume_connection(r->c);
                 asof_job_free(j);
+                scim_report_jobs_stats_t js;
+
+                scim_report_jobs_stats(r->wr->jobs, &js);
                 scim_err_clear(&e);
                 scim_err_set_retry(&e, 429,
                                    "too many point-in-time reports in "
-                                   "progress (this tenant may run %u at "
-                                   "a time; the server a few); retry",
-                                   r->wr->jobs_per_tenant);
+                                   "progress: a tenant may have %u running "
+                                   "or waiting, the server runs %u at a "
+                                   "time with %u more waiting; retry",
+                                   js.per_tenant, js.threads, js.queue_max);
                 return send_err(r, &e);
         }
         r->wr->job = j;

@@ -37,7 +37,6 @@ typedef struct scim_reports_write {
          * the read in flight (reports.c's), answered and freed by
          * scim_reports_answer_write after cb resumed the connection */
         struct scim_report_jobs *jobs;
-        unsigned jobs_per_tenant; /* for the 429's detail */
         struct asof_job *job;
 } scim_reports_write_t;
 

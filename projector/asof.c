@@ -318,99 +318,6 @@ static void log_read(scim_store_t *st, const uint64_t *seqs, size_t n,
  * asOf answer reads it there: a replay --until T holds the same text.
  */
 
-/* The end of the JSON value at p (< e), or NULL when there is none: a
- * string (escapes skipped), an object or array (nesting counted, strings
- * inside skipped), or a scalar up to the next , } ] or space. */
-static const char *json_skip(const char *p, const char *e)
-{
-        int depth = 0;
-
-        if (p >= e)
-                return NULL;
-        if (*p != '"' && *p != '{' && *p != '[') {
-                while (p < e && *p != ',' && *p != '}' && *p != ']' &&
-                       *p != ' ' && *p != '\n' && *p != '\t' && *p != '\r')
-                        p++;
-                return p;
-        }
-        for (; p < e; p++) {
-                if (*p == '"') {
-                        for (p++; p < e && *p != '"'; p++)
-                                if (*p == '\\')
-                                        p++;
-                        if (p >= e)
-                                return NULL;
-                        if (!depth)
-                                return p + 1;
-                } else if (*p == '{' || *p == '[') {
-                        depth++;
-                } else if (*p == '}' || *p == ']') {
-                        if (--depth == 0)
-                                return p + 1;
-                }
-        }
-        return NULL;
-}
-
-static const char *json_ws(const char *p, const char *e)
-{
-        while (p < e && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-                p++;
-        return p;
-}
-
-/* The span of the top-level member "after" (an object) of a change stream
- * record; 0 when it has none (a tombstone, a refusal) or rec is not one. */
-static int stream_after(const char *rec, size_t n, const char **a,
-                        size_t *al)
-{
-        const char *p = rec, *e = rec + n;
-
-        p = json_ws(p, e);
-        if (p >= e || *p++ != '{')
-                return 0;
-        for (;;) {
-                const char *k, *ke, *v, *ve;
-
-                p = json_ws(p, e);
-                if (p >= e || *p != '"')
-                        return 0;
-                k = p;
-                ke = json_skip(p, e);
-                if (!ke)
-                        return 0;
-                p = json_ws(ke, e);
-                if (p >= e || *p++ != ':')
-                        return 0;
-                v = json_ws(p, e);
-                ve = json_skip(v, e);
-                if (!ve)
-                        return 0;
-                if (ke - k == 7 && !memcmp(k, "\"after\"", 7) && *v == '{') {
-                        *a = v;
-                        *al = (size_t)(ve - v);
-                        return 1;
-                }
-                p = json_ws(ve, e);
-                if (p >= e || *p++ != ',')
-                        return 0;
-        }
-}
-
-/* Where the text from the first `,"after":{` of a stream record on
- * starts, or NULL. That byte string is a key "after" with an object value
- * wherever it occurs (its quotes follow a comma and a letter: neither is
- * escaped, so they delimit a string, and a string followed by `:` is a
- * key); the first one is the record's own "after" or lies inside
- * "before", which precedes it. The record's members before "before" are
- * scalars, and "after" is its last member for a user or a tenant type, so
- * for them the tail holds the whole "after" (and for a group, "members"
- * too): a superset to look for literals in. */
-static const char *after_tail(const char *rec, size_t n)
-{
-        return memmem(rec, n, ",\"after\":{", 10);
-}
-
 /* The stream key tenant \0 seq into k (room for SCIM_MAX_TENANT_LEN + 9
  * bytes); its length. */
 #define STREAM_KEY_MAX (SCIM_MAX_TENANT_LEN + 9)
@@ -436,7 +343,7 @@ static json_t *stored_at(scim_store_t *st, const char *tenant, uint64_t seq)
         const char *a;
         json_t *res = NULL;
 
-        if (v && stream_after(v, vl, &a, &al))
+        if (v && changes_stream_after(v, vl, &a, &al))
                 res = scim_json_load(a, al);
         free(v);
         if (res && !json_is_object(res)) {
@@ -447,6 +354,24 @@ static json_t *stored_at(scim_store_t *st, const char *tenant, uint64_t seq)
 }
 
 /* ------------------------------------------- one resource as of T */
+
+/* The name of resource type rt of the tenant ("User", "Group", or a type
+ * of its own: its storage code is never reused, so today's model names
+ * it) into buf. */
+static const char *type_name(scim_store_t *st, const char *tenant,
+                             scim_rtype_t rt, char *buf, size_t n)
+{
+        scim_model_t *m;
+        const scim_rtype_row_t *row;
+
+        if (rt == SCIM_RT_USER || rt == SCIM_RT_GROUP)
+                return rt == SCIM_RT_USER ? "User" : "Group";
+        m = scim_store_model(st, tenant);
+        row = scim_model_rtype(m, rt);
+        snprintf(buf, n, "%s", row && row->name ? row->name : "Resource");
+        scim_model_unref(m);
+        return buf;
+}
 
 /* The group part of hstate_apply: members of one applied group event. */
 static void members_apply(hstate_t *h, const scim_event_t *ev)
@@ -672,8 +597,8 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         rocksdb_pinnableslice_t **vals = NULL;
         size_t n = 0, cap = 0, from = 0, nread = 0;
         int rc = -1, had_base = 0, have_rj = 0;
-        const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
-        char ts[32], ver[32];
+        char ts[32], ver[32], nb[SCIM_MAX_ID_LEN + 1];
+        const char *rname = type_name(st, tenant, rt, nb, sizeof(nb));
         opener_t op;
 
         *out = NULL;
@@ -907,7 +832,10 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         }
                 }
         }
-        if (rt == SCIM_RT_GROUP)
+        /* a group's attributes: the stored ones, unless the tenant never
+         * had a definition (its events are what the fold stored, and the
+         * loop above read them already) */
+        if (rt == SCIM_RT_GROUP && have_rj && store_model_ever(st, tenant))
                 stored = stored_last(st, tenant, ents, from, n);
         if (stored) {
                 json_decref(h.attrs);
@@ -1023,10 +951,11 @@ static json_t *event_res(const char *rj)
 /* A user's (or a tenant type's) state for the list from its stored form
  * res (taken; NULL: none) plus meta counted from the index. New
  * reference, or NULL. */
-static json_t *list_item_done(const lstate_t *ls, json_t *res)
+static json_t *list_item_done(scim_store_t *st, const char *tenant,
+                              scim_rtype_t rt, const lstate_t *ls, json_t *res)
 {
         json_t *meta, *rtn;
-        char ts[32], ver[32];
+        char ts[32], ver[32], nb[SCIM_MAX_ID_LEN + 1];
 
         if (!json_is_object(res)) {
                 json_decref(res);
@@ -1040,7 +969,9 @@ static json_t *list_item_done(const lstate_t *ls, json_t *res)
                                     json_pack("[s]", SCIM_URN_USER));
         json_object_set_new(res, "id", json_string(ls->id));
         rtn = json_object_get(json_object_get(res, "meta"), "resourceType");
-        rtn = json_is_string(rtn) ? json_incref(rtn) : json_string("User");
+        rtn = json_is_string(rtn)
+                  ? json_incref(rtn)
+                  : json_string(type_name(st, tenant, rt, nb, sizeof(nb)));
         meta = json_object();
         json_object_set_new(meta, "resourceType", rtn);
         scim_time_format(ls->created_ms, ts);
@@ -1083,7 +1014,7 @@ static json_t *list_item_from(scim_store_t *st, const char *tenant,
         } else if (ls->base_attrs) {
                 res = json_deep_copy(ls->base_attrs);
         }
-        return list_item_done(ls, res);
+        return list_item_done(st, tenant, rt, ls, res);
 }
 
 static json_t *list_item(scim_store_t *st, const char *tenant, scim_rtype_t rt,
@@ -1194,7 +1125,8 @@ static int list_eval_log(lwork_t *w, opener_t *op, const lstate_t *ls,
         } else {
                 rj = strndup(t, tl);
         }
-        r = rj ? list_item_done(ls, event_res(rj)) : NULL;
+        r = rj ? list_item_done(w->st, w->tenant, w->rt, ls, event_res(rj))
+               : NULL;
         hit = r && scim_filter_match(w->filter, r);
         json_decref(r);
         free(rj);
@@ -1206,7 +1138,7 @@ static int list_eval_log(lwork_t *w, opener_t *op, const lstate_t *ls,
  * The text the fold stored (the record's "after", in clear: no seal to
  * open) is tested for the filter's literals, and only then parsed, built
  * and evaluated: sound, since an attribute the fold dropped is not in it
- * (its tail is tested first, without parsing: after_tail).
+ * (its tail is tested first, without parsing: changes_stream_tail).
  * Without a stream record (v NULL, or no "after"), the event's. */
 static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
                      const char *v, size_t vl)
@@ -1217,12 +1149,12 @@ static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
         int hit;
 
         /* the literals first, in the record from its first `,"after":{`
-         * on (no parse): a superset of the "after" (see after_tail), so
+         * on (no parse): a superset of the "after" (see changes_stream_tail), so
          * sound to skip on; most records are never parsed or split */
-        if (v && (a = after_tail(v, vl)) != NULL &&
+        if (v && (a = changes_stream_tail(v, vl)) != NULL &&
             !text_may_match(w, a, (size_t)(v + vl - a)))
                 return 2;
-        if (!v || !stream_after(v, vl, &a, &al)) {
+        if (!v || !changes_stream_after(v, vl, &a, &al)) {
                 unsigned char k[8];
                 size_t ll = 0;
                 char *lv;
@@ -1235,7 +1167,7 @@ static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
         }
         if (!text_may_match(w, a, al))
                 return 2;
-        r = list_item_done(ls, scim_json_load(a, al));
+        r = list_item_done(w->st, w->tenant, w->rt, ls, scim_json_load(a, al));
         hit = r && scim_filter_match(w->filter, r);
         json_decref(r);
         return hit ? 1 : 2;

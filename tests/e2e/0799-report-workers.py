@@ -131,7 +131,7 @@ time.sleep(0.3)
 st, h, j = get(READS[0])              # a's third: its 2 places are taken
 c.error_body(st, j, 429, None, "a tenant's third point-in-time read")
 c.ok(h.get("retry-after") == "1", "429 has Retry-After", h)
-c.ok(j and "point-in-time" in j.get("detail", ""), "detail names point-in-time reads", j)
+c.ok(j and "point-in-time" in j.get("detail", "") and "2 running or waiting" in j.get("detail", ""), "detail names point-in-time reads", j)
 st, h, j = get("/reports/v1/b/Users?asOf=%d" % T, "b")   # queue full
 c.error_body(st, j, 429, None, "another tenant's read with the queue full")
 

@@ -21,6 +21,8 @@ import html.parser
 import http.client
 import json
 import os
+import re
+import threading
 import time
 import urllib.parse
 
@@ -524,6 +526,27 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
             cap, view = as_of(time.time())
             c.ok(view.get("active") == "false", "as of now: disabled", view)
 
+            # the report workers busy (one worker, each read held 0.8 s by
+            # the test hook): two reads of t1 take its two places, so the
+            # page's own read is refused 429, and the page waits as
+            # Retry-After says and asks again
+            def refused():
+                st, _, body = http_get(srv.port, "/metrics")
+                m = re.search(r'scimlog_report_jobs_total\{result="refused"\} (\d+)', body.decode())
+                return int(m.group(1)) if m else -1
+            before = refused()
+            hold = [threading.Thread(target=rep.get, args=("Users/%s" % facts["alice"],),
+                                     kwargs={"asOf": iso_utc(time.time())}) for _ in range(2)]
+            for t in hold:
+                t.start()
+                time.sleep(0.15)
+            cap, view = as_of(time.time())
+            for t in hold:
+                t.join()
+            c.ok(view.get("active") == "false" and "As of" in cap,
+                 "as of while the report workers are busy: answered after a retry", (cap, view))
+            c.ok(refused() > before, "the page's first read was refused 429 (and retried)", (before, refused()))
+
         shot = b.screenshot(os.path.join(os.path.dirname(TMP), "0910-admin-ui.png"), full=True, max_height=1800)
         print("screenshot: %s" % shot)
 
@@ -561,12 +584,16 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
 # ------------------------------------------------------------------ main
 
 ok, why = webdriver.available()
-srv = Server(tenants=("t1", "t2"))
+# one report worker whose reads each wait 0.8 s (test hook): the page's
+# retry of a 429 is checked below
+srv = Server(tenants=("t1", "t2"), extra=["--report-threads", "1", "--report-queue", "1"])
 try:
     tok = srv.tokens["t1"]
     tok2 = json.loads(cli("tenant", "token", "issue", "t1", "--data", srv.data).stdout)
     tok_ro = json.loads(cli("tenant", "token", "issue", "t1", "--reports-only", "--data", srv.data).stdout)
+    os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"] = "800"
     srv.start()
+    del os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"]
     check_serving(srv.port)
 
     cl = srv.client()

@@ -17,7 +17,7 @@
  * - Retention: after a TENANT_UPDATE that prunes half the records, the
  *   entries of the pruned records are gone (their bases hold what they
  *   said) and the answers after the horizon are unchanged; a replay
- *   prunes the same (same digest).
+ *   prunes the same (same digest); the tenant's delete leaves no key.
  * - The filters the asOf Groups list answers from the index
  *   (scim_filter_member_value) and those it does not.
  * The expected memberships come from a model of the log written here
@@ -663,6 +663,18 @@ static void test_retention(void **state)
         assert_int_equal(scim_store_digest(r, d2, &err), 0);
         assert_string_equal(d1, d2);
         scim_store_close(r);
+        /* the tenant's delete takes every entry, list and base with it */
+        ev = add(SCIM_ACT_TENANT_DELETE, 0, NULL, NULL);
+        ev->schema_version = 3;
+        enc[nev - 1].len = 0;
+        assert_int_equal(scim_event_encode(ev, &enc[nev - 1], &err), 0);
+        memset(&v, 0, sizeof(v));
+        assert_int_equal(
+            scim_store_append_fold(st, &enc[nev - 1], ev, 1, &v, &err), 0);
+        assert_int_equal(v.status, 204);
+        scim_verdict_clear(&v);
+        assert_int_equal(count_kind(st, 'm'), 0);
+        assert_int_equal(count_kind(st, 'n'), 0);
         scim_store_close(st);
 }
 
