@@ -318,99 +318,6 @@ static void log_read(scim_store_t *st, const uint64_t *seqs, size_t n,
  * asOf answer reads it there: a replay --until T holds the same text.
  */
 
-/* The end of the JSON value at p (< e), or NULL when there is none: a
- * string (escapes skipped), an object or array (nesting counted, strings
- * inside skipped), or a scalar up to the next , } ] or space. */
-static const char *json_skip(const char *p, const char *e)
-{
-        int depth = 0;
-
-        if (p >= e)
-                return NULL;
-        if (*p != '"' && *p != '{' && *p != '[') {
-                while (p < e && *p != ',' && *p != '}' && *p != ']' &&
-                       *p != ' ' && *p != '\n' && *p != '\t' && *p != '\r')
-                        p++;
-                return p;
-        }
-        for (; p < e; p++) {
-                if (*p == '"') {
-                        for (p++; p < e && *p != '"'; p++)
-                                if (*p == '\\')
-                                        p++;
-                        if (p >= e)
-                                return NULL;
-                        if (!depth)
-                                return p + 1;
-                } else if (*p == '{' || *p == '[') {
-                        depth++;
-                } else if (*p == '}' || *p == ']') {
-                        if (--depth == 0)
-                                return p + 1;
-                }
-        }
-        return NULL;
-}
-
-static const char *json_ws(const char *p, const char *e)
-{
-        while (p < e && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-                p++;
-        return p;
-}
-
-/* The span of the top-level member "after" (an object) of a change stream
- * record; 0 when it has none (a tombstone, a refusal) or rec is not one. */
-static int stream_after(const char *rec, size_t n, const char **a,
-                        size_t *al)
-{
-        const char *p = rec, *e = rec + n;
-
-        p = json_ws(p, e);
-        if (p >= e || *p++ != '{')
-                return 0;
-        for (;;) {
-                const char *k, *ke, *v, *ve;
-
-                p = json_ws(p, e);
-                if (p >= e || *p != '"')
-                        return 0;
-                k = p;
-                ke = json_skip(p, e);
-                if (!ke)
-                        return 0;
-                p = json_ws(ke, e);
-                if (p >= e || *p++ != ':')
-                        return 0;
-                v = json_ws(p, e);
-                ve = json_skip(v, e);
-                if (!ve)
-                        return 0;
-                if (ke - k == 7 && !memcmp(k, "\"after\"", 7) && *v == '{') {
-                        *a = v;
-                        *al = (size_t)(ve - v);
-                        return 1;
-                }
-                p = json_ws(ve, e);
-                if (p >= e || *p++ != ',')
-                        return 0;
-        }
-}
-
-/* Where the text from the first `,"after":{` of a stream record on
- * starts, or NULL. That byte string is a key "after" with an object value
- * wherever it occurs (its quotes follow a comma and a letter: neither is
- * escaped, so they delimit a string, and a string followed by `:` is a
- * key); the first one is the record's own "after" or lies inside
- * "before", which precedes it. The record's members before "before" are
- * scalars, and "after" is its last member for a user or a tenant type, so
- * for them the tail holds the whole "after" (and for a group, "members"
- * too): a superset to look for literals in. */
-static const char *after_tail(const char *rec, size_t n)
-{
-        return memmem(rec, n, ",\"after\":{", 10);
-}
-
 /* The stream key tenant \0 seq into k (room for SCIM_MAX_TENANT_LEN + 9
  * bytes); its length. */
 #define STREAM_KEY_MAX (SCIM_MAX_TENANT_LEN + 9)
@@ -436,7 +343,7 @@ static json_t *stored_at(scim_store_t *st, const char *tenant, uint64_t seq)
         const char *a;
         json_t *res = NULL;
 
-        if (v && stream_after(v, vl, &a, &al))
+        if (v && changes_stream_after(v, vl, &a, &al))
                 res = scim_json_load(a, al);
         free(v);
         if (res && !json_is_object(res)) {
@@ -1209,7 +1116,7 @@ static int list_eval_log(lwork_t *w, opener_t *op, const lstate_t *ls,
  * The text the fold stored (the record's "after", in clear: no seal to
  * open) is tested for the filter's literals, and only then parsed, built
  * and evaluated: sound, since an attribute the fold dropped is not in it
- * (its tail is tested first, without parsing: after_tail).
+ * (its tail is tested first, without parsing: changes_stream_tail).
  * Without a stream record (v NULL, or no "after"), the event's. */
 static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
                      const char *v, size_t vl)
@@ -1220,12 +1127,12 @@ static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
         int hit;
 
         /* the literals first, in the record from its first `,"after":{`
-         * on (no parse): a superset of the "after" (see after_tail), so
+         * on (no parse): a superset of the "after" (see changes_stream_tail), so
          * sound to skip on; most records are never parsed or split */
-        if (v && (a = after_tail(v, vl)) != NULL &&
+        if (v && (a = changes_stream_tail(v, vl)) != NULL &&
             !text_may_match(w, a, (size_t)(v + vl - a)))
                 return 2;
-        if (!v || !stream_after(v, vl, &a, &al)) {
+        if (!v || !changes_stream_after(v, vl, &a, &al)) {
                 unsigned char k[8];
                 size_t ll = 0;
                 char *lv;

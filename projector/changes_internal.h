@@ -132,6 +132,17 @@ void changes_base_key(scim_buf_t *b, const char *tenant, const char *id);
 int changes_event_decode(scim_store_t *st, const char *v, size_t vl,
                          scim_event_t *ev);
 
+/* Change stream record text (stream_text.c). The span of the record's
+ * top-level member "after" (an object: the resource as the fold stored
+ * it) into *a, *al; 0 when it has none (a tombstone, a refusal) or rec is
+ * not such a record. */
+int changes_stream_after(const char *rec, size_t n, const char **a,
+                         size_t *al);
+/* Where the text from the first `,"after":{` of a record on starts (no
+ * parse), or NULL: a superset of the "after" of a user's or a tenant
+ * type's record, so a literal it lacks is not in the "after" either. */
+const char *changes_stream_tail(const char *rec, size_t n);
+
 /* Retention (retain.c): sets the tenant's retention (0 = for ever). */
 void changes_retention_set(txn_t *t, const char *tenant, int64_t retention_ms);
 /* Prunes up to budget of the tenant's records applied before now_ms minus
