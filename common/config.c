@@ -66,8 +66,11 @@ static int add_opt(args_t *a, const struct option *o, const char *v,
 
         snprintf(flag, sizeof(flag), "--%s", o->name);
         if (o->has_arg == no_argument) {
-                if (!strcmp(v, "true") || !strcmp(v, "1"))
-                        return push(a, flag);
+                if (!strcmp(v, "true") || !strcmp(v, "1")) {
+                        if (push(a, flag) == 0)
+                                return 0;
+                        goto full;
+                }
                 if (!strcmp(v, "false") || !strcmp(v, "0"))
                         return 0;
                 snprintf(err, errlen,
@@ -79,7 +82,12 @@ static int add_opt(args_t *a, const struct option *o, const char *v,
                 snprintf(err, errlen, "%s: %s needs a value", where, o->name);
                 return -1;
         }
-        return push(a, flag) || push(a, v) ? -1 : 0;
+        if (push(a, flag) == 0 && push(a, v) == 0)
+                return 0;
+full:
+        snprintf(err, errlen, "%s: out of memory, or more than %d arguments",
+                 where, MAX_ARGS);
+        return -1;
 }
 
 static int read_file(args_t *a, const struct option *opts, const char *path,
@@ -206,8 +214,16 @@ int scim_config_expand(const struct option *opts, int argc, char **argv,
         *out_argv = a.v;
         return 0;
 oom:
-        snprintf(err, errlen, "out of memory, or more than %d arguments",
-                 MAX_ARGS);
+        /* the file's settings, the environment's and the command line
+         * together: name the file, where the many settings come from */
+        if (file)
+                snprintf(err, errlen,
+                         "%.500s: out of memory, or more than %d arguments "
+                         "with the command line's",
+                         file, MAX_ARGS);
+        else
+                snprintf(err, errlen,
+                         "out of memory, or more than %d arguments", MAX_ARGS);
 fail:
         scim_config_free(a.v);
         return -1;

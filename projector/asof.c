@@ -355,6 +355,24 @@ static json_t *stored_at(scim_store_t *st, const char *tenant, uint64_t seq)
 
 /* ------------------------------------------- one resource as of T */
 
+/* The name of resource type rt of the tenant ("User", "Group", or a type
+ * of its own: its storage code is never reused, so today's model names
+ * it) into buf. */
+static const char *type_name(scim_store_t *st, const char *tenant,
+                             scim_rtype_t rt, char *buf, size_t n)
+{
+        scim_model_t *m;
+        const scim_rtype_row_t *row;
+
+        if (rt == SCIM_RT_USER || rt == SCIM_RT_GROUP)
+                return rt == SCIM_RT_USER ? "User" : "Group";
+        m = scim_store_model(st, tenant);
+        row = scim_model_rtype(m, rt);
+        snprintf(buf, n, "%s", row && row->name ? row->name : "Resource");
+        scim_model_unref(m);
+        return buf;
+}
+
 /* The group part of hstate_apply: members of one applied group event. */
 static void members_apply(hstate_t *h, const scim_event_t *ev)
 {
@@ -579,8 +597,8 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         rocksdb_pinnableslice_t **vals = NULL;
         size_t n = 0, cap = 0, from = 0, nread = 0;
         int rc = -1, had_base = 0, have_rj = 0;
-        const char *rname = rt == SCIM_RT_USER ? "User" : "Group";
-        char ts[32], ver[32];
+        char ts[32], ver[32], nb[SCIM_MAX_ID_LEN + 1];
+        const char *rname = type_name(st, tenant, rt, nb, sizeof(nb));
         opener_t op;
 
         *out = NULL;
@@ -933,10 +951,11 @@ static json_t *event_res(const char *rj)
 /* A user's (or a tenant type's) state for the list from its stored form
  * res (taken; NULL: none) plus meta counted from the index. New
  * reference, or NULL. */
-static json_t *list_item_done(const lstate_t *ls, json_t *res)
+static json_t *list_item_done(scim_store_t *st, const char *tenant,
+                              scim_rtype_t rt, const lstate_t *ls, json_t *res)
 {
         json_t *meta, *rtn;
-        char ts[32], ver[32];
+        char ts[32], ver[32], nb[SCIM_MAX_ID_LEN + 1];
 
         if (!json_is_object(res)) {
                 json_decref(res);
@@ -950,7 +969,9 @@ static json_t *list_item_done(const lstate_t *ls, json_t *res)
                                     json_pack("[s]", SCIM_URN_USER));
         json_object_set_new(res, "id", json_string(ls->id));
         rtn = json_object_get(json_object_get(res, "meta"), "resourceType");
-        rtn = json_is_string(rtn) ? json_incref(rtn) : json_string("User");
+        rtn = json_is_string(rtn)
+                  ? json_incref(rtn)
+                  : json_string(type_name(st, tenant, rt, nb, sizeof(nb)));
         meta = json_object();
         json_object_set_new(meta, "resourceType", rtn);
         scim_time_format(ls->created_ms, ts);
@@ -993,7 +1014,7 @@ static json_t *list_item_from(scim_store_t *st, const char *tenant,
         } else if (ls->base_attrs) {
                 res = json_deep_copy(ls->base_attrs);
         }
-        return list_item_done(ls, res);
+        return list_item_done(st, tenant, rt, ls, res);
 }
 
 static json_t *list_item(scim_store_t *st, const char *tenant, scim_rtype_t rt,
@@ -1104,7 +1125,8 @@ static int list_eval_log(lwork_t *w, opener_t *op, const lstate_t *ls,
         } else {
                 rj = strndup(t, tl);
         }
-        r = rj ? list_item_done(ls, event_res(rj)) : NULL;
+        r = rj ? list_item_done(w->st, w->tenant, w->rt, ls, event_res(rj))
+               : NULL;
         hit = r && scim_filter_match(w->filter, r);
         json_decref(r);
         free(rj);
@@ -1145,7 +1167,7 @@ static int list_eval(lwork_t *w, opener_t *op, const lstate_t *ls,
         }
         if (!text_may_match(w, a, al))
                 return 2;
-        r = list_item_done(ls, scim_json_load(a, al));
+        r = list_item_done(w->st, w->tenant, w->rt, ls, scim_json_load(a, al));
         hit = r && scim_filter_match(w->filter, r);
         json_decref(r);
         return hit ? 1 : 2;

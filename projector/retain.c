@@ -239,7 +239,9 @@ static void base_apply(txn_t *t, json_t *bases, const char *tenant,
                 h.rtype = rt && !strcmp(rt, "Group") ? SCIM_RT_GROUP
                                                      : SCIM_RT_USER;
                 if (rt && strcmp(rt, "Group") && strcmp(rt, "User")) {
-                        /* a tenant type: its storage code */
+                        /* a tenant type: its storage code (none: the type
+                         * is gone from the definition, and so is its
+                         * asOf route; no base) */
                         scim_model_t *m = txn_model(t, tenant);
                         const scim_rtype_row_t *row =
                             scim_model_rtype_by_name(m, rt);
@@ -247,6 +249,11 @@ static void base_apply(txn_t *t, json_t *bases, const char *tenant,
                         if (row)
                                 h.rtype = row->code;
                         scim_model_unref(m);
+                        if (!row) {
+                                hstate_free(&h);
+                                json_decref(rec);
+                                return;
+                        }
                 }
                 h.exists = 1;
                 h.deleted_ms = 0;
@@ -366,8 +373,7 @@ size_t changes_prune(txn_t *t, const char *tenant, int64_t now_ms,
                 }
                 memhist_prune(t, tenant, seq); /* its member-history keys */
                 /* what it did to its resource goes into the base */
-                if (id && *id && rtn &&
-                    (!strcmp(rtn, "User") || !strcmp(rtn, "Group")) &&
+                if (id && *id && rtn && /* users, groups, tenant types */
                     json_string_value(json_object_get(rec, "verdict")) &&
                     !strcmp(json_string_value(json_object_get(rec, "verdict")),
                             "applied"))
