@@ -293,11 +293,14 @@ static void base_apply(txn_t *t, json_t *bases, const char *tenant,
         json_decref(rec);
 }
 
-/* A deleted member left group gid (record rec): its version went up. */
+/* A deleted member left group gid (record rec): its version went up, and
+ * the member is no longer one (were its id created again before the
+ * horizon, the base would otherwise still list it). */
 static void base_bump(txn_t *t, json_t *bases, const char *tenant,
                       const char *gid, const json_t *rec)
 {
         const char *tm = json_string_value(json_object_get(rec, "time"));
+        const char *mid = json_string_value(json_object_get(rec, "id"));
         int64_t ms;
         hstate_t h;
 
@@ -306,6 +309,8 @@ static void base_bump(txn_t *t, json_t *bases, const char *tenant,
         hstate_init(&h);
         hstate_load(&h, base_get(t, bases, tenant, gid));
         hstate_bump(&h, ms);
+        if (mid)
+                json_object_del(h.members, mid);
         json_object_set_new(bases, gid, hstate_dump(&h));
         hstate_free(&h);
 }

@@ -17,7 +17,9 @@
  * - Retention: after a TENANT_UPDATE that prunes half the records, the
  *   entries of the pruned records are gone (their bases hold what they
  *   said) and the answers after the horizon are unchanged; a replay
- *   prunes the same (same digest); the tenant's delete leaves no key.
+ *   prunes the same (same digest); the tenant's delete leaves no key. A
+ *   member deleted and created again before the horizon: neither the
+ *   group's base nor the index says it is a member.
  * - The filters the asOf Groups list answers from the index
  *   (scim_filter_member_value) and those it does not.
  * The expected memberships come from a model of the log written here
@@ -678,6 +680,95 @@ static void test_retention(void **state)
         scim_store_close(st);
 }
 
+/* Folds one event into st (its own batch); returns the verdict's status. */
+static int fold_one(scim_store_t *st, scim_action_t act, scim_rtype_t rt,
+                    const char *id, const char *json, const char *member,
+                    const char *admin, int64_t ms)
+{
+        scim_event_t e;
+        scim_buf_t b = {0};
+        scim_verdict_t v;
+        scim_err_t err;
+        int status;
+
+        memset(&e, 0, sizeof(e));
+        scim_uuid4(e.event_id);
+        e.schema_version = admin ? 3 : 2;
+        e.tenant = strdup("t1");
+        e.rtype = rt;
+        e.resource_id = id ? strdup(id) : NULL;
+        e.action = act;
+        e.time_ms = ms;
+        e.expect_version = -1;
+        e.resource_json = json ? strdup(json) : NULL;
+        e.admin_json = admin ? strdup(admin) : NULL;
+        if (member) {
+                e.added = calloc(1, sizeof(*e.added));
+                e.added[0].value = strdup(member);
+                e.n_added = 1;
+        }
+        assert_int_equal(scim_event_encode(&e, &b, &err), 0);
+        memset(&v, 0, sizeof(v));
+        assert_int_equal(scim_store_append_fold(st, &b, &e, 1, &v, &err), 0);
+        status = v.status;
+        scim_verdict_clear(&v);
+        scim_event_clear(&e);
+        scim_buf_free(&b);
+        return status;
+}
+
+/* A member deleted and its id created again, both before the retention
+ * horizon: the group's base must not list it any more (retain.c
+ * base_bump), and the index agrees. */
+static void test_retention_recreated_member(void **state)
+{
+        char dir[700], e[256];
+        scim_store_t *st = NULL;
+        json_t *g = NULL;
+        char **ids = NULL;
+        size_t n = 0;
+        scim_err_t err;
+        int64_t ms = T0;
+
+        (void)state;
+        snprintf(dir, sizeof(dir), "%s/recreated", base);
+        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        assert_int_equal(
+            fold_one(st, SCIM_ACT_TENANT_CREATE, 0, NULL, NULL, NULL, NULL, ms),
+            201);
+        assert_int_equal(fold_one(st, SCIM_ACT_CREATE, SCIM_RT_USER, "u1",
+                                  "{\"userName\":\"a\"}", NULL, NULL,
+                                  ms += 60000),
+                         201);
+        assert_int_equal(fold_one(st, SCIM_ACT_CREATE, SCIM_RT_GROUP, "g1",
+                                  "{\"displayName\":\"G\"}", "u1", NULL,
+                                  ms += 60000),
+                         201);
+        assert_int_equal(fold_one(st, SCIM_ACT_DELETE, SCIM_RT_USER, "u1", NULL,
+                                  NULL, NULL, ms += 60000),
+                         204);
+        assert_int_equal(fold_one(st, SCIM_ACT_CREATE, SCIM_RT_USER, "u1",
+                                  "{\"userName\":\"b\"}", NULL, NULL,
+                                  ms += 60000),
+                         201);
+        ms += 3600000;
+        assert_int_equal(fold_one(st, SCIM_ACT_CREATE, SCIM_RT_USER, "u2",
+                                  "{\"userName\":\"c\"}", NULL, NULL, ms),
+                         201);
+        assert_int_equal(fold_one(st, SCIM_ACT_TENANT_UPDATE, 0, NULL, NULL,
+                                  NULL, "{\"changeRetentionSeconds\": 1800}",
+                                  ms),
+                         200);
+        assert_int_equal(
+            scim_changes_as_of(st, "t1", SCIM_RT_GROUP, "g1", ms, &g, &err), 0);
+        assert_null(json_object_get(g, "members"));
+        json_decref(g);
+        assert_int_equal(memhist_groups(st, "t1", "u1", ms, &ids, &n), 0);
+        assert_int_equal(n, 0);
+        free(ids);
+        scim_store_close(st);
+}
+
 /* Which Groups filters the asOf list answers from the index: those that
  * need a member with a given value. */
 static void test_filter_shapes(void **state)
@@ -733,6 +824,7 @@ int main(void)
             cmocka_unit_test(test_filter_shapes),
             cmocka_unit_test(test_fold_and_query),
             cmocka_unit_test(test_retention),
+            cmocka_unit_test(test_retention_recreated_member),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

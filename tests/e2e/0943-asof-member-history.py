@@ -1,4 +1,4 @@
-"""0942 — "which groups held user U at date T" (issue 13 item 4, the audit
+"""0943 — "which groups held user U at date T" (issue 13 item 4, the audit
 question in reverse): `GET /reports/v1/{t}/Groups?asOf=T&filter=members.value
 eq "U"` is answered from the member-history index (projector/memhist.c)
 and must equal what a replay of the log up to T serves (`scimlog replay
