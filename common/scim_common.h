@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------ errors */
 
@@ -195,6 +196,19 @@ typedef struct scim_buf {
 int scim_buf_reserve(scim_buf_t *b, size_t extra);
 /* Appends; returns 0 or -1 on allocation failure. */
 int scim_buf_append(scim_buf_t *b, const void *data, size_t n);
+
+/* scim_buf_append with the common case (room left) inlined: the JSON
+ * reader and writer call it per token. */
+static inline int scim_buf_put(scim_buf_t *b, const void *s, size_t n)
+{
+        if (b->data && b->len + n + 1 <= b->cap) {
+                memcpy(b->data + b->len, s, n);
+                b->len += n;
+                b->data[b->len] = '\0';
+                return 0;
+        }
+        return scim_buf_append(b, s, n);
+}
 int scim_buf_puts(scim_buf_t *b, const char *s);
 int scim_buf_printf(scim_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -22,18 +22,6 @@
 
 #define DUMP_MAX_DEPTH 128 /* stored JSON is parsed at depth <= 32 */
 
-/* scim_buf_append with the common case (room left) inlined. */
-static inline int put(scim_buf_t *b, const char *s, size_t n)
-{
-        if (b->data && b->len + n + 1 <= b->cap) {
-                memcpy(b->data + b->len, s, n);
-                b->len += n;
-                b->data[b->len] = '\0';
-                return 0;
-        }
-        return scim_buf_append(b, s, n);
-}
-
 /* 1 if any of the 8 bytes at p is below 0x20, '"' or '\\' (the bytes a
  * JSON string escapes). Exact: the "has a byte less than n" and "has a
  * zero byte" word tricks have no false positives for n <= 128. */
@@ -147,7 +135,7 @@ static int put_integer(scim_buf_t *b, json_int_t v)
         } while (u);
         if (v < 0)
                 d[--i] = '-';
-        return put(b, d + i, sizeof(d) - (size_t)i);
+        return scim_buf_put(b, d + i, sizeof(d) - (size_t)i);
 }
 
 static int put_value(scim_buf_t *b, const json_t *j, int depth)
@@ -160,32 +148,32 @@ static int put_value(scim_buf_t *b, const json_t *j, int depth)
                 json_t *v;
                 int first = 1;
 
-                if (put(b, "{", 1) < 0)
+                if (scim_buf_put(b, "{", 1) < 0)
                         return -1;
                 json_object_foreach((json_t *)j, k, v)
                 {
-                        if (!first && put(b, ",", 1) < 0)
+                        if (!first && scim_buf_put(b, ",", 1) < 0)
                                 return -1;
                         first = 0;
                         if (put_string(b, k, strlen(k)) < 0 ||
-                            put(b, ":", 1) < 0 ||
+                            scim_buf_put(b, ":", 1) < 0 ||
                             put_value(b, v, depth + 1) < 0)
                                 return -1;
                 }
-                return put(b, "}", 1);
+                return scim_buf_put(b, "}", 1);
         }
         case JSON_ARRAY: {
                 size_t n = json_array_size(j);
 
-                if (put(b, "[", 1) < 0)
+                if (scim_buf_put(b, "[", 1) < 0)
                         return -1;
                 for (size_t i = 0; i < n; i++) {
-                        if (i && put(b, ",", 1) < 0)
+                        if (i && scim_buf_put(b, ",", 1) < 0)
                                 return -1;
                         if (put_value(b, json_array_get(j, i), depth + 1) < 0)
                                 return -1;
                 }
-                return put(b, "]", 1);
+                return scim_buf_put(b, "]", 1);
         }
         case JSON_STRING:
                 return put_string(b, json_string_value(j),
@@ -200,11 +188,11 @@ static int put_value(scim_buf_t *b, const json_t *j, int depth)
                 return rc;
         }
         case JSON_TRUE:
-                return put(b, "true", 4);
+                return scim_buf_put(b, "true", 4);
         case JSON_FALSE:
-                return put(b, "false", 5);
+                return scim_buf_put(b, "false", 5);
         case JSON_NULL:
-                return put(b, "null", 4);
+                return scim_buf_put(b, "null", 4);
         }
         return -1;
 }

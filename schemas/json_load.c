@@ -171,18 +171,6 @@ static void skip_plain(lexer_t *l)
                 l->p++;
 }
 
-/* scim_buf_append with the common case (room left) inlined. */
-static inline int put(scim_buf_t *b, const void *s, size_t n)
-{
-        if (b->data && b->len + n + 1 <= b->cap) {
-                memcpy(b->data + b->len, s, n);
-                b->len += n;
-                b->data[b->len] = '\0';
-                return 0;
-        }
-        return scim_buf_append(b, s, n);
-}
-
 /* Reads the string whose opening quote is at l->p into l->tmp (NUL
  * terminated, no NUL inside). Returns 0 or -1. */
 static int lex_string(lexer_t *l)
@@ -196,7 +184,7 @@ static int lex_string(lexer_t *l)
                 unsigned char c;
 
                 skip_plain(l);
-                if (l->p > run && put(b, run, (size_t)(l->p - run)) < 0)
+                if (l->p > run && scim_buf_put(b, run, (size_t)(l->p - run)) < 0)
                         return -1;
                 if (l->p >= l->end)
                         return -1;
