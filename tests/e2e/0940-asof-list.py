@@ -15,23 +15,11 @@ display names (sealed in the log) and a group as a member."""
 import os
 import time
 import urllib.parse
-from scimtest import Check, Server, USER, GROUP, cli, patch_body
+from scimtest import Check, Server, USER, GROUP, cli, patch_body, asof_ts as ts, asof_pause as pause, quote_all as q
 
 c = Check()
 srv = Server(tenants=("t1",))
 srv.start()
-
-
-def ts(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
-
-
-def pause():
-    """a clear gap between phases (event times have ms resolution)"""
-    time.sleep(0.05)
-    t = int(time.time() * 1000)
-    time.sleep(0.05)
-    return t
 
 
 def members(r):
@@ -48,10 +36,6 @@ def listing(cl, path):
     st, _, j = cl.raw("GET", path, base=False)
     c.ok(st == 200, "GET " + path, (st, j))
     return j or {"Resources": [], "totalResults": -1}
-
-
-def q(f):
-    return urllib.parse.quote(f, safe="")
 
 
 def user(cl, name, title, **extra):

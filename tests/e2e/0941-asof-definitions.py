@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import urllib.parse
-from scimtest import Check, Server, USER, GROUP, cli, patch_body
+from scimtest import Check, Server, USER, GROUP, cli, patch_body, asof_ts as ts, asof_pause as pause, quote_all as q
 
 c = Check()
 GT_U = "urn:ietf:params:scim:schemas:extension:grouptalk:2.0:User"
@@ -36,21 +36,6 @@ adm = json.loads(cli("tenant", "token", "issue", T, "--scope", "tenant-admin", "
 srv.tokens[T] = tok
 with open(os.path.join(os.path.dirname(__file__), "..", "..", "profiles", "grouptalk.json")) as f:
     PROFILE = json.load(f)
-
-
-def ts(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
-
-
-def pause():
-    time.sleep(0.05)
-    t = int(time.time() * 1000)
-    time.sleep(0.05)
-    return t
-
-
-def q(f):
-    return urllib.parse.quote(f, safe="")
 
 
 def definition(drop=False, role=False, force_label=False):

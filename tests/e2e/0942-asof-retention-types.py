@@ -7,7 +7,7 @@ import json
 import os
 import time
 import urllib.parse
-from scimtest import Check, Server, USER, cli, patch_body
+from scimtest import Check, Server, USER, cli, patch_body, asof_ts as ts
 
 c = Check()
 ROLE = "urn:acme:params:scim:schemas:core:2.0:Role"
@@ -17,10 +17,6 @@ with open(os.path.join(srv.root, "op"), "w") as f:
     f.write(OP)
 srv.extra = ["--operator-token-file", os.path.join(srv.root, "op"), "--prune-interval", "0"]
 adm = json.loads(cli("tenant", "token", "issue", "acme", "--scope", "tenant-admin", "--data", srv.data).stdout)
-
-
-def ts(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def strip(r):

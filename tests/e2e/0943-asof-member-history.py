@@ -17,23 +17,11 @@ several groups, and an `or` (answered by the full walk) for comparison."""
 import os
 import time
 import urllib.parse
-from scimtest import Check, Server, USER, GROUP, cli, patch_body
+from scimtest import Check, Server, USER, GROUP, cli, patch_body, asof_ts as ts, asof_pause as pause, quote_all as q
 
 c = Check()
 srv = Server(tenants=("t1",))
 srv.start()
-
-
-def ts(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
-
-
-def pause():
-    """a clear gap between phases (event times have ms resolution)"""
-    time.sleep(0.05)
-    t = int(time.time() * 1000)
-    time.sleep(0.05)
-    return t
 
 
 def members(r):
@@ -43,10 +31,6 @@ def members(r):
 def key(r):
     return (r["id"], r.get("displayName"), r["meta"]["version"], r["meta"].get("created"),
             r["meta"].get("lastModified"), members(r))
-
-
-def q(f):
-    return urllib.parse.quote(f, safe="")
 
 
 def listing(cl, path):

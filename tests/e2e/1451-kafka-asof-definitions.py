@@ -16,7 +16,7 @@ import os
 import time
 import urllib.parse
 import uuid
-from scimtest import Check, Server, USER, cli
+from scimtest import Check, Server, USER, cli, asof_ts as ts, asof_pause as pause, quote_all as q
 from kafkatest import DevKafka, EventWriter, Node, user_event, wait_until
 
 c = Check()
@@ -26,21 +26,6 @@ ROLE = "urn:acme:params:scim:schemas:core:2.0:Role"
 kafka = DevKafka(partitions=1)
 node = Node(kafka, tenants=("t1",))
 w = EventWriter(3)
-
-
-def ts(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
-
-
-def pause():
-    time.sleep(0.05)
-    t = int(time.time() * 1000)
-    time.sleep(0.05)
-    return t
-
-
-def q(f):
-    return urllib.parse.quote(f, safe="")
 
 
 def produce(uid, rj, action="CREATE", expect=0, rtype="USER", name=None):

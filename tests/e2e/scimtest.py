@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 BIN = os.environ.get("SCIMLOG_BIN", "build/test/scimlog")
 TMP = os.environ.get("SCIMLOG_TMP", "/tmp")
@@ -192,3 +193,24 @@ def files_containing(root, needle):
             except OSError:
                 pass
     return hits
+
+
+# ---- point-in-time tests (asOf): times as the reports API takes them
+
+def asof_ts(ms):
+    """RFC 3339 with milliseconds, UTC, for ?asOf= (ms since the epoch)"""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def asof_pause():
+    """a clear gap between phases (event times have ms resolution); the
+    time in ms in the middle of it"""
+    time.sleep(0.05)
+    t = int(time.time() * 1000)
+    time.sleep(0.05)
+    return t
+
+
+def quote_all(f):
+    """a filter or value %-encoded for a query string (no safe characters)"""
+    return urllib.parse.quote(f, safe="")
