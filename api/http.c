@@ -323,9 +323,22 @@ static void attach_members(scim_api_t *api, const char *tenant, json_t *res)
         json_decref(meta);
 }
 
+/* A query parameter's value, or NULL. A request's query holds a few
+ * parameters (often one, or none), which a walk compares faster than
+ * jansson hashes the key (a filter request asks for ten). */
 static const char *qget(json_t *q, const char *k)
 {
-        return json_string_value(json_object_get(q, k));
+        const char *key;
+        json_t *v;
+
+        if (json_object_size(q) > 4)
+                return json_string_value(json_object_get(q, k));
+        json_object_foreach(q, key, v)
+        {
+                if (!strcmp(key, k))
+                        return json_string_value(v);
+        }
+        return NULL;
 }
 
 static int members_wanted(json_t *q)
