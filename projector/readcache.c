@@ -41,15 +41,14 @@
  * insert that would take the entries past the budget is skipped. The
  * budget is an eighth of the store's block cache (store_tune.c: 32 MiB
  * with serve's defaults, `--memory-mb` scales it), so a store's memory is
- * still bounded by configuration. The set array (~140 bytes a set) is
+ * still bounded by configuration. The set array (~220 bytes a set) is
  * calloc'd at open; its pages are touched only by use. Keys carry their
  * tenant (`tenant \0 ...`), so tenants never share an entry.
  *
  * Threads: any http pool thread reads and inserts; the single writer
  * thread (ingest committer, Kafka projector, replay's write thread)
- * begins and ends writes. Locks: one of RC_LOCKS mutexes per set (by set
- * index), held for a lookup, an insert or a mark; never while RocksDB is
- * read or written.
+ * begins and ends writes. Locks: each set's mutex, held for a lookup, an
+ * insert or a mark; never while RocksDB is read or written.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -59,7 +58,6 @@
 #include "projector/projector_internal.h"
 
 #define RC_WAYS 4
-#define RC_LOCKS 256
 #define RC_MAX_VALUE ((size_t)16 << 10)
 /* a typical stored user is ~0.7 KB: sets for budget / 512 bytes a way */
 #define RC_BYTES_PER_WAY 512
@@ -73,10 +71,13 @@ typedef struct rc_entry {
         uint64_t use; /* set clock at the last hit or insert (LRU) */
 } rc_entry_t;
 
+/* The lock and the counters share the set's first cache line: a hit
+ * touches the set, then its value. */
 typedef struct rc_set {
-        uint64_t gen;     /* writes of a key of this set that ended */
+        pthread_mutex_t mu;
         uint32_t pending; /* writes of a key of this set in flight */
         uint32_t clock;
+        uint64_t gen; /* writes of a key of this set that ended */
         rc_entry_t e[RC_WAYS];
 } rc_set_t;
 
@@ -85,7 +86,6 @@ struct store_rcache {
         size_t nsets; /* a power of two */
         size_t budget;
         size_t used; /* bytes held by entries (atomic) */
-        pthread_mutex_t lock[RC_LOCKS];
         void (*pause)(void); /* tests: runs between a miss's Get and
                                 its insert (rcache_test_pause) */
 };
@@ -115,8 +115,8 @@ int rcache_open(scim_store_t *st, size_t budget)
         }
         rc->nsets = n;
         rc->budget = budget;
-        for (int i = 0; i < RC_LOCKS; i++)
-                pthread_mutex_init(&rc->lock[i], NULL);
+        for (size_t i = 0; i < n; i++)
+                pthread_mutex_init(&rc->sets[i].mu, NULL);
         st->rc = rc;
         return 0;
 }
@@ -127,11 +127,11 @@ void rcache_free(scim_store_t *st)
 
         if (!rc)
                 return;
-        for (size_t i = 0; i < rc->nsets; i++)
+        for (size_t i = 0; i < rc->nsets; i++) {
                 for (int w = 0; w < RC_WAYS; w++)
                         free(rc->sets[i].e[w].kv);
-        for (int i = 0; i < RC_LOCKS; i++)
-                pthread_mutex_destroy(&rc->lock[i]);
+                pthread_mutex_destroy(&rc->sets[i].mu);
+        }
         free(rc->sets);
         free(rc);
         st->rc = NULL;
@@ -179,7 +179,7 @@ int rcache_get(scim_store_t *st, int cf, const char *k, size_t kl,
         tk->set = (size_t)(h >> 20) & (rc->nsets - 1);
         tk->hash = h;
         s = &rc->sets[tk->set];
-        mu = &rc->lock[tk->set & (RC_LOCKS - 1)];
+        mu = &s->mu;
         pthread_mutex_lock(mu);
         e = find(s, h, cf, k, kl);
         if (e) {
@@ -217,7 +217,7 @@ void rcache_put(scim_store_t *st, const rcache_ticket_t *tk, int cf,
         if (v)
                 memcpy(kv + kl, v, vl);
         s = &rc->sets[tk->set];
-        mu = &rc->lock[tk->set & (RC_LOCKS - 1)];
+        mu = &s->mu;
         pthread_mutex_lock(mu);
         if (s->gen != tk->gen || s->pending != 0 ||
             find(s, tk->hash, cf, k, kl)) {
@@ -273,7 +273,7 @@ static void mark(scim_store_t *st, int cf, const char *k, size_t kl,
                 return;
         i = (size_t)(h >> 20) & (rc->nsets - 1);
         s = &rc->sets[i];
-        mu = &rc->lock[i & (RC_LOCKS - 1)];
+        mu = &s->mu;
         pthread_mutex_lock(mu);
         if (end) {
                 s->pending--;
