@@ -615,8 +615,8 @@ as_of:
                          (long)(next_rand() % (uint64_t)users));
                 if (scim_changes_as_of(
                         st, "bench", SCIM_RT_USER, id,
-                        t0 + (int64_t)(next_rand() % (uint64_t)span), &out,
-                        &err) == 0)
+                        t0 + (int64_t)(next_rand() % (uint64_t)span), NULL,
+                        &out, &err) == 0)
                         rows++;
                 t[r] = now_s() - a;
                 json_decref(out);
@@ -646,7 +646,8 @@ as_of:
                                         st, "bench", SCIM_RT_USER,
                                         t0 + (int64_t)(next_rand() %
                                                        (uint64_t)span),
-                                        f, 1, 100, &total, &out, &err) < 0) {
+                                        f, 1, 100, NULL, &total, &out,
+                                        &err) < 0) {
                                         fprintf(stderr, "asOf list: %s\n",
                                                 err.detail);
                                         return 1;
@@ -709,7 +710,7 @@ as_of:
                                 t0 + users + groups + 2 +
                                     (int64_t)(next_rand() %
                                               (uint64_t)(span - users)),
-                                &out, &err) < 0) {
+                                NULL, &out, &err) < 0) {
                                 fprintf(stderr, "asOf group %s: %s\n", id,
                                         err.detail);
                                 return 1;
@@ -771,7 +772,7 @@ group_lists:
                         if (scim_changes_list_as_of(
                                 st, "bench", SCIM_RT_GROUP,
                                 t0 + (int64_t)(next_rand() % (uint64_t)span), f,
-                                1, 100, &total, &out, &err) < 0) {
+                                1, 100, NULL, &total, &out, &err) < 0) {
                                 fprintf(stderr, "asOf groups: %s\n",
                                         err.detail);
                                 return 1;
