@@ -324,7 +324,7 @@ static enum MHD_Result over_limit(rq_t *r, int list, scim_err_t *e)
                      list ? "Narrow the filter (eq on a value; for Groups, "
                             "members.value eq \"ID\" uses an index)"
                           : "Page through its changes instead "
-                            "(/reports/v1/TENANT/resources/ID/history)");
+                            "(/reports/v1/{tenant}/resources/{id}/history)");
         return send_err(r, e);
 }
 
