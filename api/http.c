@@ -77,7 +77,7 @@ struct scim_api {
 typedef struct req {
         char *raw_uri;
         scim_buf_t body;
-        int started, too_big, submitted;
+        int started, submitted;
         pthread_mutex_t mu;
         int done;
         scim_write_result_t result;
@@ -1809,12 +1809,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 return MHD_YES;
         }
         if (*upload_data_size) {
-                if (!r->too_big && r->body.len + *upload_data_size <= api->max_body)
+                if (r->body.len + *upload_data_size <= api->max_body) {
                         scim_buf_append(&r->body, upload_data, *upload_data_size);
-                else
-                        r->too_big = 1;
+                        *upload_data_size = 0;
+                        return MHD_YES;
+                }
+                /* a body without Content-Length (chunked) past the
+                 * limit: the connection is closed here rather than the
+                 * body read to its end (an endless one never ends, and
+                 * libmicrohttpd 0.9.75 takes no answer in mid-body) */
+                r->status = 413;
                 *upload_data_size = 0;
-                return MHD_YES;
+                return MHD_NO;
         }
         if (r->submitted) {
                 int done;
@@ -1847,13 +1853,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 return fail(c, r, 503, NULL,
                             "the server is shutting down; retry on another "
                             "node or after restart");
-        if (r->too_big) {
-                char msg[96];
-
-                snprintf(msg, sizeof(msg), "request body exceeds %zu bytes",
-                         api->max_body);
-                return fail(c, r, 413, NULL, msg);
-        }
         /* pages shrink while slow readers hold the answer budget */
         scim_page_bytes_set(scim_resp_page_cap());
         return route(api, c, r, url, method);
