@@ -11,7 +11,9 @@
  * Bounded: unauthenticated requests must not grow the log without limit.
  * Only existing tenants get records, and one (tenant, actor, attempted,
  * status, detail) is logged at most once per SCIM_AUDIT_WINDOW_MS: the ones in
- * between are counted and the next record says how many. The table of
+ * between are counted and the next record says how many. For the
+ * unauthenticated actors "anonymous" and "jwt" (a JWT that did not verify)
+ * the detail is left out of that key: the caller chose it. The table of
  * windows is direct-mapped (AUDIT_SLOTS), so its memory is fixed; a
  * collision only means an earlier record. On top, a server-wide budget
  * (AUDIT_RATE records per second, bursts of AUDIT_BURST): requests spread
@@ -122,8 +124,16 @@ void scim_audit_refusal(scim_ingest_t *ing, scim_store_t *st,
                 return;
         if (!actor || !*actor)
                 actor = "anonymous";
+        /* an unauthenticated caller writes its own detail (a forged
+         * JWT's kid, alg or client): its refusals share one window per
+         * kind, or a new kid per request made a record per request */
         if (!scim_audit_window_take(tenant, actor, attempted ? attempted : "",
-                                    answer->status, answer->detail, &before))
+                                    answer->status,
+                                    strcmp(actor, "anonymous") &&
+                                            strcmp(actor, "jwt")
+                                        ? answer->detail
+                                        : "",
+                                    &before))
                 return;
         e = *answer;
         if (before) {

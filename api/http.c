@@ -77,7 +77,7 @@ struct scim_api {
 typedef struct req {
         char *raw_uri;
         scim_buf_t body;
-        int started, too_big, submitted;
+        int started, submitted;
         pthread_mutex_t mu;
         int done;
         scim_write_result_t result;
@@ -845,6 +845,22 @@ static enum MHD_Result list_raw_answer(struct MHD_Connection *c,
         return rc;
 }
 
+/* Bytes of the references attached to res[key] (value, display, $ref
+ * and the object around them): what a page's budget counts for them. */
+static size_t attached_bytes(const json_t *res, const char *key)
+{
+        json_t *a = json_object_get(res, key), *e;
+        size_t i, n = 0;
+
+        json_array_foreach(a, i, e)
+        {
+                n += 32 + json_string_length(json_object_get(e, "value")) +
+                     json_string_length(json_object_get(e, "display")) +
+                     json_string_length(json_object_get(e, "$ref"));
+        }
+        return n;
+}
+
 static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                             req_t *r, const char *tenant, scim_rtype_t rt,
                             json_t *q)
@@ -853,7 +869,7 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         scim_query_t query;
         scim_err_t e;
         long start = 1, count = 100;
-        size_t total = 0, i;
+        size_t total = 0, i, groups_bytes = 0;
         json_t *page = NULL, *res, *out;
         char loc[1024], after[SCIM_MAX_ID_LEN + 1];
         const char *cursor = qget(q, "cursor");
@@ -942,6 +958,17 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                                     sizeof(loc), &e) < 0) {
                         json_decref(page);
                         return send_error(c, r, &e);
+                }
+                /* groups (attributes=groups) are attached here, after the
+                 * store filled the page: they count against the page
+                 * budget too, so users in many groups end the page early */
+                groups_bytes += attached_bytes(res, "groups");
+                if (groups_bytes >= scim_page_bytes() &&
+                    i + 1 < json_array_size(page)) {
+                        while (json_array_size(page) > i + 1)
+                                json_array_remove(page, i + 1);
+                        more = 1;
+                        break;
                 }
         }
         out = json_object();
@@ -1813,12 +1840,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 return MHD_YES;
         }
         if (*upload_data_size) {
-                if (!r->too_big && r->body.len + *upload_data_size <= api->max_body)
+                if (r->body.len + *upload_data_size <= api->max_body) {
                         scim_buf_append(&r->body, upload_data, *upload_data_size);
-                else
-                        r->too_big = 1;
+                        *upload_data_size = 0;
+                        return MHD_YES;
+                }
+                /* a body without Content-Length (chunked) past the
+                 * limit: the connection is closed here rather than the
+                 * body read to its end (an endless one never ends, and
+                 * libmicrohttpd 0.9.75 takes no answer in mid-body) */
+                r->status = 413;
                 *upload_data_size = 0;
-                return MHD_YES;
+                return MHD_NO;
         }
         if (r->submitted) {
                 int done;
@@ -1851,13 +1884,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 return fail(c, r, 503, NULL,
                             "the server is shutting down; retry on another "
                             "node or after restart");
-        if (r->too_big) {
-                char msg[96];
-
-                snprintf(msg, sizeof(msg), "request body exceeds %zu bytes",
-                         api->max_body);
-                return fail(c, r, 413, NULL, msg);
-        }
         /* pages shrink while slow readers hold the answer budget */
         scim_page_bytes_set(scim_resp_page_cap());
         return route(api, c, r, url, method);

@@ -571,6 +571,10 @@ static enum MHD_Result saved_put(rq_t *r, const char *name, const char *body,
                           "name in the body differs from the URL");
                 goto out;
         }
+        if (scim_reports_saved_room(r->st, r->tenant, name, &e) < 0) {
+                rc = send_err(r, &e);
+                goto out;
+        }
         txt = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
         if (txt && r->wr) {
                 rc = def_submit(r, SCIM_ACT_REPORT_SAVE, name, txt);

@@ -170,6 +170,13 @@ void scim_random_bytes(void *buf, size_t n);
 /* Writes a random (v4) UUID, lower-case, 36 chars + NUL. */
 void scim_uuid4(char out[37]);
 
+/* Writes a time-ordered (v7, RFC 9562) UUID: 48 bits of unix ms, a 12-bit
+ * counter, 62 random bits. Ids from one process strictly increase (also
+ * within a millisecond and if the clock steps back), so a resource created
+ * now sorts after the ones before it: its view keys go to the end of the
+ * memtable's skiplist instead of a random place. Thread-safe. */
+void scim_uuid7(char out[37]);
+
 /* SHA-256 of data as 64 lower-case hex chars + NUL. */
 void scim_sha256_hex(const void *data, size_t n, char out[65]);
 

@@ -126,6 +126,12 @@ static int read_op(const json_t *op, pop_t *k, const char **path,
         if (!*path && *k == P_REMOVE)
                 return scim_err_set(err, 400, "noTarget",
                                     "remove needs a path");
+        if (!*value && *k != P_REMOVE)
+                /* RFC 7644 3.5.2.1/3.5.2.3: add and replace carry a
+                 * value; without one they removed the attribute */
+                return scim_err_set(err, 400, "invalidSyntax",
+                                    "%s needs a \"value\"",
+                                    *k == P_ADD ? "add" : "replace");
         return 0;
 }
 
@@ -252,6 +258,21 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
                 scim_err_set(err, 400, "invalidPath",
                              "PATCH path '%.200s': no such attribute",
                              pathstr);
+                goto out;
+        }
+        if (p->attr_def && p->sub && !p->sub_def) {
+                /* a sub-attribute the schema does not have (emails.nosuch,
+                 * emails[type eq "work"].value.x): refused like an unknown
+                 * attribute, never applied as an empty value (which
+                 * dropped every email) */
+                if (pathless) {
+                        rc = 0;
+                        goto out;
+                }
+                scim_err_set(err, 400, "invalidPath",
+                             "PATCH path '%.200s': '%s' has no "
+                             "sub-attribute '%.64s'",
+                             pathstr, p->attr, p->sub);
                 goto out;
         }
         if (p->attr_def && scim_attr_read_only(p->attr_def)) {

@@ -1691,6 +1691,44 @@ int scim_reports_saved_get(scim_store_t *st, const char *tenant,
         return 0;
 }
 
+int scim_reports_saved_room(scim_store_t *st, const char *tenant,
+                            const char *name, scim_err_t *err)
+{
+        scim_buf_t pre = {0}, k = {0};
+        rocksdb_iterator_t *it;
+        size_t n = 0, vl = 0;
+        char *v;
+
+        changes_key_start(&k, tenant, 'S');
+        scim_buf_puts(&k, name);
+        v = db_get(st, CF_CHIDX, k.data, k.len, &vl);
+        scim_buf_free(&k);
+        free(v);
+        if (v) /* a replacement takes no more room */
+                return 0;
+        changes_key_start(&pre, tenant, 'S');
+        it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
+        for (rocksdb_iter_seek(it, pre.data, pre.len);
+             rocksdb_iter_valid(it) && n < SCIM_REPORTS_MAX_SAVED;
+             rocksdb_iter_next(it)) {
+                size_t kl;
+                const char *key = rocksdb_iter_key(it, &kl);
+
+                if (kl < pre.len || memcmp(key, pre.data, pre.len))
+                        break;
+                n++;
+        }
+        rocksdb_iter_destroy(it);
+        scim_buf_free(&pre);
+        if (n < SCIM_REPORTS_MAX_SAVED)
+                return 0;
+        return scim_err_set(err, 409, NULL,
+                            "tenant '%.64s' has %d saved reports, the most "
+                            "it may keep; delete one or replace one by its "
+                            "name",
+                            tenant, SCIM_REPORTS_MAX_SAVED);
+}
+
 int scim_reports_saved_list(scim_store_t *st, const char *tenant, json_t **out,
                             scim_err_t *err)
 {

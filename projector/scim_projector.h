@@ -488,6 +488,15 @@ int scim_reports_saved_get(scim_store_t *st, const char *tenant,
 /* Every saved report of the tenant, by name (new array). */
 int scim_reports_saved_list(scim_store_t *st, const char *tenant, json_t **out,
                             scim_err_t *err);
+/* Saved reports a tenant may keep: the list is one answer, so this bounds
+ * it (definitions are at most ~6 KB). */
+#define SCIM_REPORTS_MAX_SAVED 200
+/* 0 when tenant may save a report called name (it exists already, or
+ * the tenant has fewer than SCIM_REPORTS_MAX_SAVED); otherwise -1 with
+ * err 409 naming the limit. An admission check before the event is
+ * written: saves in flight at once may pass it together. */
+int scim_reports_saved_room(scim_store_t *st, const char *tenant,
+                            const char *name, scim_err_t *err);
 
 /* Token scopes (the token record's "scope"): full SCIM and reports
  * (none), "reports" (reports API only), "scim-read" (SCIM reads only),

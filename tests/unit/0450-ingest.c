@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ingest/scim_ingest.h"
+#include "tests/unit/unit_harness.h"
 
 typedef struct fixture {
         char dir[512];
@@ -28,16 +29,11 @@ typedef struct fixture {
 static int setup(void **state)
 {
         fixture_t *f = calloc(1, sizeof(*f));
-        const char *tmp = getenv("SCIMLOG_TMP");
         char errstr[256], tid[64];
         char *secret = NULL;
         scim_err_t err;
 
-        if (!tmp)
-                tmp = "/tmp";
-        mkdir(tmp, 0700);
-        snprintf(f->dir, sizeof(f->dir), "%s/ingest-XXXXXX", tmp);
-        assert_non_null(mkdtemp(f->dir));
+        unit_tmpdir(f->dir, sizeof(f->dir), "ingest");
         assert_int_equal(scim_schemas_init(errstr, sizeof(errstr)), 0);
         assert_int_equal(scim_store_open(f->dir, &f->st, errstr, sizeof(errstr)),
                          0);
@@ -62,13 +58,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         fixture_t *f = *state;
-        char cmd[600];
-
         scim_ingest_destroy(f->ing);
         scim_store_close(f->st);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "could not remove %s\n", f->dir);
+        unit_rmtree(f->dir);
         scim_schemas_shutdown();
         free(f);
         return 0;

@@ -18,34 +18,22 @@
 #include <sys/stat.h>
 
 #include "projector/scim_projector.h"
+#include "tests/unit/unit_harness.h"
 
 static char dir[512];
 static scim_store_t *st;
 
 static int setup(void **state)
 {
-        const char *tmp = getenv("SCIMLOG_TMP");
-        char e[256];
-
-        if (!tmp)
-                tmp = "/tmp";
-        mkdir(tmp, 0700);
-        snprintf(dir, sizeof(dir), "%s/foldlogged-XXXXXX", tmp);
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
-        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        (void)state;
+        unit_store_setup(dir, sizeof(dir), "foldlogged", &st);
         return 0;
 }
 
 static int teardown(void **state)
 {
-        char cmd[1200];
-
-        scim_store_close(st);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", dir);
-        scim_schemas_shutdown();
+        (void)state;
+        unit_store_teardown(dir, st);
         return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "projector/scim_projector.h"
+#include "tests/unit/unit_harness.h"
 
 static char dir[512];
 static scim_store_t *st;
@@ -26,31 +27,16 @@ static int64_t next_off[2][8]; /* [admin][partition] */
 
 static int setup(void **state)
 {
-        const char *tmp = getenv("SCIMLOG_TMP");
-        char e[256];
-
         (void)state;
-        if (!tmp)
-                tmp = "/tmp";
-        mkdir(tmp, 0700);
-        snprintf(dir, sizeof(dir), "%s/tenantpin-XXXXXX", tmp);
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
-        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        unit_store_setup(dir, sizeof(dir), "tenantpin", &st);
         memset(next_off, 0, sizeof(next_off));
         return 0;
 }
 
 static int teardown(void **state)
 {
-        char cmd[1200];
-
         (void)state;
-        scim_store_close(st);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", dir);
-        scim_schemas_shutdown();
+        unit_store_teardown(dir, st);
         return 0;
 }
 

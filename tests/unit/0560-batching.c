@@ -27,6 +27,7 @@
 
 #include "projector/projector_internal.h"
 #include "projector/scim_projector.h"
+#include "tests/unit/unit_harness.h"
 
 #define MAXEV 700
 
@@ -216,38 +217,20 @@ static void build(void)
  * store (caller closes) and fills status[]. */
 static scim_store_t *fold_into(const char *name, size_t per, int *status)
 {
-        char dir[700], e[256];
-        scim_store_t *st = NULL;
-        scim_verdict_t v[MAXEV];
-        scim_err_t err;
+        char dir[700];
+        scim_store_t *st;
 
         snprintf(dir, sizeof(dir), "%s/%s", base, name);
-        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
-        for (size_t i = 0; i < nev; i += per) {
-                size_t n = nev - i < per ? nev - i : per;
-
-                memset(v, 0, n * sizeof(v[0]));
-                assert_int_equal(
-                    scim_store_append_fold(st, enc + i, evs + i, n, v, &err),
-                    0);
-                for (size_t j = 0; j < n; j++) {
-                        status[i + j] = v[j].status;
-                        scim_verdict_clear(&v[j]);
-                }
-        }
+        st = unit_store_open(dir);
+        unit_fold_batches(st, enc, evs, nev, per, status);
         return st;
 }
 
 static int setup(void **state)
 {
-        const char *tmp = getenv("SCIMLOG_TMP");
         char e[256];
 
-        if (!tmp)
-                tmp = "/tmp";
-        mkdir(tmp, 0700);
-        snprintf(base, sizeof(base), "%s/batching-XXXXXX", tmp);
-        assert_non_null(mkdtemp(base));
+        unit_tmpdir(base, sizeof(base), "batching");
         assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
         build();
         return 0;
@@ -255,15 +238,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-        char cmd[700];
-
         for (size_t i = 0; i < nev; i++) {
                 scim_event_clear(&evs[i]);
                 scim_buf_free(&enc[i]);
         }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", base);
+        unit_rmtree(base);
         scim_schemas_shutdown();
         return 0;
 }

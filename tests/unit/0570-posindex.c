@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "projector/scim_projector.h"
+#include "tests/unit/unit_harness.h"
 
 #define MAXIDS 6000
 
@@ -228,16 +229,11 @@ static void test_deep_pages(void **state)
 
 static int setup(void **state)
 {
-        const char *tmp = getenv("SCIMLOG_TMP");
         char e[256], dir[700];
         scim_event_t ev[2];
 
         (void)state;
-        if (!tmp)
-                tmp = "/tmp";
-        mkdir(tmp, 0700);
-        snprintf(base, sizeof(base), "%s/posindex-XXXXXX", tmp);
-        assert_non_null(mkdtemp(base));
+        unit_tmpdir(base, sizeof(base), "posindex");
         assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
         snprintf(dir, sizeof(dir), "%s/d", base);
         assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
@@ -265,15 +261,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-        char cmd[700];
-
         (void)state;
         scim_store_close(st);
         for (size_t i = 0; i < nids; i++)
                 free(ids[i]);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", base);
+        unit_rmtree(base);
         scim_schemas_shutdown();
         return 0;
 }

@@ -23,34 +23,29 @@
 #include "api/reports_internal.h"
 #include "projector/changes_internal.h"
 #include "projector/scim_projector.h"
+#include "tests/unit/unit_harness.h"
 
 static char dir[512];
 static scim_store_t *st;
 
 static int setup(void **state)
 {
-        const char *tmp = getenv("SCIMLOG_TMP");
-        char e[256];
-
-        if (!tmp)
-                tmp = "/tmp";
-        mkdir(tmp, 0700);
-        snprintf(dir, sizeof(dir), "%s/changes-XXXXXX", tmp);
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
-        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        (void)state;
+        unit_store_setup(dir, sizeof(dir), "changes", &st);
         return 0;
 }
 
 static int teardown(void **state)
 {
-        char cmd[1200];
+        char other[600];
 
-        scim_store_close(st);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.replay'", dir, dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", dir);
-        scim_schemas_shutdown();
+        (void)state;
+        unit_store_teardown(dir, st);
+        for (const char *const *x = (const char *const[]){".replay", NULL}; *x;
+             x++) {
+                snprintf(other, sizeof(other), "%s%s", dir, *x);
+                unit_rmtree(other);
+        }
         return 0;
 }
 
@@ -819,25 +814,6 @@ static void test_parse_query(void **state)
 
 /* --------------------------------------------- 3. against a store */
 
-static scim_event_t mk(scim_action_t act, scim_rtype_t rt, const char *tenant,
-                       const char *id, const char *json, int64_t t)
-{
-        scim_event_t e;
-
-        memset(&e, 0, sizeof(e));
-        scim_uuid4(e.event_id);
-        e.tenant = strdup(tenant);
-        e.rtype = rt;
-        e.resource_id = id ? strdup(id) : NULL;
-        e.action = act;
-        e.time_ms = t;
-        e.actor = strdup("tok");
-        e.request_id = strdup("r");
-        e.expect_version = -1;
-        e.resource_json = json ? strdup(json) : NULL;
-        return e;
-}
-
 static void append(scim_store_t *s, scim_event_t *e, int want)
 {
         scim_buf_t enc = {0};
@@ -906,9 +882,9 @@ static void test_store_records_pages_asof(void **state)
         char rdir[600];
 
         (void)state;
-        e = mk(SCIM_ACT_TENANT_CREATE, 0, "a", NULL, NULL, T0);
+        e = unit_event(SCIM_ACT_TENANT_CREATE, 0, "a", NULL, NULL, T0);
         append(st, &e, 201);
-        e = mk(SCIM_ACT_TENANT_CREATE, 0, "ab", NULL, NULL, T0);
+        e = unit_event(SCIM_ACT_TENANT_CREATE, 0, "ab", NULL, NULL, T0);
         append(st, &e, 201); /* "a" is a prefix of "ab": keys must not mix */
         /* 30 users in a, one per minute; 10 in ab interleaved */
         for (int i = 0; i < 30; i++) {
@@ -916,51 +892,53 @@ static void test_store_records_pages_asof(void **state)
 
                 snprintf(id, sizeof(id), "u%02d", i);
                 snprintf(js, sizeof(js), "{\"userName\":\"user%d\"}", i);
-                e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "a", id, js,
-                       T0 + i * 60000);
+                e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "a", id, js,
+                               T0 + i * 60000);
                 append(st, &e, 201);
                 if (i % 3 == 0) {
-                        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "ab", id, js,
-                               T0 + i * 60000);
+                        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "ab", id,
+                                       js, T0 + i * 60000);
                         append(st, &e, 201);
                 }
         }
         /* u05 over time: update, disable, refused (fold: 409), delete */
-        e = mk(SCIM_ACT_REPLACE, SCIM_RT_USER, "a", "u05",
-               "{\"userName\":\"user5\",\"active\":true,\"title\":\"x\"}",
-               T0 + 3600000);
+        e = unit_event(
+            SCIM_ACT_REPLACE, SCIM_RT_USER, "a", "u05",
+            "{\"userName\":\"user5\",\"active\":true,\"title\":\"x\"}",
+            T0 + 3600000);
         append(st, &e, 200);
-        e = mk(SCIM_ACT_PATCH, SCIM_RT_USER, "a", "u05",
-               "{\"userName\":\"user5\",\"active\":false,\"title\":\"x\"}",
-               T0 + 2 * 3600000);
+        e = unit_event(
+            SCIM_ACT_PATCH, SCIM_RT_USER, "a", "u05",
+            "{\"userName\":\"user5\",\"active\":false,\"title\":\"x\"}",
+            T0 + 2 * 3600000);
         append(st, &e, 200);
-        e = mk(SCIM_ACT_PATCH, SCIM_RT_USER, "a", "u05",
-               "{\"userName\":\"user6\"}", T0 + 2 * 3600000 + 1);
+        e = unit_event(SCIM_ACT_PATCH, SCIM_RT_USER, "a", "u05",
+                       "{\"userName\":\"user6\"}", T0 + 2 * 3600000 + 1);
         append(st, &e, 409);
         /* a group with members, then a membership-only change */
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_GROUP, "a", "g1",
-               "{\"displayName\":\"G\"}", T0 + 3600000);
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_GROUP, "a", "g1",
+                       "{\"displayName\":\"G\"}", T0 + 3600000);
         e.added = calloc(2, sizeof(*e.added));
         e.added[0].value = strdup("u01");
         e.added[1].value = strdup("u05");
         e.n_added = 2;
         append(st, &e, 201);
-        e = mk(SCIM_ACT_PATCH, SCIM_RT_GROUP, "a", "g1", NULL,
-               T0 + 2 * 3600000);
+        e = unit_event(SCIM_ACT_PATCH, SCIM_RT_GROUP, "a", "g1", NULL,
+                       T0 + 2 * 3600000);
         e.removed = calloc(1, sizeof(*e.removed));
         e.removed[0] = strdup("u01");
         e.n_removed = 1;
         append(st, &e, 200);
         /* u05 deleted after the group was built around it */
-        e = mk(SCIM_ACT_DELETE, SCIM_RT_USER, "a", "u05", NULL,
-               T0 + 3 * 3600000);
+        e = unit_event(SCIM_ACT_DELETE, SCIM_RT_USER, "a", "u05", NULL,
+                       T0 + 3 * 3600000);
         append(st, &e, 204);
         /* saved report, then a refused one (bad name) */
-        e = mk(SCIM_ACT_REPORT_SAVE, 0, "a", "r1", "{\"format\":\"csv\"}",
-               T0 + 4 * 3600000);
+        e = unit_event(SCIM_ACT_REPORT_SAVE, 0, "a", "r1",
+                       "{\"format\":\"csv\"}", T0 + 4 * 3600000);
         append(st, &e, 201);
-        e = mk(SCIM_ACT_REPORT_SAVE, 0, "a", "bad name", "{}",
-               T0 + 4 * 3600000);
+        e = unit_event(SCIM_ACT_REPORT_SAVE, 0, "a", "bad name", "{}",
+                       T0 + 4 * 3600000);
         append(st, &e, 400);
 
         /* time order, desc and asc, pages of 7: 1 tenant + 30 + 4 + 2 + 2

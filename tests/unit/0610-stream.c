@@ -22,54 +22,30 @@
 
 #include "log/scim_log.h"
 #include "projector/scim_projector.h"
+#include "tests/unit/unit_harness.h"
 
 static char dir[512];
 static scim_store_t *st;
 
 static int setup(void **state)
 {
-        const char *tmp = getenv("SCIMLOG_TMP");
-        char e[256];
-
-        if (!tmp)
-                tmp = "/tmp";
-        mkdir(tmp, 0700);
-        snprintf(dir, sizeof(dir), "%s/stream-XXXXXX", tmp);
-        assert_non_null(mkdtemp(dir));
-        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
-        assert_int_equal(scim_store_open(dir, &st, e, sizeof(e)), 0);
+        (void)state;
+        unit_store_setup(dir, sizeof(dir), "stream", &st);
         return 0;
 }
 
 static int teardown(void **state)
 {
-        char cmd[1200];
+        char other[600];
 
-        scim_store_close(st);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.replay'", dir, dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "cannot remove %s\n", dir);
-        scim_schemas_shutdown();
+        (void)state;
+        unit_store_teardown(dir, st);
+        for (const char *const *x = (const char *const[]){".replay", NULL}; *x;
+             x++) {
+                snprintf(other, sizeof(other), "%s%s", dir, *x);
+                unit_rmtree(other);
+        }
         return 0;
-}
-
-static scim_event_t mk(scim_action_t act, scim_rtype_t rt, const char *tenant,
-                       const char *id, const char *json, int64_t t)
-{
-        scim_event_t e;
-
-        memset(&e, 0, sizeof(e));
-        scim_uuid4(e.event_id);
-        e.tenant = strdup(tenant);
-        e.rtype = rt;
-        e.resource_id = id ? strdup(id) : NULL;
-        e.action = act;
-        e.time_ms = t;
-        e.actor = strdup("tok");
-        e.request_id = strdup("r");
-        e.expect_version = -1;
-        e.resource_json = json ? strdup(json) : NULL;
-        return e;
 }
 
 static void add_members(scim_event_t *e, const char *a, const char *b)
@@ -142,44 +118,46 @@ static void test_records(void **state)
         json_t *recs, *r, *m;
 
         (void)state;
-        e = mk(SCIM_ACT_TENANT_CREATE, 0, "t", NULL, NULL, T0);
+        e = unit_event(SCIM_ACT_TENANT_CREATE, 0, "t", NULL, NULL, T0);
         append(&e, 201);
-        e = mk(SCIM_ACT_TENANT_CREATE, 0, "t2", NULL, NULL, T0);
+        e = unit_event(SCIM_ACT_TENANT_CREATE, 0, "t2", NULL, NULL, T0);
         append(&e, 201);
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u1",
-               "{\"userName\":\"one\"}", T0 + 1000);
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u1",
+                       "{\"userName\":\"one\"}", T0 + 1000);
         append(&e, 201);
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "t2", "x1",
-               "{\"userName\":\"other\"}", T0 + 1000);
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "t2", "x1",
+                       "{\"userName\":\"other\"}", T0 + 1000);
         append(&e, 201);
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u2",
-               "{\"userName\":\"two\"}", T0 + 2000);
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u2",
+                       "{\"userName\":\"two\"}", T0 + 2000);
         append(&e, 201);
-        e = mk(SCIM_ACT_REPLACE, SCIM_RT_USER, "t", "u1",
-               "{\"userName\":\"one\",\"title\":\"boss\"}", T0 + 3000);
+        e = unit_event(SCIM_ACT_REPLACE, SCIM_RT_USER, "t", "u1",
+                       "{\"userName\":\"one\",\"title\":\"boss\"}", T0 + 3000);
         append(&e, 200);
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_GROUP, "t", "g",
-               "{\"displayName\":\"G\"}", T0 + 4000);
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_GROUP, "t", "g",
+                       "{\"displayName\":\"G\"}", T0 + 4000);
         add_members(&e, "u1", "u2");
         append(&e, 201);
-        e = mk(SCIM_ACT_PATCH, SCIM_RT_GROUP, "t", "g", NULL, T0 + 5000);
+        e = unit_event(SCIM_ACT_PATCH, SCIM_RT_GROUP, "t", "g", NULL,
+                       T0 + 5000);
         e.removed = calloc(2, sizeof(*e.removed));
         e.removed[0] = strdup("u2");
         e.removed[1] = strdup("nobody"); /* not a member: no effect */
         e.n_removed = 2;
         add_members(&e, "u1", NULL); /* already a member: no effect */
         append(&e, 200);
-        e = mk(SCIM_ACT_REPLACE, SCIM_RT_GROUP, "t", "g",
-               "{\"displayName\":\"G2\"}", T0 + 6000);
+        e = unit_event(SCIM_ACT_REPLACE, SCIM_RT_GROUP, "t", "g",
+                       "{\"displayName\":\"G2\"}", T0 + 6000);
         e.members_replace = 1;
         add_members(&e, "u2", NULL);
         append(&e, 200);
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u3",
-               "{\"userName\":\"ONE\"}", T0 + 7000);
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "t", "u3",
+                       "{\"userName\":\"ONE\"}", T0 + 7000);
         append(&e, 409); /* userName taken: refused by the fold */
-        e = mk(SCIM_ACT_DELETE, SCIM_RT_USER, "t", "u2", NULL, T0 + 8000);
+        e = unit_event(SCIM_ACT_DELETE, SCIM_RT_USER, "t", "u2", NULL,
+                       T0 + 8000);
         append(&e, 204);
-        e = mk(SCIM_ACT_TOKEN_ISSUE, 0, "t", NULL, NULL, T0 + 9000);
+        e = unit_event(SCIM_ACT_TOKEN_ISSUE, 0, "t", NULL, NULL, T0 + 9000);
         e.token_id = strdup("abcd");
         e.token_hash = strdup("0000000000000000000000000000000000000000000000"
                               "000000000000000000");
@@ -308,13 +286,13 @@ static void test_apply_order_index(void **state)
         int64_t t_late = T0 + 3600000;
 
         (void)state;
-        e = mk(SCIM_ACT_TENANT_CREATE, 0, "late", NULL, NULL, T0);
+        e = unit_event(SCIM_ACT_TENANT_CREATE, 0, "late", NULL, NULL, T0);
         append(&e, 201);
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "late", "a",
-               "{\"userName\":\"a\"}", t_late);
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "late", "a",
+                       "{\"userName\":\"a\"}", t_late);
         append(&e, 201);
-        e = mk(SCIM_ACT_CREATE, SCIM_RT_USER, "late", "b",
-               "{\"userName\":\"b\"}", T0 + 60000); /* older stamp */
+        e = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "late", "b",
+                       "{\"userName\":\"b\"}", T0 + 60000); /* older stamp */
         append(&e, 201);
         memset(&q, 0, sizeof(q));
         q.from_ms = t_late;
