@@ -320,9 +320,9 @@ void scim_uuid7(char out[37])
         last = atomic_load_explicit(&uuid7_last, memory_order_relaxed);
         do
                 next = (now >> 12) > (last >> 12) ? now : last + 1;
-        while (!atomic_compare_exchange_weak_explicit(
-            &uuid7_last, &last, next, memory_order_relaxed,
-            memory_order_relaxed));
+        while (!atomic_compare_exchange_weak_explicit(&uuid7_last, &last, next,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed));
         for (int i = 0; i < 6; i++) /* 48 bits of ms, big-endian */
                 b[i] = (unsigned char)(next >> (12 + 8 * (5 - i)));
         b[6] = (unsigned char)(0x70 | ((next >> 8) & 0x0f));
