@@ -3,7 +3,8 @@
  * against a plain snprintf over many instants, both sides of the epoch),
  * v4 UUIDs (shape, version and variant bits, no repeats), v7 UUIDs (shape,
  * the time in their first 48 bits, strictly increasing from four threads at
- * once, well past 4,096 a millisecond).
+ * once, well past 4,096 a millisecond; a new millisecond's counter starts
+ * at a random value).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,14 +141,30 @@ static void test_uuid7(void **state)
                                 assert_true(strcmp(u - 37, u) < 0);
                         /* the first 48 bits are the creation time: at
                          * least t0, and at most t1 plus the ms the
-                         * counter may run ahead (80,000 ids / 4,096) */
+                         * counter may run ahead (80,000 ids / 2,048) */
                         memcpy(hexms, u, 8);
                         memcpy(hexms + 8, u + 9, 4);
                         hexms[12] = '\0';
                         ms = (int64_t)strtoll(hexms, NULL, 16);
                         assert_true(ms >= t0);
-                        assert_true(ms <= t1 + 20);
+                        assert_true(ms <= t1 + 40);
                 }
+        /* a new millisecond's counter starts at random: eight ids 2 ms
+         * apart do not all carry the counter 0 (chance 2^-88) */
+        {
+                int nonzero = 0;
+
+                for (int i = 0; i < 8; i++) {
+                        char u[37];
+                        struct timespec d = {0, 2000000};
+
+                        nanosleep(&d, NULL);
+                        scim_uuid7(u);
+                        /* the 12-bit counter: the hex digits after '7' */
+                        nonzero |= strncmp(u + 15, "000", 3) != 0;
+                }
+                assert_true(nonzero);
+        }
         /* no repeats across threads */
         qsort(ids, V7_THREADS * V7_PER, 37, cmp_id);
         for (int i = 1; i < V7_THREADS * V7_PER; i++)
