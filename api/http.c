@@ -1218,9 +1218,13 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                                     "state=\"threads\"", js.threads);
                 scim_metrics_family(&b, "scimlog_report_jobs_total", "counter",
                                     "Point-in-time reads answered by the "
-                                    "report workers, and refused 429");
+                                    "report workers, stopped at the time "
+                                    "limit (400), and refused 429");
                 scim_metrics_sample(&b, "scimlog_report_jobs_total",
                                     "result=\"done\"", (double)js.done);
+                scim_metrics_sample(&b, "scimlog_report_jobs_total",
+                                    "result=\"over_limit\"",
+                                    (double)js.over_limit);
                 scim_metrics_sample(&b, "scimlog_report_jobs_total",
                                     "result=\"refused\"", (double)js.refused);
         }
@@ -2121,7 +2125,8 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                     cfg->report_threads ? cfg->report_threads : 1,
                     cfg->report_queue ? cfg->report_queue
                                       : SCIM_REPORT_QUEUE_DEFAULT,
-                    SCIM_REPORT_PER_TENANT);
+                    SCIM_REPORT_PER_TENANT,
+                    cfg->report_ms ? cfg->report_ms : SCIM_REPORT_MS_DEFAULT);
                 api->metrics_token =
                     cfg->metrics_token ? strdup(cfg->metrics_token) : NULL;
                 if (cfg->operator_token)
