@@ -77,7 +77,7 @@ struct scim_api {
 typedef struct req {
         char *raw_uri;
         scim_buf_t body;
-        int started, submitted;
+        int started, submitted, body_done;
         pthread_mutex_t mu;
         int done;
         scim_write_result_t result;
@@ -1196,6 +1196,9 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                             "reason=\"idle\"", (double)gs.idle_closed);
         scim_metrics_sample(&b, "scimlog_connections_closed_total",
                             "reason=\"shed\"", (double)gs.shed);
+        scim_metrics_sample(&b, "scimlog_connections_closed_total",
+                            "reason=\"body_timeout\"",
+                            (double)gs.body_timeouts);
         scim_metrics_family(&b, "scimlog_rate_limited_total", "counter",
                             "Requests refused 429 by a tenant's rate limit");
         scim_metrics_sample(&b, "scimlog_rate_limited_total", NULL,
@@ -1852,6 +1855,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 r->status = 413;
                 *upload_data_size = 0;
                 return MHD_NO;
+        }
+        if (!r->body_done) { /* the body is complete */
+                r->body_done = 1;
+                scim_conn_guard_body_done(api->guard, c);
         }
         if (r->submitted) {
                 int done;
