@@ -58,7 +58,7 @@ static const char *usage_serve =
     "                     [--jwt-ttl SECONDS] [--log-format text|json]\n"
     "                     [--prune-interval S] [--snapshot-interval S]\n"
     "                     [--memory-mb N] [--report-threads N]\n"
-    "                     [--report-queue N]\n"
+    "                     [--report-queue N] [--report-ms MS]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]\n"
@@ -83,6 +83,8 @@ static const char *usage_serve =
     "Point-in-time reads (?asOf=) run on --report-threads (default 1)\n"
     "threads of their own, not the pool; --report-queue (default 8) more\n"
     "may wait, at most 2 per tenant running or waiting (others 429).\n"
+    "Each runs at most --report-ms (default 30000) once a worker has it\n"
+    "(time waiting does not count); past it, it stops: 400 tooMany.\n"
     "Answers waiting for slow readers may hold --unsent-limit-mb (default\n"
     "512) MiB in all; past it, answers over 64 KiB get 503 + Retry-After.\n"
     "Each tenant may make --rate-limit (default 100/200: 100 requests/s,\n"
@@ -470,6 +472,7 @@ static int cmd_serve(int argc, char **argv)
             {"memory-mb", required_argument, NULL, 1020},
             {"report-threads", required_argument, NULL, 1021},
             {"report-queue", required_argument, NULL, 1022},
+            {"report-ms", required_argument, NULL, 1023},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -546,7 +549,8 @@ static int cmd_serve(int argc, char **argv)
                 case 1004:
                 case 1005:
                 case 1006:
-                case 1007: {
+                case 1007:
+                case 1023: {
                         char *end = NULL;
                         unsigned long v = strtoul(optarg, &end, 10);
                         unsigned lo = c == 1001 ? 16 : 1;
@@ -571,6 +575,8 @@ static int cmd_serve(int argc, char **argv)
                                 cfg.scan_limit = (size_t)v;
                         else if (c == 1006)
                                 cfg.scan_ms = (unsigned)v;
+                        else if (c == 1023)
+                                cfg.report_ms = (unsigned)v;
                         else
                                 cfg.unsent_bytes = (size_t)v << 20;
                         break;

@@ -14,7 +14,10 @@
  * A guard thread (woken every 100 ms, or at once when the daemon is near
  * its limit) closes IDLE connections older than their deadline (headers
  * must be complete within header_timeout of accept; keep-alive connections
- * may idle for idle_timeout), and when more than 90% of the limit is in
+ * may idle for idle_timeout), BUSY ones whose body is not complete
+ * SCIM_BODY_TIMEOUT_MS after their headers (a body sent a byte every few
+ * seconds kept a connection busy, so never shed, for ever), and when more
+ * than 90% of the limit is in
  * use it sheds the oldest IDLE connections down to 75%, so a flood of
  * connections — even from the address a good client uses — cannot keep a
  * request from being accepted. BUSY connections are never shed.
@@ -43,8 +46,9 @@ typedef struct gconn {
         struct gconn *prev, *next; /* oldest first */
         int fd;
         int busy;
+        int receiving;  /* busy, and the request's body is still coming */
         int served;     /* a request has completed on it (keep-alive) */
-        uint64_t since; /* ms: accepted, or went idle */
+        uint64_t since; /* ms: accepted, went idle, or headers complete */
 } gconn_t;
 
 struct scim_conn_guard {
@@ -110,6 +114,9 @@ static void sweep(scim_conn_guard_t *g, uint64_t now)
         for (gconn_t *x = g->head; x; x = x->next) {
                 uint64_t deadline;
 
+                if (x->busy && x->receiving && x->fd >= 0 &&
+                    now >= x->since + SCIM_BODY_TIMEOUT_MS)
+                        shed(g, x, &g->stats.body_timeouts);
                 if (x->busy || x->fd < 0)
                         continue;
                 deadline = x->since + (x->served ? g->idle_ms : g->header_ms);
@@ -266,8 +273,21 @@ void scim_conn_guard_busy(scim_conn_guard_t *g, struct MHD_Connection *c)
         pthread_mutex_lock(&g->mu);
         if (!x->busy) {
                 x->busy = 1;
+                x->receiving = 1;
+                x->since = now_ms();
                 g->busy++;
         }
+        pthread_mutex_unlock(&g->mu);
+}
+
+void scim_conn_guard_body_done(scim_conn_guard_t *g, struct MHD_Connection *c)
+{
+        gconn_t *x = conn_of(c);
+
+        if (!x)
+                return;
+        pthread_mutex_lock(&g->mu);
+        x->receiving = 0;
         pthread_mutex_unlock(&g->mu);
 }
 
@@ -282,6 +302,7 @@ void scim_conn_guard_idle(scim_conn_guard_t *g, struct MHD_Connection *c)
                 x->busy = 0;
                 g->busy--;
         }
+        x->receiving = 0;
         x->served = 1;
         x->since = now_ms();
         unlink_conn(g, x); /* the youngest idle connection now */

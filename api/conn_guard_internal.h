@@ -18,6 +18,7 @@ typedef struct scim_conn_guard_stats {
         uint64_t idle_closed;     /* closed: keep-alive idle too long, or
                                      at shutdown */
         uint64_t shed;            /* closed: oldest idle, near the limit */
+        uint64_t body_timeouts;   /* closed: body not complete in time */
         unsigned open, busy, limit;
 } scim_conn_guard_stats_t;
 
@@ -42,6 +43,13 @@ void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
 
 /* A request's headers are complete (busy until its answer is sent). */
 void scim_conn_guard_busy(scim_conn_guard_t *g, struct MHD_Connection *c);
+
+/* A request's body must be complete this long after its headers (a slow
+ * body is closed like slow headers); a 1 MiB body needs 35 KB/s. */
+#define SCIM_BODY_TIMEOUT_MS 30000
+
+/* The request's body is complete (its deadline no longer applies). */
+void scim_conn_guard_body_done(scim_conn_guard_t *g, struct MHD_Connection *c);
 
 /* Its answer was sent (or it ended): idle again, keep-alive deadline. */
 void scim_conn_guard_idle(scim_conn_guard_t *g, struct MHD_Connection *c);

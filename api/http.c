@@ -77,7 +77,7 @@ struct scim_api {
 typedef struct req {
         char *raw_uri;
         scim_buf_t body;
-        int started, submitted;
+        int started, submitted, body_done;
         pthread_mutex_t mu;
         int done;
         scim_write_result_t result;
@@ -858,6 +858,22 @@ static enum MHD_Result list_raw_answer(struct MHD_Connection *c,
         return rc;
 }
 
+/* Bytes of the references attached to res[key] (value, display, $ref
+ * and the object around them): what a page's budget counts for them. */
+static size_t attached_bytes(const json_t *res, const char *key)
+{
+        json_t *a = json_object_get(res, key), *e;
+        size_t i, n = 0;
+
+        json_array_foreach(a, i, e)
+        {
+                n += 32 + json_string_length(json_object_get(e, "value")) +
+                     json_string_length(json_object_get(e, "display")) +
+                     json_string_length(json_object_get(e, "$ref"));
+        }
+        return n;
+}
+
 static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                             req_t *r, const char *tenant, scim_rtype_t rt,
                             json_t *q)
@@ -866,7 +882,7 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         scim_query_t query;
         scim_err_t e;
         long start = 1, count = 100;
-        size_t total = 0, i;
+        size_t total = 0, i, groups_bytes = 0;
         json_t *page = NULL, *res, *out;
         char loc[1024], after[SCIM_MAX_ID_LEN + 1];
         const char *cursor = qget(q, "cursor");
@@ -955,6 +971,17 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                                     sizeof(loc), &e) < 0) {
                         json_decref(page);
                         return send_error(c, r, &e);
+                }
+                /* groups (attributes=groups) are attached here, after the
+                 * store filled the page: they count against the page
+                 * budget too, so users in many groups end the page early */
+                groups_bytes += attached_bytes(res, "groups");
+                if (groups_bytes >= scim_page_bytes() &&
+                    i + 1 < json_array_size(page)) {
+                        while (json_array_size(page) > i + 1)
+                                json_array_remove(page, i + 1);
+                        more = 1;
+                        break;
                 }
         }
         out = json_object();
@@ -1182,6 +1209,9 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                             "reason=\"idle\"", (double)gs.idle_closed);
         scim_metrics_sample(&b, "scimlog_connections_closed_total",
                             "reason=\"shed\"", (double)gs.shed);
+        scim_metrics_sample(&b, "scimlog_connections_closed_total",
+                            "reason=\"body_timeout\"",
+                            (double)gs.body_timeouts);
         scim_metrics_family(&b, "scimlog_rate_limited_total", "counter",
                             "Requests refused 429 by a tenant's rate limit");
         scim_metrics_sample(&b, "scimlog_rate_limited_total", NULL,
@@ -1201,9 +1231,13 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                                     "state=\"threads\"", js.threads);
                 scim_metrics_family(&b, "scimlog_report_jobs_total", "counter",
                                     "Point-in-time reads answered by the "
-                                    "report workers, and refused 429");
+                                    "report workers, stopped at the time "
+                                    "limit (400), and refused 429");
                 scim_metrics_sample(&b, "scimlog_report_jobs_total",
                                     "result=\"done\"", (double)js.done);
+                scim_metrics_sample(&b, "scimlog_report_jobs_total",
+                                    "result=\"over_limit\"",
+                                    (double)js.over_limit);
                 scim_metrics_sample(&b, "scimlog_report_jobs_total",
                                     "result=\"refused\"", (double)js.refused);
         }
@@ -1835,6 +1869,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 *upload_data_size = 0;
                 return MHD_NO;
         }
+        if (!r->body_done) { /* the body is complete */
+                r->body_done = 1;
+                scim_conn_guard_body_done(api->guard, c);
+        }
         if (r->submitted) {
                 int done;
 
@@ -2100,7 +2138,8 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                     cfg->report_threads ? cfg->report_threads : 1,
                     cfg->report_queue ? cfg->report_queue
                                       : SCIM_REPORT_QUEUE_DEFAULT,
-                    SCIM_REPORT_PER_TENANT);
+                    SCIM_REPORT_PER_TENANT,
+                    cfg->report_ms ? cfg->report_ms : SCIM_REPORT_MS_DEFAULT);
                 api->metrics_token =
                     cfg->metrics_token ? strdup(cfg->metrics_token) : NULL;
                 if (cfg->operator_token)

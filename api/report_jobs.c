@@ -17,6 +17,14 @@
  * one tenant's auditor can queue unbounded work or crowd out the others.
  * Waiting jobs are served first come, first served.
  *
+ * Time limit: a worker starts the job's deadline (limit_ms) when it takes
+ * the job, so time spent waiting in the queue is not charged to the read:
+ * the queue is bounded (queue_max, per_tenant) and a read should not fail
+ * because other tenants' reads ran first. The read itself checks the
+ * deadline inside its loops (projector/asof.c) and stops; the worker is
+ * then free for the next job within a few milliseconds of the limit. A
+ * job stopped so is counted in over_limit, not in done.
+ *
  * Shutdown (scim_report_jobs_stop): no job is accepted any more; waiting
  * jobs are finished without running (refused = 1: the caller answers 503)
  * and running ones complete; the call returns when every job has been
@@ -26,7 +34,10 @@
  * Test hook: SCIMLOG_TEST_REPORT_DELAY_MS (read when the workers start)
  * makes each job wait that long before it runs, so that e2e 0799 can hold
  * a worker busy for a known time and check admission and shutdown without
- * depending on how fast a query is. Unset in production.
+ * depending on how fast a query is. The wait stands for work: it is
+ * inside the job's time limit (the deadline starts before it), so a limit
+ * shorter than the wait is hit by the read's own first check. Unset in
+ * production.
  *
  * Threads: submit runs on pool threads; run and finish on a report worker;
  * one mutex guards the queue and the counters.
@@ -45,10 +56,10 @@ struct scim_report_jobs {
         pthread_cond_t cv;
         pthread_t th[JOBS_MAX_THREADS];
         unsigned nth;
-        unsigned queue_max, per_tenant;
+        unsigned queue_max, per_tenant, limit_ms;
         scim_report_job_t *head, *tail; /* waiting, oldest first */
         unsigned waiting, running;
-        unsigned long long refused, done;
+        unsigned long long refused, done, over_limit;
         scim_report_job_t *active[JOBS_MAX_THREADS]; /* running, by worker */
         int stopping;
         unsigned delay_ms; /* test hook (see the top comment) */
@@ -99,6 +110,7 @@ static void *worker(void *arg)
                 if (me < q->nth)
                         q->active[me] = j;
                 pthread_mutex_unlock(&q->mu);
+                scim_deadline_start(&j->deadline, q->limit_ms);
                 if (q->delay_ms) {
                         struct timespec ts = {q->delay_ms / 1000,
                                               (long)(q->delay_ms % 1000) *
@@ -111,7 +123,10 @@ static void *worker(void *arg)
                 if (me < q->nth)
                         q->active[me] = NULL;
                 q->running--;
-                q->done++;
+                if (scim_deadline_passed(&j->deadline))
+                        q->over_limit++;
+                else
+                        q->done++;
                 pthread_mutex_unlock(&q->mu);
                 j->finish(j); /* may free j: not touched after */
                 pthread_mutex_lock(&q->mu);
@@ -121,7 +136,7 @@ static void *worker(void *arg)
 }
 
 scim_report_jobs_t *scim_report_jobs_new(unsigned threads, unsigned queue_max,
-                                         unsigned per_tenant)
+                                         unsigned per_tenant, unsigned limit_ms)
 {
         scim_report_jobs_t *q = calloc(1, sizeof(*q));
 
@@ -133,6 +148,7 @@ scim_report_jobs_t *scim_report_jobs_new(unsigned threads, unsigned queue_max,
                 threads = JOBS_MAX_THREADS;
         q->queue_max = queue_max;
         q->per_tenant = per_tenant ? per_tenant : 1;
+        q->limit_ms = limit_ms;
         {
                 const char *d = getenv("SCIMLOG_TEST_REPORT_DELAY_MS");
 
@@ -198,10 +214,12 @@ void scim_report_jobs_stats(scim_report_jobs_t *q, scim_report_jobs_stats_t *s)
         s->threads = q->nth;
         s->queue_max = q->queue_max;
         s->per_tenant = q->per_tenant;
+        s->limit_ms = q->limit_ms;
         s->running = q->running;
         s->waiting = q->waiting;
         s->refused = q->refused;
         s->done = q->done;
+        s->over_limit = q->over_limit;
         pthread_mutex_unlock(&q->mu);
 }
 

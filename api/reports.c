@@ -15,6 +15,15 @@
  * suspend their connection too and run on a report worker
  * (api/report_jobs.c): the handler then runs on that worker with its
  * answer captured (rq_t.cap) and sent by a pool thread after the resume.
+ *
+ * Time limit: a point-in-time read gets --report-ms (default 30 s) from
+ * when a worker takes it (rq_t.dl, the job's deadline); the read checks it
+ * in its loops (projector/asof.c) and, once over, stops and is answered
+ * 400 tooMany (over_limit: the limit, its value, what to do), counted in
+ * /metrics and logged as a server event. 400, not 503: the same read
+ * would only fail the same way, and a 503 invites blind retries that
+ * would hold the worker again. The inline path (no workers) starts the
+ * same deadline with the default, so both answer alike.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +35,7 @@
 #include "api/http_internal.h"
 #include "api/report_jobs.h"
 #include "api/reports_internal.h"
+#include "api/scim_api.h"
 #include "model/scim_model.h"
 
 #define REPORTS_MAX_SEGS 8
@@ -45,6 +55,7 @@ typedef struct rq {
         const char *host;         /* the Host header, for locations */
         struct asof_job *cap;     /* on a report worker: the answer goes
                                      here, not to the connection */
+        scim_deadline_t *dl;      /* a point-in-time read's time limit */
 } rq_t;
 
 /*
@@ -289,6 +300,34 @@ static int as_of_param(rq_t *r, int64_t *ms, enum MHD_Result *rc)
         return 0;
 }
 
+/* The answer to a point-in-time read its deadline stopped (e came back
+ * from asOf with dl passed): 400 tooMany naming the limit, its value and
+ * what to do; logged as a server event (one line per stopped read: at
+ * most one per report worker at a time). */
+static enum MHD_Result over_limit(rq_t *r, int list, scim_err_t *e)
+{
+        unsigned ms = r->dl ? r->dl->limit_ms : 0;
+
+        scim_event("warn", "report_over_limit",
+                   "tenant %s: point-in-time read stopped at its time limit "
+                   "of %u ms (--report-ms; request %s)",
+                   r->tenant, ms, r->request_id ? r->request_id : "-");
+        scim_err_clear(e);
+        scim_err_set(e, 400, "tooMany",
+                     "this point-in-time read went over its time limit of "
+                     "%u ms (serve --report-ms; time waiting for a report "
+                     "worker does not count) and was stopped. Its cost "
+                     "grows with the %s history, not with asOf: an earlier "
+                     "or later asOf does not help. %s, or ask the operator "
+                     "to raise --report-ms",
+                     ms, list ? "tenant's" : "resource's",
+                     list ? "Narrow the filter (eq on a value; for Groups, "
+                            "members.value eq \"ID\" uses an index)"
+                          : "Page through its changes instead "
+                            "(/reports/v1/{tenant}/resources/{id}/history)");
+        return send_err(r, e);
+}
+
 /* meta.location of a resource rebuilt as of a time: its live URL. */
 static void set_location(rq_t *r, scim_rtype_t rt, json_t *res)
 {
@@ -348,10 +387,12 @@ static enum MHD_Result as_of_list(rq_t *r, scim_rtype_t rt)
         if (f && *f && scim_filter_parse(rt, f, &filter, &e) < 0)
                 return send_err(r, &e);
         if (scim_changes_list_as_of(r->st, r->tenant, rt, ms, filter,
-                                    (size_t)start, (size_t)count, &total,
+                                    (size_t)start, (size_t)count, r->dl, &total,
                                     &items, &e) < 0) {
                 scim_filter_free(filter);
                 json_decref(items);
+                if (scim_deadline_passed(r->dl))
+                        return over_limit(r, 1, &e);
                 return send_err(r, &e);
         }
         scim_filter_free(filter);
@@ -377,8 +418,10 @@ static enum MHD_Result as_of(rq_t *r, scim_rtype_t rt, const char *id)
         if (as_of_param(r, &ms, &rc) < 0)
                 return rc;
         scim_err_clear(&e);
-        if (scim_changes_as_of(r->st, r->tenant, rt, id, ms, &res, &e) < 0)
-                return send_err(r, &e);
+        if (scim_changes_as_of(r->st, r->tenant, rt, id, ms, r->dl, &res, &e) <
+            0)
+                return scim_deadline_passed(r->dl) ? over_limit(r, 0, &e)
+                                                   : send_err(r, &e);
         set_location(r, rt, res);
         rc = send_scim(r, res);
         json_decref(res);
@@ -689,6 +732,7 @@ static void asof_job_run(scim_report_job_t *job)
         r.endpoint = j->endpoint;
         r.host = j->host;
         r.cap = j;
+        r.dl = &j->job.deadline; /* started by the worker */
         if (j->one)
                 as_of(&r, j->rt, j->id);
         else
@@ -875,12 +919,18 @@ enum MHD_Result scim_reports_handle(struct MHD_Connection *c, scim_store_t *st,
                  * records call it) */
                 /* a type of the tenant's table: built in or its own */
                 r.endpoint = row->endpoint;
-                if (wr && wr->jobs) /* seconds of work: a report worker */
+                if (wr && wr->jobs) { /* seconds of work: a report worker */
                         rc = asof_submit(&r, row->code,
                                          n == 5 ? seg[4] : NULL);
-                else
+                } else { /* here, with the same limit */
+                        scim_deadline_t dl;
+
+                        scim_deadline_start(&dl, SCIM_REPORT_MS_DEFAULT);
+                        r.dl = &dl;
                         rc = n == 4 ? as_of_list(&r, row->code)
                                     : as_of(&r, row->code, seg[4]);
+                        r.dl = NULL;
+                }
         } else if (!strcasecmp(seg[3], "summary") && n == 4)
                 rc = summary(&r);
         else

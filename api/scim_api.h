@@ -61,6 +61,9 @@ typedef struct scim_api_config {
                                     reads (api/report_jobs.c); 0 = 1 */
         unsigned report_queue;   /* ... reads that may wait beyond them;
                                     0 = default */
+        unsigned report_ms;      /* ... the time one may run once a
+                                    worker has it (400 tooMany after);
+                                    0 = default */
         const char *access_log;  /* "off", "text" or "json" (one stderr line
                                     per request); NULL: SCIMLOG_ACCESS_LOG
                                     (1 = text, json), else off */
@@ -73,6 +76,7 @@ typedef struct scim_api_config {
 #define SCIM_SCAN_LIMIT_DEFAULT 1000000
 #define SCIM_SCAN_MS_DEFAULT 2000
 #define SCIM_REPORT_QUEUE_DEFAULT 8
+#define SCIM_REPORT_MS_DEFAULT 30000 /* one point-in-time read's time */
 #define SCIM_REPORT_PER_TENANT 2 /* point-in-time reads running or waiting */
 
 typedef struct scim_api scim_api_t;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -272,15 +274,11 @@ static void id_random(unsigned char *out, size_t n)
         avail -= n;
 }
 
-void scim_uuid4(char out[37])
+static void uuid_text(const unsigned char b[16], char out[37])
 {
         static const char hx[] = "0123456789abcdef";
-        unsigned char b[16];
         char *o = out;
 
-        id_random(b, sizeof(b));
-        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
         for (int i = 0; i < 16; i++) {
                 if (i == 4 || i == 6 || i == 8 || i == 10)
                         *o++ = '-';
@@ -288,6 +286,49 @@ void scim_uuid4(char out[37])
                 *o++ = hx[b[i] & 15];
         }
         *o = '\0';
+}
+
+void scim_uuid4(char out[37])
+{
+        unsigned char b[16];
+
+        id_random(b, sizeof(b));
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+        uuid_text(b, out);
+}
+
+/* The time-ordered part of the last v7 id: unix ms << 12 | a 12-bit
+ * counter (RFC 9562 6.2, method 1), shared by every thread so that ids
+ * from one process only ever increase, also within a millisecond and when
+ * the clock steps back. In a new millisecond the counter starts at a
+ * random value below 2,048 (RFC 9562 6.2), so an id does not tell how many
+ * others (of any tenant) were made in its millisecond before it. */
+static _Atomic uint64_t uuid7_last;
+
+void scim_uuid7(char out[37])
+{
+        unsigned char b[16];
+        struct timespec ts;
+        uint64_t now, last, next;
+
+        id_random(b + 6, 10);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = ((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u)
+              << 12;
+        now |= ((uint64_t)b[6] << 8 | b[7]) & 0x7ff;
+        last = atomic_load_explicit(&uuid7_last, memory_order_relaxed);
+        do
+                next = (now >> 12) > (last >> 12) ? now : last + 1;
+        while (!atomic_compare_exchange_weak_explicit(&uuid7_last, &last, next,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed));
+        for (int i = 0; i < 6; i++) /* 48 bits of ms, big-endian */
+                b[i] = (unsigned char)(next >> (12 + 8 * (5 - i)));
+        b[6] = (unsigned char)(0x70 | ((next >> 8) & 0x0f));
+        b[7] = (unsigned char)(next & 0xff);
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+        uuid_text(b, out);
 }
 
 void scim_sha256_hex(const void *data, size_t n, char out[65])

@@ -116,6 +116,51 @@ void scim_time_format(int64_t ms, char out[32]);
  * epoch. Returns 0 on success, -1 if s is not a dateTime. */
 int scim_time_parse(const char *s, int64_t *ms_out);
 
+/* -------------------------------------------------------------- deadlines */
+
+/*
+ * A time limit for one piece of work that may run on several threads (a
+ * point-in-time read; common/deadline.c). Long loops call
+ * scim_deadline_tick with their iteration count: every
+ * SCIM_DEADLINE_EVERY-th call reads CLOCK_MONOTONIC_COARSE (a vDSO read,
+ * ~20 ns; its resolution is the kernel tick, 1-10 ms), the others only
+ * the flag. Once a check finds the time past, every later check on any
+ * thread says so (sticky), so all the threads sharing it stop. A NULL
+ * deadline, or one started with 0 ms, never passes.
+ */
+typedef struct scim_deadline {
+        int64_t at_ns;     /* CLOCK_MONOTONIC_COARSE; 0: no limit */
+        unsigned limit_ms; /* as started (for the answer's detail) */
+        int passed;        /* atomic; sticky */
+} scim_deadline_t;
+
+#define SCIM_DEADLINE_EVERY 64 /* iterations between clock reads */
+
+/* Starts d: it passes limit_ms from now (0: never). Before any thread
+ * shares it. */
+void scim_deadline_start(scim_deadline_t *d, unsigned limit_ms);
+
+/* Reads the clock: 1 when d has passed (and from then on), else 0.
+ * NULL-safe; any thread. */
+int scim_deadline_check(scim_deadline_t *d);
+
+/* 1 when a check found d passed (no clock read). NULL-safe; any thread. */
+static inline int scim_deadline_passed(const scim_deadline_t *d)
+{
+        return d && __atomic_load_n(&d->passed, __ATOMIC_RELAXED);
+}
+
+/* The check for a loop's i-th iteration: the clock every
+ * SCIM_DEADLINE_EVERY iterations (i = 0 included), else the flag. */
+static inline int scim_deadline_tick(scim_deadline_t *d, size_t i)
+{
+        if (!d)
+                return 0;
+        if (i % SCIM_DEADLINE_EVERY)
+                return scim_deadline_passed(d);
+        return scim_deadline_check(d);
+}
+
 /* --------------------------------------------------------------- ids, hash */
 
 /* Fills buf with n cryptographically random bytes (getrandom). Aborts on
@@ -124,6 +169,13 @@ void scim_random_bytes(void *buf, size_t n);
 
 /* Writes a random (v4) UUID, lower-case, 36 chars + NUL. */
 void scim_uuid4(char out[37]);
+
+/* Writes a time-ordered (v7, RFC 9562) UUID: 48 bits of unix ms, a 12-bit
+ * counter, 62 random bits. Ids from one process strictly increase (also
+ * within a millisecond and if the clock steps back), so a resource created
+ * now sorts after the ones before it: its view keys go to the end of the
+ * memtable's skiplist instead of a random place. Thread-safe. */
+void scim_uuid7(char out[37]);
 
 /* SHA-256 of data as 64 lower-case hex chars + NUL. */
 void scim_sha256_hex(const void *data, size_t n, char out[65]);

@@ -493,7 +493,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                           ingest_ref_exists, &refctx,
                                           err) < 0)
                         goto out;
-                scim_uuid4(idbuf);
+                scim_uuid7(idbuf);
                 ev->resource_id = strdup(idbuf);
                 ev->expect_version = 0;
                 if (w->rtype == SCIM_RT_USER) {

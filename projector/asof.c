@@ -6,6 +6,16 @@
  * kind) and the events in the log, plus the history state (hstate_*) that
  * retention keeps as a pruned resource's base. Reader side: any thread,
  * committed state only.
+ *
+ * Time limit: both reads take a deadline (scim_deadline_t, NULL: none;
+ * api/reports.c starts it when a report worker picks the read up). Every
+ * loop whose length grows with the tenant's history (the index walks, the
+ * bases, the candidate lists, a group's records and members, the filter's
+ * evaluation, the page) ticks it; the clock is read every
+ * SCIM_DEADLINE_EVERY iterations or per chunk of candidates. Once it has
+ * passed, the helper threads of a list stop at their next tick (the flag
+ * is shared), the read frees what it built and answers 400 tooMany
+ * (over_time): never a partial page.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -20,6 +30,15 @@
 static int cmp_str(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The error of a read its deadline stopped (api/reports.c words the
+ * answer's detail: the limit, its value, what to do). Always -1. */
+static int over_time(scim_err_t *err)
+{
+        return scim_err_set(err, 400, "tooMany",
+                            "the point-in-time read went over its time "
+                            "limit and was stopped");
 }
 /* ------------------------------------------------------------ asOf */
 
@@ -466,9 +485,9 @@ static json_t *stored_last(scim_store_t *st, const char *tenant,
  * in (a delete after the horizon removed it through the group's own
  * history already). ids sorted; one iterator over the resource-history
  * index seeks each id, one over the bases walks along. */
-static void members_out(scim_store_t *st, const char *tenant, const char **ids,
-                        size_t n, const json_t *readded, int had_base,
-                        const json_t *members, json_t *arr)
+static int members_out(scim_store_t *st, const char *tenant, const char **ids,
+                       size_t n, const json_t *readded, int had_base,
+                       const json_t *members, json_t *arr, scim_deadline_t *dl)
 {
         scim_buf_t pre = {0}, bpre = {0}, k = {0};
         rocksdb_iterator_t *it, *bit;
@@ -484,7 +503,7 @@ static void members_out(scim_store_t *st, const char *tenant, const char **ids,
                 scim_buf_puts(&k, ids[0]);
                 rocksdb_iter_seek(bit, k.data, k.len);
         }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !scim_deadline_tick(dl, i); i++) {
                 const char *type = NULL, *id = ids[i];
                 size_t idl = strlen(id);
                 int gone = 0;
@@ -569,6 +588,7 @@ static void members_out(scim_store_t *st, const char *tenant, const char **ids,
         scim_buf_free(&pre);
         scim_buf_free(&bpre);
         scim_buf_free(&k);
+        return scim_deadline_passed(dl) ? -1 : 0;
 }
 
 /*
@@ -583,8 +603,8 @@ static void members_out(scim_store_t *st, const char *tenant, const char **ids,
  * by applying every event.
  */
 int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
-                       const char *id, int64_t as_of_ms, json_t **out,
-                       scim_err_t *err)
+                       const char *id, int64_t as_of_ms, scim_deadline_t *dl,
+                       json_t **out, scim_err_t *err)
 {
         scim_buf_t pre = {0}, last_rj = {0};
         rocksdb_iterator_t *it = NULL;
@@ -595,7 +615,7 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         uint64_t *seqs = NULL;
         size_t *pos = NULL;
         rocksdb_pinnableslice_t **vals = NULL;
-        size_t n = 0, cap = 0, from = 0, nread = 0;
+        size_t n = 0, cap = 0, from = 0, nread = 0, steps = 0;
         int rc = -1, had_base = 0, have_rj = 0;
         char ts[32], ver[32], nb[SCIM_MAX_ID_LEN + 1];
         const char *rname = type_name(st, tenant, rt, nb, sizeof(nb));
@@ -638,6 +658,10 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
 
                 if (kl != pre.len + 8 || memcmp(k, pre.data, pre.len))
                         break;
+                if (scim_deadline_tick(dl, steps++)) {
+                        over_time(err);
+                        goto out;
+                }
                 if (n >= SCIM_CHANGES_MAX_HISTORY) {
                         scim_err_set(err, 400, "tooMany",
                                      "history longer than %d events",
@@ -764,6 +788,10 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                         scim_event_peek_t pk;
                         int effect = ents[pos[r]].kind == CHANGES_R_EFFECT;
 
+                        if (scim_deadline_tick(dl, r)) {
+                                over_time(err);
+                                goto out;
+                        }
                         if (!vp)
                                 continue;
                         if (scim_event_peek(vp, vl, &pk) == 0) {
@@ -889,8 +917,13 @@ int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 json_object_foreach(h.members, k, v) if (ids) ids[nm++] = k;
                 if (ids)
                         qsort(ids, nm, sizeof(*ids), cmp_str);
-                members_out(st, tenant, ids, ids ? nm : 0, readded, had_base,
-                            h.members, mem_arr);
+                if (members_out(st, tenant, ids, ids ? nm : 0, readded,
+                                had_base, h.members, mem_arr, dl) < 0) {
+                        free(ids);
+                        json_decref(mem_arr);
+                        over_time(err);
+                        goto out;
+                }
                 free(ids);
                 if (json_array_size(mem_arr))
                         json_object_set_new(res, "members", mem_arr);
@@ -991,7 +1024,8 @@ static json_t *list_item_done(scim_store_t *st, const char *tenant,
  * members need the deltas). New reference, or NULL. */
 static json_t *list_item_from(scim_store_t *st, const char *tenant,
                               scim_rtype_t rt, const lstate_t *ls,
-                              int64_t as_of_ms, const char *logv, size_t logl)
+                              int64_t as_of_ms, const char *logv, size_t logl,
+                              scim_deadline_t *dl)
 {
         json_t *res = NULL;
         scim_event_t ev;
@@ -999,7 +1033,8 @@ static json_t *list_item_from(scim_store_t *st, const char *tenant,
 
         if (rt == SCIM_RT_GROUP) {
                 scim_err_clear(&e);
-                scim_changes_as_of(st, tenant, rt, ls->id, as_of_ms, &res, &e);
+                scim_changes_as_of(st, tenant, rt, ls->id, as_of_ms, dl, &res,
+                                   &e);
                 return res;
         }
         if (ls->seq && !logv)
@@ -1018,9 +1053,10 @@ static json_t *list_item_from(scim_store_t *st, const char *tenant,
 }
 
 static json_t *list_item(scim_store_t *st, const char *tenant, scim_rtype_t rt,
-                         const lstate_t *ls, int64_t as_of_ms)
+                         const lstate_t *ls, int64_t as_of_ms,
+                         scim_deadline_t *dl)
 {
-        return list_item_from(st, tenant, rt, ls, as_of_ms, NULL, 0);
+        return list_item_from(st, tenant, rt, ls, as_of_ms, NULL, 0, dl);
 }
 
 /* The filtered case: candidates are evaluated on several threads (each
@@ -1051,6 +1087,7 @@ typedef struct lwork {
          * not compressed: ~20% less CPU per candidate) */
         int events;
         json_t **keep; /* non-NULL: each match as built (the page's) */
+        scim_deadline_t *dl; /* the read's (NULL: none) */
 } lwork_t;
 
 /* 1 if l (ln > 0 bytes, ASCII) is in t, ASCII-caselessly. */
@@ -1108,7 +1145,7 @@ static int list_eval_log(lwork_t *w, opener_t *op, const lstate_t *ls,
 
         if (scim_event_peek(v, vl, &pk) < 0) { /* another writer schema */
                 r = list_item_from(w->st, w->tenant, w->rt, ls, w->as_of_ms, v,
-                                   vl);
+                                   vl, w->dl);
                 hit = r && scim_filter_match(w->filter, r);
                 json_decref(r);
                 return hit ? 1 : 2;
@@ -1205,11 +1242,12 @@ static void *list_worker(void *arg)
                 size_t end =
                     i + LIST_CHUNK < w->n_order ? i + LIST_CHUNK : w->n_order;
 
-                if (i >= w->n_order)
+                if (i >= w->n_order || scim_deadline_check(w->dl))
                         break;
                 for (size_t j = i; !keys && j < end; j++) { /* no memory */
-                        json_t *r = list_item(w->st, w->tenant, w->rt,
-                                              &w->c[w->order[j]], w->as_of_ms);
+                        json_t *r =
+                            list_item(w->st, w->tenant, w->rt,
+                                      &w->c[w->order[j]], w->as_of_ms, w->dl);
 
                         w->match[w->order[j]] =
                             r && scim_filter_match(w->filter, r) ? 1 : 2;
@@ -1260,15 +1298,18 @@ static void *list_worker(void *arg)
                     __atomic_fetch_add(&w->next2, LIST_CHUNK, __ATOMIC_RELAXED);
                 size_t end = i + LIST_CHUNK < w->n ? i + LIST_CHUNK : w->n;
 
-                if (i >= w->n)
+                if (i >= w->n || scim_deadline_check(w->dl))
                         break;
                 for (; i < end; i++) {
                         json_t *r;
 
                         if (w->rt != SCIM_RT_GROUP && w->c[i].seq)
                                 continue; /* the first loop's */
+                        /* a group is a rebuild each: the flag every one */
+                        if (scim_deadline_tick(w->dl, 1))
+                                break;
                         r = list_item(w->st, w->tenant, w->rt, &w->c[i],
-                                      w->as_of_ms);
+                                      w->as_of_ms, w->dl);
                         w->match[i] =
                             r && scim_filter_match(w->filter, r) ? 1 : 2;
                         if (w->keep && w->match[i] == 1)
@@ -1309,6 +1350,7 @@ typedef struct lwalk {
         lstate_t *c;
         size_t n, cap;
         int oom;
+        scim_deadline_t *dl; /* the read's (NULL: none) */
 } lwalk_t;
 
 static void *list_walk(void *arg)
@@ -1319,6 +1361,7 @@ static void *list_walk(void *arg)
         lstate_t ls;
         int have = 0;
         char want = (char)w->rt; /* 'U', 'G' or a tenant type's code */
+        size_t steps = 0;
 
         changes_key_start(&pre, w->tenant, 'R');
         changes_key_start(&bpre, w->tenant, 'B');
@@ -1348,6 +1391,10 @@ static void *list_walk(void *arg)
                                 if (c > 0 || (c == 0 && kl >= w->hi.len))
                                         valid = 0;
                         }
+                }
+                if (valid && scim_deadline_tick(w->dl, steps++)) {
+                        json_decref(ls.base_attrs); /* the caller answers */
+                        break;
                 }
                 if (valid) {
                         id = k + pre.len;
@@ -1520,8 +1567,8 @@ static int list_split(scim_store_t *st, const scim_buf_t *pre, scim_buf_t *mid)
  * held it at as_of_ms (memhist_groups), in the walk's order: groups with
  * records in id order, then those retention left bases only. 0 or -1. */
 static int member_candidates(scim_store_t *st, const char *tenant,
-                             const char *member, int64_t as_of_ms,
-                             lstate_t **c, size_t *n, size_t *cap)
+                             const char *member, int64_t as_of_ms, lstate_t **c,
+                             size_t *n, size_t *cap, scim_deadline_t *dl)
 {
         char **ids = NULL;
         size_t nid = 0;
@@ -1531,9 +1578,12 @@ static int member_candidates(scim_store_t *st, const char *tenant,
         if (nid && !hist)
                 rc = -1;
         for (size_t i = 0; rc == 0 && i < nid; i++)
-                hist[i] = strlen(ids[i]) <= SCIM_MAX_ID_LEN &&
-                          changes_has_history(st, tenant, ids[i],
-                                              strlen(ids[i]));
+                if (scim_deadline_tick(dl, i))
+                        rc = -1; /* the caller tells from dl */
+                else
+                        hist[i] = strlen(ids[i]) <= SCIM_MAX_ID_LEN &&
+                                  changes_has_history(st, tenant, ids[i],
+                                                      strlen(ids[i]));
         for (int pass = 1; rc == 0 && pass >= 0; pass--)
                 for (size_t i = 0; rc == 0 && i < nid; i++) {
                         lstate_t ls;
@@ -1555,8 +1605,8 @@ static int member_candidates(scim_store_t *st, const char *tenant,
 int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                             scim_rtype_t rt, int64_t as_of_ms,
                             const scim_filter_t *filter, size_t start_index,
-                            size_t count, size_t *total, json_t **out,
-                            scim_err_t *err)
+                            size_t count, scim_deadline_t *dl, size_t *total,
+                            json_t **out, scim_err_t *err)
 {
         scim_buf_t pre = {0}, bpre = {0}, mid = {0};
         rocksdb_iterator_t *bit = NULL;
@@ -1569,6 +1619,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         json_t **keep = NULL;
         const char *member = NULL;
         int rc = 0, nw = 1;
+        size_t steps = 0;
 
         *total = 0;
         *out = json_array();
@@ -1593,9 +1644,12 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         if (rt == SCIM_RT_GROUP &&
             (member = scim_filter_member_value(filter)) != NULL) {
                 rc = member_candidates(st, tenant, member, as_of_ms, &cands,
-                                       &ncand, &capcand);
+                                       &ncand, &capcand, dl);
                 if (rc < 0) {
-                        scim_err_set_retry(err, 503, "out of memory");
+                        if (scim_deadline_passed(dl))
+                                over_time(err);
+                        else
+                                scim_err_set_retry(err, 503, "out of memory");
                         goto out;
                 }
                 goto filtered;
@@ -1607,6 +1661,7 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                 wk[i].tenant = tenant;
                 wk[i].rt = rt;
                 wk[i].as_of_ms = as_of_ms;
+                wk[i].dl = dl;
         }
         scim_buf_append(&wk[0].lo, pre.data, pre.len);
         if (sysconf(_SC_NPROCESSORS_ONLN) > 1 && list_split(st, &pre, &mid)) {
@@ -1628,11 +1683,17 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
         for (int i = 0; i < nw; i++) { /* in id order: the halves follow */
                 for (size_t j = 0; j < wk[i].n; j++)
                         if (lstate_push(&cands, &ncand, &capcand, &wk[i].c[j]) <
-                            0)
+                            0) {
+                                json_decref(wk[i].c[j].base_attrs);
                                 wk[i].oom = 1;
+                        }
                 free(wk[i].c);
                 if (wk[i].oom)
                         rc = -1;
+        }
+        if (scim_deadline_passed(dl)) {
+                rc = over_time(err);
+                goto out;
         }
         if (rc < 0) {
                 scim_err_set_retry(err, 503, "out of memory");
@@ -1651,6 +1712,10 @@ int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
 
                 if (bkl <= pre.len || memcmp(bk, bpre.data, pre.len))
                         break;
+                if (scim_deadline_tick(dl, steps++)) {
+                        rc = over_time(err);
+                        goto out;
+                }
                 if (bkl - pre.len > SCIM_MAX_ID_LEN)
                         continue;
                 if (changes_has_history(st, tenant, bk + pre.len,
@@ -1694,6 +1759,7 @@ filtered:
                 w.filter = filter;
                 w.c = cands;
                 w.n = ncand;
+                w.dl = dl;
                 w.events = !store_model_ever(st, tenant);
                 if (rt != SCIM_RT_GROUP)
                         w.nlit = scim_filter_needles(filter, w.lit, w.lit_len,
@@ -1736,6 +1802,10 @@ filtered:
                 list_worker(&w);
                 for (int i = 0; i < started; i++)
                         pthread_join(thr[i], NULL);
+                if (scim_deadline_passed(dl)) { /* matches incomplete */
+                        rc = over_time(err);
+                        goto out;
+                }
         }
         /* 3. the page, in id order (unfiltered: every candidate counts) */
         for (size_t i = 0; i < ncand; i++) {
@@ -1743,10 +1813,16 @@ filtered:
                         continue;
                 n++;
                 if (n >= start_index && json_array_size(*out) < count) {
-                        json_t *r = keep && keep[i] ? keep[i]
-                                                    : list_item(st, tenant, rt,
-                                                                &cands[i],
-                                                                as_of_ms);
+                        json_t *r;
+
+                        if (scim_deadline_tick(dl, json_array_size(*out))) {
+                                rc = over_time(err);
+                                goto out;
+                        }
+                        r = keep && keep[i]
+                                ? keep[i]
+                                : list_item(st, tenant, rt, &cands[i], as_of_ms,
+                                            dl);
 
                         if (keep)
                                 keep[i] = NULL;
@@ -1754,7 +1830,13 @@ filtered:
                                 json_array_append_new(*out, r);
                 }
         }
+        if (scim_deadline_passed(dl)) /* a group's rebuild stopped */
+                rc = over_time(err);
 out:
+        if (rc < 0) { /* nothing partial */
+                json_array_clear(*out);
+                n = 0;
+        }
         for (size_t i = 0; keep && i < ncand; i++)
                 json_decref(keep[i]);
         free(keep);

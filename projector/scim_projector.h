@@ -431,12 +431,16 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
  * existed then, its last applied event's resource (users; meta counted from
  * the index) or its asOf rebuild (groups, with members). *total: all
  * matches. 410 before the tenant's retained history. 0 or -1 with err.
+ * dl (NULL: no limit) bounds the work: every loop that grows with the
+ * tenant's history checks it, and once it has passed the read stops and
+ * answers -1 with 400 tooMany (scim_deadline_passed(dl) then says why);
+ * nothing partial is returned.
  */
 int scim_changes_list_as_of(scim_store_t *st, const char *tenant,
                             scim_rtype_t rt, int64_t as_of_ms,
                             const scim_filter_t *filter, size_t start_index,
-                            size_t count, size_t *total, json_t **out,
-                            scim_err_t *err);
+                            size_t count, scim_deadline_t *dl, size_t *total,
+                            json_t **out, scim_err_t *err);
 
 /*
  * Change-record retention of a tenant (projector/retain.c). A tenant with
@@ -471,11 +475,12 @@ json_t *scim_changes_prune_due(scim_store_t *st, int64_t now_ms);
  * the last applied event (log order) stamped at or before as_of_ms; groups
  * get their members by replaying membership deltas from creation (members
  * deleted by then are dropped). Stored form plus "members" for groups (new
- * reference). 404 when it did not exist then.
+ * reference). 404 when it did not exist then. dl: as for
+ * scim_changes_list_as_of.
  */
 int scim_changes_as_of(scim_store_t *st, const char *tenant, scim_rtype_t rt,
-                       const char *id, int64_t as_of_ms, json_t **out,
-                       scim_err_t *err);
+                       const char *id, int64_t as_of_ms, scim_deadline_t *dl,
+                       json_t **out, scim_err_t *err);
 
 /* Saved report definition by name (new reference), 404 when none. */
 int scim_reports_saved_get(scim_store_t *st, const char *tenant,

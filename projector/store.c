@@ -1225,6 +1225,23 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         }
 }
 
+/* Stored text of the members consider() attached to res (value, display
+ * and the row around them), so a page of groups with many members fills
+ * the page budget like a page of large resources: without it 100 groups
+ * of 2,000 members made one 30 MB answer whatever the budget. */
+static size_t members_bytes(const json_t *res)
+{
+        json_t *m = json_object_get(res, "members"), *e;
+        size_t i, n = 0;
+
+        json_array_foreach(m, i, e)
+        {
+                n += 32 + json_string_length(json_object_get(e, "value")) +
+                     json_string_length(json_object_get(e, "display"));
+        }
+        return n;
+}
+
 /* Remembered positions for deep index paging (see scim_store_list).
  * pos_recall appends the remembered id at start to key (tenant\0 rt) and
  * returns 1, or returns 0. Any thread; takes pos_mu. */
@@ -1377,6 +1394,7 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                 {
                         json_t *res = NULL;
                         scim_err_t e;
+                        size_t before = json_array_size(page);
 
                         /* an id can appear twice (two emails) */
                         if (i > 0 && json_equal(idv, json_array_get(ids, i - 1)))
@@ -1386,6 +1404,11 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                            &e) < 0)
                                 continue;
                         consider(st, tenant, rt, q, res, &matched, page);
+                        if (json_array_size(page) > before)
+                                page_bytes += members_bytes(res);
+                        if (page_bytes >= scim_page_bytes() &&
+                            qq.count > json_array_size(page))
+                                qq.count = json_array_size(page);
                         json_decref(res);
                 }
                 json_decref(ids);
@@ -1498,7 +1521,7 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                 consider(st, tenant, rt, q, res, &matched,
                                          page);
                                 if (json_array_size(page) > before)
-                                        page_bytes += vl;
+                                        page_bytes += vl + members_bytes(res);
                                 if (page_bytes >= scim_page_bytes() &&
                                     qq.count > json_array_size(page))
                                         qq.count = json_array_size(page);

@@ -12,8 +12,9 @@ token, a delete, a membership add, a userName full of HTML), signs in with
 the token, and checks what the page SHOWS against the reports API: feed
 rows and their order, verdict texts, "load more" paging, every filter, the
 chart's bars and their counts, one user's history with old/new values, the
-"as of" view at three instants, token kept in sessionStorage only, sign
-out; that CSP blocks an injected inline script; and that the browser asked
+"as of" view at three instants, a point-in-time read stopped at the
+server's time limit (the SCIM error's detail shown), token kept in
+sessionStorage only, sign out; that CSP blocks an injected inline script; and that the browser asked
 nothing of any host but this server. Leaves a screenshot in the build dir.
 """
 import datetime
@@ -26,6 +27,7 @@ import threading
 import time
 import urllib.parse
 
+import scimtest
 from scimtest import Server, Check, cli, USER, GROUP, TMP, SRC, patch_body
 import webdriver
 
@@ -549,6 +551,28 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
 
         shot = b.screenshot(os.path.join(os.path.dirname(TMP), "0910-admin-ui.png"), full=True, max_height=1800)
         print("screenshot: %s" % shot)
+
+        # a read stopped at the server's time limit: the page shows the SCIM
+        # error's detail (what the limit is and what to do). The server
+        # restarts on the same port with --report-ms 100; the test hook's
+        # 0.8 s wait is inside the limit, so the read's own first deadline
+        # check stops it (e2e 0789 does this with real work)
+        if have["asof"] and have["history"]:
+            port = srv.port
+            srv.stop()
+            srv.extra = ["--report-threads", "1", "--report-queue", "1", "--report-ms", "100"]
+            free = scimtest.free_port
+            scimtest.free_port = lambda: port
+            os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"] = "800"
+            try:
+                srv.start()
+            finally:
+                scimtest.free_port = free
+                del os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"]
+            cap, view = as_of(time.time())
+            c.ok("400 tooMany" in cap and "time limit of 100 ms" in cap and "--report-ms" in cap
+                 and "operator" in cap and not view,
+                 "as of past the time limit: the page shows the error's detail, no stale view", (cap, view))
 
         # a reload keeps the session (sessionStorage) and signs in again
         b.get(origin + "admin/")

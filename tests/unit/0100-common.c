@@ -1,7 +1,10 @@
 /*
  * 0100-common.c — the shared toolbox: RFC 3339 time formatting (checked
  * against a plain snprintf over many instants, both sides of the epoch),
- * v4 UUIDs (shape, version and variant bits, no repeats).
+ * v4 UUIDs (shape, version and variant bits, no repeats), v7 UUIDs (shape,
+ * the time in their first 48 bits, strictly increasing from four threads at
+ * once, well past 4,096 a millisecond; a new millisecond's counter starts
+ * at a random value).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +12,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -79,6 +84,94 @@ static void test_uuid4(void **state)
         }
 }
 
+#define V7_THREADS 4
+#define V7_PER 20000
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *v7_run(void *arg)
+{
+        char(*out)[37] = arg;
+
+        for (int i = 0; i < V7_PER; i++)
+                scim_uuid7(out[i]);
+        return NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
+static void test_uuid7(void **state)
+{
+        char(*ids)[37] = calloc(V7_THREADS * V7_PER, 37);
+        pthread_t th[V7_THREADS];
+        int64_t t0 = now_ms(), t1, ms;
+        char hexms[13];
+
+        (void)state;
+        assert_non_null(ids);
+        for (int t = 0; t < V7_THREADS; t++)
+                assert_int_equal(
+                    pthread_create(&th[t], NULL, v7_run, ids + t * V7_PER), 0);
+        for (int t = 0; t < V7_THREADS; t++)
+                pthread_join(th[t], NULL);
+        t1 = now_ms();
+        for (int t = 0; t < V7_THREADS; t++)
+                for (int i = 0; i < V7_PER; i++) {
+                        const char *u = ids[t * V7_PER + i];
+
+                        assert_int_equal(strlen(u), 36);
+                        assert_true(u[8] == '-' && u[13] == '-' &&
+                                    u[18] == '-' && u[23] == '-');
+                        assert_true(u[14] == '7');
+                        assert_non_null(strchr("89ab", u[19]));
+                        for (int k = 0; k < 36; k++)
+                                assert_non_null(
+                                    strchr("0123456789abcdef-", u[k]));
+                        /* each thread's ids increase (as text, too) */
+                        if (i)
+                                assert_true(strcmp(u - 37, u) < 0);
+                        /* the first 48 bits are the creation time: at
+                         * least t0, and at most t1 plus the ms the
+                         * counter may run ahead (80,000 ids / 2,048) */
+                        memcpy(hexms, u, 8);
+                        memcpy(hexms + 8, u + 9, 4);
+                        hexms[12] = '\0';
+                        ms = (int64_t)strtoll(hexms, NULL, 16);
+                        assert_true(ms >= t0);
+                        assert_true(ms <= t1 + 40);
+                }
+        /* a new millisecond's counter starts at random: eight ids 2 ms
+         * apart do not all carry the counter 0 (chance 2^-88) */
+        {
+                int nonzero = 0;
+
+                for (int i = 0; i < 8; i++) {
+                        char u[37];
+                        struct timespec d = {0, 2000000};
+
+                        nanosleep(&d, NULL);
+                        scim_uuid7(u);
+                        /* the 12-bit counter: the hex digits after '7' */
+                        nonzero |= strncmp(u + 15, "000", 3) != 0;
+                }
+                assert_true(nonzero);
+        }
+        /* no repeats across threads */
+        qsort(ids, V7_THREADS * V7_PER, 37, cmp_id);
+        for (int i = 1; i < V7_THREADS * V7_PER; i++)
+                assert_true(strcmp(ids[i - 1], ids[i]) < 0);
+        free(ids);
+}
+
 /* common/hex.c against sprintf("%02x") and sscanf("%2hhx") on every byte,
  * and what the decoder refuses. */
 static void test_hex(void **state)
@@ -128,6 +221,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_time_format),
             cmocka_unit_test(test_uuid4),
+            cmocka_unit_test(test_uuid7),
             cmocka_unit_test(test_hex),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

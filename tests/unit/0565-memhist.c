@@ -374,7 +374,7 @@ static size_t check_at(scim_store_t *st, const int *status, int64_t T, int asof)
                 scim_err_clear(&err);
                 if (asof)
                         (void)scim_changes_as_of(st, "t1", SCIM_RT_GROUP, id, T,
-                                                 &grp[g], &err);
+                                                 NULL, &grp[g], &err);
         }
         for (int u = 0; u < NM; u++) {
                 char id[32], up[32];
@@ -737,8 +737,9 @@ static void test_retention_recreated_member(void **state)
                                   NULL, "{\"changeRetentionSeconds\": 1800}",
                                   ms),
                          200);
-        assert_int_equal(
-            scim_changes_as_of(st, "t1", SCIM_RT_GROUP, "g1", ms, &g, &err), 0);
+        assert_int_equal(scim_changes_as_of(st, "t1", SCIM_RT_GROUP, "g1", ms,
+                                            NULL, &g, &err),
+                         0);
         assert_null(json_object_get(g, "members"));
         json_decref(g);
         assert_int_equal(memhist_groups(st, "t1", "u1", ms, &ids, &n), 0);

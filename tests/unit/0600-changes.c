@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "api/http_internal.h"
 #include "api/reports_internal.h"
@@ -1047,7 +1048,7 @@ static void test_store_records_pages_asof(void **state)
 
         /* asOf: u05 at creation, after update, after disable, deleted */
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
-                                            T0 + 5 * 60000, &res, &err),
+                                            T0 + 5 * 60000, NULL, &res, &err),
                          0);
         assert_null(json_object_get(res, "title"));
         assert_string_equal(json_string_value(json_object_get(
@@ -1055,7 +1056,8 @@ static void test_store_records_pages_asof(void **state)
                             "W/\"1\"");
         json_decref(res);
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
-                                            T0 + 2 * 3600000 + 5, &res, &err),
+                                            T0 + 2 * 3600000 + 5, NULL, &res,
+                                            &err),
                          0);
         assert_true(json_is_false(json_object_get(res, "active")));
         assert_string_equal(json_string_value(json_object_get(
@@ -1063,35 +1065,86 @@ static void test_store_records_pages_asof(void **state)
                             "W/\"3\""); /* the 409 is not a version */
         json_decref(res);
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
-                                            T0 + 3 * 3600000, &res, &err),
+                                            T0 + 3 * 3600000, NULL, &res, &err),
                          -1);
         assert_int_equal(err.status, 404);
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_USER, "u05",
-                                            T0 - 1, &res, &err),
+                                            T0 - 1, NULL, &res, &err),
                          -1);
         /* group: both members, then u01 removed; u05 deleted later */
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "g1",
-                                            T0 + 3600000, &res, &err),
+                                            T0 + 3600000, NULL, &res, &err),
                          0);
         assert_int_equal(json_array_size(json_object_get(res, "members")), 2);
         json_decref(res);
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "g1",
-                                            T0 + 2 * 3600000, &res, &err),
+                                            T0 + 2 * 3600000, NULL, &res, &err),
                          0);
         assert_json(json_object_get(res, "members"),
                     "[{\"value\":\"u05\",\"type\":\"User\"}]");
         json_decref(res);
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "g1",
-                                            T0 + 3 * 3600000, &res, &err),
+                                            T0 + 3 * 3600000, NULL, &res, &err),
                          0);
         assert_null(json_object_get(res, "members"));
         json_decref(res);
+        /* a time limit: a generous one changes nothing; one that has
+         * passed stops the read in its first loop (400 tooMany, nothing
+         * returned, nothing leaked) */
+        {
+                scim_deadline_t dl, gone;
+                json_t *list = NULL;
+                size_t total = 0;
+                struct timespec nap = {0, 20 * 1000000L};
+
+                scim_deadline_start(&dl, 60000);
+                assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP,
+                                                    "g1", T0 + 3600000, &dl,
+                                                    &res, &err),
+                                 0);
+                assert_int_equal(
+                    json_array_size(json_object_get(res, "members")), 2);
+                json_decref(res);
+                assert_int_equal(scim_changes_list_as_of(
+                                     st, "a", SCIM_RT_USER, T0 + 3600000, NULL,
+                                     1, 100, &dl, &total, &list, &err),
+                                 0);
+                assert_true(total > 0);
+                assert_int_equal(json_array_size(list), total);
+                json_decref(list);
+                assert_int_equal(scim_deadline_passed(&dl), 0);
+
+                scim_deadline_start(&gone, 1);
+                nanosleep(&nap, NULL);
+                res = NULL;
+                scim_err_clear(&err);
+                assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP,
+                                                    "g1", T0 + 3600000, &gone,
+                                                    &res, &err),
+                                 -1);
+                assert_int_equal(err.status, 400);
+                assert_string_equal(err.scim_type, "tooMany");
+                assert_null(res);
+                assert_int_equal(scim_deadline_passed(&gone), 1);
+                list = NULL;
+                total = 99;
+                scim_err_clear(&err);
+                assert_int_equal(scim_changes_list_as_of(
+                                     st, "a", SCIM_RT_GROUP, T0 + 3600000, NULL,
+                                     1, 100, &gone, &total, &list, &err),
+                                 -1);
+                assert_int_equal(err.status, 400);
+                assert_string_equal(err.scim_type, "tooMany");
+                assert_int_equal(json_array_size(list), 0);
+                assert_int_equal(total, 0);
+                json_decref(list);
+        }
         /* users are not groups, and tenant ab has no u05 history */
         assert_int_equal(scim_changes_as_of(st, "a", SCIM_RT_GROUP, "u01",
-                                            T0 + 3600000, &res, &err),
+                                            T0 + 3600000, NULL, &res, &err),
                          -1);
         assert_int_equal(scim_changes_as_of(st, "ab", SCIM_RT_USER, "u05",
-                                            T0 + 3600000, &res, &err),
+                                            T0 + 3600000, NULL, &res, &err),
                          -1);
 
         /* summary: hour buckets from counters */
