@@ -207,7 +207,7 @@ static enum MHD_Result answer_changes(rq_t *r, json_t *params,
         enum MHD_Result rc;
 
         scim_err_clear(&e);
-        if (scim_reports_parse_query(params, scim_now_ms(), 0, &q, &cur, &e) <
+        if (scim_reports_parse_query(params, scim_now_ms(), 1, &q, &cur, &e) <
             0) {
                 rc = send_err(r, &e);
                 goto out;
