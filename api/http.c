@@ -601,43 +601,46 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
         if (rt == SCIM_RT_USER && !qget(q, "attributes") &&
             !qget(q, "excludedattributes") && !inm &&
             !has_returned_rules(api, tenant, rt)) {
-                /* fast path: splice location into the stored text */
-                scim_buf_t b = {0}, lb = {0};
-                char *lj, tag[48] = "", *v;
+                /* fast path: splice location into the stored text,
+                 * read straight into the answer's buffer */
+                scim_buf_t o = {0};
+                char tag[48] = "", *v;
                 int ln;
 
-                if (scim_store_get_raw(api->st, tenant, rt, id, &b, &e) < 0) {
-                        scim_buf_free(&b);
+                if (scim_store_get_raw(api->st, tenant, rt, id, &o, &e) < 0) {
+                        scim_buf_free(&o);
                         return send_error(c, r, &e);
                 }
-                ln = (int)scim_strjoin(loc, sizeof(loc), tl_base, "/Users/",
-                                       id, (char *)NULL);
-                lj = scim_json_dump_string(loc, (size_t)ln, &lb) == 0
-                         ? lb.data
-                         : NULL;
                 /* meta is the stored text's last member, and its keys
                  * are the server's: a user's own "version" key (in an
                  * extension block) comes before it */
-                v = (char *)last_meta(b.data, b.len);
+                v = (char *)last_meta(o.data, o.len);
                 v = v ? strstr(v, "\"version\":\"W/\\\"") : NULL;
                 if (v)
                         weak_etag(tag, strtoll(v + 15, NULL, 10));
-                if (lj && b.len >= 2 && b.data[b.len - 1] == '}' &&
-                    b.data[b.len - 2] == '}') {
-                        scim_buf_t o = {0};
+                if (o.len >= 2 && o.data[o.len - 1] == '}' &&
+                    o.data[o.len - 2] == '}') {
+                        size_t len = o.len;
 
-                        scim_buf_append(&o, b.data, b.len - 2);
+                        ln = (int)scim_strjoin(loc, sizeof(loc), tl_base,
+                                               "/Users/", id, (char *)NULL);
+                        o.len -= 2;
                         scim_buf_puts(&o, ",\"location\":");
-                        scim_buf_puts(&o, lj);
-                        scim_buf_puts(&o, "}}");
-                        rc = send_text(c, r, 200, o.data, o.len,
-                                       tag[0] ? tag : NULL, NULL, 0);
-                        scim_buf_free(&o);
-                } else {
-                        rc = send_text(c, r, 200, b.data, b.len, NULL, NULL, 0);
+                        if (scim_json_dump_string(loc, (size_t)ln, &o) == 0 &&
+                            scim_buf_puts(&o, "}}") == 0) {
+                                rc = send_text(c, r, 200, o.data, o.len,
+                                               tag[0] ? tag : NULL, NULL, 0);
+                                scim_buf_free(&o);
+                                return rc;
+                        }
+                        /* no location (not UTF-8, no memory): the stored
+                         * text as it stands */
+                        o.len = len;
+                        o.data[len - 2] = '}';
+                        o.data[len - 1] = '}';
                 }
-                scim_buf_free(&lb);
-                scim_buf_free(&b);
+                rc = send_text(c, r, 200, o.data, o.len, NULL, NULL, 0);
+                scim_buf_free(&o);
                 return rc;
         }
         if (scim_store_get(api->st, tenant, rt, id, &res, NULL, &e) < 0)
@@ -689,10 +692,15 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
 {
         static const char head[] =
             "{\"schemas\":[\"" SCIM_URN_LIST "\"],\"totalResults\":";
+        static const char one[] =
+            "1,\"startIndex\":1,\"itemsPerPage\":1,\"Resources\":[";
+        static const char none[] =
+            "0,\"startIndex\":1,\"itemsPerPage\":0,\"Resources\":[]}";
+        const size_t hl = sizeof(head) - 1, at = hl + sizeof(one) - 1;
         const char *value = NULL;
         scim_index_t ix = scim_filter_index_hint(f, SCIM_RT_USER, &value);
         char id[SCIM_MAX_ID_LEN + 1], loc[1024];
-        scim_buf_t raw = {0}, o = {0};
+        scim_buf_t o = {0};
         json_t *res = NULL;
         scim_err_t e;
         enum MHD_Result rc;
@@ -707,6 +715,11 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
                 return MHD_NO;
         *done = 1;
         scim_err_clear(&e);
+        /* the answer's head, then the stored text read straight after it */
+        if (scim_buf_puts(&o, head) < 0 || scim_buf_puts(&o, one) < 0) {
+                scim_buf_free(&o);
+                return fail(c, r, 503, NULL, "out of memory");
+        }
         if (ix == SCIM_IDX_ID)
                 snprintf(id, sizeof(id), "%s", value);
         if ((ix == SCIM_IDX_ID && strlen(value) <= SCIM_MAX_ID_LEN) ||
@@ -714,32 +727,28 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
              scim_store_find_username(api->st, tenant, value, id,
                                       sizeof(id))))
                 found = scim_store_get_raw(api->st, tenant, SCIM_RT_USER, id,
-                                           &raw, &e) == 0;
+                                           &o, &e) == 0;
         if (found && !(exact && scim_store_read_epoch(api->st) == epoch)) {
-                res = scim_json_load(raw.data, raw.len);
+                res = scim_json_load(o.data + at, o.len - at);
                 found = res && scim_filter_match(f, res);
         }
-        scim_buf_puts(&o, head);
-        if (!found || raw.len < 2 || raw.data[raw.len - 1] != '}' ||
-            raw.data[raw.len - 2] != '}') {
-                scim_buf_puts(&o, "0,\"startIndex\":1,\"itemsPerPage\":0,"
-                                  "\"Resources\":[]}");
+        if (!found || o.len < at + 2 || o.data[o.len - 1] != '}' ||
+            o.data[o.len - 2] != '}') {
+                o.len = hl;
+                o.data[hl] = '\0';
+                scim_buf_puts(&o, none);
         } else {
                 size_t n = scim_strjoin(loc, sizeof(loc), tl_base, "/Users/",
                                         id, (char *)NULL);
 
-                scim_buf_puts(&o, "1,\"startIndex\":1,\"itemsPerPage\":1,"
-                                  "\"Resources\":[");
-                scim_buf_append(&o, raw.data, raw.len - 2);
+                o.len -= 2;
                 scim_buf_puts(&o, ",\"location\":");
                 if (scim_json_dump_string(loc, n, &o) < 0)
                         scim_buf_puts(&o, "null");
                 scim_buf_puts(&o, "}}]}");
         }
-        rc = o.data ? send_text(c, r, 200, o.data, o.len, NULL, NULL, 0)
-                    : fail(c, r, 503, NULL, "out of memory");
+        rc = send_text(c, r, 200, o.data, o.len, NULL, NULL, 0);
         json_decref(res);
-        scim_buf_free(&raw);
         scim_buf_free(&o);
         return rc;
 }
