@@ -1973,6 +1973,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                     r->bytes);
         }
         json_decref(r->result.resource);
+        scim_reports_write_release(&r->rw); /* a read whose client left */
         scim_buf_free(&r->body);
         free(r->raw_uri);
         pthread_mutex_destroy(&r->mu);
