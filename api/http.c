@@ -323,9 +323,22 @@ static void attach_members(scim_api_t *api, const char *tenant, json_t *res)
         json_decref(meta);
 }
 
+/* A query parameter's value, or NULL. A request's query holds a few
+ * parameters (often one, or none), which a walk compares faster than
+ * jansson hashes the key (a filter request asks for ten). */
 static const char *qget(json_t *q, const char *k)
 {
-        return json_string_value(json_object_get(q, k));
+        const char *key;
+        json_t *v;
+
+        if (json_object_size(q) > 4)
+                return json_string_value(json_object_get(q, k));
+        json_object_foreach(q, key, v)
+        {
+                if (!strcmp(key, k))
+                        return json_string_value(v);
+        }
+        return NULL;
 }
 
 static int members_wanted(json_t *q)
@@ -872,24 +885,44 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         size_t total = 0, i, groups_bytes = 0;
         json_t *page = NULL, *res, *out;
         char loc[1024], after[SCIM_MAX_ID_LEN + 1];
-        const char *cursor = qget(q, "cursor");
+        /* the parameters this function reads, in one walk of q (eleven
+         * lookups before) */
+        enum { P_CURSOR, P_SORTBY, P_SORTORDER, P_START, P_COUNT, P_FILTER,
+               P_ATTRS, P_EXCL, P_N };
+        static const char *const pname[P_N] = {
+            "cursor", "sortby",    "sortorder", "startindex",
+            "count",  "filter",    "attributes", "excludedattributes"};
+        const char *pv[P_N] = {NULL};
+        const char *cursor;
         int more = 0, scanning = 0, rc2;
         const char *hint = NULL;
         enum MHD_Result rc;
 
+        {
+                const char *key;
+                json_t *v;
+
+                json_object_foreach(q, key, v)
+                {
+                        for (int k = 0; k < P_N; k++)
+                                if (!strcmp(key, pname[k]))
+                                        pv[k] = json_string_value(v);
+                }
+        }
+        cursor = pv[P_CURSOR];
         scim_err_clear(&e);
-        if (qget(q, "sortby") || qget(q, "sortorder"))
+        if (pv[P_SORTBY] || pv[P_SORTORDER])
                 return fail(c, r, 400, "invalidValue",
                             "sorting is not supported (ServiceProviderConfig: "
                             "sort.supported is false); results come in id "
                             "order");
-        if (cursor && qget(q, "startindex"))
+        if (cursor && pv[P_START])
                 return fail(c, r, 400, "invalidValue",
                             "use either cursor or startIndex paging");
         if (cursor && scim_cursor_decode(cursor, after, sizeof(after), &e) < 0)
                 return send_error(c, r, &e);
-        if (parse_uint(qget(q, "startindex"), &start) < 0 ||
-            parse_uint(qget(q, "count"), &count) < 0)
+        if (parse_uint(pv[P_START], &start) < 0 ||
+            parse_uint(pv[P_COUNT], &count) < 0)
                 return fail(c, r, 400, "invalidValue",
                             "startIndex and count must be integers");
         if (start < 1)
@@ -898,11 +931,11 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                 count = 0;
         if (count > SCIM_MAX_LIST_COUNT)
                 count = SCIM_MAX_LIST_COUNT;
-        if (qget(q, "filter") && *qget(q, "filter") &&
-            scim_filter_parse(rt, qget(q, "filter"), &f, &e) < 0)
+        if (pv[P_FILTER] && *pv[P_FILTER] &&
+            scim_filter_parse(rt, pv[P_FILTER], &f, &e) < 0)
                 return send_error(c, r, &e);
         if (f && rt == SCIM_RT_USER && !cursor && start == 1 && count >= 1 &&
-            !qget(q, "attributes") && !qget(q, "excludedattributes") &&
+            !pv[P_ATTRS] && !pv[P_EXCL] &&
             !has_returned_rules(api, tenant, rt)) {
                 int done;
 
@@ -941,7 +974,7 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
          * stored texts (list_raw_answer) instead of parsing and
          * re-serialising each resource */
         query.raw = rt == SCIM_RT_USER && !f && !cursor &&
-                    !qget(q, "attributes") && !qget(q, "excludedattributes") &&
+                    !pv[P_ATTRS] && !pv[P_EXCL] &&
                     !has_returned_rules(api, tenant, rt);
         rc2 = scim_store_list(api->st, tenant, rt, &query, &total, &page, &e);
         if (scanning)
