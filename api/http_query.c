@@ -88,8 +88,9 @@ int scim_query_parse(const char *raw, json_t **out, scim_err_t *err)
                         json_decref(o);
                         return -1;
                 }
-                if (*k)
-                        json_object_set_new(o, k, json_string(v));
+                if (*k) /* UTF-8 checked above: jansson need not again */
+                        json_object_set_new_nocheck(o, k,
+                                                    json_string_nocheck(v));
                 free(k);
                 free(v);
                 raw += len;

@@ -207,7 +207,7 @@ static enum MHD_Result answer_changes(rq_t *r, json_t *params,
         enum MHD_Result rc;
 
         scim_err_clear(&e);
-        if (scim_reports_parse_query(params, scim_now_ms(), 0, &q, &cur, &e) <
+        if (scim_reports_parse_query(params, scim_now_ms(), 1, &q, &cur, &e) <
             0) {
                 rc = send_err(r, &e);
                 goto out;
@@ -715,6 +715,14 @@ static void asof_job_free(asof_job_t *j)
         json_decref(j->params);
         free(j->body);
         free(j);
+}
+
+void scim_reports_write_release(scim_reports_write_t *wr)
+{
+        if (wr && wr->job) {
+                asof_job_free(wr->job);
+                wr->job = NULL;
+        }
 }
 
 /* Report worker: the read, its answer captured in j. */

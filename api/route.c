@@ -229,18 +229,34 @@ static int tenant_from_host(const scim_routes_t *rt, const char *host,
 int scim_routes_resolve(const scim_routes_t *rt, const char *path,
                         const char *host, scim_target_t *t)
 {
-        char *seg[MAX_SEGS + 4], *save = NULL, *tok;
+        char *seg[MAX_SEGS + 4], *p;
         int n = 0, best = -1, best_len = -1;
+        size_t plen = strlen(path);
 
-        memset(t, 0, sizeof(*t));
-        if (strlen(path) >= sizeof(t->buf))
+        /* every field the callers read, without clearing the buffers
+         * (1.6 KB on every request) */
+        t->tenant[0] = '\0';
+        t->from = 0;
+        t->mount = NULL;
+        t->base_path[0] = '\0';
+        memset(t->seg, 0, sizeof(t->seg));
+        t->n = 0;
+        if (plen >= sizeof(t->buf))
                 return 0;
-        memcpy(t->buf, path, strlen(path) + 1);
-        for (tok = strtok_r(t->buf, "/", &save); tok && n < MAX_SEGS + 4;
-             tok = strtok_r(NULL, "/", &save))
-                seg[n++] = tok;
-        if (tok)
-                return 0; /* too deep for any mount */
+        memcpy(t->buf, path, plen + 1);
+        /* the non-empty segments between slashes, as strtok_r splits */
+        for (p = t->buf;;) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                if (n == MAX_SEGS + 4)
+                        return 0; /* too deep for any mount */
+                seg[n++] = p;
+                p += strcspn(p, "/");
+                if (*p)
+                        *p++ = '\0';
+        }
         for (int i = 0; i < rt->n; i++) {
                 const mount_t *m = &rt->m[i];
                 int ok = n > m->nseg;

@@ -369,7 +369,14 @@ int scim_utf8_valid(const char *s, size_t n)
                 unsigned c = *p;
                 size_t len;
                 uint32_t cp;
+                uint64_t w;
 
+                /* eight ASCII bytes at a time (a location, an id) */
+                if (end - p >= 8 &&
+                    (memcpy(&w, p, 8), !(w & 0x8080808080808080ULL))) {
+                        p += 8;
+                        continue;
+                }
                 if (c < 0x80) {
                         p++;
                         continue;
@@ -532,6 +539,9 @@ int scim_tenant_name_ok(const char *t)
             "Users", "Groups", "Schemas", "ResourceTypes",
             "ServiceProviderConfig", "serviceConfiguration", "Bulk", "Me",
             ".search", NULL};
+        /* their lengths: only a name of the same length is compared
+         * (every request's route checks its tenant segment) */
+        static const size_t lens[] = {5, 6, 7, 13, 21, 20, 4, 2, 7};
         size_t n = t ? strlen(t) : 0;
 
         if (n == 0 || n > SCIM_MAX_TENANT_LEN)
@@ -543,7 +553,7 @@ int scim_tenant_name_ok(const char *t)
         if (strspn(t, ".") == n) /* "." and ".." would be path segments */
                 return 0;
         for (int i = 0; endpoints[i]; i++)
-                if (!strcasecmp(t, endpoints[i]))
+                if (n == lens[i] && !strcasecmp(t, endpoints[i]))
                         return 0; /* /scim/v2/Users is the token's tenant */
         return 1;
 }

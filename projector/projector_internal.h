@@ -111,6 +111,7 @@ struct scim_store {
                               snapshot holds the views at it (snapshot.c) */
         int kafka;         /* the log is a topic: no log snapshots */
         struct txn_hot *hot; /* the writer's hot cache (txn.c) */
+        struct store_rcache *rc; /* the API's read cache (readcache.c) */
 };
 
 /* After a batch is written: invalidates remembered list positions when
@@ -207,6 +208,45 @@ void txn_scan_below(txn_t *t, int cf, const char *prefix, size_t plen,
                     const char *limit, size_t llen, size_t max,
                     void (*fn)(void *ctx, const char *k, size_t kl),
                     void *ctx);
+
+/* The hash of (cf, key) of the fold overlay, the hot cache and the read
+ * cache (txn.c); in memory only. */
+uint64_t store_key_hash(int cf, const char *k, size_t n);
+
+/* The read cache (readcache.c): point reads of stored resources and the
+ * userName index, equal to a RocksDB Get at every moment because
+ * txn_write (the only writer of those column families) brackets each
+ * write of a cached key with rcache_write_begin / rcache_write_end. */
+static inline int rcache_cf(int cf)
+{
+        return cf == CF_RES || cf == CF_IDX;
+}
+typedef struct rcache_ticket {
+        size_t set;
+        uint64_t hash, gen;
+        int ok; /* 0: do not insert (no cache, or a write was pending) */
+} rcache_ticket_t;
+/* At open: a cache of at most budget bytes (0 when too small: none);
+ * -1 out of memory. rcache_free at close. */
+int rcache_open(scim_store_t *st, size_t budget);
+void rcache_free(scim_store_t *st);
+/* Any thread. 1: hit, the value appended to out; 0: hit, the key is
+ * known absent; -1: miss, *tk filled: read RocksDB, then rcache_put the
+ * value read (v NULL: absent; a read error is not put). */
+int rcache_get(scim_store_t *st, int cf, const char *k, size_t kl,
+               scim_buf_t *out, rcache_ticket_t *tk);
+void rcache_put(scim_store_t *st, const rcache_ticket_t *tk, int cf,
+                const char *k, size_t kl, const char *v, size_t vl);
+/* Writer thread, around the RocksDB write of key (cf, k) (h its
+ * store_key_hash): begin before, end after (whether it failed or not). */
+void rcache_write_begin(scim_store_t *st, int cf, const char *k, size_t kl,
+                        uint64_t h);
+void rcache_write_end(scim_store_t *st, int cf, const char *k, size_t kl,
+                      uint64_t h);
+/* Tests: fn runs between a miss's RocksDB read and its insert. */
+void rcache_test_pause(scim_store_t *st, void (*fn)(void));
+/* Bytes the entries hold now. */
+size_t rcache_bytes(const scim_store_t *st);
 
 /* Position indexes (posindex.c): deep startIndex pages in bounded time.
  * The fold notes each create ('+') and delete ('-') of a resource, and a

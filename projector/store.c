@@ -79,6 +79,10 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 return -1;
         }
         st->dir = strdup(dir);
+        /* the API's read cache: an eighth of the block cache's budget
+         * (readcache.c; no cache when that cannot be had) */
+        if (rcache_open(st, store_tune_cache_bytes() / 8) < 0)
+                st->rc = NULL;
         st->ro = rocksdb_readoptions_create();
         st->wo_sync = rocksdb_writeoptions_create();
         rocksdb_writeoptions_set_sync(st->wo_sync, 1);
@@ -169,6 +173,7 @@ void scim_store_close(scim_store_t *st)
                                 rocksdb_column_family_handle_destroy(st->cf[i]);
                 rocksdb_close(st->db);
         }
+        rcache_free(st);
         if (st->ro)
                 rocksdb_readoptions_destroy(st->ro);
         if (st->wo_sync)
@@ -844,23 +849,60 @@ char *db_get(scim_store_t *st, int cf, const char *k, size_t kl, size_t *vl)
         return v;
 }
 
+/* A point read of the views through the read cache (cf one rcache_cf
+ * says is cached): 1 and the value appended to out, 0 absent, -1 a read
+ * error (not cached). Any thread. */
+static int cached_get(scim_store_t *st, int cf, const char *k, size_t kl,
+                      scim_buf_t *out)
+{
+        rcache_ticket_t tk;
+        rocksdb_pinnableslice_t *ps;
+        char *err = NULL;
+        const char *v;
+        size_t vl = 0;
+        int hit = rcache_get(st, cf, k, kl, out, &tk);
+
+        if (hit >= 0)
+                return hit;
+        /* pinned: copied once, from the block cache or memtable */
+        ps = rocksdb_get_pinned_cf(st->db, st->ro, st->cf[cf], k, kl, &err);
+        if (err) {
+                free(err);
+                rocksdb_pinnableslice_destroy(ps);
+                return -1;
+        }
+        if (!ps) {
+                rcache_put(st, &tk, cf, k, kl, NULL, 0);
+                return 0;
+        }
+        v = rocksdb_pinnableslice_value(ps, &vl);
+        scim_buf_append(out, v, vl);
+        rcache_put(st, &tk, cf, k, kl, v, vl);
+        rocksdb_pinnableslice_destroy(ps);
+        return 1;
+}
+
 int scim_store_get_raw(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                        const char *id, scim_buf_t *out, scim_err_t *err)
 {
-        scim_buf_t k = {0};
-        size_t vl = 0;
-        char *v;
+        char kb[320], *k = kb;
+        size_t tl = strlen(tenant), il = strlen(id);
+        int found;
 
-        res_key(&k, tenant, (char)rt, id);
-        v = db_get(st, CF_RES, k.data, k.len, &vl);
-        scim_buf_free(&k);
-        if (!v)
+        /* the key res_key builds, on the stack when it fits */
+        if (tl + il + 2 > sizeof(kb) && !(k = malloc(tl + il + 2)))
+                return scim_err_set_retry(err, 503, "out of memory");
+        memcpy(k, tenant, tl + 1);
+        k[tl + 1] = (char)rt;
+        memcpy(k + tl + 2, id, il);
+        found = cached_get(st, CF_RES, k, tl + il + 2, out);
+        if (k != kb)
+                free(k);
+        if (found <= 0)
                 return scim_err_set(err, 404, NULL, "%s %.128s not found",
                                     scim_rtype_name(rt) ? scim_rtype_name(rt)
                                                         : "Resource",
                                     id);
-        scim_buf_append(out, v, vl);
-        free(v);
         return 0;
 }
 
@@ -995,8 +1037,9 @@ int scim_store_find_username(scim_store_t *st, const char *tenant,
 {
         /* the unique index's point key, as index_ids builds it, read
          * without the id array (the filter eq and POST hot paths) */
-        char kb[320], *k = kb, fb[256], *f, *v;
+        char kb[320], *k = kb, fb[256], *f;
         size_t tl = strlen(tenant), fl = 0, vl = 0;
+        scim_buf_t b = {0};
         int found = 0;
 
         f = scim_casefold_n(user_name, strlen(user_name), fb, sizeof(fb),
@@ -1013,15 +1056,13 @@ int scim_store_find_username(scim_store_t *st, const char *tenant,
         k[tl + 2] = 'u';
         k[tl + 3] = '\0';
         memcpy(k + tl + 4, f, fl + 1);
-        v = db_get(st, CF_IDX, k, tl + fl + 5, &vl);
-        if (v && id_len > 0) {
-                size_t n = vl < id_len - 1 ? vl : id_len - 1;
-
-                memcpy(id_out, v, n);
-                id_out[n] = '\0';
+        if (cached_get(st, CF_IDX, k, tl + fl + 5, &b) > 0 && id_len > 0) {
+                vl = b.len < id_len - 1 ? b.len : id_len - 1;
+                memcpy(id_out, b.data, vl);
+                id_out[vl] = '\0';
                 found = 1;
         }
-        free(v);
+        scim_buf_free(&b);
         if (f != fb)
                 free(f);
         if (k != kb)

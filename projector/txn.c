@@ -88,7 +88,7 @@ struct txn_overlay {
  * step (a byte-at-a-time FNV was a chain of ~40 dependent multiplies per
  * key, ~20 keys hashed per event), then a final mix for the low bits the
  * tables index by. In memory only: nothing stored depends on it. */
-static uint64_t hash_bytes(int cf, const char *k, size_t n)
+uint64_t store_key_hash(int cf, const char *k, size_t n)
 {
         const uint64_t m = 0xff51afd7ed558ccdULL;
         uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uint32_t)cf ^
@@ -191,7 +191,7 @@ static size_t mem_parent_len(const char *k, size_t kl)
 static ov_parent_t *parent_find(struct txn_overlay *o, const char *p, size_t pl,
                                 int create)
 {
-        uint64_t h = hash_bytes(-1, p, pl);
+        uint64_t h = store_key_hash(-1, p, pl);
         ov_parent_t **slot = &o->pslots[h & (o->npslots - 1)], *e;
 
         for (e = *slot; e; e = e->next)
@@ -376,7 +376,7 @@ void txn_hot_free(scim_store_t *st)
 static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
 {
         struct txn_overlay *o = t->ov;
-        uint64_t h = hash_bytes(cf, k, klen);
+        uint64_t h = store_key_hash(cf, k, klen);
         ov_entry_t *e = find(o, cf, k, klen, h);
         char *v;
 
@@ -476,7 +476,7 @@ void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
              size_t vlen)
 {
         struct txn_overlay *o = t->ov;
-        uint64_t h = hash_bytes(cf, k, klen);
+        uint64_t h = store_key_hash(cf, k, klen);
         ov_entry_t *e = find(o, cf, k, klen, h);
         char *copy = malloc(vlen ? vlen : 1);
 
@@ -494,7 +494,7 @@ void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
 void txn_del(txn_t *t, int cf, const char *k, size_t klen)
 {
         struct txn_overlay *o = t->ov;
-        uint64_t h = hash_bytes(cf, k, klen);
+        uint64_t h = store_key_hash(cf, k, klen);
         ov_entry_t *e = find(o, cf, k, klen, h);
 
         /* a record appended in this batch (the column families written
@@ -585,11 +585,11 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
 
                 if (kl < plen || memcmp(k, prefix, plen) != 0)
                         break;
-                e = p ? find(o, CF_MEM, k, kl, hash_bytes(CF_MEM, k, kl))
+                e = p ? find(o, CF_MEM, k, kl, store_key_hash(CF_MEM, k, kl))
                       : NULL;
                 if (!e && pb) /* the batch being written decides next */
                         e = find(o->below, CF_MEM, k, kl,
-                                 hash_bytes(CF_MEM, k, kl));
+                                 store_key_hash(CF_MEM, k, kl));
                 if (e) /* the batch decides: listed below if present */
                         continue;
                 json_array_append_new(db, json_stringn(k + plen, kl - plen));
@@ -608,7 +608,7 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
                 if (e->state != OV_PUT && e->state != OV_CLEAN)
                         continue;
                 if (p && find(o, CF_MEM, e->key, e->klen,
-                              hash_bytes(CF_MEM, e->key, e->klen)))
+                              store_key_hash(CF_MEM, e->key, e->klen)))
                         continue; /* this batch decides (next loop) */
                 child_push(&all, &n, &cap, e->key + plen, e->klen - plen);
         }
@@ -684,6 +684,27 @@ static int entry_cmp(const void *a, const void *b)
         return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+/* The read cache (readcache.c): every key of a cached column family the
+ * batch writes, marked before the write (end 0) and after it (end 1), so
+ * no reader inserts a value the write made stale. */
+static void rc_mark(txn_t *t, int end)
+{
+        struct txn_overlay *o = t->ov;
+
+        if (!t->st->rc)
+                return;
+        for (ov_entry_t *e = o->first; e; e = e->order)
+                if ((e->state == OV_PUT || e->state == OV_DEL) &&
+                    rcache_cf(e->cf))
+                        (end ? rcache_write_end : rcache_write_begin)(
+                            t->st, e->cf, e->key, e->klen, e->hash);
+        for (ov_entry_t *e = o->appended; e; e = e->order)
+                if (rcache_cf(e->cf)) /* none today: appends are records */
+                        (end ? rcache_write_end : rcache_write_begin)(
+                            t->st, e->cf, e->key, e->klen,
+                            store_key_hash(e->cf, e->key, e->klen));
+}
+
 void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
 {
         struct txn_overlay *o = t->ov;
@@ -733,7 +754,9 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
                                                      e->key, e->klen);
         }
         free(v);
+        rc_mark(t, 0);
         rocksdb_write(t->st->db, wo, o->wb, werr);
+        rc_mark(t, 1);
 }
 
 void txn_set_text(txn_t *t, char *text, size_t len)

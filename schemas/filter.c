@@ -262,7 +262,9 @@ static json_t *parse_value(parser_t *p, const scim_attr_t *def)
                         if (p->s[j] == '\\' || (unsigned char)p->s[j] < 0x20)
                                 break;
                 if (j == i && scim_utf8_valid(p->s + start + 1, i - start - 1))
-                        return json_stringn(p->s + start + 1, i - start - 1);
+                        /* checked just now: jansson need not again */
+                        return json_stringn_nocheck(p->s + start + 1,
+                                                    i - start - 1);
                 v = json_loadb(p->s + start, i + 1 - start, JSON_DECODE_ANY,
                                &je);
                 if (!v || !json_is_string(v)) {
