@@ -717,6 +717,14 @@ static void asof_job_free(asof_job_t *j)
         free(j);
 }
 
+void scim_reports_write_release(scim_reports_write_t *wr)
+{
+        if (wr && wr->job) {
+                asof_job_free(wr->job);
+                wr->job = NULL;
+        }
+}
+
 /* Report worker: the read, its answer captured in j. */
 static void asof_job_run(scim_report_job_t *job)
 {

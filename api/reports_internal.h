@@ -62,6 +62,12 @@ enum MHD_Result scim_reports_answer_write(struct MHD_Connection *c,
                                           scim_write_result_t *res,
                                           const char *request_id);
 
+/* Frees the point-in-time read wr still holds when its connection ended
+ * before the answer went out (the client left while the read ran or
+ * waited): http.c's request-completed callback, after the read finished
+ * (a read's connection stays suspended until then). NULL-safe. */
+void scim_reports_write_release(scim_reports_write_t *wr);
+
 /*
  * Turns request parameters (object of lower-cased names -> string values,
  * as scim_query_parse makes them) into a change query. Pointers in *q
