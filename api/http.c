@@ -1721,8 +1721,11 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return rc;
         raw_q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL;
         scim_err_clear(&e);
-        if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0)
+        if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0 ||
+            scim_attr_lists_check(q, &e) < 0) {
+                json_decref(q);
                 return send_error(c, r, &e);
+        }
 
         if (!strcasecmp(seg[3], "Schemas") ||
             !strcasecmp(seg[3], "ResourceTypes") ||
@@ -1793,7 +1796,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                   "send application/scim+json or "
                                   "application/json");
                 else if (scim_search_body_parse(r->body.data, r->body.len,
-                                                &sq, &e) < 0)
+                                                &sq, &e) < 0 ||
+                         scim_attr_lists_check(sq, &e) < 0)
                         rc = send_error(c, r, &e);
                 else
                         rc = list(c, api, r, tenant, rt, sq);
