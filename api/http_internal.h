@@ -33,6 +33,16 @@ int scim_search_body_parse(const char *body, size_t len, json_t **out,
 int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
                  const char *excluded, scim_err_t *err);
 
+/* attributes= and excludedAttributes= name at most this many paths each:
+ * every resource of a page is projected through every name, so 10,000
+ * names made one .search of 1,000 users take 75 s of a pool thread. */
+#define SCIM_MAX_PROJECTION_ATTRS 100
+
+/* 0 when q's attributes / excludedattributes lists are within
+ * SCIM_MAX_PROJECTION_ATTRS names; else -1 with err 400 invalidValue
+ * naming the parameter. */
+int scim_attr_lists_check(const json_t *q, scim_err_t *err);
+
 /* 1 if the comma list names attr (case-insensitive, URN prefix allowed). */
 int scim_attr_list_has(const char *list, const char *attr);
 

@@ -266,6 +266,32 @@ static const char *block_key(const json_t *res, const char *name)
         return NULL;
 }
 
+int scim_attr_lists_check(const json_t *q, scim_err_t *err)
+{
+        static const char *const keys[] = {"attributes", "excludedattributes"};
+
+        for (size_t k = 0; k < 2; k++) {
+                const char *v =
+                    json_string_value(json_object_get(q, keys[k]));
+                json_t *list;
+                size_t n;
+
+                if (!v)
+                        continue;
+                list = split_list(v);
+                n = json_array_size(list);
+                json_decref(list);
+                if (n > SCIM_MAX_PROJECTION_ATTRS)
+                        return scim_err_set(err, 400, "invalidValue",
+                                            "%s names %zu attribute paths; "
+                                            "at most %d",
+                                            k ? "excludedAttributes"
+                                              : "attributes",
+                                            n, SCIM_MAX_PROJECTION_ATTRS);
+        }
+        return 0;
+}
+
 int scim_project(scim_rtype_t rt, json_t *res, const char *attributes,
                  const char *excluded, scim_err_t *err)
 {

@@ -57,6 +57,8 @@ typedef struct stream {
         int parked;       /* under hub->mu */
         scim_buf_t out;   /* bytes not yet handed to libmicrohttpd */
         size_t off;
+        char *secret;     /* the bearer secret, checked again before every
+                             read of records (owned; wiped when freed) */
 } stream_t;
 
 struct scim_stream_hub {
@@ -223,11 +225,31 @@ static int add_record(void *ctx, uint64_t pos, const char *json, size_t len)
         return 0;
 }
 
-/* Reads the next records into s->out. Returns how many, or -1. */
+/* 1 while the stream's token still opens it: not revoked or rotated
+ * out, its tenant neither disabled nor deleted (nor a new tenant of the
+ * same name), its scope not reports-only. Checked before every read of
+ * records, so an open stream sends nothing its token could no longer ask
+ * for (the auth cache is dropped by every folded token event). */
+static int still_allowed(stream_t *s)
+{
+        char t[SCIM_MAX_TENANT_LEN + 8], tid[64];
+        int scope = SCIM_SCOPE_ALL;
+
+        return scim_store_auth_scope(s->hub->st, s->secret, t, sizeof(t), tid,
+                                     sizeof(tid), &scope) &&
+               !strcmp(t, s->tenant) && scope != SCIM_SCOPE_DISABLED &&
+               scope != SCIM_SCOPE_REPORTS;
+}
+
+/* Reads the next records into s->out. Returns how many, or -1 (also when
+ * the token no longer opens the stream). */
 static long refill(stream_t *s)
 {
         size_t max = SCIM_STREAM_FILL_RECORDS;
         scim_err_t err;
+
+        if (!still_allowed(s))
+                return -1;
 
         if (!s->sse) {
                 if (s->sent >= s->limit)
@@ -354,6 +376,9 @@ static void stream_free(void *cls)
                 }
         pthread_mutex_unlock(&hub->mu);
         scim_buf_free(&s->out);
+        if (s->secret)
+                explicit_bzero(s->secret, strlen(s->secret));
+        free(s->secret);
         free(s);
 }
 
@@ -590,6 +615,13 @@ enum MHD_Result scim_stream_handle(scim_stream_hub_t *hub,
         }
         s->hub = hub;
         s->conn = c;
+        s->secret = strdup(auth);
+        if (!s->secret) {
+                free(s);
+                s = NULL;
+                scim_err_set_retry(&e, 503, "out of memory");
+                goto fail;
+        }
         memcpy(s->tenant, tenant, tlen);
         s->tenant[tlen] = '\0';
         s->pos = after;
@@ -622,6 +654,8 @@ enum MHD_Result scim_stream_handle(scim_stream_hub_t *hub,
         pthread_mutex_unlock(&hub->mu);
         if (e.status) {
                 scim_buf_free(&s->out);
+                explicit_bzero(s->secret, strlen(s->secret));
+                free(s->secret);
                 free(s);
                 s = NULL;
                 goto fail;

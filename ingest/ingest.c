@@ -16,6 +16,10 @@
  * is the authority. A write that loses a version race without having sent
  * If-Match is prepared again against the new state (bounded retries) rather
  * than refused, because Entra sends concurrent PATCHes without ETags.
+ * Kafka mode, a write that this node's views would refuse (its target
+ * missing, a member or reference unknown, a userName taken) is not refused
+ * from them, since they may lag behind the topic: a probe event asks the
+ * fold (`lagging` in prepare, log_done).
  */
 #include "ingest/scim_ingest.h"
 #include "ingest/share_internal.h"
@@ -55,6 +59,8 @@ typedef struct pending {
         scim_buf_t enc;
         req_copy_t req; /* empty for admin events */
         int retries;
+        int probed;         /* Kafka: a probe's verdict came back; the next
+                               refusal from the views is final */
         size_t share_bytes; /* counted in ing->share while > 0 */
         scim_write_cb cb;
         void *ctx;
@@ -488,29 +494,29 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, NULL,
-                                       SCIM_ENFORCE_WRITE, dropped, err) < 0 ||
-                    scim_model_check_refs(model, w->rtype, norm,
-                                          ingest_ref_exists, &refctx,
-                                          err) < 0)
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
                         goto out;
+                if (scim_model_check_refs(model, w->rtype, norm,
+                                          ingest_ref_exists, &refctx, err) < 0)
+                        goto lagging;
                 scim_uuid7(idbuf);
                 ev->resource_id = strdup(idbuf);
                 ev->expect_version = 0;
                 if (w->rtype == SCIM_RT_USER) {
                         if (check_username(st, w->tenant, norm, NULL, err) < 0)
-                                goto out;
+                                goto lagging;
                 } else {
-                        if (members &&
-                            (check_members(st, w->tenant, NULL, members,
-                                           err) < 0 ||
-                             fill_added(ev, members, err) < 0))
+                        if (members && check_members(st, w->tenant, NULL,
+                                                     members, err) < 0)
+                                goto lagging;
+                        if (members && fill_added(ev, members, err) < 0)
                                 goto out;
                 }
                 break;
         }
         case SCIM_ACT_REPLACE:
                 if (load_current(st, w, &cur, &version, err) < 0)
-                        goto out;
+                        goto lagging;
                 if (scim_resource_normalize(w->rtype, body, &norm,
                                             w->rtype == SCIM_RT_GROUP
                                                 ? &members
@@ -519,30 +525,30 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, cur,
-                                       SCIM_ENFORCE_WRITE, dropped, err) < 0 ||
-                    scim_model_check_refs(model, w->rtype, norm,
-                                          ingest_ref_exists, &refctx,
-                                          err) < 0)
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
                         goto out;
+                if (scim_model_check_refs(model, w->rtype, norm,
+                                          ingest_ref_exists, &refctx, err) < 0)
+                        goto lagging;
                 ev->resource_id = strdup(w->id);
                 ev->expect_version = version;
                 if (w->rtype == SCIM_RT_USER) {
                         if (check_username(st, w->tenant, norm, w->id, err) <
                             0)
-                                goto out;
+                                goto lagging;
                 } else {
                         /* PUT replaces the whole member list */
                         ev->members_replace = 1;
-                        if (members &&
-                            (check_members(st, w->tenant, w->id, members,
-                                           err) < 0 ||
-                             fill_added(ev, members, err) < 0))
+                        if (members && check_members(st, w->tenant, w->id,
+                                                     members, err) < 0)
+                                goto lagging;
+                        if (members && fill_added(ev, members, err) < 0)
                                 goto out;
                 }
                 break;
         case SCIM_ACT_PATCH:
                 if (load_current(st, w, &cur, &version, err) < 0)
-                        goto out;
+                        goto lagging;
                 ev->resource_id = strdup(w->id);
                 strip_server_fields(cur);
                 exts = scim_model_ext_urns(model, w->rtype);
@@ -563,16 +569,17 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                                     NULL, err) < 0 ||
                             scim_model_enforce(model, w->rtype, norm, cur,
                                                SCIM_ENFORCE_WRITE, dropped,
-                                               err) < 0 ||
-                            scim_model_check_refs(model, w->rtype, norm,
+                                               err) < 0)
+                                goto out;
+                        if (scim_model_check_refs(model, w->rtype, norm,
                                                   ingest_ref_exists, &refctx,
                                                   err) < 0)
-                                goto out;
+                                goto lagging;
                         ev->expect_version = version;
                         if (w->rtype == SCIM_RT_USER &&
                             check_username(st, w->tenant, norm, w->id, err) <
                                 0)
-                                goto out;
+                                goto lagging;
                 } else {
                         int prc = scim_patch_group(cur, body, &attrs, &replace,
                                                    &removed, &added, err);
@@ -597,9 +604,10 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                 ev->expect_version = version;
                         }
                         ev->members_replace = replace;
-                        if (added && (check_members(st, w->tenant, w->id,
-                                                    added, err) < 0 ||
-                                      fill_added(ev, added, err) < 0))
+                        if (added &&
+                            check_members(st, w->tenant, w->id, added, err) < 0)
+                                goto lagging;
+                        if (added && fill_added(ev, added, err) < 0)
                                 goto out;
                         if (removed && fill_removed(ev, removed, err) < 0)
                                 goto out;
@@ -609,7 +617,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                 if (!scim_store_exists(st, w->tenant, w->rtype, w->id)) {
                         scim_err_set(err, 404, NULL, "%s %.128s not found",
                                      rname, w->id);
-                        goto out;
+                        goto lagging;
                 }
                 if (w->if_match) {
                         if (load_current(st, w, &cur, &version, err) < 0)
@@ -644,6 +652,53 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
 
                 ev->admin_json = o ? scim_json_dumps(o) : NULL;
                 json_decref(o);
+        }
+        if (encode_sealed(ing, ev, &p->enc, err) < 0)
+                goto out;
+        rc = 0;
+        goto out;
+lagging:
+        /* A write refused on what this node's views say: its target is
+         * missing (404), or a member, a reference or the userName's owner
+         * is not what the write needs. Kafka mode: the
+         * views may lag behind the topic (another node took a write of
+         * this tenant moments ago), so the views do not decide. The node
+         * writes a probe of the target instead (the same event without
+         * payload, expect_version SCIM_EXPECT_ABSENT; a create's probe
+         * names a new id): the fold answers 404 if the target does not
+         * exist at the probe's place in the log (the answer), else (and
+         * always for a create's) 412, and log_done prepares the write
+         * again, now that this node has folded everything before the
+         * probe; that second preparation's refusal is final (probed).
+         * Embedded, the views are the log: the refusal stands. */
+        if (!scim_log_is_kafka(ing->log) || p->probed || err->retriable ||
+            (w->action != SCIM_ACT_CREATE && !w->id))
+                goto out;
+        scim_err_clear(err);
+        scim_event_clear(ev);
+        scim_uuid4(ev->event_id);
+        ev->tenant = strdup(w->tenant);
+        ev->actor = strdup(w->actor ? w->actor : "");
+        ev->request_id = strdup(w->request_id ? w->request_id : "");
+        ev->rtype = tenant_type ? SCIM_RT_CUSTOM : w->rtype;
+        ev->resource_type_name = tenant_type && row ? strdup(row->name) : NULL;
+        ev->action = w->action;
+        ev->time_ms = scim_now_ms();
+        if (w->action == SCIM_ACT_CREATE) {
+                /* a create's probe names an id nobody has: the fold
+                 * answers it 412 (never applied) */
+                char pid[37];
+
+                scim_uuid7(pid);
+                ev->resource_id = strdup(pid);
+        } else {
+                ev->resource_id = strdup(w->id);
+        }
+        ev->expect_version = SCIM_EXPECT_ABSENT;
+        if (!ev->tenant || !ev->actor || !ev->request_id || !ev->resource_id ||
+            (tenant_type && !ev->resource_type_name)) {
+                scim_err_set_retry(err, 503, "out of memory");
+                goto out;
         }
         if (encode_sealed(ing, ev, &p->enc, err) < 0)
                 goto out;
@@ -1349,12 +1404,22 @@ static void log_done(void *ctx, scim_verdict_t *v, const scim_err_t *err)
                 deliver(p, NULL, err);
                 return;
         }
-        if (v->status != 412 || !p->req.tenant || p->req.if_match ||
-            p->retries >= (kafka ? KAFKA_RETRY_MAX : RETRY_MAX)) {
+        if (p->ev.expect_version == SCIM_EXPECT_ABSENT && v->status == 412 &&
+            p->req.tenant) {
+                /* a probe's 412: the target exists at the probe's place
+                 * in the log, which this node has now folded; prepared
+                 * again once, also with If-Match (the 412 says nothing of
+                 * the version), and its refusals are then final */
+                p->probed = 1;
+        } else if (v->status != 412 || !p->req.tenant || p->req.if_match ||
+                   p->retries >= (kafka ? KAFKA_RETRY_MAX : RETRY_MAX)) {
+                /* a probe's 404 is the answer: the target does not exist
+                 * at the probe's place in the log */
                 deliver(p, v, NULL);
                 return;
+        } else {
+                p->retries++;
         }
-        p->retries++;
         req_view(&p->req, &w);
         scim_err_clear(&perr);
         if (prepare(ing, &w, p, &perr) < 0) {

@@ -309,6 +309,9 @@ typedef struct scim_member {
  * The C form of one event. All strings are heap-owned by the event and freed
  * by scim_event_clear(); pointers not used by an action are NULL / 0.
  */
+/* scim_event_t.expect_version of a lagging node's probe (see there). */
+#define SCIM_EXPECT_ABSENT (-2)
+
 typedef struct scim_event {
         char event_id[37];     /* UUID */
         int32_t schema_version; /* writer schema version (1, 2, ...) */
@@ -323,7 +326,13 @@ typedef struct scim_event {
 
         /* Preconditions stamped by ingest and re-checked by the fold:
          * expect_version -1: none; 0: resource must not exist;
-         * n > 0: resource must be at version n. */
+         * n > 0: resource must be at version n; SCIM_EXPECT_ABSENT (-2,
+         * Kafka mode): a probe from a node whose views refused the write
+         * (target missing, or a member, reference or userName owner not
+         * as needed) and may lag — never applied, no payload: the fold
+         * answers 404 when the target does not exist at this point of the
+         * log, else 412 (the node then prepares the write again, having
+         * folded past it). */
         int64_t expect_version;
 
         /* Users (CREATE/REPLACE/PATCH): full new state, canonical JSON
