@@ -16,10 +16,10 @@
  * is the authority. A write that loses a version race without having sent
  * If-Match is prepared again against the new state (bounded retries) rather
  * than refused, because Entra sends concurrent PATCHes without ETags.
- * Kafka mode, a PUT/PATCH/DELETE that this node's views would refuse (its
- * target missing, a member or reference unknown) is not refused from them,
- * since they may lag behind the topic: a probe event asks the fold
- * (`lagging` in prepare, log_done).
+ * Kafka mode, a write that this node's views would refuse (its target
+ * missing, a member or reference unknown, a userName taken) is not refused
+ * from them, since they may lag behind the topic: a probe event asks the
+ * fold (`lagging` in prepare, log_done).
  */
 #include "ingest/scim_ingest.h"
 #include "ingest/share_internal.h"
@@ -494,22 +494,22 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, NULL,
-                                       SCIM_ENFORCE_WRITE, dropped, err) < 0 ||
-                    scim_model_check_refs(model, w->rtype, norm,
-                                          ingest_ref_exists, &refctx,
-                                          err) < 0)
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
                         goto out;
+                if (scim_model_check_refs(model, w->rtype, norm,
+                                          ingest_ref_exists, &refctx, err) < 0)
+                        goto lagging;
                 scim_uuid7(idbuf);
                 ev->resource_id = strdup(idbuf);
                 ev->expect_version = 0;
                 if (w->rtype == SCIM_RT_USER) {
                         if (check_username(st, w->tenant, norm, NULL, err) < 0)
-                                goto out;
+                                goto lagging;
                 } else {
-                        if (members &&
-                            (check_members(st, w->tenant, NULL, members,
-                                           err) < 0 ||
-                             fill_added(ev, members, err) < 0))
+                        if (members && check_members(st, w->tenant, NULL,
+                                                     members, err) < 0)
+                                goto lagging;
+                        if (members && fill_added(ev, members, err) < 0)
                                 goto out;
                 }
                 break;
@@ -658,20 +658,21 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         rc = 0;
         goto out;
 lagging:
-        /* A PUT, PATCH or DELETE refused on what this node's views say:
-         * its target is missing (404), or a member, a reference or the
-         * userName's owner is not what the write needs. Kafka mode: the
+        /* A write refused on what this node's views say: its target is
+         * missing (404), or a member, a reference or the userName's owner
+         * is not what the write needs. Kafka mode: the
          * views may lag behind the topic (another node took a write of
          * this tenant moments ago), so the views do not decide. The node
          * writes a probe of the target instead (the same event without
-         * payload, expect_version SCIM_EXPECT_ABSENT): the fold answers
-         * 404 if the target does not exist at the probe's place in the
-         * log (the answer), else 412, and log_done prepares the write
+         * payload, expect_version SCIM_EXPECT_ABSENT; a create's probe
+         * names a new id): the fold answers 404 if the target does not
+         * exist at the probe's place in the log (the answer), else (and
+         * always for a create's) 412, and log_done prepares the write
          * again, now that this node has folded everything before the
          * probe; that second preparation's refusal is final (probed).
          * Embedded, the views are the log: the refusal stands. */
         if (!scim_log_is_kafka(ing->log) || p->probed || err->retriable ||
-            !w->id)
+            (w->action != SCIM_ACT_CREATE && !w->id))
                 goto out;
         scim_err_clear(err);
         scim_event_clear(ev);
@@ -683,7 +684,16 @@ lagging:
         ev->resource_type_name = tenant_type && row ? strdup(row->name) : NULL;
         ev->action = w->action;
         ev->time_ms = scim_now_ms();
-        ev->resource_id = strdup(w->id);
+        if (w->action == SCIM_ACT_CREATE) {
+                /* a create's probe names an id nobody has: the fold
+                 * answers it 412 (never applied) */
+                char pid[37];
+
+                scim_uuid7(pid);
+                ev->resource_id = strdup(pid);
+        } else {
+                ev->resource_id = strdup(w->id);
+        }
         ev->expect_version = SCIM_EXPECT_ABSENT;
         if (!ev->tenant || !ev->actor || !ev->request_id || !ev->resource_id ||
             (tenant_type && !ev->resource_type_name)) {

@@ -815,17 +815,24 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                          rname, id);
                 goto out;
         }
-        if (ev->action != SCIM_ACT_CREATE &&
-            ev->expect_version == SCIM_EXPECT_ABSENT) {
+        if (ev->expect_version == SCIM_EXPECT_ABSENT) {
                 /* a probe (Kafka mode, ingest.c `lagging`): the node that
                  * took the write refused it from views that may lag; it
                  * prepares the write again on this 412. Never applied. */
                 v->status = 412;
-                snprintf(v->detail, sizeof(v->detail),
-                         "%s %.128s exists (probe: the node that took this "
-                         "write checks it again against views that have "
-                         "caught up with this point of the log)",
-                         rname, id);
+                if (ev->action == SCIM_ACT_CREATE)
+                        snprintf(v->detail, sizeof(v->detail),
+                                 "probe of a %s create: the node that took "
+                                 "it checks it again against views that "
+                                 "have caught up with this point of the log",
+                                 rname);
+                else
+                        snprintf(v->detail, sizeof(v->detail),
+                                 "%s %.128s exists (probe: the node that "
+                                 "took this write checks it again against "
+                                 "views that have caught up with this point "
+                                 "of the log)",
+                                 rname, id);
                 goto out;
         }
         version = old ? res_version(old) : 0;

@@ -14,8 +14,9 @@ after its create through a). A resource that really does not exist is
 still 404, answered by the fold at the probe's place in the log, and a
 member that exists nowhere is still 400 naming it. The probes show in the
 change records as refused changes that say so. Both nodes end with equal
-digests. Without the probe every write through b here answered 404 (or 400
-for the member)."""
+digests. Creates too: a group with a member made through a moments ago, a
+userName freed by a rename through a. Without the probe every write
+through b here answered 404 (or 400 for the member, 409 for the name)."""
 import json
 import time
 from urllib.parse import quote
@@ -68,6 +69,21 @@ c.ok(wait_until(lambda: any(x.get("value") == m["id"] for x in ca.get("/Groups/"
 st, _, j = cb.patch("/Groups/" + g["id"], patch_body({"op": "add", "path": "members", "value": [{"value": "nobody"}]}))
 c.error_body(st, j, 400, "invalidValue", "adding a member that exists nowhere through node b")
 c.ok(j and "nobody" in j.get("detail", ""), "the detail names the member", j)
+# a group created through b with a member created through a at once, and
+# a user whose userName a rename through a has just freed
+st, _, m2 = ca.post("/Users", {"schemas": [USER], "userName": "member2@example.com"})
+st, _, g2 = cb.post("/Groups", {"schemas": [GROUP], "displayName": "made on b", "members": [{"value": m2["id"]}]})
+c.ok(st == 201 and [x["value"] for x in g2.get("members", [])] == [m2["id"]],
+     "POST /Groups through node b with a member created through node a at once", (st, g2))
+st, _, r = ca.post("/Users", {"schemas": [USER], "userName": "old-name@example.com"})
+c.ok(wait_until(lambda: cb.get("/Users/" + r["id"])[0] == 200, 20), "node b has the user to rename")
+st, _, _ = ca.patch("/Users/" + r["id"], patch_body({"op": "replace", "path": "userName", "value": "new-name@example.com"}))
+st, _, n = cb.post("/Users", {"schemas": [USER], "userName": "old-name@example.com"})
+c.ok(st == 201, "POST through node b of a userName freed through node a at once", (st, n))
+st, _, j = cb.post("/Users", {"schemas": [USER], "userName": "new-name@example.com"})
+c.error_body(st, j, 409, "uniqueness", "a userName really taken is still 409 through node b")
+st, _, j = cb.post("/Groups", {"schemas": [GROUP], "displayName": "bad", "members": [{"value": "nobody"}]})
+c.error_body(st, j, 400, "invalidValue", "POST /Groups with a member that exists nowhere is still 400")
 # with If-Match of the version node a answered
 st, h, u = ca.post("/Users", {"schemas": [USER], "userName": "etag@example.com"})
 st, _, j = cb.patch("/Users/" + u["id"], patch_body({"op": "replace", "path": "title", "value": "m"}),
