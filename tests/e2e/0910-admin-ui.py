@@ -556,7 +556,7 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
         # error's detail (what the limit is and what to do). The server
         # restarts on the same port with --report-ms 100; the test hook's
         # 0.8 s wait is inside the limit, so the read's own first deadline
-        # check stops it (e2e 0789 does this with real work)
+        # check stops it (e2e 0787 does this with real work)
         if have["asof"] and have["history"]:
             port = srv.port
             srv.stop()

@@ -1,4 +1,4 @@
-"""0789 — a point-in-time read stops at its time limit (--report-ms).
+"""0787 — a point-in-time read stops at its time limit (--report-ms).
 
 Point-in-time reads run on the report workers (e2e 0799); before this limit
 a read held its worker until done, so one tenant's broad asOf list made
