@@ -5,6 +5,7 @@ injection, tenant names made of dots, read-only commands on a mistyped
 path, invalid-UTF-8 ids, Cache-Control on SCIM answers."""
 import http.client
 import json
+import urllib.parse
 import os
 import socket
 from scimtest import Check, Server, USER, cli, patch_body
@@ -169,7 +170,12 @@ st, head, body = raw_answer(("GET /scim/v2/t1/Users HTTP/1.1\r\nHost: x\r\nAutho
                              "X-Padding: %s\r\nConnection: close\r\n\r\n" % (tok, "y" * 12000)).encode())
 j = json.loads(body) if body.startswith(b"{") else None
 c.ok(st == 431 and j and j.get("status") == "431", "12 KB of headers is 431 with a SCIM error", (st, body[:200]))
-st, _, j = cl.get("/Users?count=1&attributes=%s" % ",".join(["userName"] * 800))
+# (attributes names at most 100 paths, e2e 0785: long ones and a filter)
+url = "/Users?count=1&attributes=%s&filter=%s" % (
+    ",".join(["urn:ietf:params:scim:schemas:core:2.0:User:userName"] * 100),
+    urllib.parse.quote('userName eq "%s"' % ("x" * 1900)))
+c.ok(7000 < len(url) < 8000, "the URL is about 7 KB", len(url))
+st, _, j = cl.get(url)
 c.ok(st == 200, "a 7 KB URL is still served", (st, j))
 
 srv.cleanup()
