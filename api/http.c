@@ -740,8 +740,7 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
         /* a single eq its index answers exactly (scim_filter_index_exact)
          * needs no parse of the resource when the index entry and the
          * resource were read from one state of the views */
-        int exact = f ? scim_filter_index_exact(f, SCIM_RT_USER) : 1,
-            found = 0;
+        int exact = f ? scim_filter_index_exact(f, SCIM_RT_USER) : 1, found = 0;
         uint64_t epoch = exact ? scim_store_read_epoch(api->st) : 0;
 
         *done = 0;
@@ -933,11 +932,20 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         char loc[1024], after[SCIM_MAX_ID_LEN + 1];
         /* the parameters this function reads, in one walk of q (eleven
          * lookups before) */
-        enum { P_CURSOR, P_SORTBY, P_SORTORDER, P_START, P_COUNT, P_FILTER,
-               P_ATTRS, P_EXCL, P_N };
+        enum {
+                P_CURSOR,
+                P_SORTBY,
+                P_SORTORDER,
+                P_START,
+                P_COUNT,
+                P_FILTER,
+                P_ATTRS,
+                P_EXCL,
+                P_N
+        };
         static const char *const pname[P_N] = {
-            "cursor", "sortby",    "sortorder", "startindex",
-            "count",  "filter",    "attributes", "excludedattributes"};
+            "cursor", "sortby", "sortorder",  "startindex",
+            "count",  "filter", "attributes", "excludedattributes"};
         const char *pv[P_N] = {NULL};
         const char *cursor;
         int more = 0, scanning = 0, rc2;
@@ -1019,9 +1027,8 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         /* an unfiltered page of users with no projection splices the
          * stored texts (list_raw_answer) instead of parsing and
          * re-serialising each resource */
-        query.raw = rt == SCIM_RT_USER && !f && !cursor &&
-                    !pv[P_ATTRS] && !pv[P_EXCL] &&
-                    !has_returned_rules(api, tenant, rt);
+        query.raw = rt == SCIM_RT_USER && !f && !cursor && !pv[P_ATTRS] &&
+                    !pv[P_EXCL] && !has_returned_rules(api, tenant, rt);
         rc2 = scim_store_list(api->st, tenant, rt, &query, &total, &page, &e);
         if (scanning)
                 scan_leave(api, tenant);

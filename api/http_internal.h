@@ -20,8 +20,8 @@ int scim_query_parse(const char *raw, json_t **out, scim_err_t *err);
  * text (cap bytes), the literal in lit (litcap bytes). 0 otherwise (the
  * general path decides, errors included). The list fast path of the
  * provisioning clients' lookup, without the query object and the AST. */
-int scim_query_username_eq(const char *raw, char *text, size_t cap,
-                           char *lit, size_t litcap);
+int scim_query_username_eq(const char *raw, char *text, size_t cap, char *lit,
+                           size_t litcap);
 
 /* The SCIM Error body for e ({"schemas":[Error URN],"status":"NNN",
  * "scimType"?,"detail"}), shared by the SCIM and reports endpoints. New

@@ -112,8 +112,8 @@ int scim_query_parse(const char *raw, json_t **out, scim_err_t *err)
         return 0;
 }
 
-int scim_query_username_eq(const char *raw, char *text, size_t cap,
-                           char *lit, size_t litcap)
+int scim_query_username_eq(const char *raw, char *text, size_t cap, char *lit,
+                           size_t litcap)
 {
         size_t n = strlen(raw);
         const char *p, *start;

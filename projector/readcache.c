@@ -64,7 +64,7 @@
 
 typedef struct rc_entry {
         uint64_t hash;
-        char *kv;     /* key then value, malloc'd; NULL: empty way */
+        char *kv; /* key then value, malloc'd; NULL: empty way */
         uint32_t klen, vlen;
         int cf;
         int present;  /* 0: the key is known absent */
@@ -85,7 +85,7 @@ struct store_rcache {
         rc_set_t *sets;
         size_t nsets; /* a power of two */
         size_t budget;
-        size_t used; /* bytes held by entries (atomic) */
+        size_t used;         /* bytes held by entries (atomic) */
         void (*pause)(void); /* tests: runs between a miss's Get and
                                 its insert (rcache_test_pause) */
 };
@@ -259,8 +259,8 @@ void rcache_put(scim_store_t *st, const rcache_ticket_t *tk, int cf,
 
 /* Marks the set of key (cf, k) with hash h: begin (end = 0) or end of a
  * write; the key's entry is dropped either way. */
-static void mark(scim_store_t *st, int cf, const char *k, size_t kl,
-                 uint64_t h, int end)
+static void mark(scim_store_t *st, int cf, const char *k, size_t kl, uint64_t h,
+                 int end)
 {
         struct store_rcache *rc = st->rc;
         size_t i;

@@ -899,10 +899,9 @@ int scim_store_get_raw(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         if (k != kb)
                 free(k);
         if (found <= 0)
-                return scim_err_set(err, 404, NULL, "%s %.128s not found",
-                                    scim_rtype_name(rt) ? scim_rtype_name(rt)
-                                                        : "Resource",
-                                    id);
+                return scim_err_set(
+                    err, 404, NULL, "%s %.128s not found",
+                    scim_rtype_name(rt) ? scim_rtype_name(rt) : "Resource", id);
         return 0;
 }
 

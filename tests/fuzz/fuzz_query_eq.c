@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s[size] = '\0';
         if (strlen(s) == size &&
             scim_query_username_eq(s, text, sizeof(text), lit, sizeof(lit))) {
-                if (scim_query_parse(s, &q, &err) != 0 || json_object_size(q) != 1)
+                if (scim_query_parse(s, &q, &err) != 0 ||
+                    json_object_size(q) != 1)
                         abort();
                 json_object_foreach(q, key, val)
                 {

@@ -45,8 +45,7 @@ static int fold1(scim_event_t ev)
         memset(&v, 0, sizeof(v));
         scim_err_clear(&err);
         assert_int_equal(scim_event_encode(&ev, &enc, &err), 0);
-        assert_int_equal(scim_store_append_fold(st, &enc, &ev, 1, &v, &err),
-                         0);
+        assert_int_equal(scim_store_append_fold(st, &enc, &ev, 1, &v, &err), 0);
         status = v.status;
         scim_verdict_clear(&v);
         scim_buf_free(&enc);
@@ -210,16 +209,16 @@ static void test_sequential(void **state)
         assert_int_equal(get("t1", "s1", &b), 404);
         assert_int_equal(get("t1", "s1", &b), 404);
         assert_false(has_name("t1", "alice", id, sizeof(id)));
-        assert_int_equal(user_event(SCIM_ACT_CREATE, "t1", "s1",
-                                    "{\"userName\":\"alice\"}"),
-                         201);
+        assert_int_equal(
+            user_event(SCIM_ACT_CREATE, "t1", "s1", "{\"userName\":\"alice\"}"),
+            201);
         expect_name("t1", "s1", "alice");
         assert_true(has_name("t1", "ALICE", id, sizeof(id)));
         assert_string_equal(id, "s1");
         /* a rename frees the old name and takes the new one */
-        assert_int_equal(user_event(SCIM_ACT_REPLACE, "t1", "s1",
-                                    "{\"userName\":\"bob\"}"),
-                         200);
+        assert_int_equal(
+            user_event(SCIM_ACT_REPLACE, "t1", "s1", "{\"userName\":\"bob\"}"),
+            200);
         expect_name("t1", "s1", "bob");
         assert_false(has_name("t1", "alice", id, sizeof(id)));
         assert_true(has_name("t1", "bob", id, sizeof(id)));
@@ -227,14 +226,14 @@ static void test_sequential(void **state)
         assert_int_equal(user_event(SCIM_ACT_DELETE, "t1", "s1", NULL), 204);
         assert_int_equal(get("t1", "s1", &b), 404);
         assert_false(has_name("t1", "bob", id, sizeof(id)));
-        assert_int_equal(user_event(SCIM_ACT_CREATE, "t1", "s1",
-                                    "{\"userName\":\"carol\"}"),
-                         201);
+        assert_int_equal(
+            user_event(SCIM_ACT_CREATE, "t1", "s1", "{\"userName\":\"carol\"}"),
+            201);
         expect_name("t1", "s1", "carol");
         /* the same id in another tenant is another entry */
-        assert_int_equal(user_event(SCIM_ACT_CREATE, "t2", "s1",
-                                    "{\"userName\":\"dave\"}"),
-                         201);
+        assert_int_equal(
+            user_event(SCIM_ACT_CREATE, "t2", "s1", "{\"userName\":\"dave\"}"),
+            201);
         expect_name("t2", "s1", "dave");
         expect_name("t1", "s1", "carol");
         /* a tenant deleted and made again: nothing of the old one */
@@ -244,9 +243,9 @@ static void test_sequential(void **state)
         assert_false(has_name("t2", "dave", id, sizeof(id)));
         assert_int_equal(tenant_event(SCIM_ACT_TENANT_CREATE, "t2"), 201);
         assert_int_equal(get("t2", "s1", &b), 404);
-        assert_int_equal(user_event(SCIM_ACT_CREATE, "t2", "s1",
-                                    "{\"userName\":\"erin\"}"),
-                         201);
+        assert_int_equal(
+            user_event(SCIM_ACT_CREATE, "t2", "s1", "{\"userName\":\"erin\"}"),
+            201);
         expect_name("t2", "s1", "erin");
         assert_false(has_name("t2", "dave", id, sizeof(id)));
         scim_buf_free(&b);
@@ -269,8 +268,8 @@ static void test_budget(void **state)
                         snprintf(js, sizeof(js),
                                  "{\"userName\":\"%s\",\"title\":\"%0300d\"}",
                                  id, i + k);
-                        evs[k] = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER,
-                                            "t1", id, js, clock_ms++);
+                        evs[k] = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "t1",
+                                            id, js, clock_ms++);
                         assert_int_equal(
                             scim_event_encode(&evs[k], &enc[k], &err), 0);
                 }
