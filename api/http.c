@@ -601,43 +601,46 @@ static enum MHD_Result get_one(struct MHD_Connection *c, scim_api_t *api,
         if (rt == SCIM_RT_USER && !qget(q, "attributes") &&
             !qget(q, "excludedattributes") && !inm &&
             !has_returned_rules(api, tenant, rt)) {
-                /* fast path: splice location into the stored text */
-                scim_buf_t b = {0}, lb = {0};
-                char *lj, tag[48] = "", *v;
+                /* fast path: splice location into the stored text,
+                 * read straight into the answer's buffer */
+                scim_buf_t o = {0};
+                char tag[48] = "", *v;
                 int ln;
 
-                if (scim_store_get_raw(api->st, tenant, rt, id, &b, &e) < 0) {
-                        scim_buf_free(&b);
+                if (scim_store_get_raw(api->st, tenant, rt, id, &o, &e) < 0) {
+                        scim_buf_free(&o);
                         return send_error(c, r, &e);
                 }
-                ln = (int)scim_strjoin(loc, sizeof(loc), tl_base, "/Users/",
-                                       id, (char *)NULL);
-                lj = scim_json_dump_string(loc, (size_t)ln, &lb) == 0
-                         ? lb.data
-                         : NULL;
                 /* meta is the stored text's last member, and its keys
                  * are the server's: a user's own "version" key (in an
                  * extension block) comes before it */
-                v = (char *)last_meta(b.data, b.len);
+                v = (char *)last_meta(o.data, o.len);
                 v = v ? strstr(v, "\"version\":\"W/\\\"") : NULL;
                 if (v)
                         weak_etag(tag, strtoll(v + 15, NULL, 10));
-                if (lj && b.len >= 2 && b.data[b.len - 1] == '}' &&
-                    b.data[b.len - 2] == '}') {
-                        scim_buf_t o = {0};
+                if (o.len >= 2 && o.data[o.len - 1] == '}' &&
+                    o.data[o.len - 2] == '}') {
+                        size_t len = o.len;
 
-                        scim_buf_append(&o, b.data, b.len - 2);
+                        ln = (int)scim_strjoin(loc, sizeof(loc), tl_base,
+                                               "/Users/", id, (char *)NULL);
+                        o.len -= 2;
                         scim_buf_puts(&o, ",\"location\":");
-                        scim_buf_puts(&o, lj);
-                        scim_buf_puts(&o, "}}");
-                        rc = send_text(c, r, 200, o.data, o.len,
-                                       tag[0] ? tag : NULL, NULL, 0);
-                        scim_buf_free(&o);
-                } else {
-                        rc = send_text(c, r, 200, b.data, b.len, NULL, NULL, 0);
+                        if (scim_json_dump_string(loc, (size_t)ln, &o) == 0 &&
+                            scim_buf_puts(&o, "}}") == 0) {
+                                rc = send_text(c, r, 200, o.data, o.len,
+                                               tag[0] ? tag : NULL, NULL, 0);
+                                scim_buf_free(&o);
+                                return rc;
+                        }
+                        /* no location (not UTF-8, no memory): the stored
+                         * text as it stands */
+                        o.len = len;
+                        o.data[len - 2] = '}';
+                        o.data[len - 1] = '}';
                 }
-                scim_buf_free(&lb);
-                scim_buf_free(&b);
+                rc = send_text(c, r, 200, o.data, o.len, NULL, NULL, 0);
+                scim_buf_free(&o);
                 return rc;
         }
         if (scim_store_get(api->st, tenant, rt, id, &res, NULL, &e) < 0)
@@ -683,23 +686,62 @@ static int parse_uint(const char *s, long *out)
  * page, no projection: the filter is checked on the parsed resource, the
  * answer splices the stored text (as GET by id does) instead of building
  * and re-serialising a ListResponse. Sets *done when it answered. */
+/* Whether `userName eq "x"` is answered exactly by its index (the filter
+ * parser and the built-in schemas say; the same for every tenant): 1 yes,
+ * 0 no (the general path then), -1 not asked yet. */
+static int username_eq_exact = -1;
+
+static int username_eq_ok(void)
+{
+        int v = __atomic_load_n(&username_eq_exact, __ATOMIC_RELAXED);
+
+        if (v < 0) { /* two threads may both ask: same answer */
+                scim_filter_t *f = NULL;
+                scim_err_t e;
+                const char *value = NULL;
+
+                v = scim_filter_parse(SCIM_RT_USER, "userName eq \"x\"", &f,
+                                      &e) == 0 &&
+                    scim_filter_index_hint(f, SCIM_RT_USER, &value) ==
+                        SCIM_IDX_USERNAME &&
+                    value && !strcmp(value, "x") &&
+                    scim_filter_index_exact(f, SCIM_RT_USER);
+                scim_filter_free(f);
+                __atomic_store_n(&username_eq_exact, v, __ATOMIC_RELAXED);
+        }
+        return v;
+}
+
+/* f, or, when f is NULL, the filter ftext (`userName eq "uvalue"`, which
+ * scim_query_username_eq recognised and username_eq_ok says its index
+ * answers exactly): parsed here only if the views changed between the
+ * two reads. */
 static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
                                      req_t *r, const char *tenant,
-                                     const scim_filter_t *f, int *done)
+                                     const scim_filter_t *f, const char *ftext,
+                                     const char *uvalue, int *done)
 {
         static const char head[] =
             "{\"schemas\":[\"" SCIM_URN_LIST "\"],\"totalResults\":";
-        const char *value = NULL;
-        scim_index_t ix = scim_filter_index_hint(f, SCIM_RT_USER, &value);
+        static const char one[] =
+            "1,\"startIndex\":1,\"itemsPerPage\":1,\"Resources\":[";
+        static const char none[] =
+            "0,\"startIndex\":1,\"itemsPerPage\":0,\"Resources\":[]}";
+        const size_t hl = sizeof(head) - 1, at = hl + sizeof(one) - 1;
+        const char *value = f ? NULL : uvalue;
+        scim_index_t ix = f ? scim_filter_index_hint(f, SCIM_RT_USER, &value)
+                            : SCIM_IDX_USERNAME;
         char id[SCIM_MAX_ID_LEN + 1], loc[1024];
-        scim_buf_t raw = {0}, o = {0};
+        scim_buf_t o = {0};
         json_t *res = NULL;
+        scim_filter_t *own = NULL;
         scim_err_t e;
         enum MHD_Result rc;
         /* a single eq its index answers exactly (scim_filter_index_exact)
          * needs no parse of the resource when the index entry and the
          * resource were read from one state of the views */
-        int exact = scim_filter_index_exact(f, SCIM_RT_USER), found = 0;
+        int exact = f ? scim_filter_index_exact(f, SCIM_RT_USER) : 1,
+            found = 0;
         uint64_t epoch = exact ? scim_store_read_epoch(api->st) : 0;
 
         *done = 0;
@@ -707,6 +749,11 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
                 return MHD_NO;
         *done = 1;
         scim_err_clear(&e);
+        /* the answer's head, then the stored text read straight after it */
+        if (scim_buf_puts(&o, head) < 0 || scim_buf_puts(&o, one) < 0) {
+                scim_buf_free(&o);
+                return fail(c, r, 503, NULL, "out of memory");
+        }
         if (ix == SCIM_IDX_ID)
                 snprintf(id, sizeof(id), "%s", value);
         if ((ix == SCIM_IDX_ID && strlen(value) <= SCIM_MAX_ID_LEN) ||
@@ -714,32 +761,31 @@ static enum MHD_Result list_one_fast(struct MHD_Connection *c, scim_api_t *api,
              scim_store_find_username(api->st, tenant, value, id,
                                       sizeof(id))))
                 found = scim_store_get_raw(api->st, tenant, SCIM_RT_USER, id,
-                                           &raw, &e) == 0;
+                                           &o, &e) == 0;
         if (found && !(exact && scim_store_read_epoch(api->st) == epoch)) {
-                res = scim_json_load(raw.data, raw.len);
+                if (!f && scim_filter_parse(SCIM_RT_USER, ftext, &own, &e) == 0)
+                        f = own;
+                res = f ? scim_json_load(o.data + at, o.len - at) : NULL;
                 found = res && scim_filter_match(f, res);
         }
-        scim_buf_puts(&o, head);
-        if (!found || raw.len < 2 || raw.data[raw.len - 1] != '}' ||
-            raw.data[raw.len - 2] != '}') {
-                scim_buf_puts(&o, "0,\"startIndex\":1,\"itemsPerPage\":0,"
-                                  "\"Resources\":[]}");
+        if (!found || o.len < at + 2 || o.data[o.len - 1] != '}' ||
+            o.data[o.len - 2] != '}') {
+                o.len = hl;
+                o.data[hl] = '\0';
+                scim_buf_puts(&o, none);
         } else {
                 size_t n = scim_strjoin(loc, sizeof(loc), tl_base, "/Users/",
                                         id, (char *)NULL);
 
-                scim_buf_puts(&o, "1,\"startIndex\":1,\"itemsPerPage\":1,"
-                                  "\"Resources\":[");
-                scim_buf_append(&o, raw.data, raw.len - 2);
+                o.len -= 2;
                 scim_buf_puts(&o, ",\"location\":");
                 if (scim_json_dump_string(loc, n, &o) < 0)
                         scim_buf_puts(&o, "null");
                 scim_buf_puts(&o, "}}]}");
         }
-        rc = o.data ? send_text(c, r, 200, o.data, o.len, NULL, NULL, 0)
-                    : fail(c, r, 503, NULL, "out of memory");
+        rc = send_text(c, r, 200, o.data, o.len, NULL, NULL, 0);
         json_decref(res);
-        scim_buf_free(&raw);
+        scim_filter_free(own);
         scim_buf_free(&o);
         return rc;
 }
@@ -939,7 +985,7 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
             !has_returned_rules(api, tenant, rt)) {
                 int done;
 
-                rc = list_one_fast(c, api, r, tenant, f, &done);
+                rc = list_one_fast(c, api, r, tenant, f, NULL, NULL, &done);
                 if (done) {
                         scim_filter_free(f);
                         return rc;
@@ -1505,7 +1551,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         int n = 0;
         const char *auth, *raw_q;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
-        int reports_only = 0, scope = SCIM_SCOPE_ALL;
+        char ftext[512], ulit[512]; /* the userName eq fast path */
+        int reports_only = 0, scope = SCIM_SCOPE_ALL, fast_eq = 0;
         scim_rtype_t rt;
         json_t *q = NULL;
         scim_err_t e;
@@ -1721,8 +1768,16 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 return rc;
         raw_q = r->raw_uri ? strchr(r->raw_uri, '?') : NULL;
         scim_err_clear(&e);
-        if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0 ||
-            scim_attr_lists_check(q, &e) < 0) {
+        /* GET /Users?filter=userName eq "x" alone (the clients' lookup
+         * before a create): answered below without the query object,
+         * which nothing before it reads */
+        if (!strcmp(method, "GET") && n == 4 && raw_q &&
+            scim_query_username_eq(raw_q + 1, ftext, sizeof(ftext), ulit,
+                                   sizeof(ulit)) &&
+            username_eq_ok()) {
+                fast_eq = 1;
+        } else if (scim_query_parse(raw_q ? raw_q + 1 : "", &q, &e) < 0 ||
+                   scim_attr_lists_check(q, &e) < 0) {
                 json_decref(q);
                 return send_error(c, r, &e);
         }
@@ -1782,6 +1837,22 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 }
         }
         if (!strcmp(method, "GET")) {
+                if (fast_eq && rt == SCIM_RT_USER &&
+                    !has_returned_rules(api, tenant, rt)) {
+                        int done = 0;
+
+                        rc = list_one_fast(c, api, r, tenant, NULL, ftext, ulit,
+                                           &done);
+                        if (done)
+                                goto out;
+                }
+                /* not answered above: the query object after all (it
+                 * parses: scim_query_username_eq said so) */
+                if (fast_eq && (scim_query_parse(raw_q + 1, &q, &e) < 0 ||
+                                scim_attr_lists_check(q, &e) < 0)) {
+                        rc = send_error(c, r, &e);
+                        goto out;
+                }
                 rc = n == 5 ? get_one(c, api, r, tenant, rt, seg[4], q)
                             : list(c, api, r, tenant, rt, q);
                 goto out;

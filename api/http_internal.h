@@ -13,6 +13,15 @@
  * new object of lower-cased names -> decoded values (last one wins).
  * Returns 0, or -1 with err 400 invalidValue on a bad escape. */
 int scim_query_parse(const char *raw, json_t **out, scim_err_t *err);
+/* 1 when the query string raw is exactly `filter=` and a filter of the
+ * shape `userName eq "LITERAL"` (any case and spacing; a literal without
+ * escapes or control characters), which scim_query_parse and
+ * scim_filter_parse would take without error: the decoded filter in
+ * text (cap bytes), the literal in lit (litcap bytes). 0 otherwise (the
+ * general path decides, errors included). The list fast path of the
+ * provisioning clients' lookup, without the query object and the AST. */
+int scim_query_username_eq(const char *raw, char *text, size_t cap,
+                           char *lit, size_t litcap);
 
 /* The SCIM Error body for e ({"schemas":[Error URN],"status":"NNN",
  * "scimType"?,"detail"}), shared by the SCIM and reports endpoints. New

@@ -13,14 +13,12 @@
 
 #define SCIM_URN_SEARCH "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
-static char *decode(const char *s, size_t n, int lower, scim_err_t *err)
+/* %-decodes s[0..n) into out (n + 1 bytes at least), '+' as a space,
+ * lowercased when lower; -1 on a bad escape. */
+static int decode_to(const char *s, size_t n, int lower, char *out)
 {
-        char *out = malloc(n + 1), *o = out;
+        char *o = out;
 
-        if (!out) {
-                scim_err_set_retry(err, 503, "out of memory");
-                return NULL;
-        }
         for (size_t i = 0; i < n; i++) {
                 char c = s[i];
 
@@ -30,18 +28,31 @@ static char *decode(const char *s, size_t n, int lower, scim_err_t *err)
                         int h = i + 1 < n ? scim_hex_digit(s[i + 1]) : -1;
                         int l = i + 2 < n ? scim_hex_digit(s[i + 2]) : -1;
 
-                        if (h < 0 || l < 0) {
-                                free(out);
-                                scim_err_set(err, 400, "invalidValue",
-                                             "bad %%-escape in query string");
-                                return NULL;
-                        }
+                        if (h < 0 || l < 0)
+                                return -1;
                         c = (char)(h * 16 + l);
                         i += 2;
                 }
                 *o++ = lower ? (char)tolower((unsigned char)c) : c;
         }
         *o = '\0';
+        return 0;
+}
+
+static char *decode(const char *s, size_t n, int lower, scim_err_t *err)
+{
+        char *out = malloc(n + 1);
+
+        if (!out) {
+                scim_err_set_retry(err, 503, "out of memory");
+                return NULL;
+        }
+        if (decode_to(s, n, lower, out) < 0) {
+                free(out);
+                scim_err_set(err, 400, "invalidValue",
+                             "bad %%-escape in query string");
+                return NULL;
+        }
         return out;
 }
 
@@ -99,6 +110,46 @@ int scim_query_parse(const char *raw, json_t **out, scim_err_t *err)
         }
         *out = o;
         return 0;
+}
+
+int scim_query_username_eq(const char *raw, char *text, size_t cap,
+                           char *lit, size_t litcap)
+{
+        size_t n = strlen(raw);
+        const char *p, *start;
+
+        /* exactly one parameter, spelled filter, nothing scim_query_parse
+         * would refuse (a bad escape, %00, text that is not UTF-8) */
+        if (strncmp(raw, "filter=", 7) || strchr(raw, '&') || n - 7 >= cap ||
+            has_nul_escape(raw, n) || decode_to(raw + 7, n - 7, 0, text) < 0 ||
+            !scim_utf8_valid(text, strlen(text)))
+                return 0;
+        /* userName eq "LITERAL": the literal without escapes or control
+         * characters, as the filter parser takes it as it stands */
+        for (p = text; isspace((unsigned char)*p); p++)
+                ;
+        if (strncasecmp(p, "username", 8) || !isspace((unsigned char)p[8]))
+                return 0;
+        for (p += 8; isspace((unsigned char)*p); p++)
+                ;
+        if (tolower((unsigned char)p[0]) != 'e' ||
+            tolower((unsigned char)p[1]) != 'q' ||
+            !isspace((unsigned char)p[2]))
+                return 0;
+        for (p += 2; isspace((unsigned char)*p); p++)
+                ;
+        if (*p != '"')
+                return 0;
+        for (start = ++p; *p && *p != '"'; p++)
+                if (*p == '\\' || (unsigned char)*p < 0x20)
+                        return 0;
+        if (*p != '"' || p == start || (size_t)(p - start) >= litcap)
+                return 0;
+        memcpy(lit, start, (size_t)(p - start));
+        lit[p - start] = '\0';
+        for (p++; isspace((unsigned char)*p); p++)
+                ;
+        return *p == '\0';
 }
 
 /* Splits a comma list honouring [...] (filters may contain commas). */
