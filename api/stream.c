@@ -59,6 +59,8 @@ typedef struct stream {
         size_t off;
         char *secret;     /* the bearer secret, checked again before every
                              read of records (owned; wiped when freed) */
+        int fd;           /* the connection's socket (-1: unknown), for the
+                             timer's check of parked streams' peers */
 } stream_t;
 
 struct scim_stream_hub {
@@ -76,16 +78,35 @@ struct scim_stream_hub {
 
 /* ---------------------------------------------------------- the hub */
 
+/* 1 when the peer of a parked stream has closed its end (plain TCP; the
+ * socket stays open while the connection is suspended, so fd is still
+ * its own). Over TLS a close_notify is data: found at the next wake. */
+static int parked_peer_gone(const stream_t *s)
+{
+        char b;
+        ssize_t n;
+
+        if (s->fd < 0)
+                return 0;
+        n = recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                          errno != EINTR);
+}
+
 /* Takes the parked streams matching due (all when due < 0) off the park
- * list. Needs hub->mu. The caller resumes them after unlocking. */
-static stream_t *unpark_locked(scim_stream_hub_t *hub, int64_t due)
+ * list, and with peers set also those whose client has gone (its slot is
+ * freed now, not at its heartbeat, deadline or the next fold: 8 streams
+ * of a tenant whose consumer restarted kept it out for up to 55 s). Needs
+ * hub->mu. The caller resumes them after unlocking. */
+static stream_t *unpark_locked(scim_stream_hub_t *hub, int64_t due, int peers)
 {
         stream_t **pp = &hub->parked, *out = NULL;
 
         while (*pp) {
                 stream_t *s = *pp;
 
-                if (due < 0 || (s->sse ? s->next_beat : s->deadline) <= due) {
+                if (due < 0 || (s->sse ? s->next_beat : s->deadline) <= due ||
+                    (peers && parked_peer_gone(s))) {
                         *pp = s->next_park;
                         s->parked = 0;
                         s->next_park = out;
@@ -116,7 +137,7 @@ static void on_folded(void *ctx)
 
         pthread_mutex_lock(&hub->mu);
         hub->gen++;
-        wake = unpark_locked(hub, -1);
+        wake = unpark_locked(hub, -1, 0);
         pthread_mutex_unlock(&hub->mu);
         resume_list(wake);
 }
@@ -140,7 +161,7 @@ static void *timer_main(void *arg)
                 pthread_cond_timedwait(&hub->cv, &hub->mu, &ts);
                 if (hub->closing)
                         break;
-                due = unpark_locked(hub, scim_now_ms());
+                due = unpark_locked(hub, scim_now_ms(), 1);
                 if (due) {
                         pthread_mutex_unlock(&hub->mu);
                         resume_list(due);
@@ -183,7 +204,7 @@ void scim_stream_hub_close(scim_stream_hub_t *hub)
         scim_store_unwatch(hub->st, on_folded, hub);
         pthread_mutex_lock(&hub->mu);
         hub->closing = 1;
-        wake = unpark_locked(hub, -1);
+        wake = unpark_locked(hub, -1, 0);
         pthread_cond_broadcast(&hub->cv);
         pthread_mutex_unlock(&hub->mu);
         resume_list(wake);
@@ -615,6 +636,12 @@ enum MHD_Result scim_stream_handle(scim_stream_hub_t *hub,
         }
         s->hub = hub;
         s->conn = c;
+        {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+                    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+                s->fd = ci ? ci->connect_fd : -1;
+        }
         s->secret = strdup(auth);
         if (!s->secret) {
                 free(s);
