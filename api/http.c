@@ -903,22 +903,6 @@ static enum MHD_Result list_raw_answer(struct MHD_Connection *c,
         return rc;
 }
 
-/* Bytes of the references attached to res[key] (value, display, $ref
- * and the object around them): what a page's budget counts for them. */
-static size_t attached_bytes(const json_t *res, const char *key)
-{
-        json_t *a = json_object_get(res, key), *e;
-        size_t i, n = 0;
-
-        json_array_foreach(a, i, e)
-        {
-                n += 32 + json_string_length(json_object_get(e, "value")) +
-                     json_string_length(json_object_get(e, "display")) +
-                     json_string_length(json_object_get(e, "$ref"));
-        }
-        return n;
-}
-
 static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                             req_t *r, const char *tenant, scim_rtype_t rt,
                             json_t *q)
@@ -1048,7 +1032,7 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                 /* groups (attributes=groups) are attached here, after the
                  * store filled the page: they count against the page
                  * budget too, so users in many groups end the page early */
-                groups_bytes += attached_bytes(res, "groups");
+                groups_bytes += scim_store_attached_bytes(res, "groups");
                 if (groups_bytes >= scim_page_bytes() &&
                     i + 1 < json_array_size(page)) {
                         while (json_array_size(page) > i + 1)

@@ -112,6 +112,14 @@ int scim_query_parse(const char *raw, json_t **out, scim_err_t *err)
         return 0;
 }
 
+/* p past any white space (isspace, as the filter parser skips it). */
+static const char *skip_space(const char *p)
+{
+        while (isspace((unsigned char)*p))
+                p++;
+        return p;
+}
+
 int scim_query_username_eq(const char *raw, char *text, size_t cap, char *lit,
                            size_t litcap)
 {
@@ -126,18 +134,13 @@ int scim_query_username_eq(const char *raw, char *text, size_t cap, char *lit,
                 return 0;
         /* userName eq "LITERAL": the literal without escapes or control
          * characters, as the filter parser takes it as it stands */
-        for (p = text; isspace((unsigned char)*p); p++)
-                ;
+        p = skip_space(text);
         if (strncasecmp(p, "username", 8) || !isspace((unsigned char)p[8]))
                 return 0;
-        for (p += 8; isspace((unsigned char)*p); p++)
-                ;
-        if (tolower((unsigned char)p[0]) != 'e' ||
-            tolower((unsigned char)p[1]) != 'q' ||
-            !isspace((unsigned char)p[2]))
+        p = skip_space(p + 8);
+        if (strncasecmp(p, "eq", 2) || !isspace((unsigned char)p[2]))
                 return 0;
-        for (p += 2; isspace((unsigned char)*p); p++)
-                ;
+        p = skip_space(p + 2);
         if (*p != '"')
                 return 0;
         for (start = ++p; *p && *p != '"'; p++)
@@ -147,9 +150,7 @@ int scim_query_username_eq(const char *raw, char *text, size_t cap, char *lit,
                 return 0;
         memcpy(lit, start, (size_t)(p - start));
         lit[p - start] = '\0';
-        for (p++; isspace((unsigned char)*p); p++)
-                ;
-        return *p == '\0';
+        return *skip_space(p + 1) == '\0';
 }
 
 /* Splits a comma list honouring [...] (filters may contain commas). */

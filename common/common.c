@@ -535,13 +535,22 @@ uint64_t scim_get_be64(const unsigned char in[8])
 
 int scim_tenant_name_ok(const char *t)
 {
-        static const char *const endpoints[] = {
-            "Users", "Groups", "Schemas", "ResourceTypes",
-            "ServiceProviderConfig", "serviceConfiguration", "Bulk", "Me",
-            ".search", NULL};
-        /* their lengths: only a name of the same length is compared
+        /* with their lengths: only a name of the same length is compared
          * (every request's route checks its tenant segment) */
-        static const size_t lens[] = {5, 6, 7, 13, 21, 20, 4, 2, 7};
+        static const struct {
+                const char *name;
+                size_t len;
+        } endpoints[] = {
+            {"Users", sizeof("Users") - 1},
+            {"Groups", sizeof("Groups") - 1},
+            {"Schemas", sizeof("Schemas") - 1},
+            {"ResourceTypes", sizeof("ResourceTypes") - 1},
+            {"ServiceProviderConfig", sizeof("ServiceProviderConfig") - 1},
+            {"serviceConfiguration", sizeof("serviceConfiguration") - 1},
+            {"Bulk", sizeof("Bulk") - 1},
+            {"Me", sizeof("Me") - 1},
+            {".search", sizeof(".search") - 1},
+        };
         size_t n = t ? strlen(t) : 0;
 
         if (n == 0 || n > SCIM_MAX_TENANT_LEN)
@@ -552,8 +561,8 @@ int scim_tenant_name_ok(const char *t)
                         return 0;
         if (strspn(t, ".") == n) /* "." and ".." would be path segments */
                 return 0;
-        for (int i = 0; endpoints[i]; i++)
-                if (n == lens[i] && !strcasecmp(t, endpoints[i]))
+        for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
+                if (n == endpoints[i].len && !strcasecmp(t, endpoints[i].name))
                         return 0; /* /scim/v2/Users is the token's tenant */
         return 1;
 }

@@ -171,7 +171,7 @@ void scim_random_bytes(void *buf, size_t n);
 void scim_uuid4(char out[37]);
 
 /* Writes a time-ordered (v7, RFC 9562) UUID: 48 bits of unix ms, a 12-bit
- * counter, 62 random bits. Ids from one process strictly increase (also
+ * counter that starts each millisecond at a random value, 62 random bits. Ids from one process strictly increase (also
  * within a millisecond and if the clock steps back), so a resource created
  * now sorts after the ones before it: its view keys go to the end of the
  * memtable's skiplist instead of a random place. Thread-safe. */

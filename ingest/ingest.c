@@ -417,6 +417,31 @@ static int ingest_ref_exists(void *ctx, const scim_model_ref_t *ref,
         return scim_store_ref_exists(r->st, r->tenant, ref, value);
 }
 
+/* Clears *ev and fills what every event of write w carries: a new event
+ * id, tenant, actor, request id, resource type (a tenant's own type goes
+ * on the wire as CUSTOM with its name from row), action and time, and no
+ * precondition (-1). 0, or -1 when out of memory. */
+static int event_head(scim_event_t *ev, const scim_write_t *w,
+                      const scim_rtype_row_t *row)
+{
+        int tenant_type = scim_rtype_is_tenant(w->rtype);
+
+        scim_event_clear(ev);
+        scim_uuid4(ev->event_id);
+        ev->tenant = strdup(w->tenant);
+        ev->actor = strdup(w->actor ? w->actor : "");
+        ev->request_id = strdup(w->request_id ? w->request_id : "");
+        ev->rtype = tenant_type ? SCIM_RT_CUSTOM : w->rtype;
+        ev->resource_type_name = tenant_type && row ? strdup(row->name) : NULL;
+        ev->action = w->action;
+        ev->time_ms = scim_now_ms();
+        ev->expect_version = -1;
+        return ev->tenant && ev->actor && ev->request_id &&
+                       (!tenant_type || !row || ev->resource_type_name)
+                   ? 0
+                   : -1;
+}
+
 static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                    scim_err_t *err)
 {
@@ -431,29 +456,17 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         json_t *dropped = json_array(); /* unknownAttributes: drop */
         const scim_rtype_row_t *row = scim_model_rtype(model, w->rtype);
         const char *rname = row ? row->name : rtype_name(w->rtype);
-        int tenant_type = scim_rtype_is_tenant(w->rtype);
+        int tenant_type = scim_rtype_is_tenant(w->rtype), head_rc;
         ingest_ref_t refctx = {st, w->tenant};
 
-        scim_event_clear(ev);
         scim_buf_free(&p->enc);
-        scim_uuid4(ev->event_id);
-        ev->tenant = strdup(w->tenant);
-        ev->actor = strdup(w->actor ? w->actor : "");
-        ev->request_id = strdup(w->request_id ? w->request_id : "");
-        ev->rtype = w->rtype;
-        ev->action = w->action;
-        ev->time_ms = scim_now_ms();
-        ev->expect_version = -1;
-        if (tenant_type) { /* on the wire: CUSTOM and the type's name */
-                ev->rtype = SCIM_RT_CUSTOM;
-                ev->resource_type_name = row ? strdup(row->name) : NULL;
-                if (!row) {
-                        scim_err_set(err, 404, NULL,
-                                     "no such resource type for this tenant");
-                        goto out;
-                }
+        head_rc = event_head(ev, w, row);
+        if (tenant_type && !row) {
+                scim_err_set(err, 404, NULL,
+                             "no such resource type for this tenant");
+                goto out;
         }
-        if (!ev->tenant || !ev->actor || !ev->request_id) {
+        if (head_rc < 0) {
                 scim_err_set_retry(err, 503, "out of memory");
                 goto out;
         }
@@ -660,9 +673,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
 lagging:
         /* A write refused on what this node's views say: its target is
          * missing (404), or a member, a reference or the userName's owner
-         * is not what the write needs. Kafka mode: the
-         * views may lag behind the topic (another node took a write of
-         * this tenant moments ago), so the views do not decide. The node
+         * is not what the write needs. Kafka mode: the views may lag
+         * behind the topic (another node took a write of this tenant
+         * moments ago), so the views do not decide. The node
          * writes a probe of the target instead (the same event without
          * payload, expect_version SCIM_EXPECT_ABSENT; a create's probe
          * names a new id): the fold answers 404 if the target does not
@@ -675,15 +688,7 @@ lagging:
             (w->action != SCIM_ACT_CREATE && !w->id))
                 goto out;
         scim_err_clear(err);
-        scim_event_clear(ev);
-        scim_uuid4(ev->event_id);
-        ev->tenant = strdup(w->tenant);
-        ev->actor = strdup(w->actor ? w->actor : "");
-        ev->request_id = strdup(w->request_id ? w->request_id : "");
-        ev->rtype = tenant_type ? SCIM_RT_CUSTOM : w->rtype;
-        ev->resource_type_name = tenant_type && row ? strdup(row->name) : NULL;
-        ev->action = w->action;
-        ev->time_ms = scim_now_ms();
+        head_rc = event_head(ev, w, row); /* drops what was filled */
         if (w->action == SCIM_ACT_CREATE) {
                 /* a create's probe names an id nobody has: the fold
                  * answers it 412 (never applied) */
@@ -695,8 +700,7 @@ lagging:
                 ev->resource_id = strdup(w->id);
         }
         ev->expect_version = SCIM_EXPECT_ABSENT;
-        if (!ev->tenant || !ev->actor || !ev->request_id || !ev->resource_id ||
-            (tenant_type && !ev->resource_type_name)) {
+        if (head_rc < 0 || !ev->resource_id) {
                 scim_err_set_retry(err, 503, "out of memory");
                 goto out;
         }

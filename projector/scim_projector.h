@@ -246,6 +246,13 @@ typedef struct scim_query {
         int raw;
 } scim_query_t;
 
+/* Bytes a page's budget counts for the references attached to res[key]
+ * (a group's members, a user's groups): value, display, $ref and the
+ * object around each, so a page of resources with many references ends
+ * early like a page of large resources (without it 100 groups of 2,000
+ * members made one 30 MB answer whatever the budget). */
+size_t scim_store_attached_bytes(const json_t *res, const char *key);
+
 /*
  * Lists resources matching q in stable order (by id), returning the page
  * [start_index, start_index + count) — or, with q->after_id, the first

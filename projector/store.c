@@ -1224,19 +1224,16 @@ static void consider(scim_store_t *st, const char *tenant, scim_rtype_t rt,
         }
 }
 
-/* Stored text of the members consider() attached to res (value, display
- * and the row around them), so a page of groups with many members fills
- * the page budget like a page of large resources: without it 100 groups
- * of 2,000 members made one 30 MB answer whatever the budget. */
-static size_t members_bytes(const json_t *res)
+size_t scim_store_attached_bytes(const json_t *res, const char *key)
 {
-        json_t *m = json_object_get(res, "members"), *e;
+        json_t *a = json_object_get(res, key), *e;
         size_t i, n = 0;
 
-        json_array_foreach(m, i, e)
+        json_array_foreach(a, i, e)
         {
                 n += 32 + json_string_length(json_object_get(e, "value")) +
-                     json_string_length(json_object_get(e, "display"));
+                     json_string_length(json_object_get(e, "display")) +
+                     json_string_length(json_object_get(e, "$ref"));
         }
         return n;
 }
@@ -1404,7 +1401,8 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                 continue;
                         consider(st, tenant, rt, q, res, &matched, page);
                         if (json_array_size(page) > before)
-                                page_bytes += members_bytes(res);
+                                page_bytes +=
+                                    scim_store_attached_bytes(res, "members");
                         if (page_bytes >= scim_page_bytes() &&
                             qq.count > json_array_size(page))
                                 qq.count = json_array_size(page);
@@ -1520,7 +1518,9 @@ int scim_store_list(scim_store_t *st, const char *tenant, scim_rtype_t rt,
                                 consider(st, tenant, rt, q, res, &matched,
                                          page);
                                 if (json_array_size(page) > before)
-                                        page_bytes += vl + members_bytes(res);
+                                        page_bytes +=
+                                            vl + scim_store_attached_bytes(
+                                                     res, "members");
                                 if (page_bytes >= scim_page_bytes() &&
                                     qq.count > json_array_size(page))
                                         qq.count = json_array_size(page);

@@ -31,16 +31,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-        char other[600];
-
         (void)state;
         unit_store_teardown(dir, st);
-        for (const char *const *x =
-                 (const char *const[]){".replay", ".old", ".fresh", NULL};
-             *x; x++) {
-                snprintf(other, sizeof(other), "%s%s", dir, *x);
-                unit_rmtree(other);
-        }
+        unit_rmtree_sibling(dir, ".replay");
+        unit_rmtree_sibling(dir, ".old");
+        unit_rmtree_sibling(dir, ".fresh");
         return 0;
 }
 

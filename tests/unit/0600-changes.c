@@ -37,15 +37,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-        char other[600];
-
         (void)state;
         unit_store_teardown(dir, st);
-        for (const char *const *x = (const char *const[]){".replay", NULL}; *x;
-             x++) {
-                snprintf(other, sizeof(other), "%s%s", dir, *x);
-                unit_rmtree(other);
-        }
+        unit_rmtree_sibling(dir, ".replay");
         return 0;
 }
 

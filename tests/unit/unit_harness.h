@@ -57,6 +57,17 @@ static inline void unit_rmtree(const char *path)
                 nftw(path, unit_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Removes the sibling dir+suffix (a store a test made beside dir, such as
+ * dir.replay) and everything below it. */
+static inline void unit_rmtree_sibling(const char *dir, const char *suffix)
+{
+        char p[1024];
+
+        assert_true((size_t)snprintf(p, sizeof(p), "%s%s", dir, suffix) <
+                    sizeof(p));
+        unit_rmtree(p);
+}
+
 /* Opens (creating) the store in dir; the test fails if it cannot. */
 static inline scim_store_t *unit_store_open(const char *dir)
 {
