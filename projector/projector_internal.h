@@ -171,6 +171,11 @@ char *txn_get_hot(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
  * state. txn_hot_free (store close) releases the cache. */
 void txn_committed(txn_t *t);
 void txn_hot_free(scim_store_t *st);
+/* Replay's hot cache (txn.c): every read and write of the resources,
+ * indexes and memberships goes through a cache of at most bytes, exact
+ * because the fold is the new dir's only writer. Before the fold starts;
+ * -1 (the small cache stays) when memory is short. */
+int txn_hot_replay(scim_store_t *st, size_t bytes);
 /* A write the fold never reads back in the same batch (log and change
  * records, change indexes): straight into the batch, not the overlay. A
  * key written this way must not also be written with txn_put/txn_del. */

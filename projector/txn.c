@@ -82,6 +82,7 @@ struct txn_overlay {
         void *settle_ctx;
         char *res_text; /* txn_set_text: the event's stored resource */
         size_t res_len;
+        int hot_done; /* its writes are in the hot cache (hot_commit) */
 };
 
 /* The overlay's and the hot cache's hash of (cf, key): eight bytes a
@@ -289,6 +290,16 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * a batch that is not written changes nothing here. Writer thread only
  * (replay: the fold thread, which calls txn_committed after the write
  * thread finished).
+ *
+ * Replay (txn_hot_replay) widens it: the new dir has one writer, the
+ * fold, and every write of the resources, indexes and memberships goes
+ * through a batch, so the cache may hold those too (every read of them
+ * goes through it, every batch's writes of them go in when it is
+ * written). The stored resource an event reads before folding was a
+ * RocksDB Get per event (~10% of a replay's CPU). Larger table, bounded
+ * in bytes; a value that does not fit leaves its slot empty (a miss).
+ * Serve keeps the small cache: its erasure and maintenance write those
+ * column families outside the batches.
  */
 #define HOT_SLOTS 4096
 
@@ -300,9 +311,29 @@ typedef struct hot_slot {
 } hot_slot_t;
 
 struct txn_hot {
-        hot_slot_t s[HOT_SLOTS];
+        hot_slot_t *s;
+        size_t mask;  /* slots - 1 (a power of two) */
+        size_t bytes; /* keys and values held */
+        size_t cap;   /* at most this many bytes of them */
         unsigned cfs; /* bit cf: a key of column family cf was cached */
+        unsigned all; /* bit cf: every read and write of cf (replay) */
 };
+
+static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
+{
+        struct txn_hot *h = calloc(1, sizeof(*h));
+
+        if (h && !(h->s = calloc(slots, sizeof(*h->s)))) {
+                free(h);
+                h = NULL;
+        }
+        if (h) {
+                h->mask = slots - 1;
+                h->cap = cap;
+                h->all = all;
+        }
+        return h;
+}
 
 static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
                             uint64_t h)
@@ -311,7 +342,7 @@ static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
 
         if (!st->hot)
                 return NULL;
-        s = &st->hot->s[h & (HOT_SLOTS - 1)];
+        s = &st->hot->s[h & st->hot->mask];
         if (s->kv && s->hash == h && s->cf == cf && s->klen == kl &&
             !memcmp(s->kv, k, kl))
                 return s;
@@ -320,16 +351,22 @@ static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
 
 static void hot_set(scim_store_t *st, const ov_entry_t *e)
 {
+        struct txn_hot *h;
         hot_slot_t *s;
         int present = e->state == OV_PUT || e->state == OV_CLEAN;
+        size_t need = e->klen + (present ? e->vlen : 0);
         char *kv;
 
-        if (!st->hot && !(st->hot = calloc(1, sizeof(*st->hot))))
+        if (!st->hot && !(st->hot = hot_new(HOT_SLOTS, SIZE_MAX, 0)))
                 return; /* no cache: reads go to the database */
-        s = &st->hot->s[e->hash & (HOT_SLOTS - 1)];
-        st->hot->cfs |= 1u << e->cf;
-        kv = malloc(e->klen + (present ? e->vlen : 0) + 1);
+        h = st->hot;
+        s = &h->s[e->hash & h->mask];
+        h->cfs |= 1u << e->cf;
+        if (s->kv)
+                h->bytes -= s->klen + s->vlen;
         free(s->kv);
+        /* over the budget: the slot stays empty (a miss reads RocksDB) */
+        kv = h->bytes + need <= h->cap ? malloc(need + 1) : NULL;
         s->kv = kv;
         if (!kv)
                 return;
@@ -341,15 +378,23 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e)
         s->klen = e->klen;
         s->vlen = present ? e->vlen : 0;
         s->present = present;
+        h->bytes += need;
 }
 
-void txn_committed(txn_t *t)
+/* The written batch o's values into the hot cache (once per batch). */
+static void hot_commit(scim_store_t *st, struct txn_overlay *o)
 {
-        scim_store_t *st = t->st;
+        unsigned all = st->hot ? st->hot->all : 0;
 
-        for (ov_entry_t *e = t->ov->first; e; e = e->order) {
+        if (o->hot_done)
+                return;
+        o->hot_done = 1;
+        for (ov_entry_t *e = o->first; e; e = e->order) {
                 if (e->hot)
                         hot_set(st, e);
+                else if ((e->state == OV_PUT || e->state == OV_DEL) &&
+                         (all >> e->cf & 1))
+                        hot_set(st, e); /* replay: every write goes in */
                 else if ((e->state == OV_PUT || e->state == OV_DEL) &&
                          st->hot && (st->hot->cfs >> e->cf & 1) &&
                          hot_find(st, e->cf, e->key, e->klen, e->hash))
@@ -360,14 +405,36 @@ void txn_committed(txn_t *t)
         }
 }
 
+void txn_committed(txn_t *t)
+{
+        hot_commit(t->st, t->ov);
+}
+
 void txn_hot_free(scim_store_t *st)
 {
         if (!st->hot)
                 return;
-        for (size_t i = 0; i < HOT_SLOTS; i++)
+        for (size_t i = 0; i <= st->hot->mask; i++)
                 free(st->hot->s[i].kv);
+        free(st->hot->s);
         free(st->hot);
         st->hot = NULL;
+}
+
+int txn_hot_replay(scim_store_t *st, size_t bytes)
+{
+        /* slots for values of ~512 bytes on average, a power of two */
+        size_t slots = HOT_SLOTS;
+        struct txn_hot *h;
+
+        while (slots < bytes / 512 && slots < ((size_t)1 << 24))
+                slots <<= 1;
+        h = hot_new(slots, bytes, 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM);
+        if (!h)
+                return -1;
+        txn_hot_free(st);
+        st->hot = h;
+        return 0;
 }
 
 /* The overlay entry of (cf, k) after reading it from the batch being
@@ -399,6 +466,8 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                         }
                 }
         }
+        if (!e && !hot && t->st->hot && (t->st->hot->all >> cf & 1))
+                hot = 1; /* replay: every read of these goes through it */
         if (!e && hot) {
                 hot_slot_t *s = hot_find(t->st, cf, k, klen, h);
 
@@ -638,6 +707,12 @@ void txn_settle(txn_t *t)
 
         if (o->below) {
                 o->settle(o->settle_ctx);
+                /* replay's cache answers every read of some column
+                 * families: once this batch stops reading the one below,
+                 * the cache must hold what that one wrote (a failed write
+                 * fails the replay, whose cache then goes) */
+                if (t->st->hot && t->st->hot->all)
+                        hot_commit(t->st, o->below);
                 o->below = NULL;
         }
 }
