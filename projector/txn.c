@@ -281,7 +281,7 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * reads (the tenant's row, its model generation and resource counters, the
  * change records' apply-time and hourly counters), kept in the
  * writer's memory across batches so an event does not read them from
- * RocksDB (~12k instructions per memtable Get). Direct-mapped, HOT_SLOTS
+ * RocksDB (~12k instructions per memtable Get). Two-way, HOT_SLOTS
  * entries, so its memory is bounded whatever the number of tenants and
  * hours. An entry holds a key's value (or its absence) as of the last
  * batch written: txn_committed copies in the values of the keys the batch
@@ -292,31 +292,41 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * thread finished).
  *
  * Replay (txn_hot_replay) widens it: the new dir has one writer, the
- * fold, and every write of the resources, indexes and memberships goes
- * through a batch, so the cache may hold those too (every read of them
- * goes through it, every batch's writes of them go in when it is
- * written). The stored resource an event reads before folding was a
- * RocksDB Get per event (~10% of a replay's CPU). Larger table, bounded
- * in bytes; a value that does not fit leaves its slot empty (a miss).
+ * fold, and every write of the stored resources goes through a batch, so
+ * the cache may hold them all (every read of them goes through it, every
+ * batch's writes of them go in when it is written). The stored resource
+ * an event reads before folding was a RocksDB Get per event (~10% of a
+ * replay's CPU). Larger table (a slot per 128 bytes of the budget),
+ * bounded in bytes: past the budget a clock hand frees older entries.
+ * (Indexes and memberships too were measured: their many short keys
+ * crowded the resources out of the budget for little gain.)
  * Serve keeps the small cache: its erasure and maintenance write those
  * column families outside the batches.
  */
 #define HOT_SLOTS 4096
 
-typedef struct hot_slot {
-        uint64_t hash;
+/* A cached key and its value (or its absence). */
+typedef struct hot_kv {
         int cf, present;
         size_t klen, vlen;
-        char *kv; /* key then value, malloc'd; NULL: empty slot */
+        char data[]; /* key then value */
+} hot_kv_t;
+
+/* Two-way: a key lives in one of the two slots of its bucket. */
+typedef struct hot_slot {
+        uint64_t hash;
+        hot_kv_t *kv; /* malloc'd; NULL: empty slot */
 } hot_slot_t;
 
 struct txn_hot {
         hot_slot_t *s;
-        size_t mask;  /* slots - 1 (a power of two) */
+        size_t mask;  /* slots - 1 (a power of two, at least 2 slots) */
         size_t bytes; /* keys and values held */
         size_t cap;   /* at most this many bytes of them */
         unsigned cfs; /* bit cf: a key of column family cf was cached */
         unsigned all; /* bit cf: every read and write of cf (replay) */
+        unsigned flip; /* which way a full bucket gives up next */
+        size_t hand;   /* the next slot to free when over the budget */
 };
 
 static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
@@ -335,50 +345,72 @@ static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
         return h;
 }
 
+static hot_slot_t *hot_slot(struct txn_hot *h, int cf, const char *k, size_t kl,
+                            uint64_t hash)
+{
+        hot_slot_t *b = &h->s[hash & h->mask & ~(size_t)1];
+
+        for (int w = 0; w < 2; w++)
+                if (b[w].kv && b[w].hash == hash && b[w].kv->cf == cf &&
+                    b[w].kv->klen == kl && !memcmp(b[w].kv->data, k, kl))
+                        return &b[w];
+        return NULL;
+}
+
 static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
                             uint64_t h)
 {
-        hot_slot_t *s;
-
-        if (!st->hot)
-                return NULL;
-        s = &st->hot->s[h & st->hot->mask];
-        if (s->kv && s->hash == h && s->cf == cf && s->klen == kl &&
-            !memcmp(s->kv, k, kl))
-                return s;
-        return NULL;
+        return st->hot ? hot_slot(st->hot, cf, k, kl, h) : NULL;
 }
 
 static void hot_set(scim_store_t *st, const ov_entry_t *e)
 {
         struct txn_hot *h;
-        hot_slot_t *s;
+        hot_slot_t *s, *b;
         int present = e->state == OV_PUT || e->state == OV_CLEAN;
-        size_t need = e->klen + (present ? e->vlen : 0);
-        char *kv;
+        size_t vlen = present ? e->vlen : 0;
+        hot_kv_t *kv;
 
         if (!st->hot && !(st->hot = hot_new(HOT_SLOTS, SIZE_MAX, 0)))
                 return; /* no cache: reads go to the database */
         h = st->hot;
-        s = &h->s[e->hash & h->mask];
         h->cfs |= 1u << e->cf;
-        if (s->kv)
-                h->bytes -= s->klen + s->vlen;
-        free(s->kv);
-        /* over the budget: the slot stays empty (a miss reads RocksDB) */
-        kv = h->bytes + need <= h->cap ? malloc(need + 1) : NULL;
-        s->kv = kv;
-        if (!kv)
+        /* the key's own slot, else an empty one, else the bucket's turn */
+        b = &h->s[e->hash & h->mask & ~(size_t)1];
+        s = hot_slot(h, e->cf, e->key, e->klen, e->hash);
+        if (!s)
+                s = !b[0].kv ? &b[0] : !b[1].kv ? &b[1] : &b[h->flip++ & 1];
+        if (s->kv) {
+                h->bytes -= s->kv->klen + s->kv->vlen;
+                free(s->kv);
+                s->kv = NULL;
+        }
+        /* over the budget: a clock hand frees other entries in slot
+         * order until it fits (older entries first, roughly); a value
+         * larger than the whole budget leaves the slot empty */
+        for (size_t n = 0; h->bytes + e->klen + vlen > h->cap && n <= h->mask;
+             n++) {
+                hot_slot_t *v = &h->s[h->hand++ & h->mask];
+
+                if (v->kv && v != s) {
+                        h->bytes -= v->kv->klen + v->kv->vlen;
+                        free(v->kv);
+                        v->kv = NULL;
+                }
+        }
+        if (h->bytes + e->klen + vlen > h->cap ||
+            !(kv = malloc(sizeof(*kv) + e->klen + vlen)))
                 return;
-        memcpy(kv, e->key, e->klen);
+        kv->cf = e->cf;
+        kv->present = present;
+        kv->klen = e->klen;
+        kv->vlen = vlen;
+        memcpy(kv->data, e->key, e->klen);
         if (present)
-                memcpy(kv + e->klen, e->val, e->vlen);
+                memcpy(kv->data + e->klen, e->val, vlen);
         s->hash = e->hash;
-        s->cf = e->cf;
-        s->klen = e->klen;
-        s->vlen = present ? e->vlen : 0;
-        s->present = present;
-        h->bytes += need;
+        s->kv = kv;
+        h->bytes += e->klen + vlen;
 }
 
 /* The written batch o's values into the hot cache (once per batch). */
@@ -423,13 +455,17 @@ void txn_hot_free(scim_store_t *st)
 
 int txn_hot_replay(scim_store_t *st, size_t bytes)
 {
-        /* slots for values of ~512 bytes on average, a power of two */
+        /* a slot per 128 bytes of the budget (most cached keys are index
+         * and membership keys with short values), a power of two; the
+         * slots' own memory comes out of the budget */
         size_t slots = HOT_SLOTS;
         struct txn_hot *h;
 
-        while (slots < bytes / 512 && slots < ((size_t)1 << 24))
+        while (slots < bytes / 128 && slots < ((size_t)1 << 24))
                 slots <<= 1;
-        h = hot_new(slots, bytes, 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM);
+        if (bytes <= slots * sizeof(hot_slot_t))
+                return -1;
+        h = hot_new(slots, bytes - slots * sizeof(hot_slot_t), 1u << CF_RES);
         if (!h)
                 return -1;
         txn_hot_free(st);
@@ -472,14 +508,16 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                 hot_slot_t *s = hot_find(t->st, cf, k, klen, h);
 
                 if (s) {
+                        const hot_kv_t *kv = s->kv;
+
                         e = add(o, cf, k, klen, h);
-                        e->state = s->present ? OV_CLEAN : OV_ABSENT;
-                        if (s->present) {
-                                e->val = malloc(s->vlen ? s->vlen : 1);
+                        e->state = kv->present ? OV_CLEAN : OV_ABSENT;
+                        if (kv->present) {
+                                e->val = malloc(kv->vlen ? kv->vlen : 1);
                                 if (!e->val)
                                         abort();
-                                memcpy(e->val, s->kv + s->klen, s->vlen);
-                                e->vlen = s->vlen;
+                                memcpy(e->val, kv->data + kv->klen, kv->vlen);
+                                e->vlen = kv->vlen;
                         }
                 }
         }
