@@ -281,9 +281,9 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * reads (the tenant's row, its model generation and resource counters, the
  * change records' apply-time and hourly counters), kept in the
  * writer's memory across batches so an event does not read them from
- * RocksDB (~12k instructions per memtable Get). Direct-mapped, HOT_SLOTS
- * entries, so its memory is bounded whatever the number of tenants and
- * hours. An entry holds a key's value (or its absence) as of the last
+ * RocksDB (~12k instructions per memtable Get). HOT_SLOTS entries in
+ * sets of HOT_WAYS, so its memory is bounded whatever the number of
+ * tenants and hours. An entry holds a key's value (or its absence) as of the last
  * batch written: txn_committed copies in the values of the keys the batch
  * read through txn_get_hot and refreshes any entry whose key the batch
  * wrote or deleted by other means (a tenant's delete drops its counters);
@@ -298,25 +298,40 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * written). The stored resource an event reads before folding was a
  * RocksDB Get per event (~10% of a replay's CPU). Larger table, bounded
  * in bytes; a value that does not fit leaves its slot empty (a miss).
- * Serve keeps the small cache: its erasure and maintenance write those
+ * When the dir started without any of those keys (no log snapshot
+ * restored), a filter of the keys written answers "absent" for a key
+ * no batch wrote. Serve keeps the small cache: its erasure and maintenance write those
  * column families outside the batches.
  */
 #define HOT_SLOTS 4096
+/* Slots per set: a key lives in one slot of its set; a new key takes an
+ * empty slot or the set's least recently used one (a direct-mapped table
+ * lost a third of replay's reads of resources and indexes to collisions
+ * with the table less than full). */
+#define HOT_WAYS 4
 
 typedef struct hot_slot {
         uint64_t hash;
-        int cf, present;
-        size_t klen, vlen;
-        char *kv; /* key then value, malloc'd; NULL: empty slot */
+        char *kv;      /* key then value, malloc'd; NULL: empty slot */
+        uint32_t used; /* the cache's clock at its last use */
+        uint32_t klen, vlen;
+        unsigned char cf, present;
 } hot_slot_t;
 
 struct txn_hot {
         hot_slot_t *s;
-        size_t mask;  /* slots - 1 (a power of two) */
+        size_t mask;  /* sets - 1 (a power of two); HOT_WAYS slots each */
         size_t bytes; /* keys and values held */
         size_t cap;   /* at most this many bytes of them */
+        uint32_t clock; /* (wraps: an eviction then picks another way) */
         unsigned cfs; /* bit cf: a key of column family cf was cached */
         unsigned all; /* bit cf: every read and write of cf (replay) */
+        /* replay into a dir whose `all` column families started empty:
+         * two bits per key any batch wrote in them (a Bloom filter), so
+         * a key none wrote is absent without asking RocksDB (creates
+         * read their resource, userName and membership keys first) */
+        uint64_t *seen;
+        size_t seen_mask; /* bits - 1 */
 };
 
 static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
@@ -328,7 +343,7 @@ static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
                 h = NULL;
         }
         if (h) {
-                h->mask = slots - 1;
+                h->mask = slots / HOT_WAYS - 1;
                 h->cap = cap;
                 h->all = all;
         }
@@ -342,17 +357,48 @@ static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
 
         if (!st->hot)
                 return NULL;
-        s = &st->hot->s[h & st->hot->mask];
-        if (s->kv && s->hash == h && s->cf == cf && s->klen == kl &&
-            !memcmp(s->kv, k, kl))
-                return s;
+        s = &st->hot->s[(h & st->hot->mask) * HOT_WAYS];
+        for (int i = 0; i < HOT_WAYS; i++, s++)
+                if (s->kv && s->hash == h && s->cf == cf && s->klen == kl &&
+                    !memcmp(s->kv, k, kl)) {
+                        s->used = ++st->hot->clock;
+                        return s;
+                }
         return NULL;
+}
+
+/* The two filter bits of hash h (its top bits: the sets use the low). */
+static size_t seen_bit(const struct txn_hot *h, uint64_t hash, int which)
+{
+        return (size_t)(which ? hash >> 40 ^ hash << 7 : hash >> 20) &
+               h->seen_mask;
+}
+
+static void seen_set(struct txn_hot *h, uint64_t hash)
+{
+        for (int i = 0; i < 2; i++) {
+                size_t b = seen_bit(h, hash, i);
+
+                h->seen[b / 64] |= 1ULL << (b % 64);
+        }
+}
+
+/* 1 when no batch wrote a key of hash h (it is absent), 0 when one may. */
+static int seen_never(const struct txn_hot *h, uint64_t hash)
+{
+        for (int i = 0; i < 2; i++) {
+                size_t b = seen_bit(h, hash, i);
+
+                if (!(h->seen[b / 64] >> (b % 64) & 1))
+                        return 1;
+        }
+        return 0;
 }
 
 static void hot_set(scim_store_t *st, const ov_entry_t *e)
 {
         struct txn_hot *h;
-        hot_slot_t *s;
+        hot_slot_t *s, *set;
         int present = e->state == OV_PUT || e->state == OV_CLEAN;
         size_t need = e->klen + (present ? e->vlen : 0);
         char *kv;
@@ -360,13 +406,28 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e)
         if (!st->hot && !(st->hot = hot_new(HOT_SLOTS, SIZE_MAX, 0)))
                 return; /* no cache: reads go to the database */
         h = st->hot;
-        s = &h->s[e->hash & h->mask];
         h->cfs |= 1u << e->cf;
+        s = hot_find(st, e->cf, e->key, e->klen, e->hash);
+        if (h->seen && (h->all >> e->cf & 1)) {
+                if (present)
+                        seen_set(h, e->hash);
+                else if (seen_never(h, e->hash) && !s)
+                        return; /* the filter answers for it */
+        }
+        /* the key's own slot, else an empty one, else the least used */
+        set = &h->s[(e->hash & h->mask) * HOT_WAYS];
+        for (int i = 0; !s && i < HOT_WAYS; i++)
+                if (!set[i].kv)
+                        s = &set[i];
+        for (int i = 0; !s && i < HOT_WAYS; i++)
+                if (i == 0 || set[i].used < s->used)
+                        s = &set[i];
         if (s->kv)
                 h->bytes -= s->klen + s->vlen;
         free(s->kv);
         /* over the budget: the slot stays empty (a miss reads RocksDB) */
-        kv = h->bytes + need <= h->cap ? malloc(need + 1) : NULL;
+        kv = h->bytes + need <= h->cap && need < UINT32_MAX ? malloc(need + 1)
+                                                            : NULL;
         s->kv = kv;
         if (!kv)
                 return;
@@ -374,10 +435,11 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e)
         if (present)
                 memcpy(kv + e->klen, e->val, e->vlen);
         s->hash = e->hash;
-        s->cf = e->cf;
-        s->klen = e->klen;
-        s->vlen = present ? e->vlen : 0;
-        s->present = present;
+        s->used = ++h->clock;
+        s->cf = (unsigned char)e->cf;
+        s->klen = (uint32_t)e->klen;
+        s->vlen = present ? (uint32_t)e->vlen : 0;
+        s->present = (unsigned char)present;
         h->bytes += need;
 }
 
@@ -414,24 +476,53 @@ void txn_hot_free(scim_store_t *st)
 {
         if (!st->hot)
                 return;
-        for (size_t i = 0; i <= st->hot->mask; i++)
+        for (size_t i = 0; i < (st->hot->mask + 1) * HOT_WAYS; i++)
                 free(st->hot->s[i].kv);
         free(st->hot->s);
+        free(st->hot->seen);
         free(st->hot);
         st->hot = NULL;
 }
 
+/* 1 when column family cf of st holds no key. */
+static int cf_empty(scim_store_t *st, int cf)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+        int empty;
+
+        rocksdb_iter_seek_to_first(it);
+        empty = !rocksdb_iter_valid(it);
+        rocksdb_iter_destroy(it);
+        return empty;
+}
+
 int txn_hot_replay(scim_store_t *st, size_t bytes)
 {
-        /* slots for values of ~512 bytes on average, a power of two */
-        size_t slots = HOT_SLOTS;
+        /* slots for keys and values of ~256 bytes on average (index and
+         * membership keys are short, resources ~500-1,000 bytes), a power
+         * of two; the filter of keys written gets a sixteenth of the
+         * budget (two bits per key: at 1M keys in 4 MiB, 1 in 4,000
+         * absent keys is read from RocksDB after all); both count in it */
+        size_t slots = HOT_SLOTS, fbits = (size_t)1 << 16, fixed;
+        unsigned all = 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM;
         struct txn_hot *h;
+        int fresh = 1;
 
-        while (slots < bytes / 512 && slots < ((size_t)1 << 24))
+        while (slots < bytes / 256 && slots < ((size_t)1 << 26))
                 slots <<= 1;
-        h = hot_new(slots, bytes, 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM);
+        while (fbits / 8 < bytes / 16 && fbits < ((size_t)1 << 34))
+                fbits <<= 1;
+        for (int cf = 0; cf < CF_COUNT; cf++)
+                if (all >> cf & 1)
+                        fresh &= cf_empty(st, cf);
+        h = hot_new(slots, bytes, all);
         if (!h)
                 return -1;
+        if (fresh && (h->seen = calloc(fbits / 64, sizeof(*h->seen))))
+                h->seen_mask = fbits - 1;
+        fixed = slots * sizeof(*h->s) + (h->seen ? fbits / 8 : 0);
+        h->cap = bytes > fixed ? bytes - fixed : 0;
         txn_hot_free(st);
         st->hot = h;
         return 0;
@@ -471,7 +562,14 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
         if (!e && hot) {
                 hot_slot_t *s = hot_find(t->st, cf, k, klen, h);
 
-                if (s) {
+                if (!s && t->st->hot && t->st->hot->seen &&
+                    (t->st->hot->all >> cf & 1) &&
+                    seen_never(t->st->hot, h)) {
+                        /* no batch wrote it, and the dir started
+                         * without any key of cf: absent */
+                        e = add(o, cf, k, klen, h);
+                        e->state = OV_ABSENT;
+                } else if (s) {
                         e = add(o, cf, k, klen, h);
                         e->state = s->present ? OV_CLEAN : OV_ABSENT;
                         if (s->present) {
