@@ -171,8 +171,8 @@ char *txn_get_hot(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
  * state. txn_hot_free (store close) releases the cache. */
 void txn_committed(txn_t *t);
 void txn_hot_free(scim_store_t *st);
-/* Replay's hot cache (txn.c): every read and write of the resources,
- * indexes and memberships goes through a cache of at most bytes, exact
+/* Replay's hot cache (txn.c): every read and write of the stored
+ * resources goes through a cache of at most bytes (its slots included), exact
  * because the fold is the new dir's only writer. Before the fold starts;
  * -1 (the small cache stays) when memory is short. */
 int txn_hot_replay(scim_store_t *st, size_t bytes);

@@ -621,10 +621,14 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         }
         /* nobody reads the new dir while it is rebuilt: no read cache
          * (its marks were ~2.5% of a replay's CPU); the fold's own reads
-         * of resources, indexes and memberships come from the hot cache,
-         * a quarter of the block cache's budget (txn_hot_replay) */
+         * of stored resources come from the hot cache, a quarter of the
+         * block cache's budget (txn_hot_replay) */
         rcache_free(dst);
-        txn_hot_replay(dst, store_tune_cache_bytes() / 4);
+        if (txn_hot_replay(dst, store_tune_cache_bytes() / 4) == 0)
+                /* the budget stays the same: the block cache gives it */
+                rocksdb_cache_set_capacity(dst->cache,
+                                           store_tune_cache_bytes() -
+                                               store_tune_cache_bytes() / 4);
         if (pthread_create(&thr, NULL, replay_reader, rp) != 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot start a thread");
                 goto out;
@@ -750,6 +754,7 @@ out:
         /* the dir as any store: the small hot cache (serve writes some
          * column families outside batches) and the read cache back */
         txn_hot_free(dst);
+        rocksdb_cache_set_capacity(dst->cache, store_tune_cache_bytes());
         if (!dst->rc && rcache_open(dst, store_tune_cache_bytes() / 8) < 0)
                 dst->rc = NULL;
         return rc;

@@ -281,9 +281,9 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * reads (the tenant's row, its model generation and resource counters, the
  * change records' apply-time and hourly counters), kept in the
  * writer's memory across batches so an event does not read them from
- * RocksDB (~12k instructions per memtable Get). HOT_SLOTS entries in
- * sets of HOT_WAYS, so its memory is bounded whatever the number of
- * tenants and hours. An entry holds a key's value (or its absence) as of the last
+ * RocksDB (~12k instructions per memtable Get). Two-way, HOT_SLOTS
+ * entries, so its memory is bounded whatever the number of tenants and
+ * hours. An entry holds a key's value (or its absence) as of the last
  * batch written: txn_committed copies in the values of the keys the batch
  * read through txn_get_hot and refreshes any entry whose key the batch
  * wrote or deleted by other means (a tenant's delete drops its counters);
@@ -292,46 +292,51 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * thread finished).
  *
  * Replay (txn_hot_replay) widens it: the new dir has one writer, the
- * fold, and every write of the resources, indexes and memberships goes
- * through a batch, so the cache may hold those too (every read of them
- * goes through it, every batch's writes of them go in when it is
- * written). The stored resource an event reads before folding was a
- * RocksDB Get per event (~10% of a replay's CPU). Larger table, bounded
- * in bytes; a value that does not fit leaves its slot empty (a miss).
- * When the dir started without any of those keys (no log snapshot
- * restored), a filter of the keys written answers "absent" for a key
- * no batch wrote. Serve keeps the small cache: its erasure and maintenance write those
+ * fold, and every write of the stored resources goes through a batch, so
+ * the cache may hold them all (every read of them goes through it, every
+ * batch's writes of them go in when it is written). The stored resource
+ * an event reads before folding was a RocksDB Get per event (~10% of a
+ * replay's CPU). Larger table (a slot per 128 bytes of the budget),
+ * bounded in bytes: past the budget a clock hand frees older entries.
+ * (Indexes and memberships too were measured: their many short keys
+ * crowded the resources out of the budget for little gain.) When the dir
+ * started without resources, indexes and memberships (no log snapshot
+ * restored), a filter of the keys any batch wrote answers "absent" for
+ * a key none wrote, in all three: a create reads its resource, userName
+ * and membership keys before any exists.
+ * Serve keeps the small cache: its erasure and maintenance write those
  * column families outside the batches.
  */
 #define HOT_SLOTS 4096
-/* Slots per set: a key lives in one slot of its set; a new key takes an
- * empty slot or the set's least recently used one (a direct-mapped table
- * lost a third of replay's reads of resources and indexes to collisions
- * with the table less than full). */
-#define HOT_WAYS 4
 
+/* A cached key and its value (or its absence). */
+typedef struct hot_kv {
+        int cf, present;
+        size_t klen, vlen;
+        char data[]; /* key then value */
+} hot_kv_t;
+
+/* Two-way: a key lives in one of the two slots of its bucket. */
 typedef struct hot_slot {
         uint64_t hash;
-        char *kv;      /* key then value, malloc'd; NULL: empty slot */
-        uint32_t used; /* the cache's clock at its last use */
-        uint32_t klen, vlen;
-        unsigned char cf, present;
+        hot_kv_t *kv; /* malloc'd; NULL: empty slot */
 } hot_slot_t;
 
 struct txn_hot {
         hot_slot_t *s;
-        size_t mask;  /* sets - 1 (a power of two); HOT_WAYS slots each */
+        size_t mask;  /* slots - 1 (a power of two, at least 2 slots) */
         size_t bytes; /* keys and values held */
         size_t cap;   /* at most this many bytes of them */
-        uint32_t clock; /* (wraps: an eviction then picks another way) */
         unsigned cfs; /* bit cf: a key of column family cf was cached */
         unsigned all; /* bit cf: every read and write of cf (replay) */
-        /* replay into a dir whose `all` column families started empty:
-         * two bits per key any batch wrote in them (a Bloom filter), so
-         * a key none wrote is absent without asking RocksDB (creates
-         * read their resource, userName and membership keys first) */
-        uint64_t *seen;
-        size_t seen_mask; /* bits - 1 */
+        unsigned flip; /* which way a full bucket gives up next */
+        size_t hand;   /* the next slot to free when over the budget */
+        /* replay into a dir whose column families `seen_cfs` started
+         * empty: two bits per key any batch wrote in them (a Bloom
+         * filter), so a key none wrote is absent without asking RocksDB */
+        unsigned seen_cfs;
+        uint64_t *seen;   /* NULL: no filter */
+        size_t seen_mask; /* its bits - 1 */
 };
 
 static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
@@ -343,31 +348,82 @@ static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
                 h = NULL;
         }
         if (h) {
-                h->mask = slots / HOT_WAYS - 1;
+                h->mask = slots - 1;
                 h->cap = cap;
                 h->all = all;
         }
         return h;
 }
 
-static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
-                            uint64_t h)
+static hot_slot_t *hot_slot(struct txn_hot *h, int cf, const char *k, size_t kl,
+                            uint64_t hash)
 {
-        hot_slot_t *s;
+        hot_slot_t *b = &h->s[hash & h->mask & ~(size_t)1];
 
-        if (!st->hot)
-                return NULL;
-        s = &st->hot->s[(h & st->hot->mask) * HOT_WAYS];
-        for (int i = 0; i < HOT_WAYS; i++, s++)
-                if (s->kv && s->hash == h && s->cf == cf && s->klen == kl &&
-                    !memcmp(s->kv, k, kl)) {
-                        s->used = ++st->hot->clock;
-                        return s;
-                }
+        for (int w = 0; w < 2; w++)
+                if (b[w].kv && b[w].hash == hash && b[w].kv->cf == cf &&
+                    b[w].kv->klen == kl && !memcmp(b[w].kv->data, k, kl))
+                        return &b[w];
         return NULL;
 }
 
-/* The two filter bits of hash h (its top bits: the sets use the low). */
+static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
+                            uint64_t h)
+{
+        return st->hot ? hot_slot(st->hot, cf, k, kl, h) : NULL;
+}
+
+static void hot_set(scim_store_t *st, const ov_entry_t *e)
+{
+        struct txn_hot *h;
+        hot_slot_t *s, *b;
+        int present = e->state == OV_PUT || e->state == OV_CLEAN;
+        size_t vlen = present ? e->vlen : 0;
+        hot_kv_t *kv;
+
+        if (!st->hot && !(st->hot = hot_new(HOT_SLOTS, SIZE_MAX, 0)))
+                return; /* no cache: reads go to the database */
+        h = st->hot;
+        h->cfs |= 1u << e->cf;
+        /* the key's own slot, else an empty one, else the bucket's turn */
+        b = &h->s[e->hash & h->mask & ~(size_t)1];
+        s = hot_slot(h, e->cf, e->key, e->klen, e->hash);
+        if (!s)
+                s = !b[0].kv ? &b[0] : !b[1].kv ? &b[1] : &b[h->flip++ & 1];
+        if (s->kv) {
+                h->bytes -= s->kv->klen + s->kv->vlen;
+                free(s->kv);
+                s->kv = NULL;
+        }
+        /* over the budget: a clock hand frees other entries in slot
+         * order until it fits (older entries first, roughly); a value
+         * larger than the whole budget leaves the slot empty */
+        for (size_t n = 0; h->bytes + e->klen + vlen > h->cap && n <= h->mask;
+             n++) {
+                hot_slot_t *v = &h->s[h->hand++ & h->mask];
+
+                if (v->kv && v != s) {
+                        h->bytes -= v->kv->klen + v->kv->vlen;
+                        free(v->kv);
+                        v->kv = NULL;
+                }
+        }
+        if (h->bytes + e->klen + vlen > h->cap ||
+            !(kv = malloc(sizeof(*kv) + e->klen + vlen)))
+                return;
+        kv->cf = e->cf;
+        kv->present = present;
+        kv->klen = e->klen;
+        kv->vlen = vlen;
+        memcpy(kv->data, e->key, e->klen);
+        if (present)
+                memcpy(kv->data + e->klen, e->val, vlen);
+        s->hash = e->hash;
+        s->kv = kv;
+        h->bytes += e->klen + vlen;
+}
+
+/* The two filter bits of hash h (its high bits: slots use the low). */
 static size_t seen_bit(const struct txn_hot *h, uint64_t hash, int which)
 {
         return (size_t)(which ? hash >> 40 ^ hash << 7 : hash >> 20) &
@@ -383,9 +439,11 @@ static void seen_set(struct txn_hot *h, uint64_t hash)
         }
 }
 
-/* 1 when no batch wrote a key of hash h (it is absent), 0 when one may. */
-static int seen_never(const struct txn_hot *h, uint64_t hash)
+/* 1 when the filter says no batch wrote key (cf, hash): it is absent. */
+static int seen_never(const struct txn_hot *h, int cf, uint64_t hash)
 {
+        if (!h || !h->seen || !(h->seen_cfs >> cf & 1))
+                return 0;
         for (int i = 0; i < 2; i++) {
                 size_t b = seen_bit(h, hash, i);
 
@@ -393,54 +451,6 @@ static int seen_never(const struct txn_hot *h, uint64_t hash)
                         return 1;
         }
         return 0;
-}
-
-static void hot_set(scim_store_t *st, const ov_entry_t *e)
-{
-        struct txn_hot *h;
-        hot_slot_t *s, *set;
-        int present = e->state == OV_PUT || e->state == OV_CLEAN;
-        size_t need = e->klen + (present ? e->vlen : 0);
-        char *kv;
-
-        if (!st->hot && !(st->hot = hot_new(HOT_SLOTS, SIZE_MAX, 0)))
-                return; /* no cache: reads go to the database */
-        h = st->hot;
-        h->cfs |= 1u << e->cf;
-        s = hot_find(st, e->cf, e->key, e->klen, e->hash);
-        if (h->seen && (h->all >> e->cf & 1)) {
-                if (present)
-                        seen_set(h, e->hash);
-                else if (seen_never(h, e->hash) && !s)
-                        return; /* the filter answers for it */
-        }
-        /* the key's own slot, else an empty one, else the least used */
-        set = &h->s[(e->hash & h->mask) * HOT_WAYS];
-        for (int i = 0; !s && i < HOT_WAYS; i++)
-                if (!set[i].kv)
-                        s = &set[i];
-        for (int i = 0; !s && i < HOT_WAYS; i++)
-                if (i == 0 || set[i].used < s->used)
-                        s = &set[i];
-        if (s->kv)
-                h->bytes -= s->klen + s->vlen;
-        free(s->kv);
-        /* over the budget: the slot stays empty (a miss reads RocksDB) */
-        kv = h->bytes + need <= h->cap && need < UINT32_MAX ? malloc(need + 1)
-                                                            : NULL;
-        s->kv = kv;
-        if (!kv)
-                return;
-        memcpy(kv, e->key, e->klen);
-        if (present)
-                memcpy(kv + e->klen, e->val, e->vlen);
-        s->hash = e->hash;
-        s->used = ++h->clock;
-        s->cf = (unsigned char)e->cf;
-        s->klen = (uint32_t)e->klen;
-        s->vlen = present ? (uint32_t)e->vlen : 0;
-        s->present = (unsigned char)present;
-        h->bytes += need;
 }
 
 /* The written batch o's values into the hot cache (once per batch). */
@@ -452,6 +462,10 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                 return;
         o->hot_done = 1;
         for (ov_entry_t *e = o->first; e; e = e->order) {
+                if (e->state == OV_PUT && st->hot && st->hot->seen &&
+                    (st->hot->seen_cfs >> e->cf & 1))
+                        seen_set(st->hot, e->hash); /* before any read
+                                                       misses the batch */
                 if (e->hot)
                         hot_set(st, e);
                 else if ((e->state == OV_PUT || e->state == OV_DEL) &&
@@ -476,7 +490,7 @@ void txn_hot_free(scim_store_t *st)
 {
         if (!st->hot)
                 return;
-        for (size_t i = 0; i < (st->hot->mask + 1) * HOT_WAYS; i++)
+        for (size_t i = 0; i <= st->hot->mask; i++)
                 free(st->hot->s[i].kv);
         free(st->hot->s);
         free(st->hot->seen);
@@ -499,30 +513,33 @@ static int cf_empty(scim_store_t *st, int cf)
 
 int txn_hot_replay(scim_store_t *st, size_t bytes)
 {
-        /* slots for keys and values of ~256 bytes on average (index and
-         * membership keys are short, resources ~500-1,000 bytes), a power
-         * of two; the filter of keys written gets a sixteenth of the
-         * budget (two bits per key: at 1M keys in 4 MiB, 1 in 4,000
-         * absent keys is read from RocksDB after all); both count in it */
+        /* a slot per 128 bytes of the budget (most cached keys are index
+         * and membership keys with short values), a power of two; the
+         * filter of keys written a sixteenth of it (two bits per key: at
+         * 1M keys in 4 MiB, 1 in 4,000 absent keys is read from RocksDB
+         * after all); the slots' and filter's own memory comes out of it */
         size_t slots = HOT_SLOTS, fbits = (size_t)1 << 16, fixed;
-        unsigned all = 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM;
-        struct txn_hot *h;
+        unsigned seen_cfs = 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM;
         int fresh = 1;
+        struct txn_hot *h;
 
-        while (slots < bytes / 256 && slots < ((size_t)1 << 26))
+        while (slots < bytes / 128 && slots < ((size_t)1 << 24))
                 slots <<= 1;
         while (fbits / 8 < bytes / 16 && fbits < ((size_t)1 << 34))
                 fbits <<= 1;
         for (int cf = 0; cf < CF_COUNT; cf++)
-                if (all >> cf & 1)
+                if (seen_cfs >> cf & 1)
                         fresh &= cf_empty(st, cf);
-        h = hot_new(slots, bytes, all);
+        fixed = slots * sizeof(hot_slot_t) + (fresh ? fbits / 8 : 0);
+        if (bytes <= fixed)
+                return -1;
+        h = hot_new(slots, bytes - fixed, 1u << CF_RES);
         if (!h)
                 return -1;
-        if (fresh && (h->seen = calloc(fbits / 64, sizeof(*h->seen))))
+        if (fresh && (h->seen = calloc(fbits / 64, sizeof(*h->seen)))) {
+                h->seen_cfs = seen_cfs;
                 h->seen_mask = fbits - 1;
-        fixed = slots * sizeof(*h->s) + (h->seen ? fbits / 8 : 0);
-        h->cap = bytes > fixed ? bytes - fixed : 0;
+        }
         txn_hot_free(st);
         st->hot = h;
         return 0;
@@ -562,24 +579,25 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
         if (!e && hot) {
                 hot_slot_t *s = hot_find(t->st, cf, k, klen, h);
 
-                if (!s && t->st->hot && t->st->hot->seen &&
-                    (t->st->hot->all >> cf & 1) &&
-                    seen_never(t->st->hot, h)) {
-                        /* no batch wrote it, and the dir started
-                         * without any key of cf: absent */
+                if (s) {
+                        const hot_kv_t *kv = s->kv;
+
                         e = add(o, cf, k, klen, h);
-                        e->state = OV_ABSENT;
-                } else if (s) {
-                        e = add(o, cf, k, klen, h);
-                        e->state = s->present ? OV_CLEAN : OV_ABSENT;
-                        if (s->present) {
-                                e->val = malloc(s->vlen ? s->vlen : 1);
+                        e->state = kv->present ? OV_CLEAN : OV_ABSENT;
+                        if (kv->present) {
+                                e->val = malloc(kv->vlen ? kv->vlen : 1);
                                 if (!e->val)
                                         abort();
-                                memcpy(e->val, s->kv + s->klen, s->vlen);
-                                e->vlen = s->vlen;
+                                memcpy(e->val, kv->data + kv->klen, kv->vlen);
+                                e->vlen = kv->vlen;
                         }
                 }
+        }
+        if (!e && seen_never(t->st->hot, cf, h)) {
+                /* no batch wrote it, and the dir started without any key
+                 * of cf (indexes and memberships: not cached, filtered) */
+                e = add(o, cf, k, klen, h);
+                e->state = OV_ABSENT;
         }
         if (!e) {
                 char *err = NULL;
