@@ -210,11 +210,15 @@ void scim_verdict_clear(scim_verdict_t *v)
 
 /* ------------------------------------------------------ append+fold */
 
-/* Folds events (and their log records) into t, starting at seq first. */
+/* Folds events (and their log records) into t, starting at seq first.
+ * keep 0 (replay: nobody answers with them): each verdict's resource
+ * and dropped attributes go right after its event, while their nodes
+ * are still in the CPU's cache (freed a batch later they were ~5% of a
+ * replay's CPU). */
 static void fold_into(txn_t *t, const scim_buf_t *encoded,
                       const scim_event_t *events, const int *decoded,
                       const scim_err_t *derrs, size_t n, uint64_t first,
-                      scim_verdict_t *verdicts)
+                      scim_verdict_t *verdicts, int keep)
 {
         unsigned char k[8];
 
@@ -224,6 +228,11 @@ static void fold_into(txn_t *t, const scim_buf_t *encoded,
                            encoded[i].len);
                 fold_event(t, first + i, decoded[i] ? &events[i] : NULL,
                            &derrs[i], &verdicts[i]);
+                if (!keep) {
+                        json_decref(verdicts[i].resource);
+                        json_decref(verdicts[i].dropped);
+                        verdicts[i].resource = verdicts[i].dropped = NULL;
+                }
         }
         scim_put_be64(k, first + n - 1);
         txn_put(t, CF_DEFAULT, "position", 8, (char *)k, 8);
@@ -241,7 +250,7 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
         char *werr = NULL;
 
         txn_begin(&t, st);
-        fold_into(&t, encoded, events, decoded, derrs, n, first, verdicts);
+        fold_into(&t, encoded, events, decoded, derrs, n, first, verdicts, 1);
         posidx_write_begin(st);
         txn_write(&t, wo, &werr);
         posidx_write_end(st, werr == NULL);
@@ -648,7 +657,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 if (pending)
                         txn_stack(&tx[cur], &tx[cur ^ 1], rwriter_wait, &w);
                 fold_into(&tx[cur], rb->enc, rb->evs, rb->decoded, rb->derrs,
-                          rb->n, rb->first, vs[cur]);
+                          rb->n, rb->first, vs[cur], 0);
                 n = rb->n;
                 first = rb->first;
                 for (size_t i = 0; i < n; i++) {
