@@ -340,7 +340,6 @@ int erase_data_key(scim_store_t *st, const char *tenant, const char *kid,
         return key_of(st, tenant, kid, key);
 }
 
-
 int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
                size_t len, scim_buf_t *plain)
 {
