@@ -32,6 +32,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
 {
         scim_store_t *st = calloc(1, sizeof(*st));
         const rocksdb_options_t *cfopts[CF_COUNT];
+        rocksdb_options_t *own[CF_COUNT];
         char *err = NULL;
         size_t vlen = 0;
         char *pos;
@@ -67,10 +68,10 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(st->opts, 0.02);
         rocksdb_options_set_memtable_whole_key_filtering(st->opts, 1);
         rocksdb_options_set_block_based_table_factory(st->opts, st->topts);
-        for (int i = 0; i < CF_COUNT; i++)
-                cfopts[i] = st->opts;
+        store_tune_cf(st->opts, cfopts, own); /* memtable insert hints */
         st->db = rocksdb_open_column_families(st->opts, dir, CF_COUNT,
                                               cf_names, cfopts, st->cf, &err);
+        store_tune_cf_free(own);
         if (err) {
                 snprintf(errstr, errlen, "%s", err);
                 free(err);
