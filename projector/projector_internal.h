@@ -393,6 +393,13 @@ size_t store_tune_cache_bytes(void);
 void store_tune_table(rocksdb_block_based_table_options_t *topts);
 /* RocksDB's per-thread perf counters off for the calling thread (once). */
 void store_tune_thread(void);
+/* Per column family options for the open (insert hints): fills
+ * cfopts[CF_COUNT] with base or an owned copy (own[CF_COUNT], freed by
+ * store_tune_cf_free once the store is open). -1 when out of memory
+ * (the families left get base). */
+int store_tune_cf(const rocksdb_options_t *base,
+                  const rocksdb_options_t **cfopts, rocksdb_options_t **own);
+void store_tune_cf_free(rocksdb_options_t **own);
 void model_cache_forget(const void *st);
 
 /* A refusal verdict: status, scimType ("" for none), detail. */

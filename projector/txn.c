@@ -299,7 +299,11 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * replay's CPU). Larger table (a slot per 128 bytes of the budget),
  * bounded in bytes: past the budget a clock hand frees older entries.
  * (Indexes and memberships too were measured: their many short keys
- * crowded the resources out of the budget for little gain.)
+ * crowded the resources out of the budget for little gain.) When the dir
+ * started without resources, indexes and memberships (no log snapshot
+ * restored), a filter of the keys any batch wrote answers "absent" for
+ * a key none wrote, in all three: a create reads its resource, userName
+ * and membership keys before any exists.
  * Serve keeps the small cache: its erasure and maintenance write those
  * column families outside the batches.
  */
@@ -327,6 +331,12 @@ struct txn_hot {
         unsigned all; /* bit cf: every read and write of cf (replay) */
         unsigned flip; /* which way a full bucket gives up next */
         size_t hand;   /* the next slot to free when over the budget */
+        /* replay into a dir whose column families `seen_cfs` started
+         * empty: two bits per key any batch wrote in them (a Bloom
+         * filter), so a key none wrote is absent without asking RocksDB */
+        unsigned seen_cfs;
+        uint64_t *seen;   /* NULL: no filter */
+        size_t seen_mask; /* its bits - 1 */
 };
 
 static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
@@ -413,6 +423,36 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e)
         h->bytes += e->klen + vlen;
 }
 
+/* The two filter bits of hash h (its high bits: slots use the low). */
+static size_t seen_bit(const struct txn_hot *h, uint64_t hash, int which)
+{
+        return (size_t)(which ? hash >> 40 ^ hash << 7 : hash >> 20) &
+               h->seen_mask;
+}
+
+static void seen_set(struct txn_hot *h, uint64_t hash)
+{
+        for (int i = 0; i < 2; i++) {
+                size_t b = seen_bit(h, hash, i);
+
+                h->seen[b / 64] |= 1ULL << (b % 64);
+        }
+}
+
+/* 1 when the filter says no batch wrote key (cf, hash): it is absent. */
+static int seen_never(const struct txn_hot *h, int cf, uint64_t hash)
+{
+        if (!h || !h->seen || !(h->seen_cfs >> cf & 1))
+                return 0;
+        for (int i = 0; i < 2; i++) {
+                size_t b = seen_bit(h, hash, i);
+
+                if (!(h->seen[b / 64] >> (b % 64) & 1))
+                        return 1;
+        }
+        return 0;
+}
+
 /* The written batch o's values into the hot cache (once per batch). */
 static void hot_commit(scim_store_t *st, struct txn_overlay *o)
 {
@@ -422,6 +462,10 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                 return;
         o->hot_done = 1;
         for (ov_entry_t *e = o->first; e; e = e->order) {
+                if (e->state == OV_PUT && st->hot && st->hot->seen &&
+                    (st->hot->seen_cfs >> e->cf & 1))
+                        seen_set(st->hot, e->hash); /* before any read
+                                                       misses the batch */
                 if (e->hot)
                         hot_set(st, e);
                 else if ((e->state == OV_PUT || e->state == OV_DEL) &&
@@ -449,25 +493,53 @@ void txn_hot_free(scim_store_t *st)
         for (size_t i = 0; i <= st->hot->mask; i++)
                 free(st->hot->s[i].kv);
         free(st->hot->s);
+        free(st->hot->seen);
         free(st->hot);
         st->hot = NULL;
+}
+
+/* 1 when column family cf of st holds no key. */
+static int cf_empty(scim_store_t *st, int cf)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+        int empty;
+
+        rocksdb_iter_seek_to_first(it);
+        empty = !rocksdb_iter_valid(it);
+        rocksdb_iter_destroy(it);
+        return empty;
 }
 
 int txn_hot_replay(scim_store_t *st, size_t bytes)
 {
         /* a slot per 128 bytes of the budget (most cached keys are index
          * and membership keys with short values), a power of two; the
-         * slots' own memory comes out of the budget */
-        size_t slots = HOT_SLOTS;
+         * filter of keys written a sixteenth of it (two bits per key: at
+         * 1M keys in 4 MiB, 1 in 4,000 absent keys is read from RocksDB
+         * after all); the slots' and filter's own memory comes out of it */
+        size_t slots = HOT_SLOTS, fbits = (size_t)1 << 16, fixed;
+        unsigned seen_cfs = 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM;
+        int fresh = 1;
         struct txn_hot *h;
 
         while (slots < bytes / 128 && slots < ((size_t)1 << 24))
                 slots <<= 1;
-        if (bytes <= slots * sizeof(hot_slot_t))
+        while (fbits / 8 < bytes / 16 && fbits < ((size_t)1 << 34))
+                fbits <<= 1;
+        for (int cf = 0; cf < CF_COUNT; cf++)
+                if (seen_cfs >> cf & 1)
+                        fresh &= cf_empty(st, cf);
+        fixed = slots * sizeof(hot_slot_t) + (fresh ? fbits / 8 : 0);
+        if (bytes <= fixed)
                 return -1;
-        h = hot_new(slots, bytes - slots * sizeof(hot_slot_t), 1u << CF_RES);
+        h = hot_new(slots, bytes - fixed, 1u << CF_RES);
         if (!h)
                 return -1;
+        if (fresh && (h->seen = calloc(fbits / 64, sizeof(*h->seen)))) {
+                h->seen_cfs = seen_cfs;
+                h->seen_mask = fbits - 1;
+        }
         txn_hot_free(st);
         st->hot = h;
         return 0;
@@ -520,6 +592,12 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                                 e->vlen = kv->vlen;
                         }
                 }
+        }
+        if (!e && seen_never(t->st->hot, cf, h)) {
+                /* no batch wrote it, and the dir started without any key
+                 * of cf (indexes and memberships: not cached, filtered) */
+                e = add(o, cf, k, klen, h);
+                e->state = OV_ABSENT;
         }
         if (!e) {
                 char *err = NULL;
