@@ -1187,6 +1187,21 @@ static void set_request_id(req_t *r)
                 scim_uuid4(r->request_id);
 }
 
+/* Whether a /metrics request without a token may be answered. */
+static int metrics_local(struct MHD_Connection *c)
+{
+        static const char *const FWD[] = {"Forwarded", "X-Forwarded-For",
+                                          "X-Forwarded-Host", "X-Real-IP"};
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        int fwd = 0;
+
+        for (size_t i = 0; i < sizeof(FWD) / sizeof(FWD[0]); i++)
+                fwd |= MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   FWD[i]) != NULL;
+        return scim_metrics_local(ci ? ci->client_addr : NULL, fwd);
+}
+
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 static enum MHD_Result metrics_answer(scim_api_t *api,
                                       struct MHD_Connection *c, req_t *r)
@@ -1207,6 +1222,10 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                         return fail(c, r, 401, NULL,
                                     "/metrics wants the --metrics-token "
                                     "bearer");
+        } else if (!metrics_local(c)) {
+                return fail(c, r, 403, NULL,
+                            "/metrics answers only loopback peers unless "
+                            "serve has --metrics-token-file");
         }
         scim_metrics_render(api->metrics, &b);
         scim_ingest_stats(api->ing, &is);
