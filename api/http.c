@@ -1288,6 +1288,9 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
         scim_metrics_sample(&b, "scimlog_connections_closed_total",
                             "reason=\"body_timeout\"",
                             (double)gs.body_timeouts);
+        scim_metrics_sample(&b, "scimlog_connections_closed_total",
+                            "reason=\"send_timeout\"",
+                            (double)gs.send_timeouts);
         scim_metrics_family(&b, "scimlog_rate_limited_total", "counter",
                             "Requests refused 429 by a tenant's rate limit");
         scim_metrics_sample(&b, "scimlog_rate_limited_total", NULL,
@@ -1619,6 +1622,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         }
         if (scim_stream_match(url)) { /* the change stream, api/stream.c */
                 r->endpoint = "stream";
+                scim_conn_guard_streaming(api->guard, c);
                 return scim_stream_handle(api->stream, c, url, method,
                                           r->raw_uri, r->request_id);
         }
