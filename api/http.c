@@ -30,6 +30,7 @@
 #include "model/scim_model.h"
 #include "api/admin_internal.h"
 #include "api/conn_guard_internal.h"
+#include "api/inflight_internal.h"
 #include "api/metrics_internal.h"
 #include "api/ratelimit_internal.h"
 #include "api/http_internal.h"
@@ -53,6 +54,7 @@ struct scim_api {
         scim_stream_hub_t *stream; /* change stream waiters (api/stream.c) */
         unsigned conn_limit;
         scim_conn_guard_t *guard;  /* connection deadlines, shedding */
+        scim_inflight_t *inflight; /* expensive requests per tenant */
         scim_ratelimit_t *rate;    /* per-tenant token buckets */
         scim_routes_t *routes;     /* mounts, host suffix, trusted proxies */
         scim_metrics_t *metrics;   /* request counters for /metrics */
@@ -1295,6 +1297,15 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                             "Requests refused 429 by a tenant's rate limit");
         scim_metrics_sample(&b, "scimlog_rate_limited_total", NULL,
                             (double)scim_ratelimit_refused(api->rate));
+        scim_metrics_family(&b, "scimlog_tenant_concurrency_refused_total",
+                            "counter",
+                            "Requests refused 429: their tenant had "
+                            "--tenant-concurrency expensive requests running");
+        scim_metrics_sample(&b, "scimlog_tenant_concurrency_refused_total",
+                            NULL,
+                            api->inflight ? (double)scim_inflight_refused(
+                                                api->inflight)
+                                          : 0.0);
         {
                 scim_report_jobs_stats_t js;
 
@@ -1529,6 +1540,44 @@ static int over_rate(scim_api_t *api, struct MHD_Connection *c, req_t *r,
         return 1;
 }
 
+/* Takes one of the tenant's places for an expensive request (a list
+ * page, .search, a reports API read: api/inflight.c); 0 when it may run,
+ * 1 when answered 429 with Retry-After. */
+static int over_inflight(scim_api_t *api, struct MHD_Connection *c, req_t *r,
+                         const char *tenant, enum MHD_Result *rc)
+{
+        scim_err_t e;
+        char *txt;
+
+        if (scim_inflight_enter(api->inflight, tenant))
+                return 0;
+        scim_err_clear(&e);
+        scim_err_set(&e, 429, NULL,
+                     "tenant '%.64s' has %u list pages or report reads in "
+                     "progress, its most at once (--tenant-concurrency); "
+                     "retry after 1 s",
+                     tenant, scim_inflight_limit(api->inflight));
+        txt = scim_error_body(&e);
+        *rc = send_text(c, r, 429, txt ? txt : "{}", txt ? strlen(txt) : 2,
+                        NULL, NULL, 1);
+        free(txt);
+        return 1;
+}
+
+/* list() within the tenant's share of expensive requests. */
+static enum MHD_Result list_capped(struct MHD_Connection *c, scim_api_t *api,
+                                   req_t *r, const char *tenant,
+                                   scim_rtype_t rt, json_t *q)
+{
+        enum MHD_Result rc;
+
+        if (over_inflight(api, c, r, tenant, &rc))
+                return rc;
+        rc = list(c, api, r, tenant, rt, q);
+        scim_inflight_leave(api->inflight, tenant);
+        return rc;
+}
+
 /* The reports API's share of its tenant's rate limit: a request whose
  * bearer token is a live token of the tenant the URL names takes from the
  * same bucket as that tenant's SCIM requests (reports.c authenticates it
@@ -1537,7 +1586,8 @@ static int over_rate(scim_api_t *api, struct MHD_Connection *c, req_t *r,
  * tenant held to 20/s on SCIM read 4 MiB change pages at 75/s and another
  * tenant's reads went from 0.8 ms to 491 ms. 1 when answered 429. */
 static int reports_over_rate(scim_api_t *api, struct MHD_Connection *c,
-                             req_t *r, const char *url, enum MHD_Result *rc)
+                             req_t *r, const char *url, char *who,
+                             enum MHD_Result *rc)
 {
         const char *auth = scim_http_bearer(r->h.auth), *t;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
@@ -1553,6 +1603,7 @@ static int reports_over_rate(scim_api_t *api, struct MHD_Connection *c,
             strlen(tenant) != tl || strncmp(tenant, t, tl) ||
             scope == SCIM_SCOPE_DISABLED)
                 return 0;
+        memcpy(who, tenant, tl + 1); /* who has SCIM_MAX_TENANT_LEN + 8 */
         return over_rate(api, c, r, tenant, rc);
 }
 
@@ -1633,7 +1684,14 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         }
         if (scim_reports_match(url)) { /* the reports API, api/reports.c */
                 r->endpoint = "reports";
-                if (reports_over_rate(api, c, r, url, &rc))
+                tenant[0] = '\0';
+                if (reports_over_rate(api, c, r, url, tenant, &rc))
+                        return rc;
+                /* a live token's read holds one of its tenant's places
+                 * while it runs here (a point-in-time read only until it
+                 * is queued for a report worker) */
+                if (*tenant && !strcmp(method, "GET") &&
+                    over_inflight(api, c, r, tenant, &rc))
                         return rc;
                 r->conn = c;
                 r->rw.cb = on_write_done; /* saved-report writes and
@@ -1644,6 +1702,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                          method, r->raw_uri, r->body.data,
                                          r->body.len, r->request_id, &r->rw);
                 r->submitted = r->rw.submitted;
+                if (*tenant && !strcmp(method, "GET"))
+                        scim_inflight_leave(api->inflight, tenant);
                 return rc;
         }
         if (!scim_routes_resolve(api->routes, url, r->h.host, &target) ||
@@ -1868,7 +1928,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                         goto out;
                 }
                 rc = n == 5 ? get_one(c, api, r, tenant, rt, seg[4], q)
-                            : list(c, api, r, tenant, rt, q);
+                            : list_capped(c, api, r, tenant, rt, q);
                 goto out;
         }
         if (n == 5 && !strcmp(seg[4], ".search")) {
@@ -1885,7 +1945,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          scim_attr_lists_check(sq, &e) < 0)
                         rc = send_error(c, r, &e);
                 else
-                        rc = list(c, api, r, tenant, rt, sq);
+                        rc = list_capped(c, api, r, tenant, rt, sq);
                 json_decref(sq);
                 goto out;
         }
@@ -2276,6 +2336,10 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                                 ? scim_ratelimit_new(api->rate_per_s,
                                                      api->rate_burst)
                                 : NULL;
+                api->inflight = scim_inflight_new(
+                    cfg->tenant_concurrency ? cfg->tenant_concurrency
+                    : threads / 2 > 2      ? threads / 2
+                                           : 2);
                 scim_resp_budget_set(cfg->unsent_bytes);
                 api->metrics = scim_metrics_new();
                 api->jobs = scim_report_jobs_new(
@@ -2331,6 +2395,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 scim_report_jobs_free(api->jobs);
                 scim_conn_guard_free(api->guard);
                 scim_ratelimit_free(api->rate);
+                scim_inflight_free(api->inflight);
                 scim_routes_free(api->routes);
                 scim_stream_hub_free(api->stream);
                 free(api->cert);
@@ -2423,6 +2488,7 @@ void scim_api_stop(scim_api_t *api)
         scim_report_jobs_free(api->jobs);
         scim_conn_guard_free(api->guard);
         scim_ratelimit_free(api->rate);
+        scim_inflight_free(api->inflight);
         scim_routes_free(api->routes);
         scim_metrics_free(api->metrics);
         free(api->metrics_token);
