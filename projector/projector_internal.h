@@ -171,6 +171,11 @@ char *txn_get_hot(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen);
  * state. txn_hot_free (store close) releases the cache. */
 void txn_committed(txn_t *t);
 void txn_hot_free(scim_store_t *st);
+/* Replay's hot cache (txn.c): every read and write of the stored
+ * resources goes through a cache of at most bytes (its slots included), exact
+ * because the fold is the new dir's only writer. Before the fold starts;
+ * -1 (the small cache stays) when memory is short. */
+int txn_hot_replay(scim_store_t *st, size_t bytes);
 /* A write the fold never reads back in the same batch (log and change
  * records, change indexes): straight into the batch, not the overlay. A
  * key written this way must not also be written with txn_put/txn_del. */
@@ -388,6 +393,13 @@ size_t store_tune_cache_bytes(void);
 void store_tune_table(rocksdb_block_based_table_options_t *topts);
 /* RocksDB's per-thread perf counters off for the calling thread (once). */
 void store_tune_thread(void);
+/* Per column family options for the open (insert hints): fills
+ * cfopts[CF_COUNT] with base or an owned copy (own[CF_COUNT], freed by
+ * store_tune_cf_free once the store is open). -1 when out of memory
+ * (the families left get base). */
+int store_tune_cf(const rocksdb_options_t *base,
+                  const rocksdb_options_t **cfopts, rocksdb_options_t **own);
+void store_tune_cf_free(rocksdb_options_t **own);
 void model_cache_forget(const void *st);
 
 /* A refusal verdict: status, scimType ("" for none), detail. */

@@ -82,6 +82,7 @@ struct txn_overlay {
         void *settle_ctx;
         char *res_text; /* txn_set_text: the event's stored resource */
         size_t res_len;
+        int hot_done; /* its writes are in the hot cache (hot_commit) */
 };
 
 /* The overlay's and the hot cache's hash of (cf, key): eight bytes a
@@ -280,7 +281,7 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * reads (the tenant's row, its model generation and resource counters, the
  * change records' apply-time and hourly counters), kept in the
  * writer's memory across batches so an event does not read them from
- * RocksDB (~12k instructions per memtable Get). Direct-mapped, HOT_SLOTS
+ * RocksDB (~12k instructions per memtable Get). Two-way, HOT_SLOTS
  * entries, so its memory is bounded whatever the number of tenants and
  * hours. An entry holds a key's value (or its absence) as of the last
  * batch written: txn_committed copies in the values of the keys the batch
@@ -289,67 +290,187 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * a batch that is not written changes nothing here. Writer thread only
  * (replay: the fold thread, which calls txn_committed after the write
  * thread finished).
+ *
+ * Replay (txn_hot_replay) widens it: the new dir has one writer, the
+ * fold, and every write of the stored resources goes through a batch, so
+ * the cache may hold them all (every read of them goes through it, every
+ * batch's writes of them go in when it is written). The stored resource
+ * an event reads before folding was a RocksDB Get per event (~10% of a
+ * replay's CPU). Larger table (a slot per 128 bytes of the budget),
+ * bounded in bytes: past the budget a clock hand frees older entries.
+ * (Indexes and memberships too were measured: their many short keys
+ * crowded the resources out of the budget for little gain.) When the dir
+ * started without resources, indexes and memberships (no log snapshot
+ * restored), a filter of the keys any batch wrote answers "absent" for
+ * a key none wrote, in all three: a create reads its resource, userName
+ * and membership keys before any exists.
+ * Serve keeps the small cache: its erasure and maintenance write those
+ * column families outside the batches.
  */
 #define HOT_SLOTS 4096
 
-typedef struct hot_slot {
-        uint64_t hash;
+/* A cached key and its value (or its absence). */
+typedef struct hot_kv {
         int cf, present;
         size_t klen, vlen;
-        char *kv; /* key then value, malloc'd; NULL: empty slot */
+        char data[]; /* key then value */
+} hot_kv_t;
+
+/* Two-way: a key lives in one of the two slots of its bucket. */
+typedef struct hot_slot {
+        uint64_t hash;
+        hot_kv_t *kv; /* malloc'd; NULL: empty slot */
 } hot_slot_t;
 
 struct txn_hot {
-        hot_slot_t s[HOT_SLOTS];
+        hot_slot_t *s;
+        size_t mask;  /* slots - 1 (a power of two, at least 2 slots) */
+        size_t bytes; /* keys and values held */
+        size_t cap;   /* at most this many bytes of them */
         unsigned cfs; /* bit cf: a key of column family cf was cached */
+        unsigned all; /* bit cf: every read and write of cf (replay) */
+        unsigned flip; /* which way a full bucket gives up next */
+        size_t hand;   /* the next slot to free when over the budget */
+        /* replay into a dir whose column families `seen_cfs` started
+         * empty: two bits per key any batch wrote in them (a Bloom
+         * filter), so a key none wrote is absent without asking RocksDB */
+        unsigned seen_cfs;
+        uint64_t *seen;   /* NULL: no filter */
+        size_t seen_mask; /* its bits - 1 */
 };
+
+static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
+{
+        struct txn_hot *h = calloc(1, sizeof(*h));
+
+        if (h && !(h->s = calloc(slots, sizeof(*h->s)))) {
+                free(h);
+                h = NULL;
+        }
+        if (h) {
+                h->mask = slots - 1;
+                h->cap = cap;
+                h->all = all;
+        }
+        return h;
+}
+
+static hot_slot_t *hot_slot(struct txn_hot *h, int cf, const char *k, size_t kl,
+                            uint64_t hash)
+{
+        hot_slot_t *b = &h->s[hash & h->mask & ~(size_t)1];
+
+        for (int w = 0; w < 2; w++)
+                if (b[w].kv && b[w].hash == hash && b[w].kv->cf == cf &&
+                    b[w].kv->klen == kl && !memcmp(b[w].kv->data, k, kl))
+                        return &b[w];
+        return NULL;
+}
 
 static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
                             uint64_t h)
 {
-        hot_slot_t *s;
-
-        if (!st->hot)
-                return NULL;
-        s = &st->hot->s[h & (HOT_SLOTS - 1)];
-        if (s->kv && s->hash == h && s->cf == cf && s->klen == kl &&
-            !memcmp(s->kv, k, kl))
-                return s;
-        return NULL;
+        return st->hot ? hot_slot(st->hot, cf, k, kl, h) : NULL;
 }
 
 static void hot_set(scim_store_t *st, const ov_entry_t *e)
 {
-        hot_slot_t *s;
+        struct txn_hot *h;
+        hot_slot_t *s, *b;
         int present = e->state == OV_PUT || e->state == OV_CLEAN;
-        char *kv;
+        size_t vlen = present ? e->vlen : 0;
+        hot_kv_t *kv;
 
-        if (!st->hot && !(st->hot = calloc(1, sizeof(*st->hot))))
+        if (!st->hot && !(st->hot = hot_new(HOT_SLOTS, SIZE_MAX, 0)))
                 return; /* no cache: reads go to the database */
-        s = &st->hot->s[e->hash & (HOT_SLOTS - 1)];
-        st->hot->cfs |= 1u << e->cf;
-        kv = malloc(e->klen + (present ? e->vlen : 0) + 1);
-        free(s->kv);
-        s->kv = kv;
-        if (!kv)
+        h = st->hot;
+        h->cfs |= 1u << e->cf;
+        /* the key's own slot, else an empty one, else the bucket's turn */
+        b = &h->s[e->hash & h->mask & ~(size_t)1];
+        s = hot_slot(h, e->cf, e->key, e->klen, e->hash);
+        if (!s)
+                s = !b[0].kv ? &b[0] : !b[1].kv ? &b[1] : &b[h->flip++ & 1];
+        if (s->kv) {
+                h->bytes -= s->kv->klen + s->kv->vlen;
+                free(s->kv);
+                s->kv = NULL;
+        }
+        /* over the budget: a clock hand frees other entries in slot
+         * order until it fits (older entries first, roughly); a value
+         * larger than the whole budget leaves the slot empty */
+        for (size_t n = 0; h->bytes + e->klen + vlen > h->cap && n <= h->mask;
+             n++) {
+                hot_slot_t *v = &h->s[h->hand++ & h->mask];
+
+                if (v->kv && v != s) {
+                        h->bytes -= v->kv->klen + v->kv->vlen;
+                        free(v->kv);
+                        v->kv = NULL;
+                }
+        }
+        if (h->bytes + e->klen + vlen > h->cap ||
+            !(kv = malloc(sizeof(*kv) + e->klen + vlen)))
                 return;
-        memcpy(kv, e->key, e->klen);
+        kv->cf = e->cf;
+        kv->present = present;
+        kv->klen = e->klen;
+        kv->vlen = vlen;
+        memcpy(kv->data, e->key, e->klen);
         if (present)
-                memcpy(kv + e->klen, e->val, e->vlen);
+                memcpy(kv->data + e->klen, e->val, vlen);
         s->hash = e->hash;
-        s->cf = e->cf;
-        s->klen = e->klen;
-        s->vlen = present ? e->vlen : 0;
-        s->present = present;
+        s->kv = kv;
+        h->bytes += e->klen + vlen;
 }
 
-void txn_committed(txn_t *t)
+/* The two filter bits of hash h (its high bits: slots use the low). */
+static size_t seen_bit(const struct txn_hot *h, uint64_t hash, int which)
 {
-        scim_store_t *st = t->st;
+        return (size_t)(which ? hash >> 40 ^ hash << 7 : hash >> 20) &
+               h->seen_mask;
+}
 
-        for (ov_entry_t *e = t->ov->first; e; e = e->order) {
+static void seen_set(struct txn_hot *h, uint64_t hash)
+{
+        for (int i = 0; i < 2; i++) {
+                size_t b = seen_bit(h, hash, i);
+
+                h->seen[b / 64] |= 1ULL << (b % 64);
+        }
+}
+
+/* 1 when the filter says no batch wrote key (cf, hash): it is absent. */
+static int seen_never(const struct txn_hot *h, int cf, uint64_t hash)
+{
+        if (!h || !h->seen || !(h->seen_cfs >> cf & 1))
+                return 0;
+        for (int i = 0; i < 2; i++) {
+                size_t b = seen_bit(h, hash, i);
+
+                if (!(h->seen[b / 64] >> (b % 64) & 1))
+                        return 1;
+        }
+        return 0;
+}
+
+/* The written batch o's values into the hot cache (once per batch). */
+static void hot_commit(scim_store_t *st, struct txn_overlay *o)
+{
+        unsigned all = st->hot ? st->hot->all : 0;
+
+        if (o->hot_done)
+                return;
+        o->hot_done = 1;
+        for (ov_entry_t *e = o->first; e; e = e->order) {
+                if (e->state == OV_PUT && st->hot && st->hot->seen &&
+                    (st->hot->seen_cfs >> e->cf & 1))
+                        seen_set(st->hot, e->hash); /* before any read
+                                                       misses the batch */
                 if (e->hot)
                         hot_set(st, e);
+                else if ((e->state == OV_PUT || e->state == OV_DEL) &&
+                         (all >> e->cf & 1))
+                        hot_set(st, e); /* replay: every write goes in */
                 else if ((e->state == OV_PUT || e->state == OV_DEL) &&
                          st->hot && (st->hot->cfs >> e->cf & 1) &&
                          hot_find(st, e->cf, e->key, e->klen, e->hash))
@@ -360,14 +481,68 @@ void txn_committed(txn_t *t)
         }
 }
 
+void txn_committed(txn_t *t)
+{
+        hot_commit(t->st, t->ov);
+}
+
 void txn_hot_free(scim_store_t *st)
 {
         if (!st->hot)
                 return;
-        for (size_t i = 0; i < HOT_SLOTS; i++)
+        for (size_t i = 0; i <= st->hot->mask; i++)
                 free(st->hot->s[i].kv);
+        free(st->hot->s);
+        free(st->hot->seen);
         free(st->hot);
         st->hot = NULL;
+}
+
+/* 1 when column family cf of st holds no key. */
+static int cf_empty(scim_store_t *st, int cf)
+{
+        rocksdb_iterator_t *it =
+            rocksdb_create_iterator_cf(st->db, st->ro, st->cf[cf]);
+        int empty;
+
+        rocksdb_iter_seek_to_first(it);
+        empty = !rocksdb_iter_valid(it);
+        rocksdb_iter_destroy(it);
+        return empty;
+}
+
+int txn_hot_replay(scim_store_t *st, size_t bytes)
+{
+        /* a slot per 128 bytes of the budget (most cached keys are index
+         * and membership keys with short values), a power of two; the
+         * filter of keys written a sixteenth of it (two bits per key: at
+         * 1M keys in 4 MiB, 1 in 4,000 absent keys is read from RocksDB
+         * after all); the slots' and filter's own memory comes out of it */
+        size_t slots = HOT_SLOTS, fbits = (size_t)1 << 16, fixed;
+        unsigned seen_cfs = 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM;
+        int fresh = 1;
+        struct txn_hot *h;
+
+        while (slots < bytes / 128 && slots < ((size_t)1 << 24))
+                slots <<= 1;
+        while (fbits / 8 < bytes / 16 && fbits < ((size_t)1 << 34))
+                fbits <<= 1;
+        for (int cf = 0; cf < CF_COUNT; cf++)
+                if (seen_cfs >> cf & 1)
+                        fresh &= cf_empty(st, cf);
+        fixed = slots * sizeof(hot_slot_t) + (fresh ? fbits / 8 : 0);
+        if (bytes <= fixed)
+                return -1;
+        h = hot_new(slots, bytes - fixed, 1u << CF_RES);
+        if (!h)
+                return -1;
+        if (fresh && (h->seen = calloc(fbits / 64, sizeof(*h->seen)))) {
+                h->seen_cfs = seen_cfs;
+                h->seen_mask = fbits - 1;
+        }
+        txn_hot_free(st);
+        st->hot = h;
+        return 0;
 }
 
 /* The overlay entry of (cf, k) after reading it from the batch being
@@ -399,20 +574,30 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                         }
                 }
         }
+        if (!e && !hot && t->st->hot && (t->st->hot->all >> cf & 1))
+                hot = 1; /* replay: every read of these goes through it */
         if (!e && hot) {
                 hot_slot_t *s = hot_find(t->st, cf, k, klen, h);
 
                 if (s) {
+                        const hot_kv_t *kv = s->kv;
+
                         e = add(o, cf, k, klen, h);
-                        e->state = s->present ? OV_CLEAN : OV_ABSENT;
-                        if (s->present) {
-                                e->val = malloc(s->vlen ? s->vlen : 1);
+                        e->state = kv->present ? OV_CLEAN : OV_ABSENT;
+                        if (kv->present) {
+                                e->val = malloc(kv->vlen ? kv->vlen : 1);
                                 if (!e->val)
                                         abort();
-                                memcpy(e->val, s->kv + s->klen, s->vlen);
-                                e->vlen = s->vlen;
+                                memcpy(e->val, kv->data + kv->klen, kv->vlen);
+                                e->vlen = kv->vlen;
                         }
                 }
+        }
+        if (!e && seen_never(t->st->hot, cf, h)) {
+                /* no batch wrote it, and the dir started without any key
+                 * of cf (indexes and memberships: not cached, filtered) */
+                e = add(o, cf, k, klen, h);
+                e->state = OV_ABSENT;
         }
         if (!e) {
                 char *err = NULL;
@@ -638,6 +823,12 @@ void txn_settle(txn_t *t)
 
         if (o->below) {
                 o->settle(o->settle_ctx);
+                /* replay's cache answers every read of some column
+                 * families: once this batch stops reading the one below,
+                 * the cache must hold what that one wrote (a failed write
+                 * fails the replay, whose cache then goes) */
+                if (t->st->hot && t->st->hot->all)
+                        hot_commit(t->st, o->below);
                 o->below = NULL;
         }
 }

@@ -528,26 +528,55 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
             cap, view = as_of(time.time())
             c.ok(view.get("active") == "false", "as of now: disabled", view)
 
-            # the report workers busy (one worker, each read held 0.8 s by
-            # the test hook): two reads of t1 take its two places, so the
-            # page's own read is refused 429, and the page waits as
-            # Retry-After says and asks again
-            def refused():
+            # the report workers busy: one worker and one queue place, each
+            # read held 1.5 s by the test hook (the server restarts on the
+            # same port for this): two reads of t1 take both places, then
+            # the page asks; its read is refused 429, and the page waits as
+            # Retry-After says and asks again. The page's request must
+            # come while both places are still taken, so the test waits
+            # until /metrics shows them taken and the hold is long enough
+            # for a slow browser under a loaded machine
+            def jobs():
                 st, _, body = http_get(srv.port, "/metrics")
-                m = re.search(r'scimlog_report_jobs_total\{result="refused"\} (\d+)', body.decode())
-                return int(m.group(1)) if m else -1
-            before = refused()
+                text = body.decode()
+                got = {}
+                for k in ("refused",):
+                    m = re.search(r'scimlog_report_jobs_total\{result="%s"\} (\d+)' % k, text)
+                    got[k] = int(m.group(1)) if m else -1
+                for k in ("running", "waiting"):
+                    m = re.search(r'scimlog_report_jobs\{state="%s"\} (\d+)' % k, text)
+                    got[k] = int(m.group(1)) if m else -1
+                return got
+            port = srv.port
+            srv.stop()
+            free = scimtest.free_port
+            scimtest.free_port = lambda: port
+            os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"] = "1500"
+            try:
+                srv.start()
+            finally:
+                scimtest.free_port = free
+                del os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"]
+            before = jobs()["refused"]
             hold = [threading.Thread(target=rep.get, args=("Users/%s" % facts["alice"],),
                                      kwargs={"asOf": iso_utc(time.time())}) for _ in range(2)]
             for t in hold:
                 t.start()
-                time.sleep(0.15)
+                time.sleep(0.1)
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                j = jobs()
+                if j["running"] == 1 and j["waiting"] == 1:
+                    break
+                time.sleep(0.02)
+            c.ok(j["running"] == 1 and j["waiting"] == 1, "both report places taken before the page asks", j)
             cap, view = as_of(time.time())
             for t in hold:
                 t.join()
             c.ok(view.get("active") == "false" and "As of" in cap,
                  "as of while the report workers are busy: answered after a retry", (cap, view))
-            c.ok(refused() > before, "the page's first read was refused 429 (and retried)", (before, refused()))
+            c.ok(jobs()["refused"] > before, "the page's first read was refused 429 (and retried)",
+                 (before, jobs()))
 
         shot = b.screenshot(os.path.join(os.path.dirname(TMP), "0910-admin-ui.png"), full=True, max_height=1800)
         print("screenshot: %s" % shot)

@@ -1,0 +1,185 @@
+/*
+ * 0566-replay-hot-cache.c — replay reads stored resources through a hot
+ * cache that is bounded in bytes (txn_hot_replay, a quarter of the block
+ * cache budget): when the resources do not fit, a clock hand frees older
+ * entries, and a batch's writes go in when the batch is written. Whatever
+ * the cache holds or has dropped, replay must give the live fold's views.
+ *
+ * The history: 1,500 users of ~1 KiB each (~1.6 MB of stored resources,
+ * eight times the 192 KiB the cache gets at the smallest budget), each
+ * replaced twice in later passes (the second pass in reverse order, so a
+ * read finds entries that were freed, re-read and replaced), every
+ * seventh deleted and its userName taken by a new user, and every
+ * eleventh re-created under its old id after the delete. Folded live in
+ * batches of 50; replayed at the smallest budget in batches of 1, 7 and
+ * 2,000 and at the default budget; every digest equal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "projector/projector_internal.h"
+#include "projector/scim_projector.h"
+#include "tests/unit/unit_harness.h"
+
+#define USERS 1500
+#define MAXEV (USERS * 4 + 16)
+
+static char base[512];
+static scim_event_t evs[MAXEV];
+static scim_buf_t enc[MAXEV];
+static size_t nev;
+
+static void add(scim_action_t act, const char *id, const char *json)
+{
+        scim_err_t err;
+
+        assert_true(nev < MAXEV);
+        evs[nev] =
+            unit_event(act, act == SCIM_ACT_TENANT_CREATE ? 0 : SCIM_RT_USER,
+                       "t1", id, json, 1767225600000LL + (int64_t)nev * 1000);
+        evs[nev].schema_version = 2;
+        memset(&enc[nev], 0, sizeof(enc[nev]));
+        assert_int_equal(scim_event_encode(&evs[nev], &enc[nev], &err), 0);
+        nev++;
+}
+
+/* A user of about 1 KiB: its title is pass and u over ~900 bytes. */
+static void user(scim_action_t act, int u, const char *name, int pass)
+{
+        char id[32], title[1000], js[1400];
+        size_t n = 0;
+
+        snprintf(id, sizeof(id), "u-%05d", u);
+        while (n + 32 < sizeof(title) - 100)
+                n += (size_t)snprintf(title + n, sizeof(title) - n,
+                                      "pass %d user %d; ", pass, u);
+        snprintf(js, sizeof(js),
+                 "{\"userName\":\"%s\",\"active\":true,\"title\":\"%s\","
+                 "\"externalId\":\"x%d-%d\"}",
+                 name, title, u, pass);
+        add(act, id, js);
+}
+
+static void build(void)
+{
+        char name[64];
+
+        add(SCIM_ACT_TENANT_CREATE, NULL, NULL);
+        for (int u = 0; u < USERS; u++) {
+                snprintf(name, sizeof(name), "user%d@example.com", u);
+                user(SCIM_ACT_CREATE, u, name, 0);
+        }
+        for (int u = 0; u < USERS; u++) {
+                snprintf(name, sizeof(name), "user%d@example.com", u);
+                user(SCIM_ACT_REPLACE, u, name, 1);
+        }
+        for (int u = USERS - 1; u >= 0; u--) {
+                char id[32];
+
+                snprintf(id, sizeof(id), "u-%05d", u);
+                if (u % 7 == 0) {
+                        add(SCIM_ACT_DELETE, id, NULL);
+                        /* the freed userName, taken by a new user */
+                        snprintf(name, sizeof(name), "user%d@example.com", u);
+                        user(SCIM_ACT_CREATE, USERS + u, name, 2);
+                        if (u % 11 == 0) { /* the old id, created again */
+                                snprintf(name, sizeof(name),
+                                         "again%d@example.com", u);
+                                user(SCIM_ACT_CREATE, u, name, 3);
+                        }
+                        continue;
+                }
+                snprintf(name, sizeof(name), "user%d@example.com", u);
+                user(SCIM_ACT_REPLACE, u, name, 2);
+        }
+}
+
+static int setup(void **state)
+{
+        char e[256];
+
+        (void)state;
+        unit_tmpdir(base, sizeof(base), "hotcache");
+        assert_int_equal(scim_schemas_init(e, sizeof(e)), 0);
+        build();
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        for (size_t i = 0; i < nev; i++) {
+                scim_event_clear(&evs[i]);
+                scim_buf_free(&enc[i]);
+        }
+        unit_rmtree(base);
+        scim_schemas_shutdown();
+        return 0;
+}
+
+/* Replays live into BASE/name in batches of per (0: the default) and
+ * returns the digest's equality with want. */
+static void replay_equal(scim_store_t *live, const char *name, size_t per,
+                         const char *want)
+{
+        char dir[700], e[256], d[65];
+        scim_store_t *r = NULL;
+        scim_err_t err;
+
+        snprintf(dir, sizeof(dir), "%s/%s", base, name);
+        assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
+        scim_store_replay_batch(per);
+        scim_err_clear(&err);
+        assert_int_equal(scim_store_replay(live, r, 0, NULL, &err), 0);
+        scim_store_replay_batch(0);
+        assert_int_equal(scim_store_digest(r, d, &err), 0);
+        fprintf(stderr, "replay %s: %s\n", name, d);
+        assert_string_equal(want, d);
+        scim_store_close(r);
+}
+
+static void test_replay_evicting(void **state)
+{
+        static int status[MAXEV];
+        char dir[700], want[65];
+        scim_store_t *live;
+        scim_err_t err;
+        size_t applied = 0;
+
+        (void)state;
+        snprintf(dir, sizeof(dir), "%s/live", base);
+        live = unit_store_open(dir);
+        unit_fold_batches(live, enc, evs, nev, 50, status);
+        for (size_t i = 0; i < nev; i++)
+                applied += status[i] < 400;
+        fprintf(stderr, "%zu events, %zu applied\n", nev, applied);
+        assert_int_equal(applied, nev); /* the history is all valid */
+        assert_int_equal(scim_store_digest(live, want, &err), 0);
+
+        /* the smallest block cache (1 MiB): the hot cache gets 256 KiB,
+         * 64 KiB of it slots, and the resources are ~1.6 MB */
+        scim_store_set_memory(1, 4);
+        replay_equal(live, "small-1", 1, want);
+        replay_equal(live, "small-7", 7, want);
+        replay_equal(live, "small-2000", 0, want);
+        scim_store_set_memory(256, 128); /* the defaults */
+        replay_equal(live, "default", 0, want);
+        scim_store_close(live);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_replay_evicting),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
