@@ -1616,7 +1616,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         const char *auth, *raw_q;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
         char ftext[512], ulit[512]; /* the userName eq fast path */
-        int reports_only = 0, scope = SCIM_SCOPE_ALL, fast_eq = 0;
+        int reports_only = 0, scope = SCIM_SCOPE_ALL, fast_eq = 0, capped;
         scim_rtype_t rt;
         json_t *q = NULL;
         scim_err_t e;
@@ -1690,8 +1690,9 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 /* a live token's read holds one of its tenant's places
                  * while it runs here (a point-in-time read only until it
                  * is queued for a report worker) */
-                if (*tenant && !strcmp(method, "GET") &&
-                    over_inflight(api, c, r, tenant, &rc))
+                capped = *tenant && (!strcmp(method, "GET") ||
+                                     !strcmp(method, "HEAD"));
+                if (capped && over_inflight(api, c, r, tenant, &rc))
                         return rc;
                 r->conn = c;
                 r->rw.cb = on_write_done; /* saved-report writes and
@@ -1702,7 +1703,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                          method, r->raw_uri, r->body.data,
                                          r->body.len, r->request_id, &r->rw);
                 r->submitted = r->rw.submitted;
-                if (*tenant && !strcmp(method, "GET"))
+                if (capped) /* HEAD builds the page too */
                         scim_inflight_leave(api->inflight, tenant);
                 return rc;
         }
