@@ -59,6 +59,7 @@ static const char *usage_serve =
     "                     [--prune-interval S] [--snapshot-interval S]\n"
     "                     [--memory-mb N] [--report-threads N]\n"
     "                     [--report-queue N] [--report-ms MS]\n"
+    "                     [--tenant-concurrency N]\n"
     "                     [--kafka BROKERS [--topic T] [--kafka-timeout MS]\n"
     "                      [--kafka-fetch-wait MS] [--kafka-config FILE]\n"
     "                      [--admin-topic T] [--state-topic T]\n"
@@ -89,7 +90,9 @@ static const char *usage_serve =
     "512) MiB in all; past it, answers over 64 KiB get 503 + Retry-After.\n"
     "Each tenant may make --rate-limit (default 100/200: 100 requests/s,\n"
     "bursts of 200) SCIM requests; over it, 429 with Retry-After. off\n"
-    "turns it off (benchmarks).\n"
+    "turns it off (benchmarks). A tenant runs at most --tenant-concurrency\n"
+    "(default half of --threads, at least 2) list pages, .search and\n"
+    "reports reads at once; more get 429 with Retry-After.\n"
     "Tenant URLs: /scim/v2/{tenant}/ and /scim/v2/ (tenant from the token)\n"
     "always; --mount adds templates such as /api/v1/scim/azure/{tenant} or\n"
     "/api/scim (tenant from the token); --host-suffix .scim.example.com\n"
@@ -98,7 +101,9 @@ static const char *usage_serve =
     "X-Forwarded-Proto/Host/Prefix and Forwarded headers of these peers\n"
     "build Location and meta.location; other peers' are ignored.\n"
     "GET /metrics (Prometheus text), /livez, /readyz (503 while stopping);\n"
-    "--metrics-token-file puts /metrics behind that bearer token.\n"
+    "/metrics answers only loopback peers without a proxy's forwarding\n"
+    "headers; --metrics-token-file puts it behind that bearer token instead\n"
+    "(any peer).\n"
     "--operator-token-file FILE enables the admin API (/admin/v1/tenants:\n"
     "tenants, tokens, rotation, disable/enable; README) for that bearer\n"
     "token (at least 32 characters; keep the file mode 0600).\n"
@@ -473,6 +478,7 @@ static int cmd_serve(int argc, char **argv)
             {"report-threads", required_argument, NULL, 1021},
             {"report-queue", required_argument, NULL, 1022},
             {"report-ms", required_argument, NULL, 1023},
+            {"tenant-concurrency", required_argument, NULL, 1024},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0}};
         const char *data = "./data", *listen = "127.0.0.1:8080";
@@ -550,7 +556,8 @@ static int cmd_serve(int argc, char **argv)
                 case 1005:
                 case 1006:
                 case 1007:
-                case 1023: {
+                case 1023:
+                case 1024: {
                         char *end = NULL;
                         unsigned long v = strtoul(optarg, &end, 10);
                         unsigned lo = c == 1001 ? 16 : 1;
@@ -577,6 +584,8 @@ static int cmd_serve(int argc, char **argv)
                                 cfg.scan_ms = (unsigned)v;
                         else if (c == 1023)
                                 cfg.report_ms = (unsigned)v;
+                        else if (c == 1024)
+                                cfg.tenant_concurrency = (unsigned)v;
                         else
                                 cfg.unsent_bytes = (size_t)v << 20;
                         break;

@@ -16,7 +16,12 @@
  * must be complete within header_timeout of accept; keep-alive connections
  * may idle for idle_timeout), BUSY ones whose body is not complete
  * SCIM_BODY_TIMEOUT_MS after their headers (a body sent a byte every few
- * seconds kept a connection busy, so never shed, for ever), and when more
+ * seconds kept a connection busy, so never shed, for ever), BUSY ones
+ * whose answer is not sent SCIM_SEND_TIMEOUT_MS after the guard first saw
+ * answer bytes the peer had not yet taken (SIOCOUTQ > 0: a client reading
+ * ~60 bytes/s kept its connection and its answer's memory for hours, since
+ * libmicrohttpd's timeout only measures inactivity and any byte read
+ * resets it; change streams, endless by design, are exempt), and when more
  * than 90% of the limit is in
  * use it sheds the oldest IDLE connections down to 75%, so a flood of
  * connections — even from the address a good client uses — cannot keep a
@@ -34,9 +39,11 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <linux/sockios.h>
 
 #include "api/conn_guard_internal.h"
 #include "schemas/scim_schemas.h"
@@ -48,6 +55,9 @@ typedef struct gconn {
         int busy;
         int receiving;  /* busy, and the request's body is still coming */
         int served;     /* a request has completed on it (keep-alive) */
+        int streaming;  /* busy with a change stream: no send deadline */
+        uint64_t sending; /* ms: first seen with unsent answer bytes, or 0 */
+        int probed;     /* idle: looked for an answer not taken yet */
         uint64_t since; /* ms: accepted, went idle, or headers complete */
 } gconn_t;
 
@@ -95,14 +105,41 @@ static void append_conn(scim_conn_guard_t *g, gconn_t *x)
         g->tail = x;
 }
 
-/* Closes x's socket for both directions (lock held); counted once. */
+/* Bytes written to x's socket that its peer has not taken yet. */
+static int unsent(const gconn_t *x)
+{
+        int n = 0;
+
+        return ioctl(x->fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+/* Closes x's socket for both directions (lock held); counted once. On a
+ * send timeout the bytes its peer has not taken are dropped (SO_LINGER 0:
+ * libmicrohttpd's close resets the connection), not left to the kernel to
+ * trickle out to the slow reader. */
 static void shed(scim_conn_guard_t *g, gconn_t *x, uint64_t *counter)
 {
         if (x->fd < 0)
                 return;
+        if (counter == &g->stats.send_timeouts) {
+                struct linger l = {1, 0};
+
+                setsockopt(x->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        }
         shutdown(x->fd, SHUT_RDWR);
         x->fd = -1; /* stays listed until libmicrohttpd reports it closed */
         (*counter)++;
+}
+
+/* A busy connection whose answer is being sent: closed when it is not
+ * sent SCIM_SEND_TIMEOUT_MS after unsent bytes were first seen in its
+ * socket (the answer waits for the peer, not for the server). Lock held. */
+static void send_deadline(scim_conn_guard_t *g, gconn_t *x, uint64_t now)
+{
+        if (!x->sending && unsent(x) > 0)
+                x->sending = now;
+        if (x->sending && now >= x->sending + SCIM_SEND_TIMEOUT_MS)
+                shed(g, x, &g->stats.send_timeouts);
 }
 
 /* One pass: deadlines, then load shedding. Lock held. */
@@ -117,8 +154,21 @@ static void sweep(scim_conn_guard_t *g, uint64_t now)
                 if (x->busy && x->receiving && x->fd >= 0 &&
                     now >= x->since + SCIM_BODY_TIMEOUT_MS)
                         shed(g, x, &g->stats.body_timeouts);
+                if (x->busy && !x->receiving && !x->streaming && x->fd >= 0)
+                        send_deadline(g, x, now);
                 if (x->busy || x->fd < 0)
                         continue;
+                /* an answer that went whole into the socket and is still
+                 * not taken SCIM_SEND_TIMEOUT_MS after: a slow reader too
+                 * (looked at once per idle spell) */
+                if (x->served && !x->probed &&
+                    now >= x->since + SCIM_SEND_TIMEOUT_MS) {
+                        x->probed = 1;
+                        if (unsent(x) > 0) {
+                                shed(g, x, &g->stats.send_timeouts);
+                                continue;
+                        }
+                }
                 deadline = x->since + (x->served ? g->idle_ms : g->header_ms);
                 if (now >= deadline)
                         shed(g, x,
@@ -303,10 +353,24 @@ void scim_conn_guard_idle(scim_conn_guard_t *g, struct MHD_Connection *c)
                 g->busy--;
         }
         x->receiving = 0;
+        x->streaming = 0;
+        x->sending = 0;
+        x->probed = 0;
         x->served = 1;
         x->since = now_ms();
         unlink_conn(g, x); /* the youngest idle connection now */
         append_conn(g, x);
+        pthread_mutex_unlock(&g->mu);
+}
+
+void scim_conn_guard_streaming(scim_conn_guard_t *g, struct MHD_Connection *c)
+{
+        gconn_t *x = conn_of(c);
+
+        if (!x)
+                return;
+        pthread_mutex_lock(&g->mu);
+        x->streaming = 1;
         pthread_mutex_unlock(&g->mu);
 }
 

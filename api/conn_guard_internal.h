@@ -19,6 +19,7 @@ typedef struct scim_conn_guard_stats {
                                      at shutdown */
         uint64_t shed;            /* closed: oldest idle, near the limit */
         uint64_t body_timeouts;   /* closed: body not complete in time */
+        uint64_t send_timeouts;   /* closed: answer not taken in time */
         unsigned open, busy, limit;
 } scim_conn_guard_stats_t;
 
@@ -50,6 +51,17 @@ void scim_conn_guard_busy(scim_conn_guard_t *g, struct MHD_Connection *c);
 
 /* The request's body is complete (its deadline no longer applies). */
 void scim_conn_guard_body_done(scim_conn_guard_t *g, struct MHD_Connection *c);
+
+/* An answer must be taken by its peer this long after the guard first saw
+ * bytes of it waiting in the socket (a slow reader is closed like a slow
+ * body, and the bytes it has not taken are dropped with a reset); a 4 MiB
+ * page needs ~170 KB/s. Below libmicrohttpd's 30 s inactivity timeout,
+ * whose close would leave the unsent bytes to the kernel to trickle out. */
+#define SCIM_SEND_TIMEOUT_MS 25000
+
+/* The request is a change stream (endless by design; its memory is bounded
+ * by the stream limits): the send deadline does not apply to it. */
+void scim_conn_guard_streaming(scim_conn_guard_t *g, struct MHD_Connection *c);
 
 /* Its answer was sent (or it ended): idle again, keep-alive deadline. */
 void scim_conn_guard_idle(scim_conn_guard_t *g, struct MHD_Connection *c);

@@ -30,6 +30,7 @@
 #include "model/scim_model.h"
 #include "api/admin_internal.h"
 #include "api/conn_guard_internal.h"
+#include "api/inflight_internal.h"
 #include "api/metrics_internal.h"
 #include "api/ratelimit_internal.h"
 #include "api/http_internal.h"
@@ -53,6 +54,7 @@ struct scim_api {
         scim_stream_hub_t *stream; /* change stream waiters (api/stream.c) */
         unsigned conn_limit;
         scim_conn_guard_t *guard;  /* connection deadlines, shedding */
+        scim_inflight_t *inflight; /* expensive requests per tenant */
         scim_ratelimit_t *rate;    /* per-tenant token buckets */
         scim_routes_t *routes;     /* mounts, host suffix, trusted proxies */
         scim_metrics_t *metrics;   /* request counters for /metrics */
@@ -1187,6 +1189,21 @@ static void set_request_id(req_t *r)
                 scim_uuid4(r->request_id);
 }
 
+/* Whether a /metrics request without a token may be answered. */
+static int metrics_local(struct MHD_Connection *c)
+{
+        static const char *const FWD[] = {"Forwarded", "X-Forwarded-For",
+                                          "X-Forwarded-Host", "X-Real-IP"};
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        int fwd = 0;
+
+        for (size_t i = 0; i < sizeof(FWD) / sizeof(FWD[0]); i++)
+                fwd |= MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   FWD[i]) != NULL;
+        return scim_metrics_local(ci ? ci->client_addr : NULL, fwd);
+}
+
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
 static enum MHD_Result metrics_answer(scim_api_t *api,
                                       struct MHD_Connection *c, req_t *r)
@@ -1207,6 +1224,10 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
                         return fail(c, r, 401, NULL,
                                     "/metrics wants the --metrics-token "
                                     "bearer");
+        } else if (!metrics_local(c)) {
+                return fail(c, r, 403, NULL,
+                            "/metrics answers only loopback peers unless "
+                            "serve has --metrics-token-file");
         }
         scim_metrics_render(api->metrics, &b);
         scim_ingest_stats(api->ing, &is);
@@ -1269,10 +1290,22 @@ static enum MHD_Result metrics_answer(scim_api_t *api,
         scim_metrics_sample(&b, "scimlog_connections_closed_total",
                             "reason=\"body_timeout\"",
                             (double)gs.body_timeouts);
+        scim_metrics_sample(&b, "scimlog_connections_closed_total",
+                            "reason=\"send_timeout\"",
+                            (double)gs.send_timeouts);
         scim_metrics_family(&b, "scimlog_rate_limited_total", "counter",
                             "Requests refused 429 by a tenant's rate limit");
         scim_metrics_sample(&b, "scimlog_rate_limited_total", NULL,
                             (double)scim_ratelimit_refused(api->rate));
+        scim_metrics_family(&b, "scimlog_tenant_concurrency_refused_total",
+                            "counter",
+                            "Requests refused 429: their tenant had "
+                            "--tenant-concurrency expensive requests running");
+        scim_metrics_sample(&b, "scimlog_tenant_concurrency_refused_total",
+                            NULL,
+                            api->inflight ? (double)scim_inflight_refused(
+                                                api->inflight)
+                                          : 0.0);
         {
                 scim_report_jobs_stats_t js;
 
@@ -1507,6 +1540,44 @@ static int over_rate(scim_api_t *api, struct MHD_Connection *c, req_t *r,
         return 1;
 }
 
+/* Takes one of the tenant's places for an expensive request (a list
+ * page, .search, a reports API read: api/inflight.c); 0 when it may run,
+ * 1 when answered 429 with Retry-After. */
+static int over_inflight(scim_api_t *api, struct MHD_Connection *c, req_t *r,
+                         const char *tenant, enum MHD_Result *rc)
+{
+        scim_err_t e;
+        char *txt;
+
+        if (scim_inflight_enter(api->inflight, tenant))
+                return 0;
+        scim_err_clear(&e);
+        scim_err_set(&e, 429, NULL,
+                     "tenant '%.64s' has %u list pages or report reads in "
+                     "progress, its most at once (--tenant-concurrency); "
+                     "retry after 1 s",
+                     tenant, scim_inflight_limit(api->inflight));
+        txt = scim_error_body(&e);
+        *rc = send_text(c, r, 429, txt ? txt : "{}", txt ? strlen(txt) : 2,
+                        NULL, NULL, 1);
+        free(txt);
+        return 1;
+}
+
+/* list() within the tenant's share of expensive requests. */
+static enum MHD_Result list_capped(struct MHD_Connection *c, scim_api_t *api,
+                                   req_t *r, const char *tenant,
+                                   scim_rtype_t rt, json_t *q)
+{
+        enum MHD_Result rc;
+
+        if (over_inflight(api, c, r, tenant, &rc))
+                return rc;
+        rc = list(c, api, r, tenant, rt, q);
+        scim_inflight_leave(api->inflight, tenant);
+        return rc;
+}
+
 /* The reports API's share of its tenant's rate limit: a request whose
  * bearer token is a live token of the tenant the URL names takes from the
  * same bucket as that tenant's SCIM requests (reports.c authenticates it
@@ -1515,7 +1586,8 @@ static int over_rate(scim_api_t *api, struct MHD_Connection *c, req_t *r,
  * tenant held to 20/s on SCIM read 4 MiB change pages at 75/s and another
  * tenant's reads went from 0.8 ms to 491 ms. 1 when answered 429. */
 static int reports_over_rate(scim_api_t *api, struct MHD_Connection *c,
-                             req_t *r, const char *url, enum MHD_Result *rc)
+                             req_t *r, const char *url, char *who,
+                             enum MHD_Result *rc)
 {
         const char *auth = scim_http_bearer(r->h.auth), *t;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
@@ -1531,6 +1603,7 @@ static int reports_over_rate(scim_api_t *api, struct MHD_Connection *c,
             strlen(tenant) != tl || strncmp(tenant, t, tl) ||
             scope == SCIM_SCOPE_DISABLED)
                 return 0;
+        memcpy(who, tenant, tl + 1); /* who has SCIM_MAX_TENANT_LEN + 8 */
         return over_rate(api, c, r, tenant, rc);
 }
 
@@ -1543,7 +1616,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         const char *auth, *raw_q;
         char tenant[SCIM_MAX_TENANT_LEN + 8], tid[64];
         char ftext[512], ulit[512]; /* the userName eq fast path */
-        int reports_only = 0, scope = SCIM_SCOPE_ALL, fast_eq = 0;
+        int reports_only = 0, scope = SCIM_SCOPE_ALL, fast_eq = 0, capped;
         scim_rtype_t rt;
         json_t *q = NULL;
         scim_err_t e;
@@ -1600,6 +1673,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         }
         if (scim_stream_match(url)) { /* the change stream, api/stream.c */
                 r->endpoint = "stream";
+                scim_conn_guard_streaming(api->guard, c);
                 return scim_stream_handle(api->stream, c, url, method,
                                           r->raw_uri, r->request_id);
         }
@@ -1610,7 +1684,15 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         }
         if (scim_reports_match(url)) { /* the reports API, api/reports.c */
                 r->endpoint = "reports";
-                if (reports_over_rate(api, c, r, url, &rc))
+                tenant[0] = '\0';
+                if (reports_over_rate(api, c, r, url, tenant, &rc))
+                        return rc;
+                /* a live token's read holds one of its tenant's places
+                 * while it runs here (a point-in-time read only until it
+                 * is queued for a report worker) */
+                capped = *tenant && (!strcmp(method, "GET") ||
+                                     !strcmp(method, "HEAD"));
+                if (capped && over_inflight(api, c, r, tenant, &rc))
                         return rc;
                 r->conn = c;
                 r->rw.cb = on_write_done; /* saved-report writes and
@@ -1621,6 +1703,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                                          method, r->raw_uri, r->body.data,
                                          r->body.len, r->request_id, &r->rw);
                 r->submitted = r->rw.submitted;
+                if (capped) /* HEAD builds the page too */
+                        scim_inflight_leave(api->inflight, tenant);
                 return rc;
         }
         if (!scim_routes_resolve(api->routes, url, r->h.host, &target) ||
@@ -1845,7 +1929,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                         goto out;
                 }
                 rc = n == 5 ? get_one(c, api, r, tenant, rt, seg[4], q)
-                            : list(c, api, r, tenant, rt, q);
+                            : list_capped(c, api, r, tenant, rt, q);
                 goto out;
         }
         if (n == 5 && !strcmp(seg[4], ".search")) {
@@ -1862,7 +1946,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          scim_attr_lists_check(sq, &e) < 0)
                         rc = send_error(c, r, &e);
                 else
-                        rc = list(c, api, r, tenant, rt, sq);
+                        rc = list_capped(c, api, r, tenant, rt, sq);
                 json_decref(sq);
                 goto out;
         }
@@ -2253,6 +2337,10 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                                 ? scim_ratelimit_new(api->rate_per_s,
                                                      api->rate_burst)
                                 : NULL;
+                api->inflight = scim_inflight_new(
+                    cfg->tenant_concurrency ? cfg->tenant_concurrency
+                    : threads / 2 > 2      ? threads / 2
+                                           : 2);
                 scim_resp_budget_set(cfg->unsent_bytes);
                 api->metrics = scim_metrics_new();
                 api->jobs = scim_report_jobs_new(
@@ -2308,6 +2396,7 @@ int scim_api_start(const scim_api_config_t *cfg, scim_store_t *st,
                 scim_report_jobs_free(api->jobs);
                 scim_conn_guard_free(api->guard);
                 scim_ratelimit_free(api->rate);
+                scim_inflight_free(api->inflight);
                 scim_routes_free(api->routes);
                 scim_stream_hub_free(api->stream);
                 free(api->cert);
@@ -2400,6 +2489,7 @@ void scim_api_stop(scim_api_t *api)
         scim_report_jobs_free(api->jobs);
         scim_conn_guard_free(api->guard);
         scim_ratelimit_free(api->rate);
+        scim_inflight_free(api->inflight);
         scim_routes_free(api->routes);
         scim_metrics_free(api->metrics);
         free(api->metrics_token);

@@ -8,6 +8,7 @@
  * with many tenants cannot grow /metrics without bound. Latency is one
  * histogram per method (a fixed set), not per series.
  */
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,4 +236,24 @@ void scim_metrics_render(scim_metrics_t *m, scim_buf_t *out)
                     (double)m->hist_count[mi]);
         }
         pthread_mutex_unlock(&m->mu);
+}
+
+int scim_metrics_local(const struct sockaddr *peer, int forwarded)
+{
+        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+        int local = 0;
+
+        if (peer && peer->sa_family == AF_INET) {
+                const struct sockaddr_in *a = (const void *)peer;
+
+                local = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+        } else if (peer && peer->sa_family == AF_INET6) {
+                const struct sockaddr_in6 *a = (const void *)peer;
+                const uint8_t *b = a->sin6_addr.s6_addr;
+
+                local = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+                        (!memcmp(b, v4mapped, 12) && b[12] == 127);
+        }
+        return local && !forwarded;
 }

@@ -6,6 +6,7 @@
 #define SCIM_METRICS_INTERNAL_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "common/scim_common.h"
 
@@ -36,5 +37,13 @@ void scim_metrics_sample(scim_buf_t *out, const char *name, const char *labels,
 /* Appends the # HELP and # TYPE lines of a family. */
 void scim_metrics_family(scim_buf_t *out, const char *name, const char *type,
                          const char *help);
+
+/* Whether /metrics, with no --metrics-token-file, answers this request:
+ * only a peer on the loopback interface (127.0.0.0/8, ::1, ::ffff:127/104)
+ * whose request carries no proxy forwarding header (forwarded != 0), so
+ * the tenant names in the series do not reach the network by default, and
+ * a reverse proxy on the same host does not open them either. peer may be
+ * NULL (unknown: not local). */
+int scim_metrics_local(const struct sockaddr *peer, int forwarded);
 
 #endif /* SCIM_METRICS_INTERNAL_H */

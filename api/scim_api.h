@@ -56,7 +56,7 @@ typedef struct scim_api_config {
                                        from; NULL: OAuth/JWT off */
         long jwt_ttl;               /* seconds a JWT lives (0: 3600) */
         const char *metrics_token; /* GET /metrics wants this bearer; NULL:
-                                      open (loopback listeners) */
+                                      loopback peers only, unproxied */
         unsigned report_threads; /* report workers for point-in-time
                                     reads (api/report_jobs.c); 0 = 1 */
         unsigned report_queue;   /* ... reads that may wait beyond them;
@@ -64,6 +64,10 @@ typedef struct scim_api_config {
         unsigned report_ms;      /* ... the time one may run once a
                                     worker has it (400 tooMany after);
                                     0 = default */
+        unsigned tenant_concurrency; /* list pages, .search and reports
+                                        reads one tenant runs at once
+                                        (api/inflight.c); 0 = half the pool
+                                        threads, at least 2 */
         const char *access_log;  /* "off", "text" or "json" (one stderr line
                                     per request); NULL: SCIMLOG_ACCESS_LOG
                                     (1 = text, json), else off */

@@ -386,6 +386,20 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
                         rc = 0;
                         goto out;
                 }
+                if (p->attr_def && scim_attr_multi(p->attr_def)) {
+                        /* add/replace of a sub-attribute of every element
+                         * (RFC 7644 3.5.2.1/3.5.2.3 define no target for
+                         * it): refused, where it replaced the whole list
+                         * by one object (every email lost) */
+                        scim_err_set(err, 400, "invalidPath",
+                                     "PATCH path '%.200s': '%s' is "
+                                     "multi-valued; name the element with a "
+                                     "filter (%s[type eq \"work\"].%s) or "
+                                     "%s whole elements with path '%s'",
+                                     pathstr, p->attr, p->attr, p->sub,
+                                     op == P_ADD ? "add" : "replace", p->attr);
+                        goto out;
+                }
                 if (scim_value_normalize(rt, p->sub_def, value, &nv, err) < 0)
                         goto out;
                 if (!json_is_object(cur)) {

@@ -498,6 +498,10 @@ typedef struct rwriter {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         txn_t *job; /* being written; NULL when idle */
+        /* the batch written before job, done with (in the hot cache):
+         * freed here once job is written, off the fold thread (freeing a
+         * batch's overlay was ~5% of that thread's time) */
+        txn_t trash;
         const rocksdb_writeoptions_t *wo;
         char *werr; /* the first write error */
         int quit;
@@ -509,7 +513,7 @@ static void *rwriter_main(void *arg)
 
         pthread_mutex_lock(&w->mu);
         for (;;) {
-                txn_t *t;
+                txn_t *t, old;
                 char *e = NULL;
 
                 while (!w->job && !w->quit)
@@ -517,6 +521,8 @@ static void *rwriter_main(void *arg)
                 if (!w->job)
                         break;
                 t = w->job;
+                old = w->trash;
+                w->trash.ov = NULL;
                 pthread_mutex_unlock(&w->mu);
                 txn_write(t, w->wo, &e);
                 pthread_mutex_lock(&w->mu);
@@ -526,7 +532,11 @@ static void *rwriter_main(void *arg)
                         free(e);
                 w->job = NULL;
                 pthread_cond_broadcast(&w->cv);
+                pthread_mutex_unlock(&w->mu);
+                txn_end(&old); /* the fold goes on meanwhile */
+                pthread_mutex_lock(&w->mu);
         }
+        txn_end(&w->trash);
         pthread_mutex_unlock(&w->mu);
         return NULL;
 }
@@ -542,10 +552,17 @@ static void rwriter_wait(void *arg)
         pthread_mutex_unlock(&w->mu);
 }
 
-static void rwriter_start(rwriter_t *w, txn_t *t)
+/* Starts t's write; done (written and committed, or NULL) goes with it,
+ * to be freed by the writer. */
+static void rwriter_start(rwriter_t *w, txn_t *t, txn_t *done)
 {
         pthread_mutex_lock(&w->mu);
         w->job = t;
+        if (done) {
+                txn_end(&w->trash); /* none: the writer took the last */
+                w->trash = *done;
+                done->ov = NULL;
+        }
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
 }
@@ -674,18 +691,21 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 if (pending) {
                         if (!w.werr)
                                 txn_committed(&tx[cur ^ 1]);
-                        txn_end(&tx[cur ^ 1]);
                         replay_written(dst, vs[cur ^ 1], pn, pfirst, pauth,
                                        pmodel);
-                        pending = 0;
                 }
                 if (w.werr) {
+                        if (pending)
+                                txn_end(&tx[cur ^ 1]);
+                        pending = 0;
                         txn_end(&tx[cur]);
                         for (size_t i = 0; i < n; i++)
                                 scim_verdict_clear(&vs[cur][i]);
                         break;
                 }
-                rwriter_start(&w, &tx[cur]);
+                /* the previous batch (committed above) is freed by the
+                 * writer */
+                rwriter_start(&w, &tx[cur], pending ? &tx[cur ^ 1] : NULL);
                 pending = 1;
                 pn = n;
                 pfirst = first;

@@ -115,6 +115,13 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                             json_t **members_out, scim_err_t *err);
 
 /*
+ * A userName's characters (schemas/username.c): no control, format or
+ * default-ignorable code point anywhere, no white space at either end;
+ * else 400 invalidValue naming the code point. 0 or -1 with err.
+ */
+int scim_username_check(const char *s, scim_err_t *err);
+
+/*
  * Size limits of one resource (schemas/limits.c): strings at most
  * SCIM_MAX_STRING_BYTES, arrays at most SCIM_MAX_VALUES values, nesting
  * at most SCIM_MAX_RESOURCE_DEPTH (400 invalidValue naming the

@@ -547,16 +547,7 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
                     m = re.search(r'scimlog_report_jobs\{state="%s"\} (\d+)' % k, text)
                     got[k] = int(m.group(1)) if m else -1
                 return got
-            port = srv.port
-            srv.stop()
-            free = scimtest.free_port
-            scimtest.free_port = lambda: port
-            os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"] = "1500"
-            try:
-                srv.start()
-            finally:
-                scimtest.free_port = free
-                del os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"]
+            restart_same_port(srv, 1500)
             before = jobs()["refused"]
             hold = [threading.Thread(target=rep.get, args=("Users/%s" % facts["alice"],),
                                      kwargs={"asOf": iso_utc(time.time())}) for _ in range(2)]
@@ -587,17 +578,8 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
         # 0.8 s wait is inside the limit, so the read's own first deadline
         # check stops it (e2e 0787 does this with real work)
         if have["asof"] and have["history"]:
-            port = srv.port
-            srv.stop()
             srv.extra = ["--report-threads", "1", "--report-queue", "1", "--report-ms", "100"]
-            free = scimtest.free_port
-            scimtest.free_port = lambda: port
-            os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"] = "800"
-            try:
-                srv.start()
-            finally:
-                scimtest.free_port = free
-                del os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"]
+            restart_same_port(srv, 800)
             cap, view = as_of(time.time())
             c.ok("400 tooMany" in cap and "time limit of 100 ms" in cap and "--report-ms" in cap
                  and "operator" in cap and not view,
@@ -632,6 +614,21 @@ def run_browser(srv, tok, tok2, tok_ro, facts):
         return b.requested_urls()
     finally:
         b.quit()
+
+
+def restart_same_port(srv, delay_ms):
+    """Restarts srv on its port (the page keeps its origin), every report
+    read held delay_ms by the test hook."""
+    port = srv.port
+    srv.stop()
+    free = scimtest.free_port
+    scimtest.free_port = lambda: port
+    os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"] = str(delay_ms)
+    try:
+        srv.start()
+    finally:
+        scimtest.free_port = free
+        del os.environ["SCIMLOG_TEST_REPORT_DELAY_MS"]
 
 
 # ------------------------------------------------------------------ main

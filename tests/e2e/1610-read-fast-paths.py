@@ -20,7 +20,7 @@ try:
     ca, cb = srv.client("a"), srv.client("b")
     EXT = "urn:example:params:scim:schemas:extension:acme:2.0:User"
     names = ["plain@x.example", "Straße@x.example", "ǅemal@x.example", "ＡＢＣ@x.example",
-             "İstanbul@x.example", "quote\"back\\slash@x.example", "tab\tname@x.example",
+             "İstanbul@x.example", "quote\"back\\slash@x.example", "sp ace/sl@x.example",
              "emoji😀@x.example", "café@x.example"]
     for i in range(14):
         names.append("user%02d@x.example" % i)

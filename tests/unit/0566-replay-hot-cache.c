@@ -116,10 +116,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         (void)state;
-        for (size_t i = 0; i < nev; i++) {
-                scim_event_clear(&evs[i]);
-                scim_buf_free(&enc[i]);
-        }
+        unit_events_free(evs, enc, nev);
         unit_rmtree(base);
         scim_schemas_shutdown();
         return 0;

@@ -124,6 +124,17 @@ static inline scim_event_t unit_event(scim_action_t act, scim_rtype_t rt,
         return e;
 }
 
+/* Releases the n events evs[] and their encodings enc[] (the arrays
+ * themselves are the caller's). */
+static inline void unit_events_free(scim_event_t *evs, scim_buf_t *enc,
+                                    size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                scim_event_clear(&evs[i]);
+                scim_buf_free(&enc[i]);
+        }
+}
+
 /* Appends and folds the n encoded events enc[] (their C form evs[]) into
  * st in batches of per, as the committer does; status[i], when status is
  * not NULL, is event i's verdict. */
