@@ -27,6 +27,14 @@ static const char replay_mark[] = "replay_incomplete";
 
 /* ------------------------------------------------------------ open */
 
+/* The API's read cache, an eighth of the block cache's budget
+ * (readcache.c), unless the store has one; none when it cannot be had. */
+static void store_rcache_attach(scim_store_t *st)
+{
+        if (!st->rc)
+                (void)rcache_open(st, store_tune_cache_bytes() / 8);
+}
+
 int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                     size_t errlen)
 {
@@ -80,10 +88,7 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 return -1;
         }
         st->dir = strdup(dir);
-        /* the API's read cache: an eighth of the block cache's budget
-         * (readcache.c; no cache when that cannot be had) */
-        if (rcache_open(st, store_tune_cache_bytes() / 8) < 0)
-                st->rc = NULL;
+        store_rcache_attach(st);
         st->ro = rocksdb_readoptions_create();
         st->wo_sync = rocksdb_writeoptions_create();
         rocksdb_writeoptions_set_sync(st->wo_sync, 1);
@@ -605,6 +610,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         uint64_t done = 0;
         int64_t last = scim_now_ms();
         int rc = 0, k = 0, started = 0;
+        size_t hot_bytes = store_tune_cache_bytes() / 4; /* replay's cache */
         pthread_t thr;
 
         pthread_mutex_init(&w.mu, NULL);
@@ -642,11 +648,10 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
          * of stored resources come from the hot cache, a quarter of the
          * block cache's budget (txn_hot_replay) */
         rcache_free(dst);
-        if (txn_hot_replay(dst, store_tune_cache_bytes() / 4) == 0)
+        if (txn_hot_replay(dst, hot_bytes) == 0)
                 /* the budget stays the same: the block cache gives it */
-                rocksdb_cache_set_capacity(dst->cache,
-                                           store_tune_cache_bytes() -
-                                               store_tune_cache_bytes() / 4);
+                rocksdb_cache_set_capacity(
+                    dst->cache, store_tune_cache_bytes() - hot_bytes);
         if (pthread_create(&thr, NULL, replay_reader, rp) != 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot start a thread");
                 goto out;
@@ -776,8 +781,7 @@ out:
          * column families outside batches) and the read cache back */
         txn_hot_free(dst);
         rocksdb_cache_set_capacity(dst->cache, store_tune_cache_bytes());
-        if (!dst->rc && rcache_open(dst, store_tune_cache_bytes() / 8) < 0)
-                dst->rc = NULL;
+        store_rcache_attach(dst);
         return rc;
 }
 

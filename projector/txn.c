@@ -462,21 +462,19 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                 return;
         o->hot_done = 1;
         for (ov_entry_t *e = o->first; e; e = e->order) {
+                int written = e->state == OV_PUT || e->state == OV_DEL;
+
                 if (e->state == OV_PUT && st->hot && st->hot->seen &&
                     (st->hot->seen_cfs >> e->cf & 1))
                         seen_set(st->hot, e->hash); /* before any read
                                                        misses the batch */
-                if (e->hot)
-                        hot_set(st, e);
-                else if ((e->state == OV_PUT || e->state == OV_DEL) &&
-                         (all >> e->cf & 1))
-                        hot_set(st, e); /* replay: every write goes in */
-                else if ((e->state == OV_PUT || e->state == OV_DEL) &&
-                         st->hot && (st->hot->cfs >> e->cf & 1) &&
-                         hot_find(st, e->cf, e->key, e->klen, e->hash))
-                        /* only column families the cache ever held a
-                         * key of are looked up (a replay batch writes
-                         * ~14,000 keys, nearly all in others) */
+                /* read through the cache; in replay every write of its
+                 * column families; else a write of a key it holds (only
+                 * column families it ever held a key of are looked up: a
+                 * replay batch writes ~14,000 keys, nearly all in others) */
+                if (e->hot || (written && (all >> e->cf & 1)) ||
+                    (written && st->hot && (st->hot->cfs >> e->cf & 1) &&
+                     hot_find(st, e->cf, e->key, e->klen, e->hash)))
                         hot_set(st, e);
         }
 }
