@@ -8,7 +8,7 @@ Entra and Okta send `emails[type eq "work"].value` (SCIM_CLIENTS.md),
 which keeps working, as does remove of a sub-attribute of every element.
 Found by the red-team pass; the stored resource is compared whole after
 every refusal."""
-from scimtest import Check, Server, USER, PATCHOP
+from scimtest import Check, Server, USER, patch_body
 
 c = Check()
 srv = Server().start()
@@ -24,7 +24,7 @@ try:
     st, _, before = cl.get("/Users/" + uid)
 
     def patch(*ops):
-        return cl.patch("/Users/" + uid, {"schemas": [PATCHOP], "Operations": list(ops)})
+        return cl.patch("/Users/" + uid, patch_body(*ops))
 
     for op in ("add", "replace", "Add", "Replace"):
         for path, val in (("emails.value", "new@x.example"), ("emails.type", "other"),
@@ -66,7 +66,7 @@ try:
     gid = g["id"]
     for o in ({"op": "add", "path": "members.display", "value": "x"},
               {"op": "replace", "path": "members.value", "value": uid}):
-        st, _, j = cl.patch("/Groups/" + gid, {"schemas": [PATCHOP], "Operations": [o]})
+        st, _, j = cl.patch("/Groups/" + gid, patch_body(o))
         c.error_body(st, j, 400, "invalidPath", "group %r" % (o,))
     st, _, g2 = cl.get("/Groups/" + gid)
     c.ok(g2.get("displayName") == "grp" and [m["value"] for m in g2.get("members", [])] == [uid],

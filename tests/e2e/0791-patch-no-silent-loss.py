@@ -6,7 +6,7 @@ invalidPath and nothing of that PATCH is applied (before: 204, and
 created an empty element); `add`/`replace` without a `value` member is 400
 invalidSyntax (before: 204, and the attribute was removed). Found by the
 red-team pass; the stored user is compared whole after every refusal."""
-from scimtest import Check, Server, USER, PATCHOP
+from scimtest import Check, Server, USER, patch_body
 
 c = Check()
 srv = Server().start()
@@ -20,7 +20,7 @@ try:
     st, _, before = cl.get("/Users/" + uid)
 
     def patch(*ops):
-        return cl.patch("/Users/" + uid, {"schemas": [PATCHOP], "Operations": list(ops)})
+        return cl.patch("/Users/" + uid, patch_body(*ops))
 
     unknown_subs = ['emails.nosuch', 'name.nosuch', 'emails[type eq "work"].nosuch',
                     'emails[type eq "home"].nosuch', 'emails[type eq "work"].value.x']
@@ -64,7 +64,7 @@ try:
     for o in ({"op": "add", "path": "members.nosuch", "value": "x"},
               {"op": "remove", "path": 'members[value eq "%s"].nosuch' % uid},
               {"op": "add", "path": "members"}, {"op": "replace", "path": "displayName"}):
-        st, _, j = cl.patch("/Groups/" + gid, {"schemas": [PATCHOP], "Operations": [o]})
+        st, _, j = cl.patch("/Groups/" + gid, patch_body(o))
         c.ok(st == 400 and j.get("scimType") in ("invalidPath", "invalidSyntax"),
              "group %r is refused" % (o,), (st, j))
     st, _, g2 = cl.get("/Groups/" + gid)
