@@ -51,6 +51,7 @@ typedef struct req_copy {
         size_t body_len;
         scim_rtype_t rtype;
         scim_action_t action;
+        int want_text;
 } req_copy_t;
 
 typedef struct pending {
@@ -140,6 +141,7 @@ static int req_copy_make(req_copy_t *r, const scim_write_t *w)
         r->if_match = dup_or_null(w->if_match);
         r->rtype = w->rtype;
         r->action = w->action;
+        r->want_text = w->want_text;
         if (w->body) {
                 r->body = malloc(w->body_len + 1);
                 if (r->body) {
@@ -168,6 +170,7 @@ static void req_view(const req_copy_t *r, scim_write_t *w)
         w->body = r->body;
         w->body_len = r->body_len;
         w->if_match = r->if_match;
+        w->want_text = r->want_text;
 }
 
 static void pending_free(pending_t *p)
@@ -770,6 +773,10 @@ static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
                 } else {
                         res.resource = v->resource;
                         v->resource = NULL;
+                        if (p->req.want_text && res.resource) {
+                                res.text = v->text;
+                                memset(&v->text, 0, sizeof(v->text));
+                        }
                 }
         }
         if (p->share_bytes) {
@@ -777,10 +784,12 @@ static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
                 scim_share_give(p->ing->share, p->req.tenant, p->share_bytes);
                 pthread_mutex_unlock(&p->ing->mu);
         }
-        if (p->cb)
+        if (p->cb) {
                 p->cb(p->ctx, &res);
-        else
+        } else {
                 json_decref(res.resource);
+                scim_buf_free(&res.text);
+        }
         pending_free(p);
 }
 

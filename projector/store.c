@@ -210,10 +210,23 @@ void scim_verdict_clear(scim_verdict_t *v)
                 return;
         json_decref(v->resource);
         json_decref(v->dropped);
+        scim_buf_free(&v->text);
         memset(v, 0, sizeof(*v));
 }
 
 /* ------------------------------------------------------ append+fold */
+
+/* v->text: a copy of the text the fold stored for v->resource (fold.c
+ * store_res; txn_text is reset for every event), for the answer. */
+static void verdict_text(txn_t *t, scim_verdict_t *v)
+{
+        size_t tl = 0;
+        const char *tx = txn_text(t, &tl);
+
+        /* the answer adds ,"location":"<base>/Users/<id>" */
+        if (tx && scim_buf_reserve(&v->text, tl + 200) == 0)
+                scim_buf_append(&v->text, tx, tl);
+}
 
 /* Folds events (and their log records) into t, starting at seq first.
  * keep 0 (replay: nobody answers with them): each verdict's resource
@@ -233,6 +246,8 @@ static void fold_into(txn_t *t, const scim_buf_t *encoded,
                            encoded[i].len);
                 fold_event(t, first + i, decoded[i] ? &events[i] : NULL,
                            &derrs[i], &verdicts[i]);
+                if (keep && verdicts[i].resource)
+                        verdict_text(t, &verdicts[i]);
                 if (!keep) {
                         json_decref(verdicts[i].resource);
                         json_decref(verdicts[i].dropped);
