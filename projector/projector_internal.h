@@ -353,6 +353,8 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
  * *plain: 0, or -1 when damaged or forged (*plain unchanged). */
 int erase_data_key(scim_store_t *st, const char *tenant, const char *kid,
                    uint8_t key[32]);
+/* A store is being closed: keys cached per thread for it go (erase.c). */
+void erase_store_closed(void);
 int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
                size_t len, scim_buf_t *plain);
 /* Replay of a truncated log (snapshot.c): copies src's base snapshot into

@@ -163,6 +163,7 @@ void scim_store_close(scim_store_t *st)
 {
         if (!st)
                 return;
+        erase_store_closed(); /* its cached data keys (erase.c) */
         if (st->db) {
                 char *err = NULL;
                 rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
