@@ -41,6 +41,15 @@ int scim_username_check(const char *s, scim_err_t *err)
         size_t pos = 0;
         int n;
 
+        /* printable ASCII (U+0021 to U+007E, U+0020 inside) is neither
+         * invisible nor white space at an end: such a name, the usual
+         * one, is answered without a code point lookup (issue 13) */
+        while (p < end && *p >= 0x20 && *p < 0x7f)
+                p++;
+        if (p == end && (p == (const uint8_t *)s ||
+                         (s[0] != ' ' && end[-1] != ' ')))
+                return 0;
+        p = (const uint8_t *)s;
         for (; p < end; p += n, pos++) {
                 n = u8_mbtouc(&c, p, (size_t)(end - p));
                 if (n <= 0)
