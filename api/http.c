@@ -937,11 +937,21 @@ static enum MHD_Result list_raw_answer(struct MHD_Connection *c,
         return rc;
 }
 
+/* fail() for list() before its filter is parsed: frees the caller's f. */
+static enum MHD_Result list_refuse(struct MHD_Connection *c, req_t *r,
+                                   scim_filter_t *f, int status,
+                                   const char *type, const char *detail)
+{
+        scim_filter_free(f);
+        return fail(c, r, status, type, detail);
+}
+
+/* A list page. f is the page's filter when the caller parsed it (taken:
+ * freed here), NULL to parse q's. */
 static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                             req_t *r, const char *tenant, scim_rtype_t rt,
-                            json_t *q)
+                            json_t *q, scim_filter_t *f)
 {
-        scim_filter_t *f = NULL;
         scim_query_t query;
         scim_err_t e;
         long start = 1, count = 100;
@@ -984,18 +994,20 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
         cursor = pv[P_CURSOR];
         scim_err_clear(&e);
         if (pv[P_SORTBY] || pv[P_SORTORDER])
-                return fail(c, r, 400, "invalidValue",
+                return list_refuse(c, r, f, 400, "invalidValue",
                             "sorting is not supported (ServiceProviderConfig: "
                             "sort.supported is false); results come in id "
                             "order");
         if (cursor && pv[P_START])
-                return fail(c, r, 400, "invalidValue",
+                return list_refuse(c, r, f, 400, "invalidValue",
                             "use either cursor or startIndex paging");
-        if (cursor && scim_cursor_decode(cursor, after, sizeof(after), &e) < 0)
+        if (cursor && scim_cursor_decode(cursor, after, sizeof(after), &e) < 0) {
+                scim_filter_free(f);
                 return send_error(c, r, &e);
+        }
         if (parse_uint(pv[P_START], &start) < 0 ||
             parse_uint(pv[P_COUNT], &count) < 0)
-                return fail(c, r, 400, "invalidValue",
+                return list_refuse(c, r, f, 400, "invalidValue",
                             "startIndex and count must be integers");
         if (start < 1)
                 start = 1;
@@ -1003,7 +1015,7 @@ static enum MHD_Result list(struct MHD_Connection *c, scim_api_t *api,
                 count = 0;
         if (count > SCIM_MAX_LIST_COUNT)
                 count = SCIM_MAX_LIST_COUNT;
-        if (pv[P_FILTER] && *pv[P_FILTER] &&
+        if (!f && pv[P_FILTER] && *pv[P_FILTER] &&
             scim_filter_parse(rt, pv[P_FILTER], &f, &e) < 0)
                 return send_error(c, r, &e);
         if (f && rt == SCIM_RT_USER && !cursor && start == 1 && count >= 1 &&
@@ -1596,16 +1608,46 @@ static int over_inflight(scim_api_t *api, struct MHD_Connection *c, req_t *r,
         return 1;
 }
 
-/* list() within the tenant's share of expensive requests. */
+/* The parsed filter (the caller's) when a list is a lookup, else NULL.
+ * A lookup's filter seeks one key of an index (an
+ * `eq` on id, userName, externalId, emails.value or displayName, alone or
+ * under an `and`: scim_filter_index_hint) and it does not ask for a
+ * group's members. Entra checks whether a user or group exists this way
+ * before every create (`userName eq`, `displayName eq` with
+ * excludedAttributes=members); such a page costs about a GET by id, so it
+ * does not take one of the tenant's places for expensive requests. A
+ * filter that does not parse is left to list() to refuse. */
+static scim_filter_t *list_is_lookup(scim_rtype_t rt, json_t *q)
+{
+        const char *fs = qget(q, "filter"), *v = NULL;
+        scim_filter_t *f = NULL;
+        scim_err_t e;
+
+        scim_err_clear(&e);
+        if (!fs || !*fs || (has_members(rt) && members_wanted(q)) ||
+            scim_filter_parse(rt, fs, &f, &e) < 0)
+                return NULL;
+        if (scim_filter_index_hint(f, rt, &v) == SCIM_IDX_NONE) {
+                scim_filter_free(f);
+                f = NULL;
+        }
+        return f;
+}
+
+/* list() within the tenant's share of expensive requests (lookups
+ * excepted: list_is_lookup). */
 static enum MHD_Result list_capped(struct MHD_Connection *c, scim_api_t *api,
                                    req_t *r, const char *tenant,
                                    scim_rtype_t rt, json_t *q)
 {
+        scim_filter_t *lookup = list_is_lookup(rt, q);
         enum MHD_Result rc;
 
+        if (lookup)
+                return list(c, api, r, tenant, rt, q, lookup);
         if (over_inflight(api, c, r, tenant, &rc))
                 return rc;
-        rc = list(c, api, r, tenant, rt, q);
+        rc = list(c, api, r, tenant, rt, q, NULL);
         scim_inflight_leave(api->inflight, tenant);
         return rc;
 }

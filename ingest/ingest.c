@@ -335,6 +335,23 @@ static int check_username(scim_store_t *st, const char *tenant,
         return 0;
 }
 
+/* A user's new userName must be visible (scim_username_check), except
+ * when it is the stored one unchanged: a user stored before the check
+ * existed keeps its name through PUT and PATCH of other attributes (the
+ * client may send the name back as it reads it), and only a new name must
+ * pass. cur is the stored resource, NULL for a create. */
+static int check_username_visible(const json_t *norm, const json_t *cur,
+                                  scim_err_t *err)
+{
+        const char *un = json_string_value(json_object_get(norm, "userName"));
+        const char *was =
+            cur ? json_string_value(json_object_get(cur, "userName")) : NULL;
+
+        if (!un || (was && strcmp(un, was) == 0))
+                return 0;
+        return scim_username_check(un, err);
+}
+
 /* Reads the current resource for PUT/PATCH/DELETE, checking If-Match. */
 static int load_current(scim_store_t *st, const scim_write_t *w, json_t **cur,
                         int64_t *version, scim_err_t *err)
@@ -508,6 +525,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                                 : NULL,
                                             err) < 0)
                         goto out;
+                if (w->rtype == SCIM_RT_USER &&
+                    check_username_visible(norm, NULL, err) < 0)
+                        goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, NULL,
                                        SCIM_ENFORCE_WRITE, dropped, err) < 0)
@@ -538,6 +558,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                                 ? &members
                                                 : NULL,
                                             err) < 0)
+                        goto out;
+                if (w->rtype == SCIM_RT_USER &&
+                    check_username_visible(norm, cur, err) < 0)
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, cur,
@@ -583,6 +606,8 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         strip_server_fields(patched);
                         if (scim_resource_normalize(w->rtype, patched, &norm,
                                                     NULL, err) < 0 ||
+                            (w->rtype == SCIM_RT_USER &&
+                             check_username_visible(norm, cur, err) < 0) ||
                             scim_model_enforce(model, w->rtype, norm, cur,
                                                SCIM_ENFORCE_WRITE, dropped,
                                                err) < 0)

@@ -13,10 +13,12 @@
  * selectors, U+034F, Hangul fillers), and white space (Unicode White_Space)
  * at either end. Refusal, not normalisation: the stored bytes and the
  * uniqueness keys of existing users stay as they are (no views_format
- * change), and what a client sent is never silently changed. Checked
- * where every write builds its resource (scim_resource_normalize: create,
- * PUT and the result of a PATCH). The value is valid UTF-8 here (the JSON
- * parser refuses anything else).
+ * change), and what a client sent is never silently changed. Checked by
+ * ingest (ingest/ingest.c check_username_visible) on the resource every
+ * write builds: create, PUT and the result of a PATCH, unless the userName
+ * is the stored one unchanged, so a user stored before this check keeps
+ * its name through writes of other attributes. The value is valid UTF-8
+ * here (the JSON parser refuses anything else).
  *
  * Reentrant; no locks.
  */
