@@ -217,8 +217,12 @@ const char *scim_attr_schema(const scim_attr_t *a) { return a->schema; }
 static const scim_attr_t *find_in(const scim_attr_t *a, size_t n,
                                   const char *name, size_t len)
 {
+        /* the first letters first (| 0x20 folds case; any pair that
+         * compares equal caselessly passes it): one byte, not a strlen,
+         * for each attribute that is not the one */
         for (size_t i = 0; i < n; i++)
-                if (strlen(a[i].name) == len &&
+                if (len && (a[i].name[0] | 0x20) == (name[0] | 0x20) &&
+                    strlen(a[i].name) == len &&
                     strncasecmp(a[i].name, name, len) == 0)
                         return &a[i];
         return NULL;
@@ -620,7 +624,13 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
         if (!json_is_object(in))
                 return scim_err_set(err, 400, "invalidSyntax",
                                     "resource must be a JSON object");
+        /* o becomes *out: "schemas" first (its URNs are added at the
+         * end), then the attributes in the order they came, then the
+         * extension blocks (one object built in place, not a second one
+         * with o copied into it) */
         o = json_object();
+        schemas = json_array();
+        json_object_set_new(o, "schemas", schemas);
         ent = json_object();
         custom = json_object();
         json_object_foreach((json_t *)in, k, v)
@@ -695,7 +705,6 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                              "non-empty string");
                 goto out;
         }
-        schemas = json_array();
         if (builtin_rt(rt)) /* a tenant type's: the model rebuilds it */
                 json_array_append_new(schemas,
                                       json_string(rt == SCIM_RT_GROUP
@@ -710,9 +719,7 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                 json_array_append_new(schemas, json_string(k));
                 json_object_set(o, k, v);
         }
-        *out = json_object();
-        json_object_set_new(*out, "schemas", schemas);
-        json_object_update(*out, o);
+        *out = json_incref(o);
         rc = 0;
 out:
         if (rc < 0 && members_out) {
