@@ -413,6 +413,7 @@ typedef struct rbatch {
         size_t n;
         uint64_t first;
         int full; /* under rp->mu: filled, waiting for the fold */
+        int reads; /* an event may read the records in SST files */
 } rbatch_t;
 
 /* Replay runs in two stages on two threads: the reader reads the log,
@@ -431,6 +432,7 @@ typedef struct replay {
 static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
 {
         rb->n = 0;
+        rb->reads = 0;
         while (rb->n < replay_batch && rocksdb_iter_valid(it)) {
                 size_t kl, vl, i = rb->n;
                 const char *k = rocksdb_iter_key(it, &kl);
@@ -450,6 +452,7 @@ static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
                     scim_event_decode(v, vl, ev, &rb->derrs[i]) == 0;
                 if (rb->decoded[i]) /* sealed: the source's data keys */
                         scim_store_unseal(rp->src, ev);
+                rb->reads |= rb->decoded[i] && store_sst_reads(ev);
                 if (rb->decoded[i] && ev->resource_json &&
                     (ev->action == SCIM_ACT_CREATE ||
                      ev->action == SCIM_ACT_REPLACE ||
@@ -668,6 +671,9 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 /* the budget stays the same: the block cache gives it */
                 rocksdb_cache_set_capacity(
                     dst->cache, store_tune_cache_bytes() - hot_bytes);
+        /* log, change and stream records straight into SST files (none:
+         * through the batch as before) */
+        dst->sst = store_sst_open(dst);
         if (pthread_create(&thr, NULL, replay_reader, rp) != 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot start a thread");
                 goto out;
@@ -690,6 +696,11 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 pthread_mutex_unlock(&rp->mu);
                 if (!rb->full)
                         break; /* the log ended */
+                if (rb->reads && dst->sst) {
+                        /* the fold will read records: all in the db */
+                        rwriter_wait(&w);
+                        (void)store_sst_ingest(dst->sst); /* close says */
+                }
                 /* fold batch k over the one being written */
                 txn_begin(&tx[cur], dst);
                 if (pending)
@@ -750,6 +761,16 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         if (w.werr && rc == 0)
                 rc = scim_err_set_retry(err, 503, "log write failed: %.400s",
                                         w.werr);
+        if (dst->sst) { /* the writer is idle: the last files in */
+                char *serr = NULL;
+
+                if (store_sst_close(dst->sst, &serr) < 0 && rc == 0)
+                        rc = scim_err_set_retry(err, 503,
+                                                "log write failed: %.400s",
+                                                serr ? serr : "SST files");
+                free(serr);
+                dst->sst = NULL;
+        }
         if (progress)
                 progress(done, total);
         if (rc == 0 && base)
@@ -769,6 +790,10 @@ out:
                 pthread_cond_broadcast(&w.cv);
                 pthread_mutex_unlock(&w.mu);
                 pthread_join(wthr, NULL);
+        }
+        if (dst->sst) { /* failed before the end: the mark stays */
+                (void)store_sst_close(dst->sst, NULL);
+                dst->sst = NULL;
         }
         free(w.werr);
         pthread_mutex_destroy(&w.mu);
