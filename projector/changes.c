@@ -1061,6 +1061,9 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         int64_t itime = 0; /* apply time: the time indexes' order */
 
         scim_put_be64(k8, seq);
+        /* one buffer for the record (~0.6-1.5 KB), not one grown from 256
+         * bytes by doubling */
+        scim_buf_reserve(&txt, 2048);
         if (changes_record_text(&txt, t, seq, ev, v, pre, &action, &itime) == 0)
                 txn_append(t, CF_CHANGE, (char *)k8, 8, txt.data, txt.len);
         scim_buf_free(&txt);
