@@ -773,6 +773,16 @@ int changes_json_str(scim_buf_t *b, const char *s, size_t n)
                 if (!plain8(x))
                         return scim_json_dump_string(s, n, b);
         }
+        if (i < n && n >= 8) {
+                /* the tail as the string's last eight bytes (some checked
+                 * twice): one word instead of a byte loop */
+                uint64_t x;
+
+                memcpy(&x, s + n - 8, 8);
+                if (!plain8(x))
+                        return scim_json_dump_string(s, n, b);
+                i = n;
+        }
         for (; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
 
