@@ -51,6 +51,7 @@ typedef struct req_copy {
         size_t body_len;
         scim_rtype_t rtype;
         scim_action_t action;
+        int want_text;
 } req_copy_t;
 
 typedef struct pending {
@@ -140,6 +141,7 @@ static int req_copy_make(req_copy_t *r, const scim_write_t *w)
         r->if_match = dup_or_null(w->if_match);
         r->rtype = w->rtype;
         r->action = w->action;
+        r->want_text = w->want_text;
         if (w->body) {
                 r->body = malloc(w->body_len + 1);
                 if (r->body) {
@@ -168,6 +170,7 @@ static void req_view(const req_copy_t *r, scim_write_t *w)
         w->body = r->body;
         w->body_len = r->body_len;
         w->if_match = r->if_match;
+        w->want_text = r->want_text;
 }
 
 static void pending_free(pending_t *p)
@@ -330,6 +333,23 @@ static int check_username(scim_store_t *st, const char *tenant,
                 return scim_err_set(err, 409, "uniqueness",
                                     "userName '%.200s' is already taken", un);
         return 0;
+}
+
+/* A user's new userName must be visible (scim_username_check), except
+ * when it is the stored one unchanged: a user stored before the check
+ * existed keeps its name through PUT and PATCH of other attributes (the
+ * client may send the name back as it reads it), and only a new name must
+ * pass. cur is the stored resource, NULL for a create. */
+static int check_username_visible(const json_t *norm, const json_t *cur,
+                                  scim_err_t *err)
+{
+        const char *un = json_string_value(json_object_get(norm, "userName"));
+        const char *was =
+            cur ? json_string_value(json_object_get(cur, "userName")) : NULL;
+
+        if (!un || (was && strcmp(un, was) == 0))
+                return 0;
+        return scim_username_check(un, err);
 }
 
 /* Reads the current resource for PUT/PATCH/DELETE, checking If-Match. */
@@ -505,6 +525,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                                 : NULL,
                                             err) < 0)
                         goto out;
+                if (w->rtype == SCIM_RT_USER &&
+                    check_username_visible(norm, NULL, err) < 0)
+                        goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, NULL,
                                        SCIM_ENFORCE_WRITE, dropped, err) < 0)
@@ -535,6 +558,9 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                                                 ? &members
                                                 : NULL,
                                             err) < 0)
+                        goto out;
+                if (w->rtype == SCIM_RT_USER &&
+                    check_username_visible(norm, cur, err) < 0)
                         goto out;
                 strip_server_fields(norm);
                 if (scim_model_enforce(model, w->rtype, norm, cur,
@@ -580,6 +606,8 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                         strip_server_fields(patched);
                         if (scim_resource_normalize(w->rtype, patched, &norm,
                                                     NULL, err) < 0 ||
+                            (w->rtype == SCIM_RT_USER &&
+                             check_username_visible(norm, cur, err) < 0) ||
                             scim_model_enforce(model, w->rtype, norm, cur,
                                                SCIM_ENFORCE_WRITE, dropped,
                                                err) < 0)
@@ -770,6 +798,10 @@ static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
                 } else {
                         res.resource = v->resource;
                         v->resource = NULL;
+                        if (p->req.want_text && res.resource) {
+                                res.text = v->text;
+                                memset(&v->text, 0, sizeof(v->text));
+                        }
                 }
         }
         if (p->share_bytes) {
@@ -777,10 +809,12 @@ static void deliver(pending_t *p, scim_verdict_t *v, const scim_err_t *werr)
                 scim_share_give(p->ing->share, p->req.tenant, p->share_bytes);
                 pthread_mutex_unlock(&p->ing->mu);
         }
-        if (p->cb)
+        if (p->cb) {
                 p->cb(p->ctx, &res);
-        else
+        } else {
                 json_decref(res.resource);
+                scim_buf_free(&res.text);
+        }
         pending_free(p);
 }
 

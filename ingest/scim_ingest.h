@@ -106,6 +106,7 @@ typedef struct scim_write {
         const char *body;       /* raw request body (NULL for DELETE) */
         size_t body_len;
         const char *if_match;   /* If-Match header value or NULL */
+        int want_text;          /* 1: the result carries text (below) */
 } scim_write_t;
 
 typedef struct scim_write_result {
@@ -113,10 +114,14 @@ typedef struct scim_write_result {
         scim_err_t err;    /* filled when status >= 400 */
         json_t *resource;  /* stored form after the change (201/200), or
                               NULL; ownership passes to the receiver */
+        scim_buf_t text;   /* when the write asked (want_text) and the
+                              embedded fold applied it: resource as the
+                              bytes stored (data NULL otherwise); owned
+                              by the receiver */
 } scim_write_result_t;
 
 /* Called exactly once per queued write, on the committer thread. The
- * callee owns res->resource. Must not block. */
+ * callee owns res->resource and res->text. Must not block. */
 typedef void (*scim_write_cb)(void *ctx, scim_write_result_t *res);
 
 /*

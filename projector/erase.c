@@ -113,6 +113,70 @@ static void key_remember(const char *tenant, const char *ptr, size_t pl,
         v->used = ++key_clock;
 }
 
+/*
+ * Per thread, the current keys it sealed with last, without the pointer
+ * row's Get or key_mu (issue 13: 2.7k of a POST's instructions): an entry
+ * holds while its store's auth_gen and the count of stores closed are what
+ * they were before the entry's pointer row was read. The pointer of a
+ * tenant changes only when its first sealed write creates it (below; a
+ * thread that missed reads the row) and when TENANT_DELETE erases its keys
+ * (fold_tenant_delete), and the writer bumps auth_gen after a batch with
+ * a TENANT_DELETE (or TENANT_CREATE) has landed (store.c fold_write,
+ * event_changes_auth). A write sealed with a key read just before an
+ * erasure lands is what reading the row at that moment gave too. The
+ * count of stores closed keeps an entry from matching another store
+ * opened later at the same address. An entry found stale is wiped.
+ */
+#define TKEYS 4
+static __thread struct tkey {
+        const scim_store_t *st;
+        uint64_t gen, closed;
+        char tenant[SCIM_MAX_TENANT_LEN + 1];
+        char kid[17];
+        uint8_t key[32];
+} tkeys[TKEYS];
+static __thread unsigned tkey_next;
+static uint64_t stores_closed; /* atomic */
+
+void erase_store_closed(void)
+{
+        __atomic_add_fetch(&stores_closed, 1, __ATOMIC_RELEASE);
+}
+
+static int tkey_find(const scim_store_t *st, const char *tenant, uint64_t gen,
+                     uint64_t closed, char kid[17], uint8_t key[32])
+{
+        for (int i = 0; i < TKEYS; i++) {
+                struct tkey *k = &tkeys[i];
+
+                if (k->st != st || strcmp(k->tenant, tenant))
+                        continue;
+                if (k->gen == gen && k->closed == closed) {
+                        memcpy(kid, k->kid, 17);
+                        memcpy(key, k->key, 32);
+                        return 1;
+                }
+                memset(k, 0, sizeof(*k)); /* stale: its key may be erased */
+        }
+        return 0;
+}
+
+static void tkey_keep(const scim_store_t *st, const char *tenant,
+                      uint64_t gen, uint64_t closed, const char kid[17],
+                      const uint8_t key[32])
+{
+        struct tkey *k = &tkeys[tkey_next++ % TKEYS];
+
+        if (strlen(tenant) > SCIM_MAX_TENANT_LEN)
+                return;
+        k->st = st;
+        k->gen = gen;
+        k->closed = closed;
+        memcpy(k->tenant, tenant, strlen(tenant) + 1);
+        memcpy(k->kid, kid, 17);
+        memcpy(k->key, key, 32);
+}
+
 /* The tenant's current key, created when it has none. */
 static int current_key(scim_store_t *st, const char *tenant, char kid[17],
                        uint8_t key[32], scim_err_t *err)
@@ -122,12 +186,18 @@ static int current_key(scim_store_t *st, const char *tenant, char kid[17],
         json_t *o;
         const char *cur;
         int rc = -1;
+        /* read before the pointer row (see tkeys) */
+        uint64_t gen = __atomic_load_n(&st->auth_gen, __ATOMIC_ACQUIRE);
+        uint64_t closed = __atomic_load_n(&stores_closed, __ATOMIC_ACQUIRE);
 
+        if (tkey_find(st, tenant, gen, closed, kid, key))
+                return 0;
         pthread_mutex_lock(&key_mu);
         v = dk_get(st, tenant, strlen(tenant), &vl);
         if (v && key_cached(tenant, v, vl, kid, key)) {
                 free(v);
                 pthread_mutex_unlock(&key_mu);
+                tkey_keep(st, tenant, gen, closed, kid, key);
                 return 0;
         }
         o = v ? scim_json_load(v, vl) : NULL;
@@ -191,6 +261,8 @@ static int current_key(scim_store_t *st, const char *tenant, char kid[17],
         }
         json_decref(o);
         pthread_mutex_unlock(&key_mu);
+        if (rc == 0)
+                tkey_keep(st, tenant, gen, closed, kid, key);
         return rc;
 }
 

@@ -112,6 +112,7 @@ struct scim_store {
         int kafka;         /* the log is a topic: no log snapshots */
         struct txn_hot *hot; /* the writer's hot cache (txn.c) */
         struct store_rcache *rc; /* the API's read cache (readcache.c) */
+        struct store_sst *sst; /* replay: records into SST files (store_sst.c) */
 };
 
 /* After a batch is written: invalidates remembered list positions when
@@ -353,6 +354,8 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
  * *plain: 0, or -1 when damaged or forged (*plain unchanged). */
 int erase_data_key(scim_store_t *st, const char *tenant, const char *kid,
                    uint8_t key[32]);
+/* A store is being closed: keys cached per thread for it go (erase.c). */
+void erase_store_closed(void);
 int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
                size_t len, scim_buf_t *plain);
 /* Replay of a truncated log (snapshot.c): copies src's base snapshot into
@@ -400,6 +403,24 @@ void store_tune_thread(void);
 int store_tune_cf(const rocksdb_options_t *base,
                   const rocksdb_options_t **cfopts, rocksdb_options_t **own);
 void store_tune_cf_free(rocksdb_options_t **own);
+/* store_sst.c: replay's log, change and stream records written straight
+ * into SST files and ingested. open: NULL when it cannot be had (replay
+ * then writes them as before). take: 1 if the operation (v NULL: a
+ * delete) went into a file, 0 to write it in the batch; called with a
+ * batch's operations in txn_write's (cf, key) order. ingest: every open
+ * file into the db (0 or -1). reads: 1 if folding ev may read those
+ * column families from the db (then ingest first). close: ingests what
+ * is left, frees s; -1 and *err (malloc'd) after any failure. */
+typedef struct store_sst store_sst_t;
+store_sst_t *store_sst_open(scim_store_t *st);
+int store_sst_take(store_sst_t *s, int cf, const char *k, size_t kl,
+                   const char *v, size_t vl);
+int store_sst_ingest(store_sst_t *s);
+int store_sst_reads(const scim_event_t *ev);
+int store_sst_close(store_sst_t *s, char **err);
+/* Tests: files cut after file raw bytes, back to the batch when one is
+ * cut below min by a key out of order; 0, 0: the defaults. */
+void store_sst_limits(uint64_t file, uint64_t min);
 void model_cache_forget(const void *st);
 
 /* A refusal verdict: status, scimType ("" for none), detail. */

@@ -63,12 +63,17 @@ typedef struct scim_verdict {
          * in stored form (id, schemas, meta without location; groups without
          * members). Owned by the verdict. NULL otherwise. */
         json_t *resource;
+        /* The same resource as the bytes the fold stored (the embedded
+         * fold fills it; NULL elsewhere): what an answer can splice
+         * instead of serialising resource again, with room for a few
+         * more bytes (its location). Owned. */
+        scim_buf_t text;
         /* Attribute paths the tenant's model dropped in the fold
          * (unknownAttributes: drop), for the change record. Owned. */
         json_t *dropped;
 } scim_verdict_t;
 
-/* Releases v->resource and zeroes *v. NULL-safe. */
+/* Releases v->resource and v->text and zeroes *v. NULL-safe. */
 void scim_verdict_clear(scim_verdict_t *v);
 
 /*

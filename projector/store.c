@@ -163,6 +163,7 @@ void scim_store_close(scim_store_t *st)
 {
         if (!st)
                 return;
+        erase_store_closed(); /* its cached data keys (erase.c) */
         if (st->db) {
                 char *err = NULL;
                 rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
@@ -210,10 +211,23 @@ void scim_verdict_clear(scim_verdict_t *v)
                 return;
         json_decref(v->resource);
         json_decref(v->dropped);
+        scim_buf_free(&v->text);
         memset(v, 0, sizeof(*v));
 }
 
 /* ------------------------------------------------------ append+fold */
+
+/* v->text: a copy of the text the fold stored for v->resource (fold.c
+ * store_res; txn_text is reset for every event), for the answer. */
+static void verdict_text(txn_t *t, scim_verdict_t *v)
+{
+        size_t tl = 0;
+        const char *tx = txn_text(t, &tl);
+
+        /* the answer adds ,"location":"<base>/Users/<id>" */
+        if (tx && scim_buf_reserve(&v->text, tl + 200) == 0)
+                scim_buf_append(&v->text, tx, tl);
+}
 
 /* Folds events (and their log records) into t, starting at seq first.
  * keep 0 (replay: nobody answers with them): each verdict's resource
@@ -233,6 +247,8 @@ static void fold_into(txn_t *t, const scim_buf_t *encoded,
                            encoded[i].len);
                 fold_event(t, first + i, decoded[i] ? &events[i] : NULL,
                            &derrs[i], &verdicts[i]);
+                if (keep && verdicts[i].resource)
+                        verdict_text(t, &verdicts[i]);
                 if (!keep) {
                         json_decref(verdicts[i].resource);
                         json_decref(verdicts[i].dropped);
@@ -397,6 +413,7 @@ typedef struct rbatch {
         size_t n;
         uint64_t first;
         int full; /* under rp->mu: filled, waiting for the fold */
+        int reads; /* an event may read the records in SST files */
 } rbatch_t;
 
 /* Replay runs in two stages on two threads: the reader reads the log,
@@ -415,6 +432,7 @@ typedef struct replay {
 static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
 {
         rb->n = 0;
+        rb->reads = 0;
         while (rb->n < replay_batch && rocksdb_iter_valid(it)) {
                 size_t kl, vl, i = rb->n;
                 const char *k = rocksdb_iter_key(it, &kl);
@@ -434,6 +452,7 @@ static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
                     scim_event_decode(v, vl, ev, &rb->derrs[i]) == 0;
                 if (rb->decoded[i]) /* sealed: the source's data keys */
                         scim_store_unseal(rp->src, ev);
+                rb->reads |= rb->decoded[i] && store_sst_reads(ev);
                 if (rb->decoded[i] && ev->resource_json &&
                     (ev->action == SCIM_ACT_CREATE ||
                      ev->action == SCIM_ACT_REPLACE ||
@@ -652,6 +671,9 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 /* the budget stays the same: the block cache gives it */
                 rocksdb_cache_set_capacity(
                     dst->cache, store_tune_cache_bytes() - hot_bytes);
+        /* log, change and stream records straight into SST files (none:
+         * through the batch as before) */
+        dst->sst = store_sst_open(dst);
         if (pthread_create(&thr, NULL, replay_reader, rp) != 0) {
                 rc = scim_err_set(err, 500, NULL, "cannot start a thread");
                 goto out;
@@ -674,6 +696,11 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 pthread_mutex_unlock(&rp->mu);
                 if (!rb->full)
                         break; /* the log ended */
+                if (rb->reads && dst->sst) {
+                        /* the fold will read records: all in the db */
+                        rwriter_wait(&w);
+                        (void)store_sst_ingest(dst->sst); /* close says */
+                }
                 /* fold batch k over the one being written */
                 txn_begin(&tx[cur], dst);
                 if (pending)
@@ -734,6 +761,16 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         if (w.werr && rc == 0)
                 rc = scim_err_set_retry(err, 503, "log write failed: %.400s",
                                         w.werr);
+        if (dst->sst) { /* the writer is idle: the last files in */
+                char *serr = NULL;
+
+                if (store_sst_close(dst->sst, &serr) < 0 && rc == 0)
+                        rc = scim_err_set_retry(err, 503,
+                                                "log write failed: %.400s",
+                                                serr ? serr : "SST files");
+                free(serr);
+                dst->sst = NULL;
+        }
         if (progress)
                 progress(done, total);
         if (rc == 0 && base)
@@ -753,6 +790,10 @@ out:
                 pthread_cond_broadcast(&w.cv);
                 pthread_mutex_unlock(&w.mu);
                 pthread_join(wthr, NULL);
+        }
+        if (dst->sst) { /* failed before the end: the mark stays */
+                (void)store_sst_close(dst->sst, NULL);
+                dst->sst = NULL;
         }
         free(w.werr);
         pthread_mutex_destroy(&w.mu);

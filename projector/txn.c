@@ -900,6 +900,9 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         ov_entry_t **v = malloc((o->n + o->nappended + 1) * sizeof(*v));
         size_t n = 0;
 
+        if (!v && t->st->sst)
+                abort(); /* store_sst_take needs the key order */
+
         store_tune_thread(); /* replay writes on its own thread */
 
         /* In key order per column family: each memtable insert then
@@ -934,6 +937,10 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         for (size_t i = 0; i < n; i++) {
                 ov_entry_t *e = v[i];
 
+                if (t->st->sst && /* replay: records into SST files */
+                    store_sst_take(t->st->sst, e->cf, e->key, e->klen,
+                                   e->state == OV_PUT ? e->val : NULL, e->vlen))
+                        continue;
                 if (e->state == OV_PUT)
                         rocksdb_writebatch_put_cf(o->wb, t->st->cf[e->cf],
                                                   e->key, e->klen, e->val,

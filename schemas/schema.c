@@ -688,10 +688,6 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                              "string");
                 goto out;
         }
-        if (rt == SCIM_RT_USER &&
-            scim_username_check(json_string_value(json_object_get(o, "userName")),
-                                err) < 0)
-                goto out;
         if (rt == SCIM_RT_GROUP &&
             !json_string_value(json_object_get(o, "displayName"))) {
                 scim_err_set(err, 400, "invalidValue",

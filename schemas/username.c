@@ -13,10 +13,12 @@
  * selectors, U+034F, Hangul fillers), and white space (Unicode White_Space)
  * at either end. Refusal, not normalisation: the stored bytes and the
  * uniqueness keys of existing users stay as they are (no views_format
- * change), and what a client sent is never silently changed. Checked
- * where every write builds its resource (scim_resource_normalize: create,
- * PUT and the result of a PATCH). The value is valid UTF-8 here (the JSON
- * parser refuses anything else).
+ * change), and what a client sent is never silently changed. Checked by
+ * ingest (ingest/ingest.c check_username_visible) on the resource every
+ * write builds: create, PUT and the result of a PATCH, unless the userName
+ * is the stored one unchanged, so a user stored before this check keeps
+ * its name through writes of other attributes. The value is valid UTF-8
+ * here (the JSON parser refuses anything else).
  *
  * Reentrant; no locks.
  */
@@ -41,6 +43,15 @@ int scim_username_check(const char *s, scim_err_t *err)
         size_t pos = 0;
         int n;
 
+        /* printable ASCII (U+0021 to U+007E, U+0020 inside) is neither
+         * invisible nor white space at an end: such a name, the usual
+         * one, is answered without a code point lookup (issue 13) */
+        while (p < end && *p >= 0x20 && *p < 0x7f)
+                p++;
+        if (p == end && (p == (const uint8_t *)s ||
+                         (s[0] != ' ' && end[-1] != ' ')))
+                return 0;
+        p = (const uint8_t *)s;
         for (; p < end; p += n, pos++) {
                 n = u8_mbtouc(&c, p, (size_t)(end - p));
                 if (n <= 0)

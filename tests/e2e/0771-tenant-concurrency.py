@@ -12,6 +12,7 @@ burst. HEAD of a reports page (which builds the whole page, as GET
 does) counts like GET. Found by the red-team pass."""
 import http.client
 import threading
+import urllib.parse
 from scimtest import Check, Server, USER
 
 c = Check()
@@ -77,6 +78,52 @@ try:
             c.error_body(st, j, 429, None, "%s: 429" % name)
             c.ok("--tenant-concurrency" in j.get("detail", "") and "'a'" in j.get("detail", ""),
                  "%s: the detail names the tenant and the flag" % name, j)
+
+    # lookups are not capped: Entra asks "does this user / group exist"
+    # (userName eq, displayName eq with excludedAttributes=members) before
+    # every create, and such a page costs about a GET by id. While A's
+    # heavy pages fill its places, A's lookups are all answered.
+    st, _, grp = a.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                    "displayName": "Sales EMEA"})
+    c.ok(st == 201, "create A's group", (st, grp))
+    q = urllib.parse.quote
+    lookups = ["/Users?filter=" + q('userName eq "big07"'),
+               "/Users?filter=" + q('userName eq "big07"') + "&startIndex=1&count=100",
+               "/Groups?excludedAttributes=members&filter=" + q('displayName eq "Sales EMEA"'),
+               "/Users?attributes=userName&filter=" + q('externalId eq "nobody"')]
+    def tagged_burst(paths):
+        """paths at once, one client each: [(path, status, body)]"""
+        out, lock, go = [], threading.Lock(), threading.Barrier(len(paths))
+
+        def one(path):
+            cl = srv.client("a")
+            go.wait()
+            st, _, j = cl.raw("GET", path)
+            with lock:
+                out.append((path, st, j))
+
+        ts = [threading.Thread(target=one, args=(p,)) for p in paths]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        return out
+
+    heavy_refused, lookup_st = 0, []
+    for _ in range(4):
+        out = tagged_burst(["/Users?count=1000"] * 4 + lookups)
+        heavy_refused += sum(1 for (p, st, _) in out if p not in lookups and st == 429)
+        lookup_st += [st for (p, st, _) in out if p in lookups]
+        if heavy_refused:
+            break
+    c.ok(heavy_refused >= 1, "heavy pages filled A's places (some were refused)", heavy_refused)
+    c.ok(len(lookup_st) >= 4 and all(st == 200 for st in lookup_st),
+         "A's lookups are served while its places are full", lookup_st)
+    out = tagged_burst(lookups * 2)
+    c.ok(all(st == 200 for _, st, _ in out), "8 lookups at once are never refused", [o[1] for o in out])
+    found = {p: (j or {}).get("totalResults") for p, _, j in out}
+    c.ok(found[lookups[0]] == 1 and found[lookups[2]] == 1 and found[lookups[3]] == 0,
+         "each lookup finds what it names", found)
 
     # B is served while A bursts; A's GET by id and writes are not capped
     stop, b_status = threading.Event(), []

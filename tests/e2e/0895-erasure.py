@@ -20,6 +20,7 @@ srv.extra = ["--operator-token-file", os.path.join(srv.root, "op")]
 srv.start()
 MARK = "Zebulon-Erasable-7731"
 KEEP = "Quentin-Keepable-5512"
+new_token = ""
 
 
 def files_containing(needle):
@@ -71,6 +72,14 @@ try:
     c.ok(st == 200 and j["totalResults"] == 0, "the new tenant is empty", j)
     st, _, u = g2.post("/Users", {"schemas": [USER], "userName": "new@x.com"})
     c.ok(st == 201, "and works", (st, u))
+    # every http thread seals with the new key, none with one it
+    # remembered from before the erasure (erase.c keeps keys per thread):
+    # the replay below must open them all
+    new_token = json.loads(p.stdout)["secret"]
+    for i in range(12):
+        st, _, u = srv.client("gone", token=new_token).post(
+            "/Users", {"schemas": [USER], "userName": "new-%d@x.com" % i})
+        c.ok(st == 201, "the new tenant, connection %d" % i, (st, u))
     p = cli("tenant", "delete", "kept", "--data", srv.data, check=False)
     c.ok(p.returncode == 1 and "--erase" in p.stderr, "the CLI asks for --erase", p.stderr)
 finally:
@@ -83,5 +92,9 @@ finally:
     srv.start(data=into)
     st, _, j = srv.client("kept").get("/Users?count=10")
     c.ok(st == 200 and j["totalResults"] == 1, "replayed: the other tenant's users", j)
+    st, _, j = srv.client("gone", token=new_token).get("/Users?count=20")
+    c.ok(st == 200 and j["totalResults"] == 13 and
+         all(r["userName"].startswith("new") for r in j["Resources"]),
+         "replayed: the new tenant's users, none sealed with an erased key", j)
     srv.cleanup()
 c.done()

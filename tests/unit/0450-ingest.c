@@ -365,6 +365,72 @@ static void test_tokens(void **state)
                          0);
 }
 
+/* A user stored before the userName check (here folded straight into the
+ * store, as an old log replays it) keeps working: PUT and PATCH of other
+ * attributes that send its name back unchanged apply; a new invisible name
+ * is refused 400 invalidValue; renaming it to a clean name applies. */
+static void test_legacy_invisible_username(void **state)
+{
+        fixture_t *f = *state;
+        const char *legacy = "al\xe2\x80\x8bice"; /* al U+200B ice */
+        char json[256], body[512];
+        scim_event_t ev;
+        scim_buf_t enc = {0};
+        scim_verdict_t v;
+        scim_write_result_t r;
+        scim_err_t err;
+        char id[40];
+
+        /* the committer is idle between writes: fold the old event as the
+         * store's one writer, with ingest stopped */
+        scim_ingest_destroy(f->ing);
+        scim_uuid7(id);
+        snprintf(json, sizeof(json),
+                 "{\"schemas\":[\"" SCIM_URN_USER "\"],\"userName\":\"%s\"}",
+                 legacy);
+        ev = unit_event(SCIM_ACT_CREATE, SCIM_RT_USER, "t1", id, json, 1000);
+        ev.expect_version = 0;
+        scim_err_clear(&err);
+        assert_int_equal(scim_event_encode(&ev, &enc, &err), 0);
+        memset(&v, 0, sizeof(v));
+        assert_int_equal(scim_store_append_fold(f->st, &enc, &ev, 1, &v, &err),
+                         0);
+        assert_int_equal(v.status, 201);
+        scim_verdict_clear(&v);
+        unit_events_free(&ev, &enc, 1);
+        assert_int_equal(scim_ingest_new(f->st, &f->ing, err.detail,
+                                         sizeof(err.detail)),
+                         0);
+
+        snprintf(body, sizeof(body),
+                 "{\"schemas\":[\"" SCIM_URN_USER "\"],\"userName\":\"%s\","
+                 "\"title\":\"Engineer\"}",
+                 legacy);
+        r = write_sync(f->ing, SCIM_RT_USER, SCIM_ACT_REPLACE, id, body, NULL);
+        assert_int_equal(r.status, 200);
+        json_decref(r.resource);
+        r = write_sync(f->ing, SCIM_RT_USER, SCIM_ACT_PATCH, id,
+                       "{\"Operations\":[{\"op\":\"replace\",\"path\":"
+                       "\"displayName\",\"value\":\"Alice\"}]}",
+                       NULL);
+        assert_true(r.status == 200 || r.status == 204);
+        json_decref(r.resource);
+        /* a different invisible name is still refused */
+        r = write_sync(f->ing, SCIM_RT_USER, SCIM_ACT_PATCH, id,
+                       "{\"Operations\":[{\"op\":\"replace\",\"path\":"
+                       "\"userName\",\"value\":\"al\\u200cice\"}]}",
+                       NULL);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(r.err.scim_type, "invalidValue");
+        assert_non_null(strstr(r.err.detail, "U+200C"));
+        r = write_sync(f->ing, SCIM_RT_USER, SCIM_ACT_PATCH, id,
+                       "{\"Operations\":[{\"op\":\"replace\",\"path\":"
+                       "\"userName\",\"value\":\"alice\"}]}",
+                       NULL);
+        assert_true(r.status == 200 || r.status == 204);
+        json_decref(r.resource);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -380,6 +446,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_concurrent_patches_all_land,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_legacy_invisible_username,
+                                            setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
