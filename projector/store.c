@@ -230,14 +230,16 @@ static void verdict_text(txn_t *t, scim_verdict_t *v)
 }
 
 /* Folds events (and their log records) into t, starting at seq first.
- * keep 0 (replay: nobody answers with them): each verdict's resource
- * and dropped attributes go right after its event, while their nodes
- * are still in the CPU's cache (freed a batch later they were ~5% of a
- * replay's CPU). */
+ * drop (replay: the same events, which nobody answers): each verdict's
+ * resource and dropped attributes, and the event's parsed resource, go
+ * right after its event, while their nodes are still in this CPU's cache
+ * (verdicts freed a batch later were ~5% of a replay's CPU; the parsed
+ * resources, freed by the reader thread when it reused the event, ~6%
+ * of all samples, as much as parsing them). NULL: kept (serve). */
 static void fold_into(txn_t *t, const scim_buf_t *encoded,
                       const scim_event_t *events, const int *decoded,
                       const scim_err_t *derrs, size_t n, uint64_t first,
-                      scim_verdict_t *verdicts, int keep)
+                      scim_verdict_t *verdicts, scim_event_t *drop)
 {
         unsigned char k[8];
 
@@ -247,12 +249,14 @@ static void fold_into(txn_t *t, const scim_buf_t *encoded,
                            encoded[i].len);
                 fold_event(t, first + i, decoded[i] ? &events[i] : NULL,
                            &derrs[i], &verdicts[i]);
-                if (keep && verdicts[i].resource)
+                if (!drop && verdicts[i].resource)
                         verdict_text(t, &verdicts[i]);
-                if (!keep) {
+                if (drop) {
                         json_decref(verdicts[i].resource);
                         json_decref(verdicts[i].dropped);
                         verdicts[i].resource = verdicts[i].dropped = NULL;
+                        json_decref(drop[i].resource_parsed);
+                        drop[i].resource_parsed = NULL;
                 }
         }
         scim_put_be64(k, first + n - 1);
@@ -271,7 +275,8 @@ static int fold_write(scim_store_t *st, const scim_buf_t *encoded,
         char *werr = NULL;
 
         txn_begin(&t, st);
-        fold_into(&t, encoded, events, decoded, derrs, n, first, verdicts, 1);
+        fold_into(&t, encoded, events, decoded, derrs, n, first, verdicts,
+                  NULL);
         posidx_write_begin(st);
         txn_write(&t, wo, &werr);
         posidx_write_end(st, werr == NULL);
@@ -706,7 +711,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 if (pending)
                         txn_stack(&tx[cur], &tx[cur ^ 1], rwriter_wait, &w);
                 fold_into(&tx[cur], rb->enc, rb->evs, rb->decoded, rb->derrs,
-                          rb->n, rb->first, vs[cur], 0);
+                          rb->n, rb->first, vs[cur], rb->evs);
                 n = rb->n;
                 first = rb->first;
                 for (size_t i = 0; i < n; i++) {
