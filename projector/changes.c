@@ -773,6 +773,16 @@ int changes_json_str(scim_buf_t *b, const char *s, size_t n)
                 if (!plain8(x))
                         return scim_json_dump_string(s, n, b);
         }
+        if (i < n && n >= 8) {
+                /* the tail as the string's last eight bytes (some checked
+                 * twice): one word instead of a byte loop */
+                uint64_t x;
+
+                memcpy(&x, s + n - 8, 8);
+                if (!plain8(x))
+                        return scim_json_dump_string(s, n, b);
+                i = n;
+        }
         for (; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
 
@@ -1061,6 +1071,9 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         int64_t itime = 0; /* apply time: the time indexes' order */
 
         scim_put_be64(k8, seq);
+        /* one buffer for the record (~0.6-1.5 KB), not one grown from 256
+         * bytes by doubling */
+        scim_buf_reserve(&txt, 2048);
         if (changes_record_text(&txt, t, seq, ev, v, pre, &action, &itime) == 0)
                 txn_append(t, CF_CHANGE, (char *)k8, 8, txt.data, txt.len);
         scim_buf_free(&txt);

@@ -418,18 +418,24 @@ static json_t *build_stored(const json_t *attrs, const char *id,
         return o;
 }
 
-/* Stores res; returns its text (caller frees) or NULL (not stored). */
+/* Stores res; returns its text (caller frees) or NULL (not stored).
+ * hint: its likely length (the text it replaces, or 0): the text is
+ * printed into one buffer of that size instead of one grown by
+ * doubling from 256 bytes (three reallocs for a user). */
 static char *store_res(txn_t *t, const char *tenant, char rt, const char *id,
-                       const json_t *res)
+                       const json_t *res, size_t hint)
 {
-        scim_buf_t b = {0};
-        char *txt = scim_json_dumps(res);
+        scim_buf_t b = {0}, txt = {0};
 
+        if (scim_buf_reserve(&txt, (hint ? hint : 768) + 256) < 0 ||
+            scim_json_dump(res, &txt) < 0) {
+                scim_buf_free(&txt);
+                return NULL;
+        }
         res_key(&b, tenant, rt, id);
-        if (txt)
-                txn_put(t, CF_RES, b.data, b.len, txt, strlen(txt));
+        txn_put(t, CF_RES, b.data, b.len, txt.data, txt.len);
         scim_buf_free(&b);
-        return txt;
+        return txt.data;
 }
 
 static int tenant_exists(txn_t *t, const char *tenant)
@@ -497,7 +503,7 @@ static void bump_holders(txn_t *t, const char *tenant, const char *id,
                          (long long)(res_version(grp) + 1));
                 json_object_set_new(meta, "lastModified", json_string(ts));
                 json_object_set_new(meta, "version", json_string(ver));
-                free(store_res(t, tenant, SCIM_RT_GROUP, g, grp));
+                free(store_res(t, tenant, SCIM_RT_GROUP, g, grp, 0));
                 json_decref(grp);
         }
         json_decref(gids);
@@ -537,8 +543,6 @@ static void member_del(txn_t *t, const char *tenant, const char *gid,
 
 /* ------------------------------------------------------- the fold */
 
-/* pre_old: the stored resource changes_pre_load read for this event (or
- * NULL), reused rather than read and parsed again. */
 /* ------------------------------------------- extension uniqueness */
 
 /* An extension attribute declared unique (model uniqueness server|global)
@@ -642,16 +646,16 @@ static void uq_one(void *ctx, const char *urn, const char *name, int ce)
 
 /* Runs one phase over the unique attributes of the tenant's model; 1 when
  * a check refused (v filled). */
-static int unique_phase(txn_t *t, const char *tenant, scim_rtype_t rt,
-                        const char *id, const json_t *old, const json_t *cur,
-                        int phase, scim_verdict_t *v)
+/* m: the tenant's model as txn_model gives it at this point of the log
+ * (the caller's reference; NULL: none). */
+static int unique_phase(txn_t *t, const scim_model_t *m, const char *tenant,
+                        scim_rtype_t rt, const char *id, const json_t *old,
+                        const json_t *cur, int phase, scim_verdict_t *v)
 {
-        scim_model_t *m = txn_model(t, tenant);
         uctx_t u = {t, tenant, (char)rt, id, old, cur, phase, v, 0};
 
         if (m)
                 scim_model_each_unique(m, rt, uq_one, &u);
-        scim_model_unref(m);
         return u.refused;
 }
 
@@ -766,8 +770,11 @@ static int fold_ref_exists(void *ctx, const scim_model_ref_t *ref,
         return found;
 }
 
+/* pre_old: the stored resource changes_pre_load read for this event (or
+ * NULL), reused rather than read and parsed again; pre_old_len: the
+ * length of its text (the new text's likely size). */
 static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
-                          const json_t *pre_old)
+                          const json_t *pre_old, size_t pre_old_len)
 {
         char rt = (char)ev->rtype;
         const char *tenant = ev->tenant, *id = ev->resource_id;
@@ -848,7 +855,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         }
         if (ev->action == SCIM_ACT_DELETE) {
                 index_all(t, tenant, rt, id, old, idx_del);
-                unique_phase(t, tenant, rt, id, old, NULL, UQ_DROP, v);
+                unique_phase(t, tm, tenant, rt, id, old, NULL, UQ_DROP, v);
                 bump_holders(t, tenant, id, ev->time_ms);
                 drop_rows(t, tenant, 'R', 'G', id); /* groups holding it */
                 if (rt == SCIM_RT_GROUP)
@@ -904,7 +911,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                 attrs = json_incref(old); /* membership-only change */
         }
         if (ev->resource_json) { /* the tenant's model, as ingest checks it */
-                scim_model_t *m = txn_model(t, tenant);
+                const scim_model_t *m = tm; /* this event's model */
 
                 if (m) {
                         scim_err_t me;
@@ -938,7 +945,6 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                             fold_ref_exists, &rc, &me);
                         }
                         json_decref(prev);
-                        scim_model_unref(m);
                         if (me.status) {
                                 refuse(v, me.status, me.scim_type, "%s",
                                        me.detail);
@@ -996,14 +1002,15 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         }
                 }
         }
-        if (unique_phase(t, tenant, rt, id, old, attrs, UQ_CHECK, v))
+        if (unique_phase(t, tm, tenant, rt, id, old, attrs, UQ_CHECK, v))
                 goto out;
-        unique_phase(t, tenant, rt, id, old, attrs, UQ_APPLY, v);
+        unique_phase(t, tm, tenant, rt, id, old, attrs, UQ_APPLY, v);
         stored = build_stored(attrs, id, row, old, ev->time_ms, version + 1);
         index_update(t, tenant, rt, id, old, stored);
         {
                 /* the change stream record's "after" (stream.c) */
-                char *txt = store_res(t, tenant, rt, id, stored);
+                char *txt = store_res(t, tenant, rt, id, stored,
+                                      pre_old_len);
 
                 txn_set_text(t, txt, txt ? strlen(txt) : 0);
         }
@@ -1235,7 +1242,8 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
                                        "server",
                                        (int)ev->action);
                         else
-                                fold_resource(t, ev, v, pre.old);
+                                fold_resource(t, ev, v, pre.old,
+                                              pre.old_len);
                 }
         }
         changes_record(t, seq, ev, v, &pre);

@@ -247,6 +247,14 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 goto out;
         applied = ev->action != SCIM_ACT_REFUSED && v->status > 0 &&
                   v->status < 400;
+        {
+                /* one buffer of the record's size (both texts and ~0.5 KB
+                 * of members), not one grown from 256 bytes by doubling */
+                size_t tl = 0;
+
+                txn_text(t, &tl);
+                scim_buf_reserve(&b, (pre ? pre->old_len : 0) + tl + 768);
+        }
         scim_buf_puts(&b, "{");
         rec_key(&b, "position");
         scim_buf_append(&b, num, changes_int_text(num, (json_int_t)seq));
