@@ -1621,8 +1621,10 @@ out:
 /* ------------------------------------------------------------- encoding */
 
 /* Checks that an event can be written and read back; the limits mirror the
- * decoder's, so whatever we encode we can decode. */
-static int ev_check(const scim_event_t *ev, scim_err_t *err)
+ * decoder's, so whatever we encode we can decode. *text_out (may be NULL):
+ * the bytes of its strings, each counted one more. */
+static int ev_check(const scim_event_t *ev, scim_err_t *err,
+                    size_t *text_out)
 {
         const char *strs[] = {ev->tenant,         ev->resource_id,
                               ev->actor,          ev->request_id,
@@ -1686,6 +1688,8 @@ static int ev_check(const scim_event_t *ev, scim_err_t *err)
         if (text > EV_MAX_TEXT)
                 return scim_err_set(err, 500, "", "event text over %u bytes",
                                     EV_MAX_TEXT);
+        if (text_out)
+                *text_out = text;
         return 0;
 }
 
@@ -1871,8 +1875,16 @@ typedef struct enc {
 
 static void put_raw(enc_t *e, const void *p, size_t n)
 {
-        if (!e->oom && scim_buf_append(e->b, p, n) < 0)
+        scim_buf_t *b = e->b;
+
+        /* room is made once for the whole event (scim_event_encode) */
+        if (b->data && b->len + n < b->cap) {
+                memcpy(b->data + b->len, p, n);
+                b->len += n;
+                b->data[b->len] = '\0';
+        } else if (!e->oom && scim_buf_append(b, p, n) < 0) {
                 e->oom = 1;
+        }
 }
 
 /* Avro long/int: zig-zag, then base-128 varint (low groups first). */
@@ -2067,14 +2079,23 @@ int scim_event_encode(const scim_event_t *ev, scim_buf_t *out, scim_err_t *err)
         unsigned char hdr[EV_HEADER_LEN];
         size_t old_len = out->len;
         enc_t e = {out, 0};
+        size_t text = 0;
         int bad;
 
         if (!v) {
                 scim_err_set(err, 500, "", "event schemas not loaded");
                 return -1;
         }
-        if (ev_check(ev, err))
+        if (ev_check(ev, err, &text))
                 return -1;
+        /* the strings, a length and union branch for each, the members'
+         * counts and the longs: one allocation, then plain copies */
+        if (scim_buf_reserve(out, sizeof(hdr) + text +
+                                      20 * (ev->n_added + ev->n_removed) +
+                                      512) < 0) {
+                scim_err_set(err, 500, "", "out of memory");
+                return -1;
+        }
         hdr[0] = EV_MAGIC0;
         hdr[1] = EV_MAGIC1;
         for (int i = 0; i < 8; i++)
@@ -2112,7 +2133,7 @@ int scim_event_encode_avroc(const scim_event_t *ev, scim_buf_t *out,
                 scim_err_set(err, 500, "", "event schemas not loaded");
                 goto out;
         }
-        if (ev_check(ev, err))
+        if (ev_check(ev, err, NULL))
                 goto out;
         pthread_mutex_lock(&enc_lock);
         locked = 1;

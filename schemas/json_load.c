@@ -38,6 +38,7 @@
 typedef struct lexer {
         const unsigned char *p, *end;
         scim_buf_t tmp; /* scratch for strings and number tokens */
+        int max_nest;   /* containers nested deeper are refused */
 } lexer_t;
 
 static void skip_ws(lexer_t *l)
@@ -341,25 +342,35 @@ static json_t *parse_object(lexer_t *l, int depth)
                 return o;
         }
         for (;;) {
-                char *key;
+                /* the key outlives l->tmp (the value reuses it): on the
+                 * stack when short, as member names are */
+                char kb[64], *key;
+                size_t kl;
                 json_t *v;
+                int rc;
 
-                if (l->p >= l->end || *l->p != '"' || lex_string(l) < 0 ||
-                    !(key = strdup(l->tmp.data)))
+                if (l->p >= l->end || *l->p != '"' || lex_string(l) < 0)
                         goto fail;
+                kl = l->tmp.len;
+                key = kl < sizeof(kb) ? kb : malloc(kl + 1);
+                if (!key)
+                        goto fail;
+                memcpy(key, l->tmp.data, kl + 1);
                 skip_ws(l);
                 if (l->p >= l->end || *l->p != ':') {
-                        free(key);
+                        if (key != kb)
+                                free(key);
                         goto fail;
                 }
                 l->p++;
                 skip_ws(l);
                 v = parse_value(l, depth);
-                if (!v || json_object_set_new_nocheck(o, key, v) < 0) {
+                /* no NUL inside: lex_string refuses \u0000 */
+                rc = v ? json_object_setn_new_nocheck(o, key, kl, v) : -1;
+                if (key != kb)
                         free(key);
+                if (rc < 0)
                         goto fail;
-                }
-                free(key);
                 skip_ws(l);
                 if (l->p >= l->end)
                         goto fail;
@@ -417,9 +428,9 @@ static json_t *parse_value(lexer_t *l, int depth)
                 return NULL;
         switch (*l->p) {
         case '{':
-                return parse_object(l, depth);
+                return depth > l->max_nest ? NULL : parse_object(l, depth);
         case '[':
-                return parse_array(l, depth);
+                return depth > l->max_nest ? NULL : parse_array(l, depth);
         case '"':
                 if (lex_string(l) < 0)
                         return NULL;
@@ -437,7 +448,7 @@ static json_t *parse_value(lexer_t *l, int depth)
         }
 }
 
-json_t *scim_json_load(const char *text, size_t len)
+json_t *scim_json_load_nested(const char *text, size_t len, int max_nest)
 {
         lexer_t l;
         json_t *j = NULL;
@@ -447,6 +458,7 @@ json_t *scim_json_load(const char *text, size_t len)
         memset(&l, 0, sizeof(l));
         l.p = (const unsigned char *)text;
         l.end = l.p + len;
+        l.max_nest = max_nest;
         skip_ws(&l);
         if (l.p < l.end && (*l.p == '{' || *l.p == '['))
                 j = parse_value(&l, 0);
@@ -459,4 +471,9 @@ json_t *scim_json_load(const char *text, size_t len)
         }
         scim_buf_free(&l.tmp);
         return j;
+}
+
+json_t *scim_json_load(const char *text, size_t len)
+{
+        return scim_json_load_nested(text, len, LOAD_MAX_DEPTH);
 }

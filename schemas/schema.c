@@ -217,8 +217,12 @@ const char *scim_attr_schema(const scim_attr_t *a) { return a->schema; }
 static const scim_attr_t *find_in(const scim_attr_t *a, size_t n,
                                   const char *name, size_t len)
 {
+        /* the first letters first (| 0x20 folds case; any pair that
+         * compares equal caselessly passes it): one byte, not a strlen,
+         * for each attribute that is not the one */
         for (size_t i = 0; i < n; i++)
-                if (strlen(a[i].name) == len &&
+                if (len && (a[i].name[0] | 0x20) == (name[0] | 0x20) &&
+                    strlen(a[i].name) == len &&
                     strncasecmp(a[i].name, name, len) == 0)
                         return &a[i];
         return NULL;
@@ -410,7 +414,7 @@ static int norm_complex(scim_rtype_t rt, const scim_attr_t *a, const json_t *in,
                         return -1;
                 }
                 if (nv)
-                        json_object_set_new(o, s->name, nv);
+                        json_object_set_new_nocheck(o, s->name, nv);
         }
         if (json_object_size(o) == 0) {
                 json_decref(o);
@@ -534,7 +538,7 @@ static int norm_ext_block(scim_rtype_t rt, const json_t *in, json_t *blk,
                 if (norm_value(rt, a, v, &nv, err, 1) < 0)
                         return -1;
                 if (nv)
-                        json_object_set_new(blk, a->name, nv);
+                        json_object_set_new_nocheck(blk, a->name, nv);
                 else
                         json_object_del(blk, a->name);
         }
@@ -620,7 +624,15 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
         if (!json_is_object(in))
                 return scim_err_set(err, 400, "invalidSyntax",
                                     "resource must be a JSON object");
+        /* o becomes *out: "schemas" first (its URNs are added at the
+         * end), then the attributes in the order they came, then the
+         * extension blocks (one object built in place, not a second one
+         * with o copied into it). Keys and URNs are the schema tables'
+         * names or keys of the parsed input, valid UTF-8 already: set
+         * without jansson checking them again (_nocheck). */
         o = json_object();
+        schemas = json_array();
+        json_object_set_new_nocheck(o, "schemas", schemas);
         ent = json_object();
         custom = json_object();
         json_object_foreach((json_t *)in, k, v)
@@ -662,8 +674,8 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                 if (strncasecmp(k, "urn:", 4) == 0) {
                         /* custom extension block, kept verbatim */
                         if (json_is_object(v) && json_object_size(v) > 0)
-                                json_object_set_new(custom, k,
-                                                    json_deep_copy(v));
+                                json_object_set_new_nocheck(
+                                    custom, k, json_deep_copy(v));
                         continue;
                 }
                 a = scim_schema_attr(rt, NULL, k);
@@ -671,7 +683,8 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                         /* a tenant type's attribute: the tenant model
                          * checks it (scim_model_enforce); "no value"s go */
                         if (!is_empty(v))
-                                json_object_set_new(o, k, json_deep_copy(v));
+                                json_object_set_new_nocheck(
+                                    o, k, json_deep_copy(v));
                         continue;
                 }
                 if (!a || a->read_only || !strcmp(a->name, "password"))
@@ -679,7 +692,7 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                 if (norm_value(rt, a, v, &nv, err, 1) < 0)
                         goto out;
                 if (nv)
-                        json_object_set_new(o, a->name, nv);
+                        json_object_set_new_nocheck(o, a->name, nv);
         }
         if (rt == SCIM_RT_USER &&
             !json_string_value(json_object_get(o, "userName"))) {
@@ -695,24 +708,22 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                              "non-empty string");
                 goto out;
         }
-        schemas = json_array();
         if (builtin_rt(rt)) /* a tenant type's: the model rebuilds it */
                 json_array_append_new(schemas,
-                                      json_string(rt == SCIM_RT_GROUP
+                                      json_string_nocheck(rt == SCIM_RT_GROUP
                                                       ? SCIM_URN_GROUP
                                                       : SCIM_URN_USER));
         if (json_object_size(ent) > 0) {
-                json_array_append_new(schemas, json_string(SCIM_URN_ENTERPRISE));
+                json_array_append_new(schemas,
+                                      json_string_nocheck(SCIM_URN_ENTERPRISE));
                 json_object_set(o, SCIM_URN_ENTERPRISE, ent);
         }
         json_object_foreach(custom, k, v)
         {
-                json_array_append_new(schemas, json_string(k));
+                json_array_append_new(schemas, json_string_nocheck(k));
                 json_object_set(o, k, v);
         }
-        *out = json_object();
-        json_object_set_new(*out, "schemas", schemas);
-        json_object_update(*out, o);
+        *out = json_incref(o);
         rc = 0;
 out:
         if (rc < 0 && members_out) {

@@ -255,6 +255,10 @@ json_t *scim_filter_eq_object(const scim_filter_t *f);
  * faster. New reference, or NULL for text jansson would refuse too (ask
  * jansson for an error message when one is needed). */
 json_t *scim_json_load(const char *text, size_t len);
+/* The same, and NULL also when objects and arrays nest more than
+ * max_nest deep (the outermost counts 1). What it accepts is valid UTF-8:
+ * every string is checked, and no other byte above 0x7F is JSON. */
+json_t *scim_json_load_nested(const char *text, size_t len, int max_nest);
 
 /* Appends the compact JSON text of j to *out: byte for byte what
  * json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) writes (insertion order,
