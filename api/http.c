@@ -584,14 +584,12 @@ static enum MHD_Result answer_write(struct MHD_Connection *c, scim_api_t *api,
             !has_returned_rules(api, tenant, rt)) {
                 /* the text the fold stored, as GET /Users/{id} answers
                  * it: not serialised again (issue 13) */
-                const char *etag = etag_of(res->resource);
-                char tag[64];
-
-                snprintf(tag, sizeof(tag), "%s", etag ? etag : "");
+                /* etag and id live in res->resource until it is freed
+                 * with the request; the headers are copied when added */
                 rc = send_stored_user(
                     c, r, !strcmp(method, "POST") ? 201 : 200, &res->text,
                     json_string_value(json_object_get(res->resource, "id")),
-                    etag ? tag : NULL, !strcmp(method, "POST"));
+                    etag_of(res->resource), !strcmp(method, "POST"));
                 return rc;
         }
         with_members = has_members(rt) && strcmp(method, "PATCH") &&

@@ -1047,35 +1047,44 @@ const char *scim_event_schema_text(int version)
 
 /* -------------------------------------------------------------- the event */
 
+/* free, skipping the call for the many fields an event leaves NULL (a
+ * new event is cleared once, a sent one once more: ~0.6k instructions of
+ * a POST were free(NULL)) */
+static inline void ev_free(void *p)
+{
+        if (p)
+                free(p);
+}
+
 void scim_event_clear(scim_event_t *ev)
 {
         if (!ev)
                 return;
-        free(ev->tenant);
-        free(ev->resource_id);
-        free(ev->actor);
-        free(ev->request_id);
-        free(ev->resource_json);
+        ev_free(ev->tenant);
+        ev_free(ev->resource_id);
+        ev_free(ev->actor);
+        ev_free(ev->request_id);
+        ev_free(ev->resource_json);
         json_decref(ev->resource_parsed);
         for (size_t i = 0; ev->added && i < ev->n_added; i++) {
-                free(ev->added[i].value);
-                free(ev->added[i].display);
+                ev_free(ev->added[i].value);
+                ev_free(ev->added[i].display);
         }
-        free(ev->added);
+        ev_free(ev->added);
         for (size_t i = 0; ev->removed && i < ev->n_removed; i++)
-                free(ev->removed[i]);
-        free(ev->removed);
-        free(ev->refused_scim_type);
-        free(ev->refused_detail);
-        free(ev->request_digest);
-        free(ev->token_id);
-        free(ev->token_hash);
-        free(ev->token_scope);
-        free(ev->attempted_action);
-        free(ev->resource_type_name);
-        free(ev->admin_json);
-        free(ev->sealed_json);
-        free(ev->key_id);
+                ev_free(ev->removed[i]);
+        ev_free(ev->removed);
+        ev_free(ev->refused_scim_type);
+        ev_free(ev->refused_detail);
+        ev_free(ev->request_digest);
+        ev_free(ev->token_id);
+        ev_free(ev->token_hash);
+        ev_free(ev->token_scope);
+        ev_free(ev->attempted_action);
+        ev_free(ev->resource_type_name);
+        ev_free(ev->admin_json);
+        ev_free(ev->sealed_json);
+        ev_free(ev->key_id);
         memset(ev, 0, sizeof(*ev));
 }
 
