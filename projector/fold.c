@@ -451,9 +451,10 @@ static int tenant_exists(txn_t *t, const char *tenant)
 /* ------------------------------------------------------- membership */
 
 /* Deletes every row under prefix tenant\0 dir a \0 in mem CF, and the
- * mirror rows (tenant\0 mirror c \0 a). */
+ * mirror rows (tenant\0 mirror c \0 a). known: those rows' ids as
+ * txn_children gives them now, or NULL (read them). */
 static void drop_rows(txn_t *t, const char *tenant, char dir, char mirror,
-                      const char *a)
+                      const char *a, const json_t *known)
 {
         scim_buf_t pre = {0}, other = {0};
         json_t *ids;
@@ -461,7 +462,8 @@ static void drop_rows(txn_t *t, const char *tenant, char dir, char mirror,
         json_t *id;
 
         mem_key(&pre, tenant, dir, a, NULL);
-        ids = txn_children(t, pre.data, pre.len);
+        ids = json_is_array(known) ? json_incref((json_t *)known)
+                                   : txn_children(t, pre.data, pre.len);
         json_array_foreach(ids, i, id)
         {
                 const char *c = json_string_value(id);
@@ -477,16 +479,18 @@ static void drop_rows(txn_t *t, const char *tenant, char dir, char mirror,
 }
 
 /* A member's deletion changes the groups that held it: each one's version
- * goes up and its lastModified is the event's time. */
+ * goes up and its lastModified is the event's time. known: as drop_rows'
+ * (the ids of the `R` rows of id). */
 static void bump_holders(txn_t *t, const char *tenant, const char *id,
-                         int64_t time_ms)
+                         int64_t time_ms, const json_t *known)
 {
         scim_buf_t pre = {0};
         json_t *gids, *gid;
         size_t i;
 
         mem_key(&pre, tenant, 'R', id, NULL);
-        gids = txn_children(t, pre.data, pre.len);
+        gids = json_is_array(known) ? json_incref((json_t *)known)
+                                    : txn_children(t, pre.data, pre.len);
         json_array_foreach(gids, i, gid)
         {
                 const char *g = json_string_value(gid);
@@ -772,9 +776,12 @@ static int fold_ref_exists(void *ctx, const scim_model_ref_t *ref,
 
 /* pre_old: the stored resource changes_pre_load read for this event (or
  * NULL), reused rather than read and parsed again; pre_old_len: the
- * length of its text (the new text's likely size). */
+ * length of its text (the new text's likely size); pre_holders: a
+ * delete's holding groups as it read them (txn_children of the `R` rows),
+ * or NULL. */
 static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
-                          const json_t *pre_old, size_t pre_old_len)
+                          const json_t *pre_old, size_t pre_old_len,
+                          const json_t *pre_holders)
 {
         char rt = (char)ev->rtype;
         const char *tenant = ev->tenant, *id = ev->resource_id;
@@ -856,10 +863,14 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         if (ev->action == SCIM_ACT_DELETE) {
                 index_all(t, tenant, rt, id, old, idx_del);
                 unique_phase(t, tm, tenant, rt, id, old, NULL, UQ_DROP, v);
-                bump_holders(t, tenant, id, ev->time_ms);
-                drop_rows(t, tenant, 'R', 'G', id); /* groups holding it */
+                /* the groups holding it: the list changes_pre_load read
+                 * (nothing since wrote a membership row: one scan of
+                 * them, not three) */
+                bump_holders(t, tenant, id, ev->time_ms, pre_holders);
+                drop_rows(t, tenant, 'R', 'G', id, pre_holders);
                 if (rt == SCIM_RT_GROUP)
-                        drop_rows(t, tenant, 'G', 'R', id); /* its members */
+                        drop_rows(t, tenant, 'G', 'R', id, NULL); /* its
+                                                                     members */
                 {
                         scim_buf_t b = {0};
 
@@ -1020,7 +1031,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         }
         if (rt == SCIM_RT_GROUP) {
                 if (ev->members_replace)
-                        drop_rows(t, tenant, 'G', 'R', id);
+                        drop_rows(t, tenant, 'G', 'R', id, NULL);
                 for (size_t i = 0; i < ev->n_removed; i++)
                         member_del(t, tenant, id, ev->removed[i]);
                 for (size_t i = 0; i < ev->n_added; i++)
@@ -1184,7 +1195,7 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
         if (ev && ev->erased) /* an erased tenant's event: nothing of it */
                 return;
         changes_pre_load(t, ev, &pre);
-        stream_pre_load(t, ev, &spre);
+        stream_pre_load(t, ev, &pre, &spre);
         if (!ev) {
                 refuse(v, 400, "invalidSyntax", "undecodable event: %.400s",
                        derr ? derr->detail : "");
@@ -1243,7 +1254,7 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
                                        (int)ev->action);
                         else
                                 fold_resource(t, ev, v, pre.old,
-                                              pre.old_len);
+                                              pre.old_len, pre.holders);
                 }
         }
         changes_record(t, seq, ev, v, &pre);

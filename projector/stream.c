@@ -64,7 +64,8 @@ static int valid_id(const char *id)
         return id && *id && strlen(id) <= SCIM_MAX_ID_LEN;
 }
 
-void stream_pre_load(txn_t *t, const scim_event_t *ev, stream_pre_t *spre)
+void stream_pre_load(txn_t *t, const scim_event_t *ev,
+                     const changes_pre_t *pre, stream_pre_t *spre)
 {
         scim_buf_t p = {0};
 
@@ -72,6 +73,11 @@ void stream_pre_load(txn_t *t, const scim_event_t *ev, stream_pre_t *spre)
         if (!resource_event(ev) || ev->action != SCIM_ACT_DELETE ||
             !valid_id(ev->resource_id))
                 return;
+        if (pre && json_is_array(pre->holders)) {
+                /* the same rows, just read by changes_pre_load */
+                spre->held_by = json_incref(pre->holders);
+                return;
+        }
         /* the groups holding the resource: a CF_MEM parent's children
          * (the overlay's per-parent list merged with the database range;
          * a full batch iterator here cost ~45% of a replay) */

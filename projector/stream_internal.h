@@ -14,7 +14,10 @@ typedef struct stream_pre {
         json_t *held_by; /* array of group ids, or NULL (owned) */
 } stream_pre_t;
 
-void stream_pre_load(txn_t *t, const scim_event_t *ev, stream_pre_t *spre);
+/* pre: what changes_pre_load just read for ev (its `holders` are these
+ * groups when it has them), or NULL. */
+void stream_pre_load(txn_t *t, const scim_event_t *ev,
+                     const changes_pre_t *pre, stream_pre_t *spre);
 
 /*
  * Writes the stream record of the resource event at seq into column
