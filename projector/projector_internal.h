@@ -416,6 +416,8 @@ store_sst_t *store_sst_open(scim_store_t *st);
 int store_sst_take(store_sst_t *s, int cf, const char *k, size_t kl,
                    const char *v, size_t vl);
 int store_sst_ingest(store_sst_t *s);
+/* 1 after any failure (read while the writer is idle). */
+int store_sst_failed(const store_sst_t *s);
 int store_sst_reads(const scim_event_t *ev);
 int store_sst_close(store_sst_t *s, char **err);
 /* Tests: files cut after file raw bytes, back to the batch when one is

@@ -731,7 +731,8 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                         replay_written(dst, vs[cur ^ 1], pn, pfirst, pauth,
                                        pmodel);
                 }
-                if (w.werr) {
+                if (w.werr || store_sst_failed(dst->sst)) {
+                        /* the writer is idle: close reports the SST's */
                         if (pending)
                                 txn_end(&tx[cur ^ 1]);
                         pending = 0;

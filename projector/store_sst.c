@@ -38,8 +38,9 @@
  * small overlapping files would only fill level 0.
  *
  * Failure: the first error is kept, every later operation is dropped,
- * and store_sst_close reports it; replay then fails and leaves the dir
- * marked replay_incomplete, as for a failed write.
+ * replay stops after the batch (store_sst_failed) and store_sst_close
+ * reports it; replay then fails and leaves the dir marked
+ * replay_incomplete, as for a failed write (unit 0567).
  *
  * Memory: each open writer holds one data block and its file's index and
  * filter (~1 MiB for a 64 MiB file of log records: a hash of 8 bytes per
@@ -248,6 +249,11 @@ int store_sst_ingest(store_sst_t *s)
         for (int cf = 0; cf < CF_COUNT; cf++)
                 sst_ingest_cf(s, cf);
         return s->err ? -1 : 0;
+}
+
+int store_sst_failed(const store_sst_t *s)
+{
+        return s && s->err;
 }
 
 int store_sst_reads(const scim_event_t *ev)
