@@ -12,7 +12,10 @@
  *       options, store_tune.c's budget for --memory-mb MEMORY_MB), without
  *       the WAL as replay writes, in batches of BATCH events' worth of keys
  *       (default 2,000, REPLAY_BATCH of projector/store.c), every column
- *       family's share in each batch; the time ends when the store is
+ *       family's share in each batch; the log, change and stream records
+ *       go into SST files and are ingested, as replay writes them
+ *       (projector/store_sst.c), the other families through the batch;
+ *       the time ends when the files are ingested and the store is
  *       closed (its memtables flushed and waited for). No decode, no fold.
  *       Optimistic: the keys go in sorted order, and only the keys alive
  *       at the end are written (replay also writes what later PATCHes
@@ -148,17 +151,20 @@ static int load(scim_store_t *src, cfdata_t *cf)
         return rc;
 }
 
-/* Adds cf's records up to key number upto to wb. */
-static void put_upto(rocksdb_writebatch_t *wb,
+/* Adds cf's records up to key number upto to wb, or to replay's SST
+ * files (sst, NULL for none) for the families replay writes there. */
+static void put_upto(rocksdb_writebatch_t *wb, store_sst_t *sst, int cf,
                      rocksdb_column_family_handle_t *h, cfdata_t *c,
                      size_t upto)
 {
         while (c->done < upto) {
                 uint32_t l[2];
+                const char *k = c->data + c->at + 8;
 
                 memcpy(l, c->data + c->at, 8);
-                rocksdb_writebatch_put_cf(wb, h, c->data + c->at + 8, l[0],
-                                          c->data + c->at + 8 + l[0], l[1]);
+                if (!store_sst_take(sst, cf, k, l[0], k + l[0], l[1]))
+                        rocksdb_writebatch_put_cf(wb, h, k, l[0], k + l[0],
+                                                  l[1]);
                 c->at += 8 + (size_t)l[0] + l[1];
                 c->done++;
         }
@@ -199,12 +205,13 @@ static int write_floor(const char *srcdir, const char *dstdir, long mb,
         store_tune_thread();                     /* as replay's writer */
         t = now_s();
         c0 = cpu_s();
+        dst->sst = store_sst_open(dst); /* NULL: all through the batch */
         for (uint64_t e = 0; e < n;) {
                 char *err = NULL;
 
                 e = e + (uint64_t)batch < n ? e + (uint64_t)batch : n;
                 for (int c = 0; c < CF_COUNT; c++)
-                        put_upto(wb, dst->cf[c], &cf[c],
+                        put_upto(wb, dst->sst, c, dst->cf[c], &cf[c],
                                  (size_t)((unsigned __int128)cf[c].keys * e /
                                           n));
                 rocksdb_write(dst->db, wo, wb, &err);
@@ -212,6 +219,17 @@ static int write_floor(const char *srcdir, const char *dstdir, long mb,
                 if (err) {
                         fprintf(stderr, "write: %s\n", err);
                         free(err);
+                        goto out;
+                }
+        }
+        {
+                char *serr = NULL;
+                int sc = store_sst_close(dst->sst, &serr);
+
+                dst->sst = NULL;
+                if (sc < 0) {
+                        fprintf(stderr, "sst: %s\n", serr ? serr : "failed");
+                        free(serr);
                         goto out;
                 }
         }
@@ -238,6 +256,10 @@ static int write_floor(const char *srcdir, const char *dstdir, long mb,
         rc = 0;
 out:
         scim_store_close(src);
+        if (dst && dst->sst) { /* failed before the end */
+                (void)store_sst_close(dst->sst, NULL);
+                dst->sst = NULL;
+        }
         scim_store_close(dst);
         for (int c = 0; c < CF_COUNT; c++) {
                 free(cf[c].data);
