@@ -129,8 +129,8 @@ static int load(scim_store_t *src, cfdata_t *cf)
                 rocksdb_iterator_t *it =
                     rocksdb_create_iterator_cf(src->db, ro, src->cf[c]);
                 size_t nl;
-                char *nm = rocksdb_column_family_handle_get_name(src->cf[c],
-                                                                 &nl);
+                char *nm =
+                    rocksdb_column_family_handle_get_name(src->cf[c], &nl);
 
                 /* not NUL-terminated */
                 cf[c].name = nm ? strndup(nm, nl) : NULL;
@@ -211,9 +211,9 @@ static int write_floor(const char *srcdir, const char *dstdir, long mb,
 
                 e = e + (uint64_t)batch < n ? e + (uint64_t)batch : n;
                 for (int c = 0; c < CF_COUNT; c++)
-                        put_upto(wb, dst->sst, c, dst->cf[c], &cf[c],
-                                 (size_t)((unsigned __int128)cf[c].keys * e /
-                                          n));
+                        put_upto(
+                            wb, dst->sst, c, dst->cf[c], &cf[c],
+                            (size_t)((unsigned __int128)cf[c].keys * e / n));
                 rocksdb_write(dst->db, wo, wb, &err);
                 rocksdb_writebatch_clear(wb);
                 if (err) {
@@ -318,7 +318,8 @@ static int file_append(fgroup_t *g, const char *rec)
                         g->spare = buf;
                         g->qlen = 0;
                         pthread_mutex_unlock(&g->mu);
-                        for (size_t off = 0; off < len && w >= 0; off += (size_t)w)
+                        for (size_t off = 0; off < len && w >= 0;
+                             off += (size_t)w)
                                 w = write(g->fd, buf + off, len - off);
                         if (w < 0 || fdatasync(g->fd) < 0)
                                 rc = -1;
