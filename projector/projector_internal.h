@@ -412,6 +412,15 @@ void store_tune_cf_free(rocksdb_options_t **own);
  * column families from the db (then ingest first). close: ingests what
  * is left, frees s; -1 and *err (malloc'd) after any failure. */
 typedef struct store_sst store_sst_t;
+/* 1 when a is a SCIM resource write (create, replace, patch, delete) or
+ * the refusal of one: the actions the change stream records and that
+ * read no log, change or stream row from the database. */
+static inline int store_resource_action(scim_action_t a)
+{
+        return a == SCIM_ACT_CREATE || a == SCIM_ACT_REPLACE ||
+               a == SCIM_ACT_PATCH || a == SCIM_ACT_DELETE ||
+               a == SCIM_ACT_REFUSED;
+}
 store_sst_t *store_sst_open(scim_store_t *st);
 int store_sst_take(store_sst_t *s, int cf, const char *k, size_t kl,
                    const char *v, size_t vl);

@@ -261,18 +261,7 @@ int store_sst_reads(const scim_event_t *ev)
         /* the SCIM resource writes read none of these column families
          * from the database (retain.c and erase.c do: tenant updates and
          * deletions); an undecoded event folds to a refusal */
-        if (!ev)
-                return 0;
-        switch (ev->action) {
-        case SCIM_ACT_CREATE:
-        case SCIM_ACT_REPLACE:
-        case SCIM_ACT_PATCH:
-        case SCIM_ACT_DELETE:
-        case SCIM_ACT_REFUSED:
-                return 0;
-        default:
-                return 1;
-        }
+        return ev && !store_resource_action(ev->action);
 }
 
 int store_sst_close(store_sst_t *s, char **err)

@@ -47,16 +47,7 @@ static int resource_event(const scim_event_t *ev)
         if (!scim_rtype_row(ev->rtype) &&
             !(scim_rtype_is_tenant(ev->rtype) && ev->resource_type_name))
                 return 0;
-        switch (ev->action) {
-        case SCIM_ACT_CREATE:
-        case SCIM_ACT_REPLACE:
-        case SCIM_ACT_PATCH:
-        case SCIM_ACT_DELETE:
-        case SCIM_ACT_REFUSED:
-                return 1;
-        default:
-                return 0;
-        }
+        return store_resource_action(ev->action);
 }
 
 static int valid_id(const char *id)

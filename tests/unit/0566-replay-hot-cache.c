@@ -127,20 +127,12 @@ static int teardown(void **state)
 static void replay_equal(scim_store_t *live, const char *name, size_t per,
                          const char *want)
 {
-        char dir[700], e[256], d[65];
-        scim_store_t *r = NULL;
-        scim_err_t err;
+        char dir[700], d[65];
 
         snprintf(dir, sizeof(dir), "%s/%s", base, name);
-        assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
-        scim_store_replay_batch(per);
-        scim_err_clear(&err);
-        assert_int_equal(scim_store_replay(live, r, 0, NULL, &err), 0);
-        scim_store_replay_batch(0);
-        assert_int_equal(scim_store_digest(r, d, &err), 0);
+        scim_store_close(unit_replay_into(live, dir, per, d));
         fprintf(stderr, "replay %s: %s\n", name, d);
         assert_string_equal(want, d);
-        scim_store_close(r);
 }
 
 static void test_replay_evicting(void **state)

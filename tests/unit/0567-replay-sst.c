@@ -94,19 +94,13 @@ static int teardown(void **state)
 static void replay_equal(scim_store_t *live, const char *name, size_t per,
                          uint64_t file, const char *want)
 {
-        char dir[700], e[256], d[65];
-        scim_store_t *r = NULL;
-        scim_err_t err;
+        char dir[700], d[65];
+        scim_store_t *r;
 
         snprintf(dir, sizeof(dir), "%s/%s", base, name);
-        assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
-        scim_store_replay_batch(per);
         store_sst_limits(file, 0);
-        scim_err_clear(&err);
-        assert_int_equal(scim_store_replay(live, r, 0, NULL, &err), 0);
-        scim_store_replay_batch(0);
+        r = unit_replay_into(live, dir, per, d);
         store_sst_limits(0, 0);
-        assert_int_equal(scim_store_digest(r, d, &err), 0);
         assert_string_equal(want, d);
         assert_int_equal(scim_store_views_current(r), 1);
         scim_store_close(r);

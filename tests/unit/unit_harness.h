@@ -1,8 +1,9 @@
 /*
  * unit_harness.h — the set-up code of the store-backed unit tests, once:
  * a scratch directory under SCIMLOG_TMP and its removal, a store opened
- * in it, an event built field by field, and a run of encoded events
- * folded into a store in batches of a given size.
+ * in it, an event built field by field, a run of encoded events folded
+ * into a store in batches of a given size, and a store replayed into a
+ * new one.
  *
  * Header-only: every tests/unit/NNNN-*.c is its own executable
  * (tests/CMakeLists.txt), so these are static inline and a test pays only
@@ -160,6 +161,26 @@ static inline void unit_fold_batches(scim_store_t *st, const scim_buf_t *enc,
                 }
                 free(v);
         }
+}
+
+/* Replays live into a new store at dir in batches of per (0: replay's
+ * default) and sets d (65 bytes) to the replayed views' digest; returns
+ * the replayed store, open (the caller closes it). */
+static inline scim_store_t *unit_replay_into(scim_store_t *live,
+                                             const char *dir, size_t per,
+                                             char *d)
+{
+        char e[256];
+        scim_store_t *r = NULL;
+        scim_err_t err;
+
+        assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
+        scim_store_replay_batch(per);
+        scim_err_clear(&err);
+        assert_int_equal(scim_store_replay(live, r, 0, NULL, &err), 0);
+        scim_store_replay_batch(0);
+        assert_int_equal(scim_store_digest(r, d, &err), 0);
+        return r;
 }
 
 #endif
