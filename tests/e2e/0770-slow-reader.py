@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 import time
-from scimtest import Check, Server, USER
+from scimtest import Check, Server, create_big_users
 
 c = Check()
 # 6 threads: 3 list pages of the tenant at once (--tenant-concurrency's
@@ -25,12 +25,7 @@ srv = Server(tenants=("t1",), extra=["--threads", "6"])
 srv.start()
 cl = srv.client()
 try:
-    blob = "x" * 30000
-    for i in range(40):
-        st, _, j = cl.post("/Users", {"schemas": [USER], "userName": "big%02d" % i, "title": blob,
-                                      "nickName": blob, "displayName": blob})
-        if not c.ok(st == 201, "create big user %d" % i, (st, j)):
-            break
+    create_big_users(c, cl)
     token = srv.tokens["t1"]["secret"]
     req = ("GET /scim/v2/t1/Users?count=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            "Authorization: Bearer %s\r\n\r\n" % token).encode()

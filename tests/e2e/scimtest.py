@@ -179,6 +179,19 @@ def patch_body(*ops):
     return {"schemas": [PATCHOP], "Operations": list(ops)}
 
 
+def create_big_users(c, cl, n=40, size=30000):
+    """Creates n users big00.. of ~3 * size bytes each (title, nickName,
+    displayName) through cl, each checked with c: a page of them costs
+    real work to build and send. False when one was not created."""
+    blob = "x" * size
+    for i in range(n):
+        st, _, j = cl.post("/Users", {"schemas": [USER], "userName": "big%02d" % i, "title": blob,
+                                      "nickName": blob, "displayName": blob})
+        if not c.ok(st == 201, "create big user %d" % i, (st, j)):
+            return False
+    return True
+
+
 def files_containing(root, needle):
     """Files under root (relative paths) whose bytes contain needle: where
     erased data could still be (erasure tests)."""
