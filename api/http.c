@@ -1589,7 +1589,6 @@ static int over_inflight(scim_api_t *api, struct MHD_Connection *c, req_t *r,
                          const char *tenant, enum MHD_Result *rc)
 {
         scim_err_t e;
-        char *txt;
 
         if (scim_inflight_enter(api->inflight, tenant))
                 return 0;
@@ -1599,10 +1598,7 @@ static int over_inflight(scim_api_t *api, struct MHD_Connection *c, req_t *r,
                      "progress, its most at once (--tenant-concurrency); "
                      "retry after 1 s",
                      tenant, scim_inflight_limit(api->inflight));
-        txt = scim_error_body(&e);
-        *rc = send_text(c, r, 429, txt ? txt : "{}", txt ? strlen(txt) : 2,
-                        NULL, NULL, 1);
-        free(txt);
+        *rc = send_error(c, r, &e); /* 429: Retry-After: 1 */
         return 1;
 }
 
