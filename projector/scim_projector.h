@@ -64,7 +64,8 @@ typedef struct scim_verdict {
          * members). Owned by the verdict. NULL otherwise. */
         json_t *resource;
         /* The same resource as the bytes the fold stored (the embedded
-         * fold fills it; NULL elsewhere): what an answer can splice
+         * fold fills it for an applied user create or replace; NULL
+         * elsewhere): what an answer can splice
          * instead of serialising resource again, with room for a few
          * more bytes (its location). Owned. */
         scim_buf_t text;

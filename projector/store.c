@@ -218,7 +218,9 @@ void scim_verdict_clear(scim_verdict_t *v)
 /* ------------------------------------------------------ append+fold */
 
 /* v->text: a copy of the text the fold stored for v->resource (fold.c
- * store_res; txn_text is reset for every event), for the answer. */
+ * store_res; txn_text is reset for every event), for the answer of a
+ * user's create or replace (api/http.c answer_write splices it; a PATCH
+ * answers 204 or with a projection, so it is not copied for one). */
 static void verdict_text(txn_t *t, scim_verdict_t *v)
 {
         size_t tl = 0;
@@ -249,7 +251,10 @@ static void fold_into(txn_t *t, const scim_buf_t *encoded,
                            encoded[i].len);
                 fold_event(t, first + i, decoded[i] ? &events[i] : NULL,
                            &derrs[i], &verdicts[i]);
-                if (!drop && verdicts[i].resource)
+                if (!drop && verdicts[i].resource && decoded[i] &&
+                    events[i].rtype == SCIM_RT_USER &&
+                    (events[i].action == SCIM_ACT_CREATE ||
+                     events[i].action == SCIM_ACT_REPLACE))
                         verdict_text(t, &verdicts[i]);
                 if (drop) {
                         json_decref(verdicts[i].resource);
