@@ -417,6 +417,7 @@ int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
 {
         uint8_t tag[TAG], stackbuf[2048], *buf = stackbuf;
         struct base64_decode_ctx bc;
+        struct gcm_aes256_ctx *g;
         size_t dl = BASE64_DECODE_LENGTH(len), mark = plain->len;
         long fast;
         int rc = -1;
@@ -442,13 +443,14 @@ int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
                 plain->data = p;
                 plain->cap = plain->len + dl + 1;
         }
-        keyed_ctx(key);
-        gcm_aes256_set_iv(&keyed.g, NONCE, buf);
-        gcm_aes256_update(&keyed.g, strlen(tenant), (const uint8_t *)tenant);
-        gcm_aes256_decrypt(&keyed.g, dl - NONCE - TAG,
+        g = keyed_ctx(key);
+        gcm_aes256_set_iv(g, NONCE, buf);
+        gcm_aes256_update(g, strlen(tenant), (const uint8_t *)tenant);
+        gcm_aes256_decrypt(g, dl - NONCE - TAG,
                            (uint8_t *)plain->data + plain->len, buf + NONCE);
-        gcm_aes256_digest(&keyed.g, TAG, tag);
-        if (memcmp(tag, buf + dl - TAG, TAG)) /* forged or damaged */
+        gcm_aes256_digest(g, TAG, tag);
+        /* forged or damaged; compared in constant time */
+        if (!scim_ct_equal(tag, buf + dl - TAG, TAG))
                 goto out;
         plain->len += dl - NONCE - TAG;
         plain->data[plain->len] = '\0';
