@@ -1,9 +1,10 @@
 /*
  * changes.c — the audit side of the projector: full change records written
- * by the fold for every event, their key-ordered indexes and hourly
- * counters in column family `chidx`, saved report definitions, and the
- * readers the reports API serves (pages in time or per-resource order,
- * one record, summaries, point-in-time views rebuilt from the log).
+ * by the fold for every event, their key-ordered indexes in column family
+ * `chidx` (its hourly counters and apply times: counters.c), saved report
+ * definitions, and the readers the reports API serves (pages in time or
+ * per-resource order, one record, summaries, point-in-time views rebuilt
+ * from the log).
  *
  * Writer side (changes_pre_load, changes_record, changes_fold_report) runs
  * on the single writer thread inside a fold transaction and is
@@ -669,60 +670,6 @@ void changes_member_delta(const scim_event_t *ev, const changes_pre_t *pre,
         json_decref(in_added);
 }
 
-/* Adds 1 to the hourly counter of (action, verdict). */
-static void count_hour(txn_t *t, const char *tenant, int64_t time_ms,
-                       const char *action, int applied)
-{
-        scim_buf_t k = {0};
-        size_t vl = 0;
-        char *v, vc = applied ? 'a' : 'r';
-        uint64_t n = 0;
-        unsigned char be[8];
-
-        changes_key_start(&k, tenant, 'H');
-        key_time(&k, floor_div(time_ms, HOUR_MS));
-        scim_buf_append(&k, action, strlen(action) + 1);
-        scim_buf_append(&k, &vc, 1);
-        v = txn_get_hot(t, CF_CHIDX, k.data, k.len, &vl);
-        if (v && vl == 8)
-                n = scim_get_be64((unsigned char *)v);
-        free(v);
-        scim_put_be64(be, n + 1);
-        txn_put(t, CF_CHIDX, k.data, k.len, (char *)be, 8);
-        scim_buf_free(&k);
-}
-
-/*
- * The time an event is indexed at: its own time, or the tenant's latest
- * index time when the event is stamped earlier (an external producer, a
- * clock behind another node's), kept in chidx `tenant \0 L` + the
- * position's top 16 bits (the Kafka partition: a mis-keyed message of the
- * tenant in another partition must not make the result depend on how a
- * node interleaved partitions). Index order is then apply order, and
- * `changes?from=<appliedAt last seen>` returns an event folded later with
- * an older timestamp.
- */
-static int64_t apply_time(txn_t *t, const char *tenant, uint64_t seq,
-                          int64_t ev_ms)
-{
-        scim_buf_t k = {0};
-        size_t vl = 0;
-        char *v;
-        int64_t at = ev_ms;
-        unsigned char x[8];
-
-        changes_key_start(&k, tenant, 'L');
-        key_be(&k, seq >> 48);
-        v = txn_get_hot(t, CF_CHIDX, k.data, k.len, &vl);
-        if (v && vl == 8 && changes_get_time((unsigned char *)v) > at)
-                at = changes_get_time((unsigned char *)v);
-        free(v);
-        changes_put_time(x, at);
-        txn_put(t, CF_CHIDX, k.data, k.len, (char *)x, 8);
-        scim_buf_free(&k);
-        return at;
-}
-
 /*
  * The record's text is written member by member (issue 13: building a
  * jansson object of ~20 members and dumping it cost ~30k instructions of a
@@ -918,7 +865,7 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
         changes_json_str_member(b, "time", ts, 1);
         if (ev->tenant && *ev->tenant &&
             strlen(ev->tenant) <= SCIM_MAX_TENANT_LEN) {
-                *itime_out = apply_time(t, ev->tenant, seq, ev->time_ms);
+                *itime_out = changes_apply_time(t, ev->tenant, seq, ev->time_ms);
                 changes_time_text(*itime_out, ts);
                 changes_json_str_member(b, "appliedAt", ts, 1);
         }
@@ -1080,7 +1027,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
         if (!ev || !ev->tenant || !*ev->tenant ||
             strlen(ev->tenant) > SCIM_MAX_TENANT_LEN)
                 goto out;
-        /* time order (apply order: see apply_time); the value is the
+        /* time order (apply order: see changes_apply_time); the value is the
          * record's action, so a query for some actions (who was deleted
          * last week) skips the others without reading their records */
         changes_key_start(&key, ev->tenant, 'T');
@@ -1129,7 +1076,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 }
         }
         memhist_record(t, seq, ev, v, pre); /* memhist.c */
-        count_hour(t, ev->tenant, ev->time_ms, action, applied);
+        changes_count_hour(t, ev->tenant, ev->time_ms, action, applied);
 out:
         scim_buf_free(&key);
 }

@@ -52,6 +52,18 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
 void changes_member_delta(const scim_event_t *ev, const changes_pre_t *pre,
                           json_t *added, json_t *removed);
 
+/* Counters (counters.c). Adds 1 to the tenant's hourly counter of
+ * (action, verdict) for an event stamped time_ms. */
+void changes_count_hour(txn_t *t, const char *tenant, int64_t time_ms,
+                        const char *action, int applied);
+/* The time the event at seq is indexed at: ev_ms, or the tenant's latest
+ * index time in seq's partition when that is later; advances it. */
+int64_t changes_apply_time(txn_t *t, const char *tenant, uint64_t seq,
+                           int64_t ev_ms);
+/* TENANT_DELETE: drops the tenant's apply-time rows (the default family,
+ * outside the tenant-keyed families erase empties). */
+void changes_counters_drop(txn_t *t, const char *tenant);
+
 /* Folds REPORT_SAVE / REPORT_DELETE into `chidx` and fills *v. */
 void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 

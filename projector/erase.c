@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "projector/projector_internal.h"
+#include "projector/changes_internal.h"
 
 #define NONCE 12
 #define TAG 16
@@ -417,6 +417,7 @@ int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
 {
         uint8_t tag[TAG], stackbuf[2048], *buf = stackbuf;
         struct base64_decode_ctx bc;
+        struct gcm_aes256_ctx *g;
         size_t dl = BASE64_DECODE_LENGTH(len), mark = plain->len;
         long fast;
         int rc = -1;
@@ -442,13 +443,14 @@ int erase_open(const uint8_t key[32], const char *tenant, const char *b64,
                 plain->data = p;
                 plain->cap = plain->len + dl + 1;
         }
-        keyed_ctx(key);
-        gcm_aes256_set_iv(&keyed.g, NONCE, buf);
-        gcm_aes256_update(&keyed.g, strlen(tenant), (const uint8_t *)tenant);
-        gcm_aes256_decrypt(&keyed.g, dl - NONCE - TAG,
+        g = keyed_ctx(key);
+        gcm_aes256_set_iv(g, NONCE, buf);
+        gcm_aes256_update(g, strlen(tenant), (const uint8_t *)tenant);
+        gcm_aes256_decrypt(g, dl - NONCE - TAG,
                            (uint8_t *)plain->data + plain->len, buf + NONCE);
-        gcm_aes256_digest(&keyed.g, TAG, tag);
-        if (memcmp(tag, buf + dl - TAG, TAG)) /* forged or damaged */
+        gcm_aes256_digest(g, TAG, tag);
+        /* forged or damaged; compared in constant time */
+        if (!scim_ct_equal(tag, buf + dl - TAG, TAG))
                 goto out;
         plain->len += dl - NONCE - TAG;
         plain->data[plain->len] = '\0';
@@ -600,6 +602,7 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
         scim_buf_append(&p, "", 1);
         scim_buf_append(&p, tn, tl + 1);
         txn_del_prefix(t, CF_DEFAULT, p.data, p.len);
+        changes_counters_drop(t, tn); /* its apply times (counters.c) */
         /* this incarnation's data keys: destroyed (the rows say when);
          * the current-key pointer goes with them unless a later
          * incarnation's key is current (a replay copies every key) */
