@@ -87,6 +87,8 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 scim_store_close(st);
                 return -1;
         }
+        for (int i = 0; i < CF_COUNT; i++)
+                st->cf_id[i] = rocksdb_column_family_handle_get_id(st->cf[i]);
         st->dir = strdup(dir);
         store_rcache_attach(st);
         st->ro = rocksdb_readoptions_create();
