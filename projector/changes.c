@@ -609,6 +609,7 @@ void changes_pre_free(changes_pre_t *pre)
         if (!pre)
                 return;
         json_decref(pre->holders);
+        json_decref(pre->cur);
         json_decref(pre->old);
         free(pre->old_text);
         json_decref(pre->old_members);
@@ -845,7 +846,10 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
         json_t *req = NULL;
         scim_buf_t mod = {0}; /* the elements of "modified" */
         int have_mod = 0;
-        const json_t *cur = v->resource, *old = pre ? pre->old : NULL;
+        const json_t *cur = v->resource ? v->resource
+                            : pre       ? pre->cur
+                                        : NULL,
+                     *old = pre ? pre->old : NULL;
         const json_t *names;
         int applied = v->status > 0 && v->status < 400, rc = 0;
         const char *action = "refused";

@@ -440,6 +440,21 @@ refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...);
 
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v);
+/* on: this thread's verdicts are dropped right after their event (replay):
+ * an applied write's verdict then carries no resource tree. */
+void fold_set_replay(int on);
+
+/* stored_text.c: a resource's stored form (schemas, id, attrs' other
+ * members but members, meta) as a tree (new reference), or printed from
+ * attrs: the bytes scim_json_dump writes of that tree (malloc'd, *len),
+ * or NULL when that is not certain (then build the tree). */
+json_t *fold_build_stored(const json_t *attrs, const char *id,
+                          const scim_rtype_row_t *row, const json_t *old,
+                          int64_t time_ms, int64_t version);
+char *fold_print_stored(const json_t *attrs, const char *id,
+                        const scim_rtype_row_t *row, const json_t *old,
+                        int64_t time_ms, int64_t version, size_t hint,
+                        size_t *len);
 
 /* After a fold batch is durable: wakes the store's watcher (change
  * stream readers; stream.c). Runs on the writer thread. */

@@ -694,6 +694,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 goto out;
         }
         wstarted = 1;
+        fold_set_replay(1); /* fold_into drops each verdict at once */
         while (rc == 0) {
                 rbatch_t *rb = &rp->b[k];
                 size_t n;
@@ -795,6 +796,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 flush_all(dst);
         }
 out:
+        fold_set_replay(0);
         if (wstarted) {
                 pthread_mutex_lock(&w.mu);
                 w.quit = 1;
