@@ -66,6 +66,9 @@ void changes_count_hour(txn_t *t, const char *tenant, int64_t time_ms,
  * index time in seq's partition when that is later; advances it. */
 int64_t changes_apply_time(txn_t *t, const char *tenant, uint64_t seq,
                            int64_t ev_ms);
+/* TENANT_DELETE: drops the tenant's apply-time rows (the default family,
+ * outside the tenant-keyed families erase empties). */
+void changes_counters_drop(txn_t *t, const char *tenant);
 
 /* Folds REPORT_SAVE / REPORT_DELETE into `chidx` and fills *v. */
 void changes_fold_report(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);

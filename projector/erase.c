@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "projector/projector_internal.h"
+#include "projector/changes_internal.h"
 
 #define NONCE 12
 #define TAG 16
@@ -602,6 +602,7 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
         scim_buf_append(&p, "", 1);
         scim_buf_append(&p, tn, tl + 1);
         txn_del_prefix(t, CF_DEFAULT, p.data, p.len);
+        changes_counters_drop(t, tn); /* its apply times (counters.c) */
         /* this incarnation's data keys: destroyed (the rows say when);
          * the current-key pointer goes with them unless a later
          * incarnation's key is current (a replay copies every key) */

@@ -47,8 +47,11 @@ enum {
  * 0010: no per-action change index (chidx tenant\0 A); the time index's
  * value (tenant\0 T time seq) is the record's action.
  * 0011: the member-history index (chidx tenant\0 m, tenant\0 n:
- * projector/memhist.c), "which groups held member U at T". */
-#define SCIM_VIEWS_FORMAT "0011"
+ * projector/memhist.c), "which groups held member U at T".
+ * 0012: a tenant's apply time per partition moves from chidx tenant\0 L
+ * to the default family's "atime" \0 tenant \0 partition, whose memtable
+ * updates rows in place (projector/counters.c, store_tune.c). */
+#define SCIM_VIEWS_FORMAT "0012"
 
 #define AUTH_CACHE_SLOTS 256
 #define AUTH_CACHE_TTL_MS 1000
