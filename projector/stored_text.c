@@ -39,9 +39,20 @@ static void version_text(char out[32], int64_t version)
  * rules (schemas, id, meta) or never (members: rows of their own). */
 static int stored_skips(const char *k)
 {
-        return !strcmp(k, "schemas") || !strcmp(k, "id") ||
-               !strcmp(k, "meta") || !strcmp(k, "members");
+        switch (k[0]) { /* one byte decides for nearly every key */
+        case 's':
+                return !strcmp(k, "schemas");
+        case 'i':
+                return k[1] == 'd' && !k[2];
+        case 'm':
+                return !strcmp(k, "meta") || !strcmp(k, "members");
+        default:
+                return 0;
+        }
 }
+
+/* Appends the literal l (its length known at compile time). */
+#define PUT_LIT(b, l) scim_buf_append((b), (l), sizeof(l) - 1)
 
 json_t *fold_build_stored(const json_t *attrs, const char *id,
                           const scim_rtype_row_t *row, const json_t *old,
@@ -157,36 +168,36 @@ char *fold_print_stored(const json_t *attrs, const char *id,
             !row->schema ||
             scim_buf_reserve(&b, (hint ? hint : 768) + 256) < 0)
                 goto fail;
-        scim_buf_puts(&b, "{\"schemas\":");
+        PUT_LIT(&b, "{\"schemas\":");
         if (json_is_array(schemas)) {
                 if (put_value_at(&b, schemas, 1) < 0)
                         goto fail;
         } else {
-                scim_buf_puts(&b, "[");
+                PUT_LIT(&b, "[");
                 if (put_str(&b, row->schema) < 0)
                         goto fail;
-                scim_buf_puts(&b, "]");
+                PUT_LIT(&b, "]");
         }
-        scim_buf_puts(&b, ",\"id\":");
+        PUT_LIT(&b, ",\"id\":");
         if (put_str(&b, id) < 0)
                 goto fail;
         json_object_foreach((json_t *)attrs, k, v)
         {
                 if (stored_skips(k))
                         continue;
-                scim_buf_puts(&b, ",");
+                PUT_LIT(&b, ",");
                 if (put_str(&b, k) < 0)
                         goto fail;
-                scim_buf_puts(&b, ":");
+                PUT_LIT(&b, ":");
                 if (put_value_at(&b, v, 1) < 0)
                         goto fail;
         }
         changes_time_text(time_ms, ts);
         version_text(ver, version);
-        scim_buf_puts(&b, ",\"meta\":{\"resourceType\":");
+        PUT_LIT(&b, ",\"meta\":{\"resourceType\":");
         if (put_str(&b, row->name) < 0)
                 goto fail;
-        scim_buf_puts(&b, ",\"created\":");
+        PUT_LIT(&b, ",\"created\":");
         created = old ? json_object_get(json_object_get(old, "meta"),
                                         "created")
                       : NULL;
@@ -196,11 +207,11 @@ char *fold_print_stored(const json_t *attrs, const char *id,
                                json_string_length(created)) < 0
                     : put_str(&b, ts) < 0)
                 goto fail;
-        scim_buf_puts(&b, ",\"lastModified\":");
+        PUT_LIT(&b, ",\"lastModified\":");
         put_str(&b, ts);
-        scim_buf_puts(&b, ",\"version\":");
+        PUT_LIT(&b, ",\"version\":");
         put_str(&b, ver);
-        scim_buf_puts(&b, "}}");
+        PUT_LIT(&b, "}}");
         if (!b.data)
                 goto fail;
         *len = b.len;
