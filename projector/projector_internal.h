@@ -200,6 +200,18 @@ void txn_hot_free(scim_store_t *st);
  * because the fold is the new dir's only writer. Before the fold starts;
  * -1 (the small cache stays) when memory is short. */
 int txn_hot_replay(scim_store_t *st, size_t bytes);
+/* Replay's write-back (after txn_hot_replay): the batches' writes of the
+ * column families cfs (not CF_MEM) stay in the hot cache instead of going
+ * to RocksDB with their batch; a value evicted from the cache is written
+ * when its batch is committed (txn_committed), every other one by
+ * txn_hot_flush: before a scan of its column family (txn_iter), when the
+ * caller asks (final 0: a write batch) and at the end (final 1: SST files,
+ * and write-back stops). A key written many times reaches RocksDB once.
+ * -1 when there is no replay cache. Fold thread, the writer idle. */
+int txn_hot_write_back(scim_store_t *st, unsigned cfs);
+int txn_hot_flush(scim_store_t *st, int final);
+/* The first failed write of the write-back (NULL: none); replay fails. */
+const char *txn_hot_failed(const scim_store_t *st);
 /* A write the fold never reads back in the same batch (log and change
  * records, change indexes): straight into the batch, not the overlay. A
  * key written this way must not also be written with txn_put/txn_del. */
@@ -445,6 +457,9 @@ static inline int store_resource_action(scim_action_t a)
                a == SCIM_ACT_REFUSED;
 }
 store_sst_t *store_sst_open(scim_store_t *st);
+/* The same for the column families cfs (a bit per cf): txn_hot_flush's
+ * last write of replay's write-back. */
+store_sst_t *store_sst_open_cfs(scim_store_t *st, unsigned cfs);
 int store_sst_take(store_sst_t *s, int cf, const char *k, size_t kl,
                    const char *v, size_t vl);
 int store_sst_ingest(store_sst_t *s);
@@ -463,6 +478,21 @@ refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...);
 
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v);
+/* on: this thread's verdicts are dropped right after their event (replay):
+ * an applied write's verdict then carries no resource tree. */
+void fold_set_replay(int on);
+
+/* stored_text.c: a resource's stored form (schemas, id, attrs' other
+ * members but members, meta) as a tree (new reference), or printed from
+ * attrs: the bytes scim_json_dump writes of that tree (malloc'd, *len),
+ * or NULL when that is not certain (then build the tree). */
+json_t *fold_build_stored(const json_t *attrs, const char *id,
+                          const scim_rtype_row_t *row, const json_t *old,
+                          int64_t time_ms, int64_t version);
+char *fold_print_stored(const json_t *attrs, const char *id,
+                        const scim_rtype_row_t *row, const json_t *old,
+                        int64_t time_ms, int64_t version, size_t hint,
+                        size_t *len);
 
 /* After a fold batch is durable: wakes the store's watcher (change
  * stream readers; stream.c). Runs on the writer thread. */

@@ -641,7 +641,10 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         uint64_t done = 0;
         int64_t last = scim_now_ms();
         int rc = 0, k = 0, started = 0;
-        size_t hot_bytes = store_tune_cache_bytes() / 4; /* replay's cache */
+        /* replay's cache: three quarters of the block cache's budget (it
+         * holds the resources and indexes written back, and nearly every
+         * read; RocksDB's own reads are mostly memberships) */
+        size_t hot_bytes = store_tune_cache_bytes() / 4 * 3;
         pthread_t thr;
 
         pthread_mutex_init(&w.mu, NULL);
@@ -676,13 +679,18 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         }
         /* nobody reads the new dir while it is rebuilt: no read cache
          * (its marks were ~2.5% of a replay's CPU); the fold's own reads
-         * of stored resources come from the hot cache, a quarter of the
-         * block cache's budget (txn_hot_replay) */
+         * of stored resources and indexes come from the hot cache
+         * (txn_hot_replay) */
         rcache_free(dst);
-        if (txn_hot_replay(dst, hot_bytes) == 0)
+        if (txn_hot_replay(dst, hot_bytes) == 0) {
                 /* the budget stays the same: the block cache gives it */
                 rocksdb_cache_set_capacity(
                     dst->cache, store_tune_cache_bytes() - hot_bytes);
+                /* resources and indexes written back: a key written many
+                 * times (a user patched again and again) reaches RocksDB
+                 * once, at the end, in SST files */
+                (void)txn_hot_write_back(dst, 1u << CF_RES | 1u << CF_IDX);
+        }
         /* log, change and stream records straight into SST files (none:
          * through the batch as before) */
         dst->sst = store_sst_open(dst);
@@ -696,6 +704,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 goto out;
         }
         wstarted = 1;
+        fold_set_replay(1); /* fold_into drops each verdict at once */
         while (rc == 0) {
                 rbatch_t *rb = &rp->b[k];
                 size_t n;
@@ -708,10 +717,15 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 pthread_mutex_unlock(&rp->mu);
                 if (!rb->full)
                         break; /* the log ended */
-                if (rb->reads && dst->sst) {
-                        /* the fold will read records: all in the db */
+                if (rb->reads) {
+                        /* the fold will read records (and tenant-wide
+                         * views): all in the db */
                         rwriter_wait(&w);
-                        (void)store_sst_ingest(dst->sst); /* close says */
+                        if (pending && !w.werr)
+                                txn_committed(&tx[cur ^ 1]);
+                        (void)txn_hot_flush(dst, 0); /* failed says */
+                        if (dst->sst)
+                                (void)store_sst_ingest(dst->sst);
                 }
                 /* fold batch k over the one being written */
                 txn_begin(&tx[cur], dst);
@@ -738,7 +752,8 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                         replay_written(dst, vs[cur ^ 1], pn, pfirst, pauth,
                                        pmodel);
                 }
-                if (w.werr || store_sst_failed(dst->sst)) {
+                if (w.werr || store_sst_failed(dst->sst) ||
+                    txn_hot_failed(dst)) {
                         /* the writer is idle: close reports the SST's */
                         if (pending)
                                 txn_end(&tx[cur ^ 1]);
@@ -774,6 +789,12 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         if (w.werr && rc == 0)
                 rc = scim_err_set_retry(err, 503, "log write failed: %.400s",
                                         w.werr);
+        /* the write-back's last values (none after a failure: the dir
+         * stays marked) */
+        if (rc == 0 && !store_sst_failed(dst->sst) &&
+            txn_hot_flush(dst, 1) < 0)
+                rc = scim_err_set_retry(err, 503, "log write failed: %.400s",
+                                        txn_hot_failed(dst));
         if (dst->sst) { /* the writer is idle: the last files in */
                 char *serr = NULL;
 
@@ -797,6 +818,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 flush_all(dst);
         }
 out:
+        fold_set_replay(0);
         if (wstarted) {
                 pthread_mutex_lock(&w.mu);
                 w.quit = 1;

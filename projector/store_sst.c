@@ -92,7 +92,7 @@ struct store_sst {
         rocksdb_envoptions_t *env;
         rocksdb_ingestexternalfileoptions_t *io;
         unsigned mask; /* column families taken now */
-        unsigned serial;
+        unsigned serial, tag; /* file names: cf, serial, tag (0: none) */
         sst_file_t f[CF_COUNT];
         char *err; /* the first error (malloc'd) */
         uint64_t files, keys;
@@ -112,7 +112,21 @@ static void sst_fail(store_sst_t *s, const char *what, char *rerr)
         s->mask = 0; /* nothing more is taken; replay fails */
 }
 
+static unsigned default_cfs(void)
+{
+        unsigned cfs = 0;
+
+        for (size_t i = 0; i < sizeof(sst_cfs) / sizeof(*sst_cfs); i++)
+                cfs |= 1u << sst_cfs[i];
+        return cfs;
+}
+
 store_sst_t *store_sst_open(scim_store_t *st)
+{
+        return store_sst_open_cfs(st, default_cfs());
+}
+
+store_sst_t *store_sst_open_cfs(scim_store_t *st, unsigned cfs)
 {
         store_sst_t *s = calloc(1, sizeof(*s));
 
@@ -127,8 +141,8 @@ store_sst_t *store_sst_open(scim_store_t *st)
         }
         /* moved into the db (a hard link), not copied */
         rocksdb_ingestexternalfileoptions_set_move_files(s->io, 1);
-        for (size_t i = 0; i < sizeof(sst_cfs) / sizeof(*sst_cfs); i++)
-                s->mask |= 1u << sst_cfs[i];
+        s->mask = cfs;
+        s->tag = cfs == default_cfs() ? 0 : cfs;
         return s;
 }
 
@@ -168,8 +182,12 @@ static int sst_open_cf(store_sst_t *s, int cf)
         sst_file_t *f = &s->f[cf];
         char *rerr = NULL;
 
-        snprintf(f->path, sizeof(f->path), "%s/replay-%d-%u.sst.tmp",
-                 s->st->dir, cf, s->serial++);
+        if (s->tag) /* apart from the records' writer's */
+                snprintf(f->path, sizeof(f->path), "%s/replay-%d-%u-%x.sst.tmp",
+                         s->st->dir, cf, s->serial++, s->tag);
+        else
+                snprintf(f->path, sizeof(f->path), "%s/replay-%d-%u.sst.tmp",
+                         s->st->dir, cf, s->serial++);
         /* the store's options: comparator, table format, compression */
         f->w = rocksdb_sstfilewriter_create(s->env, s->st->opts);
         if (!f->w) {

@@ -304,6 +304,18 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
  * restored), a filter of the keys any batch wrote answers "absent" for
  * a key none wrote, in all three: a create reads its resource, userName
  * and membership keys before any exists.
+ * Write-back (txn_hot_write_back, replay of resources and indexes): a
+ * batch's writes of those families skip its WriteBatch and stay in the
+ * cache marked dirty (a user patched nine times reached the memtable
+ * nine times, and was flushed and compacted with every version). A dirty
+ * entry the cache gives up (the clock hand, a full bucket, a value over
+ * the budget) is written at the end of hot_commit, before the fold reads
+ * again; txn_hot_flush writes them all before a scan of their family
+ * (scans read RocksDB), when replay asks (before a batch that reads
+ * tenant-wide rows) and at the end, in SST files. While no dirty entry
+ * of a family that started empty was written, every key ever written is
+ * in the cache, so a miss is an absence without a RocksDB Get. Serve
+ * never writes back.
  * Serve keeps the small cache: its erasure and maintenance write those
  * column families outside the batches.
  */
@@ -312,6 +324,7 @@ static ov_entry_t *add(struct txn_overlay *o, int cf, const char *k, size_t kl,
 /* A cached key and its value (or its absence). */
 typedef struct hot_kv {
         int cf, present;
+        int dirty; /* write-back: not in the database yet (txn_hot_write_back) */
         size_t klen, vlen;
         char data[]; /* key then value */
 } hot_kv_t;
@@ -337,6 +350,16 @@ struct txn_hot {
         unsigned seen_cfs;
         uint64_t *seen;   /* NULL: no filter */
         size_t seen_mask; /* its bits - 1 */
+        /* write-back (replay, txn_hot_write_back): bit cf: the batches'
+         * writes of cf stay here (dirty) instead of going to RocksDB,
+         * until evicted (spilled) or flushed (txn_hot_flush) */
+        unsigned wb;
+        unsigned fresh;   /* bit cf: cf held no key when replay started */
+        unsigned spilled; /* bit cf: some dirty entry of cf went to the db */
+        size_t ndirty;
+        rocksdb_writebatch_t *spill; /* evicted dirty entries, to write */
+        rocksdb_writeoptions_t *wo;  /* for them: no WAL, as replay */
+        char *werr;                  /* the first failed spill (malloc'd) */
 };
 
 static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
@@ -373,7 +396,38 @@ static hot_slot_t *hot_find(scim_store_t *st, int cf, const char *k, size_t kl,
         return st->hot ? hot_slot(st->hot, cf, k, kl, h) : NULL;
 }
 
-static void hot_set(scim_store_t *st, const ov_entry_t *e)
+/* A dirty key's value (v NULL: its absence) into the spill batch, which
+ * hot_commit writes before the fold reads again. */
+static void hot_spill(struct txn_hot *h, scim_store_t *st, int cf,
+                      const char *k, size_t kl, const char *v, size_t vl)
+{
+        if (!h->spill && !(h->spill = rocksdb_writebatch_create()))
+                abort(); /* the value exists nowhere else */
+        if (v)
+                rocksdb_writebatch_put_cf(h->spill, st->cf[cf], k, kl, v, vl);
+        else
+                rocksdb_writebatch_delete_cf(h->spill, st->cf[cf], k, kl);
+        h->spilled |= 1u << cf;
+}
+
+/* Frees slot s's entry; a dirty one goes to the spill batch first. */
+static void hot_drop(struct txn_hot *h, scim_store_t *st, hot_slot_t *s)
+{
+        hot_kv_t *kv = s->kv;
+
+        if (kv->dirty) {
+                hot_spill(h, st, kv->cf, kv->data, kv->klen,
+                          kv->present ? kv->data + kv->klen : NULL, kv->vlen);
+                h->ndirty--;
+        }
+        h->bytes -= kv->klen + kv->vlen;
+        free(kv);
+        s->kv = NULL;
+}
+
+/* e's value (or absence) into the cache; dirty: a write-back write,
+ * not in the database (spilled if the cache cannot keep it). */
+static void hot_set(scim_store_t *st, const ov_entry_t *e, int dirty)
 {
         struct txn_hot *h;
         hot_slot_t *s, *b;
@@ -388,13 +442,17 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e)
         /* the key's own slot, else an empty one, else the bucket's turn */
         b = &h->s[e->hash & h->mask & ~(size_t)1];
         s = hot_slot(h, e->cf, e->key, e->klen, e->hash);
+        if (s && s->kv->dirty) {
+                /* the same key: a clean value here is the one the dirty
+                 * entry holds (read back unchanged), still not written */
+                dirty = 1;
+                s->kv->dirty = 0;
+                h->ndirty--;
+        }
         if (!s)
                 s = !b[0].kv ? &b[0] : !b[1].kv ? &b[1] : &b[h->flip++ & 1];
-        if (s->kv) {
-                h->bytes -= s->kv->klen + s->kv->vlen;
-                free(s->kv);
-                s->kv = NULL;
-        }
+        if (s->kv)
+                hot_drop(h, st, s);
         /* over the budget: a clock hand frees other entries in slot
          * order until it fits (older entries first, roughly); a value
          * larger than the whole budget leaves the slot empty */
@@ -402,17 +460,19 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e)
              n++) {
                 hot_slot_t *v = &h->s[h->hand++ & h->mask];
 
-                if (v->kv && v != s) {
-                        h->bytes -= v->kv->klen + v->kv->vlen;
-                        free(v->kv);
-                        v->kv = NULL;
-                }
+                if (v->kv && v != s)
+                        hot_drop(h, st, v);
         }
         if (h->bytes + e->klen + vlen > h->cap ||
-            !(kv = malloc(sizeof(*kv) + e->klen + vlen)))
+            !(kv = malloc(sizeof(*kv) + e->klen + vlen))) {
+                if (dirty) /* not kept: written now */
+                        hot_spill(h, st, e->cf, e->key, e->klen,
+                                  present ? e->val : NULL, vlen);
                 return;
+        }
         kv->cf = e->cf;
         kv->present = present;
+        kv->dirty = dirty;
         kv->klen = e->klen;
         kv->vlen = vlen;
         memcpy(kv->data, e->key, e->klen);
@@ -421,6 +481,23 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e)
         s->hash = e->hash;
         s->kv = kv;
         h->bytes += e->klen + vlen;
+        h->ndirty += dirty != 0;
+}
+
+/* Writes the spill batch (fold thread, the writer idle); a failure is
+ * kept for txn_hot_failed (replay then fails: the value is lost). */
+static void hot_spill_write(struct txn_hot *h, scim_store_t *st)
+{
+        char *err = NULL;
+
+        if (!h->spill || !rocksdb_writebatch_count(h->spill))
+                return;
+        rocksdb_write(st->db, h->wo, h->spill, &err);
+        rocksdb_writebatch_clear(h->spill);
+        if (err && !h->werr)
+                h->werr = err;
+        else
+                free(err);
 }
 
 /* The two filter bits of hash h (its high bits: slots use the low). */
@@ -463,6 +540,7 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
         o->hot_done = 1;
         for (ov_entry_t *e = o->first; e; e = e->order) {
                 int written = e->state == OV_PUT || e->state == OV_DEL;
+                int dirty = written && st->hot && (st->hot->wb >> e->cf & 1);
 
                 if (e->state == OV_PUT && st->hot && st->hot->seen &&
                     (st->hot->seen_cfs >> e->cf & 1))
@@ -475,8 +553,10 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                 if (e->hot || (written && (all >> e->cf & 1)) ||
                     (written && st->hot && (st->hot->cfs >> e->cf & 1) &&
                      hot_find(st, e->cf, e->key, e->klen, e->hash)))
-                        hot_set(st, e);
+                        hot_set(st, e, dirty);
         }
+        if (st->hot)
+                hot_spill_write(st->hot, st);
 }
 
 void txn_committed(txn_t *t)
@@ -492,6 +572,11 @@ void txn_hot_free(scim_store_t *st)
                 free(st->hot->s[i].kv);
         free(st->hot->s);
         free(st->hot->seen);
+        if (st->hot->spill)
+                rocksdb_writebatch_destroy(st->hot->spill);
+        if (st->hot->wo)
+                rocksdb_writeoptions_destroy(st->hot->wo);
+        free(st->hot->werr);
         free(st->hot);
         st->hot = NULL;
 }
@@ -534,6 +619,7 @@ int txn_hot_replay(scim_store_t *st, size_t bytes)
         h = hot_new(slots, bytes - fixed, 1u << CF_RES);
         if (!h)
                 return -1;
+        h->fresh = fresh ? seen_cfs : 0;
         if (fresh && (h->seen = calloc(fbits / 64, sizeof(*h->seen)))) {
                 h->seen_cfs = seen_cfs;
                 h->seen_mask = fbits - 1;
@@ -541,6 +627,126 @@ int txn_hot_replay(scim_store_t *st, size_t bytes)
         txn_hot_free(st);
         st->hot = h;
         return 0;
+}
+
+int txn_hot_write_back(scim_store_t *st, unsigned cfs)
+{
+        struct txn_hot *h = st->hot;
+
+        if (!h || !h->all || (cfs & 1u << CF_MEM))
+                return -1; /* CF_MEM: txn_children reads the database */
+        if (!(h->wo = rocksdb_writeoptions_create()))
+                return -1;
+        rocksdb_writeoptions_disable_WAL(h->wo, 1);
+        h->all |= cfs; /* every read of them through the cache */
+        h->wb = cfs;
+        return 0;
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+        const hot_kv_t *x = *(const hot_kv_t *const *)a;
+        const hot_kv_t *y = *(const hot_kv_t *const *)b;
+        int c;
+
+        if (x->cf != y->cf)
+                return x->cf - y->cf;
+        c = memcmp(x->data, y->data, x->klen < y->klen ? x->klen : y->klen);
+        return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/* Raw bytes after which a flush writes its batch and starts another. */
+#define FLUSH_BATCH_BYTES ((size_t)8 << 20)
+
+/* Writes b (no WAL, as replay) and empties it; the first error kept. */
+static void flush_write(struct txn_hot *h, scim_store_t *st,
+                        rocksdb_writebatch_t *b)
+{
+        char *err = NULL;
+
+        if (!rocksdb_writebatch_count(b))
+                return;
+        rocksdb_write(st->db, h->wo, b, &err);
+        rocksdb_writebatch_clear(b);
+        if (err && !h->werr)
+                h->werr = err;
+        else
+                free(err);
+}
+
+int txn_hot_flush(scim_store_t *st, int final)
+{
+        struct txn_hot *h = st->hot;
+        hot_kv_t **v = NULL;
+        size_t n = 0, bytes = 0;
+        store_sst_t *sst = NULL;
+        rocksdb_writebatch_t *b = NULL;
+        unsigned wrote = 0;
+
+        if (!h || !h->wb)
+                return h && h->werr ? -1 : 0;
+        if (h->ndirty) {
+                if (!(v = malloc(h->ndirty * sizeof(*v))) ||
+                    !(b = rocksdb_writebatch_create()))
+                        abort(); /* the values exist nowhere else */
+                for (size_t i = 0; i <= h->mask && n < h->ndirty; i++)
+                        if (h->s[i].kv && h->s[i].kv->dirty)
+                                v[n++] = h->s[i].kv;
+                /* in key order: memtable inserts walk forward, and the
+                 * last flush's SST files take them as they come */
+                qsort(v, n, sizeof(*v), kv_cmp);
+                /* the last: into SST files (no memtable, flush or
+                 * compaction; a column family nothing was spilled to
+                 * holds no key, so its files go to the last level) */
+                if (final)
+                        sst = store_sst_open_cfs(st, h->wb);
+        }
+        for (size_t i = 0; i < n; i++) {
+                hot_kv_t *kv = v[i];
+                const char *val = kv->present ? kv->data + kv->klen : NULL;
+
+                kv->dirty = 0;
+                /* absent and never in the database: nothing to delete */
+                if (!kv->present && ((h->fresh & ~h->spilled) >> kv->cf & 1))
+                        continue;
+                wrote |= 1u << kv->cf;
+                if (sst && store_sst_take(sst, kv->cf, kv->data, kv->klen, val,
+                                          kv->vlen))
+                        continue;
+                if (val)
+                        rocksdb_writebatch_put_cf(b, st->cf[kv->cf], kv->data,
+                                                  kv->klen, val, kv->vlen);
+                else
+                        rocksdb_writebatch_delete_cf(b, st->cf[kv->cf],
+                                                     kv->data, kv->klen);
+                if ((bytes += kv->klen + kv->vlen) >= FLUSH_BATCH_BYTES) {
+                        flush_write(h, st, b);
+                        bytes = 0;
+                }
+        }
+        if (b) {
+                flush_write(h, st, b);
+                rocksdb_writebatch_destroy(b);
+        }
+        if (sst) {
+                char *err = NULL;
+
+                if (store_sst_close(sst, &err) < 0 && !h->werr)
+                        h->werr = err ? err : strdup("SST files");
+                else
+                        free(err);
+        }
+        free(v);
+        h->spilled |= wrote; /* what was dirty is in the database now */
+        h->ndirty = 0;
+        if (final)
+                h->wb = 0;
+        return h->werr ? -1 : 0;
+}
+
+const char *txn_hot_failed(const scim_store_t *st)
+{
+        return st->hot ? st->hot->werr : NULL;
 }
 
 /* The overlay entry of (cf, k) after reading it from the batch being
@@ -591,7 +797,11 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                         }
                 }
         }
-        if (!e && seen_never(t->st->hot, cf, h)) {
+        if (!e && (seen_never(t->st->hot, cf, h) ||
+                   (t->st->hot && (t->st->hot->wb & t->st->hot->fresh &
+                                   ~t->st->hot->spilled) >> cf & 1))) {
+                /* (write-back: every key of cf ever written is in the
+                 * cache while none was spilled) */
                 /* no batch wrote it, and the dir started without any key
                  * of cf (indexes and memberships: not cached, filtered) */
                 e = add(o, cf, k, klen, h);
@@ -753,13 +963,18 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
         ov_parent_t *p = parent_find(o, prefix, plen, 0);
         ov_parent_t *pb =
             o->below ? parent_find(o->below, prefix, plen, 0) : NULL;
-        rocksdb_iterator_t *it =
-            rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[CF_MEM]);
+        rocksdb_iterator_t *it;
         json_t *db = json_array(), *out = json_array();
         child_t *all = NULL;
         size_t n = 0, cap = 0, i;
         json_t *s;
 
+        /* the cache's own writes of CF_MEM first (not done today: the
+         * write-back leaves CF_MEM out, txn_hot_write_back) */
+        if (t->st->hot && (t->st->hot->wb >> CF_MEM & 1))
+                (void)txn_hot_flush(t->st, 0);
+        it = rocksdb_create_iterator_cf(t->st->db, t->st->ro,
+                                        t->st->cf[CF_MEM]);
         for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {
                 size_t kl;
@@ -839,6 +1054,8 @@ rocksdb_iterator_t *txn_iter(txn_t *t, int cf)
         rocksdb_iterator_t *base;
 
         txn_settle(t); /* scans read the database: the previous batch in */
+        if (t->st->hot && (t->st->hot->wb >> cf & 1))
+                (void)txn_hot_flush(t->st, 0); /* and the write-back's */
         wi = rocksdb_writebatch_wi_create(0, 1);
         c = realloc(o->compat, (o->ncompat + 1) * sizeof(*c));
         base = rocksdb_create_iterator_cf(t->st->db, t->st->ro, t->st->cf[cf]);
@@ -902,8 +1119,10 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         wbrep_t w; /* the batch's bytes (wbrep.c) */
         size_t room = 0;
         rocksdb_writebatch_t *batch;
+        /* set before the writer starts, cleared after it stopped */
+        unsigned wb = t->st->hot ? t->st->hot->wb : 0;
 
-        if (!v && t->st->sst)
+        if (!v && (t->st->sst || wb))
                 abort(); /* store_sst_take needs the key order */
 
         store_tune_thread(); /* replay writes on its own thread */
@@ -943,6 +1162,8 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         for (size_t i = 0; i < n; i++) {
                 ov_entry_t *e = v[i];
 
+                if (wb >> e->cf & 1)
+                        continue; /* replay's write-back: hot_commit */
                 if (t->st->sst && /* replay: records into SST files */
                     store_sst_take(t->st->sst, e->cf, e->key, e->klen,
                                    e->state == OV_PUT ? e->val : NULL, e->vlen))

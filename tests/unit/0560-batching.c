@@ -14,7 +14,9 @@
  * batch while the previous one is written), the one of 3 with its log,
  * change and stream records in SST files of a few records each.
  * Replay's hot cache and its filter of keys written, with and without
- * views already in the dir.
+ * views already in the dir, and its write-back of resources and indexes
+ * (a scan sees the cache's unwritten values; the last flush gives the
+ * digest).
  * Also: cursor pages and remembered index positions of scim_store_list.
  */
 #include <setjmp.h>
@@ -378,6 +380,23 @@ static void test_aborted_batch(void **state)
         scim_store_close(ref);
 }
 
+/* Appends every key of cf under prefix p (as a txn sees them) to ctx. */
+static void keys_add(void *ctx, const char *k, size_t kl)
+{
+        scim_buf_append(ctx, k, kl);
+        scim_buf_append(ctx, "|", 1);
+}
+
+static void keys_of(scim_store_t *st, int cf, scim_buf_t *out)
+{
+        txn_t t;
+
+        txn_begin(&t, st);
+        txn_scan_prefix(&t, cf, "t1", 3, keys_add, out);
+        txn_end(&t);
+        scim_buf_append(out, "", 1);
+}
+
 /* Replay's hot cache (txn_hot_replay) answers every read of resources,
  * indexes and memberships, and "absent" for a key its filter says no
  * batch wrote, which holds only when the dir started without any such
@@ -387,7 +406,13 @@ static void test_aborted_batch(void **state)
  * the PATCH of a later one), on a dir already holding the first half's
  * views (the filter must stay off, as for a log snapshot restored before
  * a replay), each with a budget that holds everything and one that holds
- * a few keys (the rest read from RocksDB). */
+ * a few keys (the rest read from RocksDB). Variants 4-7 again with the
+ * write-back (txn_hot_write_back) of resources and indexes: the tiny
+ * budget spills most values as they are evicted; a scan of tenant t1's
+ * resources and index keys (txn_iter) must list the reference's keys
+ * while the cache still holds values no batch wrote to RocksDB (without
+ * the flush before a scan it misses them), and the last flush (SST
+ * files) gives the reference's digest. */
 static void test_replay_cache(void **state)
 {
         static int sref[MAXEV], sx[MAXEV];
@@ -399,18 +424,36 @@ static void test_replay_cache(void **state)
 
         (void)state;
         assert_int_equal(scim_store_digest(ref, dref, &err), 0);
-        for (int v = 0; v < 4; v++) {
+        for (int v = 0; v < 8; v++) {
                 size_t from = v & 1 ? half : 0;
                 scim_store_t *x;
+                scim_buf_t kr = {0}, kx = {0};
 
                 snprintf(dir, sizeof(dir), "%s/cache-%d", base, v);
                 x = unit_store_open(dir);
                 /* odd variants: the first half folded before the cache
                  * is set up (the dir is not new) */
                 unit_fold_batches(x, enc, evs, from, 7, sx);
-                assert_int_equal(txn_hot_replay(x, budgets[v >> 1]), 0);
+                assert_int_equal(txn_hot_replay(x, budgets[v >> 1 & 1]), 0);
+                if (v >= 4) { /* replay frees the read cache first */
+                        rcache_free(x);
+                        assert_int_equal(
+                            txn_hot_write_back(x, 1u << CF_RES | 1u << CF_IDX),
+                            0);
+                }
                 unit_fold_batches(x, enc + from, evs + from, nev - from, 7,
                                   sx + from);
+                for (int cf = CF_RES; v >= 4 && cf <= CF_IDX; cf++) {
+                        kr.len = kx.len = 0;
+                        keys_of(ref, cf, &kr);
+                        keys_of(x, cf, &kx);
+                        assert_true(kr.len > 1);
+                        assert_string_equal(kr.data, kx.data);
+                }
+                if (v >= 4)
+                        assert_int_equal(txn_hot_flush(x, 1), 0);
+                scim_buf_free(&kr);
+                scim_buf_free(&kx);
                 for (size_t i = 0; i < nev; i++)
                         if (sx[i] != sref[i])
                                 fail_msg("variant %d: event %zu status %d, "

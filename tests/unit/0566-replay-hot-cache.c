@@ -1,12 +1,14 @@
 /*
  * 0566-replay-hot-cache.c — replay reads stored resources through a hot
- * cache that is bounded in bytes (txn_hot_replay, a quarter of the block
- * cache budget): when the resources do not fit, a clock hand frees older
- * entries, and a batch's writes go in when the batch is written. Whatever
- * the cache holds or has dropped, replay must give the live fold's views.
+ * cache that is bounded in bytes (txn_hot_replay, three quarters of the
+ * block cache budget): when the resources do not fit, a clock hand frees
+ * older entries, and a batch's writes go in when the batch is written;
+ * with the write-back (txn_hot_write_back) an evicted entry no batch
+ * wrote to RocksDB is written then. Whatever the cache holds or has
+ * dropped, replay must give the live fold's views.
  *
  * The history: 1,500 users of ~1 KiB each (~1.6 MB of stored resources,
- * eight times the 192 KiB the cache gets at the smallest budget), each
+ * about three times the 640 KiB the cache keeps at the smallest budget), each
  * replaced twice in later passes (the second pass in reverse order, so a
  * read finds entries that were freed, re-read and replaced), every
  * seventh deleted and its userName taken by a new user, and every
@@ -153,8 +155,8 @@ static void test_replay_evicting(void **state)
         assert_int_equal(applied, nev); /* the history is all valid */
         assert_int_equal(scim_store_digest(live, want, &err), 0);
 
-        /* the smallest block cache (1 MiB): the hot cache gets 256 KiB,
-         * 64 KiB of it slots, and the resources are ~1.6 MB */
+        /* the smallest block cache (1 MiB): the hot cache gets 768 KiB,
+         * 128 KiB of it slots, and the resources are ~1.6 MB */
         scim_store_set_memory(1, 4);
         replay_equal(live, "small-1", 1, want);
         replay_equal(live, "small-7", 7, want);

@@ -10,7 +10,10 @@
  * ~2 KB (cut every few records) in batches of 7 and 1, and into a dir
  * where the first file's name is taken by a directory (opening it fails,
  * even as root): that replay returns 503 naming the SST file, stops
- * early, and the reopened dir is not current.
+ * early, and the reopened dir is not current. Likewise when the last
+ * write of the write-back (resources and indexes held in the hot cache,
+ * written at the end in SST files) cannot open its first file: the whole
+ * log was folded, yet the replay fails and the dir stays marked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,6 +146,24 @@ static void test_replay_sst(void **state)
         assert_true(scim_store_position(r) < 20);
         scim_store_close(r);
         snprintf(dir, sizeof(dir), "%s/failing", base);
+        assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
+        assert_int_equal(scim_store_views_current(r), 0); /* the mark */
+        scim_store_close(r);
+
+        /* the write-back's first file (resources: cf, serial 0, the
+         * families' bits) cannot be opened */
+        snprintf(dir, sizeof(dir), "%s/failing-wb", base);
+        assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
+        snprintf(dir, sizeof(dir), "%s/failing-wb/replay-%d-0-%x.sst.tmp",
+                 base, CF_RES, 1u << CF_RES | 1u << CF_IDX);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        scim_err_clear(&err);
+        assert_true(scim_store_replay(live, r, 0, NULL, &err) < 0);
+        assert_int_equal(err.status, 503);
+        assert_non_null(strstr(err.detail, "SST file"));
+        assert_int_equal(scim_store_position(r), nev); /* all folded */
+        scim_store_close(r);
+        snprintf(dir, sizeof(dir), "%s/failing-wb", base);
         assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
         assert_int_equal(scim_store_views_current(r), 0); /* the mark */
         scim_store_close(r);
