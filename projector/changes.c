@@ -609,6 +609,7 @@ void changes_pre_free(changes_pre_t *pre)
         if (!pre)
                 return;
         json_decref(pre->holders);
+        json_decref(pre->cur);
         json_decref(pre->old);
         free(pre->old_text);
         json_decref(pre->old_members);
@@ -805,16 +806,56 @@ size_t changes_int_text(char out[24], json_int_t n)
         return len;
 }
 
+/* The ms range scim_time_format writes as YYYY-MM-DDTHH:MM:SS.mmmZ (years
+ * 0000-9999): inside it a day's text is its date and the time of day. */
+#define TT_DAY_MS 86400000LL
+#define TT_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00.000Z */
+#define TT_END_MS 253402300800000LL   /* 10000-01-01T00:00:00.000Z */
+
+static void tt_digits(char *o, int64_t v, int n)
+{
+        for (int i = n - 1; i >= 0; i--) {
+                o[i] = (char)('0' + v % 10);
+                v /= 10;
+        }
+}
+
 void changes_time_text(int64_t ms, char out[32])
 {
         /* the writer formats an event's time three or four times (record,
          * appliedAt, stream record, meta): the last one is kept per
-         * thread (gmtime_r takes a lock) */
-        static __thread int64_t last_ms;
-        static __thread char last[32];
+         * thread; and a new time in the day of the last one formatted is
+         * written from that day's date (gmtime_r takes a lock and walks
+         * the calendar; replay's events come a few per second) */
+        static __thread int64_t last_ms, day_ms = 1;
+        static __thread char last[32], day[16];
 
         if (!last[0] || ms != last_ms) {
-                scim_time_format(ms, last);
+                if (day_ms != 1 && ms >= day_ms && ms - day_ms < TT_DAY_MS) {
+                        int64_t r = ms - day_ms;
+
+                        memcpy(last, day, 11); /* YYYY-MM-DDT */
+                        tt_digits(last + 11, r / 3600000, 2);
+                        last[13] = ':';
+                        tt_digits(last + 14, r / 60000 % 60, 2);
+                        last[16] = ':';
+                        tt_digits(last + 17, r / 1000 % 60, 2);
+                        last[19] = '.';
+                        tt_digits(last + 20, r % 1000, 3);
+                        last[23] = 'Z';
+                        last[24] = '\0';
+                } else {
+                        scim_time_format(ms, last);
+                        if (ms >= TT_MIN_MS && ms < TT_END_MS) {
+                                /* the day's start: ms floored to a day */
+                                int64_t d = ms / TT_DAY_MS;
+
+                                if (ms % TT_DAY_MS < 0)
+                                        d--;
+                                day_ms = d * TT_DAY_MS;
+                                memcpy(day, last, 11);
+                        }
+                }
                 last_ms = ms;
         }
         memcpy(out, last, 32);
@@ -845,7 +886,10 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
         json_t *req = NULL;
         scim_buf_t mod = {0}; /* the elements of "modified" */
         int have_mod = 0;
-        const json_t *cur = v->resource, *old = pre ? pre->old : NULL;
+        const json_t *cur = v->resource ? v->resource
+                            : pre       ? pre->cur
+                                        : NULL,
+                     *old = pre ? pre->old : NULL;
         const json_t *names;
         int applied = v->status > 0 && v->status < 400, rc = 0;
         const char *action = "refused";

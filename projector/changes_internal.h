@@ -22,6 +22,12 @@ typedef struct changes_pre {
         unsigned char *removed_was; /* per ev->removed: was a member */
         json_t *holders;            /* DELETE: ids of the groups that held
                                        the resource (owned) */
+        json_t *cur;                /* set by the fold in replay, where the
+                                       verdict carries no tree: the applied
+                                       resource's attributes (owned), what
+                                       the record and stream read of the
+                                       stored form (its id, schemas, meta
+                                       and members are never read) */
 } changes_pre_t;
 
 /* Fills *pre from the txn view for a resource event (zeroed otherwise).

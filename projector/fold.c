@@ -22,6 +22,15 @@
 #include "projector/projector_internal.h"
 #include "projector/stream_internal.h"
 
+/* Replay's fold thread: verdicts die with their event (store.c drops
+ * them), so no stored tree is built for them. */
+static __thread int fold_replaying;
+
+void fold_set_replay(int on)
+{
+        fold_replaying = on;
+}
+
 void refuse(scim_verdict_t *v, int status, const char *type, const char *fmt,
             ...)
 {
@@ -365,59 +374,6 @@ static int64_t res_version(const json_t *res)
         return strtoll(v, NULL, 10);
 }
 
-/* Builds the stored form: schemas, id, attributes, meta (last). */
-/* W/"<version>" as snprintf("W/\"%lld\"") wrote it. */
-static void version_text(char out[32], int64_t version)
-{
-        size_t n = changes_int_text(out + 3, (json_int_t)version);
-
-        out[0] = 'W';
-        out[1] = '/';
-        out[2] = '"';
-        out[3 + n] = '"';
-        out[4 + n] = '\0';
-}
-
-static json_t *build_stored(const json_t *attrs, const char *id,
-                            const scim_rtype_row_t *row, const json_t *old,
-                            int64_t time_ms, int64_t version)
-{
-        json_t *o = json_object(), *meta, *schemas;
-        const char *k;
-        json_t *v;
-        char ts[32], ver[32];
-
-        schemas = json_object_get(attrs, "schemas");
-        if (json_is_array(schemas))
-                json_object_set(o, "schemas", schemas);
-        else
-                json_object_set_new(o, "schemas",
-                                    json_pack("[s]", row->schema));
-        json_object_set_new(o, "id", json_string(id));
-        json_object_foreach((json_t *)attrs, k, v)
-        {
-                if (!strcmp(k, "schemas") || !strcmp(k, "id") ||
-                    !strcmp(k, "meta") || !strcmp(k, "members"))
-                        continue;
-                json_object_set(o, k, v);
-        }
-        changes_time_text(time_ms, ts);
-        version_text(ver, version);
-        meta = json_object();
-        json_object_set_new(meta, "resourceType",
-                            json_string(row->name));
-        if (old && json_object_get(json_object_get(old, "meta"), "created"))
-                json_object_set(meta, "created",
-                                json_object_get(json_object_get(old, "meta"),
-                                                "created"));
-        else
-                json_object_set_new(meta, "created", json_string(ts));
-        json_object_set_new(meta, "lastModified", json_string(ts));
-        json_object_set_new(meta, "version", json_string(ver));
-        json_object_set_new(o, "meta", meta);
-        return o;
-}
-
 /* Stores res; returns its text (caller frees) or NULL (not stored).
  * hint: its likely length (the text it replaces, or 0): the text is
  * printed into one buffer of that size instead of one grown by
@@ -436,6 +392,17 @@ static char *store_res(txn_t *t, const char *tenant, char rt, const char *id,
         txn_put(t, CF_RES, b.data, b.len, txt.data, txt.len);
         scim_buf_free(&b);
         return txt.data;
+}
+
+/* Stores the text txt (len bytes) as the resource's stored form. */
+static void store_text(txn_t *t, const char *tenant, char rt, const char *id,
+                       const char *txt, size_t len)
+{
+        scim_buf_t b = {0};
+
+        res_key(&b, tenant, rt, id);
+        txn_put(t, CF_RES, b.data, b.len, txt, len);
+        scim_buf_free(&b);
 }
 
 static int tenant_exists(txn_t *t, const char *tenant)
@@ -774,15 +741,17 @@ static int fold_ref_exists(void *ctx, const scim_model_ref_t *ref,
         return found;
 }
 
-/* pre_old: the stored resource changes_pre_load read for this event (or
- * NULL), reused rather than read and parsed again; pre_old_len: the
- * length of its text (the new text's likely size); pre_holders: a
- * delete's holding groups as it read them (txn_children of the `R` rows),
- * or NULL. */
+/* pre: what changes_pre_load read for this event: the stored resource
+ * (or NULL), reused rather than read and parsed again; the length of its
+ * text (the new text's likely size); a delete's holding groups
+ * (txn_children of the `R` rows), or NULL. In replay the applied
+ * resource's attributes go to pre->cur instead of a stored tree in the
+ * verdict (fold_set_replay). */
 static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
-                          const json_t *pre_old, size_t pre_old_len,
-                          const json_t *pre_holders)
+                          changes_pre_t *pre)
 {
+        const json_t *pre_old = pre->old, *pre_holders = pre->holders;
+        size_t pre_old_len = pre->old_len;
         char rt = (char)ev->rtype;
         const char *tenant = ev->tenant, *id = ev->resource_id;
         json_t *old = NULL, *attrs = NULL, *stored = NULL;
@@ -1016,9 +985,27 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         if (unique_phase(t, tm, tenant, rt, id, old, attrs, UQ_CHECK, v))
                 goto out;
         unique_phase(t, tm, tenant, rt, id, old, attrs, UQ_APPLY, v);
-        stored = build_stored(attrs, id, row, old, ev->time_ms, version + 1);
-        index_update(t, tenant, rt, id, old, stored);
-        {
+        if (fold_replaying) {
+                /* nobody reads the verdict's tree: the stored text is
+                 * printed from attrs (stored_text.c), and the record reads
+                 * attrs (its diff, names and `active` are the stored
+                 * form's: the same values, id, schemas and meta left out) */
+                size_t tl = 0;
+                char *txt = fold_print_stored(attrs, id, row, old,
+                                              ev->time_ms, version + 1,
+                                              pre_old_len, &tl);
+
+                if (txt) {
+                        index_update(t, tenant, rt, id, old, attrs);
+                        store_text(t, tenant, rt, id, txt, tl);
+                        txn_set_text(t, txt, tl);
+                        pre->cur = json_incref(attrs);
+                }
+        }
+        if (!pre->cur) {
+                stored = fold_build_stored(attrs, id, row, old, ev->time_ms,
+                                           version + 1);
+                index_update(t, tenant, rt, id, old, stored);
                 /* the change stream record's "after" (stream.c) */
                 char *txt = store_res(t, tenant, rt, id, stored,
                                       pre_old_len);
@@ -1253,8 +1240,7 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
                                        "server",
                                        (int)ev->action);
                         else
-                                fold_resource(t, ev, v, pre.old,
-                                              pre.old_len, pre.holders);
+                                fold_resource(t, ev, v, &pre);
                 }
         }
         changes_record(t, seq, ev, v, &pre);

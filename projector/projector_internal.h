@@ -86,6 +86,7 @@ struct scim_store {
         rocksdb_cache_t *cache;
         rocksdb_filterpolicy_t *bloom;
         rocksdb_column_family_handle_t *cf[CF_COUNT];
+        uint32_t cf_id[CF_COUNT]; /* their ids (wbrep.c) */
         rocksdb_readoptions_t *ro;
         rocksdb_writeoptions_t *wo_sync;
         rocksdb_writeoptions_t *wo_nosync;
@@ -130,6 +131,25 @@ static inline void store_note_batch(scim_store_t *st,
                         return;
                 }
 }
+
+/* A WriteBatch written in its serialized form (wbrep.c): the operations
+ * of rocksdb_writebatch_put_cf / _delete_cf without their per-call cost.
+ * cf is the column family's id (rocksdb_column_family_handle_get_id). */
+typedef struct wbrep {
+        scim_buf_t b; /* header + operations */
+        uint32_t n;   /* operations */
+} wbrep_t;
+/* An empty batch with room for bytes of operations (a sum of wbrep_size:
+ * the most one operation takes; more room is made as needed). */
+void wbrep_init(wbrep_t *w, size_t bytes);
+size_t wbrep_size(size_t kl, size_t vl);
+void wbrep_free(wbrep_t *w);
+/* A put of k = v (put 0: a delete of k) in column family id cf; 0 or -1
+ * (no memory). */
+int wbrep_op(wbrep_t *w, int put, uint32_t cf, const char *k, size_t kl,
+             const char *v, size_t vl);
+/* A new batch holding w's operations (the caller destroys it), or NULL. */
+rocksdb_writebatch_t *wbrep_batch(wbrep_t *w);
 
 /* A fold transaction (txn.c): reads see the batch, then the database.
  * Writes collect in an in-memory overlay and become one plain WriteBatch
@@ -481,6 +501,21 @@ refuse(scim_verdict_t *v, int status, const char *type, const char *fmt, ...);
 
 void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 const scim_err_t *derr, scim_verdict_t *v);
+/* on: this thread's verdicts are dropped right after their event (replay):
+ * an applied write's verdict then carries no resource tree. */
+void fold_set_replay(int on);
+
+/* stored_text.c: a resource's stored form (schemas, id, attrs' other
+ * members but members, meta) as a tree (new reference), or printed from
+ * attrs: the bytes scim_json_dump writes of that tree (malloc'd, *len),
+ * or NULL when that is not certain (then build the tree). */
+json_t *fold_build_stored(const json_t *attrs, const char *id,
+                          const scim_rtype_row_t *row, const json_t *old,
+                          int64_t time_ms, int64_t version);
+char *fold_print_stored(const json_t *attrs, const char *id,
+                        const scim_rtype_row_t *row, const json_t *old,
+                        int64_t time_ms, int64_t version, size_t hint,
+                        size_t *len);
 
 /* After a fold batch is durable: wakes the store's watcher (change
  * stream readers; stream.c). Runs on the writer thread. */

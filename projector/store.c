@@ -87,6 +87,8 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 scim_store_close(st);
                 return -1;
         }
+        for (int i = 0; i < CF_COUNT; i++)
+                st->cf_id[i] = rocksdb_column_family_handle_get_id(st->cf[i]);
         st->dir = strdup(dir);
         store_rcache_attach(st);
         st->ro = rocksdb_readoptions_create();
@@ -703,6 +705,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 goto out;
         }
         wstarted = 1;
+        fold_set_replay(1); /* fold_into drops each verdict at once */
         while (rc == 0) {
                 rbatch_t *rb = &rp->b[k];
                 size_t n;
@@ -816,6 +819,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 flush_all(dst);
         }
 out:
+        fold_set_replay(0);
         if (wstarted) {
                 pthread_mutex_lock(&w.mu);
                 w.quit = 1;

@@ -319,15 +319,17 @@ void stream_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                         goto out;
                 goto write;
         }
-        if (v->resource) {
-                /* the text the fold stored for it (fold.c store_res) */
+        if (v->resource || (pre && pre->cur)) {
+                /* the text the fold stored for it (fold.c store_res; in
+                 * replay pre->cur, no tree) */
                 size_t tl = 0;
                 const char *tx = txn_text(t, &tl);
 
                 if (tx) {
                         rec_key(&b, "after");
                         scim_buf_append(&b, tx, tl);
-                } else if (rec_json(&b, "after", json_incref(v->resource)) < 0)
+                } else if (!v->resource ||
+                           rec_json(&b, "after", json_incref(v->resource)) < 0)
                         goto out;
         }
         if (ev->rtype == SCIM_RT_GROUP && pre) {

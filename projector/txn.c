@@ -1208,6 +1208,9 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         struct txn_overlay *o = t->ov;
         ov_entry_t **v = malloc((o->n + o->nappended + 1) * sizeof(*v));
         size_t n = 0;
+        wbrep_t w; /* the batch's bytes (wbrep.c) */
+        size_t room = 0;
+        rocksdb_writebatch_t *batch;
         /* set before the writer starts, cleared after it stopped */
         unsigned wb = t->st->hot ? t->st->hot->wb : 0;
 
@@ -1245,6 +1248,9 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
                             o->wb, t->st->cf[e->cf], e->key, e->klen);
         if (v)
                 qsort(v, n, sizeof(*v), entry_cmp);
+        for (size_t i = 0; i < n; i++)
+                room += wbrep_size(v[i]->klen, v[i]->vlen);
+        wbrep_init(&w, room);
         for (size_t i = 0; i < n; i++) {
                 ov_entry_t *e = v[i];
 
@@ -1254,18 +1260,20 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
                     store_sst_take(t->st->sst, e->cf, e->key, e->klen,
                                    e->state == OV_PUT ? e->val : NULL, e->vlen))
                         continue;
-                if (e->state == OV_PUT)
-                        rocksdb_writebatch_put_cf(o->wb, t->st->cf[e->cf],
-                                                  e->key, e->klen, e->val,
-                                                  e->vlen);
-                else
-                        rocksdb_writebatch_delete_cf(o->wb, t->st->cf[e->cf],
-                                                     e->key, e->klen);
+                if (wbrep_op(&w, e->state == OV_PUT, t->st->cf_id[e->cf],
+                             e->key, e->klen, e->val, e->vlen) < 0)
+                        abort(); /* the writer cannot write without it */
         }
         free(v);
+        batch = v ? wbrep_batch(&w) : o->wb; /* o->wb: no key order */
+        if (!batch)
+                abort();
         rc_mark(t, 0);
-        rocksdb_write(t->st->db, wo, o->wb, werr);
+        rocksdb_write(t->st->db, wo, batch, werr);
         rc_mark(t, 1);
+        if (batch != o->wb)
+                rocksdb_writebatch_destroy(batch);
+        wbrep_free(&w);
 }
 
 void txn_set_text(txn_t *t, char *text, size_t len)

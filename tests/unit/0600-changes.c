@@ -1205,6 +1205,46 @@ static void test_int_time_text(void **state)
                 scim_time_format(times[i], b);
                 assert_string_equal(a, b);
         }
+        /* times in the day of the last one formatted are written from its
+         * date: every boundary of a day (before and after the epoch, the
+         * first and last days RFC 3339 can say, one past them), then
+         * random times near each, in and out of the remembered day */
+        static const int64_t days[] = {0,
+                                       -86400000LL,
+                                       1767225600000LL,
+                                       951782400000LL, /* 2000-02-29 */
+                                       -62167219200000LL,
+                                       253402214400000LL,
+                                       253402300800000LL,
+                                       -62167305600000LL};
+        uint64_t x = 88172645463325252ULL;
+
+        for (size_t d = 0; d < sizeof(days) / sizeof(days[0]); d++) {
+                static const int64_t offs[] = {0,        1,        999,
+                                               1000,     59999,    60000,
+                                               3599999,  3600000,  43200000,
+                                               86399999, 86400000, -1};
+
+                for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+                        int64_t t = days[d] + offs[i];
+
+                        changes_time_text(t, a);
+                        scim_time_format(t, b);
+                        assert_string_equal(a, b);
+                }
+                for (int i = 0; i < 2000; i++) {
+                        int64_t t;
+
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        t = days[d] + (int64_t)(x % (3 * 86400000ULL)) -
+                            86400000LL;
+                        changes_time_text(t, a);
+                        scim_time_format(t, b);
+                        assert_string_equal(a, b);
+                }
+        }
 }
 
 int main(void)
