@@ -209,6 +209,29 @@ int txn_hot_replay(scim_store_t *st, size_t bytes);
  * and write-back stops). A key written many times reaches RocksDB once.
  * -1 when there is no replay cache. Fold thread, the writer idle. */
 int txn_hot_write_back(scim_store_t *st, unsigned cfs);
+/* memshadow.c: replay's membership rows whole in memory (txn.c's
+ * write-back of CF_MEM). new: at most cap bytes held before memsh_over
+ * says so (NULL out of memory). get: 1 and the row's value (borrowed)
+ * when present. set: a committed put (v) or delete (v NULL) of key k
+ * (its parent prefix pl bytes long, hash store_key_hash(CF_MEM, ...)).
+ * children: fn per present row under parent prefix p (unordered).
+ * flush: fn per dirty row in key order (v NULL: a tombstone to write),
+ * then they are clean; returns how many. Fold thread only. */
+typedef struct memshadow memshadow_t;
+memshadow_t *memsh_new(size_t cap);
+void memsh_free(memshadow_t *m);
+int memsh_over(const memshadow_t *m);
+int memsh_get(const memshadow_t *m, const char *k, size_t kl, uint64_t h,
+              const char **v, size_t *vl);
+void memsh_set(memshadow_t *m, const char *k, size_t kl, size_t pl, uint64_t h,
+               const char *v, size_t vl);
+void memsh_children(const memshadow_t *m, const char *p, size_t pl,
+                    void (*fn)(void *ctx, const char *k, size_t kl),
+                    void *ctx);
+size_t memsh_flush(memshadow_t *m,
+                   void (*fn)(void *ctx, const char *k, size_t kl,
+                              const char *v, size_t vl),
+                   void *ctx);
 int txn_hot_flush(scim_store_t *st, int final);
 /* The first failed write of the write-back (NULL: none); replay fails. */
 const char *txn_hot_failed(const scim_store_t *st);
