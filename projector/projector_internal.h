@@ -86,6 +86,7 @@ struct scim_store {
         rocksdb_cache_t *cache;
         rocksdb_filterpolicy_t *bloom;
         rocksdb_column_family_handle_t *cf[CF_COUNT];
+        uint32_t cf_id[CF_COUNT]; /* their ids (wbrep.c) */
         rocksdb_readoptions_t *ro;
         rocksdb_writeoptions_t *wo_sync;
         rocksdb_writeoptions_t *wo_nosync;
@@ -130,6 +131,25 @@ static inline void store_note_batch(scim_store_t *st,
                         return;
                 }
 }
+
+/* A WriteBatch written in its serialized form (wbrep.c): the operations
+ * of rocksdb_writebatch_put_cf / _delete_cf without their per-call cost.
+ * cf is the column family's id (rocksdb_column_family_handle_get_id). */
+typedef struct wbrep {
+        scim_buf_t b; /* header + operations */
+        uint32_t n;   /* operations */
+} wbrep_t;
+/* An empty batch with room for bytes of operations (a sum of wbrep_size:
+ * the most one operation takes; more room is made as needed). */
+void wbrep_init(wbrep_t *w, size_t bytes);
+size_t wbrep_size(size_t kl, size_t vl);
+void wbrep_free(wbrep_t *w);
+/* A put of k = v (put 0: a delete of k) in column family id cf; 0 or -1
+ * (no memory). */
+int wbrep_op(wbrep_t *w, int put, uint32_t cf, const char *k, size_t kl,
+             const char *v, size_t vl);
+/* A new batch holding w's operations (the caller destroys it), or NULL. */
+rocksdb_writebatch_t *wbrep_batch(wbrep_t *w);
 
 /* A fold transaction (txn.c): reads see the batch, then the database.
  * Writes collect in an in-memory overlay and become one plain WriteBatch
@@ -189,6 +209,29 @@ int txn_hot_replay(scim_store_t *st, size_t bytes);
  * and write-back stops). A key written many times reaches RocksDB once.
  * -1 when there is no replay cache. Fold thread, the writer idle. */
 int txn_hot_write_back(scim_store_t *st, unsigned cfs);
+/* memshadow.c: replay's membership rows whole in memory (txn.c's
+ * write-back of CF_MEM). new: at most cap bytes held before memsh_over
+ * says so (NULL out of memory). get: 1 and the row's value (borrowed)
+ * when present. set: a committed put (v) or delete (v NULL) of key k
+ * (its parent prefix pl bytes long, hash store_key_hash(CF_MEM, ...)).
+ * children: fn per present row under parent prefix p (unordered).
+ * flush: fn per dirty row in key order (v NULL: a tombstone to write),
+ * then they are clean; returns how many. Fold thread only. */
+typedef struct memshadow memshadow_t;
+memshadow_t *memsh_new(size_t cap);
+void memsh_free(memshadow_t *m);
+int memsh_over(const memshadow_t *m);
+int memsh_get(const memshadow_t *m, const char *k, size_t kl, uint64_t h,
+              const char **v, size_t *vl);
+void memsh_set(memshadow_t *m, const char *k, size_t kl, size_t pl, uint64_t h,
+               const char *v, size_t vl);
+void memsh_children(const memshadow_t *m, const char *p, size_t pl,
+                    void (*fn)(void *ctx, const char *k, size_t kl),
+                    void *ctx);
+size_t memsh_flush(memshadow_t *m,
+                   void (*fn)(void *ctx, const char *k, size_t kl,
+                              const char *v, size_t vl),
+                   void *ctx);
 int txn_hot_flush(scim_store_t *st, int final);
 /* The first failed write of the write-back (NULL: none); replay fails. */
 const char *txn_hot_failed(const scim_store_t *st);

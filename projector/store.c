@@ -87,6 +87,8 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                 scim_store_close(st);
                 return -1;
         }
+        for (int i = 0; i < CF_COUNT; i++)
+                st->cf_id[i] = rocksdb_column_family_handle_get_id(st->cf[i]);
         st->dir = strdup(dir);
         store_rcache_attach(st);
         st->ro = rocksdb_readoptions_create();
@@ -684,10 +686,11 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                 /* the budget stays the same: the block cache gives it */
                 rocksdb_cache_set_capacity(
                     dst->cache, store_tune_cache_bytes() - hot_bytes);
-                /* resources and indexes written back: a key written many
-                 * times (a user patched again and again) reaches RocksDB
-                 * once, at the end, in SST files */
-                (void)txn_hot_write_back(dst, 1u << CF_RES | 1u << CF_IDX);
+                /* resources, indexes and memberships written back: a key
+                 * written many times (a user patched again and again)
+                 * reaches RocksDB once, at the end, in SST files */
+                (void)txn_hot_write_back(dst, 1u << CF_RES | 1u << CF_IDX |
+                                                  1u << CF_MEM);
         }
         /* log, change and stream records straight into SST files (none:
          * through the batch as before) */

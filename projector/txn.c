@@ -360,6 +360,7 @@ struct txn_hot {
         rocksdb_writebatch_t *spill; /* evicted dirty entries, to write */
         rocksdb_writeoptions_t *wo;  /* for them: no WAL, as replay */
         char *werr;                  /* the first failed spill (malloc'd) */
+        memshadow_t *mem; /* write-back of CF_MEM: every row (memshadow.c) */
 };
 
 static struct txn_hot *hot_new(size_t slots, size_t cap, unsigned all)
@@ -530,6 +531,74 @@ static int seen_never(const struct txn_hot *h, int cf, uint64_t hash)
         return 0;
 }
 
+/* A flush's sink: SST files (the last flush) or a write batch written
+ * every FLUSH_BATCH_BYTES. */
+typedef struct flush_sink {
+        struct txn_hot *h;
+        scim_store_t *st;
+        store_sst_t *sst;
+        rocksdb_writebatch_t *b;
+        size_t bytes;
+        int cf;
+} flush_sink_t;
+
+/* Raw bytes after which a flush writes its batch and starts another. */
+#define FLUSH_BATCH_BYTES ((size_t)8 << 20)
+
+/* Writes b (no WAL, as replay) and empties it; the first error kept. */
+static void flush_write(struct txn_hot *h, scim_store_t *st,
+                        rocksdb_writebatch_t *b)
+{
+        char *err = NULL;
+
+        if (!rocksdb_writebatch_count(b))
+                return;
+        rocksdb_write(st->db, h->wo, b, &err);
+        rocksdb_writebatch_clear(b);
+        if (err && !h->werr)
+                h->werr = err;
+        else
+                free(err);
+}
+
+/* One dirty value (v NULL: a tombstone) into the sink's files or batch. */
+static void sink_put(void *ctx, const char *k, size_t kl, const char *v,
+                     size_t vl)
+{
+        flush_sink_t *f = ctx;
+
+        if (f->sst && store_sst_take(f->sst, f->cf, k, kl, v, vl))
+                return;
+        if (v)
+                rocksdb_writebatch_put_cf(f->b, f->st->cf[f->cf], k, kl, v,
+                                          vl);
+        else
+                rocksdb_writebatch_delete_cf(f->b, f->st->cf[f->cf], k, kl);
+        if ((f->bytes += kl + vl) >= FLUSH_BATCH_BYTES) {
+                flush_write(f->h, f->st, f->b);
+                f->bytes = 0;
+        }
+}
+
+/* The membership shadow over its budget (or going): its dirty rows into
+ * RocksDB, and CF_MEM back to the database (fold thread, writer idle:
+ * the next batch is written with its rows). */
+static void hot_mem_off(scim_store_t *st)
+{
+        struct txn_hot *h = st->hot;
+        flush_sink_t f = {h, st, NULL, rocksdb_writebatch_create(), 0, CF_MEM};
+
+        if (!f.b)
+                abort(); /* the rows exist nowhere else */
+        if (memsh_flush(h->mem, sink_put, &f))
+                h->spilled |= 1u << CF_MEM;
+        flush_write(h, st, f.b);
+        rocksdb_writebatch_destroy(f.b);
+        memsh_free(h->mem);
+        h->mem = NULL;
+        h->wb &= ~(1u << CF_MEM);
+}
+
 /* The written batch o's values into the hot cache (once per batch). */
 static void hot_commit(scim_store_t *st, struct txn_overlay *o)
 {
@@ -546,6 +615,14 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                     (st->hot->seen_cfs >> e->cf & 1))
                         seen_set(st->hot, e->hash); /* before any read
                                                        misses the batch */
+                if (dirty && e->cf == CF_MEM && st->hot->mem) {
+                        /* the shadow holds every row: nothing cached (the
+                         * filter has it too, for after the shadow) */
+                        memsh_set(st->hot->mem, e->key, e->klen,
+                                  mem_parent_len(e->key, e->klen), e->hash,
+                                  e->state == OV_PUT ? e->val : NULL, e->vlen);
+                        continue;
+                }
                 /* read through the cache; in replay every write of its
                  * column families; else a write of a key it holds (only
                  * column families it ever held a key of are looked up: a
@@ -555,6 +632,8 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                      hot_find(st, e->cf, e->key, e->klen, e->hash)))
                         hot_set(st, e, dirty);
         }
+        if (st->hot && memsh_over(st->hot->mem))
+                hot_mem_off(st); /* RocksDB answers from now on */
         if (st->hot)
                 hot_spill_write(st->hot, st);
 }
@@ -577,6 +656,7 @@ void txn_hot_free(scim_store_t *st)
         if (st->hot->wo)
                 rocksdb_writeoptions_destroy(st->hot->wo);
         free(st->hot->werr);
+        memsh_free(st->hot->mem);
         free(st->hot);
         st->hot = NULL;
 }
@@ -633,12 +713,20 @@ int txn_hot_write_back(scim_store_t *st, unsigned cfs)
 {
         struct txn_hot *h = st->hot;
 
-        if (!h || !h->all || (cfs & 1u << CF_MEM))
-                return -1; /* CF_MEM: txn_children reads the database */
-        if (!(h->wo = rocksdb_writeoptions_create()))
+        if (!h || !h->all || h->wb || !(h->wo = rocksdb_writeoptions_create()))
                 return -1;
         rocksdb_writeoptions_disable_WAL(h->wo, 1);
-        h->all |= cfs; /* every read of them through the cache */
+        if (cfs & 1u << CF_MEM) {
+                /* whole in memory, so only from an empty family; its
+                 * budget (an eighth) comes out of the cache's */
+                cfs &= ~(1u << CF_MEM);
+                if ((h->fresh >> CF_MEM & 1) && (h->mem = memsh_new(h->cap / 8))) {
+                        h->cap -= h->cap / 8;
+                        cfs |= 1u << CF_MEM;
+                }
+        }
+        /* every read of the cached ones through the cache */
+        h->all |= cfs & ~(1u << CF_MEM);
         h->wb = cfs;
         return 0;
 }
@@ -655,83 +743,51 @@ static int kv_cmp(const void *a, const void *b)
         return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-/* Raw bytes after which a flush writes its batch and starts another. */
-#define FLUSH_BATCH_BYTES ((size_t)8 << 20)
-
-/* Writes b (no WAL, as replay) and empties it; the first error kept. */
-static void flush_write(struct txn_hot *h, scim_store_t *st,
-                        rocksdb_writebatch_t *b)
-{
-        char *err = NULL;
-
-        if (!rocksdb_writebatch_count(b))
-                return;
-        rocksdb_write(st->db, h->wo, b, &err);
-        rocksdb_writebatch_clear(b);
-        if (err && !h->werr)
-                h->werr = err;
-        else
-                free(err);
-}
-
 int txn_hot_flush(scim_store_t *st, int final)
 {
         struct txn_hot *h = st->hot;
         hot_kv_t **v = NULL;
-        size_t n = 0, bytes = 0;
-        store_sst_t *sst = NULL;
-        rocksdb_writebatch_t *b = NULL;
+        size_t n = 0;
+        flush_sink_t f = {h, st, NULL, NULL, 0, 0};
         unsigned wrote = 0;
 
         if (!h || !h->wb)
                 return h && h->werr ? -1 : 0;
-        if (h->ndirty) {
-                if (!(v = malloc(h->ndirty * sizeof(*v))) ||
-                    !(b = rocksdb_writebatch_create()))
-                        abort(); /* the values exist nowhere else */
-                for (size_t i = 0; i <= h->mask && n < h->ndirty; i++)
-                        if (h->s[i].kv && h->s[i].kv->dirty)
-                                v[n++] = h->s[i].kv;
-                /* in key order: memtable inserts walk forward, and the
-                 * last flush's SST files take them as they come */
-                qsort(v, n, sizeof(*v), kv_cmp);
-                /* the last: into SST files (no memtable, flush or
-                 * compaction; a column family nothing was spilled to
-                 * holds no key, so its files go to the last level) */
-                if (final)
-                        sst = store_sst_open_cfs(st, h->wb);
-        }
+        if (!(f.b = rocksdb_writebatch_create()) ||
+            !(v = malloc((h->ndirty + 1) * sizeof(*v))))
+                abort(); /* the values exist nowhere else */
+        for (size_t i = 0; i <= h->mask && n < h->ndirty; i++)
+                if (h->s[i].kv && h->s[i].kv->dirty)
+                        v[n++] = h->s[i].kv;
+        /* in key order: memtable inserts walk forward, and the last
+         * flush's SST files take them as they come */
+        qsort(v, n, sizeof(*v), kv_cmp);
+        /* the last: into SST files (no memtable, flush or compaction; a
+         * column family nothing was spilled to holds no key, so its files
+         * go to the last level) */
+        if (final)
+                f.sst = store_sst_open_cfs(st, h->wb);
         for (size_t i = 0; i < n; i++) {
                 hot_kv_t *kv = v[i];
-                const char *val = kv->present ? kv->data + kv->klen : NULL;
 
                 kv->dirty = 0;
                 /* absent and never in the database: nothing to delete */
                 if (!kv->present && ((h->fresh & ~h->spilled) >> kv->cf & 1))
                         continue;
                 wrote |= 1u << kv->cf;
-                if (sst && store_sst_take(sst, kv->cf, kv->data, kv->klen, val,
-                                          kv->vlen))
-                        continue;
-                if (val)
-                        rocksdb_writebatch_put_cf(b, st->cf[kv->cf], kv->data,
-                                                  kv->klen, val, kv->vlen);
-                else
-                        rocksdb_writebatch_delete_cf(b, st->cf[kv->cf],
-                                                     kv->data, kv->klen);
-                if ((bytes += kv->klen + kv->vlen) >= FLUSH_BATCH_BYTES) {
-                        flush_write(h, st, b);
-                        bytes = 0;
-                }
+                f.cf = kv->cf;
+                sink_put(&f, kv->data, kv->klen,
+                         kv->present ? kv->data + kv->klen : NULL, kv->vlen);
         }
-        if (b) {
-                flush_write(h, st, b);
-                rocksdb_writebatch_destroy(b);
-        }
-        if (sst) {
+        f.cf = CF_MEM;
+        if (h->mem && memsh_flush(h->mem, sink_put, &f))
+                wrote |= 1u << CF_MEM;
+        flush_write(h, st, f.b);
+        rocksdb_writebatch_destroy(f.b);
+        if (f.sst) {
                 char *err = NULL;
 
-                if (store_sst_close(sst, &err) < 0 && !h->werr)
+                if (store_sst_close(f.sst, &err) < 0 && !h->werr)
                         h->werr = err ? err : strdup("SST files");
                 else
                         free(err);
@@ -739,8 +795,11 @@ int txn_hot_flush(scim_store_t *st, int final)
         free(v);
         h->spilled |= wrote; /* what was dirty is in the database now */
         h->ndirty = 0;
-        if (final)
+        if (final) {
                 h->wb = 0;
+                memsh_free(h->mem);
+                h->mem = NULL;
+        }
         return h->werr ? -1 : 0;
 }
 
@@ -776,6 +835,21 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                         } else {
                                 e->state = OV_ABSENT;
                         }
+                }
+        }
+        if (!e && cf == CF_MEM && t->st->hot && t->st->hot->mem) {
+                /* replay's membership rows, all of them (memshadow.c) */
+                const char *mv;
+                size_t ml = 0;
+
+                e = add(o, cf, k, klen, h);
+                e->state = OV_ABSENT;
+                if (memsh_get(t->st->hot->mem, k, klen, h, &mv, &ml)) {
+                        if (!(e->val = malloc(ml ? ml : 1)))
+                                abort();
+                        memcpy(e->val, mv, ml);
+                        e->vlen = ml;
+                        e->state = OV_CLEAN;
                 }
         }
         if (!e && !hot && t->st->hot && (t->st->hot->all >> cf & 1))
@@ -957,6 +1031,29 @@ static void child_push(child_t **all, size_t *n_all, size_t *cap,
         (*all)[(*n_all)++].n = n;
 }
 
+/* txn_children's committed rows: the batches decide the keys they hold. */
+typedef struct children_ctx {
+        struct txn_overlay *o;
+        ov_parent_t *p, *pb;
+        json_t *db;
+        size_t plen;
+} children_ctx_t;
+
+static void child_db(void *ctx, const char *k, size_t kl)
+{
+        children_ctx_t *c = ctx;
+        ov_entry_t *e = NULL;
+
+        if (c->p) /* this batch decides first */
+                e = find(c->o, CF_MEM, k, kl, store_key_hash(CF_MEM, k, kl));
+        if (!e && c->pb) /* the batch being written decides next */
+                e = find(c->o->below, CF_MEM, k, kl,
+                         store_key_hash(CF_MEM, k, kl));
+        if (e) /* the batch decides: listed below if present */
+                return;
+        json_array_append_new(c->db, json_stringn(k + c->plen, kl - c->plen));
+}
+
 json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
 {
         struct txn_overlay *o = t->ov;
@@ -969,30 +1066,25 @@ json_t *txn_children(txn_t *t, const char *prefix, size_t plen)
         size_t n = 0, cap = 0, i;
         json_t *s;
 
-        /* the cache's own writes of CF_MEM first (not done today: the
-         * write-back leaves CF_MEM out, txn_hot_write_back) */
-        if (t->st->hot && (t->st->hot->wb >> CF_MEM & 1))
-                (void)txn_hot_flush(t->st, 0);
-        it = rocksdb_create_iterator_cf(t->st->db, t->st->ro,
-                                        t->st->cf[CF_MEM]);
-        for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it);
-             rocksdb_iter_next(it)) {
-                size_t kl;
-                const char *k = rocksdb_iter_key(it, &kl);
-                ov_entry_t *e;
+        children_ctx_t cc = {o, p, pb, db, plen};
 
-                if (kl < plen || memcmp(k, prefix, plen) != 0)
-                        break;
-                e = p ? find(o, CF_MEM, k, kl, store_key_hash(CF_MEM, k, kl))
-                      : NULL;
-                if (!e && pb) /* the batch being written decides next */
-                        e = find(o->below, CF_MEM, k, kl,
-                                 store_key_hash(CF_MEM, k, kl));
-                if (e) /* the batch decides: listed below if present */
-                        continue;
-                json_array_append_new(db, json_stringn(k + plen, kl - plen));
+        if (t->st->hot && t->st->hot->mem) {
+                /* replay: the committed rows are all in memory */
+                memsh_children(t->st->hot->mem, prefix, plen, child_db, &cc);
+        } else {
+                it = rocksdb_create_iterator_cf(t->st->db, t->st->ro,
+                                                t->st->cf[CF_MEM]);
+                for (rocksdb_iter_seek(it, prefix, plen);
+                     rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+                        size_t kl;
+                        const char *k = rocksdb_iter_key(it, &kl);
+
+                        if (kl < plen || memcmp(k, prefix, plen) != 0)
+                                break;
+                        child_db(&cc, k, kl);
+                }
+                rocksdb_iter_destroy(it);
         }
-        rocksdb_iter_destroy(it);
         cap = json_array_size(db) + 16;
         all = malloc(cap * sizeof(*all));
         if (!all)
@@ -1116,6 +1208,9 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         struct txn_overlay *o = t->ov;
         ov_entry_t **v = malloc((o->n + o->nappended + 1) * sizeof(*v));
         size_t n = 0;
+        wbrep_t w; /* the batch's bytes (wbrep.c) */
+        size_t room = 0;
+        rocksdb_writebatch_t *batch;
         /* set before the writer starts, cleared after it stopped */
         unsigned wb = t->st->hot ? t->st->hot->wb : 0;
 
@@ -1153,6 +1248,9 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
                             o->wb, t->st->cf[e->cf], e->key, e->klen);
         if (v)
                 qsort(v, n, sizeof(*v), entry_cmp);
+        for (size_t i = 0; i < n; i++)
+                room += wbrep_size(v[i]->klen, v[i]->vlen);
+        wbrep_init(&w, room);
         for (size_t i = 0; i < n; i++) {
                 ov_entry_t *e = v[i];
 
@@ -1162,18 +1260,20 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
                     store_sst_take(t->st->sst, e->cf, e->key, e->klen,
                                    e->state == OV_PUT ? e->val : NULL, e->vlen))
                         continue;
-                if (e->state == OV_PUT)
-                        rocksdb_writebatch_put_cf(o->wb, t->st->cf[e->cf],
-                                                  e->key, e->klen, e->val,
-                                                  e->vlen);
-                else
-                        rocksdb_writebatch_delete_cf(o->wb, t->st->cf[e->cf],
-                                                     e->key, e->klen);
+                if (wbrep_op(&w, e->state == OV_PUT, t->st->cf_id[e->cf],
+                             e->key, e->klen, e->val, e->vlen) < 0)
+                        abort(); /* the writer cannot write without it */
         }
         free(v);
+        batch = v ? wbrep_batch(&w) : o->wb; /* o->wb: no key order */
+        if (!batch)
+                abort();
         rc_mark(t, 0);
-        rocksdb_write(t->st->db, wo, o->wb, werr);
+        rocksdb_write(t->st->db, wo, batch, werr);
         rc_mark(t, 1);
+        if (batch != o->wb)
+                rocksdb_writebatch_destroy(batch);
+        wbrep_free(&w);
 }
 
 void txn_set_text(txn_t *t, char *text, size_t len)

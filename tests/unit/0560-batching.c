@@ -14,9 +14,9 @@
  * batch while the previous one is written), the one of 3 with its log,
  * change and stream records in SST files of a few records each.
  * Replay's hot cache and its filter of keys written, with and without
- * views already in the dir, and its write-back of resources and indexes
- * (a scan sees the cache's unwritten values; the last flush gives the
- * digest).
+ * views already in the dir, and its write-back of resources, indexes
+ * and memberships (a scan sees the cache's unwritten values; the last
+ * flush gives the digest).
  * Also: cursor pages and remembered index positions of scim_store_list.
  */
 #include <setjmp.h>
@@ -407,9 +407,12 @@ static void keys_of(scim_store_t *st, int cf, scim_buf_t *out)
  * views (the filter must stay off, as for a log snapshot restored before
  * a replay), each with a budget that holds everything and one that holds
  * a few keys (the rest read from RocksDB). Variants 4-7 again with the
- * write-back (txn_hot_write_back) of resources and indexes: the tiny
- * budget spills most values as they are evicted; a scan of tenant t1's
- * resources and index keys (txn_iter) must list the reference's keys
+ * write-back (txn_hot_write_back) of resources, indexes and memberships
+ * (those whole in memory, memshadow.c, on a new dir only): the tiny
+ * budget spills most values as they are evicted and turns the membership
+ * shadow off after the first batch (its rows must then be in RocksDB and
+ * in the filter of keys written); a scan of tenant t1's resources, index
+ * keys and membership rows (txn_iter) must list the reference's keys
  * while the cache still holds values no batch wrote to RocksDB (without
  * the flush before a scan it misses them), and the last flush (SST
  * files) gives the reference's digest. */
@@ -438,12 +441,13 @@ static void test_replay_cache(void **state)
                 if (v >= 4) { /* replay frees the read cache first */
                         rcache_free(x);
                         assert_int_equal(
-                            txn_hot_write_back(x, 1u << CF_RES | 1u << CF_IDX),
+                            txn_hot_write_back(x, 1u << CF_RES | 1u << CF_IDX |
+                                                      1u << CF_MEM),
                             0);
                 }
                 unit_fold_batches(x, enc + from, evs + from, nev - from, 7,
                                   sx + from);
-                for (int cf = CF_RES; v >= 4 && cf <= CF_IDX; cf++) {
+                for (int cf = CF_RES; v >= 4 && cf <= CF_MEM; cf++) {
                         kr.len = kx.len = 0;
                         keys_of(ref, cf, &kr);
                         keys_of(x, cf, &kx);

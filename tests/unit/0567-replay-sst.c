@@ -155,7 +155,7 @@ static void test_replay_sst(void **state)
         snprintf(dir, sizeof(dir), "%s/failing-wb", base);
         assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
         snprintf(dir, sizeof(dir), "%s/failing-wb/replay-%d-0-%x.sst.tmp",
-                 base, CF_RES, 1u << CF_RES | 1u << CF_IDX);
+                 base, CF_RES, 1u << CF_RES | 1u << CF_IDX | 1u << CF_MEM);
         assert_int_equal(mkdir(dir, 0700), 0);
         scim_err_clear(&err);
         assert_true(scim_store_replay(live, r, 0, NULL, &err) < 0);
