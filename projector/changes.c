@@ -958,7 +958,10 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
                 size_t n_attr;
 
                 have_mod = 1;
-                if (ev->action != SCIM_ACT_DELETE)
+                /* old == cur (a group's membership-only change in
+                 * replay: the stored attributes as they were) has no
+                 * attribute change to look for */
+                if (ev->action != SCIM_ACT_DELETE && old != cur)
                         diff_walk(old, cur, diff_text_one, &d);
                 if (d.err)
                         rc = -1;

@@ -996,7 +996,8 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                               pre_old_len, &tl);
 
                 if (txt) {
-                        index_update(t, tenant, rt, id, old, attrs);
+                        if (attrs != old) /* else no attribute moved */
+                                index_update(t, tenant, rt, id, old, attrs);
                         store_text(t, tenant, rt, id, txt, tl);
                         txn_set_text(t, txt, tl);
                         pre->cur = json_incref(attrs);
