@@ -255,12 +255,57 @@ static void test_load_string_offsets(void **state)
                         }
 }
 
+/* Two escapes at every pair of offsets (the writer copies a block's plain
+ * bytes up to its first escape, then goes on from the byte after it),
+ * beside bytes >= 0x80 (a borrow in the word test must not hide or move
+ * an escape), and a resource text escaped whole (a quote every few
+ * bytes, as in a sealed payload). */
+static void test_dense_escapes(void **state)
+{
+        static const char sp[] = {'"', '\\', '\n', '\x01', '\x1f', 'a'};
+        const char *doc = "{\"schemas\":[\"urn:ietf:params:scim:schemas:"
+                          "core:2.0:User\"],\"id\":\"01a2\",\"userName\":"
+                          "\"b@x\",\"a\":\"\\\"\\\\\",\"e\":\"\xc3\xa9\"}";
+        json_t *j;
+
+        (void)state;
+        for (size_t n = 2; n <= 24; n++)
+                for (size_t a = 0; a < n; a++)
+                        for (size_t b = a + 1; b < n; b++)
+                                for (size_t x = 0; x < sizeof(sp); x++)
+                                        for (size_t y = 0; y < sizeof(sp);
+                                             y++) {
+                                                char buf[32];
+
+                                                memset(buf, 'b', n);
+                                                if (n > 4)
+                                                        buf[n - 1] =
+                                                            '\x7f';
+                                                if (a >= 2) {
+                                                        buf[a - 2] = '\xc3';
+                                                        buf[a - 1] = '\xa9';
+                                                }
+                                                buf[a] = sp[x];
+                                                buf[b] = sp[y];
+                                                buf[n] = '\0';
+                                                j = json_stringn(buf, n);
+                                                assert_non_null(j);
+                                                same_as_jansson(j);
+                                                json_decref(j);
+                                        }
+        j = json_string(doc);
+        assert_non_null(j);
+        same_as_jansson(j);
+        json_decref(j);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_documents),
             cmocka_unit_test(test_embedded_nul_and_keys),
             cmocka_unit_test(test_escapes_at_every_offset),
+            cmocka_unit_test(test_dense_escapes),
             cmocka_unit_test(test_appends_and_depth_ceiling),
             cmocka_unit_test(test_load),
             cmocka_unit_test(test_load_string_offsets),
