@@ -14,8 +14,6 @@
 
 #include "projector/changes_internal.h"
 
-
-/* The hour of ms, rounded down (also for times before 1970). */
 /* Adds 1 to the hourly counter of (action, verdict). */
 void changes_count_hour(txn_t *t, const char *tenant, int64_t time_ms,
                         const char *action, int applied)
