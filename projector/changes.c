@@ -28,7 +28,6 @@
 #include "projector/changes_internal.h"
 
 #define DIFF_MAX_DEPTH 8
-#define HOUR_MS 3600000LL
 /* Time-index entries of other actions a page skips by their value (no
  * record read, ~0.3 us each) before it ends with a cursor. */
 #define CHANGES_SKIP_LIMIT (16 * SCIM_CHANGES_SCAN_LIMIT)
@@ -63,13 +62,6 @@ int64_t changes_get_time(const unsigned char in[8])
         return (int64_t)(scim_get_be64(in) ^ (1ULL << 63));
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-        int64_t q = a / b;
-
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* tenant \0 kind */
 void changes_key_start(scim_buf_t *b, const char *tenant, char kind)
 {
@@ -78,7 +70,7 @@ void changes_key_start(scim_buf_t *b, const char *tenant, char kind)
         scim_buf_append(b, &kind, 1);
 }
 
-static void key_be(scim_buf_t *b, uint64_t v)
+void changes_key_be(scim_buf_t *b, uint64_t v)
 {
         unsigned char x[8];
 
@@ -86,12 +78,33 @@ static void key_be(scim_buf_t *b, uint64_t v)
         scim_buf_append(b, x, 8);
 }
 
-static void key_time(scim_buf_t *b, int64_t ms)
+void changes_key_time(scim_buf_t *b, int64_t ms)
 {
         unsigned char x[8];
 
         changes_put_time(x, ms);
         scim_buf_append(b, x, 8);
+}
+
+int64_t changes_floor_div(int64_t a, int64_t b)
+{
+        int64_t q = a / b;
+
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int changes_attr_skipped(const char *k)
+{
+        switch (k[0]) { /* one byte decides for nearly every key */
+        case 's':
+                return !strcmp(k, "schemas");
+        case 'i':
+                return k[1] == 'd' && !k[2];
+        case 'm':
+                return !strcmp(k, "meta") || !strcmp(k, "members");
+        default:
+                return 0;
+        }
 }
 
 /* --------------------------------------------------------- the diff */
@@ -265,21 +278,6 @@ static int leaf_cmp(const void *a, const void *b, void *ctx)
  * acc: its leaves sorted by path, one per path (the last set). Leaves
  * under an equal attribute are equal, so the diff of these is the diff of
  * the whole resources, at the cost of the changed attributes only. */
-/* The attributes the diff leaves out. */
-static int diff_skips(const char *k)
-{
-        switch (k[0]) {
-        case 's':
-                return !strcmp(k, "schemas");
-        case 'i':
-                return k[1] == 'd' && !k[2];
-        case 'm':
-                return !strcmp(k, "meta") || !strcmp(k, "members");
-        default:
-                return 0;
-        }
-}
-
 /* The attribute values found equal by the first flatten of a diff, as
  * (value in the second resource, value in the first) pairs: the second
  * flatten asks the same questions the other way round, and equality is
@@ -318,7 +316,7 @@ static void flatten(leaves_t *acc, const json_t *res, const json_t *other,
                 other = NULL;
         json_object_foreach((json_t *)res, k, v)
         {
-                if (diff_skips(k))
+                if (changes_attr_skipped(k))
                         continue;
                 w = other ? json_object_get(other, k) : NULL;
                 if (w && (known && !known->full ? same_has(known, v, w)
@@ -1078,8 +1076,8 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
          * record's action, so a query for some actions (who was deleted
          * last week) skips the others without reading their records */
         changes_key_start(&key, ev->tenant, 'T');
-        key_time(&key, itime);
-        key_be(&key, seq);
+        changes_key_time(&key, itime);
+        changes_key_be(&key, seq);
         txn_append(t, CF_CHIDX, key.data, key.len, action, strlen(action));
         /* one resource's history; the value says what asOf needs without
          * reading the record: the event's time and its kind */
@@ -1100,7 +1098,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                 changes_key_start(&key, ev->tenant, 'R');
                 scim_buf_append(&key, ev->resource_id,
                                 strlen(ev->resource_id) + 1);
-                key_be(&key, seq);
+                changes_key_be(&key, seq);
                 txn_append(t, CF_CHIDX, key.data, key.len, (char *)rv,
                            sizeof(rv));
         }
@@ -1117,7 +1115,7 @@ void changes_record(txn_t *t, uint64_t seq, const scim_event_t *ev,
                         rv[8] = CHANGES_R_EFFECT;
                         changes_key_start(&key, ev->tenant, 'R');
                         scim_buf_append(&key, gid, strlen(gid) + 1);
-                        key_be(&key, seq);
+                        changes_key_be(&key, seq);
                         txn_append(t, CF_CHIDX, key.data, key.len, (char *)rv,
                                    sizeof(rv));
                 }
@@ -1380,8 +1378,8 @@ int scim_changes_query(scim_store_t *st, const char *tenant,
         if (by_res) {
                 scim_buf_append(&hi, "\xff\xff\xff\xff\xff\xff\xff\xff\xff", 9);
         } else {
-                key_time(&lo, q->from_ms);
-                key_time(&hi, q->to_ms);
+                changes_key_time(&lo, q->from_ms);
+                changes_key_time(&hi, q->to_ms);
         }
         if (q->cursor) {
                 /* the cursor is the key after "tenant\0" */
@@ -1596,8 +1594,8 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
 {
         scim_buf_t lo = {0}, pre = {0};
         rocksdb_iterator_t *it;
-        int64_t from_h = floor_div(from_ms, HOUR_MS);
-        int64_t to_h = floor_div(to_ms - 1, HOUR_MS); /* inclusive */
+        int64_t from_h = changes_floor_div(from_ms, HOUR_MS);
+        int64_t to_h = changes_floor_div(to_ms - 1, HOUR_MS); /* inclusive */
         int64_t cur_bucket = INT64_MIN;
         json_t *series = json_array(), *totals = new_bucket(NULL);
         json_t *bucket = NULL, *idx = json_object();
@@ -1613,7 +1611,7 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
         }
         changes_key_start(&pre, tenant, 'H');
         scim_buf_append(&lo, pre.data, pre.len);
-        key_time(&lo, from_h);
+        changes_key_time(&lo, from_h);
         it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf[CF_CHIDX]);
         for (rocksdb_iter_seek(it, lo.data, lo.len); rocksdb_iter_valid(it);
              rocksdb_iter_next(it)) {
@@ -1635,7 +1633,7 @@ int scim_changes_summary(scim_store_t *st, const char *tenant, int64_t from_ms,
                 if (pre.len + 8 + al + 2 != kl || vl != 8)
                         continue;
                 verdict = k[kl - 1];
-                b = floor_div(hour, bucket_hours) * bucket_hours;
+                b = changes_floor_div(hour, bucket_hours) * bucket_hours;
                 if (b != cur_bucket) {
                         scim_time_format(b * HOUR_MS, ts);
                         bucket = new_bucket(ts);

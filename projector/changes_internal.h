@@ -141,6 +141,16 @@ json_t *hstate_dump(const hstate_t *h);
 int hstate_load(hstate_t *h, const json_t *o);
 /* Starts a chidx key: tenant \0 kind. */
 void changes_key_start(scim_buf_t *b, const char *tenant, char kind);
+#define HOUR_MS 3600000LL /* the hourly counters' unit */
+
+/* Key parts: v big-endian; a time in changes_put_time's order. */
+void changes_key_be(scim_buf_t *b, uint64_t v);
+void changes_key_time(scim_buf_t *b, int64_t ms);
+/* a / b rounded toward minus infinity (hours before the epoch). */
+int64_t changes_floor_div(int64_t a, int64_t b);
+/* The attributes neither the diff nor the stored text's attribute walk
+ * covers: schemas, id, meta, members (their own handling). */
+int changes_attr_skipped(const char *k);
 /* 1 if resource id (idl bytes) has a record in the tenant's
  * resource-history index (committed state). */
 int changes_has_history(scim_store_t *st, const char *tenant, const char *id,

@@ -14,32 +14,6 @@
 
 #include "projector/changes_internal.h"
 
-#define HOUR_MS 3600000LL
-
-/* The hour of ms, rounded down (also for times before 1970). */
-static int64_t hour_of(int64_t ms)
-{
-        int64_t q = ms / HOUR_MS;
-
-        return (ms % HOUR_MS != 0 && ms < 0) ? q - 1 : q;
-}
-
-static void key_be(scim_buf_t *b, uint64_t v)
-{
-        unsigned char x[8];
-
-        scim_put_be64(x, v);
-        scim_buf_append(b, x, 8);
-}
-
-static void key_time(scim_buf_t *b, int64_t ms)
-{
-        unsigned char x[8];
-
-        changes_put_time(x, ms);
-        scim_buf_append(b, x, 8);
-}
-
 /* Adds 1 to the hourly counter of (action, verdict). */
 void changes_count_hour(txn_t *t, const char *tenant, int64_t time_ms,
                         const char *action, int applied)
@@ -51,7 +25,7 @@ void changes_count_hour(txn_t *t, const char *tenant, int64_t time_ms,
         unsigned char be[8];
 
         changes_key_start(&k, tenant, 'H');
-        key_time(&k, hour_of(time_ms));
+        changes_key_time(&k, changes_floor_div(time_ms, HOUR_MS));
         scim_buf_append(&k, action, strlen(action) + 1);
         scim_buf_append(&k, &vc, 1);
         v = txn_get_hot(t, CF_CHIDX, k.data, k.len, &vl);
@@ -70,7 +44,7 @@ static void atime_key(scim_buf_t *k, const char *tenant, uint64_t partition)
         k->len = 0;
         scim_buf_append(k, "atime", 6);
         scim_buf_append(k, tenant, strlen(tenant) + 1);
-        key_be(k, partition);
+        changes_key_be(k, partition);
 }
 
 /*

@@ -37,20 +37,6 @@ static void version_text(char out[32], int64_t version)
 
 /* The attributes the stored form takes from the event under its own
  * rules (schemas, id, meta) or never (members: rows of their own). */
-static int stored_skips(const char *k)
-{
-        switch (k[0]) { /* one byte decides for nearly every key */
-        case 's':
-                return !strcmp(k, "schemas");
-        case 'i':
-                return k[1] == 'd' && !k[2];
-        case 'm':
-                return !strcmp(k, "meta") || !strcmp(k, "members");
-        default:
-                return 0;
-        }
-}
-
 /* Appends the literal l (its length known at compile time). */
 #define PUT_LIT(b, l) scim_buf_append((b), (l), sizeof(l) - 1)
 
@@ -72,7 +58,7 @@ json_t *fold_build_stored(const json_t *attrs, const char *id,
         json_object_set_new(o, "id", json_string(id));
         json_object_foreach((json_t *)attrs, k, v)
         {
-                if (stored_skips(k))
+                if (changes_attr_skipped(k))
                         continue;
                 json_object_set(o, k, v);
         }
@@ -183,7 +169,7 @@ char *fold_print_stored(const json_t *attrs, const char *id,
                 goto fail;
         json_object_foreach((json_t *)attrs, k, v)
         {
-                if (stored_skips(k))
+                if (changes_attr_skipped(k))
                         continue;
                 PUT_LIT(&b, ",");
                 if (put_str(&b, k) < 0)
