@@ -267,6 +267,16 @@ void scim_conn_guard_free(scim_conn_guard_t *g)
         free(g);
 }
 
+/* Connections of the calling pool thread: libmicrohttpd's thread pool
+ * accepts, serves and closes a connection on one worker thread, which
+ * runs both notifications. */
+static __thread unsigned tl_conns;
+
+int scim_conn_guard_thread_alone(void)
+{
+        return tl_conns <= 1;
+}
+
 void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
                             void **socket_context,
                             enum MHD_ConnectionNotificationCode toe)
@@ -274,6 +284,10 @@ void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
         scim_conn_guard_t *g = cls;
         gconn_t *x;
 
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+                tl_conns++;
+        else if (tl_conns)
+                tl_conns--;
         if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
                     c, MHD_CONNECTION_INFO_CONNECTION_FD);

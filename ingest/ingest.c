@@ -964,6 +964,9 @@ static int enqueue(scim_ingest_t *ing, pending_t *p, scim_err_t *err)
  * lone client waits for fdatasync and the fold, not for two thread
  * hand-offs (committer wake-up, then the answer's). Anything that arrives
  * meanwhile queues and the committer takes it as one group commit after.
+ * Only for a caller whose thread serves nobody else (scim_write_t
+ * may_wait): a libmicrohttpd pool thread holding several connections
+ * would otherwise commit them one batch of one at a time.
  * Returns 1 when p was committed here (its callback has run), 0 when the
  * caller should enqueue, -1 with err when it is refused.
  */
@@ -1007,7 +1010,7 @@ int scim_ingest_submit(scim_ingest_t *ing, const scim_write_t *w,
         p->ctx = ctx;
         if (prepare(ing, w, p, &now->err) < 0)
                 goto refused;
-        switch (commit_inline(ing, p, &now->err)) {
+        switch (w->may_wait ? commit_inline(ing, p, &now->err) : 0) {
         case 1:
                 return 1;
         case -1:

@@ -107,6 +107,10 @@ typedef struct scim_write {
         size_t body_len;
         const char *if_match;   /* If-Match header value or NULL */
         int want_text;          /* 1: the result carries text (below) */
+        int may_wait;           /* 1: the calling thread serves nobody
+                                   else, so a write finding the committer
+                                   idle may be committed on it (0: always
+                                   queued; the thread never waits) */
 } scim_write_t;
 
 typedef struct scim_write_result {
