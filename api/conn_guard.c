@@ -284,16 +284,13 @@ void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
         scim_conn_guard_t *g = cls;
         gconn_t *x;
 
-        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-                tl_conns++;
-        else if (tl_conns)
-                tl_conns--;
         if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
                     c, MHD_CONNECTION_INFO_CONNECTION_FD);
 
                 x = calloc(1, sizeof(*x));
                 *socket_context = x;
+                tl_conns++;
                 if (!x)
                         return;
                 x->fd = ci ? ci->connect_fd : -1;
@@ -307,6 +304,8 @@ void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
                 pthread_mutex_unlock(&g->mu);
                 return;
         }
+        if (tl_conns) /* MHD_CONNECTION_NOTIFY_CLOSED */
+                tl_conns--;
         x = *socket_context;
         if (!x)
                 return;

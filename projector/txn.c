@@ -731,16 +731,25 @@ int txn_hot_write_back(scim_store_t *st, unsigned cfs)
         return 0;
 }
 
+/* Column family, then RocksDB's bytewise key order (a key before the
+ * keys it is a prefix of): the order written batches and files need. */
+static int cf_key_cmp(int xcf, const char *xk, size_t xl, int ycf,
+                      const char *yk, size_t yl)
+{
+        int c;
+
+        if (xcf != ycf)
+                return xcf - ycf;
+        c = memcmp(xk, yk, xl < yl ? xl : yl);
+        return c ? c : (xl > yl) - (xl < yl);
+}
+
 static int kv_cmp(const void *a, const void *b)
 {
         const hot_kv_t *x = *(const hot_kv_t *const *)a;
         const hot_kv_t *y = *(const hot_kv_t *const *)b;
-        int c;
 
-        if (x->cf != y->cf)
-                return x->cf - y->cf;
-        c = memcmp(x->data, y->data, x->klen < y->klen ? x->klen : y->klen);
-        return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+        return cf_key_cmp(x->cf, x->data, x->klen, y->cf, y->data, y->klen);
 }
 
 int txn_hot_flush(scim_store_t *st, int final)
@@ -1174,12 +1183,8 @@ static int entry_cmp(const void *a, const void *b)
 {
         const ov_entry_t *x = *(const ov_entry_t *const *)a;
         const ov_entry_t *y = *(const ov_entry_t *const *)b;
-        int c;
 
-        if (x->cf != y->cf)
-                return x->cf - y->cf;
-        c = memcmp(x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
-        return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+        return cf_key_cmp(x->cf, x->key, x->klen, y->cf, y->key, y->klen);
 }
 
 /* The read cache (readcache.c): every key of a cached column family the
