@@ -50,6 +50,10 @@ typedef struct ov_entry {
         int state;
         int hot;   /* read through txn_get_hot: its value goes to the
                       store's hot cache when the batch is written */
+        int first;   /* replay: no batch wrote the key before (a known
+                        absence in a column family that started empty) */
+        int through; /* replay's write-back: a first write, written by
+                        the batch (txn_write), not kept in the cache */
         char *val; /* malloc'd; NULL when absent/deleted */
         size_t vlen, klen;
         char key[]; /* klen bytes */
@@ -440,7 +444,8 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e, int dirty)
                 return; /* no cache: reads go to the database */
         h = st->hot;
         h->cfs |= 1u << e->cf;
-        /* the key's own slot, else an empty one, else the bucket's turn */
+        /* the key's own slot, else an empty one, else the bucket's turn
+         * (a clean entry first: giving up a dirty one writes it) */
         b = &h->s[e->hash & h->mask & ~(size_t)1];
         s = hot_slot(h, e->cf, e->key, e->klen, e->hash);
         if (s && s->kv->dirty) {
@@ -451,7 +456,11 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e, int dirty)
                 h->ndirty--;
         }
         if (!s)
-                s = !b[0].kv ? &b[0] : !b[1].kv ? &b[1] : &b[h->flip++ & 1];
+                s = !b[0].kv             ? &b[0]
+                    : !b[1].kv           ? &b[1]
+                    : !b[0].kv->dirty    ? &b[0]
+                    : !b[1].kv->dirty    ? &b[1]
+                                         : &b[h->flip++ & 1];
         if (s->kv)
                 hot_drop(h, st, s);
         /* over the budget: a clock hand frees other entries in slot
@@ -609,7 +618,8 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
         o->hot_done = 1;
         for (ov_entry_t *e = o->first; e; e = e->order) {
                 int written = e->state == OV_PUT || e->state == OV_DEL;
-                int dirty = written && st->hot && (st->hot->wb >> e->cf & 1);
+                int dirty = written && st->hot &&
+                            (st->hot->wb >> e->cf & 1) && !e->through;
 
                 if (e->state == OV_PUT && st->hot && st->hot->seen &&
                     (st->hot->seen_cfs >> e->cf & 1))
@@ -623,6 +633,16 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                                   e->state == OV_PUT ? e->val : NULL, e->vlen);
                         continue;
                 }
+                if (e->through) {
+                        /* written by the batch: the database holds keys
+                         * of cf now (a miss asks it) */
+                        st->hot->spilled |= 1u << e->cf;
+                        continue;
+                }
+                if (e->first && e->state == OV_ABSENT)
+                        continue; /* the filter answers it: no entry of a
+                                     key no batch wrote (a first write
+                                     then finds none to make stale) */
                 /* read through the cache; in replay every write of its
                  * column families; else a write of a key it holds (only
                  * column families it ever held a key of are looked up: a
@@ -843,6 +863,7 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                                 e->state = OV_CLEAN;
                         } else {
                                 e->state = OV_ABSENT;
+                                e->first = b->first;
                         }
                 }
         }
@@ -889,6 +910,7 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                  * of cf (indexes and memberships: not cached, filtered) */
                 e = add(o, cf, k, klen, h);
                 e->state = OV_ABSENT;
+                e->first = 1;
         }
         if (!e) {
                 char *err = NULL;
@@ -948,6 +970,17 @@ char *txn_get_hot(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
         return entry_value(lookup(t, cf, k, klen, 1), vlen);
 }
 
+/* 1 when no batch wrote (cf, k) (replay into a dir whose cf started
+ * empty): the filter of keys committed, and the batch being written. */
+static int first_write(txn_t *t, int cf, const char *k, size_t klen,
+                       uint64_t h)
+{
+        struct txn_overlay *o = t->ov;
+
+        return seen_never(t->st->hot, cf, h) &&
+               !(o->below && find(o->below, cf, k, klen, h));
+}
+
 void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
              size_t vlen)
 {
@@ -959,12 +992,19 @@ void txn_put(txn_t *t, int cf, const char *k, size_t klen, const char *v,
         if (!copy)
                 abort();
         memcpy(copy, v, vlen);
-        if (!e)
+        if (!e) {
                 e = add(o, cf, k, klen, h);
+                e->first = first_write(t, cf, k, klen, h); /* blind */
+        }
         free(e->val);
         e->val = copy;
         e->vlen = vlen;
         e->state = OV_PUT;
+        /* replay's write-back: a key's first write goes through the
+         * batch's own write, not the cache (a create's keys are written
+         * once: holding them dirty only filled the cache) */
+        e->through = e->first && t->st->hot && cf != CF_MEM &&
+                     (t->st->hot->wb >> cf & 1);
 }
 
 void txn_del(txn_t *t, int cf, const char *k, size_t klen)
@@ -982,14 +1022,20 @@ void txn_del(txn_t *t, int cf, const char *k, size_t klen)
                             !memcmp(a->key, k, klen))
                                 a->state = OV_DEL;
 
-        if (!e)
+        if (!e) {
                 e = add(o, cf, k, klen, h);
-        else if (e->state == OV_ABSENT)
+                e->first = first_write(t, cf, k, klen, h);
+        } else if (e->state == OV_ABSENT) {
                 return; /* known absent: nothing to delete */
+        }
         free(e->val);
         e->val = NULL;
         e->vlen = 0;
-        e->state = OV_DEL;
+        /* a key no batch wrote (put in this one at most): absent, no
+         * tombstone (one in the cache would outlive a later first write,
+         * which goes through) */
+        e->state = e->first ? OV_ABSENT : OV_DEL;
+        e->through = 0;
 }
 
 void txn_append(txn_t *t, int cf, const char *k, size_t klen, const char *v,
@@ -1259,7 +1305,7 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
         for (size_t i = 0; i < n; i++) {
                 ov_entry_t *e = v[i];
 
-                if (wb >> e->cf & 1)
+                if ((wb >> e->cf & 1) && !e->through)
                         continue; /* replay's write-back: hot_commit */
                 if (t->st->sst && /* replay: records into SST files */
                     store_sst_take(t->st->sst, e->cf, e->key, e->klen,
