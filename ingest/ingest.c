@@ -892,6 +892,8 @@ int scim_ingest_new(scim_store_t *st, scim_ingest_t **out, char *errstr,
                 free(ing);
                 return -1;
         }
+        /* named for ps/top and ops/bench's per-thread CPU (thr_us) */
+        pthread_setname_np(ing->thr, "committer");
         *out = ing;
         return 0;
 }
