@@ -37,11 +37,12 @@ scim_conn_guard_t *scim_conn_guard_new(unsigned limit, unsigned header_s,
 /* Stops the thread and frees (after MHD_stop_daemon). NULL-safe. */
 void scim_conn_guard_free(scim_conn_guard_t *g);
 
-/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the guard. */
 /* 1 when the calling libmicrohttpd pool thread serves at most one
  * connection (the caller's): it may then wait for a commit without
  * holding up another client (ingest's commit on the request's thread). */
 int scim_conn_guard_thread_alone(void);
+
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the guard. */
 void scim_conn_guard_notify(void *cls, struct MHD_Connection *c,
                             void **socket_context,
                             enum MHD_ConnectionNotificationCode toe);

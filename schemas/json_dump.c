@@ -22,10 +22,12 @@
 
 #define DUMP_MAX_DEPTH 128 /* stored JSON is parsed at depth <= 32 */
 
-/* The bytes among the 8 at p that a JSON string escapes, as the high bit
- * of each byte (little-endian: the lowest set bit marks the first). Exact
- * up to the first such byte: a borrow can only mark later bytes falsely,
- * so any mark means at least one, and ctz/8 is the first one's index. */
+/* The bytes among the 8 at p that a JSON string escapes (below 0x20,
+ * '"' or '\\'), as the high bit of each byte (little-endian: the lowest
+ * set bit marks the first). Zero exactly when there is none: the "has a
+ * byte less than n" and "has a zero byte" word tricks have no false
+ * positives for n <= 128. Exact up to the first such byte: a borrow can
+ * only mark later bytes falsely, so ctz/8 is the first one's index. */
 static inline uint64_t escape_mask8(const char *p)
 {
         const uint64_t ones = 0x0101010101010101ULL;
@@ -38,14 +40,6 @@ static inline uint64_t escape_mask8(const char *p)
         return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
                 ((bs - ones) & ~bs)) &
                high;
-}
-
-/* 1 if any of the 8 bytes at p is below 0x20, '"' or '\\' (the bytes a
- * JSON string escapes). Exact: the "has a byte less than n" and "has a
- * zero byte" word tricks have no false positives for n <= 128. */
-static inline int needs_escape8(const char *p)
-{
-        return escape_mask8(p) ? 1 : 0;
 }
 
 /* Makes room for `extra` more bytes and the NUL after them. */
@@ -107,7 +101,7 @@ static int put_string(scim_buf_t *b, const char *s, size_t n)
                         o += k;
                         i += k;
                         end = i + 1; /* the escape, then blocks again */
-                } else if (n >= 8 && !needs_escape8(s + n - 8)) {
+                } else if (n >= 8 && !escape_mask8(s + n - 8)) {
                         /* the tail of a longer string: its last eight
                          * bytes (overlapping what is done) at once */
                         memcpy(o, s + i, n - i);
