@@ -163,6 +163,25 @@ static inline void unit_fold_batches(scim_store_t *st, const scim_buf_t *enc,
         }
 }
 
+/* A run against its reference: the n verdicts st[] equal ref[] and x's
+ * views' digest equals want (65 bytes); what names the run in a
+ * failure. */
+static inline void unit_assert_same_run(scim_store_t *x, const int *st,
+                                        const int *ref, size_t n,
+                                        const char *want, const char *what)
+{
+        char got[65];
+        scim_err_t err;
+
+        for (size_t i = 0; i < n; i++)
+                if (st[i] != ref[i])
+                        fail_msg("%s: event %zu status %d, reference %d",
+                                 what, i, st[i], ref[i]);
+        scim_err_clear(&err);
+        assert_int_equal(scim_store_digest(x, got, &err), 0);
+        assert_string_equal(want, got);
+}
+
 /* Replays live into a new store at dir in batches of per (0: replay's
  * default) and sets d (65 bytes) to the replayed views' digest; returns
  * the replayed store, open (the caller closes it). */
