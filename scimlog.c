@@ -802,14 +802,14 @@ static int cmd_serve(int argc, char **argv)
 
                 scim_ingest_stats(ing, &sx);
                 scim_event("info", "group_commit",
-                        "%llu events in %llu synced batches "
-                        "(%.1f events per group commit, %.2f s in the "
-                        "synced append)",
-                        (unsigned long long)sx.events,
-                        (unsigned long long)sx.batches,
-                        sx.batches ? (double)sx.events / (double)sx.batches
-                                   : 0.0,
-                        (double)sx.commit_ns / 1e9);
+                           "%llu events in %llu synced batches "
+                           "(%.1f events per group commit, %.2f s in the "
+                           "synced append)",
+                           (unsigned long long)sx.events,
+                           (unsigned long long)sx.batches,
+                           sx.batches ? (double)sx.events / (double)sx.batches
+                                      : 0.0,
+                           (double)sx.commit_ns / 1e9);
         }
         rc = 0;
 out:

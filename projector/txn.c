@@ -50,11 +50,11 @@ typedef struct ov_entry {
         int state;
         int hot;   /* read through txn_get_hot: its value goes to the
                       store's hot cache when the batch is written */
-        int first;   /* replay: no batch wrote the key before (a known
-                        absence in a column family that started empty) */
+        int first; /* replay: no batch wrote the key before (a known
+                      absence in a column family that started empty) */
         int through; /* replay's write-back: a first write, written by
                         the batch (txn_write), not kept in the cache */
-        char *val; /* in the overlay's arena; NULL when absent/deleted */
+        char *val;   /* in the overlay's arena; NULL when absent/deleted */
         size_t vlen, klen;
         char key[]; /* klen bytes */
 } ov_entry_t;
@@ -117,8 +117,8 @@ static void *ov_alloc(struct txn_overlay *o, size_t n)
         if (!c || c->cap - c->used < n) {
                 /* small first (a POST's batch holds ~20 keys), then
                  * doubling up to OV_CHUNK */
-                size_t cap = o->nchunks < 5 ? (size_t)8192 << o->nchunks
-                                            : OV_CHUNK;
+                size_t cap =
+                    o->nchunks < 5 ? (size_t)8192 << o->nchunks : OV_CHUNK;
 
                 if (n > cap / 4)
                         cap = n;
@@ -513,11 +513,11 @@ static void hot_set(scim_store_t *st, const ov_entry_t *e, int dirty)
                 h->ndirty--;
         }
         if (!s)
-                s = !b[0].kv             ? &b[0]
-                    : !b[1].kv           ? &b[1]
-                    : !b[0].kv->dirty    ? &b[0]
-                    : !b[1].kv->dirty    ? &b[1]
-                                         : &b[h->flip++ & 1];
+                s = !b[0].kv          ? &b[0]
+                    : !b[1].kv        ? &b[1]
+                    : !b[0].kv->dirty ? &b[0]
+                    : !b[1].kv->dirty ? &b[1]
+                                      : &b[h->flip++ & 1];
         if (s->kv)
                 hot_drop(h, st, s);
         /* over the budget: a clock hand frees other entries in slot
@@ -675,8 +675,8 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
         o->hot_done = 1;
         for (ov_entry_t *e = o->first; e; e = e->order) {
                 int written = e->state == OV_PUT || e->state == OV_DEL;
-                int dirty = written && st->hot &&
-                            (st->hot->wb >> e->cf & 1) && !e->through;
+                int dirty = written && st->hot && (st->hot->wb >> e->cf & 1) &&
+                            !e->through;
 
                 if (e->state == OV_PUT && st->hot && st->hot->seen &&
                     (st->hot->seen_cfs >> e->cf & 1))
@@ -945,8 +945,8 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                         e = add(o, cf, k, klen, h);
                         e->state = kv->present ? OV_CLEAN : OV_ABSENT;
                         if (kv->present) {
-                                e->val = ov_copy(o, kv->data + kv->klen,
-                                                 kv->vlen);
+                                e->val =
+                                    ov_copy(o, kv->data + kv->klen, kv->vlen);
                                 e->vlen = kv->vlen;
                         }
                 }
@@ -1019,8 +1019,7 @@ char *txn_get_hot(txn_t *t, int cf, const char *k, size_t klen, size_t *vlen)
 
 /* 1 when no batch wrote (cf, k) (replay into a dir whose cf started
  * empty): the filter of keys committed, and the batch being written. */
-static int first_write(txn_t *t, int cf, const char *k, size_t klen,
-                       uint64_t h)
+static int first_write(txn_t *t, int cf, const char *k, size_t klen, uint64_t h)
 {
         struct txn_overlay *o = t->ov;
 

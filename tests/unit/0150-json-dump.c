@@ -279,8 +279,7 @@ static void test_dense_escapes(void **state)
 
                                                 memset(buf, 'b', n);
                                                 if (n > 4)
-                                                        buf[n - 1] =
-                                                            '\x7f';
+                                                        buf[n - 1] = '\x7f';
                                                 if (a >= 2) {
                                                         buf[a - 2] = '\xc3';
                                                         buf[a - 1] = '\xa9';

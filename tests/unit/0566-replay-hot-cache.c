@@ -207,8 +207,8 @@ static size_t raw_keys(scim_store_t *x, int cf, char **v0)
 static void test_first_writes_through(void **state)
 {
         static int sref[MAXEV], sx[MAXEV];
-        static const size_t budgets[3] = {(size_t)64 << 20,
-                                          (size_t)1 << 20, (size_t)160 << 10};
+        static const size_t budgets[3] = {(size_t)64 << 20, (size_t)1 << 20,
+                                          (size_t)160 << 10};
         char dir[700], want[65], what[32];
         scim_store_t *ref;
         scim_err_t err;
@@ -228,10 +228,10 @@ static void test_first_writes_through(void **state)
                 x = unit_store_open(dir);
                 assert_int_equal(txn_hot_replay(x, budgets[b]), 0);
                 rcache_free(x);
-                assert_int_equal(
-                    txn_hot_write_back(x, 1u << CF_RES | 1u << CF_IDX |
-                                              1u << CF_MEM),
-                    0);
+                assert_int_equal(txn_hot_write_back(x, 1u << CF_RES |
+                                                           1u << CF_IDX |
+                                                           1u << CF_MEM),
+                                 0);
                 /* the tenant and the creates */
                 unit_fold_batches(x, enc, evs, 1 + USERS, 50, sx);
                 /* all of them: the filter of keys written, as large as

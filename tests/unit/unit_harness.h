@@ -175,8 +175,8 @@ static inline void unit_assert_same_run(scim_store_t *x, const int *st,
 
         for (size_t i = 0; i < n; i++)
                 if (st[i] != ref[i])
-                        fail_msg("%s: event %zu status %d, reference %d",
-                                 what, i, st[i], ref[i]);
+                        fail_msg("%s: event %zu status %d, reference %d", what,
+                                 i, st[i], ref[i]);
         scim_err_clear(&err);
         assert_int_equal(scim_store_digest(x, got, &err), 0);
         assert_string_equal(want, got);
