@@ -233,16 +233,23 @@ static int secret_file(const char *opt, const char *path, char *buf,
         return 0;
 }
 
-static int open_store(const char *dir, scim_store_t **st)
+/* Opens dir (replay set: a new dir that scim_store_replay fills). */
+static int open_store_as(const char *dir, scim_store_t **st, int replay)
 {
         char errstr[512];
 
-        if (scim_store_open(dir, st, errstr, sizeof(errstr)) < 0) {
+        if ((replay ? scim_store_open_replay : scim_store_open)(
+                dir, st, errstr, sizeof(errstr)) < 0) {
                 fprintf(stderr, "scimlog: cannot open data dir %s: %s\n", dir,
                         errstr);
                 return -1;
         }
         return 0;
+}
+
+static int open_store(const char *dir, scim_store_t **st)
+{
+        return open_store_as(dir, st, 0);
 }
 
 /* Commands that only read (digest, the source of replay) must not create
@@ -1131,7 +1138,8 @@ static int cmd_replay(int argc, char **argv)
                             into);
         if (kcfg.brokers)
                 return replay_kafka(&kcfg, into, until_arg);
-        if (open_existing_store(data, &src) < 0 || open_store(into, &dst) < 0)
+        if (open_existing_store(data, &src) < 0 ||
+            open_store_as(into, &dst, 1) < 0)
                 goto out;
         scim_err_clear(&err);
         if (scim_store_replay(src, dst, until, progress, &err) < 0) {
@@ -1440,7 +1448,7 @@ static int cmd_verify(int argc, char **argv)
         rc = 1;
         if (scim_store_digest(src, d1, &err) < 0) {
                 fail("digest of %s failed: %s", data, err.detail);
-        } else if (open_store(into, &dst) < 0) {
+        } else if (open_store_as(into, &dst, 1) < 0) {
                 /* said */
         } else if (scim_store_replay(src, dst, 0, NULL, &err) < 0) {
                 fail("replay failed: %s", err.detail);

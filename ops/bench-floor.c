@@ -8,8 +8,8 @@
  *       Replay's storage floor. Reads every key and value of every column
  *       family of SRC (a dir `scimlog replay` just built) into memory, then
  *       times writing exactly those into a fresh store DST opened as replay
- *       opens its new dir (scim_store_open: the same column families and
- *       options, store_tune.c's budget for --memory-mb MEMORY_MB), without
+ *       opens its new dir (scim_store_open_replay: the same column families
+ *       and options, store_tune.c's budget for --memory-mb MEMORY_MB), without
  *       the WAL as replay writes, in batches of BATCH events' worth of keys
  *       (default 2,000, REPLAY_BATCH of projector/store.c), every column
  *       family's share in each batch; the log, change and stream records
@@ -197,7 +197,8 @@ static int write_floor(const char *srcdir, const char *dstdir, long mb,
         }
         scim_store_close(src);
         src = NULL;
-        if (scim_store_open(dstdir, &dst, errstr, sizeof(errstr)) < 0) {
+        if (scim_store_open_replay(dstdir, &dst, errstr, sizeof(errstr)) <
+            0) {
                 fprintf(stderr, "%s: %s\n", dstdir, errstr);
                 goto out;
         }

@@ -117,6 +117,8 @@ struct scim_store {
         struct txn_hot *hot; /* the writer's hot cache (txn.c) */
         struct store_rcache *rc; /* the API's read cache (readcache.c) */
         struct store_sst *sst; /* replay: records into SST files (store_sst.c) */
+        unsigned vector_cfs; /* bit cf: a vector memtable (a replay's new
+                                dir, store_tune.c): reads sort it */
 };
 
 /* After a batch is written: invalidates remembered list positions when
@@ -454,12 +456,18 @@ size_t store_tune_cache_bytes(void);
 void store_tune_table(rocksdb_block_based_table_options_t *topts);
 /* RocksDB's per-thread perf counters off for the calling thread (once). */
 void store_tune_thread(void);
-/* Per column family options for the open (insert hints): fills
- * cfopts[CF_COUNT] with base or an owned copy (own[CF_COUNT], freed by
- * store_tune_cf_free once the store is open). -1 when out of memory
- * (the families left get base). */
-int store_tune_cf(const rocksdb_options_t *base,
-                  const rocksdb_options_t **cfopts, rocksdb_options_t **own);
+/* Per column family options for the open (insert hints; replay set: a
+ * replay's new dir): fills cfopts[CF_COUNT] with base or an owned copy
+ * (own[CF_COUNT], freed by store_tune_cf_free once the store is open;
+ * out of memory: the families left get base). Returns the bits of the
+ * families given a vector memtable (replay only). */
+unsigned store_tune_cf(const rocksdb_options_t *base,
+                       const rocksdb_options_t **cfopts,
+                       rocksdb_options_t **own, int replay);
+/* Flushes the families with a vector memtable (st->vector_cfs), so the
+ * fold's reads of them do not sort it; before a replay batch that reads
+ * records or tenant-wide rows. Writer idle. */
+void store_tune_flush_vector(scim_store_t *st);
 void store_tune_cf_free(rocksdb_options_t **own);
 /* store_sst.c: replay's log, change and stream records written straight
  * into SST files and ingested. open: NULL when it cannot be had (replay

@@ -37,6 +37,12 @@ typedef struct scim_store scim_store_t;
  * message in errstr (e.g. "data dir is locked by a running server"). */
 int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
                     size_t errlen);
+/* The same, for a new dir that scim_store_replay then fills alone and
+ * that is closed after it: options for a bulk load (the report index's
+ * memtable a vector, sorted when flushed; store_tune.c). Serving it
+ * without closing it first would be slow, not wrong. */
+int scim_store_open_replay(const char *dir, scim_store_t **out,
+                           char *errstr, size_t errlen);
 /* Memory of every store opened afterwards (0 keeps a value): the block
  * cache, and one budget for all memtables of a store together. Defaults
  * 256 and 128 MiB. Call before opening stores (store_tune.c). */

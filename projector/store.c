@@ -35,8 +35,8 @@ static void store_rcache_attach(scim_store_t *st)
                 (void)rcache_open(st, store_tune_cache_bytes() / 8);
 }
 
-int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
-                    size_t errlen)
+static int store_open(const char *dir, scim_store_t **out, char *errstr,
+                      size_t errlen, int replay)
 {
         scim_store_t *st = calloc(1, sizeof(*st));
         const rocksdb_options_t *cfopts[CF_COUNT];
@@ -76,7 +76,8 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(st->opts, 0.02);
         rocksdb_options_set_memtable_whole_key_filtering(st->opts, 1);
         rocksdb_options_set_block_based_table_factory(st->opts, st->topts);
-        store_tune_cf(st->opts, cfopts, own); /* memtable insert hints */
+        /* memtable insert hints; a replay's vector memtables */
+        st->vector_cfs = store_tune_cf(st->opts, cfopts, own, replay);
         st->db = rocksdb_open_column_families(st->opts, dir, CF_COUNT,
                                               cf_names, cfopts, st->cf, &err);
         store_tune_cf_free(own);
@@ -154,6 +155,18 @@ int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
         }
         *out = st;
         return 0;
+}
+
+int scim_store_open(const char *dir, scim_store_t **out, char *errstr,
+                    size_t errlen)
+{
+        return store_open(dir, out, errstr, errlen, 0);
+}
+
+int scim_store_open_replay(const char *dir, scim_store_t **out,
+                           char *errstr, size_t errlen)
+{
+        return store_open(dir, out, errstr, errlen, 1);
 }
 
 int scim_store_views_current(scim_store_t *st)
@@ -727,6 +740,7 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                         (void)txn_hot_flush(dst, 0); /* failed says */
                         if (dst->sst)
                                 (void)store_sst_ingest(dst->sst);
+                        store_tune_flush_vector(dst); /* reads sort it */
                 }
                 /* fold batch k over the one being written */
                 txn_begin(&tx[cur], dst);
@@ -808,8 +822,10 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
         }
         if (progress)
                 progress(done, total);
-        if (rc == 0 && base)
+        if (rc == 0 && base) {
+                store_tune_flush_vector(dst);
                 rc = snapshot_finish_replay(dst, base, err);
+        }
         if (rc == 0) {
                 /* everything on disk, then the mark goes */
                 flush_all(dst);

@@ -66,10 +66,28 @@
  * costs one search more than before. Not for the report index (chidx):
  * its new keys each paid that search (POST +11k).
  *
+ * A replay's new dir (scim_store_open_replay, issue 13 item 1): the
+ * report index (chidx) takes ~2.7 new keys per replayed event (each
+ * resource version's `R` key, random by resource id; the time index's
+ * `T`; the member history's `m` and `n`), and nothing reads them while
+ * replay writes them. A skiplist memtable searched its levels for each
+ * insert (the writer thread's memtable inserts were ~15% of a replay's
+ * samples, `FindSpliceForLevel` and the comparator behind it). There
+ * the family's memtable is a vector instead: an insert appends, and the
+ * flush sorts the vector once. What it gives up: a read of that memtable
+ * sorts a copy of it first, so replay keeps the fold's reads of chidx
+ * off it (the hourly counters come from the hot cache and its filter,
+ * txn.c; before a batch that reads records or tenant-wide rows the
+ * family is flushed, store_tune_flush_vector). A served store never
+ * opens this way, and the memtable factory is not stored in the dir:
+ * reopened by serve, the family has a skiplist again. No key or value
+ * changes.
+ *
  * Threads: scim_store_set_memory before any store is opened (process
  * setup); store_tune_thread from any thread (its own setting).
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "projector/projector_internal.h"
@@ -112,13 +130,22 @@ static const char *const hint_opts[CF_COUNT] = {
     [CF_CHIDX] = "memtable_insert_with_hint_prefix_extractor=capped:8",
 };
 
-int store_tune_cf(const rocksdb_options_t *base,
-                  const rocksdb_options_t **cfopts, rocksdb_options_t **own)
+/* The families a replay's new dir gives a vector memtable, with the
+ * options string added to their own. */
+static const char *const replay_opts[CF_COUNT] = {
+    [CF_CHIDX] = "memtable_factory=vector",
+};
+
+unsigned store_tune_cf(const rocksdb_options_t *base,
+                       const rocksdb_options_t **cfopts,
+                       rocksdb_options_t **own, int replay)
 {
+        unsigned vector = 0;
         int rc = 0;
 
         for (int i = 0; i < CF_COUNT; i++) {
-                char *err = NULL;
+                const char *more = replay ? replay_opts[i] : NULL;
+                char *err = NULL, o[256];
 
                 own[i] = NULL;
                 cfopts[i] = base;
@@ -128,8 +155,16 @@ int store_tune_cf(const rocksdb_options_t *base,
                         rc = -1;
                         continue;
                 }
-                rocksdb_get_options_from_string(base, hint_opts[i], own[i],
-                                                &err);
+                snprintf(o, sizeof(o), "%s%s%s", hint_opts[i], more ? ";" : "",
+                         more ? more : "");
+                rocksdb_get_options_from_string(base, o, own[i], &err);
+                if (err && more) { /* a library without it: the skiplist */
+                        free(err);
+                        err = NULL;
+                        more = NULL;
+                        rocksdb_get_options_from_string(base, hint_opts[i],
+                                                        own[i], &err);
+                }
                 if (err) { /* a library without the option: no hint */
                         free(err);
                         rocksdb_options_destroy(own[i]);
@@ -137,8 +172,27 @@ int store_tune_cf(const rocksdb_options_t *base,
                         continue;
                 }
                 cfopts[i] = own[i];
+                if (more)
+                        vector |= 1u << i;
         }
-        return rc;
+        return vector;
+}
+
+void store_tune_flush_vector(scim_store_t *st)
+{
+        rocksdb_flushoptions_t *fo;
+
+        if (!st->vector_cfs || !(fo = rocksdb_flushoptions_create()))
+                return;
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = 0; i < CF_COUNT; i++) {
+                char *err = NULL;
+
+                if (st->vector_cfs >> i & 1)
+                        rocksdb_flush_cf(st->db, fo, st->cf[i], &err);
+                free(err); /* a failed flush: the reads are only slower */
+        }
+        rocksdb_flushoptions_destroy(fo);
 }
 
 void store_tune_cf_free(rocksdb_options_t **own)

@@ -409,6 +409,12 @@ struct txn_hot {
          * empty: two bits per key any batch wrote in them (a Bloom
          * filter), so a key none wrote is absent without asking RocksDB */
         unsigned seen_cfs;
+        /* bit cf: the keys of cf read through txn_get_hot are in the
+         * filter too (chidx: the hourly counters, every write of which
+         * follows such a read; a new hour's counter is absent without a
+         * Get, which a replay's vector memtable answers by sorting a
+         * copy of itself, store_tune.c) */
+        unsigned seen_hot_cfs;
         uint64_t *seen;   /* NULL: no filter */
         size_t seen_mask; /* its bits - 1 */
         /* write-back (replay, txn_hot_write_back): bit cf: the batches'
@@ -584,9 +590,11 @@ static void seen_set(struct txn_hot *h, uint64_t hash)
 }
 
 /* 1 when the filter says no batch wrote key (cf, hash): it is absent. */
-static int seen_never(const struct txn_hot *h, int cf, uint64_t hash)
+static int seen_never(const struct txn_hot *h, int cf, uint64_t hash,
+                      int hot)
 {
-        if (!h || !h->seen || !(h->seen_cfs >> cf & 1))
+        if (!h || !h->seen ||
+            !((h->seen_cfs | (hot ? h->seen_hot_cfs : 0)) >> cf & 1))
                 return 0;
         for (int i = 0; i < 2; i++) {
                 size_t b = seen_bit(h, hash, i);
@@ -679,7 +687,8 @@ static void hot_commit(scim_store_t *st, struct txn_overlay *o)
                             !e->through;
 
                 if (e->state == OV_PUT && st->hot && st->hot->seen &&
-                    (st->hot->seen_cfs >> e->cf & 1))
+                    ((st->hot->seen_cfs |
+                      (e->hot ? st->hot->seen_hot_cfs : 0)) >> e->cf & 1))
                         seen_set(st->hot, e->hash); /* before any read
                                                        misses the batch */
                 if (dirty && e->cf == CF_MEM && st->hot->mem) {
@@ -779,6 +788,7 @@ int txn_hot_replay(scim_store_t *st, size_t bytes)
         h->fresh = fresh ? seen_cfs : 0;
         if (fresh && (h->seen = calloc(fbits / 64, sizeof(*h->seen)))) {
                 h->seen_cfs = seen_cfs;
+                h->seen_hot_cfs = cf_empty(st, CF_CHIDX) << CF_CHIDX;
                 h->seen_mask = fbits - 1;
         }
         txn_hot_free(st);
@@ -951,7 +961,7 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                         }
                 }
         }
-        if (!e && (seen_never(t->st->hot, cf, h) ||
+        if (!e && (seen_never(t->st->hot, cf, h, hot) ||
                    (t->st->hot && (t->st->hot->wb & t->st->hot->fresh &
                                    ~t->st->hot->spilled) >> cf & 1))) {
                 /* (write-back: every key of cf ever written is in the
@@ -1023,7 +1033,7 @@ static int first_write(txn_t *t, int cf, const char *k, size_t klen, uint64_t h)
 {
         struct txn_overlay *o = t->ov;
 
-        return seen_never(t->st->hot, cf, h) &&
+        return seen_never(t->st->hot, cf, h, 0) &&
                !(o->below && find(o->below, cf, k, klen, h));
 }
 

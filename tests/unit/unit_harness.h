@@ -193,7 +193,8 @@ static inline scim_store_t *unit_replay_into(scim_store_t *live,
         scim_store_t *r = NULL;
         scim_err_t err;
 
-        assert_int_equal(scim_store_open(dir, &r, e, sizeof(e)), 0);
+        /* as `scimlog replay` opens its new dir */
+        assert_int_equal(scim_store_open_replay(dir, &r, e, sizeof(e)), 0);
         scim_store_replay_batch(per);
         scim_err_clear(&err);
         assert_int_equal(scim_store_replay(live, r, 0, NULL, &err), 0);
