@@ -237,6 +237,9 @@ size_t memsh_flush(memshadow_t *m,
 int txn_hot_flush(scim_store_t *st, int final);
 /* The first failed write of the write-back (NULL: none); replay fails. */
 const char *txn_hot_failed(const scim_store_t *st);
+/* How many keys of cf the hot cache holds, and (dirty set) how many of
+ * them wait to be written (tests and diagnostics; writer thread). */
+size_t txn_hot_held(const scim_store_t *st, int cf, size_t *dirty);
 /* A write the fold never reads back in the same batch (log and change
  * records, change indexes): straight into the batch, not the overlay. A
  * key written this way must not also be written with txn_put/txn_del. */

@@ -198,7 +198,8 @@ static size_t raw_keys(scim_store_t *x, int cf, char **v0)
  * the filter of keys written says so) goes through the batch's own write,
  * since it is most often the only one. Folded with the write-back on a
  * new dir: after the creates RocksDB holds every user (nothing of them
- * waits in the cache), after the replacements it still holds the
+ * waits in the cache; clean copies while the cache is under half full),
+ * after the replacements it still holds the
  * created values (the second writes wait in the cache: the first user's
  * title is pass 0 there), and after the last flush the views equal the
  * live fold's, at a budget that holds everything, one that holds a few
@@ -239,6 +240,20 @@ static void test_first_writes_through(void **state)
                  * ones written (false positives: read, then cached) */
                 n = raw_keys(x, CF_RES, NULL);
                 assert_true(b ? n >= USERS - USERS / 100 : n == USERS);
+                {
+                        /* and kept clean in the cache while it is under
+                         * half full: every user at the large budget, a
+                         * few at the small ones (nothing evicted for
+                         * them) */
+                        size_t dirty = 0, held = txn_hot_held(x, CF_RES, &dirty);
+
+                        if (b == 0) {
+                                assert_int_equal(held, USERS);
+                                assert_int_equal(dirty, 0);
+                        } else { /* (dirty: the filter's false positives) */
+                                assert_true(held > dirty && held < USERS);
+                        }
+                }
                 /* userName and externalId of each */
                 n = raw_keys(x, CF_IDX, NULL);
                 assert_true(n >= 2 * (USERS - USERS / 100));
