@@ -299,6 +299,35 @@ static int same_has(const same_t *sm, const json_t *v, const json_t *w)
         return 0;
 }
 
+/* A cursor over an object's members for lookups by the keys of another
+ * object: a resource printed and parsed again keeps its key order, so the
+ * member after the last one found is nearly always the one asked for (a
+ * key compare, not a hash of the key). Answers as json_object_get. */
+typedef struct near {
+        json_t *o; /* NULL: every key absent */
+        void *it;  /* the member after the last one found, or NULL */
+} near_t;
+
+static json_t *near_get(near_t *c, const char *k)
+{
+        size_t kl;
+        void *f;
+        json_t *v;
+
+        if (!c->o)
+                return NULL;
+        kl = strlen(k);
+        f = c->it;
+        if (!f || json_object_iter_key_len(f) != kl ||
+            memcmp(json_object_iter_key(f), k, kl) != 0)
+                f = json_object_iter_at(c->o, k); /* the hash lookup */
+        if (!f)
+                return NULL; /* the cursor stays */
+        v = json_object_iter_value(f);
+        c->it = json_object_iter_next(c->o, f);
+        return v;
+}
+
 /* out (optional): collects the (other's, res's) value pairs found equal;
  * known (optional): a complete such list from the other direction
  * (flatten(other, res)), which then answers instead of json_equal. */
@@ -309,16 +338,17 @@ static void flatten(leaves_t *acc, const json_t *res, const json_t *other,
         json_t *v, *w;
         scim_buf_t p = {0};
         size_t o = 0;
+        near_t near; /* other's members, by res's keys */
 
         if (!json_is_object(res))
                 return;
-        if (!json_is_object(other))
-                other = NULL;
+        near.o = json_is_object(other) ? (json_t *)other : NULL;
+        near.it = NULL;
         json_object_foreach((json_t *)res, k, v)
         {
                 if (changes_attr_skipped(k))
                         continue;
-                w = other ? json_object_get(other, k) : NULL;
+                w = near_get(&near, k);
                 if (w && (known && !known->full ? same_has(known, v, w)
                                                  : json_equal(v, w))) {
                         if (out && out->n < DIFF_SAME_MAX) {

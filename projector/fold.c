@@ -209,47 +209,59 @@ static size_t ikey_collect(ikey_t *out, size_t cap, const char *tenant,
         return n + 1;
 }
 
-/* 1 when attribute k is the same in both resources (present in both):
- * its index keys are then the same on both sides and are not built. */
-static int same_attr(const json_t *res, const json_t *other, const char *k)
-{
-        json_t *a = json_object_get(res, k), *b;
+/* The attributes the index keys read, in the order ikeys reads them. */
+static const char *const ikey_attr[] = {"externalId", "displayName",
+                                        "userName", "emails"};
+#define IKEY_ATTRS (sizeof(ikey_attr) / sizeof(ikey_attr[0]))
 
-        if (!other || !a)
-                return 0;
-        b = json_object_get(other, k);
-        return b && json_equal(a, b);
+/* For each attribute of ikey_attr: 1 when it is the same in both
+ * resources (present in both): its index keys are then the same on both
+ * sides and are not built. Equality is symmetric, so index_update asks
+ * once for both directions (it asked each of the four twice). */
+static void same_attrs(const json_t *a, const json_t *b, char rt,
+                       int same[IKEY_ATTRS])
+{
+        size_t n = rt == SCIM_RT_USER ? IKEY_ATTRS : 2;
+
+        for (size_t i = 0; i < IKEY_ATTRS; i++) {
+                json_t *x = i < n && a && b
+                                ? json_object_get(a, ikey_attr[i])
+                                : NULL,
+                       *y = x ? json_object_get(b, ikey_attr[i]) : NULL;
+
+                same[i] = y && json_equal(x, y);
+        }
 }
 
-/* The index entries of res, leaving out the attributes other has the
- * same (other NULL: all of them; keys of different attributes never
- * coincide, as each carries its attribute's code). */
+/* The index entries of res, leaving out the attributes same marks
+ * (same_attrs of res and the other side; keys of different attributes
+ * never coincide, as each carries its attribute's code). */
 static size_t ikeys(ikey_t *out, const char *tenant, char rt, const char *id,
-                    const json_t *res, const json_t *other)
+                    const json_t *res, const int same[IKEY_ATTRS])
 {
         size_t n = 0, i;
         json_t *e;
 
         if (!res)
                 return 0;
-        if (!same_attr(res, other, "externalId"))
+        if (!same[0])
                 n = ikey_collect(
                     out, IKEYS_MAX, tenant, rt, 'x',
                     json_string_value(json_object_get(res, "externalId")), 0,
                     id, n);
-        if (!same_attr(res, other, "displayName"))
+        if (!same[1])
                 n = ikey_collect(
                     out, IKEYS_MAX, tenant, rt, 'd',
                     json_string_value(json_object_get(res, "displayName")), 1,
                     id, n);
         if (rt != SCIM_RT_USER)
                 return n;
-        if (!same_attr(res, other, "userName"))
+        if (!same[2])
                 n = ikey_collect(
                     out, IKEYS_MAX, tenant, rt, 'u',
                     json_string_value(json_object_get(res, "userName")), 1, id,
                     n);
-        if (!same_attr(res, other, "emails"))
+        if (!same[3])
                 json_array_foreach(json_object_get(res, "emails"), i, e)
                     n = ikey_collect(
                         out, IKEYS_MAX, tenant, rt, 'e',
@@ -277,6 +289,7 @@ static void index_update(txn_t *t, const char *tenant, char rt, const char *id,
          * 3 KiB per event was ~4k instructions) */
         ikey_t *a = malloc(2 * IKEYS_MAX * sizeof(*a)), *b;
         size_t na, nb;
+        int same[IKEY_ATTRS];
 
         if (!a) {
                 index_all(t, tenant, rt, id, old, idx_del);
@@ -286,8 +299,9 @@ static void index_update(txn_t *t, const char *tenant, char rt, const char *id,
         b = a + IKEYS_MAX;
         /* an attribute both sides have the same needs no key (a PATCH
          * of `title` casefolds nothing) */
-        na = ikeys(a, tenant, rt, id, old, cur);
-        nb = ikeys(b, tenant, rt, id, cur, old);
+        same_attrs(old, cur, rt, same);
+        na = ikeys(a, tenant, rt, id, old, same);
+        nb = ikeys(b, tenant, rt, id, cur, same);
         if (na == IKEYS_MAX || nb == IKEYS_MAX) {
                 /* too many to compare: the plain way */
                 index_all(t, tenant, rt, id, old, idx_del);
