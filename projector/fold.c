@@ -495,22 +495,39 @@ static void bump_holders(txn_t *t, const char *tenant, const char *id,
         scim_buf_free(&pre);
 }
 
+/* Appends the literal l (its length known at compile time). */
+#define PUT_LIT(b, l) scim_buf_append((b), (l), sizeof(l) - 1)
+
+/* type: "User" or "Group". The row's text is written as scim_json_dumps
+ * wrote {"type": type, "display"?: m->display} (a display jansson would
+ * refuse, not UTF-8, was no member), without the tree. */
 static void member_put(txn_t *t, const char *tenant, const char *gid,
                        const scim_member_t *m, const char *type)
 {
-        scim_buf_t b = {0};
-        json_t *o = json_pack("{s:s}", "type", type);
-        char *txt;
+        scim_buf_t b = {0}, txt = {0};
 
-        if (m->display)
-                json_object_set_new(o, "display", json_string(m->display));
-        txt = scim_json_dumps(o);
+        scim_buf_reserve(&txt, 64);
+        PUT_LIT(&txt, "{\"type\":\"");
+        scim_buf_puts(&txt, type);
+        PUT_LIT(&txt, "\"");
+        if (m->display) {
+                size_t mark = txt.len;
+
+                PUT_LIT(&txt, ",\"display\":");
+                if (changes_json_str(&txt, m->display,
+                                     strlen(m->display)) < 0) {
+                        txt.len = mark;
+                        if (txt.data)
+                                txt.data[mark] = '\0';
+                }
+        }
+        PUT_LIT(&txt, "}");
         mem_key(&b, tenant, 'G', gid, m->value);
-        txn_put(t, CF_MEM, b.data, b.len, txt, strlen(txt));
+        if (txt.data)
+                txn_put(t, CF_MEM, b.data, b.len, txt.data, txt.len);
         mem_key(&b, tenant, 'R', m->value, gid);
         txn_put(t, CF_MEM, b.data, b.len, "", 0);
-        free(txt);
-        json_decref(o);
+        scim_buf_free(&txt);
         scim_buf_free(&b);
 }
 
@@ -769,6 +786,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         char rt = (char)ev->rtype;
         const char *tenant = ev->tenant, *id = ev->resource_id;
         json_t *old = NULL, *attrs = NULL, *stored = NULL;
+        char *is_user = NULL; /* per added member: 1 a user, 0 a group */
         int64_t version = 0;
         scim_model_t *tm = tenant ? txn_model(t, tenant) : NULL;
         const scim_rtype_row_t *row = scim_model_rtype(tm, (scim_rtype_t)rt);
@@ -977,8 +995,11 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                "displayName is required%s", "");
                         goto out;
                 }
+                if (ev->n_added)
+                        is_user = malloc(ev->n_added);
                 for (size_t i = 0; i < ev->n_added; i++) {
                         const char *mid = ev->added[i].value;
+                        int user;
 
                         if (!mid || !strcmp(mid, id)) {
                                 refuse(v, 400, "invalidValue",
@@ -986,7 +1007,10 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                                        "");
                                 goto out;
                         }
-                        if (!res_exists(t, tenant, SCIM_RT_USER, mid) &&
+                        user = res_exists(t, tenant, SCIM_RT_USER, mid);
+                        if (is_user)
+                                is_user[i] = (char)user;
+                        if (!user &&
                             !res_exists(t, tenant, SCIM_RT_GROUP, mid)) {
                                 refuse(v, 400, "invalidValue",
                                        "member '%.128s' is not a user or group "
@@ -1036,10 +1060,14 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
                         drop_rows(t, tenant, 'G', 'R', id, NULL);
                 for (size_t i = 0; i < ev->n_removed; i++)
                         member_del(t, tenant, id, ev->removed[i]);
+                /* the member's type as the check above found it (no
+                 * write since touched a resource row: one read, not two) */
                 for (size_t i = 0; i < ev->n_added; i++)
                         member_put(t, tenant, id, &ev->added[i],
-                                   res_exists(t, tenant, SCIM_RT_USER,
-                                              ev->added[i].value)
+                                   (is_user ? is_user[i]
+                                            : res_exists(t, tenant,
+                                                         SCIM_RT_USER,
+                                                         ev->added[i].value))
                                        ? "User"
                                        : "Group");
         }
@@ -1047,6 +1075,7 @@ static void fold_resource(txn_t *t, const scim_event_t *ev, scim_verdict_t *v,
         v->resource = stored;
         stored = NULL;
 out:
+        free(is_user);
         json_decref(old);
         json_decref(attrs);
         json_decref(stored);

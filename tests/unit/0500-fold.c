@@ -17,6 +17,7 @@
 #include <rocksdb/c.h>
 
 #include "projector/scim_projector.h"
+#include "schemas/scim_schemas.h"
 #include "tests/unit/unit_harness.h"
 
 static char dir[512];
@@ -171,6 +172,87 @@ static void test_preconditions(void **state)
         batch(e, 1, (int[]){201});
 }
 
+/* bytes as scim_store_dump prints them */
+static void dump_esc(scim_buf_t *b, const char *s)
+{
+        char x[8];
+
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if (c >= 32 && c < 127 && c != '\\')
+                        scim_buf_append(b, s, 1);
+                else {
+                        snprintf(x, sizeof(x), "\\x%02x", c);
+                        scim_buf_puts(b, x);
+                }
+        }
+}
+
+/* A membership row's text is the bytes scim_json_dumps writes of
+ * {"type", "display"?} (fold.c writes it without the tree): displays
+ * with escapes, control bytes and Unicode, and none. (A display jansson
+ * refuses, not UTF-8, cannot be encoded in an event: fold.c leaves it
+ * out as json_object_set_new of NULL did.) */
+static void test_member_rows(void **state)
+{
+        static const char *disp[] = {"Ann \"A\"\t\\ / x", "\x01 caf\xc3\xa9 \xe2\x80\xa8", NULL,
+                                     "plain"};
+        const char *ids[] = {"m1", "m2", "m3", "m4"};
+        scim_event_t e[8];
+        char *got = NULL;
+        size_t n = 0;
+        FILE *f;
+
+        (void)state;
+        e[0] = ev(SCIM_ACT_TENANT_CREATE, 0, "mr", NULL, NULL, -1);
+        e[1] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "mr", "m1",
+                  "{\"userName\":\"m1\"}", 0);
+        e[2] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "mr", "m2",
+                  "{\"userName\":\"m2\"}", 0);
+        e[3] = ev(SCIM_ACT_CREATE, SCIM_RT_GROUP, "mr", "m3",
+                  "{\"displayName\":\"inner\"}", 0);
+        e[4] = ev(SCIM_ACT_CREATE, SCIM_RT_USER, "mr", "m4",
+                  "{\"userName\":\"m4\"}", 0);
+        e[5] = ev(SCIM_ACT_CREATE, SCIM_RT_GROUP, "mr", "mg",
+                  "{\"displayName\":\"outer\"}", 0);
+        e[5].added = calloc(4, sizeof(scim_member_t));
+        for (size_t i = 0; i < 4; i++) {
+                e[5].added[i].value = strdup(ids[i]);
+                e[5].added[i].display = disp[i] ? strdup(disp[i]) : NULL;
+        }
+        e[5].n_added = 4;
+        batch(e, 6, (int[]){201, 201, 201, 201, 201, 201});
+        f = open_memstream(&got, &n);
+        assert_non_null(f);
+        assert_int_equal(scim_store_dump(st, "mem", f), 0);
+        fclose(f);
+        for (size_t i = 0; i < 4; i++) {
+                json_t *o = json_pack("{s:s}", "type",
+                                      i == 2 ? "Group" : "User");
+                scim_buf_t want = {0};
+                char *txt;
+
+                if (disp[i])
+                        json_object_set_new(o, "display",
+                                            json_string(disp[i]));
+                txt = scim_json_dumps(o);
+                scim_buf_puts(&want, "mr\\x00Gmg\\x00");
+                scim_buf_puts(&want, ids[i]);
+                scim_buf_puts(&want, " = ");
+                dump_esc(&want, txt);
+                scim_buf_puts(&want, "\n");
+                if (!strstr(got, want.data))
+                        fail_msg("row %zu: want %s in\n%s", i, want.data,
+                                 got);
+                free(txt);
+                json_decref(o);
+                scim_buf_free(&want);
+        }
+        assert_non_null(strstr(got, "\"display\":\"Ann "));
+        free(got);
+}
+
 static void test_replay_same_digest(void **state)
 {
         char rdir[600], d1[65], d2[65], e[256];
@@ -238,6 +320,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_preconditions),
+            cmocka_unit_test(test_member_rows),
             cmocka_unit_test(test_replay_same_digest),
             cmocka_unit_test(test_views_format),
         };
