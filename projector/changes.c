@@ -906,6 +906,28 @@ static int rec_json(scim_buf_t *b, const char *k, const json_t *val)
         return scim_json_dump(val, b);
 }
 
+/* An array of strings (changes_member_delta's) as scim_json_dump writes
+ * it; -1 when one cannot be written. */
+static int id_array_text(scim_buf_t *b, const json_t *a)
+{
+        size_t i;
+        json_t *e;
+        int rc = 0;
+
+        scim_buf_append(b, "[", 1);
+        json_array_foreach(a, i, e)
+        {
+                if (i)
+                        scim_buf_append(b, ",", 1);
+                if (!json_is_string(e) ||
+                    changes_json_str(b, json_string_value(e),
+                                     json_string_length(e)) < 0)
+                        rc = -1;
+        }
+        scim_buf_append(b, "]", 1);
+        return rc;
+}
+
 int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
                         const scim_event_t *ev, const scim_verdict_t *v,
                         const changes_pre_t *pre, const char **action_out,
@@ -998,17 +1020,18 @@ int changes_record_text(scim_buf_t *b, txn_t *t, uint64_t seq,
                     ev->action != SCIM_ACT_DELETE && pre)
                         changes_member_delta(ev, pre, added, removed);
                 if (json_array_size(added) || json_array_size(removed)) {
-                        json_t *me =
-                            json_pack("{s:s, s:O, s:O}", "path", "members",
-                                      "added", added, "removed", removed);
-
-                        if (me) {
-                                if (d.n)
-                                        scim_buf_puts(&mod, ",");
-                                if (scim_json_dump(me, &mod) < 0)
-                                        rc = -1;
-                        }
-                        json_decref(me);
+                        /* {"path":"members","added":[..],"removed":[..]}
+                         * as scim_json_dump wrote the json_pack of it */
+                        if (d.n)
+                                scim_buf_append(&mod, ",", 1);
+                        scim_buf_puts(&mod,
+                                      "{\"path\":\"members\",\"added\":");
+                        if (id_array_text(&mod, added) < 0)
+                                rc = -1;
+                        scim_buf_puts(&mod, ",\"removed\":");
+                        if (id_array_text(&mod, removed) < 0)
+                                rc = -1;
+                        scim_buf_append(&mod, "}", 1);
                 }
                 action = changes_classify(ev, old, cur, n_attr,
                                           json_array_size(added),
