@@ -1032,6 +1032,7 @@ static ov_entry_t *lookup(txn_t *t, int cf, const char *k, size_t klen, int hot)
                     t->st->db, t->st->ro, t->st->cf[cf], k, klen, &err);
                 const char *pv;
 
+                t->st->fold_gets[cf]++;
                 if (err) {
                         free(err);
                         rocksdb_pinnableslice_destroy(ps);
