@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1148,8 +1149,27 @@ static int cmd_replay(int argc, char **argv)
         }
         if (isatty(STDERR_FILENO))
                 fputc('\n', stderr);
-        printf("{\"position\": %llu}\n",
-               (unsigned long long)scim_store_position(dst));
+        {
+                /* where the CPU went: replay's threads, and the rest of
+                 * the process so far (RocksDB's flushes and compactions,
+                 * the opens) */
+                scim_replay_cpu_t cpu = scim_store_replay_cpu(dst);
+                struct rusage ru;
+                double all = 0;
+
+                if (getrusage(RUSAGE_SELF, &ru) == 0)
+                        all = (double)ru.ru_utime.tv_sec +
+                              (double)ru.ru_utime.tv_usec / 1e6 +
+                              (double)ru.ru_stime.tv_sec +
+                              (double)ru.ru_stime.tv_usec / 1e6;
+                all -= cpu.fold_s + cpu.writer_s + cpu.reader_s;
+                printf("{\"position\": %llu, \"cpu_s\": {\"fold\": %.3f, "
+                       "\"writer\": %.3f, \"reader\": %.3f, \"other\": "
+                       "%.3f}}\n",
+                       (unsigned long long)scim_store_position(dst),
+                       cpu.fold_s, cpu.writer_s, cpu.reader_s,
+                       all > 0 ? all : 0);
+        }
         rc = 0;
 out:
         scim_store_close(dst);

@@ -119,6 +119,10 @@ struct scim_store {
         struct store_sst *sst; /* replay: records into SST files (store_sst.c) */
         unsigned vector_cfs; /* bit cf: a vector memtable (a replay's new
                                 dir, store_tune.c): reads sort it */
+        scim_replay_cpu_t replay_cpu; /* the last replay into it */
+        uint64_t fold_gets[CF_COUNT]; /* the fold's point reads that went
+                                         to RocksDB, by family (txn.c's
+                                         lookup; writer thread) */
 };
 
 /* After a batch is written: invalidates remembered list positions when

@@ -179,6 +179,14 @@ int scim_store_log_load(scim_store_t *st, const scim_buf_t *encoded, size_t n,
 int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
                       void (*progress)(uint64_t done, uint64_t total),
                       scim_err_t *err);
+/* CPU seconds of the last scim_store_replay into st by thread: the fold
+ * (the caller's thread), the writer and the reader replay starts; what
+ * else the process spent is RocksDB's flushes and compactions, opening
+ * the stores and the command around it. All 0 before a replay. */
+typedef struct scim_replay_cpu {
+        double fold_s, writer_s, reader_s;
+} scim_replay_cpu_t;
+scim_replay_cpu_t scim_store_replay_cpu(const scim_store_t *st);
 
 /* SHA-256 over every view column family (everything but the log bytes'
  * storage order artefacts): two stores with equal digests hold identical

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "projector/projector_internal.h"
 
@@ -429,6 +430,16 @@ static void flush_all(scim_store_t *st)
         rocksdb_flushoptions_destroy(fo);
 }
 
+/* The calling thread's CPU time so far, ns. */
+static uint64_t thread_cpu_ns(void)
+{
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+                return 0;
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* One replay batch: log records as read, decoded events, fold inputs. */
 typedef struct rbatch {
         scim_buf_t enc[REPLAY_BATCH];
@@ -452,6 +463,7 @@ typedef struct replay {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         int done, stop; /* reader finished / folder gave up */
+        uint64_t cpu_ns;  /* the reader's CPU time, set as it ends */
 } replay_t;
 
 static void rbatch_fill(replay_t *rp, rocksdb_iterator_t *it, rbatch_t *rb)
@@ -535,6 +547,7 @@ static void *replay_reader(void *arg)
         }
         rocksdb_iter_destroy(it);
         rocksdb_readoptions_destroy(ro);
+        rp->cpu_ns = thread_cpu_ns(); /* read after the join */
         return NULL;
 }
 
@@ -554,6 +567,7 @@ typedef struct rwriter {
         const rocksdb_writeoptions_t *wo;
         char *werr; /* the first write error */
         int quit;
+        uint64_t cpu_ns; /* the writer's CPU time, set as it ends */
 } rwriter_t;
 
 static void *rwriter_main(void *arg)
@@ -586,6 +600,7 @@ static void *rwriter_main(void *arg)
                 pthread_mutex_lock(&w->mu);
         }
         txn_end(&w->trash);
+        w->cpu_ns = thread_cpu_ns();
         pthread_mutex_unlock(&w->mu);
         return NULL;
 }
@@ -659,6 +674,9 @@ int scim_store_replay(scim_store_t *src, scim_store_t *dst, uint64_t until_seq,
          * read; RocksDB's own reads are mostly memberships) */
         size_t hot_bytes = store_tune_cache_bytes() / 4 * 3;
         pthread_t thr;
+        uint64_t cpu0 = thread_cpu_ns();
+
+        memset(&dst->replay_cpu, 0, sizeof(dst->replay_cpu));
 
         pthread_mutex_init(&w.mu, NULL);
         pthread_cond_init(&w.cv, NULL);
@@ -856,6 +874,7 @@ out:
                 pthread_cond_broadcast(&rp->cv);
                 pthread_mutex_unlock(&rp->mu);
                 pthread_join(thr, NULL);
+                dst->replay_cpu.reader_s = (double)rp->cpu_ns / 1e9;
         }
         if (rp) {
                 for (int j = 0; j < 2; j++)
@@ -870,12 +889,19 @@ out:
         free(vs[0]);
         free(vs[1]);
         rocksdb_writeoptions_destroy(wo);
+        dst->replay_cpu.fold_s = (double)(thread_cpu_ns() - cpu0) / 1e9;
+        dst->replay_cpu.writer_s = wstarted ? (double)w.cpu_ns / 1e9 : 0;
         /* the dir as any store: the small hot cache (serve writes some
          * column families outside batches) and the read cache back */
         txn_hot_free(dst);
         rocksdb_cache_set_capacity(dst->cache, store_tune_cache_bytes());
         store_rcache_attach(dst);
         return rc;
+}
+
+scim_replay_cpu_t scim_store_replay_cpu(const scim_store_t *st)
+{
+        return st->replay_cpu;
 }
 
 int scim_store_dump(scim_store_t *st, const char *cf_name, FILE *out)

@@ -79,7 +79,14 @@ for budget in (None, "48", "4096"):
     if budget:
         args += ["--memory-mb", budget]
     p = cli(*args)
-    c.ok(json.loads(p.stdout).get("position") == d0["position"], "replay (%s) reached the log's end" % budget, p.stdout)
+    out = json.loads(p.stdout)
+    c.ok(out.get("position") == d0["position"], "replay (%s) reached the log's end" % budget, p.stdout)
+    # where its CPU went, by thread: every event was folded on the fold
+    # thread, read by the reader and written by the writer
+    cpu = out.get("cpu_s", {})
+    c.ok(sorted(cpu) == ["fold", "other", "reader", "writer"] and
+         all(isinstance(v, (int, float)) and v >= 0 for v in cpu.values()) and
+         cpu["fold"] > 0, "replay (%s) reports its CPU by thread" % budget, p.stdout)
     d = json.loads(cli("digest", "--data", into).stdout)
     c.ok(d == d0, "replay with --memory-mb %s gives the live views (every column family)" % budget,
          [k for k in d0["columnFamilies"] if d0["columnFamilies"][k] != d["columnFamilies"].get(k)])
