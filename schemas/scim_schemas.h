@@ -353,7 +353,9 @@ typedef struct scim_event {
         /* Optional, never encoded: resource_json already parsed, set by
          * ingest for the events it builds (one reference, owned by the
          * event) so the fold need not parse the text again. Decoded events
-         * leave it NULL. */
+         * leave it NULL; replay's reader sets it ahead of the fold. Whoever
+         * sets it has checked the tree against scim_resource_limits (the
+         * fold skips that check for a parsed event) or leaves it NULL. */
         json_t *resource_parsed;
         /* Optional, never encoded: set when the event's sealed payload
          * belongs to an erased tenant (its data key is destroyed): the
