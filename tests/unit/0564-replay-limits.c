@@ -1,5 +1,5 @@
 /*
- * 0568-replay-limits.c — the size limits of a stored resource
+ * 0564-replay-limits.c — the size limits of a stored resource
  * (scim_resource_limits: a string value, a multi-valued attribute, the
  * nesting, the whole resource) are the fold's for events ingest did not
  * check (another producer's, written to Kafka): the live fold refuses
