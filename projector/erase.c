@@ -178,6 +178,15 @@ static void tkey_keep(const scim_store_t *st, const char *tenant,
 }
 
 /* The tenant's current key, created when it has none. */
+/* Under key_mu: the log position no deletion folded so far exceeds (the
+ * views' position, or a deletion folded in a batch not yet written). */
+static uint64_t key_since(scim_store_t *st)
+{
+        uint64_t pos = scim_store_position(st);
+
+        return st->dkey_seq > pos ? st->dkey_seq : pos;
+}
+
 static int current_key(scim_store_t *st, const char *tenant, char kid[17],
                        uint8_t key[32], scim_err_t *err)
 {
@@ -225,11 +234,18 @@ static int current_key(scim_store_t *st, const char *tenant, char kid[17],
                 scim_hex_encode(raw, sizeof(raw), kid);
                 scim_random_bytes(key, 32);
                 scim_hex_encode(key, 32, hx);
-                /* the key belongs to this incarnation of the tenant (its
-                 * creation time, from the log): a deletion erases its own
-                 * incarnation's keys, in a replay too */
-                row = json_pack("{s:s, s:O?}", "key", hx, "tenant_created",
-                                json_object_get(tj, "created"));
+                /* since: the log position before which the key did not
+                 * exist (no deletion folded after it has been folded): a
+                 * deletion erases the keys that existed when it was
+                 * folded, those with a smaller since than its own
+                 * position, in a replay too, which copies every key
+                 * first (a key made while the tenant was gone, made
+                 * current and used by its next incarnation, is not
+                 * erased by the earlier deletion). tenant_created (the
+                 * incarnation, from the log) is kept for reading. */
+                row = json_pack("{s:s, s:O?, s:I}", "key", hx, "tenant_created",
+                                json_object_get(tj, "created"), "since",
+                                (json_int_t)key_since(st));
                 json_decref(tj);
                 ptr = json_pack("{s:s}", "current", kid);
                 rt = scim_json_dumps(row);
@@ -406,6 +422,25 @@ int scim_store_seal(scim_store_t *st, scim_event_t *ev, scim_err_t *err)
         return 0;
 }
 
+int fold_key_erased(txn_t *t, const scim_event_t *ev)
+{
+        scim_buf_t k = {0};
+        size_t vl = 0;
+        char *v;
+        int erased;
+
+        if (!ev || ev->erased || !ev->sealed_json || !ev->key_id ||
+            !ev->tenant || !t->st->dkey_seq)
+                return 0;
+        scim_buf_append(&k, ev->tenant, strlen(ev->tenant) + 1);
+        scim_buf_puts(&k, ev->key_id);
+        v = txn_get(t, CF_DKEY, k.data, k.len, &vl);
+        erased = v && memmem(v, vl, "\"erased\"", 8) != NULL;
+        free(v);
+        scim_buf_free(&k);
+        return erased;
+}
+
 int erase_data_key(scim_store_t *st, const char *tenant, const char *kid,
                    uint8_t key[32])
 {
@@ -535,18 +570,34 @@ static void drop_token(void *ctx, const char *k, size_t kl)
         free(h);
 }
 
+/* Which keys a deletion at log position seq erases: those made before it
+ * was folded (since < seq); a key written before `since` was recorded,
+ * those of its incarnation (tenant_created equal, or unknown). */
+static int key_erased_by(const json_t *o, uint64_t seq, const char *created)
+{
+        const json_t *since = json_object_get(o, "since");
+        const char *kc =
+            json_string_value(json_object_get(o, "tenant_created"));
+
+        if (!json_object_get(o, "key"))
+                return 0; /* erased already */
+        if (json_is_integer(since))
+                return (uint64_t)json_integer_value(since) < seq;
+        return !kc || !created || !strcmp(kc, created);
+}
+
 static void erase_key(void *ctx, const char *k, size_t kl)
 {
         void **a = ctx;
         txn_t *t = a[0];
         const char *ts = a[1], *created = a[2];
+        const uint64_t *seq = a[4];
         size_t vl = 0;
         char *old = txn_get(t, CF_DKEY, k, kl, &vl);
         json_t *o = old ? scim_json_load(old, vl) : NULL;
-        const char *kc = json_string_value(json_object_get(o, "tenant_created"));
 
         free(old);
-        if (json_object_get(o, "key") && (!kc || !created || !strcmp(kc, created))) {
+        if (key_erased_by(o, *seq, created)) {
                 char v[64];
                 int n = snprintf(v, sizeof(v), "{\"erased\":\"%s\"}", ts);
 
@@ -556,7 +607,8 @@ static void erase_key(void *ctx, const char *k, size_t kl)
         json_decref(o);
 }
 
-void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
+void fold_tenant_delete(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                        scim_verdict_t *v)
 {
         const char *tn = ev->tenant;
         size_t tl = strlen(tn);
@@ -566,7 +618,7 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
         json_t *rj = rec ? scim_json_load(rec, vl) : NULL;
         char created[40] = "";
         ectx_t ec = {t, tl + 2};
-        void *ka[4];
+        void *ka[5];
 
         posidx_note(t, 'X', tn, 0, NULL); /* its position indexes go */
         free(rec);
@@ -612,7 +664,14 @@ void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v)
         ka[1] = ts;
         ka[2] = created[0] ? created : NULL;
         ka[3] = NULL;
+        ka[4] = &seq;
+        /* under key_mu: a key is made (current_key) either before this
+         * scan, and erased here, or after it with a since of seq or more */
+        pthread_mutex_lock(&key_mu);
         txn_scan_prefix(t, CF_DKEY, p.data, p.len, erase_key, ka);
+        if (seq != UINT64_MAX && seq > t->st->dkey_seq)
+                t->st->dkey_seq = seq;
+        pthread_mutex_unlock(&key_mu);
         {
                 size_t pl = 0;
                 char *ptr = txn_get(t, CF_DKEY, tn, tl, &pl);

@@ -1225,6 +1225,12 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
         txn_set_text(t, NULL, 0); /* this event's stored resource, if any */
         if (ev && ev->erased) /* an erased tenant's event: nothing of it */
                 return;
+        if (fold_key_erased(t, ev)) { /* as replay will find it */
+                refuse(v, 404, NULL,
+                       "tenant '%.64s' was deleted (its data key is erased)",
+                       ev->tenant);
+                return;
+        }
         changes_pre_load(t, ev, &pre);
         stream_pre_load(t, ev, &pre, &spre);
         if (!ev) {
@@ -1253,7 +1259,7 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
                         changes_fold_report(t, ev, v);
                         break;
                 case SCIM_ACT_TENANT_DELETE:
-                        fold_tenant_delete(t, ev, v);
+                        fold_tenant_delete(t, seq, ev, v);
                         break;
                 case SCIM_ACT_TENANT_UPDATE:
                         if (!fold_tenant_pin(t, ev, v)) /* tenant_pin.c */

@@ -92,6 +92,8 @@ struct scim_store {
         rocksdb_writeoptions_t *wo_nosync;
         uint64_t position; /* written by the single writer, read atomically */
         uint64_t auth_gen; /* bumped (atomically) after token changes land */
+        uint64_t dkey_seq; /* under erase.c's key_mu: the last TENANT_DELETE
+                              whose fold scanned the data keys */
         uint64_t model_gen; /* bumped (atomically) after a tenant
                                definition lands (model_store.c) */
         int views_current; /* views built with this SCIM_VIEWS_FORMAT */
@@ -413,7 +415,17 @@ int store_model_ever(scim_store_t *st, const char *tenant);
 void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 /* TENANT_DELETE: every row of the tenant, its data keys destroyed
  * (erase.c); and the replay's copy of the data keys. */
-void fold_tenant_delete(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
+/* 1 when ev was sealed with a data key a TENANT_DELETE has erased by now
+ * (in this batch or one before): an event ingest sealed just before the
+ * deletion landed and logged after it. A replay finds its key erased and
+ * skips it (scim_store_unseal), so the live fold writes nothing of it
+ * either. Checked only once this store has folded a TENANT_DELETE. */
+int fold_key_erased(txn_t *t, const scim_event_t *ev);
+
+/* seq: the event's log position (UINT64_MAX: erase every key present,
+ * as in a snapshot older than the deletion) */
+void fold_tenant_delete(txn_t *t, uint64_t seq, const scim_event_t *ev,
+                        scim_verdict_t *v);
 /* For readers opening many sealed events of a tenant (asOf lists,
  * asof.c; any thread, committed state): its data key kid (1), 0 when
  * erased or unknown; and a sealed_json (b64, len bytes) of tenant opened

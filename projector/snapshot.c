@@ -502,7 +502,7 @@ int scim_store_snapshots_erase(scim_store_t *st, const scim_event_t *ev,
                 row = txn_get(&t, CF_TENANT, ev->tenant, strlen(ev->tenant),
                               &rl);
                 if (row) {
-                        fold_tenant_delete(&t, ev, &v);
+                        fold_tenant_delete(&t, UINT64_MAX, ev, &v);
                         /* the tenant row stays (no personal data): a replay
                          * from here folds the TENANT_DELETE as the live
                          * fold did */
