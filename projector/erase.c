@@ -432,6 +432,15 @@ int fold_key_erased(txn_t *t, const scim_event_t *ev)
         if (!ev || ev->erased || !ev->sealed_json || !ev->key_id ||
             !ev->tenant || !t->st->dkey_seq)
                 return 0;
+        if (!t->st->erased_many) {
+                unsigned i;
+
+                for (i = 0; i < t->st->n_erased_names; i++)
+                        if (!strcmp(t->st->erased_names[i], ev->tenant))
+                                break;
+                if (i == t->st->n_erased_names)
+                        return 0; /* not deleted since the store opened */
+        }
         scim_buf_append(&k, ev->tenant, strlen(ev->tenant) + 1);
         scim_buf_puts(&k, ev->key_id);
         v = txn_get(t, CF_DKEY, k.data, k.len, &vl);
@@ -672,6 +681,21 @@ void fold_tenant_delete(txn_t *t, uint64_t seq, const scim_event_t *ev,
         if (seq != UINT64_MAX && seq > t->st->dkey_seq)
                 t->st->dkey_seq = seq;
         pthread_mutex_unlock(&key_mu);
+        {
+                scim_store_t *st = t->st;
+                unsigned i;
+
+                for (i = 0; i < st->n_erased_names; i++)
+                        if (!strcmp(st->erased_names[i], tn))
+                                break;
+                if (i < st->n_erased_names)
+                        ; /* known */
+                else if (tl > SCIM_MAX_TENANT_LEN || st->n_erased_names == 16)
+                        st->erased_many = 1; /* every tenant is checked */
+                else
+                        memcpy(st->erased_names[st->n_erased_names++], tn,
+                               tl + 1);
+        }
         {
                 size_t pl = 0;
                 char *ptr = txn_get(t, CF_DKEY, tn, tl, &pl);

@@ -1225,7 +1225,8 @@ void fold_event(txn_t *t, uint64_t seq, const scim_event_t *ev0,
         txn_set_text(t, NULL, 0); /* this event's stored resource, if any */
         if (ev && ev->erased) /* an erased tenant's event: nothing of it */
                 return;
-        if (fold_key_erased(t, ev)) { /* as replay will find it */
+        if (!fold_replaying && fold_key_erased(t, ev)) { /* as replay
+                                                            finds it */
                 refuse(v, 404, NULL,
                        "tenant '%.64s' was deleted (its data key is erased)",
                        ev->tenant);

@@ -94,6 +94,12 @@ struct scim_store {
         uint64_t auth_gen; /* bumped (atomically) after token changes land */
         uint64_t dkey_seq; /* under erase.c's key_mu: the last TENANT_DELETE
                               whose fold scanned the data keys */
+        /* the tenants whose deletion this store folded since it opened
+         * (the fold thread's, erase.c fold_key_erased); erased_many: more
+         * than fit */
+        char erased_names[16][SCIM_MAX_TENANT_LEN + 1];
+        unsigned n_erased_names;
+        int erased_many;
         uint64_t model_gen; /* bumped (atomically) after a tenant
                                definition lands (model_store.c) */
         int views_current; /* views built with this SCIM_VIEWS_FORMAT */
@@ -419,7 +425,9 @@ void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
  * (in this batch or one before): an event ingest sealed just before the
  * deletion landed and logged after it. A replay finds its key erased and
  * skips it (scim_store_unseal), so the live fold writes nothing of it
- * either. Checked only once this store has folded a TENANT_DELETE. */
+ * either. Checked (one read of the key's row) only for the sealed events
+ * of a tenant whose deletion this store folded since it opened; a
+ * replay's fold does not ask (its reader found such keys erased). */
 int fold_key_erased(txn_t *t, const scim_event_t *ev);
 
 /* seq: the event's log position (UINT64_MAX: erase every key present,

@@ -11,10 +11,13 @@
  * attributes, emails, version preconditions; groups created with
  * members, membership-only changes (add, remove, replace), renamed and
  * deleted, members deleted while in groups; tenant definitions put and
- * deleted (a required attribute with a catalog, so later writes are
- * refused or not); change retention set (records pruned); tokens issued
- * and revoked; refusals logged; resources that are bad JSON or over a
- * size limit (another producer's events: only the fold checks them); and
+ * deleted (a required attribute with a catalog, or a tenant-defined type
+ * Team and a User extension whose values must name a Team, so later
+ * writes are refused or not); Team resources; change retention set
+ * (records pruned); tokens issued and revoked; a lagging Kafka node's
+ * probes (never applied); tenants disabled and
+ * enabled; saved reports; refusals logged; resources that are bad JSON or over
+ * a size limit (another producer's events: only the fold checks them); and
  * times that move forward by seconds to hours (reports' hourly counters).
  *
  * Every event is encoded, then decoded into the C form the projector
@@ -139,6 +142,14 @@ static inline void hg_user_json(hg_src_t *r, scim_buf_t *b)
                          hg_pick(r, 3), hg_pick(r, 50));
                 scim_buf_puts(b, tmp);
         }
+        if (hg_pick(r, 4) == 0) { /* def2's extension: Team names */
+                snprintf(tmp, sizeof(tmp),
+                         ",\"urn:ietf:params:scim:schemas:extension:"
+                         "talkdesk:2.0:User\":{\"teamsString\":"
+                         "[\"Team %u\"]}",
+                         hg_pick(r, 5));
+                scim_buf_puts(b, tmp);
+        }
         if (hg_pick(r, 24) == 0) { /* over SCIM_MAX_STRING_BYTES or not */
                 size_t n = SCIM_MAX_STRING_BYTES - 1 + hg_pick(r, 3);
 
@@ -237,6 +248,21 @@ static inline void hg_step(hg_history_t *h, hg_src_t *r)
             "{\"name\":\"Group\",\"unknownAttributes\":\"keep\"}],"
             "\"catalogs\":{\"roles\":{\"values\":[\"User\",\"Manager\","
             "\"Admin\"]}}}";
+        /* a tenant-defined type, Team, and a User extension whose values
+         * must name a Team */
+        static const char def2[] =
+            "{\"schemas\":[{\"id\":\"urn:ietf:params:scim:schemas:"
+            "extension:talkdesk:2.0:User\",\"name\":\"TalkdeskUser\","
+            "\"attributes\":[{\"name\":\"teamsString\",\"type\":"
+            "\"string\",\"multiValued\":true,\"catalog\":"
+            "\"Team.displayName\"}]},{\"id\":\"urn:acme:params:scim:"
+            "schemas:core:2.0:Team\",\"name\":\"Team\",\"attributes\":"
+            "[{\"name\":\"displayName\",\"type\":\"string\","
+            "\"required\":true}]}],\"resourceTypes\":[{\"name\":\"User\","
+            "\"schemaExtensions\":[{\"schema\":\"urn:ietf:params:scim:"
+            "schemas:extension:talkdesk:2.0:User\",\"required\":false}]},"
+            "{\"name\":\"Team\",\"endpoint\":\"/Teams\",\"schema\":"
+            "\"urn:acme:params:scim:schemas:core:2.0:Team\"}]}";
         scim_event_t e;
         scim_buf_t b = {0};
         char id[16], tmp[96];
@@ -265,7 +291,7 @@ static inline void hg_step(hg_history_t *h, hg_src_t *r)
                 e.action = hg_pick(r, 3) ? SCIM_ACT_SCHEMA_PUT
                                          : SCIM_ACT_SCHEMA_DELETE;
                 if (e.action == SCIM_ACT_SCHEMA_PUT)
-                        e.admin_json = strdup(def);
+                        e.admin_json = strdup(hg_pick(r, 2) ? def : def2);
         } else if (kind < 6) {
                 e.action = SCIM_ACT_TENANT_UPDATE;
                 snprintf(tmp, sizeof(tmp), "{\"changeRetentionSeconds\":%u}",
@@ -290,6 +316,35 @@ static inline void hg_step(hg_history_t *h, hg_src_t *r)
         } else if (kind < 10 && hg_pick(r, 4) == 0) {
                 e.action = SCIM_ACT_TENANT_DELETE;
                 h->users[t] = h->groups[t] = 0;
+        } else if (kind < 11) { /* saved reports */
+                e.action = hg_pick(r, 3) ? SCIM_ACT_REPORT_SAVE
+                                         : SCIM_ACT_REPORT_DELETE;
+                e.resource_id = strdup(hg_pick(r, 2) ? "weekly" : "daily");
+                if (e.action == SCIM_ACT_REPORT_SAVE)
+                        e.resource_json = strdup(
+                            hg_pick(r, 6) ? "{\"format\":\"csv\"}" : "[1]");
+        } else if (kind < 12) {
+                e.action = hg_pick(r, 2) ? SCIM_ACT_TENANT_DISABLE
+                                         : SCIM_ACT_TENANT_ENABLE;
+        } else if (kind < 16) { /* the tenant-defined type (def2) */
+                static const scim_action_t acts[] = {
+                    SCIM_ACT_CREATE, SCIM_ACT_CREATE, SCIM_ACT_REPLACE,
+                    SCIM_ACT_DELETE};
+
+                e.rtype = SCIM_RT_CUSTOM;
+                e.resource_type_name = strdup("Team");
+                e.action = acts[hg_pick(r, 4)];
+                snprintf(id, sizeof(id), "tm%u", hg_pick(r, 4));
+                e.resource_id = strdup(id);
+                if (e.action != SCIM_ACT_DELETE) {
+                        if (hg_pick(r, 8))
+                                snprintf(tmp, sizeof(tmp),
+                                         "{\"displayName\":\"Team %u\"}",
+                                         hg_pick(r, 4));
+                        else
+                                snprintf(tmp, sizeof(tmp), "{}");
+                        e.resource_json = strdup(tmp);
+                }
         } else if (kind < 62) { /* users */
                 static const scim_action_t acts[] = {
                     SCIM_ACT_CREATE, SCIM_ACT_CREATE, SCIM_ACT_REPLACE,
@@ -314,6 +369,11 @@ static inline void hg_step(hg_history_t *h, hg_src_t *r)
                         e.expect_version = hg_pick(r, 8) ? 0 : -1;
                 else if (hg_pick(r, 4) == 0)
                         e.expect_version = 1 + hg_pick(r, 3);
+                if (hg_pick(r, 24) == 0) { /* a lagging Kafka node's probe */
+                        e.expect_version = SCIM_EXPECT_ABSENT;
+                        free(e.resource_json);
+                        e.resource_json = NULL;
+                }
         } else { /* groups */
                 unsigned g = hg_pick(r, 6);
                 unsigned na, nr;
