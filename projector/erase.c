@@ -10,10 +10,12 @@
  * replay skips them (ev->erased) and rebuilds every other tenant exactly.
  *
  * Keys (column family dkey): `tenant` -> {"current": kid}; `tenant\0kid`
- * -> {"key": 64 hex} or, once erased, {"erased": time}. A key is created
- * on the tenant's first sealed write (a synced write before the event is
- * appended). Embedded log only: in Kafka mode every node would need the
- * same keys (a key service), see docs/erasure.md.
+ * -> {"key": 64 hex, "tenant_created", "since": log position} or, once
+ * erased, {"erased": time}. A key is created on the tenant's first sealed
+ * write (a synced write before the event is appended); a deletion erases
+ * the keys made before it was folded (since below its position), live
+ * and in a replay alike. Embedded log only: in Kafka mode every node
+ * would need the same keys (a key service), see docs/erasure.md.
  */
 #include <nettle/base64.h>
 #include <nettle/gcm.h>
