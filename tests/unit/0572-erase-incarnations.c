@@ -75,6 +75,19 @@ static scim_event_t *add(scim_action_t act, const char *tn, const char *id,
         return e;
 }
 
+/* Adds a refusal ingest logs for tenant tn (status, detail). */
+static void add_refusal(const char *tn, const char *id, const char *json,
+                        int status, const char *detail)
+{
+        scim_event_t *r = add(SCIM_ACT_REFUSED, tn, id, json);
+        scim_err_t err;
+
+        r->refused_status = status;
+        r->refused_detail = strdup(detail);
+        enc[nev - 1].len = 0;
+        assert_int_equal(scim_event_encode(r, &enc[nev - 1], &err), 0);
+}
+
 /* Seals events [from, to) with st's keys now, as ingest logs them. */
 static void seal(scim_store_t *st, size_t from, size_t to)
 {
@@ -103,36 +116,39 @@ static void replay_equal(scim_store_t *live, const char *name)
         scim_store_close(r);
 }
 
+/* A new store at base/name with tenant tn and one sealed user in it
+ * (events 0 and 1). */
+static scim_store_t *start(const char *name, const char *tn, const char *uid)
+{
+        int status[2];
+        char dir[700], js[80];
+        scim_store_t *live;
+
+        nev = 0;
+        snprintf(dir, sizeof(dir), "%s/%s", base, name);
+        live = unit_store_open(dir);
+        add(SCIM_ACT_TENANT_CREATE, tn, NULL, NULL);
+        assert_int_equal(fold(live, 0, 1, status), 201);
+        snprintf(js, sizeof(js), "{\"userName\":\"%s@example.com\"}", uid);
+        add(SCIM_ACT_CREATE, tn, uid, js);
+        seal(live, 1, 2);
+        assert_int_equal(fold(live, 1, 2, status), 201);
+        return live;
+}
+
 static void test_key_made_while_gone(void **state)
 {
         int status[MAXEV];
-        char dir[700];
-        scim_store_t *live;
+        scim_store_t *live = start("gone", "tb", "u1");
         size_t u2;
 
         (void)state;
-        nev = 0;
-        snprintf(dir, sizeof(dir), "%s/gone", base);
-        live = unit_store_open(dir);
-        add(SCIM_ACT_TENANT_CREATE, "tb", NULL, NULL);
-        assert_int_equal(fold(live, 0, 1, status), 201);
-        add(SCIM_ACT_CREATE, "tb", "u1", "{\"userName\":\"one@example.com\"}");
-        seal(live, 1, 2);
-        assert_int_equal(fold(live, 1, 2, status), 201);
         add(SCIM_ACT_TENANT_DELETE, "tb", NULL, NULL);
         assert_int_equal(fold(live, 2, 3, status), 204);
         /* a refusal of the deleted tenant, sealed after its deletion
          * landed: the tenant's next key is made now */
-        {
-                scim_event_t *r = add(SCIM_ACT_REFUSED, "tb", "u9",
-                                      "{\"userName\":\"nine@example.com\"}");
-                scim_err_t err;
-
-                r->refused_status = 401;
-                r->refused_detail = strdup("token revoked");
-                enc[nev - 1].len = 0;
-                assert_int_equal(scim_event_encode(r, &enc[nev - 1], &err), 0);
-        }
+        add_refusal("tb", "u9", "{\"userName\":\"nine@example.com\"}", 401,
+                    "token revoked");
         seal(live, 3, 4);
         assert_non_null(evs[3].sealed_json);
         (void)fold(live, 3, 4, status);
@@ -152,32 +168,15 @@ static void test_key_made_while_gone(void **state)
 static void test_sealed_before_delete_landed(void **state)
 {
         int status[MAXEV];
-        char dir[700];
-        scim_store_t *live;
+        scim_store_t *live = start("race", "ta", "x1");
 
         (void)state;
-        nev = 0;
-        snprintf(dir, sizeof(dir), "%s/race", base);
-        live = unit_store_open(dir);
-        add(SCIM_ACT_TENANT_CREATE, "ta", NULL, NULL);
-        assert_int_equal(fold(live, 0, 1, status), 201);
-        add(SCIM_ACT_CREATE, "ta", "x1", "{\"userName\":\"x1@example.com\"}");
-        seal(live, 1, 2);
-        assert_int_equal(fold(live, 1, 2, status), 201);
         /* one batch: the deletion, then a write and a refusal sealed
          * before it landed (with the key it erases) */
         add(SCIM_ACT_TENANT_DELETE, "ta", NULL, NULL);
         add(SCIM_ACT_CREATE, "ta", "x2", "{\"userName\":\"x2@example.com\"}");
-        {
-                scim_event_t *r = add(SCIM_ACT_REFUSED, "ta", "x3",
-                                      "{\"userName\":\"x3@example.com\"}");
-                scim_err_t err;
-
-                r->refused_status = 409;
-                r->refused_detail = strdup("userName x3@example.com is taken");
-                enc[nev - 1].len = 0;
-                assert_int_equal(scim_event_encode(r, &enc[nev - 1], &err), 0);
-        }
+        add_refusal("ta", "x3", "{\"userName\":\"x3@example.com\"}", 409,
+                    "userName x3@example.com is taken");
         seal(live, 2, 5);
         assert_string_equal(evs[3].key_id, evs[1].key_id);
         assert_int_equal(fold(live, 2, 5, status), 404);
