@@ -179,7 +179,6 @@ static void tkey_keep(const scim_store_t *st, const char *tenant,
         memcpy(k->key, key, 32);
 }
 
-/* The tenant's current key, created when it has none. */
 /* Under key_mu: the log position no deletion folded so far exceeds (the
  * views' position, or a deletion folded in a batch not yet written). */
 static uint64_t key_since(scim_store_t *st)
@@ -189,6 +188,7 @@ static uint64_t key_since(scim_store_t *st)
         return st->dkey_seq > pos ? st->dkey_seq : pos;
 }
 
+/* The tenant's current key, created when it has none. */
 static int current_key(scim_store_t *st, const char *tenant, char kid[17],
                        uint8_t key[32], scim_err_t *err)
 {
@@ -424,6 +424,19 @@ int scim_store_seal(scim_store_t *st, scim_event_t *ev, scim_err_t *err)
         return 0;
 }
 
+/* The slot of tenant in the list of tenants whose deletion this store
+ * folded since it opened (the fold thread's), st->n_erased_names when
+ * it is not there. */
+static unsigned erased_name_at(const scim_store_t *st, const char *tenant)
+{
+        unsigned i;
+
+        for (i = 0; i < st->n_erased_names; i++)
+                if (!strcmp(st->erased_names[i], tenant))
+                        break;
+        return i;
+}
+
 int fold_key_erased(txn_t *t, const scim_event_t *ev)
 {
         scim_buf_t k = {0};
@@ -431,18 +444,11 @@ int fold_key_erased(txn_t *t, const scim_event_t *ev)
         char *v;
         int erased;
 
-        if (!ev || ev->erased || !ev->sealed_json || !ev->key_id ||
-            !ev->tenant || !t->st->dkey_seq)
+        if (!ev || ev->erased || !ev->sealed_json || !ev->key_id || !ev->tenant)
                 return 0;
-        if (!t->st->erased_many) {
-                unsigned i;
-
-                for (i = 0; i < t->st->n_erased_names; i++)
-                        if (!strcmp(t->st->erased_names[i], ev->tenant))
-                                break;
-                if (i == t->st->n_erased_names)
-                        return 0; /* not deleted since the store opened */
-        }
+        if (!t->st->erased_many &&
+            erased_name_at(t->st, ev->tenant) == t->st->n_erased_names)
+                return 0; /* not deleted since the store opened */
         scim_buf_append(&k, ev->tenant, strlen(ev->tenant) + 1);
         scim_buf_puts(&k, ev->key_id);
         v = txn_get(t, CF_DKEY, k.data, k.len, &vl);
@@ -685,14 +691,12 @@ void fold_tenant_delete(txn_t *t, uint64_t seq, const scim_event_t *ev,
         pthread_mutex_unlock(&key_mu);
         {
                 scim_store_t *st = t->st;
-                unsigned i;
+                const unsigned cap =
+                    sizeof(st->erased_names) / sizeof(st->erased_names[0]);
 
-                for (i = 0; i < st->n_erased_names; i++)
-                        if (!strcmp(st->erased_names[i], tn))
-                                break;
-                if (i < st->n_erased_names)
+                if (erased_name_at(st, tn) < st->n_erased_names)
                         ; /* known */
-                else if (tl > SCIM_MAX_TENANT_LEN || st->n_erased_names == 16)
+                else if (tl > SCIM_MAX_TENANT_LEN || st->n_erased_names == cap)
                         st->erased_many = 1; /* every tenant is checked */
                 else
                         memcpy(st->erased_names[st->n_erased_names++], tn,

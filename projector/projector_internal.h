@@ -419,8 +419,6 @@ void fold_schema(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 int store_model_ever(scim_store_t *st, const char *tenant);
 /* TENANT_DISABLE / TENANT_ENABLE / TOKEN_ROTATE (admin_fold.c). */
 void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
-/* TENANT_DELETE: every row of the tenant, its data keys destroyed
- * (erase.c); and the replay's copy of the data keys. */
 /* 1 when ev was sealed with a data key a TENANT_DELETE has erased by now
  * (in this batch or one before): an event ingest sealed just before the
  * deletion landed and logged after it. A replay finds its key erased and
@@ -430,8 +428,9 @@ void fold_lifecycle(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
  * replay's fold does not ask (its reader found such keys erased). */
 int fold_key_erased(txn_t *t, const scim_event_t *ev);
 
-/* seq: the event's log position (UINT64_MAX: erase every key present,
- * as in a snapshot older than the deletion) */
+/* TENANT_DELETE: every row of the tenant, its data keys destroyed
+ * (erase.c). seq: the event's log position (UINT64_MAX: erase every key
+ * present, as in a snapshot older than the deletion). */
 void fold_tenant_delete(txn_t *t, uint64_t seq, const scim_event_t *ev,
                         scim_verdict_t *v);
 /* For readers opening many sealed events of a tenant (asOf lists,
@@ -476,6 +475,7 @@ int fold_tenant_pin(txn_t *t, const scim_event_t *ev, scim_verdict_t *v);
 /* Sets (on) or clears the dir's "replay incomplete" mark: a store carrying
  * it is not current and serve refuses it (store.c). 0 or -1. */
 int store_replay_mark_set(scim_store_t *dst, int on);
+/* The replay's copy of src's data keys into dst (erase.c). */
 void store_copy_keys(scim_store_t *src, scim_store_t *dst);
 /* store_tune.c: memory settings applied at open. */
 void store_tune_open(rocksdb_options_t *opts);
