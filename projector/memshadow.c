@@ -275,6 +275,15 @@ static int row_cmp(const void *a, const void *b)
         return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
 }
 
+static void row_key(const void *p, int *cf, const char **k, size_t *kl)
+{
+        const msh_row_t *x = *(const msh_row_t *const *)p;
+
+        *cf = 0; /* one column family */
+        *k = x->key;
+        *kl = x->klen;
+}
+
 size_t memsh_flush(memshadow_t *m,
                    void (*fn)(void *ctx, const char *k, size_t kl,
                               const char *v, size_t vl),
@@ -289,7 +298,9 @@ size_t memsh_flush(memshadow_t *m,
                 for (msh_row_t *r = m->slots[i]; r; r = r->next)
                         if (r->dirty)
                                 d[n++] = r;
-        qsort(d, n, sizeof(*d), row_cmp); /* key order: SST files */
+        /* key order: SST files (qsort without memory for keysort) */
+        if (keysort(d, n, sizeof(*d), row_key) < 0)
+                qsort(d, n, sizeof(*d), row_cmp);
         for (size_t i = 0; i < n; i++) {
                 msh_row_t *r = d[i];
 

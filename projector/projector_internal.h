@@ -146,6 +146,16 @@ static inline void store_note_batch(scim_store_t *st,
                 }
 }
 
+/* keysort.c: like qsort, the n elements of size bytes at base put in
+ * (column family, key) order, keys compared bytewise (RocksDB's default
+ * comparator, within a column family): the order txn_write gives a
+ * batch's operations. key_of gives an element's column family (0-255)
+ * and key. Elements with equal (cf, key) keep no particular order. 0, or
+ * -1 (no memory, or a cf out of range) with base unchanged. */
+typedef void (*keysort_key_fn)(const void *elem, int *cf, const char **key,
+                               size_t *klen);
+int keysort(void *base, size_t n, size_t size, keysort_key_fn key_of);
+
 /* A WriteBatch written in its serialized form (wbrep.c): the operations
  * of rocksdb_writebatch_put_cf / _delete_cf without their per-call cost.
  * cf is the column family's id (rocksdb_column_family_handle_get_id). */
