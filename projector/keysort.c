@@ -21,7 +21,8 @@
  * sorted the same way again from where its keys stop sharing bytes (8
  * key bytes a word now: one column family); a small run, or one holding
  * a key that ended inside the word (its zero padding may tie with real
- * zero bytes), by the full bytewise comparison.
+ * zero bytes), by the full bytewise comparison. A batch of 64 or fewer
+ * (a POST writes ~20 keys) is sorted by insertion, without allocating.
  *
  * Why that is the comparator's order: keys that share their first L
  * bytes compare as their remainders do; a word holds the next bytes of
@@ -45,7 +46,10 @@ typedef struct word {
         const rec_t *r; /* the element's: r - recs is its index */
 } word_t;
 
-enum { SMALL_RUN = 16 };
+/* SMALL_RUN: a run of equal words this long or shorter is sorted by
+ * insertion; SMALL_BATCH: likewise a whole batch of elements of up to
+ * SMALL_ELEM bytes. */
+enum { SMALL_RUN = 16, SMALL_BATCH = 64, SMALL_ELEM = 64 };
 
 static int full_cmp(const void *a, const void *b)
 {
@@ -159,6 +163,48 @@ static void sort_run(word_t *a, word_t *b, size_t n, size_t off,
         runs(a, b, n, l + 8, count);
 }
 
+/* The elements' order by key_of, for the small-batch path. */
+static int elem_cmp(const void *x, const void *y, keysort_key_fn key_of)
+{
+        rec_t a, b;
+        word_t wa = {0, &a}, wb = {0, &b};
+
+        key_of(x, &a.cf, &a.key, &a.klen);
+        key_of(y, &b.cf, &b.key, &b.klen);
+        return full_cmp(&wa, &wb);
+}
+
+/* A small batch (a POST's ~20 keys): insertion sort in place, no
+ * allocation (the radix sort's counts alone are 16 KiB). */
+static int small_sort(char *base, size_t n, size_t size, keysort_key_fn key_of)
+{
+        char tmp[SMALL_ELEM];
+
+        for (size_t i = 0; i < n; i++) {
+                int cf;
+                const char *k;
+                size_t kl;
+
+                key_of(base + i * size, &cf, &k, &kl);
+                if (cf < 0 || cf > 255)
+                        return -1;
+        }
+        for (size_t i = 1; i < n; i++) {
+                size_t j = i;
+
+                memcpy(tmp, base + i * size, size);
+                for (;
+                     j > 0 && elem_cmp(tmp, base + (j - 1) * size, key_of) < 0;
+                     j--)
+                        ;
+                if (j == i)
+                        continue;
+                memmove(base + (j + 1) * size, base + j * size, (i - j) * size);
+                memcpy(base + j * size, tmp, size);
+        }
+        return 0;
+}
+
 int keysort(void *base, size_t n, size_t size, keysort_key_fn key_of)
 {
         size_t lcp[256];
@@ -171,6 +217,8 @@ int keysort(void *base, size_t n, size_t size, keysort_key_fn key_of)
 
         if (n < 2)
                 return 0;
+        if (n <= SMALL_BATCH && size <= SMALL_ELEM)
+                return small_sort(base, n, size, key_of);
         count = malloc(8 * sizeof(*count));
         recs = malloc(n * sizeof(*recs));
         a = malloc(n * sizeof(*a));

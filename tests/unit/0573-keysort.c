@@ -7,7 +7,8 @@
  * padding cannot tell from a shorter key), keys equal for more than the
  * word's 7 bytes after the shared prefix, empty keys, one column family
  * and many, column family 255, runs of keys that tie for word after word
- * (sorted again further on); elements that are pointers (as txn_write
+ * (sorted again further on); batches of 64 or fewer (sorted by
+ * insertion); elements that are pointers (as txn_write
  * sorts) and elements larger than one. Bad input: a column family out of
  * range leaves the elements unchanged.
  */
@@ -175,7 +176,11 @@ static void test_random_batches(void **state)
 
         (void)state;
         for (int round = 0; round < 200; round++) {
-                size_t n = 1 + next() % (round < 30 ? 20000 : 600);
+                /* large batches, then medium, then small ones (64 or
+                 * fewer: sorted by insertion) */
+                size_t n = 1 + next() % (round < 30    ? 20000
+                                         : round < 120 ? 600
+                                                       : 64);
                 unsigned ncf = 1 + next() % 6;
                 unsigned shape = next() % 7;
                 char prefix[8][24];
@@ -234,6 +239,21 @@ static void test_bad_cf(void **state)
         k[1].cf = -1;
         assert_int_equal(keysort(v, 3, sizeof(*v), ptr_key), -1);
         assert_ptr_equal(v[0], &k[0]);
+        /* a batch past the small-batch path, its last key's cf bad */
+        {
+                static tkey_t many[100];
+                const tkey_t *mv[100];
+
+                for (int i = 0; i < 100; i++) {
+                        put(&many[i], 1, "key", 3);
+                        many[i].k[2] = (char)(100 - i);
+                        mv[i] = &many[i];
+                }
+                many[99].cf = 300;
+                assert_int_equal(keysort(mv, 100, sizeof(*mv), ptr_key), -1);
+                for (int i = 0; i < 100; i++)
+                        assert_ptr_equal(mv[i], &many[i]);
+        }
 }
 
 int main(void)
