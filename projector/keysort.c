@@ -22,7 +22,8 @@
  * key bytes a word now: one column family); a small run, or one holding
  * a key that ended inside the word (its zero padding may tie with real
  * zero bytes), by the full bytewise comparison. A batch of 64 or fewer
- * (a POST writes ~20 keys) is sorted by insertion, without allocating.
+ * (a POST writes ~20 keys) is sorted by insertion, without allocating;
+ * without memory for the words, by qsort_r over the elements.
  *
  * Why that is the comparator's order: keys that share their first L
  * bytes compare as their remainders do; a word holds the next bytes of
@@ -48,13 +49,11 @@ typedef struct word {
 
 /* SMALL_RUN: a run of equal words this long or shorter is sorted by
  * insertion; SMALL_BATCH: likewise a whole batch of elements of up to
- * SMALL_ELEM bytes. */
+ * SMALL_ELEM bytes, on the stack. */
 enum { SMALL_RUN = 16, SMALL_BATCH = 64, SMALL_ELEM = 64 };
 
-static int full_cmp(const void *a, const void *b)
+static int rec_cmp(const rec_t *x, const rec_t *y)
 {
-        const rec_t *x = ((const word_t *)a)->r;
-        const rec_t *y = ((const word_t *)b)->r;
         size_t n = x->klen < y->klen ? x->klen : y->klen;
         int c;
 
@@ -62,6 +61,11 @@ static int full_cmp(const void *a, const void *b)
                 return x->cf < y->cf ? -1 : 1;
         c = n ? memcmp(x->key, y->key, n) : 0;
         return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+static int full_cmp(const void *a, const void *b)
+{
+        return rec_cmp(((const word_t *)a)->r, ((const word_t *)b)->r);
 }
 
 static void insertion(word_t *a, size_t n)
@@ -163,118 +167,107 @@ static void sort_run(word_t *a, word_t *b, size_t n, size_t off,
         runs(a, b, n, l + 8, count);
 }
 
-/* The elements' order by key_of, for the small-batch path. */
-static int elem_cmp(const void *x, const void *y, keysort_key_fn key_of)
+/* Without memory for the words: qsort_r on the elements themselves,
+ * each comparison asking key_of for both keys. */
+static int elem_cmp(const void *x, const void *y, void *key_of)
 {
+        keysort_key_fn fn = *(const keysort_key_fn *)key_of;
         rec_t a, b;
-        word_t wa = {0, &a}, wb = {0, &b};
 
-        key_of(x, &a.cf, &a.key, &a.klen);
-        key_of(y, &b.cf, &b.key, &b.klen);
-        return full_cmp(&wa, &wb);
-}
-
-/* A small batch (a POST's ~20 keys): insertion sort in place, no
- * allocation (the radix sort's counts alone are 16 KiB). */
-static int small_sort(char *base, size_t n, size_t size, keysort_key_fn key_of)
-{
-        char tmp[SMALL_ELEM];
-
-        for (size_t i = 0; i < n; i++) {
-                int cf;
-                const char *k;
-                size_t kl;
-
-                key_of(base + i * size, &cf, &k, &kl);
-                if (cf < 0 || cf > 255)
-                        return -1;
-        }
-        for (size_t i = 1; i < n; i++) {
-                size_t j = i;
-
-                memcpy(tmp, base + i * size, size);
-                for (;
-                     j > 0 && elem_cmp(tmp, base + (j - 1) * size, key_of) < 0;
-                     j--)
-                        ;
-                if (j == i)
-                        continue;
-                memmove(base + (j + 1) * size, base + j * size, (i - j) * size);
-                memcpy(base + j * size, tmp, size);
-        }
-        return 0;
+        fn(x, &a.cf, &a.key, &a.klen);
+        fn(y, &b.cf, &b.key, &b.klen);
+        return rec_cmp(&a, &b);
 }
 
 int keysort(void *base, size_t n, size_t size, keysort_key_fn key_of)
 {
+        /* a small batch (a POST's ~20 keys) on the stack: no allocation
+         * (the radix sort's counts alone are 16 KiB) */
+        rec_t small_recs[SMALL_BATCH];
+        word_t small_words[SMALL_BATCH];
+        char small_out[SMALL_BATCH * SMALL_ELEM];
+        int small = n <= SMALL_BATCH && size <= SMALL_ELEM;
         size_t lcp[256];
         const rec_t *first[256] = {0};
-        size_t(*count)[256];
-        rec_t *recs;
-        word_t *a, *b;
-        char *out;
+        size_t(*count)[256] = NULL;
+        rec_t *recs = small_recs;
+        word_t *a = small_words, *b = NULL;
+        char *out = small_out;
         int rc = -1;
 
         if (n < 2)
                 return 0;
-        if (n <= SMALL_BATCH && size <= SMALL_ELEM)
-                return small_sort(base, n, size, key_of);
-        count = malloc(8 * sizeof(*count));
-        recs = malloc(n * sizeof(*recs));
-        a = malloc(n * sizeof(*a));
-        b = malloc(n * sizeof(*b));
-        out = malloc(n * size);
-        if (!count || !recs || !a || !b || !out)
-                goto done;
+        if (!small) {
+                count = malloc(8 * sizeof(*count));
+                recs = malloc(n * sizeof(*recs));
+                a = malloc(n * sizeof(*a));
+                b = malloc(n * sizeof(*b));
+                out = malloc(n * size);
+        }
         /* each element's key, and the prefix every key of a column family
          * shares */
         for (size_t i = 0; i < n; i++) {
-                rec_t *r = &recs[i];
+                rec_t r, *rp = recs ? &recs[i] : &r;
                 const rec_t *f;
                 size_t j, m;
 
-                key_of((const char *)base + i * size, &r->cf, &r->key,
-                       &r->klen);
-                if (r->cf < 0 || r->cf > 255)
+                key_of((const char *)base + i * size, &rp->cf, &rp->key,
+                       &rp->klen);
+                if (rp->cf < 0 || rp->cf > 255)
                         goto done;
-                if (!(f = first[r->cf])) {
-                        first[r->cf] = r;
-                        lcp[r->cf] = r->klen;
+                if (!recs || small)
+                        continue; /* only checked; a small batch compares
+                                     whole keys */
+                if (!(f = first[rp->cf])) {
+                        first[rp->cf] = rp;
+                        lcp[rp->cf] = rp->klen;
                         continue;
                 }
-                m = lcp[r->cf] < r->klen ? lcp[r->cf] : r->klen;
-                for (j = 0; j < m && f->key[j] == r->key[j]; j++)
+                m = lcp[rp->cf] < rp->klen ? lcp[rp->cf] : rp->klen;
+                for (j = 0; j < m && f->key[j] == rp->key[j]; j++)
                         ;
-                lcp[r->cf] = j;
+                lcp[rp->cf] = j;
         }
-        /* words: the column family, then 7 bytes past its shared prefix;
-         * a run of equal words shares one column family */
-        for (size_t i = 0; i < n; i++) {
-                const rec_t *r = &recs[i];
-
-                a[i].w = (uint64_t)r->cf << 56 |
-                         bytes_at(r->key, r->klen, lcp[r->cf], 7);
-                a[i].r = r;
+        rc = 0;
+        if (!small && (!count || !recs || !a || !b || !out)) {
+                qsort_r(base, n, size, elem_cmp, &key_of); /* no memory */
+                goto done;
         }
-        radix(a, b, n, count);
-        for (size_t i = 0, j; i < n; i = j) { /* by column family */
-                int cf = a[i].r->cf;
+        if (small) {
+                for (size_t i = 0; i < n; i++)
+                        a[i] = (word_t){0, &recs[i]};
+                insertion(a, n);
+        } else {
+                /* words: the column family, then 7 bytes past its shared
+                 * prefix; a run of equal words shares one column family */
+                for (size_t i = 0; i < n; i++) {
+                        const rec_t *r = &recs[i];
 
-                for (j = i + 1; j < n && a[j].r->cf == cf; j++)
-                        ;
-                runs(a + i, b + i, j - i, lcp[cf] + 7, count);
+                        a[i].w = (uint64_t)r->cf << 56 |
+                                 bytes_at(r->key, r->klen, lcp[r->cf], 7);
+                        a[i].r = r;
+                }
+                radix(a, b, n, count);
+                for (size_t i = 0, j; i < n; i = j) { /* by column family */
+                        int cf = a[i].r->cf;
+
+                        for (j = i + 1; j < n && a[j].r->cf == cf; j++)
+                                ;
+                        runs(a + i, b + i, j - i, lcp[cf] + 7, count);
+                }
         }
         for (size_t i = 0; i < n; i++)
                 memcpy(out + i * size,
                        (const char *)base + (size_t)(a[i].r - recs) * size,
                        size);
         memcpy(base, out, n * size);
-        rc = 0;
 done:
-        free(count);
-        free(recs);
-        free(a);
-        free(b);
-        free(out);
+        if (!small) {
+                free(count);
+                free(recs);
+                free(a);
+                free(b);
+                free(out);
+        }
         return rc;
 }

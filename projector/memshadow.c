@@ -266,15 +266,8 @@ void memsh_children(const memshadow_t *m, const char *p, size_t pl,
                         fn(ctx, par->rows[i]->key, par->rows[i]->klen);
 }
 
-static int row_cmp(const void *a, const void *b)
-{
-        const msh_row_t *x = *(const msh_row_t *const *)a;
-        const msh_row_t *y = *(const msh_row_t *const *)b;
-        int c = memcmp(x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
-
-        return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
-}
-
+/* A row's key, for keysort (bytewise, a key before the keys it is a
+ * prefix of: the order SST files need). */
 static void row_key(const void *p, int *cf, const char **k, size_t *kl)
 {
         const msh_row_t *x = *(const msh_row_t *const *)p;
@@ -298,9 +291,7 @@ size_t memsh_flush(memshadow_t *m,
                 for (msh_row_t *r = m->slots[i]; r; r = r->next)
                         if (r->dirty)
                                 d[n++] = r;
-        /* key order: SST files (qsort without memory for keysort) */
-        if (keysort(d, n, sizeof(*d), row_key) < 0)
-                qsort(d, n, sizeof(*d), row_cmp);
+        (void)keysort(d, n, sizeof(*d), row_key); /* key order: SST files */
         for (size_t i = 0; i < n; i++) {
                 msh_row_t *r = d[i];
 

@@ -151,7 +151,8 @@ static inline void store_note_batch(scim_store_t *st,
  * comparator, within a column family): the order txn_write gives a
  * batch's operations. key_of gives an element's column family (0-255)
  * and key. Elements with equal (cf, key) keep no particular order. 0, or
- * -1 (no memory, or a cf out of range) with base unchanged. */
+ * -1 with base unchanged when a cf is out of range (never for column
+ * family ids). Without memory it still sorts (qsort_r). */
 typedef void (*keysort_key_fn)(const void *elem, int *cf, const char **key,
                                size_t *klen);
 int keysort(void *base, size_t n, size_t size, keysort_key_fn key_of);

@@ -887,27 +887,7 @@ int txn_hot_write_back(scim_store_t *st, unsigned cfs)
         return 0;
 }
 
-/* Column family, then RocksDB's bytewise key order (a key before the
- * keys it is a prefix of): the order written batches and files need. */
-static int cf_key_cmp(int xcf, const char *xk, size_t xl, int ycf,
-                      const char *yk, size_t yl)
-{
-        int c;
-
-        if (xcf != ycf)
-                return xcf - ycf;
-        c = memcmp(xk, yk, xl < yl ? xl : yl);
-        return c ? c : (xl > yl) - (xl < yl);
-}
-
-static int kv_cmp(const void *a, const void *b)
-{
-        const hot_kv_t *x = *(const hot_kv_t *const *)a;
-        const hot_kv_t *y = *(const hot_kv_t *const *)b;
-
-        return cf_key_cmp(x->cf, x->data, x->klen, y->cf, y->data, y->klen);
-}
-
+/* A hot entry's column family and key, for keysort. */
 static void kv_key(const void *p, int *cf, const char **k, size_t *kl)
 {
         const hot_kv_t *x = *(const hot_kv_t *const *)p;
@@ -935,8 +915,7 @@ int txn_hot_flush(scim_store_t *st, int final)
                         v[n++] = h->s[i].kv;
         /* in key order: memtable inserts walk forward, and the last
          * flush's SST files take them as they come */
-        if (keysort(v, n, sizeof(*v), kv_key) < 0)
-                qsort(v, n, sizeof(*v), kv_cmp); /* no memory for it */
+        (void)keysort(v, n, sizeof(*v), kv_key); /* cf ids: cannot fail */
         /* the last: into SST files (no memtable, flush or compaction; a
          * column family nothing was spilled to holds no key, so its files
          * go to the last level) */
@@ -1354,14 +1333,7 @@ rocksdb_iterator_t *txn_iter(txn_t *t, int cf)
             wi, base, t->st->cf[cf]);
 }
 
-static int entry_cmp(const void *a, const void *b)
-{
-        const ov_entry_t *x = *(const ov_entry_t *const *)a;
-        const ov_entry_t *y = *(const ov_entry_t *const *)b;
-
-        return cf_key_cmp(x->cf, x->key, x->klen, y->cf, y->key, y->klen);
-}
-
+/* An overlay entry's column family and key, for keysort. */
 static void entry_key(const void *p, int *cf, const char **k, size_t *kl)
 {
         const ov_entry_t *e = *(const ov_entry_t *const *)p;
@@ -1396,7 +1368,7 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
 {
         struct txn_overlay *o = t->ov;
         ov_entry_t **v = malloc((o->n + o->nappended + 1) * sizeof(*v));
-        size_t n = 0;
+        size_t n = 0, kept = 0;
         wbrep_t w; /* the batch's bytes (wbrep.c) */
         size_t room = 0;
         rocksdb_writebatch_t *batch;
@@ -1435,29 +1407,27 @@ void txn_write(txn_t *t, const rocksdb_writeoptions_t *wo, char **werr)
                 else
                         rocksdb_writebatch_delete_cf(
                             o->wb, t->st->cf[e->cf], e->key, e->klen);
-        if (v && keysort(v, n, sizeof(*v), entry_key) < 0)
-                qsort(v, n, sizeof(*v), entry_cmp); /* no memory for it */
+        if (v)
+                (void)keysort(v, n, sizeof(*v), entry_key); /* cannot fail */
         /* What goes elsewhere first, so the batch's buffer is sized for
          * what it holds (in replay ~10% of the bytes: a buffer sized for
          * all of them was ~8 MB of fresh pages a batch, a third of
          * replay's page faults). The WriteBatch keeps the operations'
          * key order, and the SST files theirs. */
-        for (size_t i = 0, m = n; i < m; i++) {
+        for (size_t i = 0; i < n; i++) {
                 ov_entry_t *e = v[i];
 
                 if ((wb >> e->cf & 1) && !e->through)
-                        n--;           /* replay's write-back: hot_commit */
-                else if (t->st->sst && /* replay: records into SST files */
-                         store_sst_take(t->st->sst, e->cf, e->key, e->klen,
-                                        e->state == OV_PUT ? e->val : NULL,
-                                        e->vlen))
-                        n--;
-                else
-                        v[i - (m - n)] = e,
-                                   room += wbrep_size(e->klen, e->vlen);
+                        continue; /* replay's write-back: hot_commit */
+                if (t->st->sst && /* replay: records into SST files */
+                    store_sst_take(t->st->sst, e->cf, e->key, e->klen,
+                                   e->state == OV_PUT ? e->val : NULL, e->vlen))
+                        continue;
+                v[kept++] = e; /* the WriteBatch's, in order */
+                room += wbrep_size(e->klen, e->vlen);
         }
         wbrep_init(&w, room);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < kept; i++) {
                 ov_entry_t *e = v[i];
 
                 if (wbrep_op(&w, e->state == OV_PUT, t->st->cf_id[e->cf],
