@@ -10,7 +10,10 @@
  * (sorted again further on); batches of 64 or fewer (sorted by
  * insertion); elements that are pointers (as txn_write
  * sorts) and elements larger than one. Bad input: a column family out of
- * range leaves the elements unchanged.
+ * range leaves the elements unchanged. Without memory (this test is
+ * linked with --wrap=malloc, tests/CMakeLists.txt, and fails keysort's
+ * allocations on demand: each one alone, then all): the same order, by
+ * keysort's own qsort_r fallback, and nothing leaked (ASan).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +28,33 @@
 #include "projector/projector_internal.h"
 
 #define MAXK 48
+
+/* malloc, through the linker's --wrap: while fail_at is j >= 1, the j-th
+ * allocation from arming on returns NULL (FAIL_ALL: every one). */
+#define FAIL_ALL 1000
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+static int fail_at, nalloc;
+
+void *__wrap_malloc(size_t n)
+{
+        if (fail_at && (fail_at == FAIL_ALL || ++nalloc == fail_at))
+                return NULL;
+        return __real_malloc(n);
+}
+
+/* keysort with fail_at armed around it */
+static int keysort_failing(void *base, size_t n, size_t size,
+                           keysort_key_fn key_of, int at)
+{
+        int rc;
+
+        fail_at = at;
+        nalloc = 0;
+        rc = keysort(base, n, size, key_of);
+        fail_at = 0;
+        return rc;
+}
 
 typedef struct key {
         int cf;
@@ -75,8 +105,8 @@ static void self_key(const void *p, int *cf, const char **k, size_t *kl)
 }
 
 /* Sorts keys[0..n) both ways and compares, element by element; then the
- * keys themselves as the elements. */
-static void check(tkey_t *keys, size_t n)
+ * keys themselves as the elements. fail: keysort's fail_at (0: none). */
+static void check_failing(tkey_t *keys, size_t n, int fail)
 {
         const tkey_t **v = calloc(n + 1, sizeof(*v));
         tkey_t *ref = malloc((n + 1) * sizeof(*ref));
@@ -90,8 +120,9 @@ static void check(tkey_t *keys, size_t n)
         memcpy(ref, keys, n * sizeof(*ref));
         memcpy(copy, keys, n * sizeof(*copy));
         qsort(ref, n, sizeof(*ref), ref_cmp);
-        assert_int_equal(keysort(v, n, sizeof(*v), ptr_key), 0);
-        assert_int_equal(keysort(copy, n, sizeof(*copy), self_key), 0);
+        assert_int_equal(keysort_failing(v, n, sizeof(*v), ptr_key, fail), 0);
+        assert_int_equal(
+            keysort_failing(copy, n, sizeof(*copy), self_key, fail), 0);
         for (size_t i = 0; i < n; i++) {
                 const tkey_t *it = v[i];
 
@@ -109,6 +140,11 @@ static void check(tkey_t *keys, size_t n)
         free(v);
         free(ref);
         free(copy);
+}
+
+static void check(tkey_t *keys, size_t n)
+{
+        check_failing(keys, n, 0);
 }
 
 static void put(tkey_t *k, int cf, const char *bytes, size_t n)
@@ -256,12 +292,51 @@ static void test_bad_cf(void **state)
         }
 }
 
+/* Without memory for its words (each of its five allocations failing
+ * alone, then all of them): the order qsort gives, from the fallback. */
+static void test_no_memory(void **state)
+{
+        static tkey_t k[600];
+        int ats[] = {1, 2, 3, 4, 5, FAIL_ALL};
+
+        (void)state;
+        for (size_t a = 0; a < sizeof(ats) / sizeof(ats[0]); a++) {
+                for (size_t n = 65; n <= 600; n += 535) {
+                        for (size_t i = 0; i < n; i++) {
+                                /* a shared prefix, ties, prefixes of
+                                 * others, several column families */
+                                size_t kl = 12 + next() % 20;
+
+                                memcpy(k[i].k, "tenant\0User\0", 12);
+                                for (size_t j = 12; j < kl; j++)
+                                        k[i].k[j] = (char)(next() % 3);
+                                k[i].kl = kl;
+                                k[i].cf = (int)(next() % 3) * 100;
+                        }
+                        check_failing(k, n, ats[a]);
+                }
+        }
+        /* a bad column family is still refused without memory */
+        k[10].cf = 256;
+        {
+                const tkey_t *v[100];
+
+                for (int i = 0; i < 100; i++)
+                        v[i] = &k[i];
+                assert_int_equal(
+                    keysort_failing(v, 100, sizeof(*v), ptr_key, FAIL_ALL), -1);
+                for (int i = 0; i < 100; i++)
+                        assert_ptr_equal(v[i], &k[i]);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_adversarial),
             cmocka_unit_test(test_random_batches),
             cmocka_unit_test(test_bad_cf),
+            cmocka_unit_test(test_no_memory),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
