@@ -1554,10 +1554,39 @@ static int cmd_snapshot(int argc, char **argv)
         return rc;
 }
 
+/* scimlog config check [...]: serve's settings, checked and printed */
+static int cmd_config(int argc, char **argv)
+{
+        if (argc < 2 || strcmp(argv[1], "check")) {
+                fputs("usage: scimlog config check [--config FILE] "
+                      "[serve flags]\n"
+                      "Prints the effective serve settings (file, "
+                      "then SCIMLOG_* environment, then flags) as "
+                      "JSON, or the first error.\n",
+                      argc < 2 ? stderr : stdout);
+                return argc < 2 ? 2 : 0;
+        }
+        g_config_check = 1;
+        return cmd_serve(argc - 1, argv + 1);
+}
+
+/* The commands: each gets its own name as argv[0]. */
+static const struct command {
+        const char *name;
+        int (*run)(int argc, char **argv);
+} commands[] = {
+    {"serve", cmd_serve},       {"config", cmd_config},
+    {"tenant", cmd_tenant},     {"replay", cmd_replay},
+    {"digest", cmd_digest},     {"backup", cmd_backup},
+    {"restore", cmd_restore},   {"verify", cmd_verify},
+    {"snapshot", cmd_snapshot},
+};
+
 int main(int argc, char **argv)
 {
         char errstr[512];
-        int rc;
+        const struct command *c = NULL;
+        int rc = 2;
 
         if (argc < 2 || (argc == 2 && wants_help(argc, argv))) {
                 fputs(usage_main, argc < 2 ? stderr : stdout);
@@ -1565,41 +1594,15 @@ int main(int argc, char **argv)
         }
         if (scim_schemas_init(errstr, sizeof(errstr)) < 0)
                 return fail("schemas: %s", errstr);
-        if (strcmp(argv[1], "serve") == 0) {
-                rc = cmd_serve(argc - 1, argv + 1);
-        } else if (strcmp(argv[1], "config") == 0) {
-                if (argc < 3 || strcmp(argv[2], "check")) {
-                        fputs("usage: scimlog config check [--config FILE] "
-                              "[serve flags]\n"
-                              "Prints the effective serve settings (file, "
-                              "then SCIMLOG_* environment, then flags) as "
-                              "JSON, or the first error.\n",
-                              argc < 3 ? stderr : stdout);
-                        rc = argc < 3 ? 2 : 0;
-                } else {
-                        g_config_check = 1;
-                        rc = cmd_serve(argc - 2, argv + 2);
-                }
-        }
-        else if (strcmp(argv[1], "tenant") == 0)
-                rc = cmd_tenant(argc - 1, argv + 1);
-        else if (strcmp(argv[1], "replay") == 0)
-                rc = cmd_replay(argc - 1, argv + 1);
-        else if (strcmp(argv[1], "digest") == 0)
-                rc = cmd_digest(argc - 1, argv + 1);
-        else if (strcmp(argv[1], "backup") == 0)
-                rc = cmd_backup(argc - 1, argv + 1);
-        else if (strcmp(argv[1], "restore") == 0)
-                rc = cmd_restore(argc - 1, argv + 1);
-        else if (strcmp(argv[1], "verify") == 0)
-                rc = cmd_verify(argc - 1, argv + 1);
-        else if (strcmp(argv[1], "snapshot") == 0)
-                rc = cmd_snapshot(argc - 1, argv + 1);
-        else {
-                fprintf(stderr, "scimlog: unknown command '%s'\n\n%s",
-                        argv[1], usage_main);
-                rc = 2;
-        }
+        for (size_t i = 0; !c && i < sizeof(commands) / sizeof(commands[0]);
+             i++)
+                if (strcmp(argv[1], commands[i].name) == 0)
+                        c = &commands[i];
+        if (c)
+                rc = c->run(argc - 1, argv + 1);
+        else
+                fprintf(stderr, "scimlog: unknown command '%s'\n\n%s", argv[1],
+                        usage_main);
         scim_kafka_props_free(kafka_props);
         scim_schemas_shutdown();
         return rc;
