@@ -462,48 +462,6 @@ static int event_head(scim_event_t *ev, const scim_write_t *w,
                    : -1;
 }
 
-/* Create (cur NULL) and replace (cur: the stored resource): the body
- * normalized into *norm (a group's members apart, in *members), its
- * userName checked, server fields stripped, the tenant's model enforced
- * against cur (unknown attributes into dropped) and its references
- * checked; the event gets resource id `id`; then the userName's owner, or
- * the members, against the views (a replace's members replace the whole
- * list). 0; -1 refused (*err); -2 refused on what the views say (a
- * reference, the userName's owner or a member: the caller's lagging). */
-static int prepare_whole(scim_store_t *st, const scim_write_t *w,
-                         const scim_model_t *model, json_t *body,
-                         const json_t *cur, const char *id, scim_event_t *ev,
-                         json_t **norm, json_t **members, json_t *dropped,
-                         ingest_ref_t *refctx, scim_err_t *err)
-{
-        const char *self = cur ? id : NULL; /* the name's or group's own id */
-
-        if (scim_resource_normalize(w->rtype, body, norm,
-                                    w->rtype == SCIM_RT_GROUP ? members : NULL,
-                                    err) < 0)
-                return -1;
-        if (w->rtype == SCIM_RT_USER &&
-            check_username_visible(*norm, cur, err) < 0)
-                return -1;
-        strip_server_fields(*norm);
-        if (scim_model_enforce(model, w->rtype, *norm, cur, SCIM_ENFORCE_WRITE,
-                               dropped, err) < 0)
-                return -1;
-        if (scim_model_check_refs(model, w->rtype, *norm, ingest_ref_exists,
-                                  refctx, err) < 0)
-                return -2;
-        ev->resource_id = strdup(id);
-        if (w->rtype == SCIM_RT_USER)
-                return check_username(st, w->tenant, *norm, self, err) < 0 ? -2
-                                                                           : 0;
-        ev->members_replace = cur != NULL; /* PUT: the whole list */
-        if (*members && check_members(st, w->tenant, self, *members, err) < 0)
-                return -2;
-        if (*members && fill_added(ev, *members, err) < 0)
-                return -1;
-        return 0;
-}
-
 static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
                    scim_err_t *err)
 {
@@ -518,7 +476,7 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         json_t *dropped = json_array(); /* unknownAttributes: drop */
         const scim_rtype_row_t *row = scim_model_rtype(model, w->rtype);
         const char *rname = row ? row->name : rtype_name(w->rtype);
-        int tenant_type = scim_rtype_is_tenant(w->rtype), head_rc, whole_rc;
+        int tenant_type = scim_rtype_is_tenant(w->rtype), head_rc;
         ingest_ref_t refctx = {st, w->tenant};
 
         scim_buf_free(&p->enc);
@@ -558,32 +516,51 @@ static int prepare(scim_ingest_t *ing, const scim_write_t *w, pending_t *p,
         }
 
         switch (w->action) {
-        case SCIM_ACT_CREATE: {
+        case SCIM_ACT_CREATE:
+        case SCIM_ACT_REPLACE: {
+                /* a create: a new id, nothing stored (cur NULL, version
+                 * 0); a replace: the stored resource, whose own id its
+                 * userName or member list may keep */
                 char idbuf[37];
+                const char *id = idbuf, *self = NULL;
 
-                scim_uuid7(idbuf);
-                ev->expect_version = 0;
-                whole_rc =
-                    prepare_whole(st, w, model, body, NULL, idbuf, ev, &norm,
-                                  &members, dropped, &refctx, err);
-                if (whole_rc == -2)
+                if (w->action == SCIM_ACT_CREATE) {
+                        scim_uuid7(idbuf);
+                } else {
+                        if (load_current(st, w, &cur, &version, err) < 0)
+                                goto lagging;
+                        id = self = w->id;
+                }
+                if (scim_resource_normalize(
+                        w->rtype, body, &norm,
+                        w->rtype == SCIM_RT_GROUP ? &members : NULL, err) < 0)
+                        goto out;
+                if (w->rtype == SCIM_RT_USER &&
+                    check_username_visible(norm, cur, err) < 0)
+                        goto out;
+                strip_server_fields(norm);
+                if (scim_model_enforce(model, w->rtype, norm, cur,
+                                       SCIM_ENFORCE_WRITE, dropped, err) < 0)
+                        goto out;
+                if (scim_model_check_refs(model, w->rtype, norm,
+                                          ingest_ref_exists, &refctx, err) < 0)
                         goto lagging;
-                if (whole_rc < 0)
+                ev->resource_id = strdup(id);
+                ev->expect_version = version;
+                if (w->rtype == SCIM_RT_USER) {
+                        if (check_username(st, w->tenant, norm, self, err) < 0)
+                                goto lagging;
+                        break;
+                }
+                /* PUT replaces the whole member list */
+                ev->members_replace = w->action == SCIM_ACT_REPLACE;
+                if (members &&
+                    check_members(st, w->tenant, self, members, err) < 0)
+                        goto lagging;
+                if (members && fill_added(ev, members, err) < 0)
                         goto out;
                 break;
         }
-        case SCIM_ACT_REPLACE:
-                if (load_current(st, w, &cur, &version, err) < 0)
-                        goto lagging;
-                ev->expect_version = version;
-                whole_rc =
-                    prepare_whole(st, w, model, body, cur, w->id, ev, &norm,
-                                  &members, dropped, &refctx, err);
-                if (whole_rc == -2)
-                        goto lagging;
-                if (whole_rc < 0)
-                        goto out;
-                break;
         case SCIM_ACT_PATCH:
                 if (load_current(st, w, &cur, &version, err) < 0)
                         goto lagging;
