@@ -20,6 +20,7 @@
 
 #include "schemas/schemas_internal.h"
 #include "schemas/scim_schemas.h"
+#include "tests/unit/unit_harness.h"
 
 static int setup(void **state)
 {
@@ -40,16 +41,8 @@ static int teardown(void **state)
         return 0;
 }
 
-/* xorshift: the same sequence on every run */
+/* unit_rand's state: the same sequence on every run */
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-        rnd_state ^= rnd_state << 13;
-        rnd_state ^= rnd_state >> 7;
-        rnd_state ^= rnd_state << 17;
-        return rnd_state;
-}
 
 /* NULL, "", or a UTF-8 string whose length is picked around the varint
  * boundaries (63/64 bytes: one/two length bytes; 8191/8192: two/three). */
@@ -62,14 +55,16 @@ static char *rnd_text(int nullable)
         size_t want, n = 0;
         char *s;
 
-        if (nullable && rnd() % 4 == 0)
+        if (nullable && unit_rand(&rnd_state) % 4 == 0)
                 return NULL;
         /* the long ones (two- and three-byte lengths) one time in 16 */
-        want = lens[rnd() % 16 == 0 ? 9 + rnd() % 4 : rnd() % 9];
+        want =
+            lens[unit_rand(&rnd_state) % 16 == 0 ? 9 + unit_rand(&rnd_state) % 4
+                                                 : unit_rand(&rnd_state) % 9];
         s = malloc(want + 8);
         assert_non_null(s);
         while (n < want) {
-                const char *p = pieces[rnd() % 10];
+                const char *p = pieces[unit_rand(&rnd_state) % 10];
                 size_t k = strlen(p);
 
                 if (n + k > want)
@@ -97,8 +92,10 @@ static int64_t rnd_long(void)
                                         -65,        INT32_MAX, INT32_MIN,
                                         INT64_MAX,  INT64_MIN, 1795359972123LL};
 
-        return rnd() % 2 ? edges[rnd() % (sizeof(edges) / sizeof(edges[0]))]
-                         : (int64_t)rnd();
+        return unit_rand(&rnd_state) % 2
+                   ? edges[unit_rand(&rnd_state) %
+                           (sizeof(edges) / sizeof(edges[0]))]
+                   : (int64_t)unit_rand(&rnd_state);
 }
 
 /* A random event (strings owned: scim_event_clear frees them). */
@@ -112,16 +109,19 @@ static void rnd_event(scim_event_t *ev)
         scim_uuid4(ev->event_id);
         t = rnd_text(0);
         ev->tenant = t;
-        ev->rtype = RT[rnd() % 4];
-        ev->action = ACTIONS[rnd() % (sizeof(ACTIONS) / sizeof(ACTIONS[0]))];
+        ev->rtype = RT[unit_rand(&rnd_state) % 4];
+        ev->action = ACTIONS[unit_rand(&rnd_state) %
+                             (sizeof(ACTIONS) / sizeof(ACTIONS[0]))];
         ev->resource_id = rnd_text(1);
         ev->time_ms = rnd_long();
         ev->actor = rnd_text(1);
         ev->request_id = rnd_text(1);
         ev->expect_version = rnd_long();
         ev->resource_json = rnd_text(1);
-        ev->members_replace = (int)(rnd() % 3);
-        ev->n_added = rnd() % 3 == 0 ? 0 : rnd() % 2 ? rnd() % 4 : 70;
+        ev->members_replace = (int)(unit_rand(&rnd_state) % 3);
+        ev->n_added = unit_rand(&rnd_state) % 3 == 0 ? 0
+                      : unit_rand(&rnd_state) % 2    ? unit_rand(&rnd_state) % 4
+                                                     : 70;
         if (ev->n_added) {
                 ev->added = calloc(ev->n_added, sizeof(*ev->added));
                 for (size_t i = 0; i < ev->n_added; i++) {
@@ -129,13 +129,17 @@ static void rnd_event(scim_event_t *ev)
                         ev->added[i].display = rnd_text(1);
                 }
         }
-        ev->n_removed = rnd() % 3 == 0 ? 0 : rnd() % 2 ? rnd() % 4 : 65;
+        ev->n_removed = unit_rand(&rnd_state) % 3 == 0 ? 0
+                        : unit_rand(&rnd_state) % 2 ? unit_rand(&rnd_state) % 4
+                                                    : 65;
         if (ev->n_removed) {
                 ev->removed = calloc(ev->n_removed, sizeof(*ev->removed));
                 for (size_t i = 0; i < ev->n_removed; i++)
                         ev->removed[i] = rnd_text(0);
         }
-        ev->refused_status = (int)(rnd() % 2 ? rnd() % 600 : rnd());
+        ev->refused_status =
+            (int)(unit_rand(&rnd_state) % 2 ? unit_rand(&rnd_state) % 600
+                                            : unit_rand(&rnd_state));
         ev->refused_scim_type = rnd_text(1);
         ev->refused_detail = rnd_text(1);
         ev->request_digest = rnd_text(1);

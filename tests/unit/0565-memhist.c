@@ -54,14 +54,6 @@ static size_t nev;
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static int u_live[NU], g_live[NG]; /* as the generator expects the fold */
 
-static uint64_t rnd(void)
-{
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return rng;
-}
-
 /* the ids: users "user-00".., one "User-Up" and one "user-up" (the same
  * caseless key), groups "grp-0".. */
 static void uid(char *out, size_t n, int u)
@@ -121,19 +113,19 @@ static void members(scim_event_t *e, int adding, int k, int self)
                 /* mostly ids that exist (an add of another refuses the
                  * whole event) */
                 for (int tries = 0; tries < 20; tries++) {
-                        if (rnd() % 6 == 0) {
-                                int g = (int)(rnd() % NG);
+                        if (unit_rand(&rng) % 6 == 0) {
+                                int g = (int)(unit_rand(&rng) % NG);
 
                                 if (g == self)
                                         continue;
                                 gname(id, sizeof(id), g);
-                                if (g_live[g] || rnd() % 10 == 0)
+                                if (g_live[g] || unit_rand(&rng) % 10 == 0)
                                         break;
                         } else {
-                                int u = (int)(rnd() % NU);
+                                int u = (int)(unit_rand(&rng) % NU);
 
                                 uid(id, sizeof(id), u);
-                                if (u_live[u] || rnd() % 10 == 0)
+                                if (u_live[u] || unit_rand(&rng) % 10 == 0)
                                         break;
                         }
                 }
@@ -172,18 +164,20 @@ static void build(void)
                 g_live[g] = 1;
         }
         while (nev < MAXEV - 20) {
-                int g = (int)(rnd() % NG), r = (int)(rnd() % 100);
+                int g = (int)(unit_rand(&rng) % NG),
+                    r = (int)(unit_rand(&rng) % 100);
                 scim_event_t *e;
 
                 for (int tries = 0; tries < 4 && !g_live[g]; tries++)
-                        g = (int)(rnd() % NG); /* mostly a group that is */
+                        g = (int)(unit_rand(&rng) %
+                                  NG); /* mostly a group that is */
 
                 gname(id, sizeof(id), g);
                 if (r < 45) { /* PATCH: adds and removes */
                         e = add(SCIM_ACT_PATCH, SCIM_RT_GROUP, id, NULL);
-                        members(e, 1, (int)(rnd() % 3), g);
-                        members(e, 0, (int)(rnd() % 3), g);
-                        if (e->n_added && rnd() % 4 == 0) {
+                        members(e, 1, (int)(unit_rand(&rng) % 3), g);
+                        members(e, 0, (int)(unit_rand(&rng) % 3), g);
+                        if (e->n_added && unit_rand(&rng) % 4 == 0) {
                                 /* an id both removed and added */
                                 e->removed =
                                     realloc(e->removed, (e->n_removed + 1) *
@@ -196,9 +190,10 @@ static void build(void)
                                  g);
                         e = add(SCIM_ACT_REPLACE, SCIM_RT_GROUP, id, js);
                         e->members_replace = 1;
-                        members(e, 1, (int)(rnd() % 4), g);
+                        members(e, 1, (int)(unit_rand(&rng) % 4), g);
                 } else if (r < 62) { /* a group goes, or comes back */
-                        if ((g_live[g] && rnd() % 2) || rnd() % 8 == 0) {
+                        if ((g_live[g] && unit_rand(&rng) % 2) ||
+                            unit_rand(&rng) % 8 == 0) {
                                 add(SCIM_ACT_DELETE, SCIM_RT_GROUP, id, NULL);
                                 g_live[g] = 0;
                         } else {
@@ -206,14 +201,15 @@ static void build(void)
                                          "{\"displayName\":\"G%d\"}", g);
                                 e = add(SCIM_ACT_CREATE, SCIM_RT_GROUP, id, js);
                                 e->members_replace = 1;
-                                members(e, 1, (int)(rnd() % 3), g);
+                                members(e, 1, (int)(unit_rand(&rng) % 3), g);
                                 g_live[g] = 1;
                         }
                 } else if (r < 75) { /* a user goes, or comes back */
-                        int u = (int)(rnd() % NU);
+                        int u = (int)(unit_rand(&rng) % NU);
 
                         uid(id, sizeof(id), u);
-                        if ((u_live[u] && rnd() % 3 == 0) || rnd() % 8 == 0) {
+                        if ((u_live[u] && unit_rand(&rng) % 3 == 0) ||
+                            unit_rand(&rng) % 8 == 0) {
                                 add(SCIM_ACT_DELETE, SCIM_RT_USER, id, NULL);
                                 u_live[u] = 0;
                         } else {

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "projector/projector_internal.h"
+#include "tests/unit/unit_harness.h"
 
 #define MAXK 48
 
@@ -63,14 +64,6 @@ typedef struct key {
 } tkey_t;
 
 static uint64_t rng = 88172645463325252ull;
-
-static uint64_t next(void)
-{
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return rng;
-}
 
 static int ref_cmp(const void *a, const void *b)
 {
@@ -214,29 +207,29 @@ static void test_random_batches(void **state)
         for (int round = 0; round < 200; round++) {
                 /* large batches, then medium, then small ones (64 or
                  * fewer: sorted by insertion) */
-                size_t n = 1 + next() % (round < 30    ? 20000
-                                         : round < 120 ? 600
-                                                       : 64);
-                unsigned ncf = 1 + next() % 6;
-                unsigned shape = next() % 7;
+                size_t n = 1 + unit_rand(&rng) % (round < 30    ? 20000
+                                                  : round < 120 ? 600
+                                                                : 64);
+                unsigned ncf = 1 + unit_rand(&rng) % 6;
+                unsigned shape = unit_rand(&rng) % 7;
                 char prefix[8][24];
                 size_t pl[8];
 
                 for (unsigned c = 0; c < ncf; c++) {
-                        pl[c] = next() % 20;
+                        pl[c] = unit_rand(&rng) % 20;
                         for (size_t j = 0; j < pl[c]; j++)
-                                prefix[c][j] = (char)(next() % 4);
+                                prefix[c][j] = (char)(unit_rand(&rng) % 4);
                 }
                 for (size_t i = 0; i < n; i++) {
-                        unsigned c = next() % ncf;
-                        size_t kl = pl[c], tail = shape >= 4
-                                                      ? MAXK - 20 - 1
-                                                      : next() % (MAXK - 20);
+                        unsigned c = unit_rand(&rng) % ncf;
+                        size_t kl = pl[c], tail = shape >= 4 ? MAXK - 20 - 1
+                                                             : unit_rand(&rng) %
+                                                                   (MAXK - 20);
 
                         k[i].cf = (int)(c * 51); /* 0 .. 255 */
                         memcpy(k[i].k, prefix[c], pl[c]);
                         for (size_t j = 0; j < tail; j++) {
-                                uint64_t r = next();
+                                uint64_t r = unit_rand(&rng);
                                 /* few distinct bytes: long ties, zeros */
                                 /* 4, 5: keys of one length that tie
                                  * for words on end (sorted again past
@@ -251,8 +244,8 @@ static void test_random_batches(void **state)
                                                  : sixth(j, r);
                         }
                         k[i].kl = kl;
-                        if (next() % 50 == 0 && i) /* a duplicate */
-                                k[i] = k[next() % i];
+                        if (unit_rand(&rng) % 50 == 0 && i) /* a duplicate */
+                                k[i] = k[unit_rand(&rng) % i];
                 }
                 check(k, n);
         }
@@ -305,13 +298,13 @@ static void test_no_memory(void **state)
                         for (size_t i = 0; i < n; i++) {
                                 /* a shared prefix, ties, prefixes of
                                  * others, several column families */
-                                size_t kl = 12 + next() % 20;
+                                size_t kl = 12 + unit_rand(&rng) % 20;
 
                                 memcpy(k[i].k, "tenant\0User\0", 12);
                                 for (size_t j = 12; j < kl; j++)
-                                        k[i].k[j] = (char)(next() % 3);
+                                        k[i].k[j] = (char)(unit_rand(&rng) % 3);
                                 k[i].kl = kl;
-                                k[i].cf = (int)(next() % 3) * 100;
+                                k[i].cf = (int)(unit_rand(&rng) % 3) * 100;
                         }
                         check_failing(k, n, ats[a]);
                 }

@@ -2,8 +2,8 @@
  * unit_harness.h — the set-up code of the store-backed unit tests, once:
  * a scratch directory under SCIMLOG_TMP and its removal, a store opened
  * in it, an event built field by field, a run of encoded events folded
- * into a store in batches of a given size, and a store replayed into a
- * new one.
+ * into a store in batches of a given size, a store replayed into a new
+ * one, and a seeded pseudo-random sequence (the same on every run).
  *
  * Header-only: every tests/unit/NNNN-*.c is its own executable
  * (tests/CMakeLists.txt), so these are static inline and a test pays only
@@ -17,12 +17,23 @@
 #define SCIM_UNIT_HARNESS_H
 
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "projector/scim_projector.h"
+
+/* The next number of the xorshift64 sequence in *s (nonzero seed): the
+ * same on every run, so a failure replays. */
+static inline uint64_t unit_rand(uint64_t *s)
+{
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        return *s;
+}
 
 /* Sets dir (n bytes) to a new directory SCIMLOG_TMP/NAME-XXXXXX (/tmp
  * when SCIMLOG_TMP is unset; created if missing). */
