@@ -178,14 +178,16 @@ static const char *usage_tenant =
     "folded it; `tenant list --kafka` first folds both topics into DIR.\n";
 
 static const char *usage_replay =
-    "usage: scimlog replay [--data DIR] --into NEWDIR [--until SEQ]\n"
+    "usage: scimlog replay [--data DIR] --into NEWDIR [--until SEQ|TIME]\n"
     "                      [--memory-mb N]\n"
     "       scimlog replay --kafka BROKERS [--topic T] [--admin-topic T]\n"
     "                      [--kafka-config FILE] --into NEWDIR\n"
     "                      [--until OFFSET|TIME]\n"
     "\n"
     "Rebuilds every view from DIR's log into the new data dir NEWDIR (which\n"
-    "must not exist or be empty), up to log position SEQ (default: all).\n"
+    "must not exist or be empty), up to log position SEQ (default: all),\n"
+    "or up to the last event before the first one stamped after TIME\n"
+    "(RFC 3339: the state the service showed at that time).\n"
     "With --kafka, from the topic: every partition up to and including\n"
     "OFFSET, or the messages whose timestamp is at most TIME (RFC 3339),\n"
     "or everything present when replay starts.\n"
@@ -1033,6 +1035,63 @@ static int dir_is_empty_or_absent(const char *dir)
         return access(probe, F_OK) != 0;
 }
 
+/* --until's argument: a log position or offset (digits only) into *pos,
+ * or an RFC 3339 time into *ms. 0, or -1 after saying what is wrong. */
+static int until_parse(const char *arg, unsigned long long *pos, int64_t *ms)
+{
+        char *end = NULL;
+
+        *pos = 0;
+        *ms = -1;
+        if (arg[0] >= '0' && arg[0] <= '9') {
+                errno = 0;
+                *pos = strtoull(arg, &end, 10);
+                if (*end == '\0' && errno == 0 && *pos <= INT64_MAX)
+                        return 0;
+        }
+        if (scim_time_parse(arg, ms) == 0)
+                return 0;
+        fail("--until wants a log position or an RFC 3339 time "
+             "(2026-03-01T00:00:00Z), got '%.60s'",
+             arg);
+        return -1;
+}
+
+/* Embedded --until TIME: the log up to the last event before the first
+ * one stamped after the time (log order is apply order, so this is the
+ * state the service showed at that time; an event stamped back in time
+ * after it does not count). Records that do not decode count as before. */
+typedef struct until_scan {
+        int64_t ms;
+        uint64_t last, first_after;
+} until_scan_t;
+
+static int until_scan_one(void *ctx, uint64_t seq, const void *data, size_t len)
+{
+        until_scan_t *u = ctx;
+        scim_event_peek_t pk;
+        int64_t t = INT64_MIN;
+
+        if (scim_event_peek(data, len, &pk) == 0) {
+                t = pk.time_ms;
+        } else {
+                scim_event_t ev;
+                scim_err_t err;
+
+                memset(&ev, 0, sizeof(ev));
+                scim_err_clear(&err);
+                if (scim_event_decode(data, len, &ev, &err) == 0)
+                        t = ev.time_ms;
+                scim_event_clear(&ev);
+        }
+        if (t > u->ms) {
+                u->first_after = seq;
+                return 1;
+        }
+        u->last = seq;
+        return 0;
+}
+
 /* replay --kafka: rebuilds NEWDIR from the topic. */
 static int replay_kafka(scim_kafka_config_t *kcfg, const char *into,
                         const char *until_arg)
@@ -1044,15 +1103,12 @@ static int replay_kafka(scim_kafka_config_t *kcfg, const char *into,
         int rc = 1;
 
         if (until_arg) {
-                char *end = NULL;
-                long long v = strtoll(until_arg, &end, 10);
+                unsigned long long pos;
 
-                if (end && *end == '\0' && v >= 0)
-                        until.offset = v;
-                else if (scim_time_parse(until_arg, &until.time_ms) < 0)
-                        return fail("--until wants an offset or an RFC 3339 "
-                                    "time, got '%s'",
-                                    until_arg);
+                if (until_parse(until_arg, &pos, &until.time_ms) < 0)
+                        return 1;
+                if (until.time_ms < 0)
+                        until.offset = (int64_t)pos;
         }
         if (kafka_load_props(kcfg) < 0 || open_store(into, &dst) < 0)
                 return 1;
@@ -1100,7 +1156,6 @@ static int cmd_replay(int argc, char **argv)
                         into = optarg;
                         break;
                 case 'u':
-                        until = strtoull(optarg, NULL, 10);
                         until_arg = optarg;
                         break;
                 case 'K':
@@ -1139,7 +1194,33 @@ static int cmd_replay(int argc, char **argv)
                             into);
         if (kcfg.brokers)
                 return replay_kafka(&kcfg, into, until_arg);
-        if (open_existing_store(data, &src) < 0 ||
+        if (until_arg) {
+                unsigned long long pos;
+                int64_t ms;
+
+                if (until_parse(until_arg, &pos, &ms) < 0)
+                        return 1;
+                until = pos;
+                if (ms >= 0) {
+                        until_scan_t u = {ms, 0, 0};
+
+                        if (open_existing_store(data, &src) < 0)
+                                goto out;
+                        scim_store_log_each(src, 0, until_scan_one, &u);
+                        if (!u.last) {
+                                fail("no event in %s is stamped at or "
+                                     "before %s: nothing to replay",
+                                     data, until_arg);
+                                goto out;
+                        }
+                        /* every event at or before the time: replay all
+                         * (0), as a replay without --until would */
+                        until = u.first_after ? u.last : 0;
+                        fprintf(stderr, "--until %s: up to log position %llu\n",
+                                until_arg, (unsigned long long)u.last);
+                }
+        }
+        if ((!src && open_existing_store(data, &src) < 0) ||
             open_store_as(into, &dst, 1) < 0)
                 goto out;
         scim_err_clear(&err);

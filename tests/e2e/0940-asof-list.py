@@ -2,7 +2,8 @@
 /reports/v1/{t}/Users?asOf=T&filter=...` and `/Groups?asOf=T` list the
 tenant as it was at T (filtered and paged like a live list), and equal what
 a replay of the log up to T serves (`scimlog replay --until SEQ`, then a
-live list on the replayed dir). Also "who was a member of group X on date
+live list on the replayed dir); `replay --until T` (a time) builds the
+same views as `--until SEQ`, and bad `--until` values are refused. Also "who was a member of group X on date
 T" (`Groups/{id}?asOf=T`) after members were removed, deleted and added.
 
 Compared with a replay at three times, for many filters: attributes that
@@ -12,6 +13,7 @@ backslashes; a non-ASCII value whose fold holds an ASCII literal), `or`,
 `not`, value paths, meta; users deleted and re-created with the same
 userName; group renames; members removed by a user's delete; member
 display names (sealed in the log) and a group as a member."""
+import json
 import os
 import time
 import urllib.parse
@@ -174,6 +176,13 @@ finally:
 for T in (T1, T2, T3):
     into = os.path.join(srv.root, "until-%d" % seqs[T])
     cli("replay", "--data", srv.data, "--into", into, "--until", str(seqs[T]))
+    # the same state by time: --until T stops before the first event
+    # stamped after T (the pause keeps every event away from T itself)
+    by_time = os.path.join(srv.root, "until-time-%d" % seqs[T])
+    p = cli("replay", "--data", srv.data, "--into", by_time, "--until", ts(T))
+    c.ok("up to log position" in p.stderr, "--until TIME names the position", p.stderr)
+    dig = [json.loads(cli("digest", "--data", d).stdout) for d in (into, by_time)]
+    c.ok(dig[0] == dig[1], "replay --until %s == --until %d (digest, position)" % (ts(T), seqs[T]), dig)
     srv.start(data=into)
     try:
         cl = srv.client("t1")
@@ -194,5 +203,15 @@ for T in (T1, T2, T3):
              key(snaps[T]["one"][x]) == key(live["one"][x]),
              "Groups/%s asOf %s == a replay --until %d" % (x, ts(T), seqs[T]),
              (snaps[T]["one"][x], live["one"][x]))
+# --until's bad values are refused before anything is written
+for bad in ("12abc", "-3", "2026-13-01T00:00:00Z", "yesterday", "99999999999999999999999"):
+    d = os.path.join(srv.root, "bad-until")
+    p = cli("replay", "--data", srv.data, "--into", d, "--until", bad, check=False)
+    c.ok(p.returncode != 0 and "--until" in p.stderr and not os.path.exists(os.path.join(d, "CURRENT")),
+         "replay --until %r refused" % bad, (p.returncode, p.stderr))
+# a time before the first event: nothing to replay, said so
+p = cli("replay", "--data", srv.data, "--into", os.path.join(srv.root, "early"),
+        "--until", "2001-01-01T00:00:00Z", check=False)
+c.ok(p.returncode != 0 and "nothing to replay" in p.stderr, "--until before the log refused", p.stderr)
 srv.cleanup()
 c.done()
