@@ -215,6 +215,27 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
         return 1;
 }
 
+/* A whole decimal number from lo to hi for option --name (digits, an
+ * optional leading '-' only when lo < 0): into *out, or -1 after saying
+ * what the option takes. */
+static int num_arg(const char *name, const char *arg, long long lo,
+                   long long hi, const char *unit, long long *out)
+{
+        char *end = NULL;
+        long long v;
+
+        errno = 0;
+        v = strtoll(arg, &end, 10);
+        if (end == arg || *end || errno || v < lo || v > hi ||
+            (arg[0] < '0' && !(lo < 0 && arg[0] == '-')) || arg[0] > '9') {
+                fail("--%s wants %s from %lld to %lld, got '%.40s'", name,
+                     unit ? unit : "a number", lo, hi, arg);
+                return -1;
+        }
+        *out = v;
+        return 0;
+}
+
 /* Reads the one-line secret a --*-file option names into buf (size
  * cap): the first line, without its line end; shorter than min characters
  * is an error (printed, naming the option and the file). 0 or 1. */
@@ -333,14 +354,11 @@ static int kafka_more_option(int c, scim_kafka_config_t *k)
         } else if (c == 1102)
                 k->schema_registry = optarg;
         else if (c == 1103) {
-                char *end;
-                long ms = strtol(optarg, &end, 10);
+                long long ms;
 
-                if (*end || ms < 100 || ms > 3600000) {
-                        fail("--kafka-metadata-refresh: 100 to 3600000 ms, "
-                             "not %s", optarg);
+                if (num_arg("kafka-metadata-refresh", optarg, 100, 3600000,
+                            "milliseconds", &ms) < 0)
                         exit(2);
-                }
                 k->metadata_refresh_ms = (int)ms;
         }
         else
@@ -441,13 +459,10 @@ static void print_effective(const struct option *opts, int argc, char **argv)
  * one third memtables (store_tune.c); 0 on success. */
 static int memory_option(const char *arg)
 {
-        char *end = NULL;
-        unsigned long long mb = strtoull(arg, &end, 10);
+        long long mb;
 
-        if (!end || *end || mb < 48 || mb > 1048576)
-                return fail("--memory-mb takes 48 to 1048576 (MiB), got "
-                            "'%.40s'",
-                            arg);
+        if (num_arg("memory-mb", arg, 48, 1048576, "MiB", &mb) < 0)
+                return 1;
         scim_store_set_memory((size_t)(mb - mb / 3), (size_t)(mb / 3));
         return 0;
 }
@@ -508,6 +523,7 @@ static int cmd_serve(int argc, char **argv)
         size_t n_mounts = 0, n_proxies = 0;
         const char *colon;
         sigset_t set;
+        long long v;
         int sig, c, rc = 1;
 
         if (scim_config_expand(opts, argc, argv, &argc, &g_serve_argv, errstr,
@@ -527,12 +543,15 @@ static int cmd_serve(int argc, char **argv)
                         listen = optarg;
                         break;
                 case 'b':
-                        cfg.max_body = (size_t)strtoull(optarg, NULL, 10);
-                        if (cfg.max_body < 1024)
-                                return fail("--max-body must be >= 1024");
+                        if (num_arg("max-body", optarg, 1024, 1LL << 30,
+                                    "bytes", &v) < 0)
+                                return 1;
+                        cfg.max_body = (size_t)v;
                         break;
                 case 't':
-                        cfg.threads = atoi(optarg);
+                        if (num_arg("threads", optarg, 1, 1024, NULL, &v) < 0)
+                                return 1;
+                        cfg.threads = (int)v;
                         break;
                 case 'c':
                         cfg.tls_cert = optarg;
@@ -547,10 +566,16 @@ static int cmd_serve(int argc, char **argv)
                         kcfg.topic = optarg;
                         break;
                 case 'M':
-                        kcfg.timeout_ms = atoi(optarg);
+                        if (num_arg("kafka-timeout", optarg, 100, 3600000,
+                                    "milliseconds", &v) < 0)
+                                return 1;
+                        kcfg.timeout_ms = (int)v;
                         break;
                 case 'W':
-                        kcfg.fetch_wait_ms = atoi(optarg);
+                        if (num_arg("kafka-fetch-wait", optarg, 1, 60000,
+                                    "milliseconds", &v) < 0)
+                                return 1;
+                        kcfg.fetch_wait_ms = (int)v;
                         break;
                 case 'C':
                 case 'A':
@@ -569,18 +594,14 @@ static int cmd_serve(int argc, char **argv)
                 case 1007:
                 case 1023:
                 case 1024: {
-                        char *end = NULL;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        unsigned lo = c == 1001 ? 16 : 1;
                         const char *name = "";
 
                         for (const struct option *o = opts; o->name; o++)
                                 if (o->val == c)
                                         name = o->name;
-                        if (!end || *end || v < lo || v > 1000000)
-                                return fail("--%s wants a number from %u "
-                                            "to 1000000, got '%s'",
-                                            name, lo, optarg);
+                        if (num_arg(name, optarg, c == 1001 ? 16 : 1, 1000000,
+                                    NULL, &v) < 0)
+                                return 1;
                         if (c == 1001)
                                 cfg.max_conns = (unsigned)v;
                         else if (c == 1002)
@@ -635,16 +656,12 @@ static int cmd_serve(int argc, char **argv)
                                 return fail("--log-format is text or json");
                         scim_events_json(!strcmp(optarg, "json"));
                         break;
-                case 1016: {
-                        char *end;
-                        long v = strtol(optarg, &end, 10);
-
-                        if (*end || v < 60 || v > 86400)
-                                return fail("--jwt-ttl takes 60 to 86400 "
-                                            "seconds");
+                case 1016:
+                        if (num_arg("jwt-ttl", optarg, 60, 86400, "seconds",
+                                    &v) < 0)
+                                return 1;
                         cfg.jwt_ttl = v;
                         break;
-                }
                 case 1014: /* the admin API's operator token */
                         if (secret_file("--operator-token-file", optarg, operator_token,
                                         sizeof(operator_token), 32, "the token"))
@@ -686,45 +703,32 @@ static int cmd_serve(int argc, char **argv)
                         break;
                 }
                 case 1018:
-                case 1019: { /* seconds; 0 = off */
-                        char *end = NULL;
-                        long long v = strtoll(optarg, &end, 10);
-
-                        if (!end || *end || end == optarg || v < 0 ||
-                            v > 366LL * 86400)
-                                return fail("--%s wants seconds (0 = off, "
-                                            "at most a year), got '%s'",
-                                            c == 1018 ? "prune-interval"
-                                                      : "snapshot-interval",
-                                            optarg);
+                case 1019: /* seconds; 0 = off */
+                        if (num_arg(c == 1018 ? "prune-interval"
+                                              : "snapshot-interval",
+                                    optarg, 0, 366LL * 86400,
+                                    "seconds (0 = off)", &v) < 0)
+                                return 1;
                         if (c == 1018)
                                 mcfg.prune_interval_ms = v * 1000;
                         else
                                 mcfg.snapshot_interval_ms = v * 1000;
                         break;
-                }
                 case 1020:
                         if (memory_option(optarg))
                                 return 1;
                         break;
                 case 1021:
-                case 1022: { /* report workers and their queue */
-                        char *end = NULL;
-                        unsigned long v = strtoul(optarg, &end, 10);
-                        unsigned long hi = c == 1021 ? 16 : 1000;
-
-                        if (!end || *end || end == optarg || v < 1 || v > hi)
-                                return fail("--%s wants a number from 1 to "
-                                            "%lu, got '%s'",
-                                            c == 1021 ? "report-threads"
-                                                      : "report-queue",
-                                            hi, optarg);
+                case 1022: /* report workers and their queue */
+                        if (num_arg(
+                                c == 1021 ? "report-threads" : "report-queue",
+                                optarg, 1, c == 1021 ? 16 : 1000, NULL, &v) < 0)
+                                return 1;
                         if (c == 1021)
                                 cfg.report_threads = (unsigned)v;
                         else
                                 cfg.report_queue = (unsigned)v;
                         break;
-                }
                 case 'h':
                         fputs(usage_serve, stdout);
                         return 0;
@@ -766,7 +770,9 @@ static int cmd_serve(int argc, char **argv)
                 host[hl - 2] = '\0';
         }
         cfg.host = host;
-        cfg.port = atoi(colon + 1);
+        if (num_arg("listen", colon + 1, 1, 65535, "a port", &v) < 0)
+                return 1;
+        cfg.port = (int)v;
         if (g_config_check) { /* every flag parsed and checked */
                 print_effective(opts, argc, argv);
                 return 0;
@@ -901,11 +907,12 @@ static int cmd_tenant(int argc, char **argv)
                 } else if (c == 'E') {
                         erase = 1;
                 } else if (c == 'o') {
-                        char *end;
+                        long long v;
 
-                        overlap = strtol(optarg, &end, 10);
-                        if (*end || overlap < 0)
-                                return fail("--overlap takes seconds");
+                        if (num_arg("overlap", optarg, 0, 30LL * 86400,
+                                    "seconds", &v) < 0)
+                                return 1;
+                        overlap = (long)v;
                 } else if (c == 'K') {
                         kcfg.brokers = optarg;
                 } else if (c == 'T') {

@@ -118,6 +118,6 @@ srv.cleanup()
 
 for bad in (["--mount", "api/scim"], ["--mount", "/a/{tenant}/{tenant}"], ["--host-suffix", "example.com"],
             ["--trusted-proxy", "10.0.0.0/33"], ["--trusted-proxy", "nope"]):
-    p = cli("serve", "--data", "/tmp/never-made-0800", "--listen", "127.0.0.1:0", *bad, check=False)
+    p = cli("serve", "--data", "/tmp/never-made-0800", "--listen", "127.0.0.1:1", *bad, check=False)
     c.ok(p.returncode != 0 and p.stderr.strip(), "bad setting %s is refused" % bad, p.stderr)
 c.done()

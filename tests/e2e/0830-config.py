@@ -44,7 +44,19 @@ for text, want in (("listen = 1:2\nbogus = 1\n", ":2: unknown key 'bogus'"),
                    ("mount = \"/x\n", ":1: unclosed quote"),
                    ("threads =\n", ":1: threads needs a value"),
                    ("rate-limit = fast\n", "--rate-limit"),
-                   ("listen = nocolon\n", "--listen")):
+                   ("listen = nocolon\n", "--listen"),
+                   # numbers are whole, in range, without units or junk
+                   ("threads = many\n", "--threads wants a number from 1 to 1024, got 'many'"),
+                   ("threads = 0\n", "--threads wants a number from 1"),
+                   ("listen = 127.0.0.1:http\n", "--listen wants a port from 1 to 65535, got 'http'"),
+                   ("listen = 127.0.0.1:70000\n", "--listen wants a port"),
+                   ("max-body = 10MB\n", "--max-body wants bytes from 1024"),
+                   ("max-body = 99999999999\n", "--max-body wants bytes"),
+                   ("kafka-timeout = 5s\n", "--kafka-timeout wants milliseconds"),
+                   ("kafka-fetch-wait = -1\n", "--kafka-fetch-wait wants milliseconds"),
+                   ("max-connections = 1e3\n", "--max-connections wants a number from 16"),
+                   ("memory-mb = 12\n", "--memory-mb wants MiB from 48"),
+                   ("prune-interval = 2h\n", "--prune-interval wants seconds")):
     with open(conf, "w") as f:
         f.write(text)
     p = run("config", "check", "--config", conf)

@@ -38,7 +38,7 @@ try:
                        (bad_val, "badval.properties:1:"),
                        (reserved, "reserved.properties:1: acks is set by scimlog"),
                        (syntax, "syntax.properties:1: expected key=value")):
-        p = subprocess.run([BIN, "serve", "--data", node.data, "--listen", "127.0.0.1:0",
+        p = subprocess.run([BIN, "serve", "--data", node.data, "--listen", "127.0.0.1:1",
                             "--kafka", kafka.bootstrap, "--kafka-config", path],
                            capture_output=True, text=True, timeout=60)
         c.ok(p.returncode != 0 and want in p.stderr, "serve refuses %s with a clear error" % os.path.basename(path),
