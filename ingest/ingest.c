@@ -1058,6 +1058,34 @@ static int enqueue_wait(scim_ingest_t *ing, pending_t *p,
         return rc;
 }
 
+/*
+ * An admin event's whole round: queues *pp, waits for the verdict and
+ * counts the event for the admin caller (scim_ingest_caller). *status
+ * (when not NULL) is the verdict's status. 0 when applied; -1 with err
+ * when refused by the fold or not queued. *pp is NULL once queued (the
+ * committer frees it); otherwise still the caller's.
+ */
+static int admin_commit(scim_ingest_t *ing, pending_t **pp, int *status,
+                        scim_err_t *err)
+{
+        scim_write_result_t res;
+
+        memset(&res, 0, sizeof(res));
+        if (enqueue_wait(ing, *pp, &res, err) < 0)
+                return -1;
+        *pp = NULL; /* freed by the committer */
+        if (tl_caller)
+                tl_caller->appended++;
+        json_decref(res.resource);
+        if (status)
+                *status = res.status;
+        if (res.status >= 400) {
+                *err = res.err;
+                return -1;
+        }
+        return 0;
+}
+
 int scim_ingest_admin(scim_ingest_t *ing, scim_action_t action,
                       const char *tenant, const char *token_id,
                       char **secret_out, char *token_id_out,
@@ -1075,13 +1103,11 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
                              scim_err_t *err)
 {
         pending_t *p = calloc(1, sizeof(*p));
-        scim_write_result_t res;
         char *secret = NULL;
         int rc = -1;
 
         if (secret_out)
                 *secret_out = NULL;
-        memset(&res, 0, sizeof(res));
         if (!p)
                 return scim_err_set_retry(err, 503, "out of memory");
         if (!scim_tenant_name_ok(tenant)) {
@@ -1138,16 +1164,8 @@ int scim_ingest_admin_scoped(scim_ingest_t *ing, scim_action_t action,
         if (token_id_out && p->ev.token_id)
                 snprintf(token_id_out, token_id_len, "%s", p->ev.token_id);
 
-        if (enqueue_wait(ing, p, &res, err) < 0)
+        if (admin_commit(ing, &p, NULL, err) < 0)
                 goto fail;
-        p = NULL; /* freed by the committer */
-        if (tl_caller)
-                tl_caller->appended++;
-        json_decref(res.resource);
-        if (res.status >= 400) {
-                *err = res.err;
-                goto fail;
-        }
         if (secret_out) {
                 *secret_out = secret;
                 secret = NULL;
@@ -1350,24 +1368,15 @@ int scim_ingest_report_def(scim_ingest_t *ing, scim_action_t action,
                            scim_err_t *err)
 {
         pending_t *p;
-        scim_write_result_t res;
         int rc = -1;
 
         *status = 0;
-        memset(&res, 0, sizeof(res));
         p = report_def_pending(action, tenant, actor, request_id, name,
                                definition, err);
         if (!p)
                 return -1;
-        if (enqueue_wait(ing, p, &res, err) < 0)
+        if (admin_commit(ing, &p, status, err) < 0)
                 goto out;
-        p = NULL; /* freed by the committer */
-        json_decref(res.resource);
-        *status = res.status;
-        if (res.status >= 400) {
-                *err = res.err;
-                goto out;
-        }
         rc = 0;
 out:
         pending_free(p);
@@ -1510,11 +1519,9 @@ static int admin_json_event(scim_ingest_t *ing, scim_action_t action,
                             scim_err_t *err)
 {
         pending_t *p = calloc(1, sizeof(*p));
-        scim_write_result_t res;
         int rc = -1;
 
         *status = 0;
-        memset(&res, 0, sizeof(res));
         if (!p)
                 return scim_err_set_retry(err, 503, "out of memory");
         scim_uuid4(p->ev.event_id);
@@ -1535,17 +1542,8 @@ static int admin_json_event(scim_ingest_t *ing, scim_action_t action,
         }
         if (scim_event_encode(&p->ev, &p->enc, err) < 0)
                 goto out;
-        if (enqueue_wait(ing, p, &res, err) < 0)
+        if (admin_commit(ing, &p, status, err) < 0)
                 goto out;
-        p = NULL; /* freed by the committer */
-        if (tl_caller)
-                tl_caller->appended++;
-        json_decref(res.resource);
-        *status = res.status;
-        if (res.status >= 400) {
-                *err = res.err;
-                goto out;
-        }
         rc = 0;
 out:
         pending_free(p);
@@ -1580,13 +1578,11 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
                           size_t token_id_len, scim_err_t *err)
 {
         pending_t *p = calloc(1, sizeof(*p));
-        scim_write_result_t res;
         char *secret = NULL;
         int rc = -1;
 
         if (secret_out)
                 *secret_out = NULL;
-        memset(&res, 0, sizeof(res));
         if (!p)
                 return scim_err_set_retry(err, 503, "out of memory");
         if (action != SCIM_ACT_TENANT_DISABLE &&
@@ -1689,16 +1685,8 @@ int scim_ingest_lifecycle(scim_ingest_t *ing, scim_action_t action,
         }
         if (scim_event_encode(&p->ev, &p->enc, err) < 0)
                 goto out;
-        if (enqueue_wait(ing, p, &res, err) < 0)
+        if (admin_commit(ing, &p, NULL, err) < 0)
                 goto out;
-        p = NULL; /* freed by the committer */
-        if (tl_caller)
-                tl_caller->appended++;
-        json_decref(res.resource);
-        if (res.status >= 400) {
-                *err = res.err;
-                goto out;
-        }
         if (secret_out) {
                 *secret_out = secret;
                 secret = NULL;
