@@ -350,7 +350,7 @@ static int members_wanted(json_t *q)
 
         if (excl && scim_attr_list_has(excl, "members"))
                 return 0;
-        if (attrs && *attrs && !scim_attr_list_has(attrs, "members"))
+        if (attrs && *attrs && !scim_attr_list_wants(attrs, "members"))
                 return 0;
         return 1;
 }
@@ -412,8 +412,8 @@ static void returned_one(void *ctx, const char *urn, const char *name,
                 return;
         }
         if (kind == 'r' && x->attrs &&
-            (scim_attr_list_has(x->attrs, full) ||
-             (!urn && scim_attr_list_has(x->attrs, name))))
+            (scim_attr_list_wants(x->attrs, full) ||
+             (!urn && scim_attr_list_wants(x->attrs, name))))
                 return;
         json_object_del(blk, name);
         if (urn && json_object_size(blk) == 0)
@@ -483,7 +483,7 @@ static int finish_resource_in(struct MHD_Connection *c, scim_api_t *api,
             !json_object_get(res, "members"))
                 attach_members(api, tenant, res);
         if (is_member(rt) && q &&
-            scim_attr_list_has(qget(q, "attributes"), "groups")) {
+            scim_attr_list_wants(qget(q, "attributes"), "groups")) {
                 json_t *g = NULL;
 
                 if (scim_store_user_groups(api->st, tenant,

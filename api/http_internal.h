@@ -54,6 +54,10 @@ int scim_attr_lists_check(const json_t *q, scim_err_t *err);
 
 /* 1 if the comma list names attr (case-insensitive, URN prefix allowed). */
 int scim_attr_list_has(const char *list, const char *attr);
+/* 1 if the comma list (an `attributes` parameter) asks for attr or one of
+ * its sub-attributes: "members" and "members.value" both want members
+ * (case-insensitive, URN prefix allowed). */
+int scim_attr_list_wants(const char *list, const char *attr);
 
 /* RFC 9865 cursors (cursor.c): encode names the last id of a page (new
  * string, caller frees; NULL when out of memory); decode writes that id

@@ -204,6 +204,35 @@ int scim_attr_list_has(const char *list, const char *attr)
         return hit;
 }
 
+/* name is attr itself or one of its sub-attributes (attr.sub). */
+static int names_attr(const char *name, const char *attr)
+{
+        size_t n = strlen(attr);
+
+        return strncasecmp(name, attr, n) == 0 &&
+               (name[n] == '\0' || name[n] == '.');
+}
+
+int scim_attr_list_wants(const char *list, const char *attr)
+{
+        json_t *arr, *e;
+        size_t i;
+        int hit = 0;
+
+        if (!list)
+                return 0;
+        arr = split_list(list);
+        json_array_foreach(arr, i, e)
+        {
+                const char *s = json_string_value(e), *c = strrchr(s, ':');
+
+                if (names_attr(s, attr) || (c && names_attr(c + 1, attr)))
+                        hit = 1;
+        }
+        json_decref(arr);
+        return hit;
+}
+
 /* Copies what path p names from src into dst. */
 static void copy_path(const scim_path_t *p, json_t *src, json_t *dst)
 {
@@ -477,10 +506,16 @@ int scim_search_body_parse(const char *body, size_t len, json_t **out,
         }
         json_object_foreach(in, k, v)
         {
-                if (json_is_null(v) || !strcasecmp(k, "schemas") ||
-                    !strcasecmp(k, "sortBy") || !strcasecmp(k, "sortOrder"))
-                        continue; /* sorting is not offered (see
-                                     ServiceProviderConfig) */
+                if (json_is_null(v) || !strcasecmp(k, "schemas"))
+                        continue;
+                if (!strcasecmp(k, "sortBy") || !strcasecmp(k, "sortOrder")) {
+                        /* as a GET list answers them */
+                        scim_err_set(err, 400, "invalidValue",
+                                     "sorting is not supported "
+                                     "(ServiceProviderConfig: sort.supported "
+                                     "is false); results come in id order");
+                        goto out;
+                }
                 if (!strcasecmp(k, "filter")) {
                         if (!json_is_string(v)) {
                                 scim_err_set(err, 400, "invalidFilter",
