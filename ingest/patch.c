@@ -16,8 +16,9 @@
 
 typedef enum { P_ADD, P_REPLACE, P_REMOVE } pop_t;
 
-/* The tenant's extension URNs for the PATCH running on this thread (set by
- * scim_patch_set_extensions; NULL: the built-in ones only). */
+/* The tenant's extensions for the PATCH running on this thread, URN ->
+ * multi-valued attribute names (set by scim_patch_set_extensions; NULL:
+ * the built-in ones only). */
 static __thread const json_t *tl_exts;
 
 void scim_patch_set_extensions(const json_t *urns) { tl_exts = urns; }
@@ -46,13 +47,12 @@ static const char *ext_block_urn(scim_rtype_t rt, const json_t *res,
                                  const char *path)
 {
         const char *c = scim_schema_extension(rt, path), *k;
-        size_t i;
         json_t *v;
 
         if (c)
                 return c;
-        json_array_foreach(tl_exts, i, v) if (scim_strcaseeq(
-            json_string_value(v), path)) return json_string_value(v);
+        json_object_foreach((json_t *)tl_exts, k,
+                            v) if (scim_strcaseeq(k, path)) return k;
         json_object_foreach((json_t *)res, k, v) if (
             json_is_object(v) && !strncasecmp(k, "urn:", 4) &&
             scim_strcaseeq(k, path)) return k;
@@ -161,6 +161,48 @@ static void append_typed(json_t *arr, json_t *elems)
                 if (!done)
                         json_array_append(arr, e);
         }
+}
+
+/* 1 when attr of the tenant's extension urn is multi-valued. */
+static int ext_multi(const char *urn, const char *attr)
+{
+        const char *k;
+        json_t *names, *n;
+        size_t i;
+
+        json_object_foreach((json_t *)tl_exts, k, names)
+        {
+                if (!scim_strcaseeq(k, urn))
+                        continue;
+                json_array_foreach(
+                    names, i,
+                    n) if (scim_strcaseeq(json_string_value(n), attr)) return 1;
+        }
+        return 0;
+}
+
+/* `add` to a multi-valued attribute of a tenant's extension: the values
+ * (an array, or one value) not already in arr are appended; an element
+ * whose "type" an existing one has replaces it (as for core ones). */
+static void append_new(json_t *arr, json_t *values)
+{
+        json_t *one = json_is_array(values) ? NULL : json_pack("[O]", values);
+        json_t *vs = one ? one : values, *e, *x;
+        size_t i, j;
+        int dup;
+
+        json_array_foreach(vs, i, e)
+        {
+                dup = 0;
+                json_array_foreach(arr, j, x) if (json_equal(x, e)) dup = 1;
+                if (!dup) {
+                        json_t *single = json_pack("[O]", e);
+
+                        append_typed(arr, single);
+                        json_decref(single);
+                }
+        }
+        json_decref(one);
 }
 
 /* Applies one op at a path string to res (users and group attributes). */
@@ -446,6 +488,10 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
         } else if (op == P_ADD && p->attr_def && scim_attr_multi(p->attr_def) &&
                    json_is_array(cur)) {
                 append_typed(cur, nv);
+        } else if (op == P_ADD && !p->attr_def && p->urn && !p->filter &&
+                   !p->sub && json_is_array(cur) &&
+                   ext_multi(p->urn, p->attr)) {
+                append_new(cur, nv);
         } else if (!p->attr_def && json_is_object(nv) && json_is_object(cur) &&
                    pathless) {
                 json_object_update(cur, nv);

@@ -63,10 +63,12 @@ int scim_patch_resource(scim_rtype_t rt, const json_t *current,
  * cleared after. */
 void scim_patch_set_core(const json_t *attrs);
 
-/* The tenant's extension URNs (array of strings, borrowed; NULL for the
- * built-in ones only) for the PATCHes this thread runs next: a path that
- * is exactly one of them acts on the whole extension block (add/replace
- * merge its attributes, remove drops it). Set before, cleared after. */
+/* The tenant's extensions (scim_model_ext_urns: URN -> its multi-valued
+ * attributes' names; borrowed; NULL for the built-in ones only) for the
+ * PATCHes this thread runs next: a path that is exactly one of the URNs
+ * acts on the whole extension block (add/replace merge its attributes,
+ * remove drops it), and `add` to a multi-valued one appends the values
+ * not already there. Set before, cleared after. */
 void scim_patch_set_extensions(const json_t *urns);
 
 /*

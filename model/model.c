@@ -1613,14 +1613,22 @@ int scim_model_catalog_edit(const scim_model_t *m, const char *name,
 
 json_t *scim_model_ext_urns(const scim_model_t *m, scim_rtype_t rt)
 {
-        json_t *a = json_array();
+        json_t *o = json_object();
 
-        for (size_t i = 0; m && i < m->nschemas; i++)
-                if (m->schemas[i].rt == model_rt_index(m, rt) &&
-                    !m->schemas[i].core)
-                        json_array_append_new(a,
-                                              json_string(m->schemas[i].urn));
-        return a;
+        for (size_t i = 0; m && i < m->nschemas; i++) {
+                const mschema_t *sc = &m->schemas[i];
+                json_t *multi;
+
+                if (sc->rt != model_rt_index(m, rt) || sc->core)
+                        continue;
+                multi = json_array();
+                for (size_t j = 0; j < sc->nattrs; j++)
+                        if (sc->attrs[j].multi)
+                                json_array_append_new(
+                                    multi, json_string(sc->attrs[j].name));
+                json_object_set_new(o, sc->urn, multi);
+        }
+        return o;
 }
 
 void scim_model_each_unique(const scim_model_t *m, scim_rtype_t rt,

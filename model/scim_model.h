@@ -122,8 +122,9 @@ json_t *scim_model_schemas_doc(const scim_model_t *m);
 json_t *scim_model_resource_types_doc(const scim_model_t *m);
 json_t *scim_model_service_provider_doc(const scim_model_t *m);
 
-/* The URNs of the tenant's extensions of rt (new array; empty for the
- * built-in model). */
+/* The tenant's extensions of rt, for PATCH (new object; empty for the
+ * built-in model): each URN -> the array of its multi-valued attributes'
+ * names (what `add` appends to rather than replaces). */
 json_t *scim_model_ext_urns(const scim_model_t *m, scim_rtype_t rt);
 
 /* The catalog `name`'s values (borrowed array) or NULL. */
