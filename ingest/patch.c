@@ -556,6 +556,98 @@ static int apply_pathless(scim_rtype_t rt, json_t *res, pop_t op,
         return 0;
 }
 
+/* ---------------------------------------------------------- primary */
+
+/* An element of a multi-valued attribute marked primary (true, or the
+ * string "True" as Entra sends booleans; any case of the key). */
+static int is_primary(const json_t *e)
+{
+        const json_t *p = scim_json_get_ci(e, "primary");
+
+        return json_is_true(p) ||
+               (json_is_string(p) && !strcasecmp(json_string_value(p), "true"));
+}
+
+/* Calls fn for every multi-valued attribute of res (top level and in
+ * extension blocks). */
+static void each_array(json_t *res, void (*fn)(void *ctx, json_t *arr),
+                       void *ctx)
+{
+        const char *k, *k2;
+        json_t *v, *v2;
+
+        json_object_foreach(res, k, v)
+        {
+                if (json_is_array(v))
+                        fn(ctx, v);
+                else if (json_is_object(v) && !strncasecmp(k, "urn:", 4))
+                        json_object_foreach(v, k2, v2) if (json_is_array(v2))
+                            fn(ctx, v2);
+        }
+}
+
+/* The elements marked primary before a PATCH (by identity: an element
+ * the PATCH leaves or edits in place keeps its json_t). */
+typedef struct primaries {
+        const json_t **e;
+        size_t n, cap;
+} primaries_t;
+
+static void primaries_note(void *ctx, json_t *arr)
+{
+        primaries_t *pr = ctx;
+        size_t i;
+        json_t *e;
+
+        json_array_foreach(arr, i, e)
+        {
+                if (!is_primary(e))
+                        continue;
+                if (pr->n == pr->cap) {
+                        size_t cap = pr->cap ? 2 * pr->cap : 8;
+                        const json_t **ne = realloc(pr->e, cap * sizeof(*ne));
+
+                        if (!ne)
+                                return; /* fewer known: newer ones win */
+                        pr->e = ne;
+                        pr->cap = cap;
+                }
+                pr->e[pr->n++] = e;
+        }
+}
+
+/* RFC 7644 3.5.2: a PATCH that sets a value's primary to true sets it
+ * false on the others (RFC 7643 2.4: true at most once). Of several
+ * primaries the last one this PATCH marked wins, else (stored before)
+ * the first. */
+static void primaries_settle(void *ctx, json_t *arr)
+{
+        const primaries_t *pr = ctx;
+        json_t *e, *win = NULL, *first = NULL;
+        size_t i, j;
+
+        json_array_foreach(arr, i, e)
+        {
+                int old = 0;
+
+                if (!is_primary(e))
+                        continue;
+                if (!first)
+                        first = e;
+                for (j = 0; j < pr->n; j++)
+                        old |= pr->e[j] == e;
+                if (!old)
+                        win = e;
+        }
+        if (!win)
+                win = first;
+        json_array_foreach(arr, i, e) if (e != win && is_primary(e))
+        {
+                del_ci(e, "primary");
+                json_object_set_new(e, "primary", json_false());
+        }
+}
+
 int scim_patch_user(const json_t *current, const json_t *patch, json_t **out,
                     scim_err_t *err)
 {
@@ -566,6 +658,7 @@ int scim_patch_resource(scim_rtype_t rt, const json_t *current,
                         const json_t *patch, json_t **out, scim_err_t *err)
 {
         json_t *ops, *op, *res;
+        primaries_t before = {0};
         size_t i;
 
         *out = NULL;
@@ -574,6 +667,8 @@ int scim_patch_resource(scim_rtype_t rt, const json_t *current,
         res = json_deep_copy(current);
         if (!res)
                 return scim_err_set_retry(err, 503, "out of memory");
+        if (json_is_object(res))
+                each_array(res, primaries_note, &before);
         json_array_foreach(ops, i, op)
         {
                 pop_t k;
@@ -589,9 +684,13 @@ int scim_patch_resource(scim_rtype_t rt, const json_t *current,
                         goto fail;
                 }
         }
+        if (json_is_object(res))
+                each_array(res, primaries_settle, &before);
+        free(before.e);
         *out = res;
         return 0;
 fail:
+        free(before.e);
         json_decref(res);
         return -1;
 }

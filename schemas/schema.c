@@ -708,6 +708,23 @@ int scim_resource_normalize(scim_rtype_t rt, const json_t *in, json_t **out,
                              "non-empty string");
                 goto out;
         }
+        json_object_foreach(o, k, v)
+        {
+                /* RFC 7643 2.4: "primary" true at most once (a PATCH
+                 * settles it before, ingest/patch.c) */
+                size_t i, n = 0;
+                json_t *e;
+
+                json_array_foreach(v, i, e) n +=
+                    json_is_true(json_object_get(e, "primary"));
+                if (n > 1) {
+                        scim_err_set(err, 400, "invalidValue",
+                                     "%s: %zu values have primary true; at "
+                                     "most one may",
+                                     k, n);
+                        goto out;
+                }
+        }
         if (builtin_rt(rt)) /* a tenant type's: the model rebuilds it */
                 json_array_append_new(schemas,
                                       json_string_nocheck(rt == SCIM_RT_GROUP
