@@ -144,6 +144,10 @@ static const char *usage_tenant =
     "                          --scope reports|scim-read|tenant-admin]\n"
     "       scimlog tenant token revoke NAME TOKEN_ID [--data DIR]\n"
     "       scimlog tenant token rotate NAME TOKEN_ID [--overlap SECONDS]\n"
+    "       scimlog tenant client register NAME [--scope scim|scim-read|\n"
+    "                          reports]\n"
+    "       scimlog tenant client revoke NAME CLIENT_ID\n"
+    "       scimlog tenant key rotate NAME [--overlap SECONDS]\n"
     "       scimlog tenant disable|enable NAME\n"
     "       scimlog tenant pin [NAME] --kafka BROKERS   (pin to the data\n"
     "                          partition; before adding partitions)\n"
@@ -157,8 +161,13 @@ static const char *usage_tenant =
     "\n"
     "Tenant names are 1-64 characters of A-Z a-z 0-9 . _ -. create and\n"
     "token issue print {\"tenant\",\"token_id\",\"secret\"} as JSON; the\n"
-    "secret is shown once and stored only as a SHA-256 hash. Run these while\n"
-    "the server is stopped (the data dir admits one process).\n"
+    "secret is shown once and stored only as a SHA-256 hash. While a server\n"
+    "serves the data dir these go through its control socket (the dir\n"
+    "admits one process); otherwise they open the dir themselves.\n"
+    "client register prints an OAuth client's id and secret (client\n"
+    "credentials, /oauth/v1/NAME/token); key rotate makes a new JWT signing\n"
+    "key current (tokens signed with the previous one verify for --overlap\n"
+    "seconds more).\n"
     "--reports-only issues a token that reads /reports/v1/NAME/ and is\n"
     "refused (403) on /scim/v2/NAME/. --scope scim-read: SCIM reads only.\n"
     "token rotate issues a successor with the same scope; the old token\n"
@@ -638,6 +647,8 @@ static int cmd_serve(int argc, char **argv)
                 case 1013:
                         if (!strcmp(optarg, "1")) /* SCIMLOG_ACCESS_LOG=1 */
                                 optarg = "text";
+                        else if (!strcmp(optarg, "0")) /* and =0 */
+                                optarg = "off";
                         if (strcmp(optarg, "off") && strcmp(optarg, "text") &&
                             strcmp(optarg, "json"))
                                 return fail("--access-log wants off, text or "

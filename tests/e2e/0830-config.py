@@ -63,6 +63,9 @@ for text, want in (("listen = 1:2\nbogus = 1\n", ":2: unknown key 'bogus'"),
     c.ok(p.returncode != 0 and want in p.stderr, "bad config %r is refused: %s" % (text, want), p.stderr)
 p = run("config", "check", "--config", os.path.join(root, "missing.conf"))
 c.ok(p.returncode != 0 and "missing.conf" in p.stderr, "a missing file is an error", p.stderr)
+for val, want in (("0", "off"), ("1", "text"), ("json", "json")):
+    p = run("config", "check", env={"SCIMLOG_ACCESS_LOG": val})
+    c.ok(p.returncode == 0, "SCIMLOG_ACCESS_LOG=%s is taken" % val, p.stderr)
 p = run("config", "check", env={"SCIMLOG_THREADS": ""})
 c.ok(p.returncode != 0 and "SCIMLOG_THREADS" in p.stderr, "a bad environment value names the variable", p.stderr)
 
