@@ -283,10 +283,38 @@ static enum MHD_Result change_detail(rq_t *r, const char *seqs)
 }
 
 /* The asOf parameter as ms; -1 after answering 400. */
-static int as_of_param(rq_t *r, int64_t *ms, enum MHD_Result *rc)
-{
-        const char *t = param(r, "asof");
+/* The parameters a point-in-time read takes: the list's (NULL-ended), the
+ * one resource's is asOf alone. */
+static const char *const as_of_list_params[] = {"asof", "filter", "startindex",
+                                                "count", NULL};
+static const char *const as_of_one_params[] = {"asof", NULL};
 
+static int as_of_param(rq_t *r, const char *const *takes, int64_t *ms,
+                       enum MHD_Result *rc)
+{
+        const char *t = param(r, "asof"), *k;
+        json_t *v;
+
+        json_object_foreach(r->params, k, v)
+        {
+                size_t i = 0;
+
+                while (takes[i] && strcmp(takes[i], k))
+                        i++;
+                if (!takes[i]) { /* as the changes endpoint refuses */
+                        char d[200];
+
+                        snprintf(d, sizeof(d),
+                                 "unknown parameter '%.64s': a point-in-time "
+                                 "%s",
+                                 k,
+                                 takes[1] ? "list takes asOf, filter, "
+                                            "startIndex and count"
+                                          : "read takes asOf");
+                        *rc = fail(r, 400, "invalidValue", d);
+                        return -1;
+                }
+        }
         if (!t || !*t) {
                 *rc = fail(r, 400, "invalidValue",
                            "asOf=TIME is required (RFC 3339 or ms)");
@@ -374,7 +402,7 @@ static enum MHD_Result as_of_list(rq_t *r, scim_rtype_t rt)
         char *end;
         enum MHD_Result rc;
 
-        if (as_of_param(r, &ms, &rc) < 0)
+        if (as_of_param(r, as_of_list_params, &ms, &rc) < 0)
                 return rc;
         if (si && (start = strtoll(si, &end, 10), !*si || *end || start < 1))
                 return fail(r, 400, "invalidValue",
@@ -415,7 +443,7 @@ static enum MHD_Result as_of(rq_t *r, scim_rtype_t rt, const char *id)
         scim_err_t e;
         enum MHD_Result rc;
 
-        if (as_of_param(r, &ms, &rc) < 0)
+        if (as_of_param(r, as_of_one_params, &ms, &rc) < 0)
                 return rc;
         scim_err_clear(&e);
         if (scim_changes_as_of(r->st, r->tenant, rt, id, ms, r->dl, &res, &e) <

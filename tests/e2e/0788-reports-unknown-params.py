@@ -2,7 +2,8 @@
 parameter they do not know (400 invalidValue naming it), as saved reports
 already did: before, `changes?form=-1d` (a typo of from) or `since=` were
 ignored and the whole feed came back as if it answered the question. The
-documented parameters, in any case, still work."""
+documented parameters, in any case, still work. The same for point-in-time
+reads (`Users?asOf=`, `Users/{id}?asOf=`)."""
 from scimtest import Check, Server, USER
 
 c = Check()
@@ -22,6 +23,21 @@ try:
             c.ok(st == 200, "%s?%s is served" % (path, q), (st, j))
     st, _, j = cl.raw("GET", "/reports/v1/t1/changes?userName=feedme&action=create", base=False)
     c.ok(st == 200 and [x["id"] for x in j["changes"]] == [uid], "a known filter still filters", j)
+    # point-in-time reads too: a list takes asOf, filter, startIndex and
+    # count (attributes, cursor and sortBy are not offered there: refused,
+    # not ignored), one resource asOf alone
+    T = "asOf=9999999999999"
+    for path, bad, good in (("/reports/v1/t1/Users", ("attributes=userName", "excludedAttributes=title",
+                                                      "cursor=", "sortBy=userName", "bogus=1"),
+                             ("filter=userName%20eq%20%22feedme%22", "startIndex=1", "Count=5")),
+                            ("/reports/v1/t1/Users/" + uid, ("filter=userName%20pr", "count=1", "bogus=1"), ())):
+        for q in bad:
+            st, _, j = cl.raw("GET", "%s?%s&%s" % (path, T, q), base=False)
+            c.error_body(st, j, 400, "invalidValue", "%s?%s" % (path, q))
+            c.ok(q.split("=")[0].lower() in (j or {}).get("detail", ""), "%s?%s: the detail names it" % (path, q), j)
+        for q in good + ("",):
+            st, _, j = cl.raw("GET", "%s?%s&%s" % (path, T, q) if q else "%s?%s" % (path, T), base=False)
+            c.ok(st == 200, "%s?%s is served" % (path, q), (st, j))
 finally:
     srv.cleanup()
 c.done()
