@@ -109,6 +109,7 @@ typedef struct req {
                 const char *fwd;
         } h;
         scim_reports_write_t rw; /* a saved-report write in flight */
+        const char *allow;       /* a 405's Allow header (RFC 9110 15.5.6) */
         /* last, and not cleared when the request starts (route() writes
          * it before anything reads it) */
         char base[1300];
@@ -156,6 +157,8 @@ static enum MHD_Result send_text(struct MHD_Connection *c, req_t *r,
         if (status == 401)
                 MHD_add_response_header(resp, "WWW-Authenticate",
                                         "Bearer realm=\"scimlog\"");
+        if (status == 405 && r && r->allow)
+                MHD_add_response_header(resp, "Allow", r->allow);
         rc = MHD_queue_response(c, status, resp);
         MHD_destroy_response(resp);
         return rc;
@@ -1901,6 +1904,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                          tenant);
                 return refuse_msg(api, c, r, 403, tenant, tid, NULL, msg);
         }
+        if (!strcmp(method, "HEAD")) /* a GET whose answer has no body */
+                method = "GET";      /* (libmicrohttpd sends none) */
         if (scope == SCIM_SCOPE_READ && strcmp(method, "GET") &&
             !(!strcmp(method, "POST") && target.n == 2 &&
               !strcmp(target.seg[1], ".search")))
@@ -1931,6 +1936,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
             !strcasecmp(seg[3], "serviceConfiguration")) {
                 scim_model_t *m = scim_store_model(api->st, tenant);
 
+                r->allow = "GET, HEAD";
                 rc = strcmp(method, "GET")
                          ? fail(c, r, 405, NULL, "discovery is read-only")
                          : discovery(c, r, m, seg[3], n == 5 ? seg[4] : NULL);
@@ -2003,6 +2009,7 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
         if (n == 5 && !strcmp(seg[4], ".search")) {
                 json_t *sq = NULL;
 
+                r->allow = "POST";
                 if (strcmp(method, "POST"))
                         rc = fail(c, r, 405, NULL, ".search takes POST");
                 else if (!content_type_ok(r))
@@ -2032,6 +2039,8 @@ static enum MHD_Result route(scim_api_t *api, struct MHD_Connection *c,
                 else if (!strcmp(method, "DELETE") && n == 5)
                         w.action = SCIM_ACT_DELETE;
                 else {
+                        r->allow = n == 5 ? "GET, HEAD, PUT, PATCH, DELETE"
+                                          : "GET, HEAD, POST";
                         rc = fail(c, r, 405, NULL,
                                   "method not allowed on this endpoint");
                         goto out;

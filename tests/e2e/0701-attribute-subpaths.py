@@ -2,7 +2,8 @@
 returns each group's members holding only their value, `groups.value` each
 user's groups, on GET by id, lists and `.search`, bare or URN-qualified;
 `excludedAttributes=members.display` keeps the members (without display).
-Also `.search` refuses sortBy/sortOrder as a GET list does."""
+Also `.search` refuses sortBy/sortOrder as a GET list does; HEAD answers
+as GET without the body; a 405 carries Allow."""
 from scimtest import Check, Server, USER, GROUP
 
 c = Check()
@@ -65,5 +66,21 @@ for body in ({"sortBy": "userName"}, {"sortOrder": "descending"}):
     c.error_body(st, j, 400, "invalidValue", ".search with %s" % list(body))
 st, _, j = cl.get("/Users?sortBy=userName")
 c.error_body(st, j, 400, "invalidValue", "GET list with sortBy")
+
+# HEAD is a GET without the body (RFC 9110 9.3.2); a 405 says what the
+# endpoint allows (RFC 9110 15.5.6)
+st, h, j = cl.raw("HEAD", "/Users/" + uids[0])
+st2, h2, _ = cl.get("/Users/" + uids[0])
+c.ok(st == 200 and j is None and h.get("etag") == h2.get("etag") and h.get("content-length") == h2.get("content-length"),
+     "HEAD of a user: the GET's headers, no body", (st, h, j))
+st, _, j = cl.raw("HEAD", "/Users?count=1")
+c.ok(st == 200 and j is None, "HEAD of a list", (st, j))
+st, _, j = cl.raw("HEAD", "/Users/00000000-0000-0000-0000-000000000000")
+c.ok(st == 404, "HEAD of a missing user is 404", st)
+for method, path, allow in (("DELETE", "/Users", "GET, HEAD, POST"), ("POST", "/Users/" + uids[0], "GET, HEAD, PUT, PATCH, DELETE"),
+                            ("PUT", "/Users/.search", "POST"), ("PUT", "/Schemas", "GET, HEAD")):
+    st, h, j = cl.raw(method, path, {} if method in ("POST", "PUT") else None)
+    c.error_body(st, j, 405, None, "%s %s" % (method, path))
+    c.ok(h.get("allow") == allow, "%s %s: Allow %s" % (method, path, allow), h.get("allow"))
 srv.cleanup()
 c.done()
