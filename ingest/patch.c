@@ -242,7 +242,24 @@ static int apply_path(scim_rtype_t rt, json_t *res, const char *pathstr,
                         }
                         json_object_foreach((json_t *)value, k, v)
                         {
-                                snprintf(full, sizeof(full), "%s:%s", u, k);
+                                size_t ul = strlen(u);
+
+                                if (strncasecmp(k, "urn:", 4)) {
+                                        snprintf(full, sizeof(full), "%s:%s", u,
+                                                 k);
+                                } else if (!strncasecmp(k, u, ul) &&
+                                           k[ul] == ':') {
+                                        /* the attribute's full path */
+                                        snprintf(full, sizeof(full), "%s", k);
+                                } else {
+                                        scim_err_set(
+                                            err, 400, "invalidPath",
+                                            "PATCH of extension %.200s: key "
+                                            "'%.200s' names another schema",
+                                            u, k);
+                                        free(u);
+                                        return -1;
+                                }
                                 if (apply_path(rt, res, full, op, v, 1, err) <
                                     0) {
                                         free(u);

@@ -2,7 +2,8 @@
 appends (RFC 7644 3.5.2.1), in every shape a client sends it: a path
 naming the attribute (an array or one value, any op case), a path-less
 value keyed by the attribute's full path, and a path naming the extension
-with an object; values already there are not added twice; `replace` and
+with an object (its keys bare or full paths; a key naming another schema
+is 400 invalidPath); values already there are not added twice; `replace` and
 `remove` still replace and remove; a single-valued attribute is replaced.
 Before, every `add` replaced the list: a client adding one tag lost the
 others."""
@@ -72,6 +73,17 @@ c.ok(ext().get("phones") == [{"value": "1", "type": "work"}, {"value": "2", "typ
 patch({"op": "add", "path": EXT + ":phones", "value": [{"value": "3", "type": "work"}]})
 c.ok(ext().get("phones") == [{"value": "3", "type": "work"}, {"value": "2", "type": "home"}],
      "complex multi-valued: an element of a type already there replaces it", ext())
+
+# keys of an extension path's value: names, or the attribute's full path
+# (some clients qualify them); a key naming another schema is refused
+patch({"op": "add", "path": EXT, "value": {EXT + ":label": "three"}})
+st, _, j = cl.get("/Users/" + uid)
+c.ok(j.get(EXT, {}).get("label") == "three" and not any(k.startswith(EXT + ":") for k in j),
+     "a full-path key lands in the extension, not in a block named by both", j)
+ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+st, _, j = cl.patch("/Users/" + uid, patch_body({"op": "add", "path": EXT, "value": {ENT + ":department": "x"}}))
+c.error_body(st, j, 400, "invalidPath", "a key naming another schema")
+c.ok(ENT in (j or {}).get("detail", ""), "the detail names the key", j)
 
 # the fold is the authority: a replay builds the same views
 srv.stop()
