@@ -183,37 +183,19 @@ static json_t *split_list(const char *list)
         return arr;
 }
 
-int scim_attr_list_has(const char *list, const char *attr)
-{
-        json_t *arr, *e;
-        size_t i;
-        int hit = 0;
-
-        if (!list)
-                return 0;
-        arr = split_list(list);
-        json_array_foreach(arr, i, e)
-        {
-                const char *s = json_string_value(e), *c = strrchr(s, ':');
-
-                if (scim_strcaseeq(s, attr) ||
-                    (c && scim_strcaseeq(c + 1, attr)))
-                        hit = 1;
-        }
-        json_decref(arr);
-        return hit;
-}
-
-/* name is attr itself or one of its sub-attributes (attr.sub). */
-static int names_attr(const char *name, const char *attr)
+/* name is attr (subs 0), or attr or one of its sub-attributes attr.sub
+ * (subs 1); any case. */
+static int names_attr(const char *name, const char *attr, int subs)
 {
         size_t n = strlen(attr);
 
         return strncasecmp(name, attr, n) == 0 &&
-               (name[n] == '\0' || name[n] == '.');
+               (name[n] == '\0' || (subs && name[n] == '.'));
 }
 
-int scim_attr_list_wants(const char *list, const char *attr)
+/* 1 when the comma list has a name that names attr, bare or after a URN
+ * prefix. */
+static int attr_list_match(const char *list, const char *attr, int subs)
 {
         json_t *arr, *e;
         size_t i;
@@ -226,11 +208,22 @@ int scim_attr_list_wants(const char *list, const char *attr)
         {
                 const char *s = json_string_value(e), *c = strrchr(s, ':');
 
-                if (names_attr(s, attr) || (c && names_attr(c + 1, attr)))
+                if (names_attr(s, attr, subs) ||
+                    (c && names_attr(c + 1, attr, subs)))
                         hit = 1;
         }
         json_decref(arr);
         return hit;
+}
+
+int scim_attr_list_has(const char *list, const char *attr)
+{
+        return attr_list_match(list, attr, 0);
+}
+
+int scim_attr_list_wants(const char *list, const char *attr)
+{
+        return attr_list_match(list, attr, 1);
 }
 
 /* Copies what path p names from src into dst. */
