@@ -282,14 +282,22 @@ static enum MHD_Result change_detail(rq_t *r, const char *seqs)
         return rc;
 }
 
-/* The asOf parameter as ms; -1 after answering 400. */
-/* The parameters a point-in-time read takes: the list's (NULL-ended), the
- * one resource's is asOf alone. */
-static const char *const as_of_list_params[] = {"asof", "filter", "startindex",
-                                                "count", NULL};
-static const char *const as_of_one_params[] = {"asof", NULL};
+/* The parameters a point-in-time read takes (lower-cased, as r->params
+ * holds them), and how its refusal says so. */
+typedef struct as_of_takes {
+        const char *const names[5];
+        const char *says;
+} as_of_takes_t;
 
-static int as_of_param(rq_t *r, const char *const *takes, int64_t *ms,
+static const as_of_takes_t as_of_list_takes = {
+    {"asof", "filter", "startindex", "count", NULL},
+    "a point-in-time list takes asOf, filter, startIndex and count"};
+static const as_of_takes_t as_of_one_takes = {
+    {"asof", NULL}, "a point-in-time read takes asOf"};
+
+/* The asOf parameter as ms; -1 after answering 400 (also for a parameter
+ * the read does not take, as the changes endpoint refuses one). */
+static int as_of_param(rq_t *r, const as_of_takes_t *takes, int64_t *ms,
                        enum MHD_Result *rc)
 {
         const char *t = param(r, "asof"), *k;
@@ -297,20 +305,11 @@ static int as_of_param(rq_t *r, const char *const *takes, int64_t *ms,
 
         json_object_foreach(r->params, k, v)
         {
-                size_t i = 0;
-
-                while (takes[i] && strcmp(takes[i], k))
-                        i++;
-                if (!takes[i]) { /* as the changes endpoint refuses */
+                if (!scim_reports_in_set(takes->names, k, 0)) {
                         char d[200];
 
-                        snprintf(d, sizeof(d),
-                                 "unknown parameter '%.64s': a point-in-time "
-                                 "%s",
-                                 k,
-                                 takes[1] ? "list takes asOf, filter, "
-                                            "startIndex and count"
-                                          : "read takes asOf");
+                        snprintf(d, sizeof(d), "unknown parameter '%.64s': %s",
+                                 k, takes->says);
                         *rc = fail(r, 400, "invalidValue", d);
                         return -1;
                 }
@@ -402,7 +401,7 @@ static enum MHD_Result as_of_list(rq_t *r, scim_rtype_t rt)
         char *end;
         enum MHD_Result rc;
 
-        if (as_of_param(r, as_of_list_params, &ms, &rc) < 0)
+        if (as_of_param(r, &as_of_list_takes, &ms, &rc) < 0)
                 return rc;
         if (si && (start = strtoll(si, &end, 10), !*si || *end || start < 1))
                 return fail(r, 400, "invalidValue",
@@ -443,7 +442,7 @@ static enum MHD_Result as_of(rq_t *r, scim_rtype_t rt, const char *id)
         scim_err_t e;
         enum MHD_Result rc;
 
-        if (as_of_param(r, as_of_one_params, &ms, &rc) < 0)
+        if (as_of_param(r, &as_of_one_takes, &ms, &rc) < 0)
                 return rc;
         scim_err_clear(&e);
         if (scim_changes_as_of(r->st, r->tenant, rt, id, ms, r->dl, &res, &e) <

@@ -93,6 +93,9 @@ int scim_b64url_decode(const char *in, scim_buf_t *out, size_t max);
  * starts with = + - @ TAB or CR (spreadsheet formula injection). */
 void scim_csv_cell(scim_buf_t *out, const char *s);
 
+/* 1 when s is one of the NULL-terminated set (ci: any case). */
+int scim_reports_in_set(const char *const *set, const char *s, int ci);
+
 /* Known CSV / saved report column names, NULL-terminated. */
 extern const char *const scim_reports_columns[];
 

@@ -31,7 +31,7 @@ static const char *const known_params[] = {
     "verdict", "status", "actor",    "attribute",    "username",
     "count",   "cursor", "order",    "format",       NULL};
 
-static int in_set(const char *const *set, const char *s, int ci)
+int scim_reports_in_set(const char *const *set, const char *s, int ci)
 {
         for (size_t i = 0; set[i]; i++)
                 if (ci ? scim_strcaseeq(set[i], s) : !strcmp(set[i], s))
@@ -167,7 +167,7 @@ int scim_reports_parse_query(const json_t *params, int64_t now_ms, int strict,
                 s = json_string_value(v);
                 if (json_string_length(v) > SCIM_REPORTS_MAX_PARAM)
                         return bad(err, k, "value too long");
-                if (strict && !in_set(known_params, k, 1))
+                if (strict && !scim_reports_in_set(known_params, k, 1))
                         return bad(err, k, "unknown parameter");
                 if (scim_strcaseeq(k, "from") || scim_strcaseeq(k, "to")) {
                         int64_t ms;
@@ -211,7 +211,7 @@ int scim_reports_parse_query(const json_t *params, int64_t now_ms, int strict,
                                 one[l] = '\0';
                                 while (l && one[l - 1] == ' ')
                                         one[--l] = '\0';
-                                if (!in_set(known_actions, one, 1))
+                                if (!scim_reports_in_set(known_actions, one, 1))
                                         return bad(err, k, "unknown action");
                                 p += strcspn(p, ",");
                                 if (*p == ',')
@@ -475,8 +475,8 @@ int scim_reports_check_definition(const json_t *def, json_t **out,
                 json_array_foreach(cols, i, v)
                 {
                         if (!json_is_string(v) ||
-                            !in_set(scim_reports_columns, json_string_value(v),
-                                    0)) {
+                            !scim_reports_in_set(scim_reports_columns,
+                                                 json_string_value(v), 0)) {
                                 bad(err, "columns", "unknown column");
                                 goto out;
                         }
