@@ -1053,14 +1053,12 @@ static int dir_is_empty_or_absent(const char *dir)
         return access(probe, F_OK) != 0;
 }
 
-/* --until's argument: a log position or offset (digits only) into *pos,
- * or an RFC 3339 time into *ms. 0, or -1 after saying what is wrong. */
+/* --until's argument: 0 for a log position or offset (digits only) in
+ * *pos, 1 for an RFC 3339 time in *ms, -1 after saying what is wrong. */
 static int until_parse(const char *arg, unsigned long long *pos, int64_t *ms)
 {
         char *end = NULL;
 
-        *pos = 0;
-        *ms = -1;
         if (arg[0] >= '0' && arg[0] <= '9') {
                 errno = 0;
                 *pos = strtoull(arg, &end, 10);
@@ -1068,7 +1066,7 @@ static int until_parse(const char *arg, unsigned long long *pos, int64_t *ms)
                         return 0;
         }
         if (scim_time_parse(arg, ms) == 0)
-                return 0;
+                return 1;
         fail("--until wants a log position or an RFC 3339 time "
              "(2026-03-01T00:00:00Z), got '%.60s'",
              arg);
@@ -1123,10 +1121,13 @@ static int replay_kafka(scim_kafka_config_t *kcfg, const char *into,
         if (until_arg) {
                 unsigned long long pos;
 
-                if (until_parse(until_arg, &pos, &until.time_ms) < 0)
-                        return 1;
-                if (until.time_ms < 0)
+                switch (until_parse(until_arg, &pos, &until.time_ms)) {
+                case 0:
                         until.offset = (int64_t)pos;
+                        break;
+                case -1:
+                        return 1;
+                }
         }
         if (kafka_load_props(kcfg) < 0 || open_store(into, &dst) < 0)
                 return 1;
@@ -1213,13 +1214,14 @@ static int cmd_replay(int argc, char **argv)
         if (kcfg.brokers)
                 return replay_kafka(&kcfg, into, until_arg);
         if (until_arg) {
-                unsigned long long pos;
-                int64_t ms;
+                unsigned long long pos = 0;
+                int64_t ms = 0;
+                int kind = until_parse(until_arg, &pos, &ms);
 
-                if (until_parse(until_arg, &pos, &ms) < 0)
+                if (kind < 0)
                         return 1;
                 until = pos;
-                if (ms >= 0) {
+                if (kind == 1) {
                         until_scan_t u = {ms, 0, 0};
 
                         if (open_existing_store(data, &src) < 0)
